@@ -1,0 +1,113 @@
+/*
+ * cfg: the gateway configuration (DESIGN section 5), parsed from INI with
+ * inih, mapped through key tables into an immutable struct.  Every problem is
+ * reported as `FILE:LINE: [section] key: reason`, all of them, not just the
+ * first.  Main thread only.
+ */
+#ifndef GW_CFG_H
+#define GW_CFG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kind.h"
+#include "model.h"
+
+#define CFG_NAME_MAX 64   /* ids, slugs, bus and sensor names */
+#define CFG_TEXT_MAX 256  /* UTF-8 display text, paths */
+#define CFG_URI_MAX 4
+
+enum bus_type { BUS_RTU, BUS_TCP };
+enum gw_mode { MODE_PEACETIME, MODE_FLOOD_SEASON, MODE_PROTECTIVE };
+enum gw_lang { LANG_ZH, LANG_EN };
+
+struct cfg_bus {
+    char name[CFG_NAME_MAX];
+    int line;                    /* line of the [bus NAME] header */
+    enum bus_type type;
+    /* rtu */
+    char device[CFG_TEXT_MAX];
+    int baud;                    /* default 9600 */
+    char parity;                 /* 'N', 'E', 'O'; default 'N' */
+    int data_bits;               /* 7 or 8; default 8 */
+    int stop_bits;               /* 1 or 2; default 1 */
+    /* tcp */
+    char host[CFG_TEXT_MAX];
+    int port;                    /* default 502 */
+    /* both */
+    int timeout_ms;              /* response timeout, default 500 ms (10 ms..5 s) */
+    int retries;                 /* extra attempts after a failure, default 1 (0..5) */
+    int gap_ms;                  /* silence after each transaction; default rtu 20 ms, tcp 0 */
+};
+
+struct cfg_sensor {
+    char name[CFG_NAME_MAX];
+    int line;                    /* line of the [sensor NAME] header */
+    int bus;                     /* index into cfg->buses */
+    int unit;                    /* Modbus unit id 1..247 (tcp: 0..255) */
+    enum kind kind;
+    const struct model *model;   /* owned by cfg->models */
+    int interval_ms;             /* default 1 s (100 ms..1 h) */
+    char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
+    /* kind keys */
+    double pit_depth_m;          /* water_level: required, > 0 */
+    int closed_input, locked_input, open_input;   /* blast_door on di8; -1 unset */
+    int alarm_input, fault_input;                 /* smoke on di8; -1 unset */
+    int input;                                    /* water_leak on di8; -1 unset */
+    unsigned inverted_mask;      /* bit n set: input n is normally-closed (active when 0) */
+};
+
+struct cfg {
+    char path[CFG_TEXT_MAX];
+    /* [gateway] */
+    char id[CFG_NAME_MAX];
+    char city[CFG_NAME_MAX], district[CFG_NAME_MAX], street[CFG_NAME_MAX];
+    char community[CFG_NAME_MAX], property[CFG_NAME_MAX];
+    char name[CFG_TEXT_MAX];
+    enum gw_mode mode;           /* default peacetime */
+    char state_dir[CFG_TEXT_MAX];   /* default /var/lib/shelter-gateway */
+    enum gw_lang language;       /* default zh */
+    char models_dir[CFG_TEXT_MAX];  /* resolved directory the models came from */
+    /* [mqtt] */
+    struct {
+        char uri[CFG_URI_MAX][CFG_TEXT_MAX];
+        int nuri;
+        char username[CFG_NAME_MAX];
+        char password_file[CFG_TEXT_MAX], ca_file[CFG_TEXT_MAX];
+        char cert_file[CFG_TEXT_MAX], key_file[CFG_TEXT_MAX];
+        char topic_prefix[CFG_NAME_MAX];  /* default "shelter" */
+        int keepalive_s;                  /* default 30 */
+    } mqtt;
+    /* [influx]; enabled = section present */
+    struct {
+        int enabled;
+        char url[CFG_TEXT_MAX], database[CFG_NAME_MAX];
+        char org[CFG_NAME_MAX], bucket[CFG_NAME_MAX], token_file[CFG_TEXT_MAX];
+    } influx;
+    struct cfg_bus *buses;
+    int nbuses;
+    struct cfg_sensor *sensors;
+    int nsensors;
+    struct model_set *models;
+};
+
+/* Parse and validate path.  On success returns the config and *nerrors = 0.
+ * On failure returns NULL, prints each problem to errs as
+ * "FILE:LINE: [section] key: reason" and sets *nerrors (>= 1).
+ * models_dir_default is used when [gateway] models_dir is not set. */
+struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *errs, int *nerrors);
+void cfg_free(struct cfg *c);
+
+/* Strict parsers shared by the config and the command tools (chrony style):
+ * the whole string must be consumed, the value must lie in [min, max].
+ * Durations need a unit: ms, s, min, h (e.g. "500ms", "2s", "10min").
+ * Return 0, or -1 with a reason in err. */
+int parse_int(const char *s, long min, long max, long *out, char *err, size_t errlen);
+int parse_double(const char *s, double min, double max, double *out, char *err, size_t errlen);
+int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out, char *err,
+                      size_t errlen);
+
+const char *mode_name(enum gw_mode m);
+int mode_from_name(const char *s, enum gw_mode *out);
+
+#endif

@@ -1,0 +1,21 @@
+/* clock: the two clocks (STYLE 9).  Monotonic ms for schedules and delays,
+ * wall-clock ms for timestamps only.  Any thread. */
+#ifndef GW_CLOCK_H
+#define GW_CLOCK_H
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian 12 packages shelter-gateway needs to build, test and run
+# the demo, if any is missing.  Runs `apt-get update` once, then one install.
+set -e
+PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
+libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev check
+mosquitto mosquitto-clients influxdb socat curl openssl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing missing Debian packages:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

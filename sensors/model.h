@@ -1,0 +1,96 @@
+/*
+ * model: register maps of real device models, loaded from data files in
+ * sensors/models/ (one `NAME.model` file per model, INI syntax).  A new device
+ * model is a new file, not new code.
+ *
+ * A model says which Modbus function serves it, the span of addresses one
+ * read must cover, and named points the sensor kinds know (see kind.h):
+ *   level  (water_level) metres, co2 (co2) ppm, status (co2) non-zero = sensor
+ *   error, state (smoke) enum, inputs (di8) discrete inputs.
+ * File format: see sensors/models/README and the reference files.
+ */
+#ifndef GW_MODEL_H
+#define GW_MODEL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define MODEL_NAME_MAX 48
+#define MODEL_POINTS_MAX 8
+#define MODEL_UNITS_MAX 8
+#define MODEL_ENUM_MAX 8
+
+/* Modbus function codes a model may be read with. */
+enum mb_fn { MB_FN_COILS = 1, MB_FN_DISCRETE = 2, MB_FN_HOLDING = 3, MB_FN_INPUT = 4 };
+
+/* Register data types.  32-bit types take two registers, high word first
+ * unless the point says `word_order = little`. */
+enum point_type { PT_UINT16, PT_INT16, PT_UINT32, PT_INT32, PT_FLOAT32, PT_BITS };
+
+struct model_unit {   /* raw unit code -> factor to the kind's unit (e.g. cm -> m: 0.01) */
+    uint16_t code;
+    double factor;
+};
+
+struct model_enum {   /* raw value -> state name the kind knows (e.g. 1 -> "fire") */
+    uint16_t raw;
+    char name[16];
+};
+
+struct model_point {
+    char name[16];          /* role: level, co2, status, state, inputs */
+    uint16_t address;       /* absolute Modbus address */
+    enum point_type type;
+    int word_swap;          /* 32-bit: low word first */
+    uint16_t bits;          /* PT_BITS: number of inputs (e.g. 8) */
+    double scale;           /* value = raw * scale (default 1) ... */
+    int decimals_address;   /* ... / 10^reg[decimals_address]; -1 when absent */
+    int unit_address;       /* factor from units[] by reg[unit_address]; -1 when absent */
+    struct model_unit units[MODEL_UNITS_MAX];
+    int nunits;
+    struct model_enum enums[MODEL_ENUM_MAX];
+    int nenums;
+    int has_over_range;     /* raw >= over_range means "over range" (co2-jxct 5000) */
+    uint32_t over_range;
+};
+
+struct model {
+    char name[MODEL_NAME_MAX];
+    char description[128];
+    unsigned kinds;         /* bit mask of 1u << enum kind that may use it */
+    enum mb_fn function;
+    uint16_t start;         /* span a single read must cover: [start, start+count) */
+    uint16_t count;         /* registers (FC03/04) or bits (FC01/02) */
+    struct model_point points[MODEL_POINTS_MAX];
+    int npoints;
+};
+
+struct model_set;
+
+/* Load every *.model file in dir.  Returns NULL on error with a
+ * "FILE:LINE: reason" message in err (errors of all files, newline-separated,
+ * truncated to errlen).  Caller frees with model_set_free(). */
+struct model_set *model_set_load(const char *dir, char *err, size_t errlen);
+void model_set_free(struct model_set *ms);
+
+/* Look a model up by name; NULL when unknown.  Pointer valid until freed. */
+const struct model *model_set_find(const struct model_set *ms, const char *name);
+int model_set_count(const struct model_set *ms);
+const struct model *model_set_at(const struct model_set *ms, int i);
+
+/* Find a point by role name in a model; NULL when absent. */
+const struct model_point *model_point(const struct model *m, const char *name);
+
+/* Decode one numeric point from a register span that starts at m->start.
+ * Applies type, sign, word order, scale, decimals and unit factor.
+ * Returns 0, or -1 with errno EGW_PLACEHOLDER when a register holds a
+ * placeholder value (0xFFFF, 0x7FFF, 0x8000 for 16-bit raw values),
+ * EGW_RANGE when a unit code is not in units[].  *raw_out (may be NULL)
+ * gets the undecoded integer value.  Pure. */
+int model_decode(const struct model *m, const struct model_point *p, const uint16_t *regs,
+                 double *value, uint32_t *raw_out);
+
+/* Name of a function code ("FC03") for messages. */
+const char *mb_fn_name(enum mb_fn fn);
+
+#endif

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Runs every test of `make check`: the Check unit-test binaries given as
+# arguments, then each tests/integration/test_*.sh.  Prints a per-suite line
+# and closes with "N passed, N failed"; exits non-zero when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+failed_names=()
+
+for bin in "$@"; do
+	out=$("$bin" 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^[0-9]+%: Checks:|:[EF]:' || true
+	line=$(echo "$out" | grep -E '^[0-9]+%: Checks:' | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $bin: no Check summary (exit $rc)"
+		echo "$out" | tail -n 20
+		failed=$((failed + 1)); failed_names+=("$bin")
+		continue
+	fi
+	checks=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+	fails=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+	errs=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+	passed=$((passed + checks - fails - errs))
+	failed=$((failed + fails + errs))
+	[ $((fails + errs)) -gt 0 ] && failed_names+=("$bin")
+done
+
+# Integration scripts append "PASS name" / "FAIL name" lines to $GW_RESULTS.
+export GW_RESULTS
+GW_RESULTS=$(mktemp)
+for t in tests/integration/test_*.sh; do
+	[ -e "$t" ] || continue
+	echo "== $t"
+	if ! timeout 300 bash "$t"; then
+		echo "FAIL $t (exited non-zero)" | tee -a "$GW_RESULTS"
+	fi
+done
+p=$(grep -c '^PASS ' "$GW_RESULTS")
+f=$(grep -c '^FAIL ' "$GW_RESULTS")
+grep '^FAIL ' "$GW_RESULTS" | sed 's/^/  /'
+rm -f "$GW_RESULTS"
+passed=$((passed + p))
+failed=$((failed + f))
+for n in "${failed_names[@]}"; do echo "  FAIL $n"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
