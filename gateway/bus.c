@@ -1,0 +1,422 @@
+/*
+ * bus: the poller thread of one bus.  See bus.h.
+ *
+ * Scheduling: every request on the bus has its own next_due_ms; the thread
+ * serves the earliest due request, then sleeps until the next one (waking at
+ * once on stop).  First polls are staggered over the interval so a bus does
+ * not burst at start.  A request whose sensors are lost is tried once per
+ * cycle without retries, so a dead unit costs the others one response
+ * timeout per cycle and its recovery is still seen at its next poll.
+ *
+ * Errors: a timeout or a garbled frame (bad CRC, bad data) is that unit's
+ * failure: flush and go on, the bus stays up.  A Modbus exception is the
+ * unit's failure too (the device answered, but not with data).  Anything
+ * else (connection reset, device gone) closes the link; it is reopened with
+ * capped exponential backoff.  MODBUS_ERROR_RECOVERY_LINK is never used: it
+ * can loop forever on a dead device.
+ */
+#include "bus.h"
+
+#include <errno.h>
+#include <modbus.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+
+#include "cfg.h"
+#include "clock.h"
+#include "gwerr.h"
+#include "log.h"
+#include "plan.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+
+struct sched {
+    int request;            /* index into plan->requests */
+    int64_t next_due_ms;
+    int failures;           /* consecutive failed polls */
+    enum link_state link;
+    int done;               /* once mode: polled */
+    char names[128];        /* member sensor names, for log lines */
+};
+
+struct bus {
+    const struct cfg *cfg;
+    const struct cfg_bus *conf;
+    const struct plan *plan;
+    struct rqueue *q;
+    int once;
+
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    pthread_mutex_t lock;   /* only for the stop-aware sleep */
+    pthread_cond_t wake;
+
+    modbus_t *ctx;
+    int connected;
+    int connect_failures;
+    int64_t reconnect_at_ms;
+    int backoff_ms;
+    int last_connect_err;
+
+    struct sched *sched;
+    int nsched;
+
+    atomic_llong heartbeat_ms;
+    atomic_ullong polls, poll_failures;
+};
+
+static const char *ordinal(int n)
+{
+    return n == 1 ? "st" : n == 2 ? "nd" : n == 3 ? "rd" : "th";
+}
+
+/* Sleep until the monotonic deadline or a stop request, whichever first. */
+static void sleep_until(struct bus *b, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000L};
+    pthread_mutex_lock(&b->lock);
+    while (!atomic_load(&b->stop) && mono_ms() < deadline_ms) {
+        if (pthread_cond_timedwait(&b->wake, &b->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void bus_describe(const struct cfg_bus *c, char *buf, size_t len)
+{
+    if (c->type == BUS_TCP)
+        snprintf(buf, len, "%s:%d", c->host, c->port);
+    else
+        snprintf(buf, len, "%s %d %c%d%d", c->device, c->baud, c->parity, c->data_bits,
+                 c->stop_bits);
+}
+
+static int link_connect(struct bus *b)
+{
+    char where[CFG_TEXT_MAX + 32];
+
+    bus_describe(b->conf, where, sizeof(where));
+    if (modbus_connect(b->ctx) == -1)
+        goto failed;
+    if (modbus_get_socket(b->ctx) >= FD_SETSIZE) {
+        /* libmodbus waits with select(): a descriptor past FD_SETSIZE would corrupt memory. */
+        modbus_close(b->ctx);
+        errno = EMFILE;
+        goto failed;
+    }
+    if (b->connect_failures > 0)
+        log_info("bus %s: connected to %s after %d failed attempt%s", b->conf->name, where,
+                 b->connect_failures, b->connect_failures == 1 ? "" : "s");
+    else
+        log_info("bus %s: connected to %s", b->conf->name, where);
+    b->connected = 1;
+    b->connect_failures = 0;
+    b->backoff_ms = BACKOFF_MIN_MS;
+    return 0;
+failed:
+    b->last_connect_err = errno;
+    b->connect_failures++;
+    if (b->connect_failures == 1)
+        log_warnx("bus %s: connect %s: %s (retrying with backoff, logged again when connected)",
+                  b->conf->name, where, gw_strerror(b->last_connect_err));
+    else
+        log_debug("bus %s: connect %s: %s (attempt %d)", b->conf->name, where,
+                  gw_strerror(b->last_connect_err), b->connect_failures);
+    b->reconnect_at_ms = mono_ms() + b->backoff_ms;
+    b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
+    return -1;
+}
+
+static void link_drop(struct bus *b, int err)
+{
+    log_warnx("bus %s: link error: %s (reconnecting)", b->conf->name, gw_strerror(err));
+    modbus_close(b->ctx);
+    b->connected = 0;
+    b->reconnect_at_ms = mono_ms() + b->backoff_ms;
+}
+
+/* Errors that concern one unit's answer, not the link. */
+static int unit_error(int e)
+{
+    return e == ETIMEDOUT || e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA ||
+           e == EMBBADSLAVE || e == EMBBADEXC || e == EMBUNKEXC ||
+           (e >= EMBXILFUN && e <= EMBXGTAR);
+}
+
+static int do_read(struct bus *b, const struct plan_request *rq, struct poll_result *res)
+{
+    int n;
+
+    if (modbus_set_slave(b->ctx, rq->unit) == -1)
+        return -1;
+    switch (rq->fn) {
+    case MB_FN_COILS: n = modbus_read_bits(b->ctx, rq->start, rq->count, res->data.bits); break;
+    case MB_FN_DISCRETE: n = modbus_read_input_bits(b->ctx, rq->start, rq->count, res->data.bits); break;
+    case MB_FN_HOLDING: n = modbus_read_registers(b->ctx, rq->start, rq->count, res->data.regs); break;
+    case MB_FN_INPUT: n = modbus_read_input_registers(b->ctx, rq->start, rq->count, res->data.regs); break;
+    default: errno = EINVAL; return -1;
+    }
+    if (n == -1)
+        return -1;
+    if (n != rq->count) {
+        errno = EGW_SHORT;
+        return -1;
+    }
+    return 0;
+}
+
+/* Log a request's link-state change once: one line when an outage starts, one when it ends. */
+static void log_link_change(struct bus *b, const struct sched *s, const struct plan_request *rq,
+                            enum link_state before, int err)
+{
+    if (s->link == LINK_LOST && before != LINK_LOST)
+        log_warnx("bus %s unit %d (%s): read %s 0x%04x+%u: %s (%d%s failed poll: comm lost)",
+                  b->conf->name, rq->unit, s->names, mb_fn_name(rq->fn), rq->start, rq->count,
+                  gw_strerror(err), s->failures, ordinal(s->failures));
+    else if (s->link == LINK_FAILING && before == LINK_OK)
+        log_info("bus %s unit %d (%s): read %s 0x%04x+%u: %s (%d%s failed poll, retrying)",
+                 b->conf->name, rq->unit, s->names, mb_fn_name(rq->fn), rq->start, rq->count,
+                 gw_strerror(err), s->failures, ordinal(s->failures));
+    else if (s->link == LINK_OK && before == LINK_LOST)
+        log_warnx("bus %s unit %d (%s): answering again, comm restored", b->conf->name, rq->unit,
+                  s->names);
+    else if (s->link == LINK_OK && before == LINK_FAILING)
+        log_info("bus %s unit %d (%s): answering again", b->conf->name, rq->unit, s->names);
+}
+
+static void poll_one(struct bus *b, struct sched *s)
+{
+    const struct plan_request *rq = &b->plan->requests[s->request];
+    struct poll_result *res = malloc(sizeof(*res));
+    enum link_state before = s->link;
+    int err = 0, ok = 0;
+
+    if (res == NULL) {
+        log_warn("bus %s: poll result", b->conf->name);
+        return;
+    }
+    memset(res, 0, offsetof(struct poll_result, data));
+    if (!b->connected && mono_ms() >= b->reconnect_at_ms)
+        link_connect(b);
+    if (!b->connected) {
+        err = b->last_connect_err ? b->last_connect_err : ENOTCONN;
+    } else {
+        /* A lost unit gets one attempt per cycle: its silence must not cost the others more. */
+        int attempts = s->link == LINK_LOST ? 1 : 1 + b->conf->retries;
+        for (int a = 0; a < attempts && !atomic_load(&b->stop); a++) {
+            if (a > 0 && b->conf->gap_ms > 0)
+                sleep_until(b, mono_ms() + b->conf->gap_ms);
+            if (do_read(b, rq, res) == 0) {
+                ok = 1;
+                break;
+            }
+            err = errno;
+            log_debug("bus %s unit %d (%s): attempt %d: %s", b->conf->name, rq->unit, s->names,
+                      a + 1, gw_strerror(err));
+            if (!unit_error(err)) {
+                link_drop(b, err);
+                break;
+            }
+            /* An exception is a complete answer; anything else may leave bytes behind. */
+            if (!(err >= EMBXILFUN && err <= EMBXGTAR) && modbus_flush(b->ctx) == -1) {
+                link_drop(b, errno);
+                break;
+            }
+        }
+        if (b->connected && b->conf->gap_ms > 0)
+            sleep_until(b, mono_ms() + b->conf->gap_ms);
+    }
+
+    atomic_fetch_add(&b->polls, 1);
+    if (ok) {
+        s->failures = 0;
+        s->link = LINK_OK;
+    } else {
+        atomic_fetch_add(&b->poll_failures, 1);
+        s->failures++;
+        s->link = s->failures >= BUS_LOST_AFTER ? LINK_LOST : LINK_FAILING;
+    }
+    if (!b->once)
+        log_link_change(b, s, rq, before, err);
+
+    res->request = s->request;
+    res->ok = ok;
+    res->err = ok ? 0 : err;
+    res->link = s->link;
+    res->failures = s->failures;
+    res->ts_ms = wall_ms();
+    rqueue_push(b->q, res, &b->stop);
+    free(res);
+    atomic_store(&b->heartbeat_ms, mono_ms());
+}
+
+static void *bus_thread(void *arg)
+{
+    struct bus *b = arg;
+
+    if (b->conf->type == BUS_TCP || b->conf->type == BUS_RTU)
+        link_connect(b);
+    while (!atomic_load(&b->stop)) {
+        int64_t now = mono_ms();
+        struct sched *next = NULL;
+
+        atomic_store(&b->heartbeat_ms, now);
+        for (int i = 0; i < b->nsched; i++) {
+            struct sched *s = &b->sched[i];
+            if (b->once && s->done)
+                continue;
+            if (next == NULL || s->next_due_ms < next->next_due_ms)
+                next = s;
+        }
+        if (next == NULL)
+            break;   /* once mode: every request polled */
+        if (b->once) {
+            poll_one(b, next);
+            next->done = 1;
+            continue;
+        }
+        if (next->next_due_ms > now) {
+            /* Wake at least every second so the heartbeat shows the thread alive. */
+            int64_t until = next->next_due_ms < now + 1000 ? next->next_due_ms : now + 1000;
+            sleep_until(b, until);
+            continue;
+        }
+        poll_one(b, next);
+        int interval = b->plan->requests[next->request].interval_ms;
+        next->next_due_ms += interval;
+        now = mono_ms();
+        /* Late by more than a cycle (a slow bus): poll again now, don't burst to catch up. */
+        if (next->next_due_ms < now - interval)
+            next->next_due_ms = now;
+    }
+    if (b->connected)
+        modbus_close(b->ctx);
+    b->connected = 0;
+    return NULL;
+}
+
+struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
+                    struct rqueue *q, int once)
+{
+    struct bus *b = calloc(1, sizeof(*b));
+    const struct cfg_bus *cb = &c->buses[bus_index];
+    pthread_condattr_t ca;
+
+    if (b == NULL)
+        return NULL;
+    b->cfg = c;
+    b->conf = cb;
+    b->plan = plan;
+    b->q = q;
+    b->once = once;
+    b->backoff_ms = BACKOFF_MIN_MS;
+    atomic_init(&b->stop, 0);
+    atomic_init(&b->heartbeat_ms, mono_ms());
+    atomic_init(&b->polls, 0);
+    atomic_init(&b->poll_failures, 0);
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->wake, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if (cb->type == BUS_TCP) {
+        char port[16];
+        snprintf(port, sizeof(port), "%d", cb->port);
+        b->ctx = modbus_new_tcp_pi(cb->host, port);
+    } else {
+        b->ctx = modbus_new_rtu(cb->device, cb->baud, cb->parity, cb->data_bits, cb->stop_bits);
+    }
+    if (b->ctx == NULL)
+        goto fail;
+    if (modbus_set_error_recovery(b->ctx, MODBUS_ERROR_RECOVERY_NONE) == -1 ||
+        modbus_set_response_timeout(b->ctx, (uint32_t)(cb->timeout_ms / 1000),
+                                    (uint32_t)(cb->timeout_ms % 1000) * 1000) == -1)
+        goto fail;
+
+    int n = plan_bus_requests(plan, bus_index);
+    b->sched = calloc((size_t)n + 1, sizeof(*b->sched));
+    if (b->sched == NULL)
+        goto fail;
+    int64_t start = mono_ms();
+    for (int i = 0; i < plan->nrequests; i++) {
+        const struct plan_request *rq = &plan->requests[i];
+        if (rq->bus != bus_index)
+            continue;
+        struct sched *s = &b->sched[b->nsched];
+        s->request = i;
+        /* Stagger first polls across the interval. */
+        s->next_due_ms = start + (int64_t)rq->interval_ms * b->nsched / (n ? n : 1);
+        size_t off = 0;
+        for (int m = 0; m < rq->nmembers; m++) {
+            const char *name = c->sensors[plan->members[rq->first_member + m]].name;
+            int w = snprintf(s->names + off, sizeof(s->names) - off, "%s%s", m ? "," : "", name);
+            if (w < 0 || (size_t)w >= sizeof(s->names) - off)
+                break;
+            off += (size_t)w;
+        }
+        b->nsched++;
+    }
+    return b;
+fail:
+    bus_free(b);
+    return NULL;
+}
+
+int bus_start(struct bus *b)
+{
+    int rc = pthread_create(&b->thread, NULL, bus_thread, b);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    b->started = 1;
+    return 0;
+}
+
+void bus_stop(struct bus *b)
+{
+    if (b == NULL || !b->started)
+        return;
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->stop, 1);
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+    pthread_join(b->thread, NULL);
+    b->started = 0;
+}
+
+void bus_free(struct bus *b)
+{
+    if (b == NULL)
+        return;
+    bus_stop(b);
+    if (b->ctx != NULL)
+        modbus_free(b->ctx);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->wake);
+    free(b->sched);
+    free(b);
+}
+
+int64_t bus_heartbeat_ms(const struct bus *b)
+{
+    return atomic_load(&b->heartbeat_ms);
+}
+
+uint64_t bus_polls(const struct bus *b)
+{
+    return atomic_load(&b->polls);
+}
+
+uint64_t bus_poll_failures(const struct bus *b)
+{
+    return atomic_load(&b->poll_failures);
+}

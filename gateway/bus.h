@@ -1,0 +1,46 @@
+/*
+ * bus: one poller thread per bus (RS-485 port or Modbus TCP endpoint).
+ *
+ * The thread owns its modbus_t and the schedule of the plan's requests on
+ * its bus; it shares nothing else.  Each poll's result goes to the main
+ * thread through the rqueue.  Blocking Modbus I/O happens only here.
+ */
+#ifndef GW_BUS_H
+#define GW_BUS_H
+
+#include <stdint.h>
+
+#include "rqueue.h"
+
+struct cfg;
+struct plan;
+struct bus;
+
+/* Failed polls in a row after which a request's sensors are lost (DESIGN 8). */
+#define BUS_LOST_AFTER 3
+
+/* A poller for bus_index of c, scheduling the plan's requests on that bus.
+ * once: poll each request a single time, then the thread ends.
+ * c, plan and q must outlive the bus.  Main thread.  NULL with errno. */
+struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
+                    struct rqueue *q, int once);
+
+/* Start the thread.  0 or -1 with errno.  Main thread. */
+int bus_start(struct bus *b);
+
+/* Ask the thread to stop and join it.  Returns within one response timeout.
+ * Safe on a bus never started.  Main thread. */
+void bus_stop(struct bus *b);
+
+/* Stop (if running) and free.  bus_free(NULL) is a no-op. */
+void bus_free(struct bus *b);
+
+/* Monotonic ms of the thread's last sign of progress (any thread): the
+ * watchdog pings only while every bus keeps this fresh. */
+int64_t bus_heartbeat_ms(const struct bus *b);
+
+/* Polls made and polls failed since start (any thread). */
+uint64_t bus_polls(const struct bus *b);
+uint64_t bus_poll_failures(const struct bus *b);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * shelter-gateway: polls a shelter's Modbus sensors and runs its alarm logic.
+ *
+ * The main thread owns all state but the buses' Modbus contexts.  Its loop
+ * is a poll() over a signalfd and the result queue's eventfd; each pass
+ * reads like a checklist: signals, poll results, timers.  Signals are
+ * blocked in every thread and taken only through the signalfd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "cfg.h"
+#include "clock.h"
+#include "gwerr.h"
+#include "kind.h"
+#include "log.h"
+#include "paths.h"
+#include "plan.h"
+#include "rqueue.h"
+
+#define EX_CONFIG 78
+#define QUEUE_CAPACITY 64
+
+struct gw {
+    struct cfg *cfg;
+    struct plan *plan;
+    struct rqueue *q;
+    struct bus **buses;
+    struct reading *last;    /* latest reading per sensor */
+    int *have;               /* per sensor: a reading or loss was reported */
+    int sigfd;
+    int once;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: shelter-gateway [-c FILE] [--check] [--once] [-v] [--version] [--help]\n"
+               "  -c FILE    configuration (default /etc/shelter-gateway/gateway.conf)\n"
+               "  --check    validate the configuration, print a summary, exit (78 on errors)\n"
+               "  --once     poll every sensor once, print one JSON reading per line;\n"
+               "             exit 0 when all answered, 1 otherwise\n"
+               "  -v         debug logging (every reading)\n");
+}
+
+static void print_summary(const struct cfg *c, const struct plan *p)
+{
+    printf("configuration OK\n");
+    printf("gateway %s (%s), site %s/%s/%s/%s/%s, mode %s\n", c->id, c->name, c->city, c->district,
+           c->street, c->community, c->property, mode_name(c->mode));
+    printf("%d bus%s, %d sensor%s, %d poll request%s per cycle\n", c->nbuses,
+           c->nbuses == 1 ? "" : "es", c->nsensors, c->nsensors == 1 ? "" : "s", p->nrequests,
+           p->nrequests == 1 ? "" : "s");
+    for (int b = 0; b < c->nbuses; b++) {
+        const struct cfg_bus *cb = &c->buses[b];
+        if (cb->type == BUS_TCP)
+            printf("  bus %s: tcp %s:%d", cb->name, cb->host, cb->port);
+        else
+            printf("  bus %s: rtu %s %d %c%d%d", cb->name, cb->device, cb->baud, cb->parity,
+                   cb->data_bits, cb->stop_bits);
+        printf(", %d request%s per cycle\n", plan_bus_requests(p, b),
+               plan_bus_requests(p, b) == 1 ? "" : "s");
+        for (int r = 0; r < p->nrequests; r++) {
+            const struct plan_request *rq = &p->requests[r];
+            if (rq->bus != b)
+                continue;
+            printf("    unit %d %s 0x%04x+%u every %d ms:", rq->unit, mb_fn_name(rq->fn), rq->start,
+                   rq->count, rq->interval_ms);
+            for (int m = 0; m < rq->nmembers; m++)
+                printf(" %s", c->sensors[p->members[rq->first_member + m]].name);
+            printf("\n");
+        }
+    }
+}
+
+/* Turn one poll result into readings for each sensor it serves. */
+static void handle_result(struct gw *g, const struct poll_result *res)
+{
+    const struct plan_request *rq = &g->plan->requests[res->request];
+
+    for (int m = 0; m < rq->nmembers; m++) {
+        int si = g->plan->members[rq->first_member + m];
+        const struct cfg_sensor *s = &g->cfg->sensors[si];
+        struct reading r;
+
+        if (res->ok) {
+            int off = s->model->start - rq->start;
+            int bits = rq->fn == MB_FN_COILS || rq->fn == MB_FN_DISCRETE;
+            if (kind_decode(s, si, bits ? NULL : res->data.regs + off,
+                            bits ? res->data.bits + off : NULL, res->ts_ms, &r) == -1) {
+                log_warnx("sensor %s: cannot decode %s data: %s", s->name, s->model->name,
+                          gw_strerror(errno));
+                kind_comm_lost(s, si, res->ts_ms, &r);
+                r.quality = Q_IMPLAUSIBLE;
+            }
+        } else if (res->link == LINK_LOST || g->once) {
+            kind_comm_lost(s, si, res->ts_ms, &r);
+        } else {
+            continue;   /* a failure or two: keep the last reading until the sensor is lost */
+        }
+        g->last[si] = r;
+        g->have[si] = 1;
+        if (log_debug_enabled()) {
+            char json[512];
+            if (reading_json(&r, s->name, json, sizeof(json)) > 0)
+                log_debug("reading %s", json);
+        }
+    }
+}
+
+static int drain_queue(struct gw *g)
+{
+    struct poll_result *res = malloc(sizeof(*res));
+    int n = 0;
+
+    if (res == NULL)
+        return -1;
+    while (rqueue_pop(g->q, res)) {
+        handle_result(g, res);
+        n++;
+    }
+    free(res);
+    return n;
+}
+
+static int start_buses(struct gw *g)
+{
+    g->buses = calloc((size_t)g->cfg->nbuses + 1, sizeof(*g->buses));
+    if (g->buses == NULL)
+        return -1;
+    for (int b = 0; b < g->cfg->nbuses; b++) {
+        if (plan_bus_requests(g->plan, b) == 0)
+            continue;   /* a bus with no sensors is not opened */
+        g->buses[b] = bus_new(g->cfg, b, g->plan, g->q, g->once);
+        if (g->buses[b] == NULL) {
+            log_warn("bus %s", g->cfg->buses[b].name);
+            return -1;
+        }
+        if (bus_start(g->buses[b]) == -1) {
+            log_warn("bus %s: thread", g->cfg->buses[b].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void stop_buses(struct gw *g)
+{
+    if (g->buses == NULL)
+        return;
+    for (int b = 0; b < g->cfg->nbuses; b++)
+        bus_stop(g->buses[b]);   /* stop all first: they stop in parallel */
+    for (int b = 0; b < g->cfg->nbuses; b++)
+        bus_free(g->buses[b]);
+    free(g->buses);
+    g->buses = NULL;
+}
+
+static int all_reported(const struct gw *g)
+{
+    for (int i = 0; i < g->cfg->nsensors; i++)
+        if (!g->have[i])
+            return 0;
+    return 1;
+}
+
+/* The main loop.  Returns the exit code. */
+static int run(struct gw *g)
+{
+    struct pollfd pfd[2] = {{.fd = g->sigfd, .events = POLLIN},
+                            {.fd = rqueue_fd(g->q), .events = POLLIN}};
+
+    if (!g->once)
+        log_info("shelter-gateway %s: %s (%s), %d sensors on %d buses, %d requests per cycle",
+                 GW_VERSION, g->cfg->id, g->cfg->name, g->cfg->nsensors, g->cfg->nbuses,
+                 g->plan->nrequests);
+    for (;;) {
+        if (g->once && all_reported(g))
+            return 0;
+        if (poll(pfd, 2, 1000) == -1) {
+            if (errno == EINTR)
+                continue;
+            log_warn("poll");
+            return 1;
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(g->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                    if (!g->once)
+                        log_info("signal %d: stopping", (int)si.ssi_signo);
+                    return g->once ? 1 : 0;
+                }
+                if (si.ssi_signo == SIGHUP)
+                    log_warnx("SIGHUP: configuration reload is not supported yet; restart to apply");
+            }
+        }
+        if (pfd[1].revents & POLLIN)
+            drain_queue(g);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"check", no_argument, NULL, 'k'}, {"once", no_argument, NULL, 'o'},
+        {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
+        {"verbose", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
+    const char *path = "/etc/shelter-gateway/gateway.conf";
+    int check = 0, verbose = 0, ch, nerrors = 0, rc = 1;
+    struct gw g = {.sigfd = -1};
+    char models[4096];
+
+    while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'k': check = 1; break;
+        case 'o': g.once = 1; break;
+        case 'v': verbose = 1; break;
+        case 'V': printf("shelter-gateway %s\n", GW_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_init(verbose);
+
+    g.cfg = cfg_load(path, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
+    if (g.cfg == NULL) {
+        fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
+        return EX_CONFIG;
+    }
+    g.plan = plan_from_cfg(g.cfg);
+    if (g.plan == NULL) {
+        fprintf(stderr, "%s: cannot plan poll requests: %s\n", path, strerror(errno));
+        cfg_free(g.cfg);
+        return EX_CONFIG;
+    }
+    if (check) {
+        print_summary(g.cfg, g.plan);
+        plan_free(g.plan);
+        cfg_free(g.cfg);
+        return 0;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    /* Blocked before any thread starts, so every thread inherits the mask. */
+    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
+        (g.sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1) {
+        log_warn("signalfd");
+        goto out;
+    }
+    g.q = rqueue_new(QUEUE_CAPACITY);
+    g.last = calloc((size_t)g.cfg->nsensors, sizeof(*g.last));
+    g.have = calloc((size_t)g.cfg->nsensors, sizeof(*g.have));
+    if (g.q == NULL || g.last == NULL || g.have == NULL) {
+        log_warn("start");
+        goto out;
+    }
+    if (start_buses(&g) == -1)
+        goto out;
+    rc = run(&g);
+    stop_buses(&g);
+    drain_queue(&g);
+    if (g.once) {
+        for (int i = 0; i < g.cfg->nsensors; i++) {
+            char json[512];
+            if (!g.have[i]) {
+                kind_comm_lost(&g.cfg->sensors[i], i, wall_ms(), &g.last[i]);
+                rc = 1;
+            }
+            if (g.last[i].quality == Q_COMM_LOST)
+                rc = 1;
+            if (reading_json(&g.last[i], g.cfg->sensors[i].name, json, sizeof(json)) > 0)
+                printf("%s\n", json);
+        }
+    } else {
+        log_info("stopped");
+    }
+out:
+    stop_buses(&g);
+    if (g.sigfd != -1)
+        close(g.sigfd);
+    rqueue_free(g.q);
+    free(g.last);
+    free(g.have);
+    plan_free(g.plan);
+    cfg_free(g.cfg);
+    return rc;
+}
