@@ -10,6 +10,7 @@
 #define GW_KIND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct model;
@@ -31,6 +32,8 @@ struct reading {
     enum kind kind;
     enum quality quality;
     int64_t ts_ms;         /* wall clock, Unix ms, taken once per poll */
+    bool no_value;         /* nothing decodable (comm_lost, placeholder, unknown unit or
+                            * state): v is zeroed and payloads omit the values */
     union {
         struct { double level_m, level_pct; } water_level;
         struct { bool wet; } water_leak;
@@ -49,9 +52,10 @@ const char *smoke_state_name(enum smoke_state s);
 
 /* Door state from contact bits (CONTACT_*, already polarity-corrected) and
  * which contacts exist (CONTACT_OPEN may be absent).  Rules:
- *   closed+locked (and not open)            -> locked
- *   closed, not locked, not open            -> closed
- *   not closed, not locked (open if present)-> open
+ *   closed+locked (and not open)             -> locked
+ *   closed, not locked, not open             -> closed
+ *   not closed, not locked (ajar included)   -> open: a blast door that is
+ *                                               not closed counts as open
  *   anything contradictory (closed and open, locked without closed) -> unknown */
 enum door_state door_state_from_contacts(unsigned contacts, unsigned present);
 
@@ -63,6 +67,15 @@ enum door_state door_state_from_contacts(unsigned contacts, unsigned present);
  * or -1 with errno set when the data cannot be decoded at all. */
 int kind_decode(const struct cfg_sensor *s, int sensor_index, const uint16_t *regs,
                 const uint8_t *bits, int64_t ts_ms, struct reading *out);
+
+/* Does model m have what kind k needs (the points and their types)?  Used by
+ * the model loader for each kind a model lists.  0, or -1 with a reason. */
+int kind_model_check(enum kind k, const struct model *m, char *why, size_t whylen);
+
+/* Does sensor s fit its kind and model: model lists the kind, the kind's
+ * inputs are set, distinct and exist on the model, pit_depth_m > 0 ...?
+ * For the config loader.  0, or -1 with a reason (no "[section] key:"). */
+int kind_sensor_check(const struct cfg_sensor *s, char *why, size_t whylen);
 
 /* A reading of quality Q_COMM_LOST for a sensor that did not answer. */
 void kind_comm_lost(const struct cfg_sensor *s, int sensor_index, int64_t ts_ms,

@@ -90,6 +90,18 @@ const struct model_point *model_point(const struct model *m, const char *name);
 int model_decode(const struct model *m, const struct model_point *p, const uint16_t *regs,
                  double *value, uint32_t *raw_out);
 
+/* Unpack a PT_BITS point from a bit read (one byte per bit starting at
+ * m->start) into a mask: bit n = input n is 1 (raw, before any polarity).
+ * Returns 0, or -1 with errno EINVAL for a non-bits point.  Pure. */
+int model_bits(const struct model *m, const struct model_point *p, const uint8_t *bits,
+               uint32_t *mask);
+
+/* State name of an enum point's raw value; NULL when the model lists none. */
+const char *model_enum_name(const struct model_point *p, uint32_t raw);
+
+/* 1 when the model is read with FC01/02 (bits), 0 for FC03/04 (registers). */
+int model_is_bit_access(const struct model *m);
+
 /* Name of a function code ("FC03") for messages. */
 const char *mb_fn_name(enum mb_fn fn);
 
