@@ -22,7 +22,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 # Every .c under gateway/ and sensors/ except the programs' mains is library code.
 LIB_SRC  := $(filter-out gateway/main.c, $(wildcard gateway/*.c sensors/*.c))
-SIM_SRC  := $(wildcard sensors/sim/*.c)
+SIM_SRC  := $(filter-out sensors/sim/main.c, $(wildcard sensors/sim/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -49,12 +49,18 @@ $(B)/libgw.a: $(LIB_OBJ)
 $(B)/shelter-gateway: $(B)/gateway/main.o $(B)/libgw.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/shelter-sim: $(SIM_OBJ) $(B)/libgw.a
+# The simulator's modules (all of sensors/sim but its main) form libsim.a so
+# their unit tests link them like any other module.
+$(B)/libsim.a: $(SIM_OBJ)
+	ar rcs $@ $^
+
+$(B)/shelter-sim: $(B)/sensors/sim/main.o $(B)/libsim.a $(B)/libgw.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libgw.a | $(DEPS_STAMP)
+$(B)/tests/%: tests/unit/%.c $(B)/libsim.a $(B)/libgw.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(B)/libgw.a $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/unit -MMD -MP -o $@ $< \
+		$(B)/libsim.a $(B)/libgw.a $(PKG_LIBS) $(CHECK_LIBS)
 
 unit: $(UNIT_BIN)
 integration: all

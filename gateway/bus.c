@@ -172,7 +172,9 @@ static int do_read(struct bus *b, const struct plan_request *rq, struct poll_res
     return 0;
 }
 
-/* Log a request's link-state change once: one line when an outage starts, one when it ends. */
+/* Log a request's link-state change: an outage (the sensor lost) is one
+ * warning when it starts and one when it ends.  A failure or two that heals
+ * before the sensor is lost is debug detail; the failed-poll counter shows it. */
 static void log_link_change(struct bus *b, const struct sched *s, const struct plan_request *rq,
                             enum link_state before, int err)
 {
@@ -180,15 +182,14 @@ static void log_link_change(struct bus *b, const struct sched *s, const struct p
         log_warnx("bus %s unit %d (%s): read %s 0x%04x+%u: %s (%d%s failed poll: comm lost)",
                   b->conf->name, rq->unit, s->names, mb_fn_name(rq->fn), rq->start, rq->count,
                   gw_strerror(err), s->failures, ordinal(s->failures));
-    else if (s->link == LINK_FAILING && before == LINK_OK)
-        log_info("bus %s unit %d (%s): read %s 0x%04x+%u: %s (%d%s failed poll, retrying)",
-                 b->conf->name, rq->unit, s->names, mb_fn_name(rq->fn), rq->start, rq->count,
-                 gw_strerror(err), s->failures, ordinal(s->failures));
     else if (s->link == LINK_OK && before == LINK_LOST)
         log_warnx("bus %s unit %d (%s): answering again, comm restored", b->conf->name, rq->unit,
                   s->names);
+    else if (s->link == LINK_FAILING && before == LINK_OK)
+        log_debug("bus %s unit %d (%s): read %s 0x%04x+%u: %s (1st failed poll)", b->conf->name,
+                  rq->unit, s->names, mb_fn_name(rq->fn), rq->start, rq->count, gw_strerror(err));
     else if (s->link == LINK_OK && before == LINK_FAILING)
-        log_info("bus %s unit %d (%s): answering again", b->conf->name, rq->unit, s->names);
+        log_debug("bus %s unit %d (%s): answering again", b->conf->name, rq->unit, s->names);
 }
 
 static void poll_one(struct bus *b, struct sched *s)

@@ -1,0 +1,890 @@
+/*
+ * simstate: see simstate.h.  Owns one struct sim_unit per configured
+ * (bus, unit); several sensors may share a unit (a di8 module), each owning
+ * only its own channels.  The main design choice: values are never stored
+ * semantically.  `set` encodes through the model into raw registers/bits and
+ * `get` decodes them back, so a `raw` write (a different unit code, a
+ * placeholder) is seen by both the gateway and `get`, and nothing about a
+ * device is hard-coded here: addresses, types, unit codes, decimals and
+ * enums all come from struct model.  The decoding is our own, independent
+ * of model_decode(), so the simulator checks the gateway rather than
+ * mirroring it.
+ */
+#include "simstate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg.h"
+
+#define FC_COUNT 256
+#define ARGS_MAX 8
+#define LEVEL_DECIMALS 2 /* decimals register served for scaled points */
+
+struct sim_unit {
+    int bus, unit;
+    struct mbs_tables t;
+    struct sim_fault fault;
+    unsigned served_fns;         /* bit fc: a sensor's model is read with fc */
+    uint32_t requests[FC_COUNT]; /* received, answered or not, by function code */
+};
+
+struct simstate {
+    const struct cfg *cfg;
+    struct sim_unit *units;
+    int nunits;
+};
+
+__attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Strict number parsing: the whole string, within [min, max]. */
+static int num_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int num_double(const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static const struct model_point *point_find(const struct model *m, const char *name)
+{
+    for (int i = 0; i < m->npoints; i++)
+        if (strcmp(m->points[i].name, name) == 0)
+            return &m->points[i];
+    return NULL;
+}
+
+static int is_bit_fn(enum mb_fn fn)
+{
+    return fn == MB_FN_COILS || fn == MB_FN_DISCRETE;
+}
+
+static uint16_t *regs_of(struct sim_unit *u, enum mb_fn fn)
+{
+    return fn == MB_FN_INPUT ? u->t.input : u->t.holding;
+}
+
+static uint8_t *bits_of(struct sim_unit *u, enum mb_fn fn)
+{
+    return fn == MB_FN_COILS ? u->t.coils : u->t.discrete;
+}
+
+static struct sim_unit *unit_find(const struct simstate *st, int bus, int unit)
+{
+    for (int i = 0; i < st->nunits; i++)
+        if (st->units[i].bus == bus && st->units[i].unit == unit)
+            return &st->units[i];
+    return NULL;
+}
+
+static const struct cfg_sensor *sensor_find(const struct simstate *st, const char *name)
+{
+    for (int i = 0; i < st->cfg->nsensors; i++)
+        if (strcmp(st->cfg->sensors[i].name, name) == 0)
+            return &st->cfg->sensors[i];
+    return NULL;
+}
+
+static int bus_find(const struct simstate *st, const char *name)
+{
+    for (int i = 0; i < st->cfg->nbuses; i++)
+        if (strcmp(st->cfg->buses[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- numeric points: raw registers <-> value ---------------------------- */
+
+static const struct type_info {
+    enum point_type type;
+    int nregs;
+    double min, max; /* raw integer range; float32 unbounded */
+} type_infos[] = {
+    {PT_UINT16, 1, 0, 65535},
+    {PT_INT16, 1, -32768, 32767},
+    {PT_UINT32, 2, 0, 4294967295.0},
+    {PT_INT32, 2, -2147483648.0, 2147483647.0},
+    {PT_FLOAT32, 2, -HUGE_VAL, HUGE_VAL},
+};
+
+static const struct type_info *type_find(enum point_type t)
+{
+    for (size_t i = 0; i < sizeof(type_infos) / sizeof(type_infos[0]); i++)
+        if (type_infos[i].type == t)
+            return &type_infos[i];
+    return NULL;
+}
+
+/* The factor that turns the raw integer into the kind's unit, from the
+ * point's scale and the decimals and unit-code registers as served now. */
+static int point_factor(struct sim_unit *u, const struct model *m, const struct model_point *p,
+                        double *factor, char *err, size_t errlen)
+{
+    const uint16_t *regs = regs_of(u, m->function);
+    double f = p->scale != 0 ? p->scale : 1.0;
+
+    if (p->decimals_address >= 0) {
+        unsigned dec = regs[p->decimals_address];
+        if (dec > 9)
+            return errf(err, errlen, "decimals register 0x%04x holds %u",
+                        (unsigned)p->decimals_address, dec);
+        f /= pow(10, dec);
+    }
+    if (p->unit_address >= 0) {
+        uint16_t code = regs[p->unit_address];
+        int i;
+        for (i = 0; i < p->nunits && p->units[i].code != code; i++)
+            ;
+        if (i == p->nunits)
+            return errf(err, errlen, "unit register 0x%04x holds unknown code 0x%02x",
+                        (unsigned)p->unit_address, (unsigned)code);
+        f *= p->units[i].factor;
+    }
+    *factor = f;
+    return 0;
+}
+
+static void raw_put(uint16_t *regs, const struct model_point *p, int nregs, uint32_t raw)
+{
+    if (nregs == 1) {
+        regs[p->address] = (uint16_t)raw;
+    } else if (p->word_swap) {
+        regs[p->address] = (uint16_t)(raw & 0xFFFF);
+        regs[p->address + 1] = (uint16_t)(raw >> 16);
+    } else {
+        regs[p->address] = (uint16_t)(raw >> 16);
+        regs[p->address + 1] = (uint16_t)(raw & 0xFFFF);
+    }
+}
+
+static uint32_t raw_get(const uint16_t *regs, const struct model_point *p, int nregs)
+{
+    if (nregs == 1)
+        return regs[p->address];
+    if (p->word_swap)
+        return (uint32_t)regs[p->address + 1] << 16 | regs[p->address];
+    return (uint32_t)regs[p->address] << 16 | regs[p->address + 1];
+}
+
+static int point_write(struct sim_unit *u, const struct model *m, const struct model_point *p,
+                       double value, char *err, size_t errlen)
+{
+    const struct type_info *ti = type_find(p->type);
+    double factor;
+
+    if (ti == NULL || is_bit_fn(m->function))
+        return errf(err, errlen, "point %s of model %s is not a numeric register", p->name,
+                    m->name);
+    if (point_factor(u, m, p, &factor, err, errlen) < 0)
+        return -1;
+    double scaled = value / factor;
+    uint32_t raw;
+    if (p->type == PT_FLOAT32) {
+        float fv = (float)scaled;
+        memcpy(&raw, &fv, sizeof(raw));
+    } else {
+        double r = round(scaled);
+        if (r < ti->min || r > ti->max)
+            return errf(err, errlen, "%g does not fit register 0x%04x (raw %.0f)", value,
+                        (unsigned)p->address, r);
+        raw = r < 0 ? (uint32_t)(int32_t)r : (uint32_t)r;
+    }
+    raw_put(regs_of(u, m->function), p, ti->nregs, raw);
+    return 0;
+}
+
+static int point_read(struct sim_unit *u, const struct model *m, const struct model_point *p,
+                      double *value, char *err, size_t errlen)
+{
+    const struct type_info *ti = type_find(p->type);
+    double factor;
+
+    if (ti == NULL || is_bit_fn(m->function))
+        return errf(err, errlen, "point %s is not a numeric register", p->name);
+    if (point_factor(u, m, p, &factor, err, errlen) < 0)
+        return -1;
+    uint32_t raw = raw_get(regs_of(u, m->function), p, ti->nregs);
+    double v;
+    switch (p->type) {
+    case PT_INT16:
+        v = (int16_t)raw;
+        break;
+    case PT_INT32:
+        v = (int32_t)raw;
+        break;
+    case PT_FLOAT32: {
+        float fv;
+        memcpy(&fv, &raw, sizeof(fv));
+        v = fv;
+        break;
+    }
+    default:
+        v = raw;
+        break;
+    }
+    *value = v * factor;
+    return 0;
+}
+
+/* ---- discrete channels (di8 and the like) ------------------------------- */
+
+static int channel_base(const struct model *m)
+{
+    const struct model_point *p = point_find(m, "inputs");
+    return p != NULL ? p->address : m->start;
+}
+
+/* level = active XOR inverted: a normally-closed channel reads 0 when active. */
+static void channel_write(struct sim_unit *u, const struct cfg_sensor *s, int channel, int active)
+{
+    const struct model *m = s->model;
+    int level = (active ? 1 : 0) ^ (int)((s->inverted_mask >> channel) & 1u);
+    int base = channel_base(m);
+
+    if (is_bit_fn(m->function)) {
+        bits_of(u, m->function)[base + channel] = (uint8_t)level;
+    } else {
+        uint16_t *reg = &regs_of(u, m->function)[base];
+        *reg = level ? (uint16_t)(*reg | 1u << channel) : (uint16_t)(*reg & ~(1u << channel));
+    }
+}
+
+static int channel_read(struct sim_unit *u, const struct cfg_sensor *s, int channel)
+{
+    const struct model *m = s->model;
+    int base = channel_base(m);
+    int level = is_bit_fn(m->function) ? bits_of(u, m->function)[base + channel] != 0
+                                       : (regs_of(u, m->function)[base] >> channel) & 1;
+    return level ^ (int)((s->inverted_mask >> channel) & 1u);
+}
+
+static int channel_of(const struct cfg_sensor *s, size_t offset)
+{
+    return *(const int *)(const void *)((const char *)s + offset);
+}
+
+/* ---- fields of each kind ------------------------------------------------- */
+
+struct field_op {
+    enum kind kind;
+    const char *name;
+    int (*set)(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
+               const char *value, char *err, size_t errlen);
+    const char *point; /* numeric fields: model point role */
+    double min, max;   /* numeric fields: accepted values */
+    size_t channel;    /* contact fields: offsetof(struct cfg_sensor, X_input) */
+};
+
+static int set_numeric(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
+                       const char *value, char *err, size_t errlen)
+{
+    const struct model_point *p = point_find(s->model, f->point);
+    double v;
+
+    if (p == NULL)
+        return errf(err, errlen, "model %s has no %s point", s->model->name, f->point);
+    if (num_double(value, f->min, f->max, &v) < 0)
+        return errf(err, errlen, "%s: '%s' is not a number in %g..%g", f->name, value, f->min,
+                    f->max);
+    return point_write(u, s->model, p, v, err, errlen);
+}
+
+static int set_contact(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
+                       const char *value, char *err, size_t errlen)
+{
+    int channel = channel_of(s, f->channel);
+    long v;
+
+    if (channel < 0)
+        return errf(err, errlen, "sensor %s has no %s input", s->name, f->name);
+    if (num_long(value, 0, 1, &v) < 0)
+        return errf(err, errlen, "%s: '%s' is not 0 or 1", f->name, value);
+    channel_write(u, s, channel, (int)v);
+    return 0;
+}
+
+/* door open|closed|locked: all contacts at once. */
+static const struct door_contacts {
+    const char *name;
+    int closed, locked, open;
+} door_table[] = {
+    {"open", 0, 0, 1},
+    {"closed", 1, 0, 0},
+    {"locked", 1, 1, 0},
+};
+
+static int set_door(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
+                    const char *value, char *err, size_t errlen)
+{
+    (void)f;
+    for (size_t i = 0; i < sizeof(door_table) / sizeof(door_table[0]); i++) {
+        const struct door_contacts *d = &door_table[i];
+        if (strcmp(d->name, value) != 0)
+            continue;
+        if (s->closed_input < 0 || s->locked_input < 0)
+            return errf(err, errlen, "sensor %s lacks closed/locked inputs", s->name);
+        channel_write(u, s, s->closed_input, d->closed);
+        channel_write(u, s, s->locked_input, d->locked);
+        if (s->open_input >= 0)
+            channel_write(u, s, s->open_input, d->open);
+        return 0;
+    }
+    return errf(err, errlen, "door: '%s' is not open, closed or locked", value);
+}
+
+static const char *const smoke_names[] = {"normal", "fire", "fault"};
+
+static int set_smoke(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
+                     const char *value, char *err, size_t errlen)
+{
+    size_t state;
+    (void)f;
+    for (state = 0; state < 3 && strcmp(smoke_names[state], value) != 0; state++)
+        ;
+    if (state == 3)
+        return errf(err, errlen, "smoke: '%s' is not normal, fire or fault", value);
+
+    if (s->alarm_input >= 0) { /* contacts of a DI module */
+        if (state == 2 && s->fault_input < 0)
+            return errf(err, errlen, "sensor %s has no fault input", s->name);
+        channel_write(u, s, s->alarm_input, state == 1);
+        if (s->fault_input >= 0)
+            channel_write(u, s, s->fault_input, state == 2);
+        return 0;
+    }
+    const struct model_point *p = point_find(s->model, "state");
+    if (p == NULL)
+        return errf(err, errlen, "model %s has no state point", s->model->name);
+    for (int i = 0; i < p->nenums; i++)
+        if (strcmp(p->enums[i].name, value) == 0)
+            return point_write(u, s->model, p, p->enums[i].raw, err, errlen);
+    return errf(err, errlen, "model %s has no state value for %s", s->model->name, value);
+}
+
+static const struct field_op field_ops[] = {
+    {KIND_WATER_LEVEL, "level_m", set_numeric, "level", -100, 100, 0},
+    {KIND_CO2, "co2_ppm", set_numeric, "co2", 0, 1e6, 0},
+    {KIND_CO2, "status", set_numeric, "status", 0, 65535, 0},
+    {KIND_SMOKE, "smoke", set_smoke, NULL, 0, 0, 0},
+    {KIND_BLAST_DOOR, "closed", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, closed_input)},
+    {KIND_BLAST_DOOR, "locked", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, locked_input)},
+    {KIND_BLAST_DOOR, "open", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, open_input)},
+    {KIND_BLAST_DOOR, "door", set_door, NULL, 0, 0, 0},
+    {KIND_WATER_LEAK, "wet", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, input)},
+};
+
+/* The normal state; optional rows apply only where the sensor has the point
+ * or input (co2 status, the door's open contact). */
+static const struct initial_value {
+    enum kind kind;
+    const char *field, *value;
+    int optional;
+} initial_values[] = {
+    {KIND_WATER_LEVEL, "level_m", "0.30", 0},
+    {KIND_CO2, "co2_ppm", "600", 0},
+    {KIND_CO2, "status", "0", 1},
+    {KIND_SMOKE, "smoke", "normal", 0},
+    {KIND_BLAST_DOOR, "closed", "1", 0},
+    {KIND_BLAST_DOOR, "locked", "1", 0},
+    {KIND_BLAST_DOOR, "open", "0", 1},
+    {KIND_WATER_LEAK, "wet", "0", 0},
+};
+
+static const struct field_op *field_find(enum kind k, const char *name)
+{
+    for (size_t i = 0; i < sizeof(field_ops) / sizeof(field_ops[0]); i++)
+        if (field_ops[i].kind == k && strcmp(field_ops[i].name, name) == 0)
+            return &field_ops[i];
+    return NULL;
+}
+
+static void field_list(enum kind k, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(field_ops) / sizeof(field_ops[0]) && n < outlen; i++)
+        if (field_ops[i].kind == k)
+            n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", field_ops[i].name);
+}
+
+/* ---- get: decode each kind ----------------------------------------------- */
+
+/* Up to 6 decimals, trailing zeros dropped: 0.85, 0.3, 600. */
+static const char *fmt_number(double v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.6f", v);
+    char *dot = strchr(buf, '.');
+    if (dot != NULL) {
+        char *end = buf + strlen(buf) - 1;
+        while (end > dot && *end == '0')
+            *end-- = '\0';
+        if (end == dot)
+            *end = '\0';
+    }
+    if (strcmp(buf, "-0") == 0)
+        snprintf(buf, len, "0");
+    return buf;
+}
+
+static int get_level(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
+{
+    const struct model_point *p = point_find(s->model, "level");
+    double v;
+    char err[128], num[32];
+    if (p == NULL || point_read(u, s->model, p, &v, err, sizeof(err)) < 0)
+        return snprintf(out, len, "level_m=?");
+    return snprintf(out, len, "level_m=%s", fmt_number(v, num, sizeof(num)));
+}
+
+static int get_co2(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
+{
+    const struct model_point *p = point_find(s->model, "co2");
+    const struct model_point *st = point_find(s->model, "status");
+    double v = 0, status = 0;
+    char err[128], num[32];
+    int n;
+    if (p == NULL || point_read(u, s->model, p, &v, err, sizeof(err)) < 0)
+        n = snprintf(out, len, "co2_ppm=?");
+    else
+        n = snprintf(out, len, "co2_ppm=%s", fmt_number(v, num, sizeof(num)));
+    if (st != NULL && n >= 0 && (size_t)n < len) {
+        if (point_read(u, s->model, st, &status, err, sizeof(err)) < 0)
+            n += snprintf(out + n, len - (size_t)n, " status=?");
+        else
+            n += snprintf(out + n, len - (size_t)n, " status=%s",
+                          fmt_number(status, num, sizeof(num)));
+    }
+    return n;
+}
+
+static int get_smoke(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
+{
+    if (s->alarm_input >= 0) {
+        int fire = channel_read(u, s, s->alarm_input);
+        int fault = s->fault_input >= 0 && channel_read(u, s, s->fault_input);
+        return snprintf(out, len, "smoke=%s", smoke_names[fire ? 1 : fault ? 2 : 0]);
+    }
+    const struct model_point *p = point_find(s->model, "state");
+    if (p == NULL || is_bit_fn(s->model->function))
+        return snprintf(out, len, "smoke=?");
+    uint16_t raw = regs_of(u, s->model->function)[p->address];
+    for (int i = 0; i < p->nenums; i++)
+        if (p->enums[i].raw == raw)
+            return snprintf(out, len, "smoke=%s", p->enums[i].name);
+    return snprintf(out, len, "smoke=raw:%u", (unsigned)raw);
+}
+
+static int get_door(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
+{
+    int closed = s->closed_input >= 0 && channel_read(u, s, s->closed_input);
+    int locked = s->locked_input >= 0 && channel_read(u, s, s->locked_input);
+    int open = s->open_input >= 0 && channel_read(u, s, s->open_input);
+    const char *door = "unknown";
+    for (size_t i = 0; i < sizeof(door_table) / sizeof(door_table[0]); i++)
+        if (door_table[i].closed == closed && door_table[i].locked == locked &&
+            (s->open_input < 0 || door_table[i].open == open))
+            door = door_table[i].name;
+    if (s->open_input >= 0)
+        return snprintf(out, len, "closed=%d locked=%d open=%d door=%s", closed, locked, open,
+                        door);
+    return snprintf(out, len, "closed=%d locked=%d door=%s", closed, locked, door);
+}
+
+static int get_leak(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
+{
+    return snprintf(out, len, "wet=%d", s->input >= 0 && channel_read(u, s, s->input));
+}
+
+static const struct kind_get {
+    enum kind kind;
+    int (*get)(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len);
+} kind_gets[] = {
+    {KIND_WATER_LEVEL, get_level}, {KIND_CO2, get_co2},         {KIND_SMOKE, get_smoke},
+    {KIND_BLAST_DOOR, get_door},   {KIND_WATER_LEAK, get_leak},
+};
+
+/* ---- the state ----------------------------------------------------------- */
+
+/* Check that everything a sensor's model and inputs address lies in 0..255. */
+static int sensor_check(const struct cfg_sensor *s, char *err, size_t errlen)
+{
+    const struct model *m = s->model;
+    const int inputs[] = {s->closed_input, s->locked_input, s->open_input,
+                          s->alarm_input,  s->fault_input,  s->input};
+
+    if (m == NULL)
+        return errf(err, errlen, "sensor %s has no model", s->name);
+    if ((unsigned)m->start + m->count > MBS_ADDR_COUNT)
+        return errf(err, errlen, "sensor %s: model %s spans beyond address 255", s->name, m->name);
+    for (int i = 0; i < m->npoints; i++) {
+        const struct model_point *p = &m->points[i];
+        const struct type_info *ti = type_find(p->type);
+        int end = p->address + (ti != NULL ? ti->nregs : 1);
+        if (end > MBS_ADDR_COUNT || p->decimals_address >= MBS_ADDR_COUNT ||
+            p->unit_address >= MBS_ADDR_COUNT)
+            return errf(err, errlen, "sensor %s: model %s point %s beyond address 255", s->name,
+                        m->name, p->name);
+    }
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        int limit = is_bit_fn(m->function) ? MBS_ADDR_COUNT - channel_base(m) : 16;
+        if (inputs[i] >= limit)
+            return errf(err, errlen, "sensor %s: input %d out of range", s->name, inputs[i]);
+    }
+    return 0;
+}
+
+/* Serve the unit the point's factor is closest to 1 in (m for a level), and
+ * LEVEL_DECIMALS decimals, so that set/get have a defined scale. */
+static void sensor_prepare_scale(const struct cfg_sensor *s, struct sim_unit *u)
+{
+    const struct model *m = s->model;
+    if (is_bit_fn(m->function))
+        return;
+    uint16_t *regs = regs_of(u, m->function);
+    for (int i = 0; i < m->npoints; i++) {
+        const struct model_point *p = &m->points[i];
+        if (p->unit_address >= 0 && p->nunits > 0) {
+            int best = 0;
+            for (int k = 1; k < p->nunits; k++)
+                if (fabs(log(p->units[k].factor)) < fabs(log(p->units[best].factor)))
+                    best = k;
+            regs[p->unit_address] = p->units[best].code;
+        }
+        if (p->decimals_address >= 0)
+            regs[p->decimals_address] = LEVEL_DECIMALS;
+    }
+}
+
+static int sensor_init(struct simstate *st, const struct cfg_sensor *s, char *err, size_t errlen)
+{
+    struct sim_unit *u = unit_find(st, s->bus, s->unit);
+    char why[160];
+
+    sensor_prepare_scale(s, u);
+    for (size_t i = 0; i < sizeof(initial_values) / sizeof(initial_values[0]); i++) {
+        const struct initial_value *iv = &initial_values[i];
+        if (iv->kind != s->kind)
+            continue;
+        const struct field_op *f = field_find(iv->kind, iv->field);
+        if (f->set(s, u, f, iv->value, why, sizeof(why)) < 0 && !iv->optional)
+            return errf(err, errlen, "sensor %s: initial %s %s: %s", s->name, iv->field, iv->value,
+                        why);
+    }
+    return 0;
+}
+
+struct simstate *simstate_new(const struct cfg *c, char *err, size_t errlen)
+{
+    struct simstate *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->cfg = c;
+    st->units = calloc(c->nsensors > 0 ? (size_t)c->nsensors : 1, sizeof(*st->units));
+    if (st->units == NULL)
+        goto fail;
+    for (int i = 0; i < c->nsensors; i++) {
+        const struct cfg_sensor *s = &c->sensors[i];
+        if (sensor_check(s, err, errlen) < 0) {
+            errno = EINVAL;
+            goto fail;
+        }
+        struct sim_unit *u = unit_find(st, s->bus, s->unit);
+        if (u == NULL) {
+            u = &st->units[st->nunits++];
+            u->bus = s->bus;
+            u->unit = s->unit;
+        }
+        u->served_fns |= 1u << s->model->function;
+    }
+    for (int i = 0; i < c->nsensors; i++)
+        if (sensor_init(st, &c->sensors[i], err, errlen) < 0) {
+            errno = EINVAL;
+            goto fail;
+        }
+    return st;
+fail:
+    simstate_free(st);
+    return NULL;
+}
+
+void simstate_free(struct simstate *st)
+{
+    if (st == NULL)
+        return;
+    int saved = errno;
+    free(st->units);
+    free(st);
+    errno = saved;
+}
+
+struct mbs_tables *simstate_tables(struct simstate *st, int bus, int unit)
+{
+    struct sim_unit *u = unit_find(st, bus, unit);
+    return u != NULL ? &u->t : NULL;
+}
+
+struct sim_fault simstate_fault(const struct simstate *st, int bus, int unit)
+{
+    const struct sim_unit *u = unit_find(st, bus, unit);
+    struct sim_fault none = {SIM_FAULT_NONE, 0};
+    return u != NULL ? u->fault : none;
+}
+
+void simstate_count(struct simstate *st, int bus, int unit, uint8_t fc)
+{
+    struct sim_unit *u = unit_find(st, bus, unit);
+    if (u != NULL)
+        u->requests[fc]++;
+}
+
+int simstate_set(struct simstate *st, const char *sensor, const char *field, const char *value,
+                 char *err, size_t errlen)
+{
+    const struct cfg_sensor *s = sensor_find(st, sensor);
+    char fields[128];
+
+    if (s == NULL)
+        return errf(err, errlen, "no sensor %s", sensor);
+    const struct field_op *f = field_find(s->kind, field);
+    if (f == NULL) {
+        field_list(s->kind, fields, sizeof(fields));
+        return errf(err, errlen, "sensor %s has no field %s (fields: %s)", sensor, field, fields);
+    }
+    return f->set(s, unit_find(st, s->bus, s->unit), f, value, err, errlen);
+}
+
+int simstate_get(struct simstate *st, const char *sensor, char *out, size_t outlen)
+{
+    const struct cfg_sensor *s = sensor_find(st, sensor);
+    if (s == NULL)
+        return errf(out, outlen, "no sensor %s", sensor);
+    for (size_t i = 0; i < sizeof(kind_gets) / sizeof(kind_gets[0]); i++)
+        if (kind_gets[i].kind == s->kind) {
+            kind_gets[i].get(s, unit_find(st, s->bus, s->unit), out, outlen);
+            return 0;
+        }
+    return errf(out, outlen, "sensor %s: kind not simulated", sensor);
+}
+
+/* ---- control commands ---------------------------------------------------- */
+
+static int cmd_set(struct simstate *st, int argc, char **argv, char *reply, size_t len)
+{
+    char err[256];
+    (void)argc;
+    if (simstate_set(st, argv[1], argv[2], argv[3], err, sizeof(err)) < 0)
+        return errf(reply, len, "error: %s", err);
+    snprintf(reply, len, "ok");
+    return 0;
+}
+
+static int cmd_get(struct simstate *st, int argc, char **argv, char *reply, size_t len)
+{
+    char out[256];
+    (void)argc;
+    if (simstate_get(st, argv[1], out, sizeof(out)) < 0)
+        return errf(reply, len, "error: %s", out);
+    snprintf(reply, len, "ok %s", out);
+    return 0;
+}
+
+static const struct fn_name {
+    const char *name;
+    enum mb_fn fn;
+} fn_names[] = {
+    {"1", MB_FN_COILS},    {"fc01", MB_FN_COILS},    {"coils", MB_FN_COILS},
+    {"2", MB_FN_DISCRETE}, {"fc02", MB_FN_DISCRETE}, {"discrete", MB_FN_DISCRETE},
+    {"3", MB_FN_HOLDING},  {"fc03", MB_FN_HOLDING},  {"holding", MB_FN_HOLDING},
+    {"4", MB_FN_INPUT},    {"fc04", MB_FN_INPUT},    {"input", MB_FN_INPUT},
+};
+
+static int cmd_raw(struct simstate *st, int argc, char **argv, char *reply, size_t len)
+{
+    int bus = bus_find(st, argv[1]);
+    long unit, addr, value;
+    size_t i;
+
+    (void)argc;
+    if (bus < 0)
+        return errf(reply, len, "error: no bus %s", argv[1]);
+    if (num_long(argv[2], 0, 255, &unit) < 0)
+        return errf(reply, len, "error: unit '%s' is not 0..255", argv[2]);
+    struct sim_unit *u = unit_find(st, bus, (int)unit);
+    if (u == NULL)
+        return errf(reply, len, "error: no sensor at %s:%ld", argv[1], unit);
+    for (i = 0; i < sizeof(fn_names) / sizeof(fn_names[0]); i++)
+        if (strcasecmp(fn_names[i].name, argv[3]) == 0)
+            break;
+    if (i == sizeof(fn_names) / sizeof(fn_names[0]))
+        return errf(reply, len, "error: function '%s' is not 1..4", argv[3]);
+    enum mb_fn fn = fn_names[i].fn;
+    if (num_long(argv[4], 0, MBS_ADDR_COUNT - 1, &addr) < 0)
+        return errf(reply, len, "error: address '%s' is not 0..255", argv[4]);
+    if (is_bit_fn(fn)) {
+        if (num_long(argv[5], 0, 1, &value) < 0)
+            return errf(reply, len, "error: bit value '%s' is not 0 or 1", argv[5]);
+        bits_of(u, fn)[addr] = (uint8_t)value;
+    } else {
+        if (num_long(argv[5], -32768, 65535, &value) < 0)
+            return errf(reply, len, "error: register value '%s' is not -32768..65535", argv[5]);
+        regs_of(u, fn)[addr] = (uint16_t)value;
+    }
+    snprintf(reply, len, "ok");
+    return 0;
+}
+
+static const struct fault_mode {
+    const char *name;
+    enum sim_fault_mode mode;
+    int has_arg;
+    long min, max;
+} fault_modes[] = {
+    {"none", SIM_FAULT_NONE, 0, 0, 0},
+    {"mute", SIM_FAULT_MUTE, 0, 0, 0},
+    {"slow", SIM_FAULT_SLOW, 1, 1, 600000},
+    {"badcrc", SIM_FAULT_BADCRC, 0, 0, 0},
+    {"exception", SIM_FAULT_EXCEPTION, 1, 1, 255},
+};
+
+/* TARGET is a sensor name (its whole unit) or BUS:UNIT. */
+static struct sim_unit *target_find(struct simstate *st, const char *target)
+{
+    const struct cfg_sensor *s = sensor_find(st, target);
+    if (s != NULL)
+        return unit_find(st, s->bus, s->unit);
+    const char *colon = strrchr(target, ':');
+    char busname[CFG_NAME_MAX];
+    long unit;
+    if (colon == NULL || (size_t)(colon - target) >= sizeof(busname))
+        return NULL;
+    memcpy(busname, target, (size_t)(colon - target));
+    busname[colon - target] = '\0';
+    int bus = bus_find(st, busname);
+    if (bus < 0 || num_long(colon + 1, 0, 255, &unit) < 0)
+        return NULL;
+    return unit_find(st, bus, (int)unit);
+}
+
+static int cmd_fault(struct simstate *st, int argc, char **argv, char *reply, size_t len)
+{
+    struct sim_unit *u = target_find(st, argv[1]);
+    size_t i;
+    long arg = 0;
+
+    if (u == NULL)
+        return errf(reply, len, "error: no sensor or BUS:UNIT %s", argv[1]);
+    for (i = 0; i < sizeof(fault_modes) / sizeof(fault_modes[0]); i++)
+        if (strcmp(fault_modes[i].name, argv[2]) == 0)
+            break;
+    if (i == sizeof(fault_modes) / sizeof(fault_modes[0]))
+        return errf(reply, len,
+                    "error: fault mode '%s' is not none, mute, slow, badcrc or exception", argv[2]);
+    const struct fault_mode *fm = &fault_modes[i];
+    if (fm->has_arg != (argc == 4))
+        return errf(reply, len, "error: fault %s %s", fm->name,
+                    fm->has_arg ? "needs an argument" : "takes no argument");
+    if (fm->has_arg && num_long(argv[3], fm->min, fm->max, &arg) < 0)
+        return errf(reply, len, "error: fault %s: '%s' is not %ld..%ld", fm->name, argv[3], fm->min,
+                    fm->max);
+    u->fault.mode = fm->mode;
+    u->fault.arg = (int)arg;
+    snprintf(reply, len, "ok %s:%d %s", st->cfg->buses[u->bus].name, u->unit, fm->name);
+    return 0;
+}
+
+static int cmd_stats(struct simstate *st, int argc, char **argv, char *reply, size_t len)
+{
+    if (argc == 2) {
+        if (strcmp(argv[1], "reset") != 0)
+            return errf(reply, len, "error: stats takes only 'reset'");
+        for (int i = 0; i < st->nunits; i++)
+            memset(st->units[i].requests, 0, sizeof(st->units[i].requests));
+        snprintf(reply, len, "ok");
+        return 0;
+    }
+    size_t n = (size_t)snprintf(reply, len, "ok");
+    for (int i = 0; i < st->nunits; i++) {
+        const struct sim_unit *u = &st->units[i];
+        for (int fc = 0; fc < FC_COUNT; fc++) {
+            if (u->requests[fc] == 0 && (fc >= 32 || !(u->served_fns & 1u << fc)))
+                continue;
+            if (n < len)
+                n += (size_t)snprintf(reply + n, len - n, "\n%s %d FC%02d requests=%u",
+                                      st->cfg->buses[u->bus].name, u->unit, fc,
+                                      (unsigned)u->requests[fc]);
+        }
+    }
+    if (n < len)
+        n += (size_t)snprintf(reply + n, len - n, "\n.");
+    if (n >= len)
+        return errf(reply, len, "error: stats reply too long");
+    return 0;
+}
+
+static const struct command {
+    const char *verb;
+    int min_args, max_args; /* argc including the verb */
+    const char *usage;
+    int (*run)(struct simstate *st, int argc, char **argv, char *reply, size_t len);
+} commands[] = {
+    {"fault", 3, 4, "fault TARGET MODE [ARG]", cmd_fault},
+    {"get", 2, 2, "get SENSOR", cmd_get},
+    {"raw", 6, 6, "raw BUS UNIT FN ADDR VALUE", cmd_raw},
+    {"set", 4, 4, "set SENSOR FIELD VALUE", cmd_set},
+    {"stats", 1, 2, "stats [reset]", cmd_stats},
+};
+
+int simstate_command(struct simstate *st, const char *line, char *reply, size_t replylen)
+{
+    char buf[512];
+    char *argv[ARGS_MAX + 1];
+    int argc = 0;
+
+    if (snprintf(buf, sizeof(buf), "%s", line) >= (int)sizeof(buf))
+        return errf(reply, replylen, "error: command too long");
+    for (char *save = NULL, *tok = strtok_r(buf, " \t\r\n", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t\r\n", &save)) {
+        if (argc == ARGS_MAX)
+            return errf(reply, replylen, "error: too many arguments");
+        argv[argc++] = tok;
+    }
+    if (argc == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(c->verb, argv[0]) != 0)
+            continue;
+        if (argc < c->min_args || argc > c->max_args)
+            return errf(reply, replylen, "error: usage: %s", c->usage);
+        return c->run(st, argc, argv, reply, replylen) < 0 ? -1 : 0;
+    }
+    return 1;
+}

@@ -1,0 +1,88 @@
+# Shared helpers for integration tests: a temp dir, free loopback ports,
+# processes started in the background and stopped by PID on exit, and
+# PASS/FAIL lines appended to $GW_RESULTS (tests/run.sh counts them).
+# Everything talks to 127.0.0.1 only.
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+GW=$BUILD/shelter-gateway
+SIM=$BUILD/shelter-sim
+T=$(mktemp -d /tmp/shelter-test.XXXXXX)
+PIDS=()
+GW_RESULTS=${GW_RESULTS:-/dev/null}
+TEST_NAME=$(basename "$0" .sh)
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $TEST_NAME: $*"; echo "PASS $TEST_NAME: $*" >>"$GW_RESULTS"; }
+fail() { echo "FAIL $TEST_NAME: $*"; echo "FAIL $TEST_NAME: $*" >>"$GW_RESULTS"; }
+# check DESCRIPTION COMMAND...: PASS when the command succeeds.
+check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+
+# A loopback TCP port nobody listens on (bash's /dev/tcp: a refused connect = free).
+free_port() {
+	local p
+	while :; do
+		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+	done
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until the command succeeds.
+wait_for() {
+	local n=$(( $1 * 10 )); shift
+	while [ $n -gt 0 ]; do "$@" 2>/dev/null && return 0; sleep 0.1; n=$((n - 1)); done
+	return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# bg NAME COMMAND...: start in the background, output to $T/NAME.log; sets LAST_PID.
+bg() {
+	local name=$1; shift
+	"$@" >"$T/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+}
+
+# pty_pair NAME: a socat pty pair $T/NAME-gw <-> $T/NAME-sim.
+pty_pair() {
+	bg "socat-$1" socat -d -d "pty,raw,echo=0,link=$T/$1-gw" "pty,raw,echo=0,link=$T/$1-sim"
+	wait_for 5 test -e "$T/$1-sim" -a -e "$T/$1-gw" || { fail "socat pty pair $1"; exit 1; }
+}
+
+# demo_conf OUT: conf/demo.conf with free ports and this test's pty paths and state dir.
+demo_conf() {
+	SIM_PORT=$(free_port)
+	sed -e "s|^\(port *= *\).*|\1$SIM_PORT|" \
+	    -e "s|/tmp/shelter-demo/ttyGW1|$T/rs485-1-gw|; s|/tmp/shelter-demo/ttyGW2|$T/rs485-2-gw|" \
+	    -e "s|/tmp/shelter-demo/state|$T/state|" \
+	    "$ROOT/conf/demo.conf" >"$1"
+	mkdir -p "$T/state"
+}
+
+# start_sim CONF: the simulator on the demo shelter (TCP + two RTU pty pairs).
+start_sim() {
+	pty_pair rs485-1
+	pty_pair rs485-2
+	SIM_CTL=$T/sim.sock
+	bg sim "$SIM" -c "$1" --serial "rs485-1=$T/rs485-1-sim" --serial "rs485-2=$T/rs485-2-sim" \
+		--control "$SIM_CTL" "${@:2}"
+	SIM_PID=$LAST_PID
+	wait_for 10 test -S "$SIM_CTL" || { fail "simulator did not start"; cat "$T/sim.log"; exit 1; }
+	wait_for 10 port_open "$SIM_PORT" || { fail "simulator TCP port"; cat "$T/sim.log"; exit 1; }
+}
+
+simctl() { "$SIM" --ctl "$SIM_CTL" "$@"; }
+
+# json_field JSONLINE FIELD: the raw value of a top-level field (numbers, strings, bools).
+json_field() {
+	echo "$1" | sed -E "s/.*\"$2\":(\"[^\"]*\"|[^,}]*).*/\1/" | tr -d '"'
+}
