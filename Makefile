@@ -14,8 +14,7 @@ PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd
 CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -DGW_MODELS_DIR='"$(MODELS_DIR)"' \
-	    -Igateway -Isensors
+CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I$(B) -Igateway -Isensors
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -30,7 +29,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check unit integration demo install clean format
+.PHONY: all deps check unit integration demo install clean format FORCE
 all: $(B)/shelter-gateway $(B)/shelter-sim
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -38,6 +37,15 @@ deps $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p $(B)
 	@scripts/deps.sh
 	@touch $(DEPS_STAMP)
+
+# Install paths compiled in; rewritten only when they change, so
+# `make install PREFIX=/usr` rebuilds what depends on them.
+$(B)/config.h: FORCE
+	@mkdir -p $(B)
+	@echo '#define GW_MODELS_DIR "$(MODELS_DIR)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(B)/gateway/paths.o: $(B)/config.h
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

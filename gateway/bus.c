@@ -61,6 +61,7 @@ struct bus {
     modbus_t *ctx;
     int connected;
     int connect_failures;
+    int outage_logged;      /* the link outage's one warning has been written */
     int64_t reconnect_at_ms;
     int backoff_ms;
     int last_connect_err;
@@ -118,17 +119,20 @@ static int link_connect(struct bus *b)
         log_info("bus %s: connected to %s", b->conf->name, where);
     b->connected = 1;
     b->connect_failures = 0;
+    b->outage_logged = 0;
     b->backoff_ms = BACKOFF_MIN_MS;
     return 0;
 failed:
     b->last_connect_err = errno;
     b->connect_failures++;
-    if (b->connect_failures == 1)
+    if (!b->outage_logged) {
+        b->outage_logged = 1;
         log_warnx("bus %s: connect %s: %s (retrying with backoff, logged again when connected)",
                   b->conf->name, where, gw_strerror(b->last_connect_err));
-    else
+    } else {
         log_debug("bus %s: connect %s: %s (attempt %d)", b->conf->name, where,
                   gw_strerror(b->last_connect_err), b->connect_failures);
+    }
     b->reconnect_at_ms = mono_ms() + b->backoff_ms;
     b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
     return -1;
@@ -136,7 +140,9 @@ failed:
 
 static void link_drop(struct bus *b, int err)
 {
-    log_warnx("bus %s: link error: %s (reconnecting)", b->conf->name, gw_strerror(err));
+    log_warnx("bus %s: link error: %s (reconnecting with backoff, logged again when connected)",
+              b->conf->name, gw_strerror(err));
+    b->outage_logged = 1;
     modbus_close(b->ctx);
     b->connected = 0;
     b->reconnect_at_ms = mono_ms() + b->backoff_ms;

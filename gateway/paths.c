@@ -2,6 +2,8 @@
  * /proc/self/exe, so the answer does not depend on the working directory. */
 #include "paths.h"
 
+#include "config.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>

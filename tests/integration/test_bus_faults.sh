@@ -1,0 +1,47 @@
+#!/bin/bash
+# Faults on a bus: a garbled frame or an exception marks that sensor, not
+# the bus; a Modbus TCP device that goes away is reconnected with backoff and
+# its sensors recover.
+. "$(dirname "$0")/lib.sh"
+
+demo_conf "$T/demo.conf"
+start_sim "$T/demo.conf"
+bg gateway "$GW" -c "$T/demo.conf" -v
+GW_PID=$LAST_PID
+wait_for 10 grep -q 'reading {.*"sensor":"co2-shelter"' "$T/gateway.log" || fail "gateway reads co2"
+
+# Bad CRC from sump-west: that sensor is lost, its bus neighbours stay good.
+simctl fault sump-west badcrc >/dev/null
+wait_for 15 grep -q 'unit 2 (sump-west).*Invalid CRC.*comm lost' "$T/gateway.log"
+check "bad CRC marks the sensor lost" grep -q 'unit 2 (sump-west).*Invalid CRC.*comm lost' "$T/gateway.log"
+n=$(grep -c '"sensor":"sump-east","kind":"water_level","quality":"good"' "$T/gateway.log")
+sleep 2
+check "bad CRC from one unit leaves the bus working" \
+	test "$(grep -c '"sensor":"sump-east","kind":"water_level","quality":"good"' "$T/gateway.log")" -gt "$n"
+check "a garbled frame does not drop the link" bash -c "! grep -q 'bus rs485-1: link error' '$T/gateway.log'"
+simctl fault sump-west none >/dev/null
+
+# A Modbus exception (02 illegal data address) from the smoke detector.
+simctl fault smoke-power-room exception 2 >/dev/null
+wait_for 15 grep -q 'unit 3 (smoke-power-room).*comm lost' "$T/gateway.log"
+check "exception replies mark the sensor lost" grep -q 'unit 3 (smoke-power-room).*Illegal data address.*comm lost' "$T/gateway.log"
+simctl fault smoke-power-room none >/dev/null
+wait_for 10 grep -q 'unit 3 (smoke-power-room): answering again' "$T/gateway.log"
+check "sensor recovers after exceptions stop" grep -q 'unit 3 (smoke-power-room): answering again' "$T/gateway.log"
+
+# The TCP device goes away (simulator stopped) and comes back on the same port.
+kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+wait_for 15 grep -q 'unit 1 (co2-shelter).*comm lost' "$T/gateway.log"
+check "TCP device gone: its sensor is lost" grep -q 'unit 1 (co2-shelter).*comm lost' "$T/gateway.log"
+check "TCP link error logged" grep -q 'bus tcp-1: link error\|bus tcp-1: connect' "$T/gateway.log"
+sleep 3
+warnings=$(grep -cE 'warning: bus tcp-1: (connect|link error)' "$T/gateway.log")
+echo "link warnings while down: $warnings"
+check "a link outage is one warning, not one per reconnect attempt" test "$warnings" = 1
+rm -f "$SIM_CTL"
+bg sim2 "$SIM" -c "$T/demo.conf" --serial "rs485-1=$T/rs485-1-sim" --serial "rs485-2=$T/rs485-2-sim" --control "$SIM_CTL"
+wait_for 40 grep -q 'unit 1 (co2-shelter): answering again' "$T/gateway.log"
+check "TCP link re-established with backoff" grep -qE 'bus tcp-1: connected to 127.0.0.1:[0-9]+ after [0-9]+ failed attempt' "$T/gateway.log"
+check "TCP sensor recovers" grep -q 'unit 1 (co2-shelter): answering again' "$T/gateway.log"
+kill -TERM "$GW_PID"; wait "$GW_PID"
+check "gateway stops cleanly" test $? = 0
