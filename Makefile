@@ -26,6 +26,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Test drivers the integration scripts run (not Check suites themselves).
+DRIVERS  := $(B)/tests/influx_drive
 
 DEPS_STAMP := $(B)/.deps-ok
 
@@ -71,11 +73,11 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsim.a $(B)/libgw.a | $(DEPS_STAMP)
 		$(B)/libsim.a $(B)/libgw.a $(PKG_LIBS) $(CHECK_LIBS)
 
 unit: $(UNIT_BIN)
-integration: all
+integration: all $(DRIVERS)
 
 # make check: unit tests (Check) then integration tests against real peers;
 # tests/run.sh prints the closing "N passed, N failed" line.
-check: all $(UNIT_BIN)
+check: all $(UNIT_BIN) $(DRIVERS)
 	@tests/run.sh $(UNIT_BIN)
 
 demo: all
