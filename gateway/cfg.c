@@ -1059,12 +1059,14 @@ static void start_section(struct parse *p, const char *text)
 static int sensor_extra_key(struct cfg_sensor *s, bool kind_known, const char *key,
                             const char *value, char *err, size_t errlen)
 {
-    (void)s;
-    (void)kind_known;
-    (void)key;
-    (void)value;
-    snprintf(err, errlen, "unknown key");
-    return -1;
+    if (!kind_known) {
+        snprintf(err, errlen, "unknown key (or an alarm key of a sensor without a valid kind)");
+        return -1;
+    }
+    int rc = alarm_cfg_set(&s->alarm, s->kind, key, value, err, errlen);
+    if (rc == 1)
+        snprintf(err, errlen, "unknown key");
+    return rc == 0 ? 0 : -1;
 }
 
 static int remember_extra_key(struct sensor_parse *sp, const char *key, const char *value,
@@ -1480,10 +1482,18 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
         }
     }
 
+    /* Alarm overrides apply on top of the kind's defaults, whatever the key order. */
+    if (kind_known)
+        alarm_cfg_defaults(s->kind, &s->alarm);
+    int alarm_errors = 0;
     for (int i = 0; i < sp->nextra; i++)
         if (sensor_extra_key(s, kind_known, sp->extra[i].key, sp->extra[i].value, err,
-                             sizeof(err)) == -1)
+                             sizeof(err)) == -1) {
             problem(p, sp->extra[i].line, label, sp->extra[i].key, "%s", err);
+            alarm_errors++;
+        }
+    if (kind_known && alarm_errors == 0 && alarm_cfg_validate(&s->alarm, err, sizeof(err)) == -1)
+        problem(p, s->line, label, NULL, "%s", err);
 
     sp->shareable = bus != NULL && key_ok(ks, SK_UNIT) && model_known;
 }

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "alarm.h"
 #include "kind.h"
+#include "mode.h"
 #include "model.h"
 
 #define CFG_NAME_MAX 64   /* ids, slugs, bus and sensor names */
@@ -18,8 +20,6 @@
 #define CFG_URI_MAX 4
 
 enum bus_type { BUS_RTU, BUS_TCP };
-enum gw_mode { MODE_PEACETIME, MODE_FLOOD_SEASON, MODE_PROTECTIVE };
-enum gw_lang { LANG_ZH, LANG_EN };
 
 struct cfg_bus {
     char name[CFG_NAME_MAX];
@@ -55,6 +55,7 @@ struct cfg_sensor {
     int alarm_input, fault_input;                 /* smoke on di8; -1 unset */
     int input;                                    /* water_leak on di8; -1 unset */
     unsigned inverted_mask;      /* bit n set: input n is normally-closed (active when 0) */
+    struct alarm_cfg alarm;      /* the kind's alarm defaults with this sensor's overrides */
 };
 
 struct cfg {

@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "bus.h"
 #include "cfg.h"
 #include "clock.h"
@@ -28,6 +29,7 @@
 
 #define EX_CONFIG 78
 #define QUEUE_CAPACITY 64
+#define ALARM_TICK_MS 500   /* time-only alarm rules are evaluated at least this often */
 
 struct gw {
     struct cfg *cfg;
@@ -36,6 +38,9 @@ struct gw {
     struct bus **buses;
     struct reading *last;    /* latest reading per sensor */
     int *have;               /* per sensor: a reading or loss was reported */
+    struct alarm_engine *alarms;
+    struct alarm_events events;   /* one evaluation's transitions, sized for any one call */
+    int64_t next_tick_ms;
     int sigfd;
     int once;
 };
@@ -80,6 +85,64 @@ static void print_summary(const struct cfg *c, const struct plan *p)
     }
 }
 
+/* One journal line per alarm transition: warning, critical ones at error. */
+static void log_event(const struct gw *g, const struct alarm_event *ev)
+{
+    const struct cfg_sensor *s = &g->cfg->sensors[ev->sensor];
+    char text[512];
+
+    if (alarm_event_message(ev, g->cfg->language, s->name, s->location, text, sizeof(text)) < 0)
+        text[0] = '\0';
+    log_at(ev->severity == ALARM_SEV_CRITICAL ? LOG_LVL_ERR : LOG_LVL_WARN,
+           "ALARM %s %s %s (%s): %s", alarm_event_type_name(ev->type), s->name,
+           alarm_name(ev->alarm), alarm_severity_name(ev->severity), text);
+}
+
+/* Take the transitions one engine call produced.  A full event array defers
+ * the rest to the next call (the engine keeps their state); with the array
+ * sized by alarm_events_max() that does not happen, so it is logged. */
+static void evaluate(struct gw *g, int rc)
+{
+    if (rc == -1 && errno == EGW_FULL)
+        log_warnx("alarm engine: %d transition(s) deferred to the next evaluation",
+                  g->events.deferred);
+    for (int i = 0; i < g->events.n; i++)
+        log_event(g, &g->events.ev[i]);
+    g->events.n = 0;
+    g->events.deferred = 0;
+}
+
+static void alarm_timer(struct gw *g)
+{
+    int64_t now = mono_ms();
+    if (g->alarms == NULL || now < g->next_tick_ms)
+        return;
+    evaluate(g, alarm_tick(g->alarms, now, wall_ms(), &g->events));
+    g->next_tick_ms = now + ALARM_TICK_MS;
+}
+
+static int start_alarms(struct gw *g)
+{
+    struct alarm_sensor *as = calloc((size_t)g->cfg->nsensors + 1, sizeof(*as));
+    if (as == NULL)
+        return -1;
+    for (int i = 0; i < g->cfg->nsensors; i++) {
+        const struct cfg_sensor *s = &g->cfg->sensors[i];
+        as[i] = (struct alarm_sensor){.name = s->name, .kind = s->kind,
+                                      .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
+    }
+    g->alarms = alarm_engine_new(as, g->cfg->nsensors, g->cfg->mode, mono_ms());
+    free(as);
+    if (g->alarms == NULL)
+        return -1;
+    g->events.cap = (int)alarm_events_max(g->alarms);
+    g->events.ev = calloc((size_t)g->events.cap, sizeof(*g->events.ev));
+    if (g->events.ev == NULL)
+        return -1;
+    g->next_tick_ms = mono_ms() + ALARM_TICK_MS;
+    return 0;
+}
+
 /* Turn one poll result into readings for each sensor it serves. */
 static void handle_result(struct gw *g, const struct poll_result *res)
 {
@@ -105,6 +168,9 @@ static void handle_result(struct gw *g, const struct poll_result *res)
         } else {
             continue;   /* a failure or two: keep the last reading until the sensor is lost */
         }
+        if (g->alarms != NULL && r.quality == Q_GOOD &&
+            alarm_warming_up(g->alarms, si, mono_ms()))
+            r.quality = Q_WARMING_UP;
         g->last[si] = r;
         g->have[si] = 1;
         if (log_debug_enabled()) {
@@ -112,6 +178,8 @@ static void handle_result(struct gw *g, const struct poll_result *res)
             if (reading_json(&r, s->name, json, sizeof(json)) > 0)
                 log_debug("reading %s", json);
         }
+        if (g->alarms != NULL)
+            evaluate(g, alarm_on_reading(g->alarms, &r, mono_ms(), &g->events));
     }
 }
 
@@ -184,7 +252,12 @@ static int run(struct gw *g)
     for (;;) {
         if (g->once && all_reported(g))
             return 0;
-        if (poll(pfd, 2, 1000) == -1) {
+        int timeout = 1000;
+        if (g->alarms != NULL) {
+            int64_t left = g->next_tick_ms - mono_ms();
+            timeout = left < 0 ? 0 : left > 1000 ? 1000 : (int)left;
+        }
+        if (poll(pfd, 2, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -204,6 +277,7 @@ static int run(struct gw *g)
         }
         if (pfd[1].revents & POLLIN)
             drain_queue(g);
+        alarm_timer(g);
     }
 }
 
@@ -271,6 +345,11 @@ int main(int argc, char **argv)
         log_warn("start");
         goto out;
     }
+    /* --once reports readings only: alarms need time and history. */
+    if (!g.once && start_alarms(&g) == -1) {
+        log_warn("alarm engine");
+        goto out;
+    }
     if (start_buses(&g) == -1)
         goto out;
     rc = run(&g);
@@ -298,6 +377,8 @@ out:
     rqueue_free(g.q);
     free(g.last);
     free(g.have);
+    alarm_engine_free(g.alarms);
+    free(g.events.ev);
     plan_free(g.plan);
     cfg_free(g.cfg);
     return rc;

@@ -297,11 +297,48 @@ START_TEST(test_unknown_key_in_each_section_is_error)
 }
 END_TEST
 
-/* Alarm overrides (DESIGN 8) are not accepted yet: they go through
- * sensor_extra_key(), which reports them as unknown. */
-START_TEST(test_alarm_override_key_is_unknown_for_now)
+/* Alarm overrides (DESIGN 8) go through the alarm engine's key table for the
+ * sensor's kind: a key of another kind's alarm is unknown. */
+START_TEST(test_alarm_key_of_another_kind_is_unknown)
 {
     expect_one(with("high = 80%\n"), 33, "[sensor door-1] high: unknown key");
+}
+END_TEST
+
+#define LEVEL_SENSOR                                                                               \
+    "bus = rs485-1\nunit = 2\nkind = water_level\nmodel = level-qdy30a\npit_depth = 1.0\n"
+
+START_TEST(test_alarm_overrides_apply_on_top_of_defaults)
+{
+    /* Override keys before the kind key: order must not matter. */
+    struct cfg *c = ok(with_sensor("high = 80%\nhigh_delay = 10s\nhigh_high_severity = major\n"
+                                   LEVEL_SENSOR "rising_fast_enabled = no\n"));
+    const struct alarm_cfg *ac = &c->sensors[2].alarm;
+    ck_assert_int_eq(ac->kind, KIND_WATER_LEVEL);
+    ck_assert_double_eq(ac->rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 80);
+    ck_assert_int_eq(ac->rule[ALARM_WL_HIGH].delay_ms[MODE_PEACETIME], 10000);
+    ck_assert_int_eq(ac->rule[ALARM_WL_HIGH_HIGH].severity, ALARM_SEV_MAJOR);
+    ck_assert(!ac->rule[ALARM_WL_RISING_FAST].enabled);
+    /* Untouched: the DESIGN 8 defaults. */
+    ck_assert_double_eq(ac->rule[ALARM_WL_HIGH].clear[MODE_PEACETIME], 65);
+    ck_assert_double_eq(ac->rule[ALARM_WL_HIGH_HIGH].threshold[MODE_PEACETIME], 90);
+    ck_assert_double_eq(c->sensors[0].alarm.rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 70);
+    cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_alarm_override_bad_value_is_error_with_line)
+{
+    expect_one(with_sensor(LEVEL_SENSOR "high_delay = 10\n"), 39,
+               "[sensor extra-1] high_delay: ");
+}
+END_TEST
+
+START_TEST(test_alarm_override_clear_beyond_threshold_is_error)
+{
+    /* A clear level above the raise level would make the alarm flap. */
+    expect_one(with_sensor(LEVEL_SENSOR "high = 50%\nhigh_clear = 60%\n"), 33,
+               "[sensor extra-1]: high_clear (60) must be below high (50)");
 }
 END_TEST
 
@@ -1172,7 +1209,10 @@ static Suite *cfg_suite(void)
     tc = tcase_create("syntax");
     tcase_add_test(tc, test_unknown_key_is_error_with_line);
     tcase_add_test(tc, test_unknown_key_in_each_section_is_error);
-    tcase_add_test(tc, test_alarm_override_key_is_unknown_for_now);
+    tcase_add_test(tc, test_alarm_key_of_another_kind_is_unknown);
+    tcase_add_test(tc, test_alarm_overrides_apply_on_top_of_defaults);
+    tcase_add_test(tc, test_alarm_override_bad_value_is_error_with_line);
+    tcase_add_test(tc, test_alarm_override_clear_beyond_threshold_is_error);
     tcase_add_test(tc, test_unknown_section_is_error_and_its_keys_are_skipped);
     tcase_add_test(tc, test_duplicate_section_is_error);
     tcase_add_test(tc, test_duplicate_key_is_error);

@@ -1,0 +1,280 @@
+/*
+ * alarm: the alarm engine (DESIGN section 8).  Pure: no I/O, no clock reads,
+ * no logging.  Readings and the time (monotonic ms for delays, wall-clock ms
+ * for event timestamps) come in as arguments; alarm transitions go out as
+ * events into a caller-provided bounded array.  Main thread only.
+ *
+ * Per (sensor, alarm) lifecycle: inactive -> active -> active+acked, and for
+ * latching alarms active -> "returned, latched" until acknowledged.  Events:
+ * raised, cleared, acknowledged, test, inhibit_started, inhibit_ended.
+ * Sequence numbers are NOT assigned here: the outbox numbers events where it
+ * commits them.
+ *
+ * Config keys (per [sensor], applied by cfg.c through alarm_cfg_set):
+ *   {alarm}            threshold  (water_level: % of pit_depth, "70%" or "70";
+ *                                  co2: ppm, "2000", "2000ppm" or "0.2%";
+ *                                  rising_fast: cm/min; chatter: changes;
+ *                                  implausible: largest plausible change between
+ *                                  two readings, water_level % / co2 ppm, 0 = off)
+ *   {alarm}_clear      clear level (hysteresis)
+ *   {alarm}_delay      condition must hold this long before raising ("30s")
+ *   {alarm}_clear_delay  clear condition must hold this long before clearing
+ *   {alarm}_window     mean over this window (threshold rules; 0 = instantaneous),
+ *                      rate window (rising_fast), counting window (chatter)
+ *   {alarm}_count      consecutive reads needed (leak, fire, fault, implausible)
+ *   {alarm}_severity   critical | major | minor | info
+ *   {alarm}_latch      yes | no: stays raised until acknowledged
+ *   {alarm}_enabled    yes | no
+ *   {mode}_{alarm}[_clear|_delay|_clear_delay]   the same, for one mode only
+ *                      (peacetime_, flood_season_, protective_)
+ *   warmup             co2 only: alarms suppressed this long after start (180s)
+ * A plain key sets every mode that has no mode-specific value; mode-specific
+ * values (keys, and the built-in ones: flood_season for water_level, protective
+ * for co2 high_high) win regardless of key order.
+ *
+ * Evaluation rules worth knowing:
+ *  - a delay counts from the first reading (or tick) that met the condition,
+ *    restarts whenever one does not, and fires at the first evaluation at or
+ *    after its end: feed every reading and call alarm_tick every second;
+ *  - co2 high (1 h) and high_high (5 min) judge a rolling mean, and only once
+ *    its samples span min(window, 10 min); rising_fast needs a sample a full
+ *    window old; windows are fixed-size rings (1/60 and 1/30 of the window);
+ *  - while a sensor is comm_lost, sends no value, or (co2) warms up, its
+ *    process alarms are neither raised nor cleared; an implausible value may
+ *    raise them but never clears them; an unseen interval counts toward a
+ *    raise delay, never toward a clear delay;
+ *  - a latched alarm whose condition is gone stays published as raised (no
+ *    event) until acknowledged; the ack then emits acknowledged + cleared.
+ */
+#ifndef GW_ALARM_H
+#define GW_ALARM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kind.h"
+#include "mode.h"
+
+#define ALARM_MODES 3     /* enum gw_mode values */
+#define ALARM_BY_MAX 64   /* "who" of an ack / inhibit / test, NUL included */
+#define ALARM_NAME_MAX 64 /* sensor names as kept by the engine (CFG_NAME_MAX) */
+#define ALARM_KIND_MAX 8  /* most alarms any one kind has (blast_door) */
+/* Most events one per-sensor call can produce: one per alarm of the sensor,
+ * plus inhibit_ended.  Size `out` for alarm_on_reading, alarm_ack,
+ * alarm_inhibit and alarm_test with at least this; alarm_tick and
+ * alarm_set_mode need alarm_events_max(eng). */
+#define ALARM_SENSOR_EVENTS_MAX (ALARM_KIND_MAX + 1)
+#define ALARM_INHIBIT_MAX_MS (7LL * 24 * 3600 * 1000)
+
+/* Every alarm of every kind; names are the {alarm} of MQTT topics. */
+enum alarm_id {
+    ALARM_COMM_LOST,        /* every kind */
+    ALARM_IMPLAUSIBLE,      /* every kind */
+    ALARM_WL_HIGH,          /* water_level "high" */
+    ALARM_WL_HIGH_HIGH,     /* water_level "high_high" */
+    ALARM_WL_RISING_FAST,   /* water_level "rising_fast" */
+    ALARM_LEAK,             /* water_leak "leak" */
+    ALARM_CO2_HIGH,         /* co2 "high" */
+    ALARM_CO2_HIGH_HIGH,    /* co2 "high_high" */
+    ALARM_CO2_CRITICAL,     /* co2 "critical" */
+    ALARM_CO2_OVER_RANGE,   /* co2 "over_range" */
+    ALARM_DOOR_DISAGREE,    /* blast_door "sensor_disagree" */
+    ALARM_DOOR_CHATTER,     /* blast_door "chatter" */
+    ALARM_DOOR_NOT_SECURED, /* blast_door "not_secured" */
+    ALARM_DOOR_OPEN_TOO_LONG,
+    ALARM_DOOR_CLOSED_NOT_LOCKED,
+    ALARM_DOOR_EXERCISE_OVERDUE,
+    ALARM_SMOKE_FIRE,  /* smoke "fire" */
+    ALARM_SMOKE_FAULT, /* smoke "fault" */
+    ALARM_COUNT,
+    ALARM_INHIBIT = ALARM_COUNT /* pseudo alarm "inhibit" of inhibit_* events */
+};
+
+enum alarm_severity { ALARM_SEV_CRITICAL, ALARM_SEV_MAJOR, ALARM_SEV_MINOR, ALARM_SEV_INFO };
+
+enum alarm_event_type {
+    ALARM_EV_RAISED,
+    ALARM_EV_CLEARED,
+    ALARM_EV_ACKNOWLEDGED,
+    ALARM_EV_TEST,
+    ALARM_EV_INHIBIT_STARTED,
+    ALARM_EV_INHIBIT_ENDED,
+};
+
+/* Lifecycle of one (sensor, alarm).  LATCHED: the condition is gone but the
+ * alarm latches; it is still published as raised until acknowledged. */
+enum alarm_status { ALARM_ST_INACTIVE, ALARM_ST_ACTIVE, ALARM_ST_ACKED, ALARM_ST_LATCHED };
+
+/* Parameters of one rule.  Units as the config keys above (internal units:
+ * water_level %, co2 ppm, cm/min, counts); times in ms. */
+struct alarm_rule_cfg {
+    bool enabled;
+    bool latch;
+    enum alarm_severity severity;
+    double threshold[ALARM_MODES];
+    double clear[ALARM_MODES];
+    int64_t delay_ms[ALARM_MODES];
+    int64_t clear_delay_ms[ALARM_MODES];
+    int64_t window_ms;
+    int count;
+    unsigned mode_set; /* private to alarm.c: which per-mode values are mode-specific */
+};
+
+/* A sensor's alarm parameters; lives in struct cfg_sensor.  Indexed by
+ * enum alarm_id; only the rules of `kind` (and comm_lost, implausible) apply. */
+struct alarm_cfg {
+    enum kind kind;
+    int64_t warmup_ms; /* co2 */
+    struct alarm_rule_cfg rule[ALARM_COUNT];
+};
+
+/* The defaults of DESIGN section 8 for a kind. */
+void alarm_cfg_defaults(enum kind kind, struct alarm_cfg *ac);
+
+/* Apply one config key (see the top of this file) to ac, whose defaults for
+ * `kind` must already be set.  Returns 0 ok, -1 invalid value (err says why),
+ * 1 key is not an alarm key of this kind (ac untouched). */
+int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const char *value,
+                  char *err, size_t errlen);
+
+/* Cross-key checks once a section is complete: clear levels on the right
+ * side of thresholds in every mode, at most two mean windows.  0, or -1 with
+ * a reason naming the alarm. */
+int alarm_cfg_validate(const struct alarm_cfg *ac, char *err, size_t errlen);
+
+/* ---- names ---- */
+const char *alarm_name(enum alarm_id id); /* "high_high"; "inhibit" for ALARM_INHIBIT */
+/* The alarm called `name` for `kind` (comm_lost and implausible for all). 0 or -1. */
+int alarm_from_name(enum kind kind, const char *name, enum alarm_id *out);
+bool alarm_applies(enum kind kind, enum alarm_id id);
+/* Raises on value > threshold and clears on < clear (else >= and <=). */
+bool alarm_is_strict(enum alarm_id id);
+const char *alarm_severity_name(enum alarm_severity s);
+int alarm_severity_from_name(const char *name, enum alarm_severity *out);
+const char *alarm_event_type_name(enum alarm_event_type t); /* "raised", "inhibit_started" */
+
+/* ---- events ---- */
+struct alarm_event {
+    int sensor;          /* index as given to alarm_engine_new */
+    enum alarm_id alarm; /* ALARM_INHIBIT for inhibit_* events */
+    enum alarm_event_type type;
+    bool active; /* after the transition */
+    bool acked;
+    enum alarm_severity severity;
+    double value;     /* in `unit`; NAN when not applicable (publish null) */
+    double threshold; /* raise level (raised, ack, test), clear level (cleared); NAN */
+    const char *unit; /* static: "m", "cm/min", "ppm", "s", "d" or "" */
+    enum gw_mode mode;
+    int64_t ts_ms;         /* wall clock of the reading or tick that detected it */
+    int64_t until_ms;      /* inhibit_started: wall-clock end of the inhibit; else 0 */
+    char by[ALARM_BY_MAX]; /* acknowledged, inhibit_*, test: who; else "" */
+};
+
+/* Caller-owned bounded output.  When it is full the engine does NOT make the
+ * transition (state unchanged, so the next call makes it again), counts it in
+ * `deferred` and the call returns -1 with errno EGW_FULL.  Nothing is dropped. */
+struct alarm_events {
+    struct alarm_event *ev;
+    int cap;
+    int n;
+    int deferred;
+};
+
+/* Human text of an event in one language, from the one table that holds both:
+ * e.g. zh "sump-1（B2 泵房）：集水坑水位超高 1.10 m ≥ 1.08 m",
+ *      en "sump-1 (B2 pump room): sump level high-high 1.10 m >= 1.08 m".
+ * location may be NULL or "".  Returns the length (snprintf style, truncated
+ * at a UTF-8 character boundary), or -1. */
+int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const char *sensor_name,
+                        const char *location, char *buf, size_t len);
+
+/* ---- engine ---- */
+
+/* What the engine needs to know of one sensor (copied by alarm_engine_new). */
+struct alarm_sensor {
+    const char *name; /* unique; identifies the sensor in saved state */
+    enum kind kind;
+    double pit_depth_m;          /* water_level: > 0 */
+    const struct alarm_cfg *cfg; /* cfg->kind must equal kind */
+};
+
+struct alarm_engine;
+
+/* New engine: every alarm inactive, warm-up starting at now_mono_ms, the
+ * exercise_overdue count starting now.  Returns NULL with errno EINVAL or
+ * EGW_CONFIG (invalid sensor or config), ENOMEM. */
+struct alarm_engine *alarm_engine_new(const struct alarm_sensor *sensors, int nsensors,
+                                      enum gw_mode mode, int64_t now_mono_ms);
+void alarm_engine_free(struct alarm_engine *eng);
+
+/* Evaluate one reading (r->sensor, r->kind must match; r->ts_ms is the wall
+ * time of its events).  Returns 0, or -1 with errno EINVAL (bad reading) or
+ * EGW_FULL (see struct alarm_events). */
+int alarm_on_reading(struct alarm_engine *eng, const struct reading *r, int64_t now_mono_ms,
+                     struct alarm_events *out);
+
+/* Time-only rules: delays completing without a new reading, chatter window,
+ * open_too_long, exercise_overdue, not_secured, inhibit expiry.  Call at
+ * least once a second.  0 or -1 (EGW_FULL). */
+int alarm_tick(struct alarm_engine *eng, int64_t now_mono_ms, int64_t wall_ms,
+               struct alarm_events *out);
+size_t alarm_events_max(const struct alarm_engine *eng); /* enough for any one call */
+
+/* Switch mode: thresholds and rules follow at once, active alarms stay active
+ * (they clear only by the new mode's clear condition); entering protective
+ * starts the not_secured grace.  0 or -1 (EGW_FULL). */
+int alarm_set_mode(struct alarm_engine *eng, enum gw_mode mode, int64_t now_mono_ms,
+                   int64_t wall_ms, struct alarm_events *out);
+enum gw_mode alarm_mode(const struct alarm_engine *eng);
+
+/* Acknowledge (sensor, alarm) on behalf of `by`.  Returns 0 (acknowledged;
+ * a latched alarm whose condition is gone also clears), 1 already
+ * acknowledged (no event), -1 with errno EINVAL (no such sensor/alarm),
+ * ENOENT (not active), EGW_FULL. */
+int alarm_ack(struct alarm_engine *eng, int sensor, enum alarm_id alarm, const char *by,
+              int64_t now_mono_ms, int64_t wall_ms, struct alarm_events *out);
+
+/* Inhibit the process alarms of a sensor for duration_ms (maintenance):
+ * nothing is raised or cleared meanwhile, delays keep counting, and at the end
+ * they are evaluated at once.  comm_lost and implausible are not inhibited.
+ * Emits inhibit_started (severity info, until_ms); inhibit_ended at expiry
+ * (alarm_tick/on_reading) or at once when duration_ms is 0.  A new inhibit
+ * replaces a running one.  0, or -1 with errno EINVAL (duration < 0 or >
+ * ALARM_INHIBIT_MAX_MS, no such sensor), ENOENT (duration 0 and no inhibit
+ * running), EGW_FULL. */
+int alarm_inhibit(struct alarm_engine *eng, int sensor, int64_t duration_ms, const char *by,
+                  int64_t now_mono_ms, int64_t wall_ms, struct alarm_events *out);
+
+/* A "test" event for (sensor, alarm) with its current state; no state change. */
+int alarm_test(struct alarm_engine *eng, int sensor, enum alarm_id alarm, const char *by,
+               int64_t wall_ms, struct alarm_events *out);
+
+/* ---- state queries ---- */
+enum alarm_status alarm_status(const struct alarm_engine *eng, int sensor, enum alarm_id alarm);
+int alarm_active_count(const struct alarm_engine *eng); /* active, acked or latched */
+bool alarm_inhibited(const struct alarm_engine *eng, int sensor, int64_t now_mono_ms);
+/* co2 readings taken now should be flagged quality warming_up. */
+bool alarm_warming_up(const struct alarm_engine *eng, int sensor, int64_t now_mono_ms);
+
+/* ---- persistence ----
+ * A versioned byte image of every sensor's state (lifecycle, acks, timers,
+ * rolling windows, inhibit), matched on load by sensor name and kind, so it
+ * survives config edits.  Monotonic times are saved relative to the save and
+ * re-based on load with the wall-clock downtime (clamped at 0 when the wall
+ * clock went back): the time the gateway was down counts as elapsed.  On load
+ * nothing is re-raised; raise delays keep their start (an unseen interval
+ * counts toward raising), clear delays restart (it never counts toward
+ * clearing); each sensor waits for a fresh reading before being evaluated.
+ * Call alarm_state_load right after alarm_engine_new. */
+size_t alarm_state_size(const struct alarm_engine *eng);
+/* Returns the bytes written, or -1 with errno ENOSPC (len too small). */
+int alarm_state_save(const struct alarm_engine *eng, int64_t now_mono_ms, int64_t wall_ms,
+                     void *buf, size_t len);
+/* Returns the number of sensors restored (saved sensors no longer configured
+ * are ignored), or -1 with errno EINVAL (not an engine image, other version
+ * or sizes, truncated); the engine is unchanged on -1. */
+int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
+                     int64_t wall_ms);
+
+#endif

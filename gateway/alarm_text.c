@@ -1,0 +1,161 @@
+/*
+ * alarm_text: the human text of alarm events, Chinese and English side by
+ * side in one table so a new alarm cannot get one language and not the other.
+ * Pure (no locale, no time zone: durations, never clock times).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alarm.h"
+
+struct text {
+    const char *zh, *en;
+};
+
+/* What the alarm is.  Indexed by enum alarm_id, ALARM_INHIBIT included. */
+static const struct text alarm_texts[ALARM_COUNT + 1] = {
+    [ALARM_COMM_LOST] = {"通信中断", "communication lost"},
+    [ALARM_IMPLAUSIBLE] = {"数据异常", "implausible reading"},
+    [ALARM_WL_HIGH] = {"集水坑水位高", "sump level high"},
+    [ALARM_WL_HIGH_HIGH] = {"集水坑水位超高", "sump level high-high"},
+    [ALARM_WL_RISING_FAST] = {"集水坑水位快速上涨", "sump level rising fast"},
+    [ALARM_LEAK] = {"漏水", "water leak"},
+    [ALARM_CO2_HIGH] = {"二氧化碳浓度偏高", "CO2 high"},
+    [ALARM_CO2_HIGH_HIGH] = {"二氧化碳浓度过高", "CO2 high-high"},
+    [ALARM_CO2_CRITICAL] = {"二氧化碳浓度危险", "CO2 critical"},
+    [ALARM_CO2_OVER_RANGE] = {"二氧化碳超出量程", "CO2 over range"},
+    [ALARM_DOOR_DISAGREE] = {"人防门位置信号矛盾", "blast door contacts disagree"},
+    [ALARM_DOOR_CHATTER] = {"人防门信号频繁跳变", "blast door contacts chattering"},
+    [ALARM_DOOR_NOT_SECURED] = {"防护状态下人防门未关闭锁紧",
+                                "blast door not closed and locked in protective mode"},
+    [ALARM_DOOR_OPEN_TOO_LONG] = {"人防门开启超时", "blast door open too long"},
+    [ALARM_DOOR_CLOSED_NOT_LOCKED] = {"人防门关闭未锁紧", "blast door closed but not locked"},
+    [ALARM_DOOR_EXERCISE_OVERDUE] = {"人防门超期未启闭", "blast door exercise overdue"},
+    [ALARM_SMOKE_FIRE] = {"火警", "fire"},
+    [ALARM_SMOKE_FAULT] = {"烟感故障", "smoke detector fault"},
+    [ALARM_INHIBIT] = {"维护屏蔽", "maintenance inhibit"},
+};
+
+/* The words around it.  Indexed by enum alarm_event_type. */
+static const struct text event_words[] = {
+    [ALARM_EV_RAISED] = {"", ""},
+    [ALARM_EV_CLEARED] = {"已恢复", " cleared"},
+    [ALARM_EV_ACKNOWLEDGED] = {"已确认", " acknowledged"},
+    [ALARM_EV_TEST] = {"（测试）", " (test)"},
+    [ALARM_EV_INHIBIT_STARTED] = {"开始", " started"},
+    [ALARM_EV_INHIBIT_ENDED] = {"结束", " ended"},
+};
+
+static const struct text by_word = {"，操作人：", " by "};
+static const struct text for_word = {"，时长 ", " for "};
+
+/* Comparison signs: strict rules (co2, rates, chatter) and the others. */
+static const struct text sign_raise[2] = {{"≥", ">="}, {">", ">"}};
+static const struct text sign_clear[2] = {{"≤", "<="}, {"<", "<"}};
+
+struct buf {
+    char *p;
+    size_t len;
+    size_t n; /* would-be length */
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k =
+        vsnprintf(b->n < b->len ? b->p + b->n : NULL, b->n < b->len ? b->len - b->n : 0, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        b->n += (size_t)k;
+}
+
+static const char *pick(const struct text *t, enum gw_lang lang)
+{
+    return lang == LANG_EN ? t->en : t->zh;
+}
+
+/* A duration in seconds, the way a person says it. */
+static void put_duration(struct buf *b, double s)
+{
+    if (s < 120)
+        put(b, "%.0f s", s);
+    else if (s < 2 * 3600)
+        put(b, "%.0f min", s / 60);
+    else if (s < 2 * 86400)
+        put(b, "%.1f h", s / 3600);
+    else
+        put(b, "%.0f d", s / 86400);
+}
+
+static void put_quantity(struct buf *b, double v, const char *unit)
+{
+    if (strcmp(unit, "s") == 0)
+        put_duration(b, v);
+    else if (strcmp(unit, "m") == 0)
+        put(b, "%.2f m", v);
+    else if (strcmp(unit, "cm/min") == 0)
+        put(b, "%.1f cm/min", v);
+    else if (strcmp(unit, "d") == 0)
+        put(b, "%.0f d", v);
+    else
+        put(b, "%.0f %s", v, unit);
+}
+
+int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const char *sensor_name,
+                        const char *location, char *buf, size_t len)
+{
+    struct buf b = {buf, len, 0};
+    bool zh = lang != LANG_EN;
+
+    if (buf == NULL || len == 0 || (unsigned)ev->alarm > ALARM_INHIBIT ||
+        (unsigned)ev->type > ALARM_EV_INHIBIT_ENDED)
+        return -1;
+    buf[0] = '\0';
+    if (location != NULL && location[0] != '\0')
+        put(&b, zh ? "%s（%s）：" : "%s (%s): ", sensor_name, location);
+    else
+        put(&b, zh ? "%s：" : "%s: ", sensor_name);
+    put(&b, "%s%s", pick(&alarm_texts[ev->alarm], lang), pick(&event_words[ev->type], lang));
+
+    bool numbers = !isnan(ev->value) && !isnan(ev->threshold) && ev->unit[0] != '\0';
+    if (ev->type == ALARM_EV_RAISED || ev->type == ALARM_EV_CLEARED || ev->type == ALARM_EV_TEST) {
+        if (numbers) {
+            const struct text *sign = ev->type == ALARM_EV_CLEARED
+                                          ? &sign_clear[alarm_is_strict(ev->alarm)]
+                                          : &sign_raise[alarm_is_strict(ev->alarm)];
+            put(&b, " ");
+            put_quantity(&b, ev->value, ev->unit);
+            put(&b, " %s ", pick(sign, lang));
+            put_quantity(&b, ev->threshold, ev->unit);
+        } else if (!isnan(ev->value) && ev->unit[0] != '\0' && ev->type != ALARM_EV_CLEARED) {
+            put(&b, " ");
+            put_quantity(&b, ev->value, ev->unit);
+        }
+    }
+    if (ev->type == ALARM_EV_INHIBIT_STARTED && ev->until_ms > ev->ts_ms) {
+        put(&b, "%s", pick(&for_word, lang));
+        put_duration(&b, (double)(ev->until_ms - ev->ts_ms) / 1000.0);
+    }
+    if (ev->by[0] != '\0' &&
+        (ev->type == ALARM_EV_ACKNOWLEDGED || ev->type == ALARM_EV_TEST ||
+         ev->type == ALARM_EV_INHIBIT_STARTED || ev->type == ALARM_EV_INHIBIT_ENDED))
+        put(&b, "%s%s", pick(&by_word, lang), ev->by);
+
+    if (b.n >= len) {
+        /* Truncated to len - 1 bytes: do not leave half a UTF-8 character. */
+        size_t end = len - 1, lead = end;
+        while (lead > 0 && ((unsigned char)buf[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead > 0) {
+            unsigned char c = (unsigned char)buf[lead - 1];
+            size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (lead - 1 + need > end)
+                buf[lead - 1] = '\0';
+        }
+    }
+    return (int)b.n;
+}
