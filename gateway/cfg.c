@@ -184,7 +184,8 @@ _Static_assert(sizeof(enum bus_type) == sizeof(int), "enum bus_type is not int-s
 _Static_assert(sizeof(enum kind) == sizeof(int), "enum kind is not int-sized");
 
 enum { GK_ID, GK_CITY, GK_DISTRICT, GK_STREET, GK_COMMUNITY, GK_PROPERTY, GK_NAME, GK_MODE,
-       GK_STATE_DIR, GK_LANGUAGE, GK_MODELS_DIR, GK_COUNT };
+       GK_STATE_DIR, GK_LANGUAGE, GK_MODELS_DIR, GK_TELEMETRY_MAX_ROWS, GK_TELEMETRY_MAX_MB,
+       GK_COUNT };
 static const struct key_desc gateway_keys[GK_COUNT] = {
     [GK_ID] = {"id", p_slug, FIELD(struct cfg, id), .flags = K_REQUIRED},
     [GK_CITY] = {"city", p_slug, FIELD(struct cfg, city), .flags = K_REQUIRED},
@@ -199,6 +200,10 @@ static const struct key_desc gateway_keys[GK_COUNT] = {
     [GK_LANGUAGE] = {"language", p_enum, FIELD(struct cfg, language), .dflt = "zh",
                      .names = language_names},
     [GK_MODELS_DIR] = {"models_dir", p_text, FIELD(struct cfg, models_dir)},
+    [GK_TELEMETRY_MAX_ROWS] = {"telemetry_max_rows", p_int, FIELD(struct cfg, telemetry_max_rows),
+                               100, 10000000, "100000"},
+    [GK_TELEMETRY_MAX_MB] = {"telemetry_max_mb", p_int, FIELD(struct cfg, telemetry_max_mb), 1,
+                             4096, "64"},
 };
 
 enum { MK_URI, MK_USERNAME, MK_PASSWORD_FILE, MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE,

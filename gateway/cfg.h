@@ -68,7 +68,9 @@ struct cfg {
     enum gw_mode mode;           /* default peacetime */
     char state_dir[CFG_TEXT_MAX];   /* default /var/lib/shelter-gateway */
     enum gw_lang language;       /* default zh */
-    char models_dir[CFG_TEXT_MAX];  /* resolved directory the models came from */
+    char models_dir[CFG_TEXT_MAX];  /* directory the models came from */
+    int telemetry_max_rows;      /* outbox cap on pending telemetry: rows (default 100000) */
+    int telemetry_max_mb;        /* ... and payload MiB (default 64); alarms are never capped */
     /* [mqtt] */
     struct {
         char uri[CFG_URI_MAX][CFG_TEXT_MAX];

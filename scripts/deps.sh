@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev check
-mosquitto mosquitto-clients influxdb socat curl openssl"
+mosquitto mosquitto-clients influxdb socat curl openssl jq"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -59,9 +59,12 @@ pty_pair() {
 }
 
 # demo_conf OUT: conf/demo.conf with free ports and this test's pty paths and state dir.
+# The MQTT uri points at the test broker (BROKER_PORT) when one was started,
+# else at a free port: a test never talks to a broker it did not start.
 demo_conf() {
 	SIM_PORT=$(free_port)
 	sed -e "s|^\(port *= *\).*|\1$SIM_PORT|" \
+	    -e "s|^uri *=.*|uri = tcp://127.0.0.1:${BROKER_PORT:-$(free_port)}|" \
 	    -e "s|/tmp/shelter-demo/ttyGW1|$T/rs485-1-gw|; s|/tmp/shelter-demo/ttyGW2|$T/rs485-2-gw|" \
 	    -e "s|/tmp/shelter-demo/state|$T/state|" \
 	    "$ROOT/conf/demo.conf" >"$1"
@@ -86,3 +89,27 @@ simctl() { "$SIM" --ctl "$SIM_CTL" "$@"; }
 json_field() {
 	echo "$1" | sed -E "s/.*\"$2\":(\"[^\"]*\"|[^,}]*).*/\1/" | tr -d '"'
 }
+
+# start_broker: a mosquitto on a free loopback port in $T (persistence in $T,
+# so a restart keeps queued QoS 1 messages for persistent subscribers).
+# Sets BROKER_PORT, BROKER_PID.  restart_broker stops and starts it again.
+start_broker() {
+	BROKER_PORT=${BROKER_PORT:-$(free_port)}
+	mkdir -p "$T/mosquitto"
+	cat >"$T/mosquitto.conf" <<CONF
+listener $BROKER_PORT 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $T/mosquitto/
+autosave_interval 1
+max_queued_messages 100000
+log_dest file $T/mosquitto.log
+CONF
+	bg broker /usr/sbin/mosquitto -c "$T/mosquitto.conf"
+	BROKER_PID=$LAST_PID
+	wait_for 10 port_open "$BROKER_PORT" || { fail "mosquitto did not start"; exit 1; }
+}
+stop_broker() { kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; }
+
+# BASE: the demo gateway's topic base.
+BASE=shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1

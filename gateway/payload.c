@@ -1,0 +1,141 @@
+/*
+ * payload: see payload.h.  Built with cJSON so every string is escaped by
+ * one well-tested encoder; numbers that are not finite become null, never
+ * NaN (which is not JSON).
+ */
+#include "payload.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cfg.h"
+
+int topic_base(const struct cfg *c, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s/%s/%s/%s/%s/%s", c->mqtt.topic_prefix, c->city, c->district,
+                     c->street, c->community, c->property, c->id);
+    if (n < 0 || (size_t)n >= len) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return n;
+}
+
+void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uint64_t seq,
+                          char *text, size_t len, struct alarm_msg *m)
+{
+    const struct cfg_sensor *s = &c->sensors[ev->sensor];
+    static const char *const event_names[] = {
+        [ALARM_EV_RAISED] = "raised",        [ALARM_EV_CLEARED] = "cleared",
+        [ALARM_EV_ACKNOWLEDGED] = "acknowledged", [ALARM_EV_TEST] = "test",
+        [ALARM_EV_INHIBIT_STARTED] = "raised", [ALARM_EV_INHIBIT_ENDED] = "cleared",
+    };
+
+    if (alarm_event_message(ev, c->language, s->name, s->location, text, len) < 0 && len > 0)
+        text[0] = '\0';
+    *m = (struct alarm_msg){
+        .seq = seq, .ts_ms = ev->ts_ms, .sensor = s->name, .kind = kind_name(s->kind),
+        .location = s->location, .alarm = alarm_name(ev->alarm), .event = event_names[ev->type],
+        .active = ev->active, .acked = ev->acked, .severity = alarm_severity_name(ev->severity),
+        .value = ev->value, .threshold = ev->threshold, .unit = ev->unit, .mode = ev->mode,
+        .message = text, .by = ev->by, .until_ms = ev->until_ms,
+    };
+}
+
+static cJSON *number_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static char *print_and_free(cJSON *o)
+{
+    char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (text == NULL)
+        errno = ENOMEM;
+    return text;
+}
+
+char *payload_alarm(const struct cfg *c, const struct alarm_msg *m)
+{
+    char ts[40], until[40];
+    cJSON *o = cJSON_CreateObject(), *site;
+
+    if (o == NULL)
+        return NULL;
+    format_rfc3339_ms(m->ts_ms, ts, sizeof(ts));
+    /* seq as a number: below 2^53 it is exact in every JSON reader. */
+    cJSON_AddNumberToObject(o, "seq", (double)m->seq);
+    cJSON_AddStringToObject(o, "ts", ts);
+    cJSON_AddStringToObject(o, "gateway", c->id);
+    site = cJSON_AddObjectToObject(o, "site");
+    if (site != NULL) {
+        cJSON_AddStringToObject(site, "city", c->city);
+        cJSON_AddStringToObject(site, "district", c->district);
+        cJSON_AddStringToObject(site, "street", c->street);
+        cJSON_AddStringToObject(site, "community", c->community);
+        cJSON_AddStringToObject(site, "property", c->property);
+        cJSON_AddStringToObject(site, "shelter", c->id);
+        cJSON_AddStringToObject(site, "name", c->name);
+    }
+    cJSON_AddStringToObject(o, "sensor", m->sensor);
+    cJSON_AddStringToObject(o, "kind", m->kind);
+    cJSON_AddStringToObject(o, "location", m->location != NULL ? m->location : "");
+    cJSON_AddStringToObject(o, "alarm", m->alarm);
+    cJSON_AddStringToObject(o, "event", m->event);
+    cJSON_AddBoolToObject(o, "active", m->active);
+    cJSON_AddBoolToObject(o, "acked", m->acked);
+    cJSON_AddStringToObject(o, "severity", m->severity);
+    cJSON_AddItemToObject(o, "value", number_or_null(m->value));
+    cJSON_AddStringToObject(o, "unit", m->unit != NULL ? m->unit : "");
+    cJSON_AddItemToObject(o, "threshold", number_or_null(m->threshold));
+    cJSON_AddStringToObject(o, "mode", mode_name(m->mode));
+    cJSON_AddStringToObject(o, "message", m->message != NULL ? m->message : "");
+    if (m->by != NULL && m->by[0] != '\0')
+        cJSON_AddStringToObject(o, "by", m->by);
+    if (m->until_ms > 0) {
+        format_rfc3339_ms(m->until_ms, until, sizeof(until));
+        cJSON_AddStringToObject(o, "until", until);
+    }
+    return print_and_free(o);
+}
+
+char *payload_status(const struct cfg *c, enum gw_mode mode, int64_t ts_ms)
+{
+    char ts[40];
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL)
+        return NULL;
+    format_rfc3339_ms(ts_ms, ts, sizeof(ts));
+    cJSON_AddBoolToObject(o, "online", 1);
+    cJSON_AddStringToObject(o, "ts", ts);
+    cJSON_AddStringToObject(o, "gateway", c->id);
+    cJSON_AddStringToObject(o, "name", c->name);
+    cJSON_AddStringToObject(o, "mode", mode_name(mode));
+    cJSON_AddStringToObject(o, "version", GW_VERSION);
+    cJSON_AddNumberToObject(o, "sensors", c->nsensors);
+    return print_and_free(o);
+}
+
+char *payload_cmd_result(const char *id, const char *verb, bool ok, const char *error,
+                         int64_t ts_ms)
+{
+    char ts[40];
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL)
+        return NULL;
+    format_rfc3339_ms(ts_ms, ts, sizeof(ts));
+    cJSON_AddItemToObject(o, "id", id != NULL ? cJSON_CreateString(id) : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "verb", verb != NULL ? verb : "");
+    cJSON_AddBoolToObject(o, "ok", ok);
+    if (!ok)
+        cJSON_AddStringToObject(o, "error", error != NULL ? error : "error");
+    cJSON_AddStringToObject(o, "ts", ts);
+    return print_and_free(o);
+}

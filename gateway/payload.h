@@ -1,0 +1,58 @@
+/*
+ * payload: MQTT topics and JSON payloads of the v1 contract (DESIGN 6):
+ * alarm transitions, gateway status, command results.  Pure: no I/O; the
+ * caller passes the time.  Main thread (or any, no shared state).
+ */
+#ifndef GW_PAYLOAD_H
+#define GW_PAYLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alarm.h"
+
+struct cfg;
+
+/* One alarm message, from an engine event or a gateway-level alarm. */
+struct alarm_msg {
+    uint64_t seq;
+    int64_t ts_ms;          /* time of detection, wall clock */
+    const char *sensor;     /* sensor name, or "gateway" for the gateway's own alarms */
+    const char *kind;       /* sensor kind, or "gateway" */
+    const char *location;
+    const char *alarm;      /* topic name, e.g. "high_high", "inhibit", "disk" */
+    const char *event;      /* raised | cleared | acknowledged | test */
+    bool active, acked;
+    const char *severity;
+    double value, threshold;   /* NAN: null */
+    const char *unit;
+    enum gw_mode mode;
+    const char *message;    /* human text in the configured language */
+    const char *by;         /* who acknowledged / tested / inhibited; "" = absent */
+    int64_t until_ms;       /* inhibit: end of the window (wall clock); 0 = absent */
+};
+
+/* The topic base {prefix}/{city}/{district}/{street}/{community}/{property}/{id}.
+ * Returns the length or -1 (ENOSPC). */
+int topic_base(const struct cfg *c, char *buf, size_t len);
+
+/* Fill m from an engine event; text (len bytes) receives the message.  Inhibit
+ * events map to alarm "inhibit", raised when it starts and cleared when it ends
+ * (DESIGN 6 knows only raised|cleared|acknowledged|test). */
+void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uint64_t seq,
+                          char *text, size_t len, struct alarm_msg *m);
+
+/* The alarm payload: a malloc'd JSON string (caller frees), NULL on ENOMEM. */
+char *payload_alarm(const struct cfg *c, const struct alarm_msg *m);
+
+/* Retained status payload: {"online":true,"ts":...,"gateway":...,"version":...,
+ * "mode":...,"name":...}.  malloc'd; NULL on ENOMEM. */
+char *payload_status(const struct cfg *c, enum gw_mode mode, int64_t ts_ms);
+
+/* cmd_result payload: {"id":...,"verb":...,"ok":...,"error":...,"ts":...}.
+ * id may be NULL (a command too broken to have one): "id":null. */
+char *payload_cmd_result(const char *id, const char *verb, bool ok, const char *error,
+                         int64_t ts_ms);
+
+#endif

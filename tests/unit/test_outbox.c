@@ -1,0 +1,910 @@
+/* Unit tests: the durable outbox.  Every database goes through the "fault"
+ * VFS, so disk-full and fsync failures are injected at the I/O seam; what is
+ * really on disk is checked through a separate plain SQLite connection. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "outbox.h"
+#include "vfs_fault.h"
+
+/* The Makefile builds each unit test from its one file. */
+#include "vfs_fault.c"
+
+enum { MQTT = 0, INFLUX = 1 };
+#define TO_MQTT (1u << MQTT)
+#define TO_INFLUX (1u << INFLUX)
+#define TO_BOTH (TO_MQTT | TO_INFLUX)
+
+static char dir[64];
+static char db_path[128];
+static char err[256];
+
+static const struct outbox_limits limits = {
+    .max_telemetry_rows = 1000,
+    .max_telemetry_bytes = 1 << 20,
+    .max_inflight = 16,
+    .busy_timeout_ms = 1000,
+    .vfs = VFS_FAULT_NAME,
+};
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/test_outbox.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/outbox.db", dir);
+    ck_assert_int_eq(vfs_fault_register(), SQLITE_OK);
+    vfs_fault_clear();
+}
+
+static void teardown(void)
+{
+    const char *suffix[] = {"", "-wal", "-shm"};
+    char p[160];
+
+    vfs_fault_clear();
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s", db_path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static struct outbox *open_ob(const struct outbox_limits *lim)
+{
+    struct outbox *ob = outbox_open(db_path, lim, 2, err, sizeof(err));
+
+    ck_assert_msg(ob != NULL, "outbox_open: %s", err);
+    return ob;
+}
+
+static void close_ob(struct outbox *ob)
+{
+    ck_assert_msg(outbox_close(ob, err, sizeof(err)) == 0, "outbox_close: %s", err);
+}
+
+/* Payload strings live here so records can point at them. */
+static char payloads[64][64];
+static int npayloads;
+
+static const char *text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *text(const char *fmt, ...)
+{
+    char *p = payloads[npayloads++ % 64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(p, 64, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+static struct outbox_rec alarm_rec(const char *sensor, uint64_t seq, unsigned sinks)
+{
+    const char *payload = text("{\"seq\":%" PRIu64 "}", seq);
+
+    return (struct outbox_rec){.sensor = sensor,
+                               .topic = text("alarm/x/%" PRIu64, seq),
+                               .payload = payload,
+                               .payload_len = strlen(payload),
+                               .qos = 1,
+                               .retained = 1,
+                               .seq = seq,
+                               .created_ms = 1000,
+                               .sinks = sinks};
+}
+
+static struct outbox_rec reading_rec(const char *sensor, const char *payload, unsigned sinks)
+{
+    return (struct outbox_rec){.sensor = sensor,
+                               .topic = "reading",
+                               .payload = payload,
+                               .payload_len = strlen(payload),
+                               .qos = 0,
+                               .retained = 1,
+                               .created_ms = 1000,
+                               .sinks = sinks};
+}
+
+/* One cycle with one alarm for sensor (and state "last=<seq>"); returns the
+ * commit's result and the seq in *seq. */
+static int commit_alarm(struct outbox *ob, const char *sensor, unsigned sinks, uint64_t *seq)
+{
+    uint64_t s = outbox_next_seq(ob);
+    struct outbox_rec a = alarm_rec(sensor, s, sinks);
+    const char *state = text("last=%" PRIu64, s);
+    struct outbox_cycle c = {
+        .alarms = &a, .nalarms = 1, .state = state, .state_len = strlen(state)};
+
+    if (seq != NULL)
+        *seq = s;
+    return outbox_commit(ob, &c);
+}
+
+static int commit_readings(struct outbox *ob, const struct outbox_rec *r, int n)
+{
+    struct outbox_cycle c = {.telemetry = r, .ntelemetry = n};
+
+    return outbox_commit(ob, &c);
+}
+
+/* ---- the plain connection that tells what is on disk ---- */
+
+static sqlite3 *raw_open(void)
+{
+    sqlite3 *db;
+
+    ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    return db;
+}
+
+static int64_t raw_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t disk_int(const char *sql)
+{
+    sqlite3 *db = raw_open();
+    int64_t v = raw_int(db, sql);
+
+    sqlite3_close(db);
+    return v;
+}
+
+/* The distinct alarm seqs on disk are exactly 1..n, in id order, and no
+ * record is stored twice; returns n. */
+static int64_t disk_seqs_are_prefix(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t expect = 1, last = 0;
+
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT seq FROM outbox WHERE class = 0 ORDER BY id", -1, &st, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t s = sqlite3_column_int64(st, 0);
+
+        if (s == last)
+            continue; /* records of one transition share a seq */
+        ck_assert_int_eq(s, expect);
+        last = s;
+        expect++;
+    }
+    sqlite3_finalize(st);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE class = 0"
+                                 " GROUP BY seq, topic, sensor, pending HAVING count(*) > 1)"),
+                     0);
+    return last;
+}
+
+static int raw_check_ok(sqlite3 *db, const char *pragma)
+{
+    sqlite3_stmt *st;
+    int ok;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, pragma, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ok = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static int64_t meta_int(sqlite3 *db, const char *key)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "SELECT coalesce((SELECT v FROM meta WHERE k = '%s'), -1)", key);
+    return raw_int(db, sql);
+}
+
+/* ---- sequence numbers and atomicity ---- */
+
+START_TEST(test_seq_continues_after_reopen_and_is_never_reused)
+{
+    struct outbox *ob = open_ob(&limits);
+    uint64_t seq;
+
+    ck_assert_uint_eq(outbox_next_seq(ob), 1);
+    for (int i = 1; i <= 3; i++) {
+        ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_MQTT, &seq), 0);
+        ck_assert_uint_eq(seq, (uint64_t)i);
+    }
+    close_ob(ob);
+
+    ob = open_ob(&limits);
+    ck_assert_uint_eq(outbox_next_seq(ob), 4);
+    /* Delivered and deleted alarms do not give their seqs back either. */
+    struct outbox_rec out[8];
+    int n = outbox_fetch(ob, MQTT, out, 8);
+    ck_assert_int_eq(n, 1); /* one in flight per sensor */
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_MQTT, &seq), 0);
+    ck_assert_uint_eq(seq, 4);
+    close_ob(ob);
+
+    ob = open_ob(&limits);
+    ck_assert_uint_eq(outbox_next_seq(ob), 5);
+    close_ob(ob);
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT min(seq) FROM outbox"), 2);
+    ck_assert_int_eq(raw_int(db, "SELECT max(seq) FROM outbox"), 4);
+    ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 5);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_records_of_one_transition_share_one_seq)
+{
+    struct outbox *ob = open_ob(&limits);
+    uint64_t s = outbox_next_seq(ob);
+    struct outbox_rec a[3] = {alarm_rec("door-1", s, TO_MQTT), alarm_rec("door-1", s, TO_INFLUX),
+                              alarm_rec("door-2", s + 1, TO_BOTH)};
+    struct outbox_cycle c = {.alarms = a, .nalarms = 3};
+
+    ck_assert_int_eq(outbox_commit(ob, &c), 0);
+    ck_assert_uint_eq(outbox_next_seq(ob), s + 2);
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox WHERE seq = 1"), 2);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox WHERE seq = 2"), 1);
+}
+END_TEST
+
+START_TEST(test_cycle_with_wrong_seq_is_rejected_and_takes_nothing)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec gap[2] = {alarm_rec("a", 1, TO_MQTT), alarm_rec("a", 3, TO_MQTT)};
+    struct outbox_rec stale = alarm_rec("a", 0, TO_MQTT);
+    struct outbox_rec nosink = alarm_rec("a", 1, 0);
+    struct outbox_rec badsink = alarm_rec("a", 1, 1u << 5);
+    struct outbox_rec tel_seq = reading_rec("a", "x", TO_MQTT);
+    struct outbox_cycle c = {.alarms = gap, .nalarms = 2};
+
+    ck_assert_int_eq(outbox_commit(ob, &c), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    c = (struct outbox_cycle){.alarms = &stale, .nalarms = 1};
+    ck_assert_int_eq(outbox_commit(ob, &c), -1);
+    c = (struct outbox_cycle){.alarms = &nosink, .nalarms = 1};
+    ck_assert_int_eq(outbox_commit(ob, &c), -1);
+    c = (struct outbox_cycle){.alarms = &badsink, .nalarms = 1};
+    ck_assert_int_eq(outbox_commit(ob, &c), -1);
+    tel_seq.seq = 7;
+    c = (struct outbox_cycle){.telemetry = &tel_seq, .ntelemetry = 1};
+    ck_assert_int_eq(outbox_commit(ob, &c), -1);
+
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    ck_assert_uint_eq(st.next_seq, 1);
+    ck_assert_int_eq(st.alarm_rows + st.telemetry_rows + st.mem_alarms, 0);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_failed_commit_leaves_no_part_of_the_cycle_on_disk)
+{
+    struct outbox *ob = open_ob(&limits);
+    uint64_t s;
+    char big_state[20000];
+
+    ck_assert_int_eq(commit_alarm(ob, "co2-1", TO_MQTT, &s), 0);
+    /* A cycle spanning many pages meets a full disk. */
+    s = outbox_next_seq(ob);
+    struct outbox_rec a[4] = {alarm_rec("co2-1", s, TO_MQTT), alarm_rec("co2-2", s + 1, TO_MQTT),
+                              alarm_rec("co2-3", s + 2, TO_MQTT),
+                              alarm_rec("co2-4", s + 3, TO_MQTT)};
+    memset(big_state, 'S', sizeof(big_state));
+    struct outbox_cycle c = {
+        .alarms = a, .nalarms = 4, .state = big_state, .state_len = sizeof(big_state)};
+    vfs_fault_arm(VFS_FAULT_FULL, -1);
+    ck_assert_int_eq(outbox_commit(ob, &c), OUTBOX_DISK_FAILED);
+    ck_assert_int_gt(vfs_fault_hits(VFS_FAULT_FULL), 0);
+
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox"), 1);
+    ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 2);
+    ck_assert_int_eq(raw_int(db, "SELECT length(v) FROM meta WHERE k = 'outbox.state'"), 6);
+    ck_assert(raw_check_ok(db, "PRAGMA quick_check"));
+    sqlite3_close(db);
+
+    /* Space again: the whole cycle lands together. */
+    vfs_fault_clear();
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox"), 5);
+    ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 6);
+    ck_assert_int_eq(raw_int(db, "SELECT length(v) FROM meta WHERE k = 'outbox.state'"),
+                     (int64_t)sizeof(big_state));
+    ck_assert_int_eq(disk_seqs_are_prefix(db), 5);
+    sqlite3_close(db);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_state_blob_and_settings_survive_restart)
+{
+    struct outbox *ob = open_ob(&limits);
+    void *blob;
+    size_t len;
+    char mode[32];
+
+    ck_assert_int_eq(outbox_state_load(ob, &blob, &len), 0);
+    ck_assert_ptr_null(blob);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(outbox_meta_get(ob, "mode", mode, sizeof(mode)), 0);
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, NULL), 0);
+    ck_assert_int_eq(outbox_meta_set(ob, "mode", "flood_season"), 0);
+    ck_assert_int_eq(outbox_meta_set(ob, "outbox.next_seq", "1"), -1); /* ours */
+    close_ob(ob);
+
+    ob = open_ob(&limits);
+    ck_assert_int_eq(outbox_state_load(ob, &blob, &len), 0);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_int_eq(memcmp(blob, "last=1", 6), 0);
+    free(blob);
+    ck_assert_int_eq(outbox_meta_get(ob, "mode", mode, sizeof(mode)), 1);
+    ck_assert_str_eq(mode, "flood_season");
+    close_ob(ob);
+}
+END_TEST
+
+/* ---- hand-out order and confirmation ---- */
+
+START_TEST(test_alarms_are_handed_out_before_older_telemetry)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec r[3] = {reading_rec("sump-1", "r1", TO_MQTT),
+                              reading_rec("sump-2", "r2", TO_MQTT),
+                              reading_rec("sump-1", "r3", TO_MQTT)};
+    struct outbox_rec out[8];
+    uint64_t s1, s2;
+
+    ck_assert_int_eq(commit_readings(ob, r, 3), 0);
+    ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_MQTT, &s1), 0);
+    ck_assert_int_eq(commit_alarm(ob, "leak-1", TO_MQTT, &s2), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 5);
+    ck_assert_int_eq(out[0].cls, OUTBOX_ALARM);
+    ck_assert_uint_eq(out[0].seq, s1);
+    ck_assert_int_eq(out[1].cls, OUTBOX_ALARM);
+    ck_assert_uint_eq(out[1].seq, s2);
+    for (int i = 2; i < 5; i++) {
+        ck_assert_int_eq(out[i].cls, OUTBOX_TELEMETRY);
+        ck_assert_mem_eq(out[i].payload, r[i - 2].payload, 2);
+    }
+    ck_assert_str_eq(out[2].sensor, "sump-1");
+    ck_assert_str_eq(out[2].topic, "reading");
+    ck_assert_int_eq(out[0].qos, 1);
+    ck_assert_int_eq(out[0].retained, 1);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_per_sensor_order_holds_and_a_retry_cannot_overtake)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec out[8];
+    uint64_t raised, cleared, other;
+
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, &raised), 0);
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, &cleared), 0);
+    ck_assert_int_eq(commit_alarm(ob, "door-2", TO_MQTT, &other), 0);
+
+    /* door-1's second transition waits while its first is in flight. */
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    ck_assert_uint_eq(out[0].seq, raised);
+    ck_assert_uint_eq(out[1].seq, other);
+    int64_t first = out[0].id;
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 0);
+
+    /* The publish failed: the same record comes again, still before "cleared". */
+    outbox_release(ob, first, MQTT);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
+    ck_assert_uint_eq(out[0].seq, raised);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
+    ck_assert_uint_eq(out[0].seq, cleared);
+
+    /* Telemetry keeps commit order per sensor (and overall). */
+    struct outbox_rec r[4] = {reading_rec("a", "a1", TO_MQTT), reading_rec("b", "b1", TO_MQTT),
+                              reading_rec("a", "a2", TO_MQTT), reading_rec("b", "b2", TO_MQTT)};
+    ck_assert_int_eq(commit_readings(ob, r, 2), 0);
+    ck_assert_int_eq(commit_readings(ob, r + 2, 2), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_mem_eq(out[i].payload, r[i].payload, 2);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_record_for_two_sinks_is_deleted_only_after_both_confirm)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec r[2] = {reading_rec("co2-1", "json", TO_MQTT),
+                              reading_rec("co2-1", "line", TO_INFLUX)};
+    struct outbox_rec out[8];
+    struct outbox_stats st;
+    int64_t id;
+
+    ck_assert_int_eq(commit_alarm(ob, "co2-1", TO_BOTH, NULL), 0);
+    ck_assert_int_eq(commit_readings(ob, r, 2), 0);
+
+    /* Each sink sees the alarm and only the reading addressed to it. */
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    id = out[0].id;
+    ck_assert_mem_eq(out[1].payload, "json", 4);
+    ck_assert_int_eq(outbox_done(ob, id, MQTT), 0);
+    ck_assert_int_eq(outbox_done(ob, out[1].id, MQTT), 0);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    ck_assert_int_eq(disk_int("SELECT pending FROM outbox WHERE class = 0"), TO_INFLUX);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.alarm_rows, 1);
+    ck_assert_int_eq(st.telemetry_rows, 1);
+
+    ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 2);
+    ck_assert_int_eq(out[0].id, id);
+    ck_assert_uint_eq(out[0].sinks, TO_INFLUX);
+    ck_assert_mem_eq(out[1].payload, "line", 4);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, INFLUX), 0);
+    ck_assert_int_eq(outbox_done(ob, out[1].id, INFLUX), 0);
+    /* Confirmed in memory at once: not handed out again before the commit. */
+    outbox_release_all(ob, INFLUX);
+    ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 0);
+    close_ob(ob); /* close writes the confirmations */
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox"), 0);
+}
+END_TEST
+
+START_TEST(test_inflight_window_bounds_hand_out_and_release_all_resends)
+{
+    struct outbox_limits lim = limits;
+    struct outbox *ob;
+    struct outbox_rec r[10], out[16];
+
+    lim.max_inflight = 4;
+    ob = open_ob(&lim);
+    for (int i = 0; i < 10; i++)
+        r[i] = reading_rec("s", text("%" PRIu64, (uint64_t)i), TO_MQTT);
+    ck_assert_int_eq(commit_readings(ob, r, 10), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 16), 4);
+    int64_t first = out[0].id;
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 16), 0); /* window full */
+    ck_assert_int_eq(outbox_done(ob, first, MQTT), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 16), 1);
+    ck_assert_mem_eq(out[0].payload, "4", 1);
+    /* Connection lost: everything not confirmed is handed out anew, in order. */
+    outbox_release_all(ob, MQTT);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 16), 4);
+    ck_assert_mem_eq(out[0].payload, "1", 1);
+    ck_assert_mem_eq(out[3].payload, "4", 1);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_pending_records_survive_restart_and_done_is_durable)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec r[2] = {reading_rec("a", "a1", TO_MQTT), reading_rec("a", "a2", TO_MQTT)};
+    struct outbox_rec out[8];
+
+    ck_assert_int_eq(commit_alarm(ob, "a", TO_MQTT, NULL), 0);
+    ck_assert_int_eq(commit_readings(ob, r, 2), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 2), 2);
+    ck_assert_int_eq(outbox_done(ob, out[1].id, MQTT), 0); /* a1 */
+    close_ob(ob);
+
+    ob = open_ob(&limits);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    ck_assert_int_eq(out[0].cls, OUTBOX_ALARM);
+    ck_assert_mem_eq(out[1].payload, "a2", 2);
+    close_ob(ob);
+}
+END_TEST
+
+/* ---- the telemetry cap ---- */
+
+START_TEST(test_telemetry_cap_by_rows_drops_oldest_and_counts)
+{
+    struct outbox_limits lim = limits;
+    struct outbox *ob;
+    struct outbox_rec r[8], out[16];
+    struct outbox_stats st;
+
+    lim.max_telemetry_rows = 5;
+    ob = open_ob(&lim);
+    for (int i = 0; i < 8; i++)
+        r[i] = reading_rec("s", text("%" PRIu64, (uint64_t)i), TO_MQTT);
+    ck_assert_int_eq(commit_readings(ob, r, 3), 0);
+    ck_assert_int_eq(commit_readings(ob, r + 3, 5), 0);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.telemetry_rows, 5);
+    ck_assert_int_eq(st.telemetry_dropped, 3);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 16), 5);
+    ck_assert_mem_eq(out[0].payload, "3", 1);
+    ck_assert_mem_eq(out[4].payload, "7", 1);
+    close_ob(ob);
+
+    ob = open_ob(&lim); /* the counter is persisted */
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.telemetry_dropped, 3);
+    ck_assert_int_eq(st.telemetry_rows, 5);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_telemetry_cap_by_bytes_drops_oldest_and_counts)
+{
+    struct outbox_limits lim = limits;
+    struct outbox *ob;
+    struct outbox_rec r[4], out[16];
+    struct outbox_stats st;
+
+    lim.max_telemetry_bytes = 25; /* room for two 10-byte readings plus a bit */
+    ob = open_ob(&lim);
+    r[0] = reading_rec("s", "0123456789", TO_MQTT);
+    r[1] = reading_rec("s", "1123456789", TO_MQTT);
+    r[2] = reading_rec("s", "2123456789", TO_MQTT);
+    r[3] = reading_rec("s", "3123456789", TO_MQTT);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(commit_readings(ob, &r[i], 1), 0);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.telemetry_rows, 2);
+    ck_assert_int_eq(st.telemetry_bytes, 20);
+    ck_assert_int_eq(st.telemetry_dropped, 2);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 16), 2);
+    ck_assert_mem_eq(out[0].payload, "2", 1);
+    ck_assert_mem_eq(out[1].payload, "3", 1);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_alarms_are_kept_when_telemetry_is_over_cap)
+{
+    struct outbox_limits lim = limits;
+    struct outbox *ob;
+    struct outbox_rec r[3] = {reading_rec("s", "r0", TO_MQTT), reading_rec("s", "r1", TO_MQTT),
+                              reading_rec("s", "r2", TO_MQTT)};
+    struct outbox_stats st;
+
+    lim.max_telemetry_rows = 1;
+    lim.max_telemetry_bytes = 4;
+    ob = open_ob(&lim);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(commit_alarm(ob, text("s%" PRIu64, (uint64_t)i), TO_MQTT, NULL), 0);
+    ck_assert_int_eq(commit_readings(ob, r, 3), 0);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.alarm_rows, 20);
+    ck_assert_int_eq(st.telemetry_rows, 1);
+    ck_assert_int_eq(st.telemetry_dropped, 2);
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox WHERE class = 0"), 20);
+}
+END_TEST
+
+/* ---- a full or failing disk ---- */
+
+START_TEST(test_disk_full_keeps_alarms_in_memory_delivers_and_persists_them_later)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec r = reading_rec("sump-1", "r", TO_MQTT);
+    struct outbox_rec out[8];
+    struct outbox_stats st;
+    uint64_t s1, s2, s3;
+
+    ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_BOTH, &s1), 0);
+    vfs_fault_arm(VFS_FAULT_FULL, -1);
+    ck_assert_int_eq(commit_alarm(ob, "sump-2", TO_BOTH, &s2), OUTBOX_DISK_FAILED);
+    ck_assert_int_eq(commit_readings(ob, &r, 1), OUTBOX_DISK_FAILED);
+    ck_assert_int_eq(commit_alarm(ob, "leak-1", TO_BOTH, &s3), OUTBOX_DISK_FAILED);
+    ck_assert_ptr_nonnull(strstr(outbox_errmsg(ob), "full"));
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.disk_failed, 1);
+    ck_assert_int_eq(st.mem_alarms, 2);
+    ck_assert_int_eq(st.telemetry_dropped, 1); /* the reading could not be kept */
+    ck_assert_uint_eq(s2, s1 + 1);
+    ck_assert_uint_eq(s3, s2 + 1);
+
+    /* The senders still get every alarm, in seq order. */
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 3);
+    ck_assert_uint_eq(out[0].seq, s1);
+    ck_assert_uint_eq(out[1].seq, s2);
+    ck_assert_int_lt(out[1].id, 0);
+    ck_assert_uint_eq(out[2].seq, s3);
+    int64_t mem_id = out[1].id;
+    ck_assert_int_eq(outbox_done(ob, out[2].id, MQTT), 0); /* leak-1 confirmed in memory */
+
+    /* Space returns: memory goes to disk; the in-flight handle stays valid. */
+    vfs_fault_clear();
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.disk_failed, 0);
+    ck_assert_int_eq(st.mem_alarms, 0);
+    ck_assert_int_eq(st.alarm_rows, 3);
+    ck_assert_int_eq(outbox_done(ob, mem_id, MQTT), 0);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(disk_seqs_are_prefix(db), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox WHERE pending = 2"), 2);
+    ck_assert_int_eq(meta_int(db, "outbox.telemetry_dropped"), 1);
+    sqlite3_close(db);
+    ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 3);
+    ck_assert_uint_eq(out[2].seq, s3);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_disk_full_once_drops_oldest_telemetry_and_retries)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec r[16];
+    struct outbox_stats st;
+
+    for (int i = 0; i < 16; i++)
+        r[i] = reading_rec("s", text("%02" PRIu64, (uint64_t)i), TO_MQTT);
+    ck_assert_int_eq(commit_readings(ob, r, 16), 0);
+    vfs_fault_arm(VFS_FAULT_FULL, 1);
+    ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_MQTT, NULL), 0);
+    ck_assert_int_eq(vfs_fault_hits(VFS_FAULT_FULL), 1);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.mem_alarms, 0);
+    ck_assert_int_eq(st.alarm_rows, 1);
+    ck_assert_int_eq(st.telemetry_dropped, 16 / 8 + 1);
+    ck_assert_int_eq(st.telemetry_rows, 16 - (16 / 8 + 1));
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT min(id) FROM outbox WHERE class = 1"), 16 / 8 + 2);
+}
+END_TEST
+
+START_TEST(test_disk_filling_mid_commit_still_records_the_seqs_handed_out)
+{
+    struct outbox *ob = open_ob(&limits);
+    static char big[100000];
+    struct outbox_stats st;
+    uint64_t s;
+
+    ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_MQTT, NULL), 0);
+    /* 16 KiB left: a 100 kB alarm does not fit, the counter alone does.  If
+     * the process died now, the restart must not hand out seq 2 again. */
+    vfs_fault_space(16384);
+    s = outbox_next_seq(ob);
+    memset(big, 'x', sizeof(big));
+    struct outbox_rec a = alarm_rec("sump-2", s, TO_MQTT);
+    a.payload = big;
+    a.payload_len = sizeof(big);
+    struct outbox_cycle c = {.alarms = &a, .nalarms = 1};
+    ck_assert_int_eq(outbox_commit(ob, &c), OUTBOX_DISK_FAILED);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.mem_alarms, 1);
+
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox WHERE seq = 2"), 0);
+    ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 3);
+    sqlite3_close(db);
+
+    vfs_fault_clear();
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT length(payload) FROM outbox WHERE seq = 2"),
+                     (int64_t)sizeof(big));
+}
+END_TEST
+
+START_TEST(test_fsync_error_reopens_verifies_and_retries_once)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_stats st;
+    uint64_t s;
+
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, NULL), 0);
+    vfs_fault_arm(VFS_FAULT_FSYNC, 1);
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, &s), OUTBOX_RECOVERED);
+    ck_assert_int_eq(vfs_fault_hits(VFS_FAULT_FSYNC), 1);
+    ck_assert_ptr_nonnull(strstr(outbox_errmsg(ob), "reopened"));
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.io_errors, 1);
+    ck_assert_int_eq(st.mem_alarms, 0);
+    ck_assert_int_eq(st.disk_failed, 0);
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, &s), 0);
+    ck_assert_uint_eq(s, 3);
+    close_ob(ob);
+
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(disk_seqs_are_prefix(db), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox"), 3);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_failing_fsync_keeps_alarms_in_memory_without_seq_reuse)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec out[8];
+    struct outbox_stats st;
+    uint64_t s;
+
+    ck_assert_int_eq(commit_alarm(ob, "door-1", TO_MQTT, NULL), 0);
+    vfs_fault_arm(VFS_FAULT_FSYNC, -1);
+    ck_assert_int_eq(commit_alarm(ob, "door-2", TO_MQTT, &s), OUTBOX_DISK_FAILED);
+    ck_assert_uint_eq(s, 2);
+    ck_assert_int_eq(commit_alarm(ob, "door-3", TO_MQTT, &s), OUTBOX_DISK_FAILED);
+    ck_assert_uint_eq(s, 3);
+    outbox_stats(ob, &st);
+    ck_assert_int_ge(st.io_errors, 1);
+    ck_assert_int_eq(st.disk_failed, 1);
+    ck_assert_int_eq(st.mem_alarms, 2);
+    ck_assert_uint_eq(st.next_seq, 4);
+    /* Senders still get every alarm: the ones on disk and the ones in memory. */
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(out[i].seq, (uint64_t)i + 1);
+    outbox_release_all(ob, MQTT);
+
+    /* The disk recovers; the reopen waits out its backoff (1 s). */
+    vfs_fault_clear();
+    usleep(1100 * 1000);
+    ck_assert_int_eq(commit_alarm(ob, "door-4", TO_MQTT, &s), OUTBOX_RECOVERED);
+    ck_assert_uint_eq(s, 4);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.mem_alarms, 0);
+    ck_assert_int_eq(st.alarm_rows, 4);
+    close_ob(ob);
+
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(disk_seqs_are_prefix(db), 4);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox"), 4);
+    ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 5);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* ---- kill -9 ---- */
+
+static void committer(int fd)
+{
+    struct outbox *ob = outbox_open(db_path, &limits, 2, err, sizeof(err));
+
+    if (ob == NULL)
+        _exit(2);
+    for (;;) {
+        uint64_t s = outbox_next_seq(ob);
+        char state[32], tel[3][16];
+        struct outbox_rec a[2] = {alarm_rec("s", s, TO_MQTT), alarm_rec("s", s, TO_INFLUX)};
+        struct outbox_rec r[3];
+
+        snprintf(state, sizeof(state), "last=%" PRIu64, s);
+        for (int i = 0; i < 3; i++) {
+            snprintf(tel[i], sizeof(tel[i]), "t%" PRIu64 ".%d", s, i);
+            r[i] = reading_rec("s", tel[i], TO_BOTH);
+        }
+        struct outbox_cycle c = {.alarms = a,
+                                 .nalarms = 2,
+                                 .telemetry = r,
+                                 .ntelemetry = 3,
+                                 .state = state,
+                                 .state_len = strlen(state)};
+        if (outbox_commit(ob, &c) != 0)
+            _exit(3);
+        if (write(fd, &s, sizeof(s)) != sizeof(s))
+            _exit(4);
+    }
+}
+
+START_TEST(test_kill9_during_commits_leaves_contiguous_seqs_and_matching_state)
+{
+    int64_t n = 0;
+
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 30; round++) {
+        int fds[2], status;
+        uint64_t s, reported = 0;
+        pid_t pid;
+
+        ck_assert_int_eq(pipe(fds), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(fds[0]);
+            committer(fds[1]);
+        }
+        close(fds[1]);
+        /* Wait for the first commit, then kill at a random moment. */
+        ck_assert_int_eq(read(fds[0], &s, sizeof(s)), sizeof(s));
+        usleep((useconds_t)(rand() % 15000));
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status), "committer exited %d", WEXITSTATUS(status));
+        reported = s;
+        while (read(fds[0], &s, sizeof(s)) == sizeof(s))
+            reported = s;
+        close(fds[0]);
+
+        sqlite3 *db = raw_open();
+        sqlite3_stmt *st;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+                         SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        int64_t last = disk_seqs_are_prefix(db);
+        ck_assert_int_ge(last, (int64_t)reported); /* every reported commit is there */
+        ck_assert_int_ge(last, n);                 /* nothing went backwards */
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox WHERE class = 0"), 2 * last);
+        ck_assert_int_eq(meta_int(db, "outbox.next_seq"), last + 1);
+        ck_assert_int_le(raw_int(db, "SELECT count(*) FROM outbox WHERE class = 1"),
+                         limits.max_telemetry_rows);
+        char want[32];
+        snprintf(want, sizeof(want), "last=%" PRId64, last);
+        ck_assert_int_eq(
+            sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'outbox.state'", -1, &st, NULL),
+            SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_bytes(st, 0), (int)strlen(want));
+        ck_assert_mem_eq(sqlite3_column_blob(st, 0), want, strlen(want));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        n = last;
+    }
+    /* And the outbox itself picks up where the last child stopped. */
+    struct outbox *ob = open_ob(&limits);
+    ck_assert_uint_eq(outbox_next_seq(ob), (uint64_t)n + 1);
+    close_ob(ob);
+}
+END_TEST
+
+static Suite *outbox_suite(void)
+{
+    Suite *s = suite_create("outbox");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_seq_continues_after_reopen_and_is_never_reused);
+    tcase_add_test(tc, test_records_of_one_transition_share_one_seq);
+    tcase_add_test(tc, test_cycle_with_wrong_seq_is_rejected_and_takes_nothing);
+    tcase_add_test(tc, test_failed_commit_leaves_no_part_of_the_cycle_on_disk);
+    tcase_add_test(tc, test_state_blob_and_settings_survive_restart);
+    tcase_add_test(tc, test_alarms_are_handed_out_before_older_telemetry);
+    tcase_add_test(tc, test_per_sensor_order_holds_and_a_retry_cannot_overtake);
+    tcase_add_test(tc, test_record_for_two_sinks_is_deleted_only_after_both_confirm);
+    tcase_add_test(tc, test_inflight_window_bounds_hand_out_and_release_all_resends);
+    tcase_add_test(tc, test_pending_records_survive_restart_and_done_is_durable);
+    tcase_add_test(tc, test_telemetry_cap_by_rows_drops_oldest_and_counts);
+    tcase_add_test(tc, test_telemetry_cap_by_bytes_drops_oldest_and_counts);
+    tcase_add_test(tc, test_alarms_are_kept_when_telemetry_is_over_cap);
+    tcase_add_test(tc, test_disk_full_keeps_alarms_in_memory_delivers_and_persists_them_later);
+    tcase_add_test(tc, test_disk_full_once_drops_oldest_telemetry_and_retries);
+    tcase_add_test(tc, test_disk_filling_mid_commit_still_records_the_seqs_handed_out);
+    tcase_add_test(tc, test_fsync_error_reopens_verifies_and_retries_once);
+    tcase_add_test(tc, test_failing_fsync_keeps_alarms_in_memory_without_seq_reuse);
+    tcase_add_test(tc, test_kill9_during_commits_leaves_contiguous_seqs_and_matching_state);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(outbox_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
