@@ -1,0 +1,140 @@
+/*
+ * mqtt: the MQTT 5 transport to the central broker (DESIGN 3, 6), on Paho C's
+ * async client.  The main thread owns the struct; Paho's threads only append
+ * to an internal event queue and signal mqtt_fd().  The SQLite outbox stays
+ * the source of truth: Paho keeps nothing on disk and buffers nothing while
+ * disconnected, so a publish is either in flight on the current connection or
+ * refused.
+ *
+ * Delivery contract: every mqtt_publish() that returns 0 is answered by
+ * exactly one MQTT_EV_PUBLISHED event carrying its id -- ok only when the
+ * broker acknowledged it (QoS 1: PUBACK with a reason code < 0x80; QoS 0:
+ * written to the socket).  When the connection drops, every publish still in
+ * flight is failed before the MQTT_EV_DISCONNECTED event is returned, so after
+ * DISCONNECTED nothing is in flight.  A failed id may have reached the broker
+ * anyway (at-least-once: the centre drops duplicates by seq).
+ *
+ * Thread: every function here is for the main thread only.
+ */
+#ifndef GW_MQTT_H
+#define GW_MQTT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MQTT_URI_MAX 4
+#define MQTT_SUB_MAX 8
+#define MQTT_DETAIL_MAX 160
+
+struct mqtt;
+
+/* What mqtt_new() needs.  Strings are copied; NULL or "" means "not set".
+ * Zero numeric fields take the default given. */
+struct mqtt_opts {
+    const char *uris[MQTT_URI_MAX]; /* tcp://host:port or ssl://host:port, tried in order */
+    int nuris;                      /* 1..MQTT_URI_MAX; all tcp:// or all ssl:// */
+    const char *client_id;          /* required: the gateway id */
+    const char *username;
+    const char *password_file;    /* first line is the password; needs username */
+    const char *ca_file;          /* ssl:// only: trust store (else system CAs) */
+    const char *cert_file;        /* ssl:// only: client certificate (mutual TLS) */
+    const char *key_file;         /* ssl:// only: its key, if not in cert_file */
+    int keepalive_s;              /* default 30; a silent broker is noticed after ~2-3x */
+    int connect_timeout_s;        /* per attempt and URI; default 10 */
+    int retry_min_s, retry_max_s; /* reconnect backoff, doubling; default 1, 30 (Paho
+                                   * reconnects ~3 s later than this at the earliest) */
+    const char *will_topic;       /* will: retained, QoS 1; required */
+    const char *will_payload;     /* default {"online":false} */
+    const char *subscriptions[MQTT_SUB_MAX]; /* QoS 1 filters, (re)subscribed on every connect */
+    int nsubscriptions;
+    int max_inflight;         /* publishes awaiting their result; default 10.  Keep it
+                               * at or below the broker's Receive Maximum (mosquitto
+                               * 20, HiveMQ 10): Paho holds the excess, and after a
+                               * disconnect sends it although we reported it failed */
+    size_t max_message_bytes; /* larger incoming payloads arrive as oversized; default 16 KiB */
+    int max_queued_messages;  /* incoming messages not yet taken; more are dropped; default 64 */
+};
+
+enum mqtt_event_type {
+    MQTT_EV_NONE,
+    MQTT_EV_CONNECTED,      /* detail: server URI (first connect) or "automatic reconnect";
+                             * the filters are being subscribed again */
+    MQTT_EV_CONNECT_FAILED, /* the first connect failed (reason: CONNACK refusal, e.g. 0x86,
+                             * 0x87; else code + detail).  Paho retries silently after it */
+    MQTT_EV_DISCONNECTED,   /* connection lost (reason if the broker sent DISCONNECT); every
+                             * publish in flight got its failed PUBLISHED before this.
+                             * Reconnecting goes on by itself */
+    MQTT_EV_SUBSCRIBED,     /* after each CONNECTED with filters: ok, or the refusal's reason */
+    MQTT_EV_PUBLISHED,      /* id, ok, reason, code, detail (on failure) */
+    MQTT_EV_MESSAGE,        /* topic, payload, len, retained, oversized */
+};
+
+struct mqtt_event {
+    enum mqtt_event_type type;
+    uint64_t id; /* PUBLISHED: the id given to mqtt_publish() */
+    int ok;      /* PUBLISHED, SUBSCRIBED */
+    int reason;  /* MQTT 5 reason code from the broker (>= 0x80 is a refusal), -1 if none */
+    int code;    /* Paho error code (MQTTASYNC_*) for failures the broker did not answer, else 0 */
+    char detail[MQTT_DETAIL_MAX]; /* human-readable; never holds a secret */
+    /* MESSAGE: owned by the event until mqtt_event_clear() */
+    char *topic;
+    void *payload; /* NUL-terminated for convenience (not counted in len); NULL if oversized */
+    size_t len;    /* the payload's length as received */
+    int retained;
+    int oversized; /* len > max_message_bytes: payload dropped, reject the command */
+};
+
+struct mqtt_stats {
+    int connected; /* as seen through the events returned so far */
+    int inflight;
+    uint64_t published_ok, published_failed;
+    uint64_t failed_locally;   /* in-flight publishes failed by us on disconnect, Paho silent */
+    int awaiting_paho;         /* of those, how many Paho has not reported on yet */
+    uint64_t messages_dropped; /* incoming messages over max_queued_messages */
+    uint64_t connects, disconnects;
+};
+
+/* Validate opts and read the password file; nothing connects yet.  Returns
+ * NULL with a reason in err (errno EGW_CONFIG, or the system errno of a file
+ * that cannot be read).  The password never appears in err or in any log. */
+struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen);
+
+/* Begin connecting in the background; Paho reconnects by itself forever with
+ * doubling backoff, through the URIs in order, each session clean (nothing
+ * resent by Paho or the broker: the outbox resends).  0, or -1 with errno
+ * (EALREADY, EIO) and err. */
+int mqtt_start(struct mqtt *m, char *err, size_t errlen);
+
+/* Readable while events are queued; poll it for POLLIN and then call
+ * mqtt_next_event() until it returns 0. */
+int mqtt_fd(const struct mqtt *m);
+
+/* Pop the next event into ev (cleared first).  1 if one was popped, 0 if none
+ * is left (the fd is then drained).  A MESSAGE's topic and payload belong to
+ * ev until mqtt_event_clear(). */
+int mqtt_next_event(struct mqtt *m, struct mqtt_event *ev);
+void mqtt_event_clear(struct mqtt_event *ev);
+
+/* Hand a message (qos 0 or 1) to Paho.  0: a PUBLISHED event with this id
+ * will follow.
+ * -1 with errno: ENOTCONN (not connected as the events have told so far),
+ * EGW_FULL (max_inflight reached), EINVAL (bad topic, qos or length), ENOMEM,
+ * EIO (Paho refused otherwise); nothing follows, the caller retries later.
+ * Paho copies topic and payload. */
+int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
+                 int retained, uint64_t id);
+
+/* 1 between a CONNECTED and the next DISCONNECTED event returned, else 0. */
+int mqtt_connected(const struct mqtt *m);
+void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *st);
+
+/* Disconnect (waiting up to 2 s; with MQTT 5 reason 0x04 so the broker
+ * publishes the will: the gateway is offline) and destroy.  Events not yet
+ * taken and publishes in flight are dropped unreported: the outbox still holds
+ * them.  NULL is a no-op. */
+void mqtt_free(struct mqtt *m);
+
+/* MQTT 5 reason code name ("not authorized"), for log lines. */
+const char *mqtt_reason_str(int reason);
+
+#endif
