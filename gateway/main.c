@@ -20,6 +20,8 @@
 #include "bus.h"
 #include "cfg.h"
 #include "clock.h"
+#include "command.h"
+#include "delivery.h"
 #include "gwerr.h"
 #include "kind.h"
 #include "log.h"
@@ -40,6 +42,9 @@ struct gw {
     int *have;               /* per sensor: a reading or loss was reported */
     struct alarm_engine *alarms;
     struct alarm_events events;   /* one evaluation's transitions, sized for any one call */
+    void *state;                  /* the engine's state image, saved for the outbox */
+    size_t state_len;
+    struct delivery *delivery;
     int64_t next_tick_ms;
     int sigfd;
     int once;
@@ -106,8 +111,14 @@ static void evaluate(struct gw *g, int rc)
     if (rc == -1 && errno == EGW_FULL)
         log_warnx("alarm engine: %d transition(s) deferred to the next evaluation",
                   g->events.deferred);
-    for (int i = 0; i < g->events.n; i++)
+    for (int i = 0; i < g->events.n; i++) {
         log_event(g, &g->events.ev[i]);
+        if (g->delivery != NULL && delivery_queue_event(g->delivery, &g->events.ev[i]) == -1)
+            log_err("ALARM %s %s %s could not be queued for delivery: out of memory",
+                    alarm_event_type_name(g->events.ev[i].type),
+                    g->cfg->sensors[g->events.ev[i].sensor].name,
+                    alarm_name(g->events.ev[i].alarm));
+    }
     g->events.n = 0;
     g->events.deferred = 0;
 }
@@ -131,13 +142,34 @@ static int start_alarms(struct gw *g)
         as[i] = (struct alarm_sensor){.name = s->name, .kind = s->kind,
                                       .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
     }
-    g->alarms = alarm_engine_new(as, g->cfg->nsensors, g->cfg->mode, mono_ms());
+    enum gw_mode mode = g->cfg->mode;
+    void *saved = NULL;
+    size_t saved_len = 0;
+    if (g->delivery != NULL && delivery_restore(g->delivery, &saved, &saved_len, &mode) == -1)
+        log_warnx("outbox: no alarm state restored: %s", strerror(errno));
+    g->alarms = alarm_engine_new(as, g->cfg->nsensors, mode, mono_ms());
     free(as);
-    if (g->alarms == NULL)
+    if (g->alarms == NULL) {
+        free(saved);
         return -1;
+    }
+    if (saved != NULL) {
+        /* Alarms active before the restart stay active, not raised again. */
+        int n = alarm_state_load(g->alarms, saved, saved_len, mono_ms(), wall_ms());
+        if (n == -1)
+            log_warnx("outbox: stored alarm state not usable (%s): starting with none",
+                      strerror(errno));
+        else
+            log_info("restored the alarm state of %d sensor%s (%d active alarm%s), mode %s", n,
+                     n == 1 ? "" : "s", alarm_active_count(g->alarms),
+                     alarm_active_count(g->alarms) == 1 ? "" : "s", mode_name(mode));
+        free(saved);
+    }
     g->events.cap = (int)alarm_events_max(g->alarms);
     g->events.ev = calloc((size_t)g->events.cap, sizeof(*g->events.ev));
-    if (g->events.ev == NULL)
+    g->state_len = alarm_state_size(g->alarms);
+    g->state = malloc(g->state_len);
+    if (g->events.ev == NULL || g->state == NULL)
         return -1;
     g->next_tick_ms = mono_ms() + ALARM_TICK_MS;
     return 0;
@@ -180,6 +212,8 @@ static void handle_result(struct gw *g, const struct poll_result *res)
         }
         if (g->alarms != NULL)
             evaluate(g, alarm_on_reading(g->alarms, &r, mono_ms(), &g->events));
+        if (g->delivery != NULL && delivery_queue_reading(g->delivery, &r, mono_ms()) == -1)
+            log_warnx("sensor %s: reading not queued: out of memory", s->name);
     }
 }
 
@@ -239,11 +273,94 @@ static int all_reported(const struct gw *g)
     return 1;
 }
 
+static int find_sensor(const struct gw *g, const char *name)
+{
+    for (int i = 0; i < g->cfg->nsensors; i++)
+        if (strcmp(g->cfg->sensors[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Carry out one valid command through the engine and answer it. */
+static void handle_command(struct gw *g, const struct command *cmd)
+{
+    char why[160] = "";
+    int64_t now = mono_ms(), wall = wall_ms();
+    int si = -1, rc = 0;
+    enum alarm_id id = ALARM_COMM_LOST;
+
+    if (cmd->sensor[0] != '\0' && (si = find_sensor(g, cmd->sensor)) == -1) {
+        snprintf(why, sizeof(why), "no sensor \"%s\"", cmd->sensor);
+        goto answer;
+    }
+    if (cmd->alarm[0] != '\0' && si == -1) {
+        snprintf(why, sizeof(why), "an alarm needs its sensor");
+        goto answer;
+    }
+    if (cmd->alarm[0] != '\0' && alarm_from_name(g->cfg->sensors[si].kind, cmd->alarm, &id) == -1) {
+        snprintf(why, sizeof(why), "sensor \"%s\" has no alarm \"%s\"", cmd->sensor, cmd->alarm);
+        goto answer;
+    }
+    switch (cmd->verb) {
+    case CMD_ACK:
+        rc = alarm_ack(g->alarms, si, id, cmd->by, now, wall, &g->events);
+        if (rc == -1 && errno == ENOENT)
+            snprintf(why, sizeof(why), "alarm %s of %s is not active", cmd->alarm, cmd->sensor);
+        break;
+    case CMD_INHIBIT:
+        rc = alarm_inhibit(g->alarms, si, cmd->duration_ms, cmd->by, now, wall, &g->events);
+        if (rc == -1 && errno == ENOENT)
+            snprintf(why, sizeof(why), "no inhibit running on %s", cmd->sensor);
+        break;
+    case CMD_MODE:
+        rc = alarm_set_mode(g->alarms, cmd->mode, now, wall, &g->events);
+        if (rc == 0) {
+            log_warnx("mode %s by %s", mode_name(cmd->mode), cmd->by);
+            delivery_set_mode(g->delivery, cmd->mode);
+        }
+        break;
+    case CMD_TEST:
+        /* The yearly alarm-publishing test: a test event per sensor. */
+        for (int i = 0; i < g->cfg->nsensors && rc == 0; i++)
+            if (si == -1 || i == si) {
+                rc = alarm_test(g->alarms, i, id, cmd->by, wall, &g->events);
+                evaluate(g, rc);
+            }
+        break;
+    }
+    if (rc == -1 && why[0] == '\0')
+        snprintf(why, sizeof(why), "%s", errno == EINVAL ? "invalid request" : gw_strerror(errno));
+    evaluate(g, rc);
+answer:
+    log_info("command %s (id %s) by %s: %s", command_verb_name(cmd->verb), cmd->id, cmd->by,
+             why[0] ? why : "ok");
+    delivery_reply(g->delivery, cmd, why[0] == '\0', why);
+}
+
+/* Commit what this pass produced (with the engine state when due) and publish. */
+static void run_delivery(struct gw *g, bool force)
+{
+    const void *state = NULL;
+    if (g->delivery == NULL)
+        return;
+    if (force || delivery_wants_state(g->delivery)) {
+        int n = alarm_state_save(g->alarms, mono_ms(), wall_ms(), g->state, g->state_len);
+        if (n > 0)
+            state = g->state;
+        else
+            log_warn("alarm state image");
+    }
+    delivery_run(g->delivery, state, state != NULL ? g->state_len : 0, force);
+}
+
 /* The main loop.  Returns the exit code. */
 static int run(struct gw *g)
 {
-    struct pollfd pfd[2] = {{.fd = g->sigfd, .events = POLLIN},
-                            {.fd = rqueue_fd(g->q), .events = POLLIN}};
+    struct pollfd pfd[3] = {{.fd = g->sigfd, .events = POLLIN},
+                            {.fd = rqueue_fd(g->q), .events = POLLIN},
+                            {.fd = g->delivery != NULL ? delivery_fd(g->delivery) : -1,
+                             .events = POLLIN}};
+    struct command cmd;
 
     if (!g->once)
         log_info("shelter-gateway %s: %s (%s), %d sensors on %d buses, %d requests per cycle",
@@ -257,7 +374,9 @@ static int run(struct gw *g)
             int64_t left = g->next_tick_ms - mono_ms();
             timeout = left < 0 ? 0 : left > 1000 ? 1000 : (int)left;
         }
-        if (poll(pfd, 2, timeout) == -1) {
+        if (g->delivery != NULL)
+            timeout = delivery_timeout_ms(g->delivery, timeout);
+        if (poll(pfd, 3, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -278,6 +397,9 @@ static int run(struct gw *g)
         if (pfd[1].revents & POLLIN)
             drain_queue(g);
         alarm_timer(g);
+        while (g->delivery != NULL && delivery_next_command(g->delivery, &cmd) == 1)
+            handle_command(g, &cmd);
+        run_delivery(g, false);
     }
 }
 
@@ -346,15 +468,27 @@ int main(int argc, char **argv)
         goto out;
     }
     /* --once reports readings only: alarms need time and history. */
-    if (!g.once && start_alarms(&g) == -1) {
-        log_warn("alarm engine");
-        goto out;
+    if (!g.once) {
+        char why[512];
+        g.delivery = delivery_open(g.cfg, why, sizeof(why));
+        if (g.delivery == NULL) {
+            log_err("%s", why);
+            goto out;
+        }
+        if (start_alarms(&g) == -1) {
+            log_warn("alarm engine");
+            goto out;
+        }
+        if (delivery_start(g.delivery) == -1)
+            goto out;
     }
     if (start_buses(&g) == -1)
         goto out;
     rc = run(&g);
     stop_buses(&g);
     drain_queue(&g);
+    if (g.delivery != NULL)
+        run_delivery(&g, true);   /* the outbox is flushed before we go */
     if (g.once) {
         for (int i = 0; i < g.cfg->nsensors; i++) {
             char json[512];
@@ -377,8 +511,10 @@ out:
     rqueue_free(g.q);
     free(g.last);
     free(g.have);
+    delivery_close(g.delivery);
     alarm_engine_free(g.alarms);
     free(g.events.ev);
+    free(g.state);
     plan_free(g.plan);
     cfg_free(g.cfg);
     return rc;

@@ -33,9 +33,11 @@ GW_RESULTS=$(mktemp)
 for t in tests/integration/test_*.sh; do
 	[ -e "$t" ] || continue
 	echo "== $t"
+	start=$(date +%s)
 	if ! timeout 300 bash "$t"; then
 		echo "FAIL $t (exited non-zero)" | tee -a "$GW_RESULTS"
 	fi
+	echo "== $t: $(($(date +%s) - start)) s"
 done
 p=$(grep -c '^PASS ' "$GW_RESULTS")
 f=$(grep -c '^FAIL ' "$GW_RESULTS")

@@ -99,6 +99,7 @@ start_broker() {
 	cat >"$T/mosquitto.conf" <<CONF
 listener $BROKER_PORT 127.0.0.1
 allow_anonymous true
+user $(id -un)
 persistence true
 persistence_location $T/mosquitto/
 autosave_interval 1
@@ -113,3 +114,30 @@ stop_broker() { kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; 
 
 # BASE: the demo gateway's topic base.
 BASE=shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1
+
+# Alarm messages captured by a subscriber log (mosquitto_sub -v lines):
+# one JSON object per line.
+alarm_payloads() { grep "^$BASE/alarm/" "$1" | cut -d' ' -f2-; }
+
+# check_seqs LOG: every seq from 1 to the highest arrived (none missing),
+# each seq always with the same payload (none reused), and per sensor the
+# seqs first arrived in increasing order.  Prints the figures.
+check_seqs() {
+	local log=$1 what=$2
+	alarm_payloads "$log" >"$T/seqs.json"
+	local n max distinct missing reused disorder
+	n=$(jq -s 'length' "$T/seqs.json")
+	max=$(jq -s 'map(.seq) | max // 0' "$T/seqs.json")
+	distinct=$(jq -s 'map(.seq) | unique | length' "$T/seqs.json")
+	missing=$(jq -s --argjson max "$max" '[range(1; $max + 1)] - (map(.seq) | unique) | length' "$T/seqs.json")
+	reused=$(jq -s 'group_by(.seq) | map(select((map(tojson) | unique | length) > 1)) | length' "$T/seqs.json")
+	# First arrival of each seq, in arrival order, must increase per sensor.
+	disorder=$(jq -s 'reduce .[] as $m ({seen: {}, first: []};
+			if .seen[($m.seq | tostring)] then . else .seen[($m.seq | tostring)] = true | .first += [$m] end)
+		| .first | group_by(.sensor)
+		| map(select((map(.seq)) != (map(.seq) | sort))) | length' "$T/seqs.json")
+	echo "$what: $n alarm messages, seq 1..$max, $distinct distinct, $((n - distinct)) duplicates, $missing missing, $reused reused, $disorder sensors out of order"
+	check "$what: no seq missing (1..$max)" test "$missing" = 0 -a "$max" -gt 0
+	check "$what: no seq reused for another transition" test "$reused" = 0
+	check "$what: in order per sensor" test "$disorder" = 0
+}

@@ -1,0 +1,597 @@
+/*
+ * delivery: see delivery.h.
+ *
+ * Invariants:
+ * - An alarm record reaches the MQTT client only after the outbox commit that
+ *   holds it returned (durable, or held in memory when the disk failed).
+ * - A record leaves the outbox only through outbox_done() from its own
+ *   PUBLISHED ok event; a failed or abandoned publish is released and sent
+ *   again (at least once; the centre drops duplicates by seq).
+ * - Commits are batched to at most one a second unless an alarm is waiting:
+ *   an industrial PC's flash should not see an fsync per Modbus poll.
+ */
+#include "delivery.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "clock.h"
+#include "gwerr.h"
+#include "log.h"
+#include "mqtt.h"
+#include "outbox.h"
+#include "payload.h"
+
+#define COMMIT_EVERY_MS 1000       /* telemetry and confirmations */
+#define STATE_EVERY_MS 10000       /* engine timers and windows */
+#define READING_EVERY_MS 60000     /* a reading is republished at least this often */
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 30000
+#define FETCH_BATCH 16
+#define OUTBOX_WINDOW 16           /* outbox records in flight on MQTT (under mosquitto's Receive Maximum 20) */
+#define DIRECT_WINDOW 16           /* ... plus status and cmd_result, which bypass the outbox */
+#define BASE_MAX 448              /* prefix + five levels + id: 7 names of < 64 bytes */
+#define TOPIC_MAX 640             /* base + /alarm/ + sensor + / + alarm */
+
+struct tel {                       /* a reading waiting for the cycle's commit */
+    int sensor;
+    char *payload;
+    size_t len;
+    int64_t ts_ms;
+};
+
+struct last_pub {
+    bool have;
+    struct reading r;
+    int64_t at_ms;
+};
+
+struct delivery {
+    const struct cfg *cfg;
+    struct outbox *ob;
+    struct mqtt *mq;
+    char base[BASE_MAX];
+    char status_topic[TOPIC_MAX], cmd_filter[TOPIC_MAX], result_topic[TOPIC_MAX];
+    enum gw_mode mode;
+
+    struct alarm_event *events;    /* this cycle's engine events */
+    int nevents, events_cap;
+    struct tel *tel;
+    int ntel, tel_cap;
+    struct last_pub *last;         /* per sensor: last reading published */
+
+    int64_t last_commit_ms, last_state_ms;
+    bool confirmations;            /* outbox_done() calls not yet committed */
+    int64_t retry_at_ms;           /* no publishing before this (after a refusal) */
+    int retry_ms;
+    bool disk_failed;
+    bool broker_down_logged;
+    bool publish_failing;
+    uint64_t published, publish_failures;
+    int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
+    bool dropping;                 /* in a cap episode (logged once) */
+};
+
+/* ---- the gateway's own alarm: the disk ------------------------------------ */
+
+/* The disk alarm is committed on its own, at once: when the disk fails the
+ * outbox keeps it in memory and delivers it like any alarm. */
+static void disk_alarm(struct delivery *d, bool raised, const char *why)
+{
+    char text[256], topic[TOPIC_MAX];
+    const bool zh = d->cfg->language == LANG_ZH;
+
+    snprintf(text, sizeof(text), "%s%s",
+             raised ? (zh ? "网关存储故障：" : "gateway storage failing: ")
+                    : (zh ? "网关存储已恢复" : "gateway storage recovered"),
+             raised ? why : "");
+    struct alarm_msg m = {.seq = outbox_next_seq(d->ob), .ts_ms = wall_ms(), .sensor = "gateway",
+                          .kind = "gateway", .location = "", .alarm = "disk",
+                          .event = raised ? "raised" : "cleared", .active = raised,
+                          .severity = "critical", .value = NAN, .threshold = NAN, .unit = "",
+                          .mode = d->mode, .message = text, .by = ""};
+    char *payload = payload_alarm(d->cfg, &m);
+    if (payload == NULL)
+        return;
+    snprintf(topic, sizeof(topic), "%s/alarm/gateway/disk", d->base);
+    struct outbox_rec rec = {.sensor = "gateway", .topic = topic, .payload = payload,
+                             .payload_len = strlen(payload), .qos = 1, .retained = 1,
+                             .seq = m.seq, .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT};
+    struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
+    log_at(raised ? LOG_LVL_ERR : LOG_LVL_WARN, "ALARM %s gateway disk (critical): %s",
+           m.event, text);
+    outbox_commit(d->ob, &cy);
+    free(payload);
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
+{
+    struct delivery *d = calloc(1, sizeof(*d));
+    char path[CFG_TEXT_MAX + 16];
+
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->cfg = c;
+    d->mode = c->mode;
+    d->retry_ms = RETRY_MIN_MS;
+    d->last = calloc((size_t)c->nsensors + 1, sizeof(*d->last));
+    if (d->last == NULL || topic_base(c, d->base, sizeof(d->base)) == -1) {
+        snprintf(err, errlen, "out of memory or topic too long");
+        goto fail;
+    }
+    snprintf(d->status_topic, sizeof(d->status_topic), "%s/status", d->base);
+    snprintf(d->cmd_filter, sizeof(d->cmd_filter), "%s/cmd/+", d->base);
+    snprintf(d->result_topic, sizeof(d->result_topic), "%s/cmd_result", d->base);
+
+    snprintf(path, sizeof(path), "%s/outbox.db", c->state_dir);
+    char why[256];
+    struct outbox_limits lim = {.max_telemetry_rows = c->telemetry_max_rows,
+                                .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
+                                .max_inflight = OUTBOX_WINDOW, .busy_timeout_ms = 1000};
+    d->ob = outbox_open(path, &lim, SINK_COUNT, why, sizeof(why));
+    if (d->ob == NULL) {
+        snprintf(err, errlen, "outbox %s: %s", path, why);
+        goto fail;
+    }
+
+    if (c->mqtt.nuri > 0) {
+        struct mqtt_opts o = {
+            .nuris = c->mqtt.nuri, .client_id = c->id, .username = c->mqtt.username,
+            .password_file = c->mqtt.password_file, .ca_file = c->mqtt.ca_file,
+            .cert_file = c->mqtt.cert_file, .key_file = c->mqtt.key_file,
+            .keepalive_s = c->mqtt.keepalive_s, .will_topic = d->status_topic,
+            .will_payload = "{\"online\":false}", .nsubscriptions = 1,
+            /* The outbox never fills the window: replies and status always fit. */
+            .max_inflight = OUTBOX_WINDOW + DIRECT_WINDOW,
+        };
+        for (int i = 0; i < c->mqtt.nuri; i++)
+            o.uris[i] = c->mqtt.uri[i];
+        o.subscriptions[0] = d->cmd_filter;
+        d->mq = mqtt_new(&o, why, sizeof(why));
+        if (d->mq == NULL) {
+            snprintf(err, errlen, "mqtt: %s", why);
+            goto fail;
+        }
+    }
+    d->last_commit_ms = d->last_state_ms = mono_ms();
+    return d;
+fail:
+    delivery_close(d);
+    return NULL;
+}
+
+void delivery_close(struct delivery *d)
+{
+    char why[256];
+
+    if (d == NULL)
+        return;
+    mqtt_free(d->mq);
+    if (d->ob != NULL && outbox_close(d->ob, why, sizeof(why)) == -1)
+        log_err("outbox: %s", why);
+    for (int i = 0; i < d->ntel; i++)
+        free(d->tel[i].payload);
+    free(d->tel);
+    free(d->events);
+    free(d->last);
+    free(d);
+}
+
+int delivery_restore(struct delivery *d, void **state, size_t *len, enum gw_mode *mode)
+{
+    char buf[32];
+    if (outbox_meta_get(d->ob, "mode", buf, sizeof(buf)) == 1 && mode_from_name(buf, mode) == 0)
+        d->mode = *mode;
+    return outbox_state_load(d->ob, state, len);
+}
+
+int delivery_start(struct delivery *d)
+{
+    char why[256];
+    if (d->mq == NULL) {
+        log_warnx("no [mqtt] uri: alarms are kept in the outbox and not sent anywhere");
+        return 0;
+    }
+    if (mqtt_start(d->mq, why, sizeof(why)) == -1) {
+        log_warnx("mqtt: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+int delivery_fd(const struct delivery *d)
+{
+    return d->mq != NULL ? mqtt_fd(d->mq) : -1;
+}
+
+/* ---- the cycle ------------------------------------------------------------- */
+
+int delivery_queue_event(struct delivery *d, const struct alarm_event *ev)
+{
+    if (d->nevents == d->events_cap) {
+        int cap = d->events_cap ? d->events_cap * 2 : 16;
+        struct alarm_event *e = realloc(d->events, sizeof(*e) * (size_t)cap);
+        if (e == NULL)
+            return -1;   /* the caller logs; the engine state is saved without it */
+        d->events = e;
+        d->events_cap = cap;
+    }
+    d->events[d->nevents++] = *ev;
+    return 0;
+}
+
+/* Has the reading moved enough to be worth publishing? */
+static bool reading_moved(const struct reading *a, const struct reading *b)
+{
+    if (a->quality != b->quality || a->no_value != b->no_value)
+        return true;
+    if (a->no_value)
+        return false;
+    switch (a->kind) {
+    case KIND_WATER_LEVEL: return fabs(a->v.water_level.level_m - b->v.water_level.level_m) >= 0.01;
+    case KIND_WATER_LEAK: return a->v.water_leak.wet != b->v.water_leak.wet;
+    case KIND_CO2:
+        return fabs(a->v.co2.co2_ppm - b->v.co2.co2_ppm) >= 20 ||
+               a->v.co2.over_range != b->v.co2.over_range ||
+               a->v.co2.sensor_error != b->v.co2.sensor_error;
+    case KIND_BLAST_DOOR:
+        return a->v.blast_door.door != b->v.blast_door.door ||
+               a->v.blast_door.contacts != b->v.blast_door.contacts;
+    case KIND_SMOKE: return a->v.smoke.smoke != b->v.smoke.smoke;
+    default: return true;
+    }
+}
+
+int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms)
+{
+    struct last_pub *lp = &d->last[r->sensor];
+    char json[512];
+
+    if (lp->have && !reading_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
+        return 0;
+    int n = reading_json(r, d->cfg->sensors[r->sensor].name, json, sizeof(json));
+    if (n < 0)
+        return -1;
+    if (d->ntel == d->tel_cap) {
+        int cap = d->tel_cap ? d->tel_cap * 2 : 16;
+        struct tel *t = realloc(d->tel, sizeof(*t) * (size_t)cap);
+        if (t == NULL)
+            return -1;
+        d->tel = t;
+        d->tel_cap = cap;
+    }
+    char *copy = malloc((size_t)n + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, json, (size_t)n + 1);
+    d->tel[d->ntel++] = (struct tel){.sensor = r->sensor, .payload = copy, .len = (size_t)n,
+                                     .ts_ms = r->ts_ms};
+    lp->have = true;
+    lp->r = *r;
+    lp->at_ms = now_ms;
+    return 0;
+}
+
+static bool commit_due(const struct delivery *d, int64_t now, bool force)
+{
+    if (d->nevents > 0 || force)
+        return true;
+    if (now - d->last_commit_ms < COMMIT_EVERY_MS)
+        return false;
+    return d->ntel > 0 || d->confirmations || now - d->last_state_ms >= STATE_EVERY_MS;
+}
+
+bool delivery_wants_state(const struct delivery *d)
+{
+    int64_t now = mono_ms();
+    return commit_due(d, now, false) && (d->nevents > 0 || now - d->last_state_ms >= STATE_EVERY_MS);
+}
+
+int delivery_timeout_ms(const struct delivery *d, int cap_ms)
+{
+    int64_t now = mono_ms(), t = cap_ms;
+    if (d->ntel > 0 || d->confirmations) {
+        int64_t left = d->last_commit_ms + COMMIT_EVERY_MS - now;
+        if (left < t)
+            t = left;
+    }
+    if (d->retry_at_ms > now && d->retry_at_ms - now < t)
+        t = d->retry_at_ms - now;
+    return t < 0 ? 0 : (int)t;
+}
+
+static int commit(struct delivery *d, const void *state, size_t state_len)
+{
+    struct outbox_rec *alarms = calloc((size_t)d->nevents + 1, sizeof(*alarms));
+    struct outbox_rec *tel = calloc((size_t)d->ntel + 1, sizeof(*tel));
+    char **texts = calloc((size_t)d->nevents + 1, sizeof(*texts));
+    char (*topics)[TOPIC_MAX] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_MAX);
+    int rc = -1, ti = 0;
+
+    if (alarms == NULL || tel == NULL || texts == NULL || topics == NULL) {
+        log_warnx("outbox commit: out of memory (retrying next cycle)");
+        goto out;
+    }
+    uint64_t seq = outbox_next_seq(d->ob);
+    for (int i = 0; i < d->nevents; i++) {
+        const struct alarm_event *ev = &d->events[i];
+        char msg[512];
+        struct alarm_msg m;
+        alarm_msg_from_event(d->cfg, ev, seq + (uint64_t)i, msg, sizeof(msg), &m);
+        texts[i] = payload_alarm(d->cfg, &m);
+        if (texts[i] == NULL) {
+            log_warnx("outbox commit: out of memory (retrying next cycle)");
+            goto out;
+        }
+        snprintf(topics[ti], TOPIC_MAX, "%s/alarm/%s/%s", d->base, m.sensor, m.alarm);
+        alarms[i] = (struct outbox_rec){.sensor = m.sensor, .topic = topics[ti++],
+                                        .payload = texts[i], .payload_len = strlen(texts[i]),
+                                        .qos = 1, .retained = 1, .seq = m.seq,
+                                        .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT};
+    }
+    for (int i = 0; i < d->ntel; i++) {
+        const char *name = d->cfg->sensors[d->tel[i].sensor].name;
+        snprintf(topics[ti], TOPIC_MAX, "%s/reading/%s", d->base, name);
+        tel[i] = (struct outbox_rec){.sensor = name, .topic = topics[ti++],
+                                     .payload = d->tel[i].payload, .payload_len = d->tel[i].len,
+                                     .qos = 0, .retained = 1, .created_ms = d->tel[i].ts_ms,
+                                     .sinks = 1u << SINK_MQTT};
+    }
+    struct outbox_cycle cy = {.alarms = alarms, .nalarms = d->nevents, .telemetry = tel,
+                              .ntelemetry = d->ntel, .state = state, .state_len = state_len};
+    rc = outbox_commit(d->ob, &cy);
+    if (rc == -1) {
+        log_warn("outbox commit");
+        goto out;
+    }
+    if (rc == OUTBOX_RECOVERED)
+        log_warnx("outbox: recovered after an I/O error: %s", outbox_errmsg(d->ob));
+    if (rc == OUTBOX_DISK_FAILED && !d->disk_failed) {
+        d->disk_failed = true;
+        log_err("outbox: disk failing: %s (alarms kept in memory; telemetry dropped)",
+                outbox_errmsg(d->ob));
+        disk_alarm(d, true, outbox_errmsg(d->ob));
+    } else if (rc != OUTBOX_DISK_FAILED && d->disk_failed) {
+        d->disk_failed = false;
+        log_warnx("outbox: disk writable again");
+        disk_alarm(d, false, "");
+    }
+    /* The cap dropping readings is one line per episode, not one per cycle;
+     * the episode ends when the backlog is down to half the cap. */
+    struct outbox_stats os;
+    outbox_stats(d->ob, &os);
+    if (os.telemetry_dropped > d->dropped_seen && !d->dropping) {
+        log_warnx("outbox: telemetry cap reached (%d rows / %d MiB): oldest readings dropped "
+                  "(%lld so far); alarms are never dropped",
+                  d->cfg->telemetry_max_rows, d->cfg->telemetry_max_mb,
+                  (long long)os.telemetry_dropped);
+        d->dropping = true;
+    } else if (d->dropping && os.telemetry_rows < d->cfg->telemetry_max_rows / 2) {
+        log_info("outbox: telemetry backlog below half the cap again (%lld dropped in all)",
+                 (long long)os.telemetry_dropped);
+        d->dropping = false;
+    }
+    d->dropped_seen = os.telemetry_dropped;
+    /* Alarms are in the outbox (on disk or held in memory) either way. */
+    d->nevents = 0;
+    for (int i = 0; i < d->ntel; i++)
+        free(d->tel[i].payload);
+    d->ntel = 0;
+    d->confirmations = false;
+    d->last_commit_ms = mono_ms();
+    if (state != NULL)
+        d->last_state_ms = d->last_commit_ms;
+    rc = 0;
+out:
+    for (int i = 0; texts != NULL && i < d->nevents; i++)
+        free(texts[i]);
+    free(texts);
+    free(topics);
+    free(alarms);
+    free(tel);
+    return rc;
+}
+
+/* Hand pending records to MQTT, alarms first, within the in-flight window. */
+static void pump(struct delivery *d)
+{
+    struct outbox_rec recs[FETCH_BATCH];
+
+    if (d->mq == NULL || !mqtt_connected(d->mq) || mono_ms() < d->retry_at_ms)
+        return;
+    for (;;) {
+        int n = outbox_fetch(d->ob, SINK_MQTT, recs, FETCH_BATCH);
+        if (n <= 0)
+            return;
+        for (int i = 0; i < n; i++) {
+            if (mqtt_publish(d->mq, recs[i].topic, recs[i].payload, recs[i].payload_len,
+                             recs[i].qos, recs[i].retained, (uint64_t)recs[i].id) == -1) {
+                /* Not connected after all, or the window is full: hand them back. */
+                for (int j = i; j < n; j++)
+                    outbox_release(d->ob, recs[j].id, SINK_MQTT);
+                return;
+            }
+        }
+    }
+}
+
+int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force)
+{
+    int rc = 0;
+    if (commit_due(d, mono_ms(), force))
+        rc = commit(d, state, state_len);
+    pump(d);
+    return rc;
+}
+
+/* ---- MQTT events and commands -------------------------------------------- */
+
+static void publish_status(struct delivery *d)
+{
+    char *p = payload_status(d->cfg, d->mode, wall_ms());
+    if (p == NULL)
+        return;
+    /* id 0: not an outbox record; the status is re-sent on every connect. */
+    if (mqtt_publish(d->mq, d->status_topic, p, strlen(p), 1, 1, 0) == -1)
+        log_warnx("mqtt: publish status: %s", gw_strerror(errno));
+    free(p);
+}
+
+static void on_published(struct delivery *d, const struct mqtt_event *ev)
+{
+    if (ev->id == 0)
+        return;   /* status or cmd_result */
+    if (ev->ok) {
+        outbox_done(d->ob, (int64_t)ev->id, SINK_MQTT);
+        d->confirmations = true;
+        d->published++;
+        if (d->publish_failing) {
+            d->publish_failing = false;
+            log_info("mqtt: publishing again");
+        }
+        d->retry_ms = RETRY_MIN_MS;
+        return;
+    }
+    outbox_release(d->ob, (int64_t)ev->id, SINK_MQTT);
+    d->publish_failures++;
+    if (ev->reason >= 0x80) {
+        /* The broker refused it (e.g. not authorized): retry with backoff, not in a loop. */
+        if (!d->publish_failing)
+            log_warnx("mqtt: broker refused a publish: %s (0x%02x); retrying with backoff",
+                      mqtt_reason_str(ev->reason), ev->reason);
+        d->publish_failing = true;
+        d->retry_at_ms = mono_ms() + d->retry_ms;
+        d->retry_ms = d->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : d->retry_ms * 2;
+    }
+}
+
+static void reject(struct delivery *d, const char *id, const char *verb, const char *why)
+{
+    char *p = payload_cmd_result(id, verb, false, why, wall_ms());
+    log_warnx("command %s rejected: %s", verb, why);
+    if (p != NULL && mqtt_publish(d->mq, d->result_topic, p, strlen(p), 1, 0, 0) == -1)
+        log_warnx("mqtt: publish cmd_result: %s", gw_strerror(errno));
+    free(p);
+}
+
+/* A message on {base}/cmd/{verb}: 1 and *cmd when valid, 0 when answered here. */
+static int on_message(struct delivery *d, const struct mqtt_event *ev, struct command *cmd)
+{
+    size_t plen = strlen(d->base) + strlen("/cmd/");
+    const char *verb = ev->topic + plen;
+    char why[256];
+
+    if (strncmp(ev->topic, d->base, strlen(d->base)) != 0 || strlen(ev->topic) <= plen ||
+        strncmp(ev->topic + strlen(d->base), "/cmd/", 5) != 0) {
+        log_warnx("mqtt: message on unexpected topic %.200s ignored", ev->topic);
+        return 0;
+    }
+    if (ev->oversized) {
+        snprintf(why, sizeof(why), "command too large (%zu bytes)", ev->len);
+        reject(d, NULL, verb, why);
+        return 0;
+    }
+    if (ev->retained) {
+        /* A retained command would run again on every reconnect.  Parsed only
+         * to echo its id. */
+        command_parse(verb, ev->payload, ev->len, d->cfg->id, cmd, why, sizeof(why));
+        reject(d, cmd->id[0] ? cmd->id : NULL, verb,
+               "retained commands are refused: publish with retain off");
+        return 0;
+    }
+    if (command_parse(verb, ev->payload, ev->len, d->cfg->id, cmd, why, sizeof(why)) == -1) {
+        reject(d, cmd->id[0] ? cmd->id : NULL, verb, why);
+        return 0;
+    }
+    return 1;
+}
+
+int delivery_next_command(struct delivery *d, struct command *cmd)
+{
+    struct mqtt_event ev;
+
+    if (d->mq == NULL)
+        return 0;
+    while (mqtt_next_event(d->mq, &ev) == 1) {
+        int got = 0;
+        switch (ev.type) {
+        case MQTT_EV_CONNECTED:
+            log_info("mqtt: connected to %s", ev.detail);
+            d->broker_down_logged = false;
+            d->retry_at_ms = 0;
+            publish_status(d);
+            break;
+        case MQTT_EV_CONNECT_FAILED:
+            if (!d->broker_down_logged)
+                log_warnx("mqtt: connect failed: %s (retrying; alarms kept in the outbox)",
+                          ev.detail);
+            else
+                log_debug("mqtt: connect failed: %s", ev.detail);
+            d->broker_down_logged = true;
+            break;
+        case MQTT_EV_DISCONNECTED:
+            log_warnx("mqtt: connection lost: %s (reconnecting; alarms kept in the outbox)",
+                      ev.detail);
+            d->broker_down_logged = true;
+            outbox_release_all(d->ob, SINK_MQTT);
+            break;
+        case MQTT_EV_SUBSCRIBED:
+            if (!ev.ok)
+                log_warnx("mqtt: subscription to %s refused: %s: commands will not arrive",
+                          d->cmd_filter, mqtt_reason_str(ev.reason));
+            break;
+        case MQTT_EV_PUBLISHED:
+            on_published(d, &ev);
+            break;
+        case MQTT_EV_MESSAGE:
+            got = on_message(d, &ev, cmd);
+            break;
+        default:
+            break;
+        }
+        mqtt_event_clear(&ev);
+        if (got)
+            return 1;
+    }
+    return 0;
+}
+
+void delivery_reply(struct delivery *d, const struct command *cmd, bool ok, const char *error)
+{
+    char *p = payload_cmd_result(cmd->id, command_verb_name(cmd->verb), ok, error, wall_ms());
+    if (p != NULL && d->mq != NULL &&
+        mqtt_publish(d->mq, d->result_topic, p, strlen(p), 1, 0, 0) == -1)
+        log_warnx("mqtt: publish cmd_result: %s", gw_strerror(errno));
+    free(p);
+}
+
+void delivery_set_mode(struct delivery *d, enum gw_mode mode)
+{
+    d->mode = mode;
+    if (outbox_meta_set(d->ob, "mode", mode_name(mode)) == -1)
+        log_warnx("outbox: cannot store mode: %s (it will not survive a restart)",
+                  outbox_errmsg(d->ob));
+    if (d->mq != NULL && mqtt_connected(d->mq))
+        publish_status(d);
+}
+
+void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
+{
+    struct outbox_stats os;
+    outbox_stats(d->ob, &os);
+    *st = (struct delivery_stats){.connected = d->mq != NULL && mqtt_connected(d->mq),
+                                  .pending_alarms = os.alarm_rows + os.mem_alarms,
+                                  .pending_telemetry = os.telemetry_rows,
+                                  .telemetry_dropped = os.telemetry_dropped,
+                                  .published = d->published,
+                                  .publish_failures = d->publish_failures,
+                                  .disk_failed = d->disk_failed};
+}

@@ -1,0 +1,88 @@
+/*
+ * delivery: gets every alarm transition and reading from the main loop to
+ * the central broker, through the durable outbox (DESIGN 1, 2, 6).
+ *
+ * A cycle: the main loop queues engine events and readings, then commits:
+ * the alarm payloads get their seq, and the alarms, the engine state and the
+ * telemetry are written in one outbox transaction BEFORE anything is handed
+ * to MQTT.  Then pump() publishes what is pending, alarms first, and each
+ * record is deleted only when its own publish succeeded.  Main thread only.
+ */
+#ifndef GW_DELIVERY_H
+#define GW_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alarm.h"
+#include "command.h"
+#include "kind.h"
+
+struct cfg;
+struct delivery;
+
+/* Sinks of outbox records. */
+enum { SINK_MQTT = 0, SINK_INFLUX = 1, SINK_COUNT = 2 };
+
+/* Open {state_dir}/outbox.db and prepare the MQTT client (not connected
+ * yet).  NULL with a reason in err. */
+struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen);
+
+/* Write what is pending and close; disconnects (the broker then publishes the
+ * will: offline).  NULL is a no-op. */
+void delivery_close(struct delivery *d);
+
+/* The engine state and the mode stored by the last run (restart safety).
+ * state: malloc'd, caller frees; NULL when none.  mode: unchanged when none. */
+int delivery_restore(struct delivery *d, void **state, size_t *len, enum gw_mode *mode);
+
+/* Start connecting to the broker. */
+int delivery_start(struct delivery *d);
+
+/* The fd to poll (MQTT events), or -1. */
+int delivery_fd(const struct delivery *d);
+
+/* Milliseconds until delivery needs a call to delivery_run() without any fd
+ * event (batched commit, publish retry), capped at cap_ms. */
+int delivery_timeout_ms(const struct delivery *d, int cap_ms);
+
+/* Queue one engine event for this cycle's commit (copied). */
+int delivery_queue_event(struct delivery *d, const struct alarm_event *ev);
+
+/* Offer a reading: published on change beyond the kind's deadband, on a
+ * quality change, and at least every minute; else ignored. */
+int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms);
+
+/* Commit the cycle if it has alarms (at once) or telemetry and confirmations
+ * (batched, at most once a second), with the engine state; then publish what
+ * is pending.  state may be NULL (keep the stored one).  force: commit now
+ * whatever is queued (shutdown).  Returns 0, or -1 when the outbox failed
+ * (logged; alarms are kept in memory and retried). */
+int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force);
+
+/* Does the next delivery_run want the engine state (saved at least every
+ * 10 s and with every alarm commit)? */
+bool delivery_wants_state(const struct delivery *d);
+
+/* Take MQTT events: confirmations, (re)connects, commands.  Each valid
+ * command is returned through *cmd (1), 0 when none is left.  Malformed
+ * commands are answered with an error here and not returned. */
+int delivery_next_command(struct delivery *d, struct command *cmd);
+
+/* Answer a command on cmd_result. */
+void delivery_reply(struct delivery *d, const struct command *cmd, bool ok, const char *error);
+
+/* Publish the retained status again (after a mode change). */
+void delivery_set_mode(struct delivery *d, enum gw_mode mode);
+
+/* Health figures for the gateway measurement. */
+struct delivery_stats {
+    bool connected;
+    int64_t pending_alarms, pending_telemetry, telemetry_dropped;
+    uint64_t published, publish_failures;
+    bool disk_failed;
+};
+void delivery_get_stats(const struct delivery *d, struct delivery_stats *st);
+
+#endif
