@@ -21,10 +21,12 @@
 #include "cfg.h"
 #include "clock.h"
 #include "gwerr.h"
+#include "influx.h"
 #include "log.h"
 #include "mqtt.h"
 #include "outbox.h"
 #include "payload.h"
+#include "points.h"
 
 #define COMMIT_EVERY_MS 1000       /* telemetry and confirmations */
 #define STATE_EVERY_MS 10000       /* engine timers and windows */
@@ -33,12 +35,16 @@
 #define RETRY_MAX_MS 30000
 #define FETCH_BATCH 16
 #define OUTBOX_WINDOW 16           /* outbox records in flight on MQTT (under mosquitto's Receive Maximum 20) */
+#define INFLUX_BATCH 500           /* points per InfluxDB write ... */
+#define INFLUX_BATCH_BYTES 65536   /* ... and bytes: small enough for a slow uplink's timeout */
+#define LINE_MAX 2048              /* one line-protocol point */
 #define DIRECT_WINDOW 16           /* ... plus status and cmd_result, which bypass the outbox */
 #define BASE_MAX 448              /* prefix + five levels + id: 7 names of < 64 bytes */
 #define TOPIC_MAX 640             /* base + /alarm/ + sensor + / + alarm */
 
-struct tel {                       /* a reading waiting for the cycle's commit */
-    int sensor;
+struct tel {                       /* telemetry waiting for the cycle's commit */
+    int sensor;                    /* index, or -1: the gateway itself */
+    unsigned sink;                 /* SINK_MQTT (reading JSON) or SINK_INFLUX (a line) */
     char *payload;
     size_t len;
     int64_t ts_ms;
@@ -72,6 +78,15 @@ struct delivery {
     bool broker_down_logged;
     bool publish_failing;
     uint64_t published, publish_failures;
+    struct door_travel *doors;     /* per sensor (blast doors only) */
+    struct influx *ix;             /* NULL: no [influx] */
+    struct outbox_rec *ix_recs;    /* the InfluxDB batch in flight, as fetched */
+    int ix_n;
+    char *ix_buf;
+    uint64_t ix_batch;             /* id of the batch in flight, 0: none */
+    uint64_t ix_last_batch;
+    bool influx_down_logged;
+    uint64_t influx_set_aside;
     int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
     bool dropping;                 /* in a cap episode (logged once) */
 };
@@ -98,10 +113,16 @@ static void disk_alarm(struct delivery *d, bool raised, const char *why)
     if (payload == NULL)
         return;
     snprintf(topic, sizeof(topic), "%s/alarm/gateway/disk", d->base);
-    struct outbox_rec rec = {.sensor = "gateway", .topic = topic, .payload = payload,
-                             .payload_len = strlen(payload), .qos = 1, .retained = 1,
-                             .seq = m.seq, .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT};
-    struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
+    struct outbox_rec rec[2] = {{.sensor = "gateway", .topic = topic, .payload = payload,
+                                 .payload_len = strlen(payload), .qos = 1, .retained = 1,
+                                 .seq = m.seq, .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT}};
+    char line[LINE_MAX];
+    int n = d->ix != NULL ? points_alarm(d->cfg, &m, line, sizeof(line)) : -1;
+    if (n > 0)
+        rec[1] = (struct outbox_rec){.sensor = "gateway", .topic = "", .payload = line,
+                                     .payload_len = (size_t)n, .seq = m.seq,
+                                     .created_ms = m.ts_ms, .sinks = 1u << SINK_INFLUX};
+    struct outbox_cycle cy = {.alarms = rec, .nalarms = n > 0 ? 2 : 1};
     log_at(raised ? LOG_LVL_ERR : LOG_LVL_WARN, "ALARM %s gateway disk (critical): %s",
            m.event, text);
     outbox_commit(d->ob, &cy);
@@ -123,7 +144,8 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     d->mode = c->mode;
     d->retry_ms = RETRY_MIN_MS;
     d->last = calloc((size_t)c->nsensors + 1, sizeof(*d->last));
-    if (d->last == NULL || topic_base(c, d->base, sizeof(d->base)) == -1) {
+    d->doors = calloc((size_t)c->nsensors + 1, sizeof(*d->doors));
+    if (d->last == NULL || d->doors == NULL || topic_base(c, d->base, sizeof(d->base)) == -1) {
         snprintf(err, errlen, "out of memory or topic too long");
         goto fail;
     }
@@ -135,7 +157,9 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     char why[256];
     struct outbox_limits lim = {.max_telemetry_rows = c->telemetry_max_rows,
                                 .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
-                                .max_inflight = OUTBOX_WINDOW, .busy_timeout_ms = 1000};
+                                /* per sink: MQTT stops at its own window; InfluxDB
+                                 * takes a batch of up to INFLUX_BATCH at once */
+                                .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000};
     d->ob = outbox_open(path, &lim, SINK_COUNT, why, sizeof(why));
     if (d->ob == NULL) {
         snprintf(err, errlen, "outbox %s: %s", path, why);
@@ -161,6 +185,18 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
             goto fail;
         }
     }
+    if (c->influx.enabled) {
+        struct influx_config ic = {.url = c->influx.url, .database = c->influx.database,
+                                   .org = c->influx.org, .bucket = c->influx.bucket,
+                                   .token_file = c->influx.token_file};
+        d->ix = influx_new(&ic);
+        d->ix_recs = calloc(INFLUX_BATCH, sizeof(*d->ix_recs));
+        d->ix_buf = malloc(INFLUX_BATCH_BYTES + LINE_MAX);
+        if (d->ix == NULL || d->ix_recs == NULL || d->ix_buf == NULL) {
+            snprintf(err, errlen, "influx %s: %s", c->influx.url, strerror(errno));
+            goto fail;
+        }
+    }
     d->last_commit_ms = d->last_state_ms = mono_ms();
     return d;
 fail:
@@ -175,6 +211,10 @@ void delivery_close(struct delivery *d)
     if (d == NULL)
         return;
     mqtt_free(d->mq);
+    influx_free(d->ix);   /* a batch in flight stays in the outbox */
+    free(d->ix_recs);
+    free(d->ix_buf);
+    free(d->doors);
     if (d->ob != NULL && outbox_close(d->ob, why, sizeof(why)) == -1)
         log_err("outbox: %s", why);
     for (int i = 0; i < d->ntel; i++)
@@ -207,9 +247,14 @@ int delivery_start(struct delivery *d)
     return 0;
 }
 
-int delivery_fd(const struct delivery *d)
+int delivery_fds(const struct delivery *d, int fds[2])
 {
-    return d->mq != NULL ? mqtt_fd(d->mq) : -1;
+    int n = 0;
+    if (d->mq != NULL)
+        fds[n++] = mqtt_fd(d->mq);
+    if (d->ix != NULL)
+        fds[n++] = influx_fd(d->ix);
+    return n;
 }
 
 /* ---- the cycle ------------------------------------------------------------- */
@@ -250,16 +295,10 @@ static bool reading_moved(const struct reading *a, const struct reading *b)
     }
 }
 
-int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms)
+/* Queue one telemetry record for the cycle's commit (payload copied). */
+static int add_tel(struct delivery *d, int sensor, unsigned sink, const char *payload, size_t len,
+                   int64_t ts_ms)
 {
-    struct last_pub *lp = &d->last[r->sensor];
-    char json[512];
-
-    if (lp->have && !reading_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
-        return 0;
-    int n = reading_json(r, d->cfg->sensors[r->sensor].name, json, sizeof(json));
-    if (n < 0)
-        return -1;
     if (d->ntel == d->tel_cap) {
         int cap = d->tel_cap ? d->tel_cap * 2 : 16;
         struct tel *t = realloc(d->tel, sizeof(*t) * (size_t)cap);
@@ -268,16 +307,64 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
         d->tel = t;
         d->tel_cap = cap;
     }
-    char *copy = malloc((size_t)n + 1);
+    char *copy = malloc(len + 1);
     if (copy == NULL)
         return -1;
-    memcpy(copy, json, (size_t)n + 1);
-    d->tel[d->ntel++] = (struct tel){.sensor = r->sensor, .payload = copy, .len = (size_t)n,
-                                     .ts_ms = r->ts_ms};
+    memcpy(copy, payload, len);
+    copy[len] = '\0';
+    d->tel[d->ntel++] = (struct tel){.sensor = sensor, .sink = sink, .payload = copy, .len = len,
+                                     .ts_ms = ts_ms};
+    return 0;
+}
+
+int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms)
+{
+    struct last_pub *lp = &d->last[r->sensor];
+    char buf[LINE_MAX];
+    int n, rc = 0;
+
+    /* Door movements are measured on every reading, not only published ones. */
+    if (d->ix != NULL && r->kind == KIND_BLAST_DOOR) {
+        const char *movement;
+        double travel_s;
+        if (door_travel_update(&d->doors[r->sensor], r, &movement, &travel_s) == 1 &&
+            (n = points_door_movement(d->cfg, r->sensor, movement, travel_s, r->ts_ms, buf,
+                                      sizeof(buf))) > 0)
+            rc |= add_tel(d, r->sensor, SINK_INFLUX, buf, (size_t)n, r->ts_ms);
+    }
+    if (lp->have && !reading_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
+        return rc;
+    if ((n = reading_json(r, d->cfg->sensors[r->sensor].name, buf, sizeof(buf))) < 0)
+        return -1;
+    rc |= add_tel(d, r->sensor, SINK_MQTT, buf, (size_t)n, r->ts_ms);
+    if (d->ix != NULL) {
+        if ((n = points_reading(d->cfg, r, buf, sizeof(buf))) < 0)
+            log_warn("sensor %s: InfluxDB point", d->cfg->sensors[r->sensor].name);
+        else
+            rc |= add_tel(d, r->sensor, SINK_INFLUX, buf, (size_t)n, r->ts_ms);
+    }
     lp->have = true;
     lp->r = *r;
     lp->at_ms = now_ms;
-    return 0;
+    return rc;
+}
+
+int delivery_queue_health(struct delivery *d, struct health *h)
+{
+    char buf[LINE_MAX];
+    struct delivery_stats st;
+    int n;
+
+    if (d->ix == NULL)
+        return 0;
+    delivery_get_stats(d, &st);
+    h->broker_connected = st.connected;
+    h->pending_alarms = st.pending_alarms;
+    h->pending_telemetry = st.pending_telemetry;
+    h->telemetry_dropped = st.telemetry_dropped;
+    if ((n = points_health(d->cfg, h, buf, sizeof(buf))) < 0)
+        return -1;
+    return add_tel(d, -1, SINK_INFLUX, buf, (size_t)n, h->ts_ms);
 }
 
 static bool commit_due(const struct delivery *d, int64_t now, bool force)
@@ -310,9 +397,12 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms)
 
 static int commit(struct delivery *d, const void *state, size_t state_len)
 {
-    struct outbox_rec *alarms = calloc((size_t)d->nevents + 1, sizeof(*alarms));
+    /* With InfluxDB each transition is two records sharing one seq. */
+    const int per_event = d->ix != NULL ? 2 : 1;
+    const int nrec = d->nevents * per_event;
+    struct outbox_rec *alarms = calloc((size_t)nrec + 1, sizeof(*alarms));
     struct outbox_rec *tel = calloc((size_t)d->ntel + 1, sizeof(*tel));
-    char **texts = calloc((size_t)d->nevents + 1, sizeof(*texts));
+    char **texts = calloc((size_t)nrec + 1, sizeof(*texts));
     char (*topics)[TOPIC_MAX] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_MAX);
     int rc = -1, ti = 0;
 
@@ -323,29 +413,46 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     uint64_t seq = outbox_next_seq(d->ob);
     for (int i = 0; i < d->nevents; i++) {
         const struct alarm_event *ev = &d->events[i];
-        char msg[512];
+        char msg[512], line[LINE_MAX];
         struct alarm_msg m;
+        int k = i * per_event;
         alarm_msg_from_event(d->cfg, ev, seq + (uint64_t)i, msg, sizeof(msg), &m);
-        texts[i] = payload_alarm(d->cfg, &m);
-        if (texts[i] == NULL) {
+        texts[k] = payload_alarm(d->cfg, &m);
+        if (texts[k] == NULL) {
             log_warnx("outbox commit: out of memory (retrying next cycle)");
             goto out;
         }
         snprintf(topics[ti], TOPIC_MAX, "%s/alarm/%s/%s", d->base, m.sensor, m.alarm);
-        alarms[i] = (struct outbox_rec){.sensor = m.sensor, .topic = topics[ti++],
-                                        .payload = texts[i], .payload_len = strlen(texts[i]),
+        alarms[k] = (struct outbox_rec){.sensor = m.sensor, .topic = topics[ti++],
+                                        .payload = texts[k], .payload_len = strlen(texts[k]),
                                         .qos = 1, .retained = 1, .seq = m.seq,
                                         .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT};
+        if (per_event == 2) {
+            int n = points_alarm(d->cfg, &m, line, sizeof(line));
+            if (n < 0 || (texts[k + 1] = strdup(line)) == NULL) {
+                log_warn("outbox commit: InfluxDB point of %s %s", m.sensor, m.alarm);
+                goto out;
+            }
+            alarms[k + 1] = (struct outbox_rec){.sensor = m.sensor, .topic = "",
+                                                .payload = texts[k + 1], .payload_len = (size_t)n,
+                                                .seq = m.seq, .created_ms = m.ts_ms,
+                                                .sinks = 1u << SINK_INFLUX};
+        }
     }
     for (int i = 0; i < d->ntel; i++) {
-        const char *name = d->cfg->sensors[d->tel[i].sensor].name;
-        snprintf(topics[ti], TOPIC_MAX, "%s/reading/%s", d->base, name);
-        tel[i] = (struct outbox_rec){.sensor = name, .topic = topics[ti++],
-                                     .payload = d->tel[i].payload, .payload_len = d->tel[i].len,
-                                     .qos = 0, .retained = 1, .created_ms = d->tel[i].ts_ms,
-                                     .sinks = 1u << SINK_MQTT};
+        const struct tel *t = &d->tel[i];
+        const char *name = t->sensor >= 0 ? d->cfg->sensors[t->sensor].name : "gateway";
+        const char *topic = "";
+        if (t->sink == SINK_MQTT) {
+            snprintf(topics[ti], TOPIC_MAX, "%s/reading/%s", d->base, name);
+            topic = topics[ti++];
+        }
+        tel[i] = (struct outbox_rec){.sensor = name, .topic = topic, .payload = t->payload,
+                                     .payload_len = t->len, .qos = 0,
+                                     .retained = t->sink == SINK_MQTT, .created_ms = t->ts_ms,
+                                     .sinks = 1u << t->sink};
     }
-    struct outbox_cycle cy = {.alarms = alarms, .nalarms = d->nevents, .telemetry = tel,
+    struct outbox_cycle cy = {.alarms = alarms, .nalarms = nrec, .telemetry = tel,
                               .ntelemetry = d->ntel, .state = state, .state_len = state_len};
     rc = outbox_commit(d->ob, &cy);
     if (rc == -1) {
@@ -391,7 +498,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
         d->last_state_ms = d->last_commit_ms;
     rc = 0;
 out:
-    for (int i = 0; texts != NULL && i < d->nevents; i++)
+    for (int i = 0; texts != NULL && i < nrec; i++)
         free(texts[i]);
     free(texts);
     free(topics);
@@ -423,12 +530,91 @@ static void pump(struct delivery *d)
     }
 }
 
+/* The InfluxDB batch in flight finished (or was abandoned). */
+static void influx_outcome(struct delivery *d, const struct influx_result *res)
+{
+    bool config_fault = res->http_status == 401 || res->http_status == 403 ||
+                        res->http_status == 404;
+
+    if (res->outcome == INFLUX_DELIVERED) {
+        for (int i = 0; i < d->ix_n; i++)
+            outbox_done(d->ob, d->ix_recs[i].id, SINK_INFLUX);
+        d->confirmations = true;
+        if (d->influx_down_logged)
+            log_info("influx: writing again");
+        d->influx_down_logged = false;
+    } else if (res->outcome == INFLUX_RETRY || config_fault) {
+        /* Unreachable, overloaded, or refusing us (token, database): the data
+         * is good, so keep it; the writer backs off before the next batch. */
+        for (int i = 0; i < d->ix_n; i++)
+            outbox_release(d->ob, d->ix_recs[i].id, SINK_INFLUX);
+        if (!d->influx_down_logged)
+            log_warnx("influx: write failed: %s%s (retrying; backlog kept in the outbox)",
+                      res->message, config_fault ? ": check url, database and token" : "");
+        d->influx_down_logged = true;
+    } else {
+        /* The server will never take these points (e.g. a field type clash):
+         * set them aside so the rest can flow, and say so once per batch. */
+        for (int i = 0; i < d->ix_n; i++)
+            outbox_done(d->ob, d->ix_recs[i].id, SINK_INFLUX);
+        d->confirmations = true;
+        d->influx_set_aside += (uint64_t)d->ix_n;
+        log_warnx("influx: batch of %d points rejected: HTTP %d: %s (set aside, %llu in all)",
+                  d->ix_n, res->http_status, res->message,
+                  (unsigned long long)d->influx_set_aside);
+    }
+    d->ix_n = 0;
+    d->ix_batch = 0;
+}
+
+/* Take the InfluxDB result if any, then start the next batch: alarms first
+ * (the outbox hands them out first), then the telemetry backlog. */
+static void influx_pump(struct delivery *d)
+{
+    struct influx_result res;
+
+    if (d->ix == NULL)
+        return;
+    int rc = influx_perform(d->ix, &res);
+    if (rc == 1 && res.batch_id == d->ix_batch)
+        influx_outcome(d, &res);
+    else if (rc == -1)
+        log_warn("influx");
+    if (d->ix_batch != 0 || !influx_ready(d->ix))
+        return;
+    int n = outbox_fetch(d->ob, SINK_INFLUX, d->ix_recs, INFLUX_BATCH);
+    if (n <= 0)
+        return;
+    size_t used = 0;
+    int take = 0;
+    for (; take < n && used + d->ix_recs[take].payload_len <= INFLUX_BATCH_BYTES; take++) {
+        memcpy(d->ix_buf + used, d->ix_recs[take].payload, d->ix_recs[take].payload_len);
+        used += d->ix_recs[take].payload_len;
+    }
+    if (take == 0) {   /* one oversized point: send it alone */
+        memcpy(d->ix_buf, d->ix_recs[0].payload, d->ix_recs[0].payload_len);
+        used = d->ix_recs[0].payload_len;
+        take = 1;
+    }
+    for (int i = take; i < n; i++)
+        outbox_release(d->ob, d->ix_recs[i].id, SINK_INFLUX);
+    d->ix_n = take;
+    d->ix_batch = ++d->ix_last_batch;
+    if (influx_submit(d->ix, d->ix_batch, d->ix_buf, used) == -1) {
+        for (int i = 0; i < take; i++)
+            outbox_release(d->ob, d->ix_recs[i].id, SINK_INFLUX);
+        d->ix_n = 0;
+        d->ix_batch = 0;
+    }
+}
+
 int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force)
 {
     int rc = 0;
     if (commit_due(d, mono_ms(), force))
         rc = commit(d, state, state_len);
     pump(d);
+    influx_pump(d);
     return rc;
 }
 

@@ -40,8 +40,10 @@ int delivery_restore(struct delivery *d, void **state, size_t *len, enum gw_mode
 /* Start connecting to the broker. */
 int delivery_start(struct delivery *d);
 
-/* The fd to poll (MQTT events), or -1. */
-int delivery_fd(const struct delivery *d);
+/* The fds to poll for POLLIN (MQTT events, InfluxDB writer): fills fds,
+ * returns how many (0..2).  When one is readable call delivery_next_command()
+ * and delivery_run(). */
+int delivery_fds(const struct delivery *d, int fds[2]);
 
 /* Milliseconds until delivery needs a call to delivery_run() without any fd
  * event (batched commit, publish retry), capped at cap_ms. */
@@ -75,6 +77,11 @@ void delivery_reply(struct delivery *d, const struct command *cmd, bool ok, cons
 
 /* Publish the retained status again (after a mode change). */
 void delivery_set_mode(struct delivery *d, enum gw_mode mode);
+
+/* Queue the `gateway` health point for InfluxDB (the delivery figures are
+ * filled in here); a no-op without [influx]. */
+struct health;
+int delivery_queue_health(struct delivery *d, struct health *h);
 
 /* Health figures for the gateway measurement. */
 struct delivery_stats {

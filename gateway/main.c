@@ -27,11 +27,13 @@
 #include "log.h"
 #include "paths.h"
 #include "plan.h"
+#include "points.h"
 #include "rqueue.h"
 
 #define EX_CONFIG 78
 #define QUEUE_CAPACITY 64
 #define ALARM_TICK_MS 500   /* time-only alarm rules are evaluated at least this often */
+#define HEALTH_EVERY_MS 60000   /* the gateway measurement in InfluxDB */
 
 struct gw {
     struct cfg *cfg;
@@ -45,6 +47,7 @@ struct gw {
     void *state;                  /* the engine's state image, saved for the outbox */
     size_t state_len;
     struct delivery *delivery;
+    int64_t started_ms, next_health_ms;
     int64_t next_tick_ms;
     int sigfd;
     int once;
@@ -337,6 +340,26 @@ answer:
     delivery_reply(g->delivery, cmd, why[0] == '\0', why);
 }
 
+/* The gateway's health point, once a minute. */
+static void health_timer(struct gw *g)
+{
+    int64_t now = mono_ms();
+
+    if (g->delivery == NULL || now < g->next_health_ms)
+        return;
+    g->next_health_ms = now + HEALTH_EVERY_MS;
+    struct health h = {.ts_ms = wall_ms(), .uptime_s = (now - g->started_ms) / 1000,
+                       .queue_depth = rqueue_depth(g->q),
+                       .active_alarms = alarm_active_count(g->alarms)};
+    for (int b = 0; b < g->cfg->nbuses; b++)
+        if (g->buses[b] != NULL) {
+            h.polls += bus_polls(g->buses[b]);
+            h.poll_failures += bus_poll_failures(g->buses[b]);
+        }
+    if (delivery_queue_health(g->delivery, &h) == -1)
+        log_warn("health point");
+}
+
 /* Commit what this pass produced (with the engine state when due) and publish. */
 static void run_delivery(struct gw *g, bool force)
 {
@@ -356,11 +379,17 @@ static void run_delivery(struct gw *g, bool force)
 /* The main loop.  Returns the exit code. */
 static int run(struct gw *g)
 {
-    struct pollfd pfd[3] = {{.fd = g->sigfd, .events = POLLIN},
+    struct pollfd pfd[4] = {{.fd = g->sigfd, .events = POLLIN},
                             {.fd = rqueue_fd(g->q), .events = POLLIN},
-                            {.fd = g->delivery != NULL ? delivery_fd(g->delivery) : -1,
-                             .events = POLLIN}};
+                            {.fd = -1, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
     struct command cmd;
+    int dfd[2];
+    int nd = g->delivery != NULL ? delivery_fds(g->delivery, dfd) : 0;
+
+    for (int i = 0; i < nd; i++)
+        pfd[2 + i].fd = dfd[i];
+    g->started_ms = mono_ms();
+    g->next_health_ms = g->started_ms + 5000;   /* a first point soon after start */
 
     if (!g->once)
         log_info("shelter-gateway %s: %s (%s), %d sensors on %d buses, %d requests per cycle",
@@ -376,7 +405,7 @@ static int run(struct gw *g)
         }
         if (g->delivery != NULL)
             timeout = delivery_timeout_ms(g->delivery, timeout);
-        if (poll(pfd, 3, timeout) == -1) {
+        if (poll(pfd, 4, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -397,6 +426,7 @@ static int run(struct gw *g)
         if (pfd[1].revents & POLLIN)
             drain_queue(g);
         alarm_timer(g);
+        health_timer(g);
         while (g->delivery != NULL && delivery_next_command(g->delivery, &cmd) == 1)
             handle_command(g, &cmd);
         run_delivery(g, false);

@@ -141,3 +141,62 @@ check_seqs() {
 	check "$what: no seq reused for another transition" test "$reused" = 0
 	check "$what: in order per sensor" test "$disorder" = 0
 }
+
+# influx_setup: a config for a real influxd (Debian influxdb 1.6) listening on
+# free loopback ports only: the HTTP API and the backup/restore RPC service
+# (which 1.x always starts: its address is the top-level bind-address).
+# Upstream spells the usage-report switch reporting-disabled, Debian's build
+# reporting-enabled; influxd ignores the key it does not know.
+# Sets URL, HTTP_PORT and DB (default gw).
+influx_setup() {
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+	DB=${DB:-gw}
+	HTTP_PORT=$(free_port)
+	RPC_PORT=$(free_port)
+	while [ "$RPC_PORT" = "$HTTP_PORT" ]; do RPC_PORT=$(free_port); done
+	URL=http://127.0.0.1:$HTTP_PORT
+	cat >"$T/influxdb.conf" <<CONF
+reporting-disabled = true
+reporting-enabled = false
+bind-address = "127.0.0.1:$RPC_PORT"
+[meta]
+  dir = "$T/influx/meta"
+[data]
+  dir = "$T/influx/data"
+  wal-dir = "$T/influx/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:$HTTP_PORT"
+  log-enabled = false
+  pprof-enabled = false
+[ifql]
+  enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+[[graphite]]
+  enabled = false
+[[collectd]]
+  enabled = false
+[[opentsdb]]
+  enabled = false
+[[udp]]
+  enabled = false
+CONF
+}
+ping_influx() { curl -sf -o /dev/null "$URL/ping"; }
+INFLUX_STARTS=0
+# start_influx / stop_influx: run influxd by PID (INFLUX_PID).
+start_influx() {
+	INFLUX_STARTS=$((INFLUX_STARTS + 1))
+	bg "influxd-$INFLUX_STARTS" influxd run -config "$T/influxdb.conf"
+	INFLUX_PID=$LAST_PID
+	wait_for 30 ping_influx || { fail "influxd did not start"; cat "$T/influxd-$INFLUX_STARTS.log"; exit 1; }
+}
+stop_influx() { kill "$INFLUX_PID"; wait "$INFLUX_PID" 2>/dev/null; }
+# influx_query Q: run an InfluxQL query against $DB, JSON out.
+influx_query() { curl -sS -G "$URL/query" --data-urlencode "db=$DB" --data-urlencode "q=$1"; }

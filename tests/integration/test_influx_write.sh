@@ -13,58 +13,7 @@ if [ ! -x "$DRIVE" ]; then fail "influx_drive not built (make $DRIVE)"; exit 1; 
 if ! command -v influxd >/dev/null; then fail "influxd not installed"; exit 1; fi
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-HTTP_PORT=$(free_port)
-RPC_PORT=$(free_port)
-while [ "$RPC_PORT" = "$HTTP_PORT" ]; do RPC_PORT=$(free_port); done
-URL=http://127.0.0.1:$HTTP_PORT
-DB=gw
-
-# Only the HTTP API and the backup/restore RPC service (which 1.x always
-# starts: its address is the top-level bind-address) listen, both on loopback.
-# Upstream 1.x spells the usage-report switch reporting-disabled, Debian's
-# build reporting-enabled; influxd ignores the key it does not know.
-cat >"$T/influxdb.conf" <<EOF
-reporting-disabled = true
-reporting-enabled = false
-bind-address = "127.0.0.1:$RPC_PORT"
-[meta]
-  dir = "$T/influx/meta"
-[data]
-  dir = "$T/influx/data"
-  wal-dir = "$T/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:$HTTP_PORT"
-  log-enabled = false
-  pprof-enabled = false
-[ifql]
-  enabled = false
-[continuous_queries]
-  enabled = false
-[subscriber]
-  enabled = false
-[[graphite]]
-  enabled = false
-[[collectd]]
-  enabled = false
-[[opentsdb]]
-  enabled = false
-[[udp]]
-  enabled = false
-EOF
-
-ping_influx() { curl -sf -o /dev/null "$URL/ping"; }
-starts=0
-start_influx() {
-	starts=$((starts + 1))
-	bg "influxd-$starts" influxd run -config "$T/influxdb.conf"
-	INFLUX_PID=$LAST_PID
-	wait_for 30 ping_influx || { fail "influxd did not start"; cat "$T/influxd-$starts.log"; exit 1; }
-}
-stop_influx() { kill "$INFLUX_PID"; wait "$INFLUX_PID" 2>/dev/null; }
+influx_setup
 query() { curl -sS -G "$URL/query" --data-urlencode "db=$DB" --data-urlencode "q=$1"; }
 # cmd WORD ARG...: one driver command, arguments joined by TABs.
 cmd() { local IFS=$'\t'; printf '%s\n' "$*"; }
