@@ -264,9 +264,24 @@ static void poll_one(struct bus *b, struct sched *s)
     atomic_store(&b->heartbeat_ms, mono_ms());
 }
 
+/* Fault injection for the watchdog test (SQLite-style I/O seam): with
+ * SHELTER_GATEWAY_TEST_STALL_BUS=NAME the thread of bus NAME stops making
+ * progress after its first poll, as if stuck in a driver, while still
+ * honouring a stop request.  Never set in production. */
+static void test_stall(struct bus *b)
+{
+    const char *name = getenv("SHELTER_GATEWAY_TEST_STALL_BUS");
+    if (name == NULL || strcmp(name, b->conf->name) != 0)
+        return;
+    log_warnx("bus %s: stalling on purpose (SHELTER_GATEWAY_TEST_STALL_BUS)", b->conf->name);
+    while (!atomic_load(&b->stop))
+        sleep_until(b, mono_ms() + 100);
+}
+
 static void *bus_thread(void *arg)
 {
     struct bus *b = arg;
+    int polled = 0;
 
     if (b->conf->type == BUS_TCP || b->conf->type == BUS_RTU)
         link_connect(b);
@@ -296,6 +311,8 @@ static void *bus_thread(void *arg)
             continue;
         }
         poll_one(b, next);
+        if (!polled++)
+            test_stall(b);
         int interval = b->plan->requests[next->request].interval_ms;
         next->next_due_ms += interval;
         now = mono_ms();
@@ -411,6 +428,17 @@ void bus_free(struct bus *b)
     pthread_cond_destroy(&b->wake);
     free(b->sched);
     free(b);
+}
+
+int64_t bus_stall_limit_ms(const struct bus *b)
+{
+    /* The longest a healthy thread goes without a heartbeat: one poll with
+     * every retry and gap (it beats between polls and at least every second
+     * while idle), twice over, plus slack for a loaded machine. */
+    int64_t one_poll = (int64_t)b->conf->timeout_ms * (1 + b->conf->retries) +
+                       (int64_t)b->conf->gap_ms * (2 + b->conf->retries);
+    int64_t limit = 2 * one_poll + 3000;
+    return limit < 5000 ? 5000 : limit;
 }
 
 int64_t bus_heartbeat_ms(const struct bus *b)

@@ -39,6 +39,9 @@ void bus_free(struct bus *b);
  * watchdog pings only while every bus keeps this fresh. */
 int64_t bus_heartbeat_ms(const struct bus *b);
 
+/* How long without a heartbeat means the thread is stuck (any thread). */
+int64_t bus_stall_limit_ms(const struct bus *b);
+
 /* Polls made and polls failed since start (any thread). */
 uint64_t bus_polls(const struct bus *b);
 uint64_t bus_poll_failures(const struct bus *b);

@@ -781,3 +781,49 @@ void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
                                   .publish_failures = d->publish_failures,
                                   .disk_failed = d->disk_failed};
 }
+
+/* ---- reload ---------------------------------------------------------------- */
+
+#define SAME_STR(f) (strcmp(a->f, b->f) == 0)
+
+int delivery_reconfigure(struct delivery *d, const struct cfg *b, char *why, size_t len)
+{
+    const struct cfg *a = d->cfg;
+    bool same_mqtt = a->mqtt.nuri == b->mqtt.nuri && SAME_STR(mqtt.username) &&
+                     SAME_STR(mqtt.password_file) && SAME_STR(mqtt.ca_file) &&
+                     SAME_STR(mqtt.cert_file) && SAME_STR(mqtt.key_file) &&
+                     SAME_STR(mqtt.topic_prefix) && a->mqtt.keepalive_s == b->mqtt.keepalive_s;
+    for (int i = 0; same_mqtt && i < a->mqtt.nuri; i++)
+        same_mqtt = SAME_STR(mqtt.uri[i]);
+    bool same_influx = a->influx.enabled == b->influx.enabled && SAME_STR(influx.url) &&
+                       SAME_STR(influx.database) && SAME_STR(influx.org) &&
+                       SAME_STR(influx.bucket) && SAME_STR(influx.token_file);
+    bool same_site = SAME_STR(id) && SAME_STR(city) && SAME_STR(district) && SAME_STR(street) &&
+                     SAME_STR(community) && SAME_STR(property) && SAME_STR(state_dir) &&
+                     a->telemetry_max_rows == b->telemetry_max_rows &&
+                     a->telemetry_max_mb == b->telemetry_max_mb;
+    if (!same_site || !same_mqtt || !same_influx) {
+        snprintf(why, len, "%s changed: restart the gateway to apply it",
+                 !same_site ? "the gateway's identity, state_dir or telemetry cap"
+                 : !same_mqtt ? "[mqtt]" : "[influx]");
+        return -1;
+    }
+    /* Nothing of the old configuration may be queued: the caller has
+     * committed the cycle.  Per-sensor memories start afresh (indices change). */
+    struct last_pub *last = calloc((size_t)b->nsensors + 1, sizeof(*last));
+    struct door_travel *doors = calloc((size_t)b->nsensors + 1, sizeof(*doors));
+    if (last == NULL || doors == NULL || d->nevents > 0 || d->ntel > 0) {
+        free(last);
+        free(doors);
+        snprintf(why, len, "%s", d->nevents || d->ntel ? "uncommitted records" : "out of memory");
+        return -1;
+    }
+    free(d->last);
+    free(d->doors);
+    d->last = last;
+    d->doors = doors;
+    d->cfg = b;
+    if (d->mq != NULL && mqtt_connected(d->mq))
+        publish_status(d);   /* the name may have changed */
+    return 0;
+}

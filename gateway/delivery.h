@@ -83,6 +83,12 @@ void delivery_set_mode(struct delivery *d, enum gw_mode mode);
 struct health;
 int delivery_queue_health(struct delivery *d, struct health *h);
 
+/* SIGHUP: use configuration c from now on (sensors, buses, alarm
+ * parameters, name, language).  Refused (-1, why) when the gateway's identity,
+ * state_dir, [mqtt] or [influx] changed: those need a restart.  Call after
+ * delivery_run(force) so nothing of the old configuration is queued. */
+int delivery_reconfigure(struct delivery *d, const struct cfg *c, char *why, size_t len);
+
 /* Health figures for the gateway measurement. */
 struct delivery_stats {
     bool connected;

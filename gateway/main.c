@@ -16,6 +16,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "alarm.h"
 #include "bus.h"
 #include "cfg.h"
@@ -36,6 +38,7 @@
 #define HEALTH_EVERY_MS 60000   /* the gateway measurement in InfluxDB */
 
 struct gw {
+    const char *path;             /* the configuration file, for SIGHUP */
     struct cfg *cfg;
     struct plan *plan;
     struct rqueue *q;
@@ -48,6 +51,9 @@ struct gw {
     size_t state_len;
     struct delivery *delivery;
     int64_t started_ms, next_health_ms;
+    int64_t watchdog_ms;          /* ping interval; 0: no systemd watchdog */
+    int64_t next_watchdog_ms;
+    int stalled_bus;              /* index of a bus seen stuck, -1: none */
     int64_t next_tick_ms;
     int sigfd;
     int once;
@@ -135,44 +141,66 @@ static void alarm_timer(struct gw *g)
     g->next_tick_ms = now + ALARM_TICK_MS;
 }
 
-static int start_alarms(struct gw *g)
+/* A new engine for configuration c in mode, restoring a saved state image
+ * (matched by sensor name and kind, so it survives config edits).  Sets
+ * *restored to the number of sensors whose state came back (-1: image not
+ * usable).  NULL with errno. */
+static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, const void *saved,
+                                       size_t saved_len, int *restored)
 {
-    struct alarm_sensor *as = calloc((size_t)g->cfg->nsensors + 1, sizeof(*as));
+    struct alarm_sensor *as = calloc((size_t)c->nsensors + 1, sizeof(*as));
+    struct alarm_engine *eng;
+
     if (as == NULL)
-        return -1;
-    for (int i = 0; i < g->cfg->nsensors; i++) {
-        const struct cfg_sensor *s = &g->cfg->sensors[i];
+        return NULL;
+    for (int i = 0; i < c->nsensors; i++) {
+        const struct cfg_sensor *s = &c->sensors[i];
         as[i] = (struct alarm_sensor){.name = s->name, .kind = s->kind,
                                       .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
     }
-    enum gw_mode mode = g->cfg->mode;
-    void *saved = NULL;
-    size_t saved_len = 0;
-    if (g->delivery != NULL && delivery_restore(g->delivery, &saved, &saved_len, &mode) == -1)
-        log_warnx("outbox: no alarm state restored: %s", strerror(errno));
-    g->alarms = alarm_engine_new(as, g->cfg->nsensors, mode, mono_ms());
+    eng = alarm_engine_new(as, c->nsensors, mode, mono_ms());
     free(as);
-    if (g->alarms == NULL) {
-        free(saved);
-        return -1;
-    }
-    if (saved != NULL) {
-        /* Alarms active before the restart stay active, not raised again. */
-        int n = alarm_state_load(g->alarms, saved, saved_len, mono_ms(), wall_ms());
-        if (n == -1)
-            log_warnx("outbox: stored alarm state not usable (%s): starting with none",
-                      strerror(errno));
-        else
-            log_info("restored the alarm state of %d sensor%s (%d active alarm%s), mode %s", n,
-                     n == 1 ? "" : "s", alarm_active_count(g->alarms),
-                     alarm_active_count(g->alarms) == 1 ? "" : "s", mode_name(mode));
-        free(saved);
-    }
-    g->events.cap = (int)alarm_events_max(g->alarms);
+    *restored = 0;
+    if (eng != NULL && saved != NULL)
+        *restored = alarm_state_load(eng, saved, saved_len, mono_ms(), wall_ms());
+    return eng;
+}
+
+/* The engine's event array and state image buffer, sized for it. */
+static int size_engine_buffers(struct gw *g)
+{
+    free(g->events.ev);
+    free(g->state);
+    g->events = (struct alarm_events){.cap = (int)alarm_events_max(g->alarms)};
     g->events.ev = calloc((size_t)g->events.cap, sizeof(*g->events.ev));
     g->state_len = alarm_state_size(g->alarms);
     g->state = malloc(g->state_len);
-    if (g->events.ev == NULL || g->state == NULL)
+    return g->events.ev != NULL && g->state != NULL ? 0 : -1;
+}
+
+static int start_alarms(struct gw *g)
+{
+    enum gw_mode mode = g->cfg->mode;
+    void *saved = NULL;
+    size_t saved_len = 0;
+    int restored;
+
+    if (g->delivery != NULL && delivery_restore(g->delivery, &saved, &saved_len, &mode) == -1)
+        log_warnx("outbox: no alarm state restored: %s", strerror(errno));
+    bool had_state = saved != NULL;
+    g->alarms = new_engine(g->cfg, mode, saved, saved_len, &restored);
+    free(saved);
+    if (g->alarms == NULL)
+        return -1;
+    if (restored == -1)
+        log_warnx("outbox: stored alarm state not usable (%s): starting with none",
+                  strerror(errno));
+    else if (had_state)
+        /* Alarms active before the restart stay active, not raised again. */
+        log_info("restored the alarm state of %d sensor%s (%d active alarm%s), mode %s",
+                 restored, restored == 1 ? "" : "s", alarm_active_count(g->alarms),
+                 alarm_active_count(g->alarms) == 1 ? "" : "s", mode_name(mode));
+    if (size_engine_buffers(g) == -1)
         return -1;
     g->next_tick_ms = mono_ms() + ALARM_TICK_MS;
     return 0;
@@ -340,6 +368,31 @@ answer:
     delivery_reply(g->delivery, cmd, why[0] == '\0', why);
 }
 
+/* systemd's watchdog is pinged only while the main loop (we are in it) and
+ * every bus thread make progress: a stuck poller must get us restarted. */
+static void watchdog_timer(struct gw *g)
+{
+    int64_t now = mono_ms();
+    int stalled = -1;
+
+    if (g->watchdog_ms == 0 || now < g->next_watchdog_ms)
+        return;
+    g->next_watchdog_ms = now + g->watchdog_ms;
+    for (int b = 0; b < g->cfg->nbuses && stalled == -1; b++)
+        if (g->buses[b] != NULL && now - bus_heartbeat_ms(g->buses[b]) > bus_stall_limit_ms(g->buses[b]))
+            stalled = b;
+    if (stalled != -1 && g->stalled_bus == -1)
+        log_err("bus %s: no progress for %lld s: stopping watchdog pings so systemd restarts us",
+                g->cfg->buses[stalled].name,
+                (long long)(now - bus_heartbeat_ms(g->buses[stalled])) / 1000);
+    else if (stalled == -1 && g->stalled_bus != -1)
+        log_warnx("bus %s: progressing again: watchdog pings resumed",
+                  g->cfg->buses[g->stalled_bus].name);
+    g->stalled_bus = stalled;
+    if (stalled == -1)
+        sd_notify(0, "WATCHDOG=1");
+}
+
 /* The gateway's health point, once a minute. */
 static void health_timer(struct gw *g)
 {
@@ -376,6 +429,67 @@ static void run_delivery(struct gw *g, bool force)
     delivery_run(g->delivery, state, state != NULL ? g->state_len : 0, force);
 }
 
+/* SIGHUP: read the configuration again.  An invalid file changes nothing
+ * (the running configuration stays, with a clear log line).  A valid one
+ * replaces buses, sensors and alarm parameters; the alarm state of every
+ * sensor that keeps its name and kind carries over, so nothing is raised
+ * again or lost; the runtime mode stays. */
+static void reload(struct gw *g)
+{
+    char models[4096], why[256];
+    int nerrors = 0, restored;
+
+    sd_notify(0, "RELOADING=1");
+    log_info("SIGHUP: reloading %s", g->path);
+    struct cfg *nc = cfg_load(g->path, paths_models_dir_default(models, sizeof(models)), stderr,
+                              &nerrors);
+    struct plan *np = nc != NULL ? plan_from_cfg(nc) : NULL;
+    if (nc == NULL || np == NULL) {
+        log_err("reload: %s: %d error%s (above): keeping the running configuration", g->path,
+                nerrors, nerrors == 1 ? "" : "s");
+        goto keep;
+    }
+    /* Finish the old configuration's cycle: buses stopped, results taken,
+     * transitions committed with the engine state. */
+    stop_buses(g);
+    drain_queue(g);
+    run_delivery(g, true);
+    if (delivery_reconfigure(g->delivery, nc, why, sizeof(why)) == -1) {
+        log_err("reload: %s: keeping the running configuration", why);
+        if (start_buses(g) == -1)
+            fatalx("reload: cannot restart the buses");
+        goto keep;
+    }
+    int n = alarm_state_save(g->alarms, mono_ms(), wall_ms(), g->state, g->state_len);
+    struct alarm_engine *eng = new_engine(nc, alarm_mode(g->alarms), n > 0 ? g->state : NULL,
+                                          n > 0 ? (size_t)n : 0, &restored);
+    struct reading *last = calloc((size_t)nc->nsensors + 1, sizeof(*last));
+    int *have = calloc((size_t)nc->nsensors + 1, sizeof(*have));
+    if (eng == NULL || last == NULL || have == NULL)
+        fatal("reload");   /* the old configuration is already detached from delivery */
+    alarm_engine_free(g->alarms);
+    free(g->last);
+    free(g->have);
+    plan_free(g->plan);
+    cfg_free(g->cfg);
+    g->alarms = eng;
+    g->last = last;
+    g->have = have;
+    g->cfg = nc;
+    g->plan = np;
+    if (size_engine_buffers(g) == -1 || start_buses(g) == -1)
+        fatalx("reload: cannot start the new configuration");
+    log_info("reloaded %s: %d sensors on %d buses, %d requests per cycle; alarm state kept "
+             "for %d sensor%s (%d active)", g->path, nc->nsensors, nc->nbuses, np->nrequests,
+             restored, restored == 1 ? "" : "s", alarm_active_count(g->alarms));
+    sd_notifyf(0, "READY=1\nSTATUS=polling %d sensors on %d buses", nc->nsensors, nc->nbuses);
+    return;
+keep:
+    plan_free(np);
+    cfg_free(nc);
+    sd_notify(0, "READY=1");
+}
+
 /* The main loop.  Returns the exit code. */
 static int run(struct gw *g)
 {
@@ -405,6 +519,11 @@ static int run(struct gw *g)
         }
         if (g->delivery != NULL)
             timeout = delivery_timeout_ms(g->delivery, timeout);
+        if (g->watchdog_ms > 0) {
+            int64_t left = g->next_watchdog_ms - mono_ms();
+            if (left < timeout)
+                timeout = left < 0 ? 0 : (int)left;
+        }
         if (poll(pfd, 4, timeout) == -1) {
             if (errno == EINTR)
                 continue;
@@ -419,14 +538,15 @@ static int run(struct gw *g)
                         log_info("signal %d: stopping", (int)si.ssi_signo);
                     return g->once ? 1 : 0;
                 }
-                if (si.ssi_signo == SIGHUP)
-                    log_warnx("SIGHUP: configuration reload is not supported yet; restart to apply");
+                if (si.ssi_signo == SIGHUP && !g->once)
+                    reload(g);
             }
         }
         if (pfd[1].revents & POLLIN)
             drain_queue(g);
         alarm_timer(g);
         health_timer(g);
+        watchdog_timer(g);
         while (g->delivery != NULL && delivery_next_command(g->delivery, &cmd) == 1)
             handle_command(g, &cmd);
         run_delivery(g, false);
@@ -441,7 +561,7 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
     const char *path = "/etc/shelter-gateway/gateway.conf";
     int check = 0, verbose = 0, ch, nerrors = 0, rc = 1;
-    struct gw g = {.sigfd = -1};
+    struct gw g = {.sigfd = -1, .stalled_bus = -1};
     char models[4096];
 
     while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
@@ -460,6 +580,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(verbose);
+    g.path = path;
 
     g.cfg = cfg_load(path, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
     if (g.cfg == NULL) {
@@ -514,7 +635,16 @@ int main(int argc, char **argv)
     }
     if (start_buses(&g) == -1)
         goto out;
+    if (!g.once) {
+        uint64_t usec = 0;
+        if (sd_watchdog_enabled(0, &usec) > 0)
+            g.watchdog_ms = (int64_t)(usec / 2000);   /* ping at half the timeout */
+        sd_notifyf(0, "READY=1\nSTATUS=polling %d sensors on %d buses", g.cfg->nsensors,
+                   g.cfg->nbuses);
+    }
     rc = run(&g);
+    if (!g.once)
+        sd_notify(0, "STOPPING=1");
     stop_buses(&g);
     drain_queue(&g);
     if (g.delivery != NULL)
