@@ -32,7 +32,7 @@ DRIVERS  := $(B)/tests/influx_drive
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check unit integration demo install clean format FORCE
-all: $(B)/shelter-gateway $(B)/shelter-sim
+all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
 deps $(DEPS_STAMP): scripts/deps.sh
@@ -67,6 +67,20 @@ $(B)/libsim.a: $(SIM_OBJ)
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(B)/libsim.a $(B)/libgw.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# shelter-watch (gateway/watch/): its pure module forms libwatch.a, tested by
+# tests/unit/test_watch.c.
+WATCH_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out gateway/watch/main.c,$(wildcard gateway/watch/*.c)))
+$(B)/libwatch.a: $(WATCH_OBJ)
+	ar rcs $@ $^
+
+$(B)/shelter-watch: $(B)/gateway/watch/main.o $(B)/libwatch.a $(B)/libgw.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/test_watch: tests/unit/test_watch.c $(B)/libwatch.a $(B)/libgw.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -o $@ $< \
+		$(B)/libwatch.a $(B)/libgw.a $(PKG_LIBS) $(CHECK_LIBS)
+
 $(B)/tests/%: tests/unit/%.c $(B)/libsim.a $(B)/libgw.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/unit -MMD -MP -o $@ $< \
@@ -81,16 +95,40 @@ check: all $(UNIT_BIN) $(DRIVERS)
 	@tests/run.sh $(UNIT_BIN)
 
 demo: all
-	@scripts/demo.sh
+	@BUILD=$(abspath $(B)) scripts/demo.sh
 
+# The unit goes to $(PREFIX)/lib/systemd/system: /usr/lib/systemd/system for
+# PREFIX=/usr (the same directory as /lib/systemd/system on merged-/usr
+# Debian 12), /usr/local/lib/systemd/system for the default prefix; systemd
+# searches both.  The unit assumes SYSCONFDIR=/etc.  A live install as root
+# (no DESTDIR) also creates the service user and gives it read access to
+# gateway.conf; a package does that in its postinst.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MODELS_DIR)
 	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(DESTDIR)$(PREFIX)/bin/
+	@if [ -x $(B)/shelter-watch ]; then \
+		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
+		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
 	install -m 644 sensors/models/*.model $(DESTDIR)$(MODELS_DIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-gateway
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf"; \
 	else install -m 640 conf/gateway.conf $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 644 man/shelter-sim.1 man/shelter-watch.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/shelter-gateway.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/shelter-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/shelter-gateway.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service
+	install -m 644 systemd/shelter-gateway.sysusers \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/shelter-gateway.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+		echo "systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf"; \
+		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf && \
+		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
 
 format:
 	clang-format -i gateway/*.[ch] sensors/*.[ch] sensors/sim/*.[ch] tests/unit/*.[ch]
