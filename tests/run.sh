@@ -27,18 +27,33 @@ for bin in "$@"; do
 	[ $((fails + errs)) -gt 0 ] && failed_names+=("$bin")
 done
 
-# Integration scripts append "PASS name" / "FAIL name" lines to $GW_RESULTS.
+# Integration scripts append "PASS name" / "FAIL name" lines to $GW_RESULTS
+# (one short O_APPEND write each, so concurrent scripts do not interleave).
+# They are mostly waiting on timers and peers, so up to GW_TEST_JOBS (3) run
+# at once; each one's output is printed as one block when it ends.  Every
+# script has its own temp dir, ports and processes.
 export GW_RESULTS
 GW_RESULTS=$(mktemp)
+logs=$(mktemp -d)
+jobs_max=${GW_TEST_JOBS:-3}
+run_script() {
+	local t=$1 log
+	log="$logs/$(basename "$t").log"
+	local start
+	start=$(date +%s)
+	if ! timeout 300 bash "$t" >"$log" 2>&1; then
+		echo "FAIL $t (exited non-zero)" | tee -a "$log" >>"$GW_RESULTS"
+	fi
+	echo "== $t: $(($(date +%s) - start)) s" >>"$log"
+	flock "$logs" sh -c "echo '== $t'; cat '$log'"
+}
 for t in tests/integration/test_*.sh; do
 	[ -e "$t" ] || continue
-	echo "== $t"
-	start=$(date +%s)
-	if ! timeout 300 bash "$t"; then
-		echo "FAIL $t (exited non-zero)" | tee -a "$GW_RESULTS"
-	fi
-	echo "== $t: $(($(date +%s) - start)) s"
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+	run_script "$t" &
 done
+wait
+rm -rf "$logs"
 p=$(grep -c '^PASS ' "$GW_RESULTS")
 f=$(grep -c '^FAIL ' "$GW_RESULTS")
 grep '^FAIL ' "$GW_RESULTS" | sed 's/^/  /'

@@ -1,0 +1,574 @@
+/* Unit tests: shelter-watch's pure module (gateway/watch/watch.c): the
+ * readable zh/en lines and ages, duplicate detection by (gateway, seq),
+ * topics and the ack command, gateway status changes, bad payloads. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cfg.h"
+#include "payload.h"
+#include "watch/watch.h"
+
+#define CST (8 * 3600) /* China Standard Time, east of UTC */
+
+/* 2026-07-20T10:03:04.123Z = 18:03:04 in Zhengzhou */
+static const int64_t TS = 1784541784123LL;
+
+static const char *const SUMP_HH =
+    "{\"seq\":42,\"ts\":\"2026-07-20T10:03:04.123Z\",\"gateway\":\"demo-dongfeng-b1\","
+    "\"site\":{\"city\":\"zhengzhou\",\"district\":\"jinshui\",\"street\":\"fengchan\","
+    "\"community\":\"dongfeng\",\"property\":\"wanke-wuye\",\"shelter\":\"demo-dongfeng-b1\","
+    "\"name\":\"东风小区地下人防工程（演示）\"},\"sensor\":\"sump-east\",\"kind\":\"water_level\","
+    "\"location\":\"B1 东侧集水坑\",\"alarm\":\"high_high\",\"event\":\"raised\",\"active\":true,"
+    "\"acked\":false,\"severity\":\"critical\",\"value\":1.15,\"unit\":\"m\",\"threshold\":1.08,"
+    "\"mode\":\"peacetime\",\"message\":\"sump-east（B1 东侧集水坑）：集水坑水位超高 1.15 m ≥ 1.08 "
+    "m\"}";
+
+static struct watch_alarm a;
+static char line[1024], err[256];
+
+static void parse(const char *json)
+{
+    ck_assert_msg(watch_alarm_parse(json, strlen(json), &a, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void teardown(void)
+{
+    watch_alarm_release(&a);
+}
+
+/* ---- lines ---- */
+
+START_TEST(test_raised_line_zh_has_site_location_value_threshold_severity_age)
+{
+    parse(SUMP_HH);
+    ck_assert_int_gt(
+        watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS + 190000, CST, line, sizeof(line)), 0);
+    ck_assert_str_eq(line,
+                     "18:03:04 【严重】报警 东风小区地下人防工程（演示）（dongfeng/wanke-wuye） · "
+                     "sump-east（B1 东侧集水坑）：集水坑水位超高 1.15 m ≥ 1.08 m · 3 分钟前");
+}
+END_TEST
+
+START_TEST(test_raised_line_en)
+{
+    parse(SUMP_HH);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS + 190000, CST, line, sizeof(line));
+    ck_assert_str_eq(
+        line, "18:03:04 [CRITICAL] RAISED 东风小区地下人防工程（演示） (dongfeng/wanke-wuye) · "
+              "sump-east (B1 东侧集水坑): sump level high-high 1.15 m >= 1.08 m · 3 min ago");
+}
+END_TEST
+
+START_TEST(test_text_follows_watch_language_not_gateway_message)
+{
+    /* The payload's message is Chinese; --lang en still reads English. */
+    parse(SUMP_HH);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS, CST, line, sizeof(line));
+    ck_assert_ptr_null(strstr(line, "集水坑水位超高"));
+    ck_assert_ptr_nonnull(strstr(line, "just now"));
+}
+END_TEST
+
+static char *with(const char *json, const char *field, cJSON *value)
+{
+    cJSON *o = cJSON_Parse(json);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, field, value);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+START_TEST(test_acknowledged_line_names_who)
+{
+    char *j1 = with(SUMP_HH, "event", cJSON_CreateString("acknowledged"));
+    char *j2 = with(j1, "acked", cJSON_CreateTrue());
+    cJSON *o = cJSON_Parse(j2);
+    cJSON_AddStringToObject(o, "by", "物业王经理");
+    char *j3 = cJSON_PrintUnformatted(o);
+    parse(j3);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_ptr_nonnull(strstr(line, "【严重】已确认 "));
+    ck_assert_ptr_nonnull(strstr(line, "集水坑水位超高已确认，操作人：物业王经理"));
+    watch_alarm_release(&a);
+    parse(j3);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS, CST, line, sizeof(line));
+    ck_assert_ptr_nonnull(strstr(line, "[CRITICAL] ACKNOWLEDGED "));
+    ck_assert_ptr_nonnull(strstr(line, "sump level high-high acknowledged by 物业王经理"));
+    /* In the list of active alarms: the value, and who acknowledged it. */
+    watch_format_alarm(&a, WATCH_LINE_ACTIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_ptr_nonnull(strstr(line, "【严重】当前报警 "));
+    ck_assert_ptr_nonnull(strstr(line, "1.15 m ≥ 1.08 m（已确认，操作人：物业王经理）"));
+    cJSON_Delete(o);
+    free(j1);
+    free(j2);
+    free(j3);
+}
+END_TEST
+
+START_TEST(test_cleared_line)
+{
+    char *j1 = with(SUMP_HH, "event", cJSON_CreateString("cleared"));
+    char *j2 = with(j1, "active", cJSON_CreateFalse());
+    char *j3 = with(j2, "threshold", cJSON_CreateNumber(1.02));
+    char *j4 = with(j3, "value", cJSON_CreateNumber(0.95));
+    parse(j4);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_ptr_nonnull(strstr(line, "【严重】恢复 "));
+    ck_assert_ptr_nonnull(strstr(line, "集水坑水位超高已恢复 0.95 m ≤ 1.02 m"));
+    free(j1);
+    free(j2);
+    free(j3);
+    free(j4);
+}
+END_TEST
+
+START_TEST(test_retained_inhibit_shows_as_maintenance)
+{
+    const char *j = "{\"seq\":7,\"ts\":\"2026-07-20T10:00:00.000Z\",\"gateway\":\"gw\","
+                    "\"sensor\":\"sump-west\",\"kind\":\"water_level\",\"location\":\"\","
+                    "\"alarm\":\"inhibit\",\"event\":\"raised\",\"active\":true,\"acked\":false,"
+                    "\"severity\":\"info\",\"value\":null,\"unit\":\"\",\"threshold\":null,"
+                    "\"by\":\"维保\",\"until\":\"2026-07-20T12:00:00.000Z\"}";
+    parse(j);
+    ck_assert(!watch_alarm_is_new(&a));
+    watch_format_alarm(&a, WATCH_LINE_ACTIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(line, "18:00:00 【提示】维护中 gw · sump-west：维护屏蔽开始，时长 2.0 "
+                           "h，操作人：维保 · 3 分钟前");
+    watch_format_alarm(&a, WATCH_LINE_ACTIVE, LANG_EN, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(line,
+                     "18:00:00 [INFO] MAINTENANCE gw · sump-west: maintenance inhibit started "
+                     "for 2.0 h by 维保 · 3 min ago");
+}
+END_TEST
+
+START_TEST(test_unknown_alarm_falls_back_to_payload_message)
+{
+    const char *j = "{\"seq\":9,\"gateway\":\"gw\",\"sensor\":\"gateway\",\"kind\":\"gateway\","
+                    "\"alarm\":\"disk\",\"event\":\"raised\",\"active\":true,"
+                    "\"severity\":\"major\",\"message\":\"网关磁盘将满\"}";
+    parse(j);
+    ck_assert_int_eq(a.ts_ms, 0);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    /* No ts: no clock time and no age. */
+    ck_assert_str_eq(line, "--:--:-- 【重要】报警 gw · 网关磁盘将满");
+}
+END_TEST
+
+START_TEST(test_other_day_shows_the_date)
+{
+    parse(SUMP_HH);
+    watch_format_alarm(&a, WATCH_LINE_ACTIVE, LANG_EN, TS + 3 * 86400000LL, CST, line,
+                       sizeof(line));
+    ck_assert(strncmp(line, "07-20 18:03 [CRITICAL] ACTIVE ", 30) == 0);
+    ck_assert_ptr_nonnull(strstr(line, " · 3 d ago"));
+    /* 23:59 UTC is the next day in Zhengzhou. */
+    watch_alarm_release(&a);
+    char *j = with(SUMP_HH, "ts", cJSON_CreateString("2026-07-20T23:59:00Z"));
+    parse(j);
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, a.ts_ms, CST, line, sizeof(line));
+    ck_assert(strncmp(line, "07:59:00 ", 9) == 0);
+    free(j);
+}
+END_TEST
+
+/* Every multi-byte sequence in s is complete. */
+static bool utf8_whole(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+        for (int k = 1; k < n; k++)
+            if ((p[k] & 0xC0) != 0x80)
+                return false;
+        p += n;
+    }
+    return true;
+}
+
+START_TEST(test_line_truncated_keeps_utf8_whole)
+{
+    parse(SUMP_HH);
+    for (size_t len = 1; len < 200; len++) {
+        char small[200];
+        int n = watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, small, len);
+        ck_assert_int_gt(n, 150);
+        ck_assert_uint_lt(strlen(small), len);
+        ck_assert_msg(utf8_whole(small), "cut inside a character at %zu", len);
+    }
+}
+END_TEST
+
+static const struct {
+    int64_t age_ms;
+    const char *zh, *en;
+} ages[] = {
+    {-5000, "刚刚", "just now"},
+    {0, "刚刚", "just now"},
+    {9999, "刚刚", "just now"},
+    {10000, "10 秒前", "10 s ago"},
+    {119000, "119 秒前", "119 s ago"},
+    {180000, "3 分钟前", "3 min ago"},
+    {119 * 60000LL, "119 分钟前", "119 min ago"},
+    {5 * 3600000LL, "5 小时前", "5 h ago"},
+    {3 * 86400000LL, "3 天前", "3 d ago"},
+};
+
+START_TEST(test_age_wording)
+{
+    char buf[64];
+    watch_format_age(ages[_i].age_ms, LANG_ZH, buf, sizeof(buf));
+    ck_assert_str_eq(buf, ages[_i].zh);
+    watch_format_age(ages[_i].age_ms, LANG_EN, buf, sizeof(buf));
+    ck_assert_str_eq(buf, ages[_i].en);
+}
+END_TEST
+
+START_TEST(test_status_lines)
+{
+    watch_format_status("demo-dongfeng-b1", "东风小区", false, LANG_ZH, TS, TS, CST, line,
+                        sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 东风小区（demo-dongfeng-b1） 网关离线");
+    watch_format_status("gw", NULL, true, LANG_EN, TS, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 gw (gw) gateway online");
+}
+END_TEST
+
+/* ---- parsing ---- */
+
+START_TEST(test_parse_reads_every_field)
+{
+    parse(SUMP_HH);
+    ck_assert_uint_eq(a.seq, 42);
+    ck_assert_int_eq(a.ts_ms, TS);
+    ck_assert_str_eq(a.gateway, "demo-dongfeng-b1");
+    ck_assert_str_eq(a.sensor, "sump-east");
+    ck_assert_str_eq(a.kind, "water_level");
+    ck_assert_str_eq(a.alarm, "high_high");
+    ck_assert_str_eq(a.event, "raised");
+    ck_assert_str_eq(a.severity, "critical");
+    ck_assert_str_eq(a.community, "dongfeng");
+    ck_assert_str_eq(a.by, "");
+    ck_assert(a.active && !a.acked);
+    ck_assert_double_eq_tol(a.value, 1.15, 1e-9);
+    ck_assert_double_eq_tol(a.threshold, 1.08, 1e-9);
+    ck_assert(watch_alarm_is_new(&a));
+}
+END_TEST
+
+/* The payload the gateway itself builds parses and formats. */
+START_TEST(test_gateway_payload_round_trip)
+{
+    static struct cfg c;
+    struct alarm_msg m = {.seq = 5,
+                          .ts_ms = TS,
+                          .sensor = "smoke-relay",
+                          .kind = "smoke",
+                          .location = "消防控制箱",
+                          .alarm = "fire",
+                          .event = "raised",
+                          .active = true,
+                          .severity = "critical",
+                          .value = NAN,
+                          .threshold = NAN,
+                          .unit = "",
+                          .message = "火警"};
+    snprintf(c.id, sizeof(c.id), "gw-1");
+    snprintf(c.name, sizeof(c.name), "某小区人防");
+    snprintf(c.community, sizeof(c.community), "c1");
+    snprintf(c.property, sizeof(c.property), "p1");
+    char *json = payload_alarm(&c, &m);
+    ck_assert_ptr_nonnull(json);
+    parse(json);
+    ck_assert_uint_eq(a.seq, 5);
+    ck_assert(isnan(a.value));
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(
+        line, "18:03:04 【严重】报警 某小区人防（c1/p1） · smoke-relay（消防控制箱）：火警 · 刚刚");
+    free(json);
+}
+END_TEST
+
+static const char *const bad_payloads[] = {
+    "",
+    "not json",
+    "[1,2,3]",
+    "{\"seq\":1}",
+    "{\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\",\"active\":true}",
+    "{\"seq\":-1,\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\","
+    "\"active\":true}",
+    "{\"seq\":1.5,\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\","
+    "\"active\":true}",
+    "{\"seq\":\"1\",\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\","
+    "\"active\":true}",
+    "{\"seq\":1,\"gateway\":\"\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\",\"active\":"
+    "true}",
+    "{\"seq\":1,\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\"}",
+    "{\"seq\":1,\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\",\"active\":"
+    "1}",
+    "{\"seq\":1,\"gateway\":\"g\",\"sensor\":\"s\",\"alarm\":\"a\",\"event\":\"raised\",\"active\":"
+    "true",
+};
+
+START_TEST(test_bad_payload_is_rejected_with_a_reason)
+{
+    const char *j = bad_payloads[_i];
+    ck_assert_int_eq(watch_alarm_parse(j, strlen(j), &a, err, sizeof(err)), -1);
+    ck_assert_int_gt(strlen(err), 0);
+    ck_assert_ptr_null(a.json);
+}
+END_TEST
+
+START_TEST(test_payload_with_nul_byte_is_rejected)
+{
+    const char j[] = "{\"seq\":1,\"gateway\":\"g\0\"}";
+    ck_assert_int_eq(watch_alarm_parse(j, sizeof(j) - 1, &a, err, sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(test_parse_time)
+{
+    int64_t ms;
+    ck_assert_int_eq(watch_parse_time("2026-07-20T10:03:04.123Z", &ms), 0);
+    ck_assert_int_eq(ms, TS);
+    ck_assert_int_eq(watch_parse_time("2026-07-20T18:03:04.123+08:00", &ms), 0);
+    ck_assert_int_eq(ms, TS);
+    ck_assert_int_eq(watch_parse_time("1970-01-01T00:00:00Z", &ms), 0);
+    ck_assert_int_eq(ms, 0);
+    ck_assert_int_eq(watch_parse_time("2024-02-29T00:00:01.5Z", &ms), 0);
+    ck_assert_int_eq(ms, 1709164801500LL);
+    ck_assert_int_eq(watch_parse_time("2026-07-20 10:03:04Z", &ms), -1);
+    ck_assert_int_eq(watch_parse_time("2026-07-20T10:03:04", &ms), -1);
+    ck_assert_int_eq(watch_parse_time("2026-13-20T10:03:04Z", &ms), -1);
+    ck_assert_int_eq(watch_parse_time("2026-07-20T10:03:04Zjunk", &ms), -1);
+    ck_assert_int_eq(watch_parse_time("", &ms), -1);
+}
+END_TEST
+
+/* ---- duplicates ---- */
+
+START_TEST(test_duplicate_seq_of_same_gateway_is_dropped)
+{
+    struct watch_seen *s = watch_seen_new(100);
+    ck_assert_int_eq(watch_seen_add(s, "gw-a", 1), 1);
+    ck_assert_int_eq(watch_seen_add(s, "gw-a", 2), 1);
+    ck_assert_int_eq(watch_seen_add(s, "gw-a", 1), 0);
+    ck_assert_int_eq(watch_seen_add(s, "gw-a", 2), 0);
+    /* The same seq from another gateway is another alarm. */
+    ck_assert_int_eq(watch_seen_add(s, "gw-b", 1), 1);
+    ck_assert_int_eq(watch_seen_add(s, "gw-a 1", 1), 1); /* no key confusion */
+    ck_assert_uint_eq(watch_seen_count(s), 4);
+    watch_seen_free(s);
+    watch_seen_free(NULL);
+}
+END_TEST
+
+START_TEST(test_duplicates_remembered_within_capacity_and_bounded)
+{
+    struct watch_seen *s = watch_seen_new(1000);
+    for (uint64_t i = 0; i < 10000; i++)
+        ck_assert_int_eq(watch_seen_add(s, "gw", i), 1);
+    ck_assert_uint_le(watch_seen_count(s), 1000);
+    /* The last capacity/2 are certainly remembered. */
+    for (uint64_t i = 10000 - 500; i < 10000; i++)
+        ck_assert_int_eq(watch_seen_add(s, "gw", i), 0);
+    /* Long forgotten: counted as new again. */
+    ck_assert_int_eq(watch_seen_add(s, "gw", 3), 1);
+    watch_seen_free(s);
+}
+END_TEST
+
+/* ---- topics and ack ---- */
+
+static const struct {
+    const char *topic;
+    enum watch_topic type;
+    const char *base;
+} topics[] = {
+    {"shelter/zz/js/fc/df/wk/gw1/alarm/sump-east/high_high", WATCH_TOPIC_ALARM,
+     "shelter/zz/js/fc/df/wk/gw1"},
+    {"shelter/zz/js/fc/df/wk/gw1/status", WATCH_TOPIC_STATUS, "shelter/zz/js/fc/df/wk/gw1"},
+    {"shelter/zz/js/fc/df/wk/gw1/reading/sump-east", WATCH_TOPIC_READING,
+     "shelter/zz/js/fc/df/wk/gw1"},
+    {"shelter/zz/js/fc/df/wk/gw1/cmd/ack", WATCH_TOPIC_CMD, "shelter/zz/js/fc/df/wk/gw1"},
+    {"shelter/zz/js/fc/df/wk/gw1/cmd_result", WATCH_TOPIC_CMD_RESULT, "shelter/zz/js/fc/df/wk/gw1"},
+    {"shelter/zz/js/fc/df/wk/gw1/reading/status", WATCH_TOPIC_READING,
+     "shelter/zz/js/fc/df/wk/gw1"},
+    {"shelter/zz/js/fc/df/wk/gw1/alarm/door-1/status", WATCH_TOPIC_ALARM,
+     "shelter/zz/js/fc/df/wk/gw1"},
+    {"alarm/s/a", WATCH_TOPIC_OTHER, ""},
+    {"/alarm/s/a", WATCH_TOPIC_OTHER, ""},
+    {"x//alarm/s/a", WATCH_TOPIC_OTHER, ""},
+    {"gw/alarm//a", WATCH_TOPIC_OTHER, ""},
+    {"gw/alarm/s/", WATCH_TOPIC_OTHER, ""},
+    {"status", WATCH_TOPIC_OTHER, ""},
+    {"something/else", WATCH_TOPIC_OTHER, ""},
+    {"", WATCH_TOPIC_OTHER, ""},
+};
+
+START_TEST(test_topic_classification)
+{
+    char base[256];
+    ck_assert_int_eq(watch_topic_parse(topics[_i].topic, base, sizeof(base)), topics[_i].type);
+    ck_assert_str_eq(base, topics[_i].base);
+}
+END_TEST
+
+START_TEST(test_ack_target_derives_base_sensor_alarm)
+{
+    char base[256], sensor[WATCH_TEXT_MAX + 1], alarm[WATCH_TEXT_MAX + 1];
+    ck_assert_int_eq(watch_ack_target("shelter/zz/js/fc/df/wk/gw1/alarm/smoke-relay/fire", base,
+                                      sizeof(base), sensor, alarm, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(base, "shelter/zz/js/fc/df/wk/gw1");
+    ck_assert_str_eq(sensor, "smoke-relay");
+    ck_assert_str_eq(alarm, "fire");
+}
+END_TEST
+
+START_TEST(test_ack_target_rejects_what_is_not_one_alarm)
+{
+    char base[256], sensor[WATCH_TEXT_MAX + 1], alarm[WATCH_TEXT_MAX + 1], longname[200];
+    const char *bad[] = {"shelter/zz/+/gw1/alarm/smoke-relay/fire",
+                         "shelter/#",
+                         "shelter/gw1/status",
+                         "alarm/smoke-relay/fire",
+                         "shelter/gw1/reading/sump-east",
+                         "shelter/gw1/alarm/smoke-relay"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_msg(
+            watch_ack_target(bad[i], base, sizeof(base), sensor, alarm, err, sizeof(err)) == -1,
+            "%s", bad[i]);
+        ck_assert_int_gt(strlen(err), 0);
+    }
+    snprintf(longname, sizeof(longname), "gw/alarm/%0100d/fire", 0);
+    ck_assert_int_eq(
+        watch_ack_target(longname, base, sizeof(base), sensor, alarm, err, sizeof(err)), -1);
+    /* A base that does not fit the buffer. */
+    ck_assert_int_eq(
+        watch_ack_target("shelter/zz/js/gw1/alarm/s/a", base, 8, sensor, alarm, err, sizeof(err)),
+        -1);
+}
+END_TEST
+
+START_TEST(test_ack_payload_is_the_gateway_ack_command)
+{
+    char *p = watch_ack_payload("w-1", "smoke-relay", "fire", "物业王经理");
+    cJSON *o = cJSON_Parse(p);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "id")->valuestring, "w-1");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "sensor")->valuestring, "smoke-relay");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "alarm")->valuestring, "fire");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "by")->valuestring, "物业王经理");
+    ck_assert_int_eq(cJSON_GetArraySize(o), 4);
+    cJSON_Delete(o);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_cmd_result_matched_by_id)
+{
+    bool ok = false;
+    char why[128];
+    const char *r1 = "{\"id\":\"w-1\",\"verb\":\"ack\",\"ok\":true,\"ts\":\"x\"}";
+    const char *r2 = "{\"id\":\"w-1\",\"verb\":\"ack\",\"ok\":false,\"error\":\"alarm fire of s is "
+                     "not active\"}";
+    const char *r3 = "{\"id\":\"other\",\"verb\":\"ack\",\"ok\":true}";
+    const char *r4 = "{\"id\":null,\"verb\":\"ack\",\"ok\":false,\"error\":\"not valid JSON\"}";
+    ck_assert_int_eq(watch_cmd_result(r1, strlen(r1), "w-1", &ok, why, sizeof(why)), 1);
+    ck_assert(ok);
+    ck_assert_int_eq(watch_cmd_result(r2, strlen(r2), "w-1", &ok, why, sizeof(why)), 1);
+    ck_assert(!ok);
+    ck_assert_str_eq(why, "alarm fire of s is not active");
+    ck_assert_int_eq(watch_cmd_result(r3, strlen(r3), "w-1", &ok, why, sizeof(why)), 0);
+    ck_assert_int_eq(watch_cmd_result(r4, strlen(r4), "w-1", &ok, why, sizeof(why)), 0);
+    ck_assert_int_eq(watch_cmd_result("{", 1, "w-1", &ok, why, sizeof(why)), -1);
+    ck_assert_int_eq(watch_cmd_result("{\"id\":\"w-1\"}", 12, "w-1", &ok, why, sizeof(why)), -1);
+}
+END_TEST
+
+/* ---- gateway status ---- */
+
+START_TEST(test_status_changes_reported_once)
+{
+    struct watch_gateways *g = watch_gateways_new();
+    const char *on = "{\"online\":true,\"gateway\":\"gw1\",\"name\":\"东风小区\"}";
+    const char *off = "{\"online\":false}";
+    bool online;
+    const char *id, *name;
+    int n_on, n_off;
+
+    ck_assert_int_eq(watch_gateways_update(g, "s/a/gw1", on, strlen(on), &online, &id, &name), 1);
+    ck_assert(online);
+    ck_assert_str_eq(name, "东风小区");
+    ck_assert_int_eq(watch_gateways_update(g, "s/a/gw1", on, strlen(on), &online, &id, &name), 0);
+    /* The will has no name: the last one known is kept. */
+    ck_assert_int_eq(watch_gateways_update(g, "s/a/gw1", off, strlen(off), &online, &id, &name), 1);
+    ck_assert(!online);
+    ck_assert_str_eq(id, "gw1");
+    ck_assert_str_eq(name, "东风小区");
+    /* Never seen online: its id from the topic. */
+    ck_assert_int_eq(watch_gateways_update(g, "s/b/gw2", off, strlen(off), &online, &id, &name), 1);
+    ck_assert_str_eq(id, "gw2");
+    ck_assert_str_eq(name, "gw2");
+    ck_assert_int_eq(watch_gateways_update(g, "s/b/gw2", "nope", 4, &online, &id, &name), -1);
+    ck_assert_int_eq(watch_gateways_update(g, "s/b/gw2", "{}", 2, &online, &id, &name), -1);
+    watch_gateways_count(g, &n_on, &n_off);
+    ck_assert_int_eq(n_on, 0);
+    ck_assert_int_eq(n_off, 2);
+    watch_gateways_free(g);
+    watch_gateways_free(NULL);
+}
+END_TEST
+
+START_TEST(test_severity_rank_orders_critical_first)
+{
+    ck_assert_int_lt(watch_severity_rank("critical"), watch_severity_rank("major"));
+    ck_assert_int_lt(watch_severity_rank("major"), watch_severity_rank("minor"));
+    ck_assert_int_lt(watch_severity_rank("minor"), watch_severity_rank("info"));
+    ck_assert_int_lt(watch_severity_rank("info"), watch_severity_rank("bogus"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("watch");
+    TCase *tc = tcase_create("watch");
+
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_raised_line_zh_has_site_location_value_threshold_severity_age);
+    tcase_add_test(tc, test_raised_line_en);
+    tcase_add_test(tc, test_text_follows_watch_language_not_gateway_message);
+    tcase_add_test(tc, test_acknowledged_line_names_who);
+    tcase_add_test(tc, test_cleared_line);
+    tcase_add_test(tc, test_retained_inhibit_shows_as_maintenance);
+    tcase_add_test(tc, test_unknown_alarm_falls_back_to_payload_message);
+    tcase_add_test(tc, test_other_day_shows_the_date);
+    tcase_add_test(tc, test_line_truncated_keeps_utf8_whole);
+    tcase_add_loop_test(tc, test_age_wording, 0, sizeof(ages) / sizeof(ages[0]));
+    tcase_add_test(tc, test_status_lines);
+    tcase_add_test(tc, test_parse_reads_every_field);
+    tcase_add_test(tc, test_gateway_payload_round_trip);
+    tcase_add_loop_test(tc, test_bad_payload_is_rejected_with_a_reason, 0,
+                        sizeof(bad_payloads) / sizeof(bad_payloads[0]));
+    tcase_add_test(tc, test_payload_with_nul_byte_is_rejected);
+    tcase_add_test(tc, test_parse_time);
+    tcase_add_test(tc, test_duplicate_seq_of_same_gateway_is_dropped);
+    tcase_add_test(tc, test_duplicates_remembered_within_capacity_and_bounded);
+    tcase_add_loop_test(tc, test_topic_classification, 0, sizeof(topics) / sizeof(topics[0]));
+    tcase_add_test(tc, test_ack_target_derives_base_sensor_alarm);
+    tcase_add_test(tc, test_ack_target_rejects_what_is_not_one_alarm);
+    tcase_add_test(tc, test_ack_payload_is_the_gateway_ack_command);
+    tcase_add_test(tc, test_cmd_result_matched_by_id);
+    tcase_add_test(tc, test_status_changes_reported_once);
+    tcase_add_test(tc, test_severity_rank_orders_critical_first);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
