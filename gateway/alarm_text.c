@@ -4,11 +4,11 @@
  * Pure (no locale, no time zone: durations, never clock times).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alarm.h"
+#include "textbuf.h"
 
 struct text {
     const char *zh, *en;
@@ -55,60 +55,42 @@ static const struct text for_word = {"，时长 ", " for "};
 static const struct text sign_raise[2] = {{"≥", ">="}, {">", ">"}};
 static const struct text sign_clear[2] = {{"≤", "<="}, {"<", "<"}};
 
-struct buf {
-    char *p;
-    size_t len;
-    size_t n; /* would-be length */
-};
-
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k =
-        vsnprintf(b->n < b->len ? b->p + b->n : NULL, b->n < b->len ? b->len - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        b->n += (size_t)k;
-}
-
 static const char *pick(const struct text *t, enum gw_lang lang)
 {
     return lang == LANG_EN ? t->en : t->zh;
 }
 
 /* A duration in seconds, the way a person says it. */
-static void put_duration(struct buf *b, double s)
+static void put_duration(struct textbuf *b, double s)
 {
     if (s < 120)
-        put(b, "%.0f s", s);
+        tb_put(b, "%.0f s", s);
     else if (s < 2 * 3600)
-        put(b, "%.0f min", s / 60);
+        tb_put(b, "%.0f min", s / 60);
     else if (s < 2 * 86400)
-        put(b, "%.1f h", s / 3600);
+        tb_put(b, "%.1f h", s / 3600);
     else
-        put(b, "%.0f d", s / 86400);
+        tb_put(b, "%.0f d", s / 86400);
 }
 
-static void put_quantity(struct buf *b, double v, const char *unit)
+static void put_quantity(struct textbuf *b, double v, const char *unit)
 {
     if (strcmp(unit, "s") == 0)
         put_duration(b, v);
     else if (strcmp(unit, "m") == 0)
-        put(b, "%.2f m", v);
+        tb_put(b, "%.2f m", v);
     else if (strcmp(unit, "cm/min") == 0)
-        put(b, "%.1f cm/min", v);
+        tb_put(b, "%.1f cm/min", v);
     else if (strcmp(unit, "d") == 0)
-        put(b, "%.0f d", v);
+        tb_put(b, "%.0f d", v);
     else
-        put(b, "%.0f %s", v, unit);
+        tb_put(b, "%.0f %s", v, unit);
 }
 
 int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const char *sensor_name,
                         const char *location, char *buf, size_t len)
 {
-    struct buf b = {buf, len, 0};
+    struct textbuf b = {buf, len, 0};
     bool zh = lang != LANG_EN;
 
     if (buf == NULL || len == 0 || (unsigned)ev->alarm > ALARM_INHIBIT ||
@@ -116,10 +98,10 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
         return -1;
     buf[0] = '\0';
     if (location != NULL && location[0] != '\0')
-        put(&b, zh ? "%s（%s）：" : "%s (%s): ", sensor_name, location);
+        tb_put(&b, zh ? "%s（%s）：" : "%s (%s): ", sensor_name, location);
     else
-        put(&b, zh ? "%s：" : "%s: ", sensor_name);
-    put(&b, "%s%s", pick(&alarm_texts[ev->alarm], lang), pick(&event_words[ev->type], lang));
+        tb_put(&b, zh ? "%s：" : "%s: ", sensor_name);
+    tb_put(&b, "%s%s", pick(&alarm_texts[ev->alarm], lang), pick(&event_words[ev->type], lang));
 
     bool numbers = !isnan(ev->value) && !isnan(ev->threshold) && ev->unit[0] != '\0';
     if (ev->type == ALARM_EV_RAISED || ev->type == ALARM_EV_CLEARED || ev->type == ALARM_EV_TEST) {
@@ -127,35 +109,23 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
             const struct text *sign = ev->type == ALARM_EV_CLEARED
                                           ? &sign_clear[alarm_is_strict(ev->alarm)]
                                           : &sign_raise[alarm_is_strict(ev->alarm)];
-            put(&b, " ");
+            tb_put(&b, " ");
             put_quantity(&b, ev->value, ev->unit);
-            put(&b, " %s ", pick(sign, lang));
+            tb_put(&b, " %s ", pick(sign, lang));
             put_quantity(&b, ev->threshold, ev->unit);
         } else if (!isnan(ev->value) && ev->unit[0] != '\0' && ev->type != ALARM_EV_CLEARED) {
-            put(&b, " ");
+            tb_put(&b, " ");
             put_quantity(&b, ev->value, ev->unit);
         }
     }
     if (ev->type == ALARM_EV_INHIBIT_STARTED && ev->until_ms > ev->ts_ms) {
-        put(&b, "%s", pick(&for_word, lang));
+        tb_put(&b, "%s", pick(&for_word, lang));
         put_duration(&b, (double)(ev->until_ms - ev->ts_ms) / 1000.0);
     }
     if (ev->by[0] != '\0' &&
         (ev->type == ALARM_EV_ACKNOWLEDGED || ev->type == ALARM_EV_TEST ||
          ev->type == ALARM_EV_INHIBIT_STARTED || ev->type == ALARM_EV_INHIBIT_ENDED))
-        put(&b, "%s%s", pick(&by_word, lang), ev->by);
+        tb_put(&b, "%s%s", pick(&by_word, lang), ev->by);
 
-    if (b.n >= len) {
-        /* Truncated to len - 1 bytes: do not leave half a UTF-8 character. */
-        size_t end = len - 1, lead = end;
-        while (lead > 0 && ((unsigned char)buf[lead - 1] & 0xC0) == 0x80)
-            lead--;
-        if (lead > 0) {
-            unsigned char c = (unsigned char)buf[lead - 1];
-            size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (lead - 1 + need > end)
-                buf[lead - 1] = '\0';
-        }
-    }
-    return (int)b.n;
+    return tb_finish(&b);
 }

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include "alarm.h"
 #include "kind.h"
+#include "textbuf.h"
 
 /* ---- a string-keyed chained hash map ---- */
 
@@ -109,43 +109,6 @@ static void smap_clear(struct smap *m)
     free(m->buckets);
     m->buckets = NULL;
     m->nbuckets = m->count = 0;
-}
-
-/* ---- an append-only bounded text buffer (snprintf semantics) ---- */
-
-struct buf {
-    char *p;
-    size_t len;
-    size_t n; /* would-be length */
-};
-
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k =
-        vsnprintf(b->n < b->len ? b->p + b->n : NULL, b->n < b->len ? b->len - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        b->n += (size_t)k;
-}
-
-/* Truncated output must not end in half a UTF-8 character. */
-static int finish(struct buf *b)
-{
-    if (b->len > 0 && b->n >= b->len) {
-        size_t end = b->len - 1, lead = end;
-        while (lead > 0 && ((unsigned char)b->p[lead - 1] & 0xC0) == 0x80)
-            lead--;
-        if (lead > 0) {
-            unsigned char c = (unsigned char)b->p[lead - 1];
-            size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (lead - 1 + need > end)
-                b->p[lead - 1] = '\0';
-        }
-    }
-    return b->n > (size_t)INT32_MAX ? -1 : (int)b->n;
 }
 
 struct text {
@@ -521,10 +484,10 @@ static const struct {
 static const struct text listed_alarm = {"当前报警", "ACTIVE"};
 static const struct text listed_inhibit = {"维护中", "MAINTENANCE"};
 
-static void put_time(struct buf *b, int64_t ts_ms, int64_t now_ms, int tz_offset_s)
+static void put_time(struct textbuf *b, int64_t ts_ms, int64_t now_ms, int tz_offset_s)
 {
     if (ts_ms <= 0) {
-        put(b, "--:--:--");
+        tb_put(b, "--:--:--");
         return;
     }
     int64_t local = ts_ms / 1000 + tz_offset_s, now_local = now_ms / 1000 + tz_offset_s;
@@ -534,44 +497,44 @@ static void put_time(struct buf *b, int64_t ts_ms, int64_t now_ms, int tz_offset
     int m, d;
 
     if (day == now_day) {
-        put(b, "%02d:%02d:%02d", (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+        tb_put(b, "%02d:%02d:%02d", (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
     } else {
         civil_from_days(day, &m, &d);
-        put(b, "%02d-%02d %02d:%02d", m, d, (int)(sod / 3600), (int)(sod / 60 % 60));
+        tb_put(b, "%02d-%02d %02d:%02d", m, d, (int)(sod / 3600), (int)(sod / 60 % 60));
     }
 }
 
 int watch_format_age(int64_t age_ms, enum gw_lang lang, char *buf, size_t len)
 {
-    struct buf b = {buf, len, 0};
+    struct textbuf b = {buf, len, 0};
     bool zh = lang != LANG_EN;
     int64_t s = age_ms > 0 ? age_ms / 1000 : 0;
 
     if (len > 0)
         buf[0] = '\0';
     if (s < 10)
-        put(&b, zh ? "刚刚" : "just now");
+        tb_put(&b, zh ? "刚刚" : "just now");
     else if (s < 120)
-        put(&b, zh ? "%lld 秒前" : "%lld s ago", (long long)s);
+        tb_put(&b, zh ? "%lld 秒前" : "%lld s ago", (long long)s);
     else if (s < 2 * 3600)
-        put(&b, zh ? "%lld 分钟前" : "%lld min ago", (long long)(s / 60));
+        tb_put(&b, zh ? "%lld 分钟前" : "%lld min ago", (long long)(s / 60));
     else if (s < 2 * 86400)
-        put(&b, zh ? "%lld 小时前" : "%lld h ago", (long long)(s / 3600));
+        tb_put(&b, zh ? "%lld 小时前" : "%lld h ago", (long long)(s / 3600));
     else
-        put(&b, zh ? "%lld 天前" : "%lld d ago", (long long)(s / 86400));
-    return finish(&b);
+        tb_put(&b, zh ? "%lld 天前" : "%lld d ago", (long long)(s / 86400));
+    return tb_finish(&b);
 }
 
-static void put_site(struct buf *b, const struct watch_alarm *a, bool zh)
+static void put_site(struct textbuf *b, const struct watch_alarm *a, bool zh)
 {
-    put(b, "%s", a->site_name[0] != '\0' ? a->site_name : a->gateway);
+    tb_put(b, "%s", a->site_name[0] != '\0' ? a->site_name : a->gateway);
     if (a->community[0] != '\0' || a->property[0] != '\0')
-        put(b, zh ? "（%s/%s）" : " (%s/%s)", a->community, a->property);
+        tb_put(b, zh ? "（%s/%s）" : " (%s/%s)", a->community, a->property);
 }
 
 /* The gateway's own text for the event, or -1 when this build does not know
  * the kind or the alarm. */
-static int put_engine_text(struct buf *b, const struct watch_alarm *a, enum alarm_event_type type,
+static int put_engine_text(struct textbuf *b, const struct watch_alarm *a, enum alarm_event_type type,
                            enum gw_lang lang)
 {
     struct alarm_event ev;
@@ -598,14 +561,14 @@ static int put_engine_text(struct buf *b, const struct watch_alarm *a, enum alar
     snprintf(ev.by, sizeof(ev.by), "%s", a->by);
     if (alarm_event_message(&ev, lang, a->sensor, a->location, text, sizeof(text)) < 0)
         return -1;
-    put(b, "%s", text);
+    tb_put(b, "%s", text);
     return 0;
 }
 
 int watch_format_alarm(const struct watch_alarm *a, enum watch_line how, enum gw_lang lang,
                        int64_t now_ms, int tz_offset_s, char *buf, size_t len)
 {
-    struct buf b = {buf, len, 0};
+    struct textbuf b = {buf, len, 0};
     bool zh = lang != LANG_EN;
     bool inhibit = strcmp(a->alarm, "inhibit") == 0;
     size_t ei, nevents = sizeof(events) / sizeof(events[0]);
@@ -633,51 +596,51 @@ int watch_format_alarm(const struct watch_alarm *a, enum watch_line how, enum gw
 
     put_time(&b, a->ts_ms, now_ms, tz_offset_s);
     if (rank < (int)(sizeof(severities) / sizeof(severities[0])))
-        put(&b, zh ? " 【%s】" : " [%s] ", pick(&severities[rank].label, lang));
+        tb_put(&b, zh ? " 【%s】" : " [%s] ", pick(&severities[rank].label, lang));
     else
-        put(&b, zh ? " 【%s】" : " [%s] ", a->severity[0] != '\0' ? a->severity : "?");
-    put(&b, "%s ", word);
+        tb_put(&b, zh ? " 【%s】" : " [%s] ", a->severity[0] != '\0' ? a->severity : "?");
+    tb_put(&b, "%s ", word);
     put_site(&b, a, zh);
-    put(&b, " · ");
+    tb_put(&b, " · ");
     if (put_engine_text(&b, a, type, lang) == -1) {
         if (a->message[0] != '\0')
-            put(&b, "%s", a->message);
+            tb_put(&b, "%s", a->message);
         else if (a->location[0] != '\0')
-            put(&b, zh ? "%s（%s）：%s" : "%s (%s): %s", a->sensor, a->location, a->alarm);
+            tb_put(&b, zh ? "%s（%s）：%s" : "%s (%s): %s", a->sensor, a->location, a->alarm);
         else
-            put(&b, zh ? "%s：%s" : "%s: %s", a->sensor, a->alarm);
+            tb_put(&b, zh ? "%s：%s" : "%s: %s", a->sensor, a->alarm);
     }
     if (how == WATCH_LINE_ACTIVE && a->acked && !inhibit) {
         if (a->by[0] != '\0')
-            put(&b, zh ? "（已确认，操作人：%s）" : " (acknowledged by %s)", a->by);
+            tb_put(&b, zh ? "（已确认，操作人：%s）" : " (acknowledged by %s)", a->by);
         else
-            put(&b, zh ? "（已确认）" : " (acknowledged)");
+            tb_put(&b, zh ? "（已确认）" : " (acknowledged)");
     }
     if (a->ts_ms > 0) {
         char age[64];
         watch_format_age(now_ms - a->ts_ms, lang, age, sizeof(age));
-        put(&b, " · %s", age);
+        tb_put(&b, " · %s", age);
     }
-    return finish(&b);
+    return tb_finish(&b);
 }
 
 int watch_format_status(const char *gateway, const char *name, bool online, enum gw_lang lang,
                         int64_t ts_ms, int64_t now_ms, int tz_offset_s, char *buf, size_t len)
 {
-    struct buf b = {buf, len, 0};
+    struct textbuf b = {buf, len, 0};
     bool zh = lang != LANG_EN;
 
     if (buf == NULL || len == 0)
         return -1;
     buf[0] = '\0';
     put_time(&b, ts_ms, now_ms, tz_offset_s);
-    put(&b, " %s", name != NULL && name[0] != '\0' ? name : gateway);
-    put(&b, zh ? "（%s）" : " (%s)", gateway);
+    tb_put(&b, " %s", name != NULL && name[0] != '\0' ? name : gateway);
+    tb_put(&b, zh ? "（%s）" : " (%s)", gateway);
     if (online)
-        put(&b, zh ? " 网关上线" : " gateway online");
+        tb_put(&b, zh ? " 网关上线" : " gateway online");
     else
-        put(&b, zh ? " 网关离线" : " gateway OFFLINE");
-    return finish(&b);
+        tb_put(&b, zh ? " 网关离线" : " gateway OFFLINE");
+    return tb_finish(&b);
 }
 
 /* ---- duplicates ---- */
