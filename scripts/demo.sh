@@ -73,33 +73,8 @@ die() {
 	exit 1
 }
 
-# bg NAME COMMAND...: in the background, output to $D/NAME.log.
-bg() {
-	local name=$1; shift
-	"$@" >"$D/$name.log" 2>&1 </dev/null &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A free loopback port, not one already handed out.
-TAKEN=" "
-free_port() {
-	local p
-	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
-		case $TAKEN in *" $p "*) continue ;; esac
-		if ! port_open "$p"; then TAKEN="$TAKEN$p "; echo "$p"; return; fi
-	done
-}
-
-# wait_for SECONDS COMMAND...: poll every 0.1 s until it succeeds.
-wait_for() {
-	local n=$(( $1 * 10 )); shift
-	while [ "$n" -gt 0 ]; do "$@" 2>/dev/null && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
+SVC_DIR=$D
+. "$ROOT/scripts/services.sh"
 
 MQTT_PORT=$(free_port)
 SIM_PORT=$(free_port)
@@ -126,25 +101,14 @@ cat <<EOF
 EOF
 
 # --- the broker ---
-cat >"$D/mosquitto.conf" <<EOF
-listener $MQTT_PORT 127.0.0.1
-allow_anonymous true
-user $(id -un)
-persistence false
-log_dest file $D/mosquitto.log
-EOF
+mosquitto_conf "$D/mosquitto.conf" "$MQTT_PORT"
 bg mosquitto /usr/sbin/mosquitto -c "$D/mosquitto.conf"
 wait_for 10 port_open "$MQTT_PORT" || die "mosquitto did not start"
 
 # --- the demo config: conf/demo.conf on our ports and paths, short delays ---
 CONF=$D/demo.conf
-sed -e "s|^\(port *= *\).*|\1$SIM_PORT|" \
-    -e "s|^uri *=.*|uri = tcp://127.0.0.1:$MQTT_PORT|" \
-    -e "s|/tmp/shelter-demo/ttyGW1|$D/rs485-1-gw|; s|/tmp/shelter-demo/ttyGW2|$D/rs485-2-gw|" \
-    -e "s|/tmp/shelter-demo/state|$D/state|" \
-    -e "s|^\[gateway\]|&\nmodels_dir = $ROOT/sensors/models|" \
-    "$ROOT/conf/demo.conf" >"$CONF"
-mkdir -p "$D/state"
+demo_shelter_conf "$CONF" "$SIM_PORT" "$MQTT_PORT"
+sed -i "s|^\[gateway\]|&\nmodels_dir = $ROOT/sensors/models|" "$CONF"
 # override SENSOR KEY=VALUE...: alarm overrides (see conf/gateway.conf),
 # inserted right after the sensor's section header.
 override() {
@@ -160,40 +124,13 @@ override leak-ramp leak_delay=2s leak_clear_delay=5s
 INFLUX_NOTE="not installed: no InfluxDB output"
 if [ -x /usr/bin/influxd ]; then
 	HTTP_PORT=$(free_port)
-	RPC_PORT=$(free_port)
-	cat >"$D/influxdb.conf" <<EOF
-reporting-disabled = true
-reporting-enabled = false
-bind-address = "127.0.0.1:$RPC_PORT"
-[meta]
-  dir = "$D/influx/meta"
-[data]
-  dir = "$D/influx/data"
-  wal-dir = "$D/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:$HTTP_PORT"
-  log-enabled = false
-[continuous_queries]
-  enabled = false
-[subscriber]
-  enabled = false
-EOF
+	influxd_conf "$D/influxdb.conf" "$D/influx" "$HTTP_PORT" "$(free_port)"
 	bg influxd /usr/bin/influxd -config "$D/influxdb.conf"
 	INFLUX_URL=http://127.0.0.1:$HTTP_PORT
 	if wait_for 15 curl -sf -o /dev/null "$INFLUX_URL/ping" &&
 		curl -sf -o /dev/null -XPOST "$INFLUX_URL/query" --data-urlencode "q=CREATE DATABASE shelter"; then
-		cp "$CONF" "$CONF.influx"
-		printf '\n[influx]\nurl = %s\ndatabase = shelter\n' "$INFLUX_URL" >>"$CONF.influx"
-		if "$GW" -c "$CONF.influx" --check >"$D/check-influx.log" 2>&1; then
-			mv "$CONF.influx" "$CONF"
-			INFLUX_NOTE="$INFLUX_URL, database shelter"
-		else
-			INFLUX_NOTE="running, but this gateway build does not take [influx] yet: skipped"
-		fi
+		printf '\n[influx]\nurl = %s\ndatabase = shelter\n' "$INFLUX_URL" >>"$CONF"
+		INFLUX_NOTE="$INFLUX_URL, database shelter"
 	else
 		INFLUX_NOTE="did not start: skipped"
 	fi
@@ -202,8 +139,7 @@ fi
 
 # --- the simulated sensors: two RS-485 lines (pty pairs) and Modbus TCP ---
 for bus in rs485-1 rs485-2; do
-	bg "socat-$bus" socat -d -d "pty,raw,echo=0,link=$D/$bus-gw" "pty,raw,echo=0,link=$D/$bus-sim"
-	wait_for 5 test -e "$D/$bus-sim" -a -e "$D/$bus-gw" || die "socat pty pair $bus did not start"
+	pty_pair "$bus" || die "socat pty pair $bus did not start"
 done
 bg sim "$SIM" -c "$CONF" --serial "rs485-1=$D/rs485-1-sim" --serial "rs485-2=$D/rs485-2-sim" \
 	--control "$D/sim.sock" --speed "$SPEED"

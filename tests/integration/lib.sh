@@ -26,55 +26,22 @@ fail() { echo "FAIL $TEST_NAME: $*"; echo "FAIL $TEST_NAME: $*" >>"$GW_RESULTS";
 # check DESCRIPTION COMMAND...: PASS when the command succeeds.
 check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
 
-# A loopback TCP port nobody listens on (bash's /dev/tcp: a refused connect = free).
-free_port() {
-	local p
-	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-	done
-}
+SVC_DIR=$T
+. "$ROOT/scripts/services.sh"
 
-# wait_for SECONDS COMMAND...: poll every 0.1 s until the command succeeds.
-wait_for() {
-	local n=$(( $1 * 10 )); shift
-	while [ $n -gt 0 ]; do "$@" 2>/dev/null && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# bg NAME COMMAND...: start in the background, output to $T/NAME.log; sets LAST_PID.
-bg() {
-	local name=$1; shift
-	"$@" >"$T/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-}
-
-# pty_pair NAME: a socat pty pair $T/NAME-gw <-> $T/NAME-sim.
-pty_pair() {
-	bg "socat-$1" socat -d -d "pty,raw,echo=0,link=$T/$1-gw" "pty,raw,echo=0,link=$T/$1-sim"
-	wait_for 5 test -e "$T/$1-sim" -a -e "$T/$1-gw" || { fail "socat pty pair $1"; exit 1; }
-}
-
-# demo_conf OUT: conf/demo.conf with free ports and this test's pty paths and state dir.
-# The MQTT uri points at the test broker (BROKER_PORT) when one was started,
-# else at a free port: a test never talks to a broker it did not start.
+# demo_conf OUT: conf/demo.conf with free ports and this test's pty paths and
+# state dir.  The MQTT uri points at the test broker (BROKER_PORT) when one
+# was started, else at a free port: a test never talks to a broker it did not
+# start.  Sets SIM_PORT.
 demo_conf() {
 	SIM_PORT=$(free_port)
-	sed -e "s|^\(port *= *\).*|\1$SIM_PORT|" \
-	    -e "s|^uri *=.*|uri = tcp://127.0.0.1:${BROKER_PORT:-$(free_port)}|" \
-	    -e "s|/tmp/shelter-demo/ttyGW1|$T/rs485-1-gw|; s|/tmp/shelter-demo/ttyGW2|$T/rs485-2-gw|" \
-	    -e "s|/tmp/shelter-demo/state|$T/state|" \
-	    "$ROOT/conf/demo.conf" >"$1"
-	mkdir -p "$T/state"
+	demo_shelter_conf "$1" "$SIM_PORT" "${BROKER_PORT:-$(free_port)}"
 }
 
 # start_sim CONF: the simulator on the demo shelter (TCP + two RTU pty pairs).
 start_sim() {
-	pty_pair rs485-1
-	pty_pair rs485-2
+	pty_pair rs485-1 || { fail "socat pty pair rs485-1"; exit 1; }
+	pty_pair rs485-2 || { fail "socat pty pair rs485-2"; exit 1; }
 	SIM_CTL=$T/sim.sock
 	bg sim "$SIM" -c "$1" --serial "rs485-1=$T/rs485-1-sim" --serial "rs485-2=$T/rs485-2-sim" \
 		--control "$SIM_CTL" "${@:2}"
@@ -92,20 +59,11 @@ json_field() {
 
 # start_broker: a mosquitto on a free loopback port in $T (persistence in $T,
 # so a restart keeps queued QoS 1 messages for persistent subscribers).
-# Sets BROKER_PORT, BROKER_PID.  restart_broker stops and starts it again.
+# Sets BROKER_PORT, BROKER_PID; stop_broker stops it, start_broker starts it
+# again on the same port.
 start_broker() {
 	BROKER_PORT=${BROKER_PORT:-$(free_port)}
-	mkdir -p "$T/mosquitto"
-	cat >"$T/mosquitto.conf" <<CONF
-listener $BROKER_PORT 127.0.0.1
-allow_anonymous true
-user $(id -un)
-persistence true
-persistence_location $T/mosquitto/
-autosave_interval 1
-max_queued_messages 100000
-log_dest file $T/mosquitto.log
-CONF
+	mosquitto_conf "$T/mosquitto.conf" "$BROKER_PORT" "$T/mosquitto"
 	bg broker /usr/sbin/mosquitto -c "$T/mosquitto.conf"
 	BROKER_PID=$LAST_PID
 	wait_for 10 port_open "$BROKER_PORT" || { fail "mosquitto did not start"; exit 1; }
@@ -142,51 +100,14 @@ check_seqs() {
 	check "$what: in order per sensor" test "$disorder" = 0
 }
 
-# influx_setup: a config for a real influxd (Debian influxdb 1.6) listening on
-# free loopback ports only: the HTTP API and the backup/restore RPC service
-# (which 1.x always starts: its address is the top-level bind-address).
-# Upstream spells the usage-report switch reporting-disabled, Debian's build
-# reporting-enabled; influxd ignores the key it does not know.
-# Sets URL, HTTP_PORT and DB (default gw).
+# influx_setup: a config for a real influxd on free loopback ports
+# (scripts/services.sh).  Sets URL, HTTP_PORT and DB (default gw).
 influx_setup() {
 	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	DB=${DB:-gw}
 	HTTP_PORT=$(free_port)
-	RPC_PORT=$(free_port)
-	while [ "$RPC_PORT" = "$HTTP_PORT" ]; do RPC_PORT=$(free_port); done
 	URL=http://127.0.0.1:$HTTP_PORT
-	cat >"$T/influxdb.conf" <<CONF
-reporting-disabled = true
-reporting-enabled = false
-bind-address = "127.0.0.1:$RPC_PORT"
-[meta]
-  dir = "$T/influx/meta"
-[data]
-  dir = "$T/influx/data"
-  wal-dir = "$T/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:$HTTP_PORT"
-  log-enabled = false
-  pprof-enabled = false
-[ifql]
-  enabled = false
-[continuous_queries]
-  enabled = false
-[subscriber]
-  enabled = false
-[[graphite]]
-  enabled = false
-[[collectd]]
-  enabled = false
-[[opentsdb]]
-  enabled = false
-[[udp]]
-  enabled = false
-CONF
+	influxd_conf "$T/influxdb.conf" "$T/influx" "$HTTP_PORT" "$(free_port)"
 }
 ping_influx() { curl -sf -o /dev/null "$URL/ping"; }
 INFLUX_STARTS=0
