@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "clock.h"
@@ -75,8 +77,11 @@ struct delivery {
     int64_t retry_at_ms;           /* no publishing before this (after a refusal) */
     int retry_ms;
     bool disk_failed;
+    bool memory_only;              /* no outbox file could be opened: nothing is durable */
     bool broker_down_logged;
     bool publish_failing;
+    int mqtt_inflight;             /* outbox records handed to MQTT, not yet answered */
+    int64_t commit_retry_at_ms;    /* after a failed commit (out of memory) */
     uint64_t published, publish_failures;
     struct door_travel *doors;     /* per sensor (blast doors only) */
     struct influx *ix;             /* NULL: no [influx] */
@@ -90,6 +95,8 @@ struct delivery {
     int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
     bool dropping;                 /* in a cap episode (logged once) */
 };
+
+static void pump(struct delivery *d);
 
 /* ---- the gateway's own alarm: the disk ------------------------------------ */
 
@@ -131,6 +138,54 @@ static void disk_alarm(struct delivery *d, bool raised, const char *why)
 
 /* ---- open / close ---------------------------------------------------------- */
 
+/* Open the outbox; a gateway that cannot must still poll and alarm.  A file
+ * SQLite cannot open (corrupt after a power cut, say) is moved aside and a
+ * fresh one made; when no file can be used at all (state_dir missing or
+ * read-only) the outbox lives in memory.  Either way the old seq counter is
+ * gone, so seq jumps to the wall-clock milliseconds: far above any count a
+ * gateway reaches, so no seq the centre has seen comes again, only a gap.
+ * problem is set to what happened ("" when all went well). */
+static int open_outbox(struct delivery *d, const char *path, const struct outbox_limits *lim,
+                       char *problem, size_t len)
+{
+    char why[256], aside[CFG_TEXT_MAX + 64];
+
+    d->ob = outbox_open(path, lim, SINK_COUNT, why, sizeof(why));
+    if (d->ob != NULL)
+        return 0;
+    log_err("outbox %s: %s", path, why);
+    snprintf(aside, sizeof(aside), "%s.broken-%lld", path, (long long)wall_ms());
+    if (access(path, F_OK) == 0 && rename(path, aside) == 0) {
+        /* The WAL belongs to the file moved aside. */
+        char wal[CFG_TEXT_MAX + 80], moved[CFG_TEXT_MAX + 80];
+        static const char *const exts[] = {"-wal", "-shm"};
+        for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+            snprintf(wal, sizeof(wal), "%s%s", path, exts[i]);
+            snprintf(moved, sizeof(moved), "%s%s", aside, exts[i]);
+            if (rename(wal, moved) == -1 && errno != ENOENT)
+                log_warn("outbox: move %s aside", wal);
+        }
+        d->ob = outbox_open(path, lim, SINK_COUNT, why, sizeof(why));
+        if (d->ob != NULL) {
+            snprintf(problem, len, "outbox unreadable, moved aside to %.200s", aside);
+            log_err("outbox: %s; a fresh one is in use", problem);
+        }
+    }
+    if (d->ob == NULL) {
+        d->ob = outbox_open(":memory:", lim, SINK_COUNT, why, sizeof(why));
+        if (d->ob == NULL) {
+            snprintf(problem, len, "%s", why);
+            return -1;
+        }
+        d->memory_only = true;
+        snprintf(problem, len, "no outbox file usable in the state directory: alarms are not "
+                 "durable until it is fixed and the gateway restarted");
+        log_err("outbox: %s", problem);
+    }
+    outbox_raise_seq(d->ob, (uint64_t)wall_ms());
+    return 0;
+}
+
 struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
 {
     struct delivery *d = calloc(1, sizeof(*d));
@@ -154,18 +209,16 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     snprintf(d->result_topic, sizeof(d->result_topic), "%s/cmd_result", d->base);
 
     snprintf(path, sizeof(path), "%s/outbox.db", c->state_dir);
-    char why[256];
     struct outbox_limits lim = {.max_telemetry_rows = c->telemetry_max_rows,
                                 .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
-                                /* per sink: MQTT stops at its own window; InfluxDB
+                                /* per sink: MQTT stops at OUTBOX_WINDOW (pump); InfluxDB
                                  * takes a batch of up to INFLUX_BATCH at once */
                                 .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000};
-    d->ob = outbox_open(path, &lim, SINK_COUNT, why, sizeof(why));
-    if (d->ob == NULL) {
-        snprintf(err, errlen, "outbox %s: %s", path, why);
+    char problem[320] = "", why[256];
+    if (open_outbox(d, path, &lim, problem, sizeof(problem)) == -1) {
+        snprintf(err, errlen, "outbox: %s", problem);
         goto fail;
     }
-
     if (c->mqtt.nuri > 0) {
         struct mqtt_opts o = {
             .nuris = c->mqtt.nuri, .client_id = c->id, .username = c->mqtt.username,
@@ -197,11 +250,42 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
             goto fail;
         }
     }
+    /* Room for a storm of transitions without allocating when it comes. */
+    d->events_cap = 256;
+    d->events = calloc((size_t)d->events_cap, sizeof(*d->events));
+    if (d->events == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     d->last_commit_ms = d->last_state_ms = mono_ms();
+    if (problem[0] != '\0') {
+        d->disk_failed = true;
+        disk_alarm(d, true, problem);
+    }
     return d;
 fail:
     delivery_close(d);
     return NULL;
+}
+
+/* At shutdown (a UPS running out, say) give what was just committed a short
+ * chance to reach the broker: up to 2 s for the records in flight and any
+ * still pending, then go; the rest is sent after the restart. */
+static void drain(struct delivery *d)
+{
+    int64_t deadline = mono_ms() + 2000;
+    struct command ignored;
+
+    while (d->mq != NULL && mqtt_connected(d->mq) && mono_ms() < deadline) {
+        pump(d);
+        if (d->mqtt_inflight == 0)
+            break;
+        struct pollfd pfd = {.fd = mqtt_fd(d->mq), .events = POLLIN};
+        if (poll(&pfd, 1, 100) > 0)
+            while (delivery_next_command(d, &ignored) == 1)
+                ;   /* commands arriving now are not carried out */
+    }
+    outbox_commit(d->ob, NULL);   /* the confirmations */
 }
 
 void delivery_close(struct delivery *d)
@@ -210,6 +294,8 @@ void delivery_close(struct delivery *d)
 
     if (d == NULL)
         return;
+    if (d->ob != NULL)
+        drain(d);
     mqtt_free(d->mq);
     influx_free(d->ix);   /* a batch in flight stays in the outbox */
     free(d->ix_recs);
@@ -369,7 +455,11 @@ int delivery_queue_health(struct delivery *d, struct health *h)
 
 static bool commit_due(const struct delivery *d, int64_t now, bool force)
 {
-    if (d->nevents > 0 || force)
+    if (force)
+        return true;
+    if (now < d->commit_retry_at_ms)
+        return false;   /* the last commit failed: not in a tight loop */
+    if (d->nevents > 0)
         return true;
     if (now - d->last_commit_ms < COMMIT_EVERY_MS)
         return false;
@@ -392,6 +482,8 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms)
     }
     if (d->retry_at_ms > now && d->retry_at_ms - now < t)
         t = d->retry_at_ms - now;
+    if (d->commit_retry_at_ms > now && d->commit_retry_at_ms - now < t)
+        t = d->commit_retry_at_ms - now;
     return t < 0 ? 0 : (int)t;
 }
 
@@ -404,7 +496,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     struct outbox_rec *tel = calloc((size_t)d->ntel + 1, sizeof(*tel));
     char **texts = calloc((size_t)nrec + 1, sizeof(*texts));
     char (*topics)[TOPIC_MAX] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_MAX);
-    int rc = -1, ti = 0;
+    int rc = -1, ti = 0, nr = 0;   /* nr: alarm records built so far */
 
     if (alarms == NULL || tel == NULL || texts == NULL || topics == NULL) {
         log_warnx("outbox commit: out of memory (retrying next cycle)");
@@ -415,7 +507,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
         const struct alarm_event *ev = &d->events[i];
         char msg[512], line[LINE_MAX];
         struct alarm_msg m;
-        int k = i * per_event;
+        int k = nr++;
         alarm_msg_from_event(d->cfg, ev, seq + (uint64_t)i, msg, sizeof(msg), &m);
         texts[k] = payload_alarm(d->cfg, &m);
         if (texts[k] == NULL) {
@@ -429,14 +521,17 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                                         .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT};
         if (per_event == 2) {
             int n = points_alarm(d->cfg, &m, line, sizeof(line));
-            if (n < 0 || (texts[k + 1] = strdup(line)) == NULL) {
-                log_warn("outbox commit: InfluxDB point of %s %s", m.sensor, m.alarm);
-                goto out;
+            if (n < 0 || (texts[nr] = strdup(line)) == NULL) {
+                /* The history loses a point; the alarm itself must not wait. */
+                log_warn("InfluxDB point of %s %s (seq %llu) not written", m.sensor, m.alarm,
+                         (unsigned long long)m.seq);
+                continue;
             }
-            alarms[k + 1] = (struct outbox_rec){.sensor = m.sensor, .topic = "",
-                                                .payload = texts[k + 1], .payload_len = (size_t)n,
-                                                .seq = m.seq, .created_ms = m.ts_ms,
-                                                .sinks = 1u << SINK_INFLUX};
+            alarms[nr] = (struct outbox_rec){.sensor = m.sensor, .topic = "",
+                                             .payload = texts[nr], .payload_len = (size_t)n,
+                                             .seq = m.seq, .created_ms = m.ts_ms,
+                                             .sinks = 1u << SINK_INFLUX};
+            nr++;
         }
     }
     for (int i = 0; i < d->ntel; i++) {
@@ -452,7 +547,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                                      .retained = t->sink == SINK_MQTT, .created_ms = t->ts_ms,
                                      .sinks = 1u << t->sink};
     }
-    struct outbox_cycle cy = {.alarms = alarms, .nalarms = nrec, .telemetry = tel,
+    struct outbox_cycle cy = {.alarms = alarms, .nalarms = nr, .telemetry = tel,
                               .ntelemetry = d->ntel, .state = state, .state_len = state_len};
     rc = outbox_commit(d->ob, &cy);
     if (rc == -1) {
@@ -466,7 +561,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
         log_err("outbox: disk failing: %s (alarms kept in memory; telemetry dropped)",
                 outbox_errmsg(d->ob));
         disk_alarm(d, true, outbox_errmsg(d->ob));
-    } else if (rc != OUTBOX_DISK_FAILED && d->disk_failed) {
+    } else if (rc != OUTBOX_DISK_FAILED && d->disk_failed && !d->memory_only) {
         d->disk_failed = false;
         log_warnx("outbox: disk writable again");
         disk_alarm(d, false, "");
@@ -514,18 +609,23 @@ static void pump(struct delivery *d)
 
     if (d->mq == NULL || !mqtt_connected(d->mq) || mono_ms() < d->retry_at_ms)
         return;
-    for (;;) {
-        int n = outbox_fetch(d->ob, SINK_MQTT, recs, FETCH_BATCH);
+    /* At most OUTBOX_WINDOW outbox records in flight: under the broker's
+     * Receive Maximum (Paho silently holds back the excess), and room left
+     * for status and command replies. */
+    while (d->mqtt_inflight < OUTBOX_WINDOW) {
+        int want = OUTBOX_WINDOW - d->mqtt_inflight;
+        int n = outbox_fetch(d->ob, SINK_MQTT, recs, want < FETCH_BATCH ? want : FETCH_BATCH);
         if (n <= 0)
             return;
         for (int i = 0; i < n; i++) {
             if (mqtt_publish(d->mq, recs[i].topic, recs[i].payload, recs[i].payload_len,
                              recs[i].qos, recs[i].retained, (uint64_t)recs[i].id) == -1) {
-                /* Not connected after all, or the window is full: hand them back. */
+                /* Not connected after all: hand them back. */
                 for (int j = i; j < n; j++)
                     outbox_release(d->ob, recs[j].id, SINK_MQTT);
                 return;
             }
+            d->mqtt_inflight++;
         }
     }
 }
@@ -611,8 +711,10 @@ static void influx_pump(struct delivery *d)
 int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force)
 {
     int rc = 0;
-    if (commit_due(d, mono_ms(), force))
+    if (commit_due(d, mono_ms(), force)) {
         rc = commit(d, state, state_len);
+        d->commit_retry_at_ms = rc == -1 ? mono_ms() + 200 : 0;
+    }
     pump(d);
     influx_pump(d);
     return rc;
@@ -635,6 +737,8 @@ static void on_published(struct delivery *d, const struct mqtt_event *ev)
 {
     if (ev->id == 0)
         return;   /* status or cmd_result */
+    if (d->mqtt_inflight > 0)
+        d->mqtt_inflight--;
     if (ev->ok) {
         outbox_done(d->ob, (int64_t)ev->id, SINK_MQTT);
         d->confirmations = true;
@@ -728,6 +832,7 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
                       ev.detail);
             d->broker_down_logged = true;
             outbox_release_all(d->ob, SINK_MQTT);
+            d->mqtt_inflight = 0;   /* every publish in flight was answered (failed) before */
             break;
         case MQTT_EV_SUBSCRIBED:
             if (!ev.ok)

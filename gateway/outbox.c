@@ -644,7 +644,9 @@ static int db_open(struct outbox *ob)
         set_err(ob, rc, "configure %s", ob->path);
         goto fail;
     }
-    if ((rc = pragma_expect(ob, "PRAGMA journal_mode=WAL", "wal")) != SQLITE_OK)
+    /* ":memory:" is the fallback when no file can be opened: no WAL there. */
+    if ((rc = pragma_expect(ob, "PRAGMA journal_mode=WAL",
+                            strcmp(ob->path, ":memory:") == 0 ? "memory" : "wal")) != SQLITE_OK)
         goto fail;
     rc = sqlite3_exec(ob->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -1413,6 +1415,12 @@ void outbox_stats(const struct outbox *ob, struct outbox_stats *st)
 const char *outbox_errmsg(const struct outbox *ob)
 {
     return ob->errmsg;
+}
+
+void outbox_raise_seq(struct outbox *ob, uint64_t floor)
+{
+    if (ob->next_seq < floor)
+        ob->next_seq = floor;   /* I1 holds; written with the next commit */
 }
 
 uint64_t outbox_next_seq(const struct outbox *ob)

@@ -105,7 +105,8 @@ struct outbox_stats {
 
 struct outbox;
 
-/* Open or create the outbox at path (its directory must exist) with nsinks
+/* Open or create the outbox at path (its directory must exist; ":memory:"
+ * gives an outbox that lives only as long as the process) with nsinks
  * sinks (1..OUTBOX_MAX_SINKS); lim NULL = defaults (100000 rows, 64 MiB,
  * 64 in flight, 1 s busy timeout).  An existing database keeps its pending records, seq
  * counter and state.  The database is checked (quick_check).  Returns NULL
@@ -117,6 +118,11 @@ struct outbox *outbox_open(const char *path, const struct outbox_limits *lim, un
  * Returns 0, or -1 when in-memory alarms could not be written and are lost
  * (why is in err).  ob NULL is a no-op returning 0. */
 int outbox_close(struct outbox *ob, char *err, size_t errlen);
+
+/* Never hand out a seq below floor from now on (written with the next
+ * commit).  For a fresh outbox that replaces a lost one: seqs the centre has
+ * seen must not come again. */
+void outbox_raise_seq(struct outbox *ob, uint64_t floor);
 
 /* The seq the next committed alarm transition gets. */
 uint64_t outbox_next_seq(const struct outbox *ob);
