@@ -241,6 +241,11 @@ static void poll_one(struct bus *b, struct sched *s)
             sleep_until(b, mono_ms() + b->conf->gap_ms);
     }
 
+    if (!ok && atomic_load(&b->stop)) {
+        /* Cut short by a stop (shutdown, reload): not the unit's failure. */
+        free(res);
+        return;
+    }
     atomic_fetch_add(&b->polls, 1);
     if (ok) {
         s->failures = 0;

@@ -45,6 +45,8 @@ struct gw {
     struct bus **buses;
     struct reading *last;    /* latest reading per sensor */
     int *have;               /* per sensor: a reading or loss was reported */
+    int64_t *last_result_ms; /* per plan request: when its last poll result came */
+    int *stuck;              /* per plan request: reported as stuck */
     struct alarm_engine *alarms;
     struct alarm_events events;   /* one evaluation's transitions, sized for any one call */
     void *state;                  /* the engine's state image, saved for the outbox */
@@ -145,8 +147,8 @@ static void alarm_timer(struct gw *g)
  * (matched by sensor name and kind, so it survives config edits).  Sets
  * *restored to the number of sensors whose state came back (-1: image not
  * usable).  NULL with errno. */
-static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, const void *saved,
-                                       size_t saved_len, int *restored)
+static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, int64_t started_ms,
+                                       const void *saved, size_t saved_len, int *restored)
 {
     struct alarm_sensor *as = calloc((size_t)c->nsensors + 1, sizeof(*as));
     struct alarm_engine *eng;
@@ -158,7 +160,8 @@ static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, c
         as[i] = (struct alarm_sensor){.name = s->name, .kind = s->kind,
                                       .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
     }
-    eng = alarm_engine_new(as, c->nsensors, mode, mono_ms());
+    /* started_ms: warm-up counts from the gateway's start, not from a reload. */
+    eng = alarm_engine_new(as, c->nsensors, mode, started_ms);
     free(as);
     *restored = 0;
     if (eng != NULL && saved != NULL)
@@ -188,7 +191,7 @@ static int start_alarms(struct gw *g)
     if (g->delivery != NULL && delivery_restore(g->delivery, &saved, &saved_len, &mode) == -1)
         log_warnx("outbox: no alarm state restored: %s", strerror(errno));
     bool had_state = saved != NULL;
-    g->alarms = new_engine(g->cfg, mode, saved, saved_len, &restored);
+    g->alarms = new_engine(g->cfg, mode, g->started_ms, saved, saved_len, &restored);
     free(saved);
     if (g->alarms == NULL)
         return -1;
@@ -207,10 +210,37 @@ static int start_alarms(struct gw *g)
 }
 
 /* Turn one poll result into readings for each sensor it serves. */
+/* One reading of sensor si: warm-up flag, the alarm engine, delivery. */
+static void take_reading(struct gw *g, int si, struct reading *r)
+{
+    const struct cfg_sensor *s = &g->cfg->sensors[si];
+
+    if (g->alarms != NULL && r->quality == Q_GOOD && alarm_warming_up(g->alarms, si, mono_ms()))
+        r->quality = Q_WARMING_UP;
+    g->last[si] = *r;
+    g->have[si] = 1;
+    if (log_debug_enabled()) {
+        char json[512];
+        if (reading_json(r, s->name, json, sizeof(json)) > 0)
+            log_debug("reading %s", json);
+    }
+    if (g->alarms != NULL)
+        evaluate(g, alarm_on_reading(g->alarms, r, mono_ms(), &g->events));
+    if (g->delivery != NULL && delivery_queue_reading(g->delivery, r, mono_ms()) == -1)
+        log_warnx("sensor %s: reading not queued: out of memory", s->name);
+}
+
+/* Turn one poll result into readings for each sensor it serves. */
 static void handle_result(struct gw *g, const struct poll_result *res)
 {
     const struct plan_request *rq = &g->plan->requests[res->request];
 
+    g->last_result_ms[res->request] = mono_ms();
+    if (g->stuck[res->request]) {
+        g->stuck[res->request] = 0;
+        log_warnx("bus %s unit %d: poll results arrive again", g->cfg->buses[rq->bus].name,
+                  rq->unit);
+    }
     for (int m = 0; m < rq->nmembers; m++) {
         int si = g->plan->members[rq->first_member + m];
         const struct cfg_sensor *s = &g->cfg->sensors[si];
@@ -231,20 +261,34 @@ static void handle_result(struct gw *g, const struct poll_result *res)
         } else {
             continue;   /* a failure or two: keep the last reading until the sensor is lost */
         }
-        if (g->alarms != NULL && r.quality == Q_GOOD &&
-            alarm_warming_up(g->alarms, si, mono_ms()))
-            r.quality = Q_WARMING_UP;
-        g->last[si] = r;
-        g->have[si] = 1;
-        if (log_debug_enabled()) {
-            char json[512];
-            if (reading_json(&r, s->name, json, sizeof(json)) > 0)
-                log_debug("reading %s", json);
+        take_reading(g, si, &r);
+    }
+}
+
+/* A poller stuck in a driver sends no results, so nothing would say its
+ * sensors are silent: a request without a result for three of its intervals
+ * plus its bus's stall limit makes its sensors comm_lost from here. */
+static void stuck_timer(struct gw *g)
+{
+    int64_t now = mono_ms();
+
+    for (int i = 0; i < g->plan->nrequests; i++) {
+        const struct plan_request *rq = &g->plan->requests[i];
+        if (g->stuck[i] || g->buses[rq->bus] == NULL)
+            continue;
+        int64_t limit = 3LL * rq->interval_ms + bus_stall_limit_ms(g->buses[rq->bus]);
+        if (now - g->last_result_ms[i] <= limit)
+            continue;
+        g->stuck[i] = 1;
+        log_err("bus %s unit %d: no poll result for %lld s (the poller is stuck): its sensors "
+                "are comm lost", g->cfg->buses[rq->bus].name, rq->unit,
+                (long long)(now - g->last_result_ms[i]) / 1000);
+        for (int m = 0; m < rq->nmembers; m++) {
+            int si = g->plan->members[rq->first_member + m];
+            struct reading r;
+            kind_comm_lost(&g->cfg->sensors[si], si, wall_ms(), &r);
+            take_reading(g, si, &r);
         }
-        if (g->alarms != NULL)
-            evaluate(g, alarm_on_reading(g->alarms, &r, mono_ms(), &g->events));
-        if (g->delivery != NULL && delivery_queue_reading(g->delivery, &r, mono_ms()) == -1)
-            log_warnx("sensor %s: reading not queued: out of memory", s->name);
     }
 }
 
@@ -265,9 +309,16 @@ static int drain_queue(struct gw *g)
 
 static int start_buses(struct gw *g)
 {
+    free(g->last_result_ms);
+    free(g->stuck);
+    g->last_result_ms = calloc((size_t)g->plan->nrequests + 1, sizeof(*g->last_result_ms));
+    g->stuck = calloc((size_t)g->plan->nrequests + 1, sizeof(*g->stuck));
     g->buses = calloc((size_t)g->cfg->nbuses + 1, sizeof(*g->buses));
-    if (g->buses == NULL)
+    if (g->buses == NULL || g->last_result_ms == NULL || g->stuck == NULL)
         return -1;
+    for (int i = 0; i < g->plan->nrequests; i++)
+        g->last_result_ms[i] = mono_ms();
+    g->stalled_bus = -1;
     for (int b = 0; b < g->cfg->nbuses; b++) {
         if (plan_bus_requests(g->plan, b) == 0)
             continue;   /* a bus with no sensors is not opened */
@@ -461,7 +512,8 @@ static void reload(struct gw *g)
         goto keep;
     }
     int n = alarm_state_save(g->alarms, mono_ms(), wall_ms(), g->state, g->state_len);
-    struct alarm_engine *eng = new_engine(nc, alarm_mode(g->alarms), n > 0 ? g->state : NULL,
+    struct alarm_engine *eng = new_engine(nc, alarm_mode(g->alarms), g->started_ms,
+                                          n > 0 ? g->state : NULL,
                                           n > 0 ? (size_t)n : 0, &restored);
     struct reading *last = calloc((size_t)nc->nsensors + 1, sizeof(*last));
     int *have = calloc((size_t)nc->nsensors + 1, sizeof(*have));
@@ -502,8 +554,7 @@ static int run(struct gw *g)
 
     for (int i = 0; i < nd; i++)
         pfd[2 + i].fd = dfd[i];
-    g->started_ms = mono_ms();
-    g->next_health_ms = g->started_ms + 5000;   /* a first point soon after start */
+    g->next_health_ms = mono_ms() + 5000;   /* a first point soon after start */
 
     if (!g->once)
         log_info("shelter-gateway %s: %s (%s), %d sensors on %d buses, %d requests per cycle",
@@ -545,6 +596,8 @@ static int run(struct gw *g)
         if (pfd[1].revents & POLLIN)
             drain_queue(g);
         alarm_timer(g);
+        if (!g->once)
+            stuck_timer(g);
         health_timer(g);
         watchdog_timer(g);
         while (g->delivery != NULL && delivery_next_command(g->delivery, &cmd) == 1)
@@ -581,6 +634,7 @@ int main(int argc, char **argv)
     }
     log_init(verbose);
     g.path = path;
+    g.started_ms = mono_ms();
 
     g.cfg = cfg_load(path, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
     if (g.cfg == NULL) {
@@ -671,6 +725,8 @@ out:
     rqueue_free(g.q);
     free(g.last);
     free(g.have);
+    free(g.last_result_ms);
+    free(g.stuck);
     delivery_close(g.delivery);
     alarm_engine_free(g.alarms);
     free(g.events.ev);

@@ -8,6 +8,8 @@
 start_broker
 demo_conf "$T/demo.conf"
 sed -i '/^\[sensor leak-ramp\]/,/^input/ s/^input.*/&\nleak_delay = 0s/' "$T/demo.conf"
+# A short CO2 warm-up, to see that a reload does not start it again.
+sed -i '/^\[sensor co2-shelter\]/,/^location/ s/^location.*/&\nwarmup = 3s/' "$T/demo.conf"
 start_sim "$T/demo.conf"
 
 # notify_listen NAME: datagrams to $T/NAME.sock are appended to $T/NAME.msgs.
@@ -19,7 +21,7 @@ pings() { grep -o 'WATCHDOG=1' "$T/$1.msgs" 2>/dev/null | wc -l; }
 
 # A healthy gateway: READY, then a ping every second (WATCHDOG_USEC 2 s).
 notify_listen ok
-NOTIFY_SOCKET=$T/ok.sock WATCHDOG_USEC=2000000 bg gateway "$GW" -c "$T/demo.conf"
+NOTIFY_SOCKET=$T/ok.sock WATCHDOG_USEC=2000000 bg gateway "$GW" -c "$T/demo.conf" -v
 GW_PID=$LAST_PID
 wait_for 10 grep -q 'READY=1' "$T/ok.msgs"
 check "READY=1 is sent once the buses are started" grep -q 'READY=1' "$T/ok.msgs"
@@ -33,6 +35,7 @@ check "WATCHDOG=1 keeps arriving while every thread progresses" test "$b" -ge $(
 simctl set leak-ramp wet 1 >/dev/null
 wait_for 10 grep -q 'ALARM raised leak-ramp leak' "$T/gateway.log"
 sed -i 's/^location = B1 东侧集水坑$/location = B1 东侧集水坑（已改）/' "$T/demo.conf"
+wait_for 10 grep -q '"sensor":"co2-shelter".*"quality":"good"' "$T/gateway.log"
 kill -HUP "$GW_PID"
 wait_for 10 grep -q 'reloaded' "$T/gateway.log"
 grep -E 'reload|SIGHUP' "$T/gateway.log"
@@ -42,6 +45,8 @@ check "RELOADING=1 then READY=1 sent" grep -q 'RELOADING=1' "$T/ok.msgs"
 sleep 3
 check "the active alarm is not raised again" test "$(grep -c 'ALARM raised leak-ramp leak' "$T/gateway.log")" = 1
 check "the active alarm is not cleared by the reload" bash -c "! grep -q 'ALARM cleared leak-ramp leak' '$T/gateway.log'"
+check "the CO2 warm-up does not start again on reload" \
+	bash -c "sed -n '/reloaded/,\$p' '$T/gateway.log' | grep '\"sensor\":\"co2-shelter\"' | head -n 3 | grep -vq warming_up"
 check "polling resumes with the new configuration" wait_for 10 bash -c "test \$(grep -c 'bus rs485-1: connected' '$T/gateway.log') -ge 2"
 
 # SIGHUP with an invalid config: clear error, the running one stays.
@@ -61,7 +66,7 @@ check "STOPPING=1 sent on SIGTERM" grep -q 'STOPPING=1' "$T/ok.msgs"
 # A bus thread that hangs: the pings stop.
 notify_listen stall
 SHELTER_GATEWAY_TEST_STALL_BUS=rs485-1 NOTIFY_SOCKET=$T/stall.sock WATCHDOG_USEC=2000000 \
-	bg gateway-stall "$GW" -c "$T/demo.conf"
+	bg gateway-stall "$GW" -c "$T/demo.conf" -v
 GW_PID=$LAST_PID
 wait_for 15 grep -q 'no progress' "$T/gateway-stall.log"
 grep -E 'stall|progress' "$T/gateway-stall.log"
@@ -69,5 +74,10 @@ a=$(pings stall); sleep 4; b=$(pings stall)
 echo "pings once stalled: $a, 4 s later $b"
 check "a stuck bus thread is reported" grep -q 'bus rs485-1: no progress' "$T/gateway-stall.log"
 check "WATCHDOG=1 stops while a bus thread is stuck" test "$b" = "$a"
+wait_for 15 grep -q 'ALARM raised sump-east comm_lost' "$T/gateway-stall.log"
+check "the sensors of a stuck poller are reported comm_lost" \
+	grep -q 'bus rs485-1 unit 1: no poll result for .* comm lost' "$T/gateway-stall.log"
+check "and raise comm_lost alarms" grep -q 'ALARM raised sump-east comm_lost' "$T/gateway-stall.log"
+check "sensors on the other buses are not affected" bash -c "! grep -q 'ALARM raised door-1 comm_lost' '$T/gateway-stall.log'"
 kill -TERM "$GW_PID"; wait "$GW_PID"; rc=$?
 check "the stalled gateway still stops cleanly on SIGTERM (exit $rc)" test "$rc" = 0
