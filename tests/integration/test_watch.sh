@@ -54,6 +54,7 @@ simctl set smoke-power-room smoke fire >/dev/null
 wait_for 15 grep -q 'RAISED .*smoke-power-room.*fire' "$T/watch.log"
 check "a raised alarm is shown live, one line" \
 	test "$(grep -c 'RAISED .*smoke-power-room (B1 配电间): fire' "$T/watch.log")" = 1
+wait_for 10 grep -q '【严重】报警 .*smoke-power-room' "$T/watch-zh.log"   # the other watcher
 check "the Chinese line of the raised fire" grep -q '【严重】报警 .*smoke-power-room（B1 配电间）：火警' "$T/watch-zh.log"
 wait_for 5 bash -c "ls '$T'/exec/*.json >/dev/null 2>&1"
 sleep 0.5
@@ -93,6 +94,7 @@ check "the ack reached the gateway" grep -q 'command ack (id shelter-watch-[^)]*
 wait_for 5 grep -q 'ACKNOWLEDGED' "$T/watch.log"
 check "the ack comes back as acknowledged with who" \
 	grep -q '\[CRITICAL\] ACKNOWLEDGED .*smoke-power-room (B1 配电间): fire acknowledged by 物业王经理' "$T/watch.log"
+wait_for 5 grep -q '已确认' "$T/watch-zh.log"
 check "... in Chinese" grep -q '【严重】已确认 .*火警已确认，操作人：物业王经理' "$T/watch-zh.log"
 check "--exec does not run for an acknowledgement" test "$(ls "$T"/exec/*.json | wc -l)" = 1
 
@@ -134,6 +136,7 @@ kill -TERM "$GW_PID"; wait "$GW_PID"
 wait_for 10 grep -q 'gateway OFFLINE' "$T/watch.log"
 check "the gateway going offline is a line" \
 	grep -q '东风小区地下人防工程（演示） (demo-dongfeng-b1) gateway OFFLINE' "$T/watch.log"
+wait_for 10 grep -q '网关离线' "$T/watch-zh.log"
 check "... in Chinese" grep -q '（demo-dongfeng-b1） 网关离线' "$T/watch-zh.log"
 
 kill -INT "$WATCH_PID"; wait "$WATCH_PID"
