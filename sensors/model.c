@@ -751,7 +751,11 @@ static char *read_line(char *str, int num, void *stream)
     ld->pending_key_line = ld->lineno;
 
 pass:
-    memcpy(str, ld->line, (size_t)n + 1);
+    /* Only the content and one "\n": the line's own trailing CR/LF run can
+     * be longer than inih's buffer (the length check counted content only). */
+    memcpy(str, ld->line, content);
+    str[content] = '\n';
+    str[content + 1] = '\0';
     return str;
 skip:
     str[0] = '\n';

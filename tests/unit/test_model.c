@@ -584,6 +584,21 @@ START_TEST(test_every_error_of_every_file_is_collected_in_line_order)
 }
 END_TEST
 
+/* Found by fuzzing: a line whose trailing CR/LF run is longer than the
+ * reader's buffer overflowed it (the length check counted the content only). */
+START_TEST(test_line_ending_in_many_carriage_returns_is_safe)
+{
+    static char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof text, GOOD_HEAD "description = x");
+    memset(text + n, '\r', 1500);
+    snprintf(text + n + 1500, sizeof text - n - 1500, "\n" GOOD_POINT);
+    make_tmpdir();
+    write_model("bad.model", text);
+    ck_assert_msg(load_tmp_ok(), "%s", err);
+    remove_tmpdir();
+}
+END_TEST
+
 START_TEST(test_over_long_line_is_reported_at_its_line)
 {
     char text[600];
@@ -672,6 +687,7 @@ static Suite *model_suite(void)
                         (int)(sizeof broken / sizeof broken[0]));
     tcase_add_test(tc, test_every_error_of_every_file_is_collected_in_line_order);
     tcase_add_test(tc, test_over_long_line_is_reported_at_its_line);
+    tcase_add_test(tc, test_line_ending_in_many_carriage_returns_is_safe);
     tcase_add_test(tc, test_line_numbers_survive_crlf_bom_and_comments);
     tcase_add_test(tc, test_error_text_is_truncated_safely);
     tcase_add_test(tc, test_missing_or_empty_directory_is_an_error);
