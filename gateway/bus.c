@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "clock.h"
@@ -35,6 +37,7 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+#define LATE_REPLY_MS 150   /* how long to drain a late answer after a timeout */
 
 struct sched {
     int request;            /* index into plan->requests */
@@ -60,7 +63,8 @@ struct bus {
 
     modbus_t *ctx;
     int connected;
-    int connect_failures;
+    int link_failures;      /* failed connects and link errors since the link last worked */
+    int silent_polls;       /* polls in a row that timed out, any unit (TCP half-open) */
     int outage_logged;      /* the link outage's one warning has been written */
     int64_t reconnect_at_ms;
     int backoff_ms;
@@ -99,6 +103,17 @@ static void bus_describe(const struct cfg_bus *c, char *buf, size_t len)
                  c->stop_bits);
 }
 
+static void schedule_reconnect(struct bus *b)
+{
+    b->reconnect_at_ms = mono_ms() + b->backoff_ms;
+    b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
+}
+
+/* The link: one warning when an outage starts (a failed connect or a link
+ * error) and one line when a poll succeeds again.  The backoff resets only
+ * on a successful read, so a peer that accepts and closes at once (a Modbus
+ * gateway still holding a stale session) is retried ever more slowly, not
+ * every second with two log lines each time. */
 static int link_connect(struct bus *b)
 {
     char where[CFG_TEXT_MAX + 32];
@@ -112,40 +127,76 @@ static int link_connect(struct bus *b)
         errno = EMFILE;
         goto failed;
     }
-    if (b->connect_failures > 0)
-        log_info("bus %s: connected to %s after %d failed attempt%s", b->conf->name, where,
-                 b->connect_failures, b->connect_failures == 1 ? "" : "s");
-    else
+    if (!b->outage_logged)
         log_info("bus %s: connected to %s", b->conf->name, where);
+    else
+        log_debug("bus %s: reconnected to %s", b->conf->name, where);
     b->connected = 1;
-    b->connect_failures = 0;
-    b->outage_logged = 0;
-    b->backoff_ms = BACKOFF_MIN_MS;
+    b->last_connect_err = 0;
     return 0;
 failed:
     b->last_connect_err = errno;
-    b->connect_failures++;
+    b->link_failures++;
     if (!b->outage_logged) {
         b->outage_logged = 1;
-        log_warnx("bus %s: connect %s: %s (retrying with backoff, logged again when connected)",
+        log_warnx("bus %s: connect %s: %s (retrying with backoff, logged again when it works)",
                   b->conf->name, where, gw_strerror(b->last_connect_err));
     } else {
         log_debug("bus %s: connect %s: %s (attempt %d)", b->conf->name, where,
-                  gw_strerror(b->last_connect_err), b->connect_failures);
+                  gw_strerror(b->last_connect_err), b->link_failures);
     }
-    b->reconnect_at_ms = mono_ms() + b->backoff_ms;
-    b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
+    schedule_reconnect(b);
     return -1;
 }
 
 static void link_drop(struct bus *b, int err)
 {
-    log_warnx("bus %s: link error: %s (reconnecting with backoff, logged again when connected)",
-              b->conf->name, gw_strerror(err));
-    b->outage_logged = 1;
+    b->link_failures++;
+    if (!b->outage_logged) {
+        b->outage_logged = 1;
+        log_warnx("bus %s: link error: %s (reconnecting with backoff, logged again when it works)",
+                  b->conf->name, gw_strerror(err));
+    } else {
+        log_debug("bus %s: link error: %s (attempt %d)", b->conf->name, gw_strerror(err),
+                  b->link_failures);
+    }
     modbus_close(b->ctx);
     b->connected = 0;
-    b->reconnect_at_ms = mono_ms() + b->backoff_ms;
+    schedule_reconnect(b);
+}
+
+/* A read succeeded: the link works. */
+static void link_working(struct bus *b)
+{
+    if (b->outage_logged) {
+        char where[CFG_TEXT_MAX + 32];
+        bus_describe(b->conf, where, sizeof(where));
+        log_info("bus %s: connected to %s after %d failed attempt%s", b->conf->name, where,
+                 b->link_failures, b->link_failures == 1 ? "" : "s");
+        b->outage_logged = 0;
+    }
+    b->link_failures = 0;
+    b->backoff_ms = BACKOFF_MIN_MS;
+    b->silent_polls = 0;
+}
+
+/* After a timeout or a garbled frame a late or partial answer may still be
+ * on its way; left alone it would be read as the NEXT unit's answer and fail
+ * a healthy neighbour.  modbus_flush() only drops what has already arrived,
+ * so first keep reading and discarding for a short window. */
+static void drain_late_reply(struct bus *b)
+{
+    int fd = modbus_get_socket(b->ctx);
+    int64_t end = mono_ms() + (b->conf->timeout_ms < LATE_REPLY_MS ? b->conf->timeout_ms
+                                                                     : LATE_REPLY_MS);
+    char junk[256];
+
+    for (int64_t left; fd >= 0 && (left = end - mono_ms()) > 0;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, (int)left);
+        if (n <= 0 || read(fd, junk, sizeof(junk)) <= 0)
+            break;
+    }
 }
 
 /* Errors that concern one unit's answer, not the link. */
@@ -232,10 +283,22 @@ static void poll_one(struct bus *b, struct sched *s)
                 break;
             }
             /* An exception is a complete answer; anything else may leave bytes behind. */
-            if (!(err >= EMBXILFUN && err <= EMBXGTAR) && modbus_flush(b->ctx) == -1) {
-                link_drop(b, errno);
-                break;
+            if (!(err >= EMBXILFUN && err <= EMBXGTAR)) {
+                drain_late_reply(b);
+                if (modbus_flush(b->ctx) == -1) {
+                    link_drop(b, errno);
+                    break;
+                }
             }
+        }
+        if (ok) {
+            link_working(b);
+        } else if (b->connected && err == ETIMEDOUT && b->conf->type == BUS_TCP &&
+                   ++b->silent_polls >= BUS_LOST_AFTER * b->nsched) {
+            /* Every request on this connection has timed out three times in a
+             * row: the peer or the path is gone without a word (half-open
+             * TCP); a new connection finds out. */
+            link_drop(b, ETIMEDOUT);
         }
         if (b->connected && b->conf->gap_ms > 0)
             sleep_until(b, mono_ms() + b->conf->gap_ms);
@@ -367,7 +430,12 @@ struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
         goto fail;
     if (modbus_set_error_recovery(b->ctx, MODBUS_ERROR_RECOVERY_NONE) == -1 ||
         modbus_set_response_timeout(b->ctx, (uint32_t)(cb->timeout_ms / 1000),
-                                    (uint32_t)(cb->timeout_ms % 1000) * 1000) == -1)
+                                    (uint32_t)(cb->timeout_ms % 1000) * 1000) == -1 ||
+        /* No per-byte timeout: the response timeout then bounds the whole
+         * answer, and a device dribbling one byte at a time cannot hold the
+         * poller for minutes (libmodbus 3.1.6 restarts a byte timeout on
+         * every byte). */
+        modbus_set_byte_timeout(b->ctx, 0, 0) == -1)
         goto fail;
 
     int n = plan_bus_requests(plan, bus_index);
@@ -410,7 +478,7 @@ int bus_start(struct bus *b)
     return 0;
 }
 
-void bus_stop(struct bus *b)
+void bus_request_stop(struct bus *b)
 {
     if (b == NULL || !b->started)
         return;
@@ -418,6 +486,13 @@ void bus_stop(struct bus *b)
     atomic_store(&b->stop, 1);
     pthread_cond_broadcast(&b->wake);
     pthread_mutex_unlock(&b->lock);
+}
+
+void bus_stop(struct bus *b)
+{
+    if (b == NULL || !b->started)
+        return;
+    bus_request_stop(b);
     pthread_join(b->thread, NULL);
     b->started = 0;
 }

@@ -28,6 +28,10 @@ struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
 /* Start the thread.  0 or -1 with errno.  Main thread. */
 int bus_start(struct bus *b);
 
+/* Ask the thread to stop without waiting (stop several buses at once, then
+ * bus_stop() each).  Main thread. */
+void bus_request_stop(struct bus *b);
+
 /* Ask the thread to stop and join it.  Returns within one response timeout.
  * Safe on a bus never started.  Main thread. */
 void bus_stop(struct bus *b);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -340,7 +342,7 @@ static void stop_buses(struct gw *g)
     if (g->buses == NULL)
         return;
     for (int b = 0; b < g->cfg->nbuses; b++)
-        bus_stop(g->buses[b]);   /* stop all first: they stop in parallel */
+        bus_request_stop(g->buses[b]);   /* all at once: they stop in parallel */
     for (int b = 0; b < g->cfg->nbuses; b++)
         bus_free(g->buses[b]);
     free(g->buses);
@@ -606,6 +608,20 @@ static int run(struct gw *g)
     }
 }
 
+/* libmodbus waits with select(): a descriptor of 1024 or more would be
+ * written past the fd_set (it calls FD_SET while connecting, before we can
+ * check).  Keep every descriptor below FD_SETSIZE, as the systemd unit's
+ * LimitNOFILE does, also when run by hand. */
+static void limit_descriptors(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > FD_SETSIZE) {
+        rl.rlim_cur = FD_SETSIZE;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+            log_warn("setrlimit RLIMIT_NOFILE %d", FD_SETSIZE);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -634,6 +650,7 @@ int main(int argc, char **argv)
     }
     log_init(verbose);
     g.path = path;
+    limit_descriptors();
     g.started_ms = mono_ms();
 
     g.cfg = cfg_load(path, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);

@@ -21,6 +21,20 @@ check "bad CRC from one unit leaves the bus working" \
 check "a garbled frame does not drop the link" bash -c "! grep -q 'bus rs485-1: link error' '$T/gateway.log'"
 simctl fault sump-west none >/dev/null
 
+# A unit that answers late (260 ms against a 200 ms timeout): its late
+# answer must not be read as its neighbour's.  Found in review: it failed
+# sump-east's next poll and could raise a false comm_lost on a healthy unit.
+simctl fault sump-west slow 260 >/dev/null
+wait_for 15 grep -q 'unit 2 (sump-west).*comm lost' "$T/gateway.log"
+mark=$(wc -l <"$T/gateway.log")
+sleep 6
+check "a late-answering unit is lost (its answers miss the timeout)" \
+	grep -q 'unit 2 (sump-west).*comm lost' "$T/gateway.log"
+check "its late answers do not fail the neighbours' polls" \
+	bash -c "! tail -n +$mark '$T/gateway.log' | grep -qE 'unit (1|3) \((sump-east|smoke-power-room)\): attempt'"
+simctl fault sump-west none >/dev/null
+wait_for 10 grep -q 'unit 2 (sump-west): answering again' "$T/gateway.log"
+
 # A Modbus exception (02 illegal data address) from the smoke detector.
 simctl fault smoke-power-room exception 2 >/dev/null
 wait_for 15 grep -q 'unit 3 (smoke-power-room).*comm lost' "$T/gateway.log"
@@ -43,5 +57,21 @@ bg sim2 "$SIM" -c "$T/demo.conf" --serial "rs485-1=$T/rs485-1-sim" --serial "rs4
 wait_for 40 grep -q 'unit 1 (co2-shelter): answering again' "$T/gateway.log"
 check "TCP link re-established with backoff" grep -qE 'bus tcp-1: connected to 127.0.0.1:[0-9]+ after [0-9]+ failed attempt' "$T/gateway.log"
 check "TCP sensor recovers" grep -q 'unit 1 (co2-shelter): answering again' "$T/gateway.log"
+# A TCP peer that accepts and closes at once (a Modbus gateway still
+# holding a stale session): one warning, a growing backoff, not a flood.
+kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
+rm -f "$SIM_CTL"
+bg flapper socat "TCP-LISTEN:$SIM_PORT,bind=127.0.0.1,reuseaddr,fork" SYSTEM:true
+wait_for 5 port_open "$SIM_PORT"
+mark=$(wc -l <"$T/gateway.log")
+sleep 12
+flap=$(tail -n +"$mark" "$T/gateway.log" | grep -E 'bus tcp-1' | grep -v debug)
+echo "$flap"
+connects=$(tail -n +"$mark" "$T/gateway.log" | grep -c 'bus tcp-1: reconnected')
+echo "reconnects in 12 s: $connects"
+check "a flapping TCP peer is one warning, not one per reconnect" \
+	test "$(grep -c 'warning: bus tcp-1:' <<<"$flap")" -le 1
+check "and is retried with a growing backoff (not every second)" test "$connects" -le 5
+kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
 kill -TERM "$GW_PID"; wait "$GW_PID"
 check "gateway stops cleanly" test $? = 0
