@@ -25,6 +25,8 @@ int log_debug_enabled(void)
 }
 
 static void vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
     static const char *names[8] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
     char line[1024];

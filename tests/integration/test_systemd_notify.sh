@@ -63,6 +63,13 @@ cp "$T/demo.conf.good" "$T/demo.conf"
 kill -TERM "$GW_PID"; wait "$GW_PID"
 check "STOPPING=1 sent on SIGTERM" grep -q 'STOPPING=1' "$T/ok.msgs"
 
+# Under systemd (JOURNAL_STREAM set) each line carries its syslog priority,
+# so journald files alarms and outages at the right level.
+JOURNAL_STREAM=1:1 timeout 3 "$GW" -c "$T/demo.conf" >/dev/null 2>"$T/journal.log"
+head -n 3 "$T/journal.log"
+check "under journald lines carry a <N> priority prefix" grep -q '^<6>shelter-gateway' "$T/journal.log"
+check "and no plain level word" bash -c "! grep -qE '^(info|warning|error): ' '$T/journal.log'"
+
 # A bus thread that hangs: the pings stop.
 notify_listen stall
 SHELTER_GATEWAY_TEST_STALL_BUS=rs485-1 NOTIFY_SOCKET=$T/stall.sock WATCHDOG_USEC=2000000 \
