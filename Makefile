@@ -31,7 +31,7 @@ DRIVERS  := $(B)/tests/influx_drive
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check unit integration demo install clean format FORCE
+.PHONY: all deps check unit integration demo bench install clean format FORCE
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -93,6 +93,14 @@ integration: all $(DRIVERS)
 # tests/run.sh prints the closing "N passed, N failed" line.
 check: all $(UNIT_BIN) $(DRIVERS)
 	@tests/run.sh $(UNIT_BIN)
+
+# make bench: memory, CPU and throughput figures (printed, never asserted).
+$(B)/tests/bench_core: tests/bench/bench_core.c $(B)/libgw.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libgw.a $(PKG_LIBS)
+
+bench: all $(B)/tests/bench_core
+	@tests/bench/run.sh
 
 demo: all
 	@BUILD=$(abspath $(B)) scripts/demo.sh

@@ -1,0 +1,39 @@
+#!/bin/bash
+# make bench: figures, not pass/fail.  The gateway polls the demo shelter
+# (8 sensors, 3 buses, 1 s intervals) with a real mosquitto and influxd for
+# BENCH_SECONDS (default 30) while the storm scenario toggles alarms; prints
+# its memory (VmRSS, VmHWM), CPU time, polls and alarm transitions, then the
+# alarm engine's and the line-protocol encoder's throughput.
+. "$(dirname "$0")/../integration/lib.sh"
+SECS=${BENCH_SECONDS:-30}
+
+DB=shelter
+influx_setup
+start_influx
+curl -sf -o /dev/null -XPOST "$URL/query" --data-urlencode "q=CREATE DATABASE $DB"
+start_broker
+demo_conf "$T/demo.conf"
+printf '\n[influx]\nurl = %s\ndatabase = %s\n' "$URL" "$DB" >>"$T/demo.conf"
+sed -i '/^\[sensor leak-ramp\]/,/^input/ s/^input.*/&\nleak_delay = 0s\nleak_clear_delay = 0s/' "$T/demo.conf"
+{ cat "$ROOT/sensors/sim/scenarios/rain.scn"
+  for i in $(seq 1 200); do echo "at $((i * 8))s set leak-ramp wet $((i % 2))"; done
+} >"$T/storm.scn"
+start_sim "$T/demo.conf" --speed 4
+bg gateway "$GW" -c "$T/demo.conf"
+GW_PID=$LAST_PID
+simctl play "$T/storm.scn" >/dev/null
+sleep "$SECS"
+rss=$(awk '/^VmRSS/ {print $2}' "/proc/$GW_PID/status")
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$GW_PID/status")
+threads=$(awk '/^Threads/ {print $2}' "/proc/$GW_PID/status")
+read -r ut st < <(awk '{print $14, $15}' "/proc/$GW_PID/stat")
+hz=$(getconf CLK_TCK)
+polls=$(simctl stats | grep -oE 'requests=[0-9]+' | cut -d= -f2 | awk '{s += $1} END {print s}')
+kill -TERM "$GW_PID"; wait "$GW_PID"
+alarms=$(grep -c ': ALARM' "$T/gateway.log")
+cpu_ms=$(( (ut + st) * 1000 / hz ))
+echo "gateway, demo shelter (8 sensors, 3 buses, MQTT + InfluxDB), ${SECS} s:"
+echo "  memory: VmRSS ${rss} kB, peak VmHWM ${hwm} kB, ${threads} threads"
+echo "  CPU: ${cpu_ms} ms in ${SECS} s ($(awk -v c="$cpu_ms" -v s="$SECS" 'BEGIN {printf "%.2f", c / s / 10}') % of one core)"
+echo "  Modbus requests served: ${polls}; alarm transitions: ${alarms}"
+"$BUILD/tests/bench_core"
