@@ -1001,6 +1001,12 @@ static void start_section(struct parse *p, const char *text)
         break;
     case SEC_SENSOR:
         p->sensor_headers++;
+        /* alarm/gateway/... carries the gateway's own alarms (disk). */
+        if (namelen == strlen("gateway") && strncmp(name, "gateway", namelen) == 0) {
+            problem(p, line, p->cur_label, NULL,
+                    "the name 'gateway' is reserved for the gateway's own alarms");
+            return;
+        }
         for (int i = 0; i < p->nsensors; i++)
             if (strlen(p->sensors[i].s.name) == namelen &&
                 strncmp(p->sensors[i].s.name, name, namelen) == 0)

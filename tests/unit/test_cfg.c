@@ -299,6 +299,16 @@ END_TEST
 
 /* Alarm overrides (DESIGN 8) go through the alarm engine's key table for the
  * sensor's kind: a key of another kind's alarm is unknown. */
+START_TEST(test_sensor_name_gateway_is_reserved)
+{
+    /* alarm/gateway/disk is the gateway's own alarm topic. */
+    struct cfg *c = load(with("[sensor gateway]\nbus = rs485-1\nunit = 9\nkind = water_level\n"
+                              "model = level-qdy30a\npit_depth = 1\n"));
+    ck_assert_ptr_null(c);
+    ck_assert_msg(has_problem(33, "[sensor gateway]: the name 'gateway' is reserved"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_alarm_key_of_another_kind_is_unknown)
 {
     expect_one(with("high = 80%\n"), 33, "[sensor door-1] high: unknown key");
@@ -1209,6 +1219,7 @@ static Suite *cfg_suite(void)
     tc = tcase_create("syntax");
     tcase_add_test(tc, test_unknown_key_is_error_with_line);
     tcase_add_test(tc, test_unknown_key_in_each_section_is_error);
+    tcase_add_test(tc, test_sensor_name_gateway_is_reserved);
     tcase_add_test(tc, test_alarm_key_of_another_kind_is_unknown);
     tcase_add_test(tc, test_alarm_overrides_apply_on_top_of_defaults);
     tcase_add_test(tc, test_alarm_override_bad_value_is_error_with_line);
