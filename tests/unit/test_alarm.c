@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "alarm.h"
 #include "gwerr.h"
 
@@ -1556,9 +1557,5 @@ static Suite *alarm_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(alarm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(alarm_suite());
 }

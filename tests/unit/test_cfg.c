@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "cfg.h"
 
 #define MODELS "sensors/models"
@@ -1307,12 +1308,9 @@ int main(void)
     }
     snprintf(conf_path, sizeof(conf_path), "%s/gateway.conf", tmpdir);
 
-    SRunner *sr = srunner_create(cfg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = run_suite(cfg_suite());
 
     unlink(conf_path);
     rmdir(tmpdir);
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

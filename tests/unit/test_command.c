@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_run.h"
 #include "cfg.h"
 #include "command.h"
 #include "payload.h"
@@ -227,9 +228,5 @@ int main(void)
     tcase_add_test(tc, test_alarm_payload_nan_is_null_not_nan);
     tcase_add_test(tc, test_cmd_result_echoes_id_or_null);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

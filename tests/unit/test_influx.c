@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "clock.h"
 #include "influx.h"
 
@@ -596,9 +597,5 @@ static Suite *influx_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(influx_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(influx_suite());
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "cfg.h"
 #include "gwerr.h"
 #include "kind.h"
@@ -691,9 +692,5 @@ static Suite *kind_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(kind_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(kind_suite());
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "lineproto.h"
 
 #define MAXN 4
@@ -382,9 +383,5 @@ static Suite *lineproto_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(lineproto_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(lineproto_suite());
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "outbox.h"
 #include "vfs_fault.h"
 
@@ -900,11 +901,5 @@ static Suite *outbox_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(outbox_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(outbox_suite());
 }

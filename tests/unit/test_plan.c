@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "plan.h"
 #include "rqueue.h"
 
@@ -195,9 +196,5 @@ int main(void)
     tcase_add_test(tc, test_full_queue_blocks_producer_until_room_not_drops);
     tcase_add_test(tc, test_full_queue_push_returns_on_stop);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "check_run.h"
 #include "cfg.h"
 #include "kind.h"
 #include "model.h"
@@ -542,9 +543,5 @@ int main(void)
     tcase_add_test(state, test_served_level_answers_an_fc03_read);
     suite_add_tcase(s, state);
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(s);
 }

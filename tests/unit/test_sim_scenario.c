@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "cfg.h"
 #include "sim/mbslave.h"
 #include "sim/scenario.h"
@@ -205,9 +206,5 @@ int main(void)
     tcase_add_test(tc, test_rain_scenario_loads);
     tcase_add_test(tc, test_rain_scenario_runs_against_demo_conf);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(s);
 }

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_run.h"
 #include "cfg.h"
 #include "payload.h"
 #include "watch/watch.h"
@@ -566,9 +567,5 @@ int main(void)
     tcase_add_test(tc, test_status_changes_reported_once);
     tcase_add_test(tc, test_severity_rank_orders_critical_first);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }
