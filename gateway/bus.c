@@ -72,6 +72,7 @@ struct bus {
 
     struct sched *sched;
     int nsched;
+    struct poll_result *result;   /* the poll in progress (copied into the queue) */
 
     atomic_llong heartbeat_ms;
     atomic_ullong polls, poll_failures;
@@ -252,14 +253,10 @@ static void log_link_change(struct bus *b, const struct sched *s, const struct p
 static void poll_one(struct bus *b, struct sched *s)
 {
     const struct plan_request *rq = &b->plan->requests[s->request];
-    struct poll_result *res = malloc(sizeof(*res));
+    struct poll_result *res = b->result;   /* allocated once: no allocation per poll */
     enum link_state before = s->link;
     int err = 0, ok = 0;
 
-    if (res == NULL) {
-        log_warn("bus %s: poll result", b->conf->name);
-        return;
-    }
     memset(res, 0, offsetof(struct poll_result, data));
     if (!b->connected && mono_ms() >= b->reconnect_at_ms)
         link_connect(b);
@@ -306,7 +303,6 @@ static void poll_one(struct bus *b, struct sched *s)
 
     if (!ok && atomic_load(&b->stop)) {
         /* Cut short by a stop (shutdown, reload): not the unit's failure. */
-        free(res);
         return;
     }
     atomic_fetch_add(&b->polls, 1);
@@ -328,7 +324,6 @@ static void poll_one(struct bus *b, struct sched *s)
     res->failures = s->failures;
     res->ts_ms = wall_ms();
     rqueue_push(b->q, res, &b->stop);
-    free(res);
     atomic_store(&b->heartbeat_ms, mono_ms());
 }
 
@@ -440,7 +435,8 @@ struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
 
     int n = plan_bus_requests(plan, bus_index);
     b->sched = calloc((size_t)n + 1, sizeof(*b->sched));
-    if (b->sched == NULL)
+    b->result = malloc(sizeof(*b->result));
+    if (b->sched == NULL || b->result == NULL)
         goto fail;
     int64_t start = mono_ms();
     for (int i = 0; i < plan->nrequests; i++) {
@@ -507,6 +503,7 @@ void bus_free(struct bus *b)
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->wake);
     free(b->sched);
+    free(b->result);
     free(b);
 }
 

@@ -49,6 +49,7 @@ struct gw {
     int *have;               /* per sensor: a reading or loss was reported */
     int64_t *last_result_ms; /* per plan request: when its last poll result came */
     int *stuck;              /* per plan request: reported as stuck */
+    struct poll_result *result;   /* the one being handled (allocated once) */
     struct alarm_engine *alarms;
     struct alarm_events events;   /* one evaluation's transitions, sized for any one call */
     void *state;                  /* the engine's state image, saved for the outbox */
@@ -296,16 +297,12 @@ static void stuck_timer(struct gw *g)
 
 static int drain_queue(struct gw *g)
 {
-    struct poll_result *res = malloc(sizeof(*res));
     int n = 0;
 
-    if (res == NULL)
-        return -1;
-    while (rqueue_pop(g->q, res)) {
-        handle_result(g, res);
+    while (rqueue_pop(g->q, g->result)) {
+        handle_result(g, g->result);
         n++;
     }
-    free(res);
     return n;
 }
 
@@ -683,9 +680,10 @@ int main(int argc, char **argv)
         goto out;
     }
     g.q = rqueue_new(QUEUE_CAPACITY);
+    g.result = malloc(sizeof(*g.result));
     g.last = calloc((size_t)g.cfg->nsensors, sizeof(*g.last));
     g.have = calloc((size_t)g.cfg->nsensors, sizeof(*g.have));
-    if (g.q == NULL || g.last == NULL || g.have == NULL) {
+    if (g.q == NULL || g.result == NULL || g.last == NULL || g.have == NULL) {
         log_warn("start");
         goto out;
     }
@@ -740,6 +738,7 @@ out:
     if (g.sigfd != -1)
         close(g.sigfd);
     rqueue_free(g.q);
+    free(g.result);
     free(g.last);
     free(g.have);
     free(g.last_result_ms);
