@@ -14,14 +14,25 @@ bg() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port: a loopback TCP port nobody listens on and not handed out yet
-# (remembered in a file: callers use $(free_port), a subshell).
+# free_port: a loopback TCP port nobody listens on and not handed out yet.
+# Ports come from outside the kernel's ephemeral range, so an outgoing
+# connection on this machine cannot be holding one by the time a peer binds
+# it.  Each port is reserved with mkdir, which is atomic, in one directory
+# shared by every script tests/run.sh runs at once (SHELTER_PORTS_DIR), or in
+# SVC_DIR for a script run alone.  Callers use $(free_port), a subshell, so
+# the file system is the only memory that works.
 free_port() {
-	local p
+	local lo=32768 hi=60999 dir=${SHELTER_PORTS_DIR:-$SVC_DIR/.ports} p below n
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	below=$(( lo > 10000 ? lo - 10000 : 0 ))	# 10000 .. lo-1
+	n=$(( below + 65535 - hi ))			# and hi+1 .. 65535
+	if [ "$n" -lt 1000 ]; then below=55536; n=55536; fi	# no room: any
+	mkdir -p "$dir"
 	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
-		grep -qx "$p" "$SVC_DIR/.ports" 2>/dev/null && continue
-		if ! port_open "$p"; then echo "$p" >>"$SVC_DIR/.ports"; echo "$p"; return; fi
+		p=$(( (RANDOM << 15 | RANDOM) % n ))
+		if [ "$p" -lt "$below" ]; then p=$(( p + 10000 )); else p=$(( p - below + hi + 1 )); fi
+		port_open "$p" && continue
+		mkdir "$dir/$p" 2>/dev/null && { echo "$p"; return; }
 	done
 }
 

@@ -32,8 +32,10 @@ done
 # They are mostly waiting on timers and peers, so up to GW_TEST_JOBS (3) run
 # at once; each one's output is printed as one block when it ends.  Every
 # script has its own temp dir, ports and processes.
-export GW_RESULTS
+export GW_RESULTS SHELTER_PORTS_DIR
 GW_RESULTS=$(mktemp)
+# Ports handed out to the scripts running at once (scripts/services.sh).
+SHELTER_PORTS_DIR=$(mktemp -d)
 logs=$(mktemp -d)
 jobs_max=${GW_TEST_JOBS:-3}
 run_script() {
@@ -53,7 +55,7 @@ for t in tests/integration/test_*.sh; do
 	run_script "$t" &
 done
 wait
-rm -rf "$logs"
+rm -rf "$logs" "$SHELTER_PORTS_DIR"
 p=$(grep -c '^PASS ' "$GW_RESULTS")
 f=$(grep -c '^FAIL ' "$GW_RESULTS")
 grep '^FAIL ' "$GW_RESULTS" | sed 's/^/  /'

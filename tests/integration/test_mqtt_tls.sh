@@ -39,8 +39,6 @@ chmod 644 "$T"/*.key
 P_SERVER=$(free_port)
 P_MUTUAL=$(free_port)
 P_WRONG=$(free_port)
-while [ "$P_MUTUAL" = "$P_SERVER" ]; do P_MUTUAL=$(free_port); done
-while [ "$P_WRONG" = "$P_SERVER" ] || [ "$P_WRONG" = "$P_MUTUAL" ]; do P_WRONG=$(free_port); done
 
 cat >"$T/mosquitto.conf" <<EOF
 user $(id -un)
