@@ -205,6 +205,7 @@ static const char *const event_type_names[] = {
     [ALARM_EV_TEST] = "test",
     [ALARM_EV_INHIBIT_STARTED] = "inhibit_started",
     [ALARM_EV_INHIBIT_ENDED] = "inhibit_ended",
+    [ALARM_EV_WITHDRAWN] = "withdrawn",
 };
 
 static const char *const mode_prefix[ALARM_MODES] = {
@@ -1656,23 +1657,22 @@ static void restore_sensor(struct sensor *to, const struct sensor *from)
     to->have = false;
 }
 
-int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
-                     int64_t wall_ms)
+/* The header of a state image: 0 with the record count and the monotonic
+ * time its saved times are relative to, or -1 with errno EINVAL.  The
+ * wall-clock downtime since the save counts as elapsed. */
+static int image_check(const unsigned char *p, size_t len, int64_t now_mono_ms, int64_t wall_ms,
+                       uint32_t *n, int64_t *base)
 {
-    const unsigned char *p = buf;
-    size_t rec = record_size();
-    uint32_t n;
     int64_t saved_wall, downtime;
-    struct sensor *tmp;
-    int restored = 0;
+    size_t rec = record_size();
 
     if (len < HEADER_SIZE || memcmp(p, STATE_MAGIC, 8) != 0 || get_u32(p + 8) != STATE_VERSION ||
         get_u32(p + 12) != rec) {
         errno = EINVAL;
         return -1;
     }
-    n = get_u32(p + 16);
-    if (n > (len - HEADER_SIZE) / rec || len != HEADER_SIZE + (size_t)n * rec) {
+    *n = get_u32(p + 16);
+    if (*n > (len - HEADER_SIZE) / rec || len != HEADER_SIZE + (size_t)*n * rec) {
         errno = EINVAL;
         return -1;
     }
@@ -1680,6 +1680,36 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
     downtime = wall_ms - saved_wall;
     if (downtime < 0 || downtime > TIME_SANE_MS)
         downtime = 0; /* the wall clock went back (or is garbage): assume none */
+    *base = now_mono_ms - downtime;
+    return 0;
+}
+
+/* Saved state belongs to a configured sensor of the same name and kind. */
+static bool same_sensor(const struct sensor *a, const struct sensor *b)
+{
+    return a->kind == b->kind && strcmp(a->name, b->name) == 0;
+}
+
+static bool engine_has(const struct alarm_engine *eng, const struct sensor *s)
+{
+    for (int j = 0; j < eng->n; j++) {
+        if (same_sensor(&eng->s[j], s))
+            return true;
+    }
+    return false;
+}
+
+int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
+                     int64_t wall_ms)
+{
+    const unsigned char *p = buf;
+    uint32_t n;
+    int64_t base;
+    struct sensor *tmp;
+    int restored = 0;
+
+    if (image_check(p, len, now_mono_ms, wall_ms, &n, &base) == -1)
+        return -1;
     tmp = calloc(1, sizeof(*tmp));
     if (tmp == NULL)
         return -1;
@@ -1689,7 +1719,7 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
                         .len = len,
                         .off = HEADER_SIZE,
                         .load = true,
-                        .base = now_mono_ms - downtime};
+                        .base = base};
         for (uint32_t i = 0; i < n; i++) {
             memset(tmp, 0, sizeof(*tmp));
             xfer_sensor(&x, tmp);
@@ -1701,7 +1731,7 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
             if (pass == 0)
                 continue;
             for (int j = 0; j < eng->n; j++) {
-                if (eng->s[j].kind == tmp->kind && strcmp(eng->s[j].name, tmp->name) == 0) {
+                if (same_sensor(&eng->s[j], tmp)) {
                     restore_sensor(&eng->s[j], tmp);
                     restored++;
                 }
@@ -1710,4 +1740,71 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
     }
     free(tmp);
     return restored;
+}
+
+int alarm_state_orphans(const struct alarm_engine *eng, const void *buf, size_t len,
+                        int64_t now_mono_ms, int64_t wall_ms, struct alarm_orphan **out)
+{
+    const unsigned char *p = buf;
+    uint32_t n;
+    int64_t base;
+    struct sensor *tmp;
+    struct alarm_orphan *o = NULL;
+    int count = 0, cap = 0;
+
+    *out = NULL;
+    if (image_check(p, len, now_mono_ms, wall_ms, &n, &base) == -1)
+        return -1;
+    tmp = calloc(1, sizeof(*tmp));
+    if (tmp == NULL)
+        return -1;
+    struct xio x = {.p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true,
+                    .base = base};
+    for (uint32_t i = 0; i < n; i++) {
+        memset(tmp, 0, sizeof(*tmp));
+        xfer_sensor(&x, tmp);
+        if (x.fail) {
+            errno = EINVAL;
+            goto fail;
+        }
+        if (engine_has(eng, tmp))
+            continue;
+        struct alarm_cfg defaults;
+        alarm_cfg_defaults(tmp->kind, &defaults);
+        for (int id = 0; id <= ALARM_COUNT; id++) {
+            bool inhibit = id == ALARM_COUNT;
+            if (inhibit ? tmp->inhibit_until == T_NONE || tmp->inhibit_until <= now_mono_ms
+                        : tmp->slot[id].st == ALARM_ST_INACTIVE)
+                continue;
+            if (count == cap) {
+                int ncap = cap ? cap * 2 : 8;
+                struct alarm_orphan *no = realloc(o, sizeof(*o) * (size_t)ncap);
+                if (no == NULL)
+                    goto fail;
+                o = no;
+                cap = ncap;
+            }
+            struct alarm_orphan *a = &o[count++];
+            memset(a, 0, sizeof(*a));
+            snprintf(a->sensor, sizeof(a->sensor), "%s", tmp->name);
+            a->kind = tmp->kind;
+            a->ev.sensor = -1;
+            a->ev.alarm = inhibit ? ALARM_INHIBIT : (enum alarm_id)id;
+            a->ev.type = ALARM_EV_WITHDRAWN;
+            a->ev.active = false;
+            a->ev.acked = !inhibit && tmp->slot[id].st == ALARM_ST_ACKED;
+            a->ev.severity = inhibit ? ALARM_SEV_INFO : defaults.rule[id].severity;
+            a->ev.value = a->ev.threshold = NAN;
+            a->ev.unit = "";
+            a->ev.mode = eng->mode;
+            a->ev.ts_ms = wall_ms;
+        }
+    }
+    free(tmp);
+    *out = o;
+    return count;
+fail:
+    free(tmp);
+    free(o);
+    return -1;
 }

@@ -100,6 +100,7 @@ enum alarm_event_type {
     ALARM_EV_TEST,
     ALARM_EV_INHIBIT_STARTED,
     ALARM_EV_INHIBIT_ENDED,
+    ALARM_EV_WITHDRAWN, /* its sensor left the configuration (alarm_state_orphans) */
 };
 
 /* Lifecycle of one (sensor, alarm).  LATCHED: the condition is gone but the
@@ -272,9 +273,29 @@ size_t alarm_state_size(const struct alarm_engine *eng);
 int alarm_state_save(const struct alarm_engine *eng, int64_t now_mono_ms, int64_t wall_ms,
                      void *buf, size_t len);
 /* Returns the number of sensors restored (saved sensors no longer configured
- * are ignored), or -1 with errno EINVAL (not an engine image, other version
+ * are skipped: see alarm_state_orphans for their raised alarms), or -1 with errno EINVAL (not an engine image, other version
  * or sizes, truncated); the engine is unchanged on -1. */
 int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
                      int64_t wall_ms);
+
+/* A raised alarm the engine can no longer clear: its sensor is in the saved
+ * image but no longer configured (removed, or now of another kind), and the
+ * alarm was active, acknowledged or latched, or (ALARM_INHIBIT) an inhibit
+ * was still running.  Without a withdrawal its retained message would stay
+ * raised at the centre for ever.  ev is the withdrawal event: type
+ * ALARM_EV_WITHDRAWN, sensor -1 (the name is here), not active, the kind's
+ * default severity (the overrides went with the configuration). */
+struct alarm_orphan {
+    char sensor[ALARM_NAME_MAX];
+    enum kind kind;
+    struct alarm_event ev;
+};
+
+/* The orphans of a state image for the engine eng (made for the new
+ * configuration; the image is the one given or to be given to
+ * alarm_state_load).  Returns how many, with *out malloc'd (NULL for none;
+ * the caller frees), or -1 with errno EINVAL (as alarm_state_load) or ENOMEM. */
+int alarm_state_orphans(const struct alarm_engine *eng, const void *buf, size_t len,
+                        int64_t now_mono_ms, int64_t wall_ms, struct alarm_orphan **out);
 
 #endif

@@ -46,6 +46,8 @@ static const struct text event_words[] = {
     [ALARM_EV_TEST] = {"（测试）", " (test)"},
     [ALARM_EV_INHIBIT_STARTED] = {"开始", " started"},
     [ALARM_EV_INHIBIT_ENDED] = {"结束", " ended"},
+    [ALARM_EV_WITHDRAWN] = {"已撤销（传感器已从配置中移除）",
+                            " withdrawn (sensor removed from the configuration)"},
 };
 
 static const struct text by_word = {"，操作人：", " by "};
@@ -94,7 +96,7 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
     bool zh = lang != LANG_EN;
 
     if (buf == NULL || len == 0 || (unsigned)ev->alarm > ALARM_INHIBIT ||
-        (unsigned)ev->type > ALARM_EV_INHIBIT_ENDED)
+        (unsigned)ev->type > ALARM_EV_WITHDRAWN)
         return -1;
     buf[0] = '\0';
     if (location != NULL && location[0] != '\0')

@@ -98,13 +98,42 @@ struct delivery {
 
 static void pump(struct delivery *d);
 
-/* ---- the gateway's own alarm: the disk ------------------------------------ */
+/* ---- alarms committed on their own, at once -------------------------------- */
 
-/* The disk alarm is committed on its own, at once: when the disk fails the
+/* One alarm message as its own outbox transaction (MQTT, and InfluxDB when
+ * configured), logged like the engine's transitions.  When the disk fails the
  * outbox keeps it in memory and delivers it like any alarm. */
+static void commit_now(struct delivery *d, const struct alarm_msg *m)
+{
+    char topic[TOPIC_MAX], line[LINE_MAX];
+    char *payload = payload_alarm(d->cfg, m);
+
+    if (payload == NULL) {
+        log_err("ALARM %s %s %s could not be queued for delivery: out of memory", m->event,
+                m->sensor, m->alarm);
+        return;
+    }
+    snprintf(topic, sizeof(topic), "%s/alarm/%s/%s", d->base, m->sensor, m->alarm);
+    struct outbox_rec rec[2] = {{.sensor = m->sensor, .topic = topic, .payload = payload,
+                                 .payload_len = strlen(payload), .qos = 1, .retained = 1,
+                                 .seq = m->seq, .created_ms = m->ts_ms,
+                                 .sinks = 1u << SINK_MQTT}};
+    int n = d->ix != NULL ? points_alarm(d->cfg, m, line, sizeof(line)) : -1;
+    if (n > 0)
+        rec[1] = (struct outbox_rec){.sensor = m->sensor, .topic = "", .payload = line,
+                                     .payload_len = (size_t)n, .seq = m->seq,
+                                     .created_ms = m->ts_ms, .sinks = 1u << SINK_INFLUX};
+    struct outbox_cycle cy = {.alarms = rec, .nalarms = n > 0 ? 2 : 1};
+    log_at(strcmp(m->severity, "critical") == 0 ? LOG_LVL_ERR : LOG_LVL_WARN,
+           "ALARM %s %s %s (%s): %s", m->event, m->sensor, m->alarm, m->severity, m->message);
+    outbox_commit(d->ob, &cy);
+    free(payload);
+}
+
+/* The gateway's own alarm: the disk. */
 static void disk_alarm(struct delivery *d, bool raised, const char *why)
 {
-    char text[256], topic[TOPIC_MAX];
+    char text[256];
     const bool zh = d->cfg->language == LANG_ZH;
 
     snprintf(text, sizeof(text), "%s%s",
@@ -116,24 +145,16 @@ static void disk_alarm(struct delivery *d, bool raised, const char *why)
                           .event = raised ? "raised" : "cleared", .active = raised,
                           .severity = "critical", .value = NAN, .threshold = NAN, .unit = "",
                           .mode = d->mode, .message = text, .by = ""};
-    char *payload = payload_alarm(d->cfg, &m);
-    if (payload == NULL)
-        return;
-    snprintf(topic, sizeof(topic), "%s/alarm/gateway/disk", d->base);
-    struct outbox_rec rec[2] = {{.sensor = "gateway", .topic = topic, .payload = payload,
-                                 .payload_len = strlen(payload), .qos = 1, .retained = 1,
-                                 .seq = m.seq, .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT}};
-    char line[LINE_MAX];
-    int n = d->ix != NULL ? points_alarm(d->cfg, &m, line, sizeof(line)) : -1;
-    if (n > 0)
-        rec[1] = (struct outbox_rec){.sensor = "gateway", .topic = "", .payload = line,
-                                     .payload_len = (size_t)n, .seq = m.seq,
-                                     .created_ms = m.ts_ms, .sinks = 1u << SINK_INFLUX};
-    struct outbox_cycle cy = {.alarms = rec, .nalarms = n > 0 ? 2 : 1};
-    log_at(raised ? LOG_LVL_ERR : LOG_LVL_WARN, "ALARM %s gateway disk (critical): %s",
-           m.event, text);
-    outbox_commit(d->ob, &cy);
-    free(payload);
+    commit_now(d, &m);
+}
+
+void delivery_withdraw(struct delivery *d, const struct alarm_orphan *o)
+{
+    char text[512];
+    struct alarm_msg m;
+
+    alarm_msg_from_orphan(d->cfg, o, outbox_next_seq(d->ob), text, sizeof(text), &m);
+    commit_now(d, &m);
 }
 
 /* ---- open / close ---------------------------------------------------------- */

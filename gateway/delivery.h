@@ -52,6 +52,11 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms);
 /* Queue one engine event for this cycle's commit (copied). */
 int delivery_queue_event(struct delivery *d, const struct alarm_event *ev);
 
+/* Withdraw an alarm whose sensor left the configuration: a "cleared" with
+ * reason "sensor_removed", committed at once, so it is durable before the
+ * engine state without that sensor is.  Logged like a transition. */
+void delivery_withdraw(struct delivery *d, const struct alarm_orphan *o);
+
 /* Offer a reading: published on change beyond the kind's deadband, on a
  * quality change, and at least every minute; else ignored. */
 int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms);

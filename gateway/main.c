@@ -172,6 +172,29 @@ static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, i
     return eng;
 }
 
+/* Withdraw the raised alarms of sensors that left the configuration (saved in
+ * the image, unknown to the new engine g->alarms): nothing else would ever
+ * clear their retained messages at the centre.  Committed before the first
+ * state image without them, so a crash in between withdraws them again
+ * rather than never. */
+static void withdraw_orphans(struct gw *g, const void *saved, size_t saved_len)
+{
+    struct alarm_orphan *o;
+    int n;
+
+    if (g->delivery == NULL || saved == NULL)
+        return;
+    n = alarm_state_orphans(g->alarms, saved, saved_len, mono_ms(), wall_ms(), &o);
+    if (n == -1) {
+        if (errno != EINVAL)   /* EINVAL: the image was not usable; said already */
+            log_warn("alarms of removed sensors not withdrawn");
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        delivery_withdraw(g->delivery, &o[i]);
+    free(o);
+}
+
 /* The engine's event array and state image buffer, sized for it. */
 static int size_engine_buffers(struct gw *g)
 {
@@ -195,6 +218,8 @@ static int start_alarms(struct gw *g)
         log_warnx("outbox: no alarm state restored: %s", strerror(errno));
     bool had_state = saved != NULL;
     g->alarms = new_engine(g->cfg, mode, g->started_ms, saved, saved_len, &restored);
+    if (g->alarms != NULL)
+        withdraw_orphans(g, saved, saved_len);
     free(saved);
     if (g->alarms == NULL)
         return -1;
@@ -212,7 +237,6 @@ static int start_alarms(struct gw *g)
     return 0;
 }
 
-/* Turn one poll result into readings for each sensor it serves. */
 /* One reading of sensor si: warm-up flag, the alarm engine, delivery. */
 static void take_reading(struct gw *g, int si, struct reading *r)
 {
@@ -528,6 +552,7 @@ static void reload(struct gw *g)
     g->have = have;
     g->cfg = nc;
     g->plan = np;
+    withdraw_orphans(g, n > 0 ? g->state : NULL, n > 0 ? (size_t)n : 0);
     if (size_engine_buffers(g) == -1 || start_buses(g) == -1)
         fatalx("reload: cannot start the new configuration");
     log_info("reloaded %s: %d sensors on %d buses, %d requests per cycle; alarm state kept "

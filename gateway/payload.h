@@ -31,6 +31,8 @@ struct alarm_msg {
     const char *message;    /* human text in the configured language */
     const char *by;         /* who acknowledged / tested / inhibited; "" = absent */
     int64_t until_ms;       /* inhibit: end of the window (wall clock); 0 = absent */
+    const char *reason;     /* a clear not caused by the condition ending:
+                               "sensor_removed"; NULL = absent */
 };
 
 /* The topic base {prefix}/{city}/{district}/{street}/{community}/{property}/{id}.
@@ -42,6 +44,11 @@ int topic_base(const struct cfg *c, char *buf, size_t len);
  * (DESIGN 6 knows only raised|cleared|acknowledged|test). */
 void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uint64_t seq,
                           char *text, size_t len, struct alarm_msg *m);
+
+/* Fill m from the withdrawal of an orphaned alarm (its sensor left the
+ * configuration): event "cleared", reason "sensor_removed", no location. */
+void alarm_msg_from_orphan(const struct cfg *c, const struct alarm_orphan *o, uint64_t seq,
+                           char *text, size_t len, struct alarm_msg *m);
 
 /* The alarm payload: a malloc'd JSON string (caller frees), NULL on ENOMEM. */
 char *payload_alarm(const struct cfg *c, const struct alarm_msg *m);

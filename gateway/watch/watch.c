@@ -406,6 +406,7 @@ int watch_alarm_parse(const void *payload, size_t len, struct watch_alarm *a, ch
     a->unit = opt_str(o, "unit");
     a->message = opt_str(o, "message");
     a->by = opt_str(o, "by");
+    a->reason = opt_str(o, "reason");
     site = cJSON_GetObjectItemCaseSensitive(o, "site");
     a->site_name = opt_str(site, "name");
     a->community = opt_str(site, "community");
@@ -481,6 +482,8 @@ static const struct {
      ALARM_EV_INHIBIT_STARTED},
     {"test", {"测试", "TEST"}, {"测试", "TEST"}, ALARM_EV_TEST, ALARM_EV_INHIBIT_STARTED},
 };
+/* A clear because the sensor left the gateway's configuration. */
+static const struct text withdrawn = {"撤销", "WITHDRAWN"};
 static const struct text listed_alarm = {"当前报警", "ACTIVE"};
 static const struct text listed_inhibit = {"维护中", "MAINTENANCE"};
 
@@ -586,6 +589,9 @@ int watch_format_alarm(const struct watch_alarm *a, enum watch_line how, enum gw
         /* The current state, whatever transition published it last. */
         word = pick(inhibit ? &listed_inhibit : &listed_alarm, lang);
         type = inhibit ? ALARM_EV_INHIBIT_STARTED : ALARM_EV_RAISED;
+    } else if (strcmp(a->event, "cleared") == 0 && strcmp(a->reason, "sensor_removed") == 0) {
+        word = pick(&withdrawn, lang);
+        type = ALARM_EV_WITHDRAWN;
     } else if (ei < nevents) {
         word = pick(inhibit ? &events[ei].inhibit : &events[ei].alarm, lang);
         type = inhibit ? events[ei].inhibit_type : events[ei].type;

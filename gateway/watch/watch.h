@@ -57,6 +57,7 @@ struct watch_alarm {
     int64_t ts_ms; /* detection time, wall clock; 0 if absent or unreadable */
     const char *gateway, *sensor, *kind, *location, *alarm, *event, *severity;
     const char *unit, *message, *by;
+    const char *reason; /* "sensor_removed" on a withdrawal; "" if absent */
     const char *site_name, *community, *property; /* site.name, site.community, ... */
     bool active, acked;
     double value, threshold; /* NAN when null or absent */

@@ -1256,6 +1256,104 @@ START_TEST(test_load_matches_sensors_by_name)
 }
 END_TEST
 
+/* The orphan of sensor name and alarm id in o[0..n), or NULL. */
+static const struct alarm_orphan *orphan(const struct alarm_orphan *o, int n, const char *name,
+                                         enum alarm_id id)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(o[i].sensor, name) == 0 && o[i].ev.alarm == id)
+            return &o[i];
+    return NULL;
+}
+
+START_TEST(test_orphans_of_removed_and_rekinded_sensors)
+{
+    start(MODE_PEACETIME);
+    raise_high();                                       /* sump-1 high: active */
+    smoke(SMOKE_FIRE);
+    smoke(SMOKE_FIRE);
+    smoke(SMOKE_NORMAL);                                /* smoke-1 fire: latched */
+    ck_assert_int_eq(st(S_SMOKE, ALARM_SMOKE_FIRE), ALARM_ST_LATCHED);
+    ck_assert_int_eq(alarm_inhibit(eng, S_DOOR, 10 * MIN, "m", now_ms, wall(), &out), 0);
+    clear_events();
+    size_t len;
+    void *buf = save(&len);
+
+    /* Kept: leak-1 and door-1.  sump-1 is now a water_leak (another kind);
+     * smoke-1 and co2-1 (nothing raised) are gone. */
+    struct alarm_cfg as_leak;
+    alarm_cfg_defaults(KIND_WATER_LEAK, &as_leak);
+    struct alarm_sensor s[] = {{"leak-1", KIND_WATER_LEAK, PIT, &cfgs[S_LEAK]},
+                               {"door-1", KIND_BLAST_DOOR, PIT, &cfgs[S_DOOR]},
+                               {"sump-1", KIND_WATER_LEAK, PIT, &as_leak}};
+    struct alarm_engine *e2 = alarm_engine_new(s, 3, MODE_FLOOD_SEASON, now_ms);
+    ck_assert_ptr_nonnull(e2);
+    struct alarm_orphan *o;
+    int n = alarm_state_orphans(e2, buf, len, now_ms, wall(), &o);
+    ck_assert_int_eq(n, 2);
+    const struct alarm_orphan *high = orphan(o, n, "sump-1", ALARM_WL_HIGH);
+    const struct alarm_orphan *fire = orphan(o, n, "smoke-1", ALARM_SMOKE_FIRE);
+    ck_assert_ptr_nonnull(high);
+    ck_assert_ptr_nonnull(fire);
+    ck_assert_int_eq(high->kind, KIND_WATER_LEVEL);           /* the kind it had */
+    ck_assert_int_eq(high->ev.type, ALARM_EV_WITHDRAWN);
+    ck_assert_int_eq(high->ev.sensor, -1);
+    ck_assert(!high->ev.active && !high->ev.acked);
+    ck_assert_int_eq(high->ev.severity, ALARM_SEV_MAJOR);     /* sump high default */
+    ck_assert_int_eq(fire->ev.severity, ALARM_SEV_CRITICAL);
+    ck_assert_int_eq(fire->ev.mode, MODE_FLOOD_SEASON);       /* the new engine's */
+    ck_assert(isnan(fire->ev.value) && isnan(fire->ev.threshold));
+    ck_assert_int_eq(fire->ev.ts_ms, wall());
+    /* door-1 is still configured: its inhibit carries over, no orphan. */
+    ck_assert_ptr_null(orphan(o, n, "door-1", ALARM_INHIBIT));
+    free(o);
+
+    char text[256];
+    ck_assert_int_ge(alarm_event_message(&fire->ev, LANG_EN, fire->sensor, NULL, text,
+                                         sizeof(text)), 0);
+    alarm_engine_free(e2);
+
+    /* The door goes too, while its inhibit runs: the inhibit is withdrawn. */
+    struct alarm_engine *e3 = alarm_engine_new(s, 1, MODE_PEACETIME, now_ms);
+    n = alarm_state_orphans(e3, buf, len, now_ms, wall(), &o);
+    ck_assert_int_eq(n, 3);
+    const struct alarm_orphan *inh = orphan(o, n, "door-1", ALARM_INHIBIT);
+    ck_assert_ptr_nonnull(inh);
+    ck_assert_int_eq(inh->ev.severity, ALARM_SEV_INFO);
+    free(o);
+    /* ... but not once it has run out while the gateway was down. */
+    wall_offset += 11 * MIN;
+    n = alarm_state_orphans(e3, buf, len, now_ms, wall(), &o);
+    ck_assert_int_eq(n, 2);
+    ck_assert_ptr_null(orphan(o, n, "door-1", ALARM_INHIBIT));
+    free(o);
+    alarm_engine_free(e3);
+
+    /* Same configuration: no orphans, and nothing allocated. */
+    o = (struct alarm_orphan *)buf;
+    ck_assert_int_eq(alarm_state_orphans(eng, buf, len, now_ms, wall(), &o), 0);
+    ck_assert_ptr_null(o);
+    /* A corrupt image: EINVAL, as alarm_state_load. */
+    ck_assert_int_eq(alarm_state_orphans(eng, buf, len - 1, now_ms, wall(), &o), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_withdrawn_message_both_languages)
+{
+    struct alarm_event ev = {.sensor = -1, .alarm = ALARM_SMOKE_FIRE, .type = ALARM_EV_WITHDRAWN,
+                             .severity = ALARM_SEV_CRITICAL, .value = NAN, .threshold = NAN,
+                             .unit = ""};
+    char buf[256];
+    alarm_event_message(&ev, LANG_ZH, "smoke-1", NULL, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "smoke-1：火警已撤销（传感器已从配置中移除）");
+    alarm_event_message(&ev, LANG_EN, "smoke-1", NULL, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "smoke-1: fire withdrawn (sensor removed from the configuration)");
+    ck_assert_str_eq(alarm_event_type_name(ALARM_EV_WITHDRAWN), "withdrawn");
+}
+END_TEST
+
 START_TEST(test_load_rejects_corrupt_image_and_leaves_engine_unchanged)
 {
     start(MODE_PEACETIME);
@@ -1545,6 +1643,8 @@ static Suite *alarm_suite(void)
     tcase_add_test(tc, test_restart_restarts_clear_delay_and_keeps_timers);
     tcase_add_test(tc, test_restart_keeps_rolling_mean_and_inhibit);
     tcase_add_test(tc, test_load_matches_sensors_by_name);
+    tcase_add_test(tc, test_orphans_of_removed_and_rekinded_sensors);
+    tcase_add_test(tc, test_withdrawn_message_both_languages);
     tcase_add_test(tc, test_load_rejects_corrupt_image_and_leaves_engine_unchanged);
     tcase_add_test(tc, test_override_parsing_valid);
     tcase_add_test(tc, test_override_parsing_invalid);

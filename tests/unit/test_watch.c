@@ -292,6 +292,46 @@ START_TEST(test_gateway_payload_round_trip)
 }
 END_TEST
 
+START_TEST(test_withdrawal_payload_round_trip)
+{
+    static struct cfg c;
+    struct alarm_orphan o = {.sensor = "smoke-old", .kind = KIND_SMOKE,
+                             .ev = {.sensor = -1, .alarm = ALARM_SMOKE_FIRE,
+                                    .type = ALARM_EV_WITHDRAWN, .severity = ALARM_SEV_CRITICAL,
+                                    .value = NAN, .threshold = NAN, .unit = "", .ts_ms = TS}};
+    struct alarm_msg m;
+    char text[256];
+    snprintf(c.id, sizeof(c.id), "gw-1");
+    snprintf(c.name, sizeof(c.name), "某小区人防");
+    c.language = LANG_ZH;
+    alarm_msg_from_orphan(&c, &o, 9, text, sizeof(text), &m);
+    char *json = payload_alarm(&c, &m);
+    ck_assert_ptr_nonnull(json);
+    parse(json);
+    ck_assert_str_eq(a.event, "cleared");
+    ck_assert(!a.active);
+    ck_assert_str_eq(a.reason, "sensor_removed");
+    ck_assert_str_eq(a.kind, "smoke");
+    ck_assert_str_eq(a.message, "smoke-old：火警已撤销（传感器已从配置中移除）");
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 [CRITICAL] WITHDRAWN 某小区人防 · smoke-old: fire withdrawn "
+                           "(sensor removed from the configuration) · just now");
+    free(json);
+    /* An ordinary clear has no reason field, and reads as a clear. */
+    o.ev.type = ALARM_EV_CLEARED;
+    alarm_msg_from_orphan(&c, &o, 10, text, sizeof(text), &m);
+    json = payload_alarm(&c, &m);
+    ck_assert_ptr_nonnull(json);
+    ck_assert_ptr_null(strstr(json, "reason"));
+    watch_alarm_release(&a);
+    parse(json);
+    ck_assert_str_eq(a.reason, "");
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 [CRITICAL] CLEARED 某小区人防 · smoke-old: fire cleared · just now");
+    free(json);
+}
+END_TEST
+
 static const char *const bad_payloads[] = {
     "",
     "not json",
@@ -553,6 +593,7 @@ int main(void)
     tcase_add_test(tc, test_status_lines);
     tcase_add_test(tc, test_parse_reads_every_field);
     tcase_add_test(tc, test_gateway_payload_round_trip);
+    tcase_add_test(tc, test_withdrawal_payload_round_trip);
     tcase_add_loop_test(tc, test_bad_payload_is_rejected_with_a_reason, 0,
                         sizeof(bad_payloads) / sizeof(bad_payloads[0]));
     tcase_add_test(tc, test_payload_with_nul_byte_is_rejected);
