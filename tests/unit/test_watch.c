@@ -316,6 +316,8 @@ START_TEST(test_withdrawal_payload_round_trip)
     watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS, CST, line, sizeof(line));
     ck_assert_str_eq(line, "18:03:04 [CRITICAL] WITHDRAWN 某小区人防 · smoke-old: fire withdrawn "
                            "(sensor removed from the configuration) · just now");
+    watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 【严重】撤销 某小区人防 · smoke-old：火警已撤销（传感器已从配置中移除） · 刚刚");
     free(json);
     /* An ordinary clear has no reason field, and reads as a clear. */
     o.ev.type = ALARM_EV_CLEARED;
