@@ -52,6 +52,11 @@ start_sim() {
 
 simctl() { "$SIM" --ctl "$SIM_CTL" "$@"; }
 
+# log_grew PATTERN N [FILE]: FILE (default the gateway's log) has more than
+# N lines matching PATTERN.  Use as `wait_for 10 log_grew PATTERN "$n"`, not
+# after a fixed sleep: a busy machine may need longer.
+log_grew() { test "$(grep -c -- "$1" "${3:-$T/gateway.log}")" -gt "$2"; }
+
 # json_field JSONLINE FIELD: the raw value of a top-level field (numbers, strings, bools).
 json_field() {
 	echo "$1" | sed -E "s/.*\"$2\":(\"[^\"]*\"|[^,}]*).*/\1/" | tr -d '"'
@@ -67,6 +72,20 @@ start_broker() {
 	bg broker /usr/sbin/mosquitto -c "$T/mosquitto.conf"
 	BROKER_PID=$LAST_PID
 	wait_for 10 port_open "$BROKER_PORT" || { fail "mosquitto did not start"; exit 1; }
+}
+# start_sub NAME MOSQUITTO_SUB_ARGS...: a subscriber on the test broker, its
+# output in $T/NAME.log, returned once it is subscribed: a probe published
+# on its own topic probe/NAME has come back.  Then nothing published later
+# can be missed.  Sets SUB_PID.
+start_sub() {
+	local name=$1; shift
+	bg "$name" mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" "$@" -t "probe/$name"
+	SUB_PID=$LAST_PID
+	wait_for 15 sub_probe "$name" || { fail "subscriber $name did not subscribe"; exit 1; }
+}
+sub_probe() {
+	mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "probe/$1" -m probe 2>/dev/null &&
+		sleep 0.2 && grep -q '^probe' "$T/$1.log"
 }
 stop_broker() { kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; }
 

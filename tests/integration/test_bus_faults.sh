@@ -15,23 +15,28 @@ simctl fault sump-west badcrc >/dev/null
 wait_for 15 grep -q 'unit 2 (sump-west).*Invalid CRC.*comm lost' "$T/gateway.log"
 check "bad CRC marks the sensor lost" grep -q 'unit 2 (sump-west).*Invalid CRC.*comm lost' "$T/gateway.log"
 n=$(grep -c '"sensor":"sump-east","kind":"water_level","quality":"good"' "$T/gateway.log")
-sleep 2
 check "bad CRC from one unit leaves the bus working" \
-	test "$(grep -c '"sensor":"sump-east","kind":"water_level","quality":"good"' "$T/gateway.log")" -gt "$n"
+	wait_for 10 log_grew '"sensor":"sump-east","kind":"water_level","quality":"good"' "$n"
 check "a garbled frame does not drop the link" bash -c "! grep -q 'bus rs485-1: link error' '$T/gateway.log'"
 simctl fault sump-west none >/dev/null
+wait_for 15 grep -q 'unit 2 (sump-west): answering again' "$T/gateway.log"
 
 # A unit that answers late (260 ms against a 200 ms timeout): its late
 # answer must not be read as its neighbour's.  Found in review: it failed
-# sump-east's next poll and could raise a false comm_lost on a healthy unit.
-simctl fault sump-west slow 260 >/dev/null
-wait_for 15 grep -q 'unit 2 (sump-west).*comm lost' "$T/gateway.log"
+# sump-east's next poll each cycle and raised a false comm_lost on a healthy
+# unit.  (On a loaded machine an answer can straggle past the drain window
+# once in a while; the neighbour's retry then absorbs it.)
 mark=$(wc -l <"$T/gateway.log")
-sleep 6
+simctl fault sump-west slow 260 >/dev/null
+wait_for 15 bash -c "tail -n +$mark '$T/gateway.log' | grep -q 'unit 2 (sump-west).*comm lost'"
 check "a late-answering unit is lost (its answers miss the timeout)" \
-	grep -q 'unit 2 (sump-west).*comm lost' "$T/gateway.log"
-check "its late answers do not fail the neighbours' polls" \
-	bash -c "! tail -n +$mark '$T/gateway.log' | grep -qE 'unit (1|3) \((sump-east|smoke-power-room)\): attempt'"
+	bash -c "tail -n +$mark '$T/gateway.log' | grep -q 'unit 2 (sump-west).*comm lost'"
+sleep 6
+stray=$(tail -n +"$mark" "$T/gateway.log" | grep -cE 'unit (1|3) \((sump-east|smoke-power-room)\): attempt')
+echo "neighbours' failed attempts while unit 2 answered late: $stray (polls each 1 s)"
+check "its late answers do not fail the neighbours' polls (at most a straggler: $stray)" test "$stray" -le 2
+check "nor make a neighbour lost" \
+	bash -c "! tail -n +$mark '$T/gateway.log' | grep -qE 'unit (1|3) \((sump-east|smoke-power-room)\).*comm lost'"
 simctl fault sump-west none >/dev/null
 wait_for 10 grep -q 'unit 2 (sump-west): answering again' "$T/gateway.log"
 

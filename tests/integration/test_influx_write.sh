@@ -90,8 +90,11 @@ out=$({
 } | drive)
 echo "$out"
 check "batch of every escape case delivered" grep -qx 'delivered 204' <<<"$out"
-check "no writer call blocked the loop (longest under 100 ms)" \
-	test "$(sed -n 's/^max-call-ms //p' <<<"$out")" -lt 100
+# A call that blocked on the network would take the connect timeout (5 s);
+# the bound leaves room for a busy machine preempting the process.
+echo "longest writer call: $(sed -n 's/^max-call-ms //p' <<<"$out") ms"
+check "no writer call blocked the loop (longest under 1 s)" \
+	test "$(sed -n 's/^max-call-ms //p' <<<"$out")" -lt 1000
 
 # Read back exactly (InfluxDB's own JSON, so escapes appear JSON-escaped).
 expect "measurement names: comma, space, equals sign, backslash, Chinese" \
@@ -169,8 +172,9 @@ check "backoff stays under its cap (1000 ms)" \
 	awk '/^retry / && ($3 < 100 || $3 > 1000) {bad = 1} END {exit bad}' "$T/retry.out"
 expect "delivered once influxd is back" "$(grep -v '^max-call-ms' "$T/retry.out" | tail -n 1)" \
 	'delivered 204'
+echo "longest writer call during the outage: $(sed -n 's/^max-call-ms //p' "$T/retry.out") ms"
 check "no writer call blocked the loop during the outage" \
-	test "$(sed -n 's/^max-call-ms //p' "$T/retry.out")" -lt 100
+	test "$(sed -n 's/^max-call-ms //p' "$T/retry.out")" -lt 1000
 expect "the retried point is stored once" "$(query 'SELECT * FROM after_restart')" \
 	'{"results":[{"statement_id":0,"series":[{"name":"after_restart","columns":["time","n","shelter"],"values":[["1970-01-01T00:00:08.5Z",0,null],["1970-01-01T00:00:09Z",1,"人防工程一号"]]}]}]}'
 expect "earlier points survived the restart" "$(query 'SELECT count(s) FROM esc')" \

@@ -16,7 +16,7 @@ sed -i '/^\[sensor leak-ramp\]/,/^input/ s/^input.*/&\nleak_delay = 0s\nleak_cle
 start_sim "$T/demo.conf" --speed 5
 # The centre: a persistent session (-c), QoS 1, so the broker keeps what
 # arrives while the subscriber is reconnecting.
-bg sub mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -c -i centre-outage -v -t "$BASE/alarm/#"
+start_sub sub -q 1 -c -i centre-outage -v -t "$BASE/alarm/#"
 bg gateway "$GW" -c "$T/demo.conf"
 GW_PID=$LAST_PID
 wait_for 10 grep -q 'mqtt: connected' "$T/gateway.log"

@@ -17,7 +17,7 @@ grep -A12 '^\[sensor door-2\]' "$T/demo.conf" | grep -E 'interval|closed_not'
 	echo "at $((i * 300 + 150))ms set door-2 locked $(((i / 2) % 2))"
   done; } >"$T/storm.scn"
 start_sim "$T/demo.conf"
-bg sub mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -c -i centre-kill -v -t "$BASE/alarm/#"
+start_sub sub -q 1 -c -i centre-kill -v -t "$BASE/alarm/#"
 simctl play "$T/storm.scn" >/dev/null
 
 for k in $(seq 1 "$KILLS"); do

@@ -14,8 +14,7 @@ sed -i '/^\[sensor leak-ramp\]/,/^input/ s/^input.*/&\nleak_delay = 0s\nleak_cle
 } >"$T/storm.scn"
 start_sim "$T/demo.conf"
 # The centre's persistent session exists before the outage.
-bg sub mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -c -i centre-cap -v -t "$BASE/alarm/#" -t "$BASE/reading/#"
-sleep 1
+start_sub sub -q 1 -c -i centre-cap -v -t "$BASE/alarm/#" -t "$BASE/reading/#"
 stop_broker
 
 bg gateway "$GW" -c "$T/demo.conf"

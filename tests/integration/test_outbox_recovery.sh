@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_broker
-bg sub mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -v -t "$BASE/alarm/#"
+start_sub sub -q 1 -v -t "$BASE/alarm/#"
 demo_conf "$T/demo.conf"
 sed -i '/^\[sensor leak-ramp\]/,/^input/ s/^input.*/&\nleak_delay = 0s/' "$T/demo.conf"
 start_sim "$T/demo.conf"

@@ -16,8 +16,7 @@ start_sim "$T/demo.conf"
 BROKER=tcp://127.0.0.1:$BROKER_PORT
 
 # Everything under the gateway's alarm topics, as the centre receives it.
-bg sub mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -v -t "$BASE/alarm/#"
-sleep 0.5   # subscribed before the first publish
+start_sub sub -q 1 -v -t "$BASE/alarm/#"
 bg gateway "$GW" -c "$T/demo.conf"
 GW_PID=$LAST_PID
 wait_for 10 grep -q 'connected to' "$T/gateway.log" || { fail "gateway did not connect"; cat "$T/gateway.log"; exit 1; }
@@ -27,7 +26,7 @@ payload_of() { grep "^$BASE/alarm/$1 " "$T/sub.log" | cut -d' ' -f2- | jq -c "se
 # retained_has ALARM_TOPIC_SUFFIX TEXT: what a subscriber arriving now is
 # told about that alarm contains TEXT.
 retained_has() {
-	mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --retained-only -C 1 -W 3 -t "$BASE/alarm/$1" 2>/dev/null | grep -q "$2"
+	mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --retained-only -C 1 -W 10 -t "$BASE/alarm/$1" 2>/dev/null | grep -q "$2"
 }
 
 # 1. By SIGHUP: the leak on the ramp is raised, then the sensor is removed.

@@ -26,7 +26,12 @@ wait_for 10 grep -q 'connected to' "$T/gateway.log" || { fail "gateway did not c
 # An alarm active before anyone watches: it must be in the list on start.
 simctl set leak-ramp wet 1 >/dev/null
 wait_for 15 grep -q 'ALARM raised leak-ramp leak' "$T/gateway.log" || { fail "leak not raised"; exit 1; }
-sleep 0.5
+# Retained at the broker (after the outbox commit and the publish).
+retained_raised() {
+	mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --retained-only -C 1 -W 2 -t "$BASE/alarm/leak-ramp/leak" 2>/dev/null |
+		grep -q '"event":"raised"'
+}
+wait_for 15 retained_raised || { fail "leak not retained at the broker"; exit 1; }
 
 mkdir -p "$T/exec"
 # shellcheck disable=SC2016  # expanded by the CMD's shell
@@ -56,8 +61,8 @@ check "a raised alarm is shown live, one line" \
 	test "$(grep -c 'RAISED .*smoke-power-room (B1 配电间): fire' "$T/watch.log")" = 1
 wait_for 10 grep -q '【严重】报警 .*smoke-power-room' "$T/watch-zh.log"   # the other watcher
 check "the Chinese line of the raised fire" grep -q '【严重】报警 .*smoke-power-room（B1 配电间）：火警' "$T/watch-zh.log"
-wait_for 5 bash -c "ls '$T'/exec/*.json >/dev/null 2>&1"
-sleep 0.5
+# The CMD writes the topic file last.
+wait_for 10 bash -c "test -s \"\$(ls '$T'/exec/*.topic 2>/dev/null | head -n 1)\""
 json=$(cat "$T"/exec/*.json 2>/dev/null)
 echo "exec stdin: $json"
 check "--exec ran once for the new alarm" test "$(ls "$T"/exec/*.json 2>/dev/null | wc -l)" = 1
@@ -77,7 +82,8 @@ fire=$(mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -C 1 -W 5 -t "$BASE/alarm/sm
 # Bad payloads on an alarm topic: ignored, with a warning.
 "${PUB[@]}" -t "$BASE/alarm/smoke-power-room/fire" -m 'not json'
 "${PUB[@]}" -t "$BASE/alarm/smoke-power-room/fire" -m '{"seq":"x"}'
-sleep 1
+# In order on one connection: once the last bad payload is seen, so are the duplicates.
+wait_for 10 grep -q "warning: ignoring $BASE/alarm/smoke-power-room/fire: field \"seq\"" "$T/watch.log"
 check "a duplicate (same gateway, seq) is dropped" \
 	test "$(grep -c 'RAISED .*smoke-power-room (B1 配电间): fire' "$T/watch.log")" = 1
 check "--exec not run again for the duplicate" test "$(ls "$T"/exec/*.json | wc -l)" = 1
