@@ -1306,11 +1306,11 @@ START_TEST(test_orphans_of_removed_and_rekinded_sensors)
     ck_assert_int_eq(fire->ev.ts_ms, wall());
     /* door-1 is still configured: its inhibit carries over, no orphan. */
     ck_assert_ptr_null(orphan(o, n, "door-1", ALARM_INHIBIT));
-    free(o);
-
     char text[256];
     ck_assert_int_ge(alarm_event_message(&fire->ev, LANG_EN, fire->sensor, NULL, text,
                                          sizeof(text)), 0);
+    ck_assert_str_eq(text, "smoke-1: fire withdrawn (sensor removed from the configuration)");
+    free(o);
     alarm_engine_free(e2);
 
     /* The door goes too, while its inhibit runs: the inhibit is withdrawn. */
