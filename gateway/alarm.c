@@ -1773,8 +1773,9 @@ int alarm_state_orphans(const struct alarm_engine *eng, const void *buf, size_t 
         alarm_cfg_defaults(tmp->kind, &defaults);
         for (int id = 0; id <= ALARM_COUNT; id++) {
             bool inhibit = id == ALARM_COUNT;
-            if (inhibit ? tmp->inhibit_until == T_NONE || tmp->inhibit_until <= now_mono_ms
-                        : tmp->slot[id].st == ALARM_ST_INACTIVE)
+            /* An inhibit is published raised until a tick emits its end,
+             * which a removed sensor never gets: past its expiry or not. */
+            if (inhibit ? tmp->inhibit_until == T_NONE : tmp->slot[id].st == ALARM_ST_INACTIVE)
                 continue;
             if (count == cap) {
                 int ncap = cap ? cap * 2 : 8;

@@ -281,7 +281,8 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
 /* A raised alarm the engine can no longer clear: its sensor is in the saved
  * image but no longer configured (removed, or now of another kind), and the
  * alarm was active, acknowledged or latched, or (ALARM_INHIBIT) an inhibit
- * was still running.  Without a withdrawal its retained message would stay
+ * had not been ended (a tick ends it after its expiry; a removed sensor never
+ * gets one).  Without a withdrawal its retained message would stay
  * raised at the centre for ever.  ev is the withdrawal event: type
  * ALARM_EV_WITHDRAWN, sensor -1 (the name is here), not active, the kind's
  * default severity (the overrides went with the configuration). */

@@ -103,15 +103,16 @@ static void pump(struct delivery *d);
 /* One alarm message as its own outbox transaction (MQTT, and InfluxDB when
  * configured), logged like the engine's transitions.  When the disk fails the
  * outbox keeps it in memory and delivers it like any alarm. */
-static void commit_now(struct delivery *d, const struct alarm_msg *m)
+static int commit_now(struct delivery *d, const struct alarm_msg *m, const char *what)
 {
     char topic[TOPIC_MAX], line[LINE_MAX];
     char *payload = payload_alarm(d->cfg, m);
+    int rc;
 
     if (payload == NULL) {
-        log_err("ALARM %s %s %s could not be queued for delivery: out of memory", m->event,
+        log_err("ALARM %s %s %s could not be queued for delivery: out of memory", what,
                 m->sensor, m->alarm);
-        return;
+        return -1;
     }
     snprintf(topic, sizeof(topic), "%s/alarm/%s/%s", d->base, m->sensor, m->alarm);
     struct outbox_rec rec[2] = {{.sensor = m->sensor, .topic = topic, .payload = payload,
@@ -124,10 +125,15 @@ static void commit_now(struct delivery *d, const struct alarm_msg *m)
                                      .payload_len = (size_t)n, .seq = m->seq,
                                      .created_ms = m->ts_ms, .sinks = 1u << SINK_INFLUX};
     struct outbox_cycle cy = {.alarms = rec, .nalarms = n > 0 ? 2 : 1};
+    /* Critical at error level, the rest at warning, as the engine's events. */
     log_at(strcmp(m->severity, "critical") == 0 ? LOG_LVL_ERR : LOG_LVL_WARN,
-           "ALARM %s %s %s (%s): %s", m->event, m->sensor, m->alarm, m->severity, m->message);
-    outbox_commit(d->ob, &cy);
+           "ALARM %s %s %s (%s): %s", what, m->sensor, m->alarm, m->severity, m->message);
+    rc = outbox_commit(d->ob, &cy) == -1 ? -1 : 0;   /* -1: not taken (ENOMEM) */
+    if (rc == -1)
+        log_err("ALARM %s %s %s could not be queued for delivery: %s", what, m->sensor,
+                m->alarm, strerror(errno));
     free(payload);
+    return rc;
 }
 
 /* The gateway's own alarm: the disk. */
@@ -145,16 +151,16 @@ static void disk_alarm(struct delivery *d, bool raised, const char *why)
                           .event = raised ? "raised" : "cleared", .active = raised,
                           .severity = "critical", .value = NAN, .threshold = NAN, .unit = "",
                           .mode = d->mode, .message = text, .by = ""};
-    commit_now(d, &m);
+    commit_now(d, &m, m.event);
 }
 
-void delivery_withdraw(struct delivery *d, const struct alarm_orphan *o)
+int delivery_withdraw(struct delivery *d, const struct alarm_orphan *o)
 {
     char text[512];
     struct alarm_msg m;
 
     alarm_msg_from_orphan(d->cfg, o, outbox_next_seq(d->ob), text, sizeof(text), &m);
-    commit_now(d, &m);
+    return commit_now(d, &m, alarm_event_type_name(o->ev.type));
 }
 
 /* ---- open / close ---------------------------------------------------------- */

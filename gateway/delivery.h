@@ -54,8 +54,10 @@ int delivery_queue_event(struct delivery *d, const struct alarm_event *ev);
 
 /* Withdraw an alarm whose sensor left the configuration: a "cleared" with
  * reason "sensor_removed", committed at once, so it is durable before the
- * engine state without that sensor is.  Logged like a transition. */
-void delivery_withdraw(struct delivery *d, const struct alarm_orphan *o);
+ * engine state without that sensor is.  Logged like a transition ("ALARM
+ * withdrawn ...").  0, or -1 (ENOMEM: not queued; the caller must not commit
+ * a state image without the sensor). */
+int delivery_withdraw(struct delivery *d, const struct alarm_orphan *o);
 
 /* Offer a reading: published on change beyond the kind's deadband, on a
  * quality change, and at least every minute; else ignored. */

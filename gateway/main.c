@@ -176,23 +176,23 @@ static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, i
  * the image, unknown to the new engine g->alarms): nothing else would ever
  * clear their retained messages at the centre.  Committed before the first
  * state image without them, so a crash in between withdraws them again
- * rather than never. */
-static void withdraw_orphans(struct gw *g, const void *saved, size_t saved_len)
+ * rather than never.  -1 when one could not be queued (out of memory): the
+ * caller must then stop before committing a state image, so the stored one
+ * still holds them for the next start. */
+static int withdraw_orphans(struct gw *g, const void *saved, size_t saved_len)
 {
     struct alarm_orphan *o;
-    int n;
+    int n, rc = 0;
 
     if (g->delivery == NULL || saved == NULL)
-        return;
+        return 0;
     n = alarm_state_orphans(g->alarms, saved, saved_len, mono_ms(), wall_ms(), &o);
-    if (n == -1) {
-        if (errno != EINVAL)   /* EINVAL: the image was not usable; said already */
-            log_warn("alarms of removed sensors not withdrawn");
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        delivery_withdraw(g->delivery, &o[i]);
+    if (n == -1)   /* EINVAL: the image was not usable, said already; nothing to do */
+        return errno == EINVAL ? 0 : -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = delivery_withdraw(g->delivery, &o[i]);
     free(o);
+    return rc;
 }
 
 /* The engine's event array and state image buffer, sized for it. */
@@ -218,8 +218,12 @@ static int start_alarms(struct gw *g)
         log_warnx("outbox: no alarm state restored: %s", strerror(errno));
     bool had_state = saved != NULL;
     g->alarms = new_engine(g->cfg, mode, g->started_ms, saved, saved_len, &restored);
-    if (g->alarms != NULL)
-        withdraw_orphans(g, saved, saved_len);
+    if (g->alarms != NULL && withdraw_orphans(g, saved, saved_len) == -1) {
+        log_err("alarms of removed sensors could not be withdrawn: stopping (the next start "
+                "tries again)");
+        free(saved);
+        return -1;
+    }
     free(saved);
     if (g->alarms == NULL)
         return -1;
@@ -552,7 +556,9 @@ static void reload(struct gw *g)
     g->have = have;
     g->cfg = nc;
     g->plan = np;
-    withdraw_orphans(g, n > 0 ? g->state : NULL, n > 0 ? (size_t)n : 0);
+    if (withdraw_orphans(g, n > 0 ? g->state : NULL, n > 0 ? (size_t)n : 0) == -1)
+        fatalx("reload: alarms of removed sensors could not be withdrawn (the next start "
+               "tries again)");
     if (size_engine_buffers(g) == -1 || start_buses(g) == -1)
         fatalx("reload: cannot start the new configuration");
     log_info("reloaded %s: %d sensors on %d buses, %d requests per cycle; alarm state kept "

@@ -50,7 +50,7 @@ check "reload: same sensor, kind, alarm and severity as the raise" \
 check "reload: the withdrawal takes the next seq" test "$(echo "$w" | jq .seq)" = "$(( $(echo "$raised" | jq .seq) + 1 ))"
 check "reload: the message says why, in the configured language" \
 	test "$(echo "$w" | jq -r .message)" = "leak-ramp：漏水已撤销（传感器已从配置中移除）"
-check "reload: the journal line" grep -q 'ALARM cleared leak-ramp leak (critical): leak-ramp：漏水已撤销' "$T/gateway.log"
+check "reload: the journal line" grep -q 'ALARM withdrawn leak-ramp leak (critical): leak-ramp：漏水已撤销' "$T/gateway.log"
 check "reload: the retained message is now the withdrawal" retained_has leak-ramp/leak sensor_removed
 
 # Another reload and a restart must not withdraw it again.
