@@ -273,8 +273,9 @@ size_t alarm_state_size(const struct alarm_engine *eng);
 int alarm_state_save(const struct alarm_engine *eng, int64_t now_mono_ms, int64_t wall_ms,
                      void *buf, size_t len);
 /* Returns the number of sensors restored (saved sensors no longer configured
- * are skipped: see alarm_state_orphans for their raised alarms), or -1 with errno EINVAL (not an engine image, other version
- * or sizes, truncated); the engine is unchanged on -1. */
+ * are skipped: see alarm_state_orphans for their raised alarms), or -1 with
+ * errno EINVAL (not an engine image, other version or sizes, truncated); the
+ * engine is unchanged on -1. */
 int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
                      int64_t wall_ms);
 
