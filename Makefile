@@ -31,7 +31,7 @@ DRIVERS  := $(B)/tests/influx_drive
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check unit integration demo bench install clean format FORCE
+.PHONY: all deps check check-sanitize unit integration demo bench install clean format FORCE
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -94,6 +94,16 @@ integration: all $(DRIVERS)
 check: all $(UNIT_BIN) $(DRIVERS)
 	@tests/run.sh $(UNIT_BIN)
 
+# make check-sanitize: the same suite against an AddressSanitizer and
+# UndefinedBehaviorSanitizer build in build-sanitize/ (any finding aborts the
+# program, so the test that ran it fails).  Leak checking is off: Paho keeps
+# allocations for the process's life.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+check-sanitize: $(DEPS_STAMP)
+	$(MAKE) B=build-sanitize CFLAGS="$(SAN_FLAGS)" all unit build-sanitize/tests/influx_drive
+	@BUILD=$(CURDIR)/build-sanitize ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh $(UNIT_SRC:tests/unit/%.c=build-sanitize/tests/%)
+
 # make bench: memory, CPU and throughput figures (printed, never asserted).
 $(B)/tests/bench_core: tests/bench/bench_core.c $(B)/libgw.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -142,6 +152,6 @@ format:
 	clang-format -i gateway/*.[ch] sensors/*.[ch] sensors/sim/*.[ch] tests/unit/*.[ch]
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-sanitize
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

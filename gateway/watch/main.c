@@ -1094,10 +1094,11 @@ static void end_listing(struct watcher *w)
     int online, offline;
     size_t n = 0;
 
-    for (int i = 0; i < o->nfilters; i++)
-        n += (size_t)snprintf(filters + n, n < sizeof(filters) ? sizeof(filters) - n : 0, "%s%s",
-                              i ? " " : "", o->filters[i]);
-    qsort(w->listed, w->nlisted, sizeof(*w->listed), listed_cmp);
+    for (int i = 0; i < o->nfilters && n < sizeof(filters); i++)
+        n += (size_t)snprintf(filters + n, sizeof(filters) - n, "%s%s", i ? " " : "",
+                              o->filters[i]);
+    if (w->nlisted > 1)   /* qsort(NULL, 0, ...) is undefined */
+        qsort(w->listed, w->nlisted, sizeof(*w->listed), listed_cmp);
     if (w->nlisted == 0)
         snprintf(line, sizeof(line), zh ? "── %s：当前无报警 ──" : "── %s: no active alarms ──",
                  filters);
