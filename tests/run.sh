@@ -35,7 +35,16 @@ done
 export GW_RESULTS SHELTER_PORTS_DIR
 GW_RESULTS=$(mktemp)
 # Ports handed out to the scripts running at once (scripts/services.sh).
-SHELTER_PORTS_DIR=$(mktemp -d)
+# A caller running several suites at once on one machine (two work trees)
+# may share one directory between them by setting SHELTER_PORTS_DIR; its
+# entries older than an hour are from runs long over and are pruned.
+own_ports=0
+if [ -n "${SHELTER_PORTS_DIR:-}" ]; then
+	mkdir -p "$SHELTER_PORTS_DIR"
+	find "$SHELTER_PORTS_DIR" -mindepth 1 -maxdepth 1 -type d -mmin +60 -exec rmdir {} + 2>/dev/null
+else
+	SHELTER_PORTS_DIR=$(mktemp -d); own_ports=1
+fi
 logs=$(mktemp -d)
 jobs_max=${GW_TEST_JOBS:-3}
 run_script() {
@@ -55,7 +64,8 @@ for t in tests/integration/test_*.sh; do
 	run_script "$t" &
 done
 wait
-rm -rf "$logs" "$SHELTER_PORTS_DIR"
+rm -rf "$logs"
+[ "$own_ports" = 1 ] && rm -rf "$SHELTER_PORTS_DIR"
 p=$(grep -c '^PASS ' "$GW_RESULTS")
 f=$(grep -c '^FAIL ' "$GW_RESULTS")
 grep '^FAIL ' "$GW_RESULTS" | sed 's/^/  /'
