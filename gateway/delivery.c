@@ -9,6 +9,21 @@
  *   again (at least once; the centre drops duplicates by seq).
  * - Commits are batched to at most one a second unless an alarm is waiting:
  *   an industrial PC's flash should not see an fsync per Modbus poll.
+ *   Telemetry stays in memory while it is delivered promptly (the outbox
+ *   writes it only when still pending TELEMETRY_SPILL_MS later), and the
+ *   engine state is offered with every alarm commit and otherwise every
+ *   STATE_EVERY_MS (the outbox writes only the chunks that changed).
+ * - After every (re)connect nothing of the outbox is published until the
+ *   sync is over: the broker has sent back the gateway's own retained alarm
+ *   messages (ended by a message on the own status topic, subscribed in the
+ *   same SUBSCRIBE after alarm/#), or SYNC_TIMEOUT_MS passed.  The sync
+ *   (1) detects storage that went back (the broker has a seq the outbox
+ *   lost: gateway/disk; a seq of this very run: renumber what is pending),
+ *   (2) republishes the current alarm state where the broker's copy is
+ *   missing or different, each topic's last transition as it was (same seq,
+ *   same bytes) and never over a newer one: a topic with a pending record is
+ *   left to the outbox, and one where the broker holds a newer seq than the
+ *   outbox remembers is asserted again under a new seq.
  */
 #include "delivery.h"
 
@@ -19,6 +34,8 @@
 #include <string.h>
 #include <poll.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "cfg.h"
 #include "clock.h"
@@ -31,7 +48,9 @@
 #include "points.h"
 
 #define COMMIT_EVERY_MS 1000       /* telemetry and confirmations */
-#define STATE_EVERY_MS 10000       /* engine timers and windows */
+#define STATE_EVERY_MS 600000      /* engine timers and windows (alarm commits carry it at once) */
+#define TELEMETRY_SPILL_MS 30000   /* telemetry not delivered by then is written to the outbox */
+#define SYNC_TIMEOUT_MS 5000       /* reading back the broker's retained alarms after a connect */
 #define READING_EVERY_MS 60000     /* a reading is republished at least this often */
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
@@ -56,6 +75,15 @@ struct last_pub {
     bool have;
     struct reading r;
     int64_t at_ms;
+};
+
+/* A retained alarm message of ours, as the broker sent it back (sync). */
+struct retained {
+    char *topic;
+    char *sensor; /* the current state's: its ordering key; NULL from the broker */
+    uint64_t seq;
+    char *payload;
+    size_t len;
 };
 
 struct delivery {
@@ -94,9 +122,22 @@ struct delivery {
     uint64_t influx_set_aside;
     int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
     bool dropping;                 /* in a cap episode (logged once) */
+
+    char alarm_filter[TOPIC_MAX];  /* {base}/alarm/# */
+    bool synced;                   /* the sync after the last connect is over */
+    int64_t sync_deadline_ms;
+    struct retained *bro;          /* the broker's retained alarms, during the sync */
+    int nbro, capbro;
+    uint64_t bro_max_seq;
+    struct retained *repub;        /* the current state to publish again, before the outbox */
+    int nrepub, caprepub, repub_next;
+    bool went_back_told;           /* gateway/disk raised for storage that went back */
+    uint64_t first_seq;            /* this run's first seq (after every jump at open) */
+    bool renumbered;
 };
 
 static void pump(struct delivery *d);
+static void retained_clear(struct retained *v, int *n);
 
 /* ---- alarms committed on their own, at once -------------------------------- */
 
@@ -213,10 +254,48 @@ static int open_outbox(struct delivery *d, const char *path, const struct outbox
     return 0;
 }
 
+/* What the outbox found at open about storage that went back in time; the
+ * reservation lost too: seq jumps to the wall clock as for a lost outbox. */
+static void storage_check(struct delivery *d, char *problem, size_t len)
+{
+    struct outbox_stats os;
+    const char *sp = outbox_storage_problem(d->ob);
+
+    outbox_stats(d->ob, &os);
+    if (os.seq_unknown)
+        outbox_raise_seq(d->ob, (uint64_t)wall_ms());
+    if (sp[0] == '\0')
+        return;
+    log_err("outbox: %s", sp);
+    if (problem[0] == '\0')
+        snprintf(problem, len, "%s", sp);
+}
+
+static void find_disk_alarm(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                            const void *payload, size_t len)
+{
+    bool *active = ctx;
+    (void)sensor;
+    (void)seq;
+    size_t tl = strlen(topic);
+    if (tl >= strlen("/alarm/gateway/disk") &&
+        strcmp(topic + tl - strlen("/alarm/gateway/disk"), "/alarm/gateway/disk") == 0)
+        *active = memmem(payload, len, "\"active\":true", 13) != NULL;
+}
+
+/* Is the last gateway/disk transition this outbox committed a raise? */
+static bool stored_disk_alarm_active(struct delivery *d)
+{
+    bool active = false;
+    if (outbox_current(d->ob, find_disk_alarm, &active) == -1)
+        log_warnx("outbox: cannot read the current alarm state: %s", outbox_errmsg(d->ob));
+    return active;
+}
+
 struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
 {
     struct delivery *d = calloc(1, sizeof(*d));
-    char path[CFG_TEXT_MAX + 16];
+    char path[CFG_TEXT_MAX + 16], seq_path[CFG_TEXT_MAX + 16];
 
     if (d == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -236,29 +315,42 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     snprintf(d->result_topic, sizeof(d->result_topic), "%s/cmd_result", d->base);
 
     snprintf(path, sizeof(path), "%s/outbox.db", c->state_dir);
+    snprintf(seq_path, sizeof(seq_path), "%s/seq.reserved", c->state_dir);
+    snprintf(d->alarm_filter, sizeof(d->alarm_filter), "%s/alarm/#", d->base);
     struct outbox_limits lim = {.max_telemetry_rows = c->telemetry_max_rows,
                                 .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
                                 /* per sink: MQTT stops at OUTBOX_WINDOW (pump); InfluxDB
                                  * takes a batch of up to INFLUX_BATCH at once */
-                                .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000};
+                                .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000,
+                                .seq_path = seq_path,
+                                .telemetry_spill_ms = TELEMETRY_SPILL_MS};
     char problem[320] = "", why[256];
     if (open_outbox(d, path, &lim, problem, sizeof(problem)) == -1) {
         snprintf(err, errlen, "outbox: %s", problem);
         goto fail;
     }
+    char back[320] = "";
+    storage_check(d, back, sizeof(back));
+    d->first_seq = outbox_next_seq(d->ob);
     if (c->mqtt.nuri > 0) {
         struct mqtt_opts o = {
             .nuris = c->mqtt.nuri, .client_id = c->id, .username = c->mqtt.username,
             .password_file = c->mqtt.password_file, .ca_file = c->mqtt.ca_file,
             .cert_file = c->mqtt.cert_file, .key_file = c->mqtt.key_file,
             .keepalive_s = c->mqtt.keepalive_s, .will_topic = d->status_topic,
-            .will_payload = "{\"online\":false}", .nsubscriptions = 1,
+            .will_payload = "{\"online\":false}", .nsubscriptions = 3,
             /* The outbox never fills the window: replies and status always fit. */
             .max_inflight = OUTBOX_WINDOW + DIRECT_WINDOW,
+            /* Room for every retained alarm of ours at once (the sync). */
+            .max_queued_messages = 64 + (c->nsensors + 1) * (ALARM_KIND_MAX + 2),
         };
         for (int i = 0; i < c->mqtt.nuri; i++)
             o.uris[i] = c->mqtt.uri[i];
         o.subscriptions[0] = d->cmd_filter;
+        /* The sync: our retained alarms come back, then (one SUBSCRIBE, in
+         * order) our retained status marks their end. */
+        o.subscriptions[1] = d->alarm_filter;
+        o.subscriptions[2] = d->status_topic;
         d->mq = mqtt_new(&o, why, sizeof(why));
         if (d->mq == NULL) {
             snprintf(err, errlen, "mqtt: %s", why);
@@ -287,7 +379,18 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     d->last_commit_ms = d->last_state_ms = mono_ms();
     if (problem[0] != '\0') {
         d->disk_failed = true;
+        d->went_back_told = true;
         disk_alarm(d, true, problem);
+    } else if (back[0] != '\0') {
+        /* The disk works but lost what it had reported written: raised
+         * until a later start finds the storage healthy. */
+        d->went_back_told = true;
+        disk_alarm(d, true, back);
+    } else if (stored_disk_alarm_active(d)) {
+        /* The last run left gateway/disk raised; this one finds a healthy
+         * disk: without this the centre would show it raised for ever. */
+        log_info("outbox: the disk is healthy again: clearing gateway/disk");
+        disk_alarm(d, false, "");
     }
     return d;
 fail:
@@ -335,6 +438,10 @@ void delivery_close(struct delivery *d)
     free(d->tel);
     free(d->events);
     free(d->last);
+    retained_clear(d->bro, &d->nbro);
+    free(d->bro);
+    retained_clear(d->repub, &d->nrepub);
+    free(d->repub);
     free(d);
 }
 
@@ -511,6 +618,8 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms)
         t = d->retry_at_ms - now;
     if (d->commit_retry_at_ms > now && d->commit_retry_at_ms - now < t)
         t = d->commit_retry_at_ms - now;
+    if (d->mq != NULL && mqtt_connected(d->mq) && !d->synced && d->sync_deadline_ms - now < t)
+        t = d->sync_deadline_ms - now;
     return t < 0 ? 0 : (int)t;
 }
 
@@ -629,12 +738,269 @@ out:
     return rc;
 }
 
-/* Hand pending records to MQTT, alarms first, within the in-flight window. */
+/* ---- the sync after a (re)connect ------------------------------------------ */
+
+#define REPUB_ID ((uint64_t)INT64_MIN) /* republished state: no outbox id is this */
+
+static void retained_clear(struct retained *v, int *n)
+{
+    for (int i = 0; i < *n; i++) {
+        free(v[i].topic);
+        free(v[i].sensor);
+        free(v[i].payload);
+    }
+    *n = 0;
+}
+
+static int retained_add(struct retained **v, int *n, int *cap, const char *topic,
+                        const char *sensor, uint64_t seq, const void *payload, size_t len)
+{
+    if (*n == *cap) {
+        int ncap = *cap ? *cap * 2 : 32;
+        struct retained *p = realloc(*v, sizeof(*p) * (size_t)ncap);
+        if (p == NULL)
+            return -1;
+        *v = p;
+        *cap = ncap;
+    }
+    struct retained *r = &(*v)[*n];
+    r->topic = strdup(topic);
+    r->sensor = sensor != NULL ? strdup(sensor) : NULL;
+    r->payload = malloc(len + 1);
+    if (r->topic == NULL || r->payload == NULL || (sensor != NULL && r->sensor == NULL)) {
+        free(r->topic);
+        free(r->sensor);
+        free(r->payload);
+        return -1;
+    }
+    memcpy(r->payload, payload, len);
+    r->payload[len] = '\0';
+    r->len = len;
+    r->seq = seq;
+    (*n)++;
+    return 0;
+}
+
+/* The seq of one of our alarm payloads; 0 when it has none. */
+static uint64_t payload_seq(const char *p, size_t len)
+{
+    cJSON *o = cJSON_ParseWithLength(p, len);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    uint64_t seq = cJSON_IsNumber(s) && s->valuedouble >= 1 ? (uint64_t)s->valuedouble : 0;
+
+    cJSON_Delete(o);
+    return seq;
+}
+
+/* A copy of an alarm record with its seq replaced: "seq":N in the JSON
+ * payload, seq=Ni in the line-protocol one.  malloc'd; NULL: out of memory. */
+static void *seq_rewrite(void *ctx, uint64_t old_seq, uint64_t new_seq, const void *payload,
+                         size_t len, size_t *newlen)
+{
+    char from[48], to[48];
+    const char *p = payload, *at = NULL;
+    size_t flen = 0, tlen = 0;
+
+    (void)ctx;
+    for (size_t f = 0; f < 2 && at == NULL; f++) {
+        if (f == 0) {
+            flen = (size_t)snprintf(from, sizeof(from), "\"seq\":%llu",
+                                    (unsigned long long)old_seq);
+            tlen = (size_t)snprintf(to, sizeof(to), "\"seq\":%llu", (unsigned long long)new_seq);
+        } else {
+            flen = (size_t)snprintf(from, sizeof(from), "seq=%llui", (unsigned long long)old_seq);
+            tlen = (size_t)snprintf(to, sizeof(to), "seq=%llui", (unsigned long long)new_seq);
+        }
+        for (const char *q = p; q != NULL && q + flen <= p + len;
+             q = memchr(q + 1, from[0], (size_t)(p + len - q - 1))) {
+            size_t end = (size_t)(q - p) + flen;
+            if (memcmp(q, from, flen) == 0 && (f == 1 || end == len || p[end] < '0' || p[end] > '9')) {
+                at = q;
+                break;
+            }
+        }
+    }
+    char *out = malloc(len + 48);
+    if (out == NULL)
+        return NULL;
+    if (at == NULL) { /* no seq in it: unchanged */
+        memcpy(out, p, len);
+        *newlen = len;
+        return out;
+    }
+    size_t head = (size_t)(at - p);
+    memcpy(out, p, head);
+    memcpy(out + head, to, tlen);
+    memcpy(out + head + tlen, at + flen, len - head - flen);
+    *newlen = len - flen + tlen;
+    return out;
+}
+
+static void sync_start(struct delivery *d)
+{
+    d->synced = false;
+    d->sync_deadline_ms = mono_ms() + SYNC_TIMEOUT_MS;
+    retained_clear(d->bro, &d->nbro);
+    d->bro_max_seq = 0;
+    retained_clear(d->repub, &d->nrepub);
+    d->repub_next = 0;
+}
+
+/* One retained alarm message of ours, sent back during the sync. */
+static void sync_take(struct delivery *d, const struct mqtt_event *ev)
+{
+    uint64_t seq = payload_seq(ev->payload, ev->len);
+
+    if (seq == 0)
+        return;
+    if (seq > d->bro_max_seq)
+        d->bro_max_seq = seq;
+    if (retained_add(&d->bro, &d->nbro, &d->capbro, ev->topic, NULL, seq, ev->payload,
+                     ev->len) == -1)
+        log_warnx("mqtt: sync: out of memory (the state is republished in full)");
+}
+
+/* The current state as the outbox has it, collected for comparison. */
+struct cur_list {
+    struct retained *v;
+    int n, cap;
+    bool nomem;
+};
+
+static void cur_take(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                     const void *payload, size_t len)
+{
+    struct cur_list *c = ctx;
+
+    if (c->nomem || retained_add(&c->v, &c->n, &c->cap, topic, sensor, seq, payload, len) == -1)
+        c->nomem = true;
+}
+
+static const struct retained *broker_has(const struct delivery *d, const char *topic)
+{
+    for (int i = 0; i < d->nbro; i++)
+        if (strcmp(d->bro[i].topic, topic) == 0)
+            return &d->bro[i];
+    return NULL;
+}
+
+/* The broker holds a newer transition on this topic than the outbox
+ * remembers (the outbox lost it): assert the gateway's state again, the
+ * same message under a new seq, so the centre's view and the gateway's
+ * agree and no seq gets a second meaning. */
+static void reassert(struct delivery *d, const struct retained *cur, uint64_t broker_seq)
+{
+    uint64_t seq = outbox_next_seq(d->ob);
+    size_t len;
+    char *p = seq_rewrite(NULL, cur->seq, seq, cur->payload, cur->len, &len);
+
+    if (p == NULL)
+        return;
+    struct outbox_rec rec = {.sensor = cur->sensor, .topic = cur->topic, .payload = p,
+                             .payload_len = len, .qos = 1, .retained = 1, .seq = seq,
+                             .created_ms = wall_ms(), .sinks = 1u << SINK_MQTT};
+    struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
+    log_warnx("ALARM state %s asserted again as seq %llu (was seq %llu; the broker held seq "
+              "%llu, which the outbox had lost)",
+              cur->topic + strlen(d->base) + 1, (unsigned long long)seq,
+              (unsigned long long)cur->seq, (unsigned long long)broker_seq);
+    if (outbox_commit(d->ob, &cy) == -1)
+        log_warn("outbox commit");
+    free(p);
+}
+
+/* The sync is over: complete (the broker sent back our retained alarms) or
+ * not (timed out: nothing known, so the whole current state is republished). */
+static void sync_finish(struct delivery *d, bool complete)
+{
+    struct outbox_stats os;
+    struct cur_list cur = {0};
+    char why[256];
+    int republished = 0, asserted = 0;
+
+    outbox_stats(d->ob, &os);
+    if (!complete)
+        log_warnx("mqtt: the broker sent no retained state back within %d s (no read access "
+                  "to %s and %s?): republishing the whole current alarm state",
+                  SYNC_TIMEOUT_MS / 1000, d->alarm_filter, d->status_topic);
+    if (complete && d->bro_max_seq >= d->first_seq && !d->renumbered) {
+        /* The reservation went back with the database: seqs of this very
+         * run were seen already.  Jump past them and number anew what is
+         * pending (nothing of it was published: the sync held it back). */
+        uint64_t floor = d->bro_max_seq + 1;
+        if ((uint64_t)wall_ms() > floor)
+            floor = (uint64_t)wall_ms();
+        snprintf(why, sizeof(why), "the broker holds seq %llu, at or above this run's first "
+                 "seq %llu: the state directory went back in time; seq jumps to %llu",
+                 (unsigned long long)d->bro_max_seq, (unsigned long long)d->first_seq,
+                 (unsigned long long)floor);
+        log_err("outbox: %s", why);
+        outbox_raise_seq(d->ob, floor);
+        int n = outbox_renumber(d->ob, d->first_seq, seq_rewrite, d);
+        if (n == -1)
+            log_warn("outbox: renumbering pending alarms");
+        else if (n > 0)
+            log_warnx("outbox: %d pending alarm transition%s numbered anew", n, n == 1 ? "" : "s");
+        d->renumbered = true;
+        d->went_back_told = true;
+        disk_alarm(d, true, why);
+    } else if (complete && d->bro_max_seq >= os.db_seq_at_open && !d->went_back_told) {
+        snprintf(why, sizeof(why), "the broker holds seq %llu, which the outbox lost (its "
+                 "counter was %llu at start): storage went back in time",
+                 (unsigned long long)d->bro_max_seq, (unsigned long long)os.db_seq_at_open);
+        log_err("outbox: %s", why);
+        d->went_back_told = true;
+        disk_alarm(d, true, why);
+    }
+    if (outbox_current(d->ob, cur_take, &cur) == -1)
+        log_warnx("outbox: cannot read the current alarm state: %s", outbox_errmsg(d->ob));
+    if (cur.nomem)
+        log_warnx("mqtt: sync: out of memory: part of the current state is not republished");
+    for (int i = 0; i < cur.n; i++) {
+        const struct retained *c = &cur.v[i], *b = complete ? broker_has(d, c->topic) : NULL;
+        if (outbox_topic_pending(d->ob, SINK_MQTT, c->topic) != 0)
+            continue; /* the outbox sends a newer one (or cannot tell): never overwrite it */
+        if (b != NULL && b->len == c->len && memcmp(b->payload, c->payload, c->len) == 0)
+            continue; /* the broker has it as it is */
+        if (b != NULL && b->seq > c->seq) {
+            reassert(d, c, b->seq);
+            asserted++;
+            continue;
+        }
+        if (retained_add(&d->repub, &d->nrepub, &d->caprepub, c->topic, NULL, c->seq,
+                         c->payload, c->len) == 0)
+            republished++;
+    }
+    retained_clear(cur.v, &cur.n);
+    free(cur.v);
+    log_info("mqtt: sync: %d retained alarm%s read back (highest seq %llu), %d republished, %d "
+             "asserted anew",
+             d->nbro, d->nbro == 1 ? "" : "s", (unsigned long long)d->bro_max_seq, republished,
+             asserted);
+    retained_clear(d->bro, &d->nbro);
+    d->synced = true;
+}
+
+/* Hand pending records to MQTT, alarms first, within the in-flight window:
+ * after the sync, and after the state it republishes (per-topic order). */
 static void pump(struct delivery *d)
 {
     struct outbox_rec recs[FETCH_BATCH];
 
     if (d->mq == NULL || !mqtt_connected(d->mq) || mono_ms() < d->retry_at_ms)
+        return;
+    if (!d->synced && mono_ms() >= d->sync_deadline_ms)
+        sync_finish(d, false);
+    if (!d->synced)
+        return;
+    while (d->repub_next < d->nrepub && d->mqtt_inflight < OUTBOX_WINDOW) {
+        const struct retained *r = &d->repub[d->repub_next];
+        if (mqtt_publish(d->mq, r->topic, r->payload, r->len, 1, 1, REPUB_ID) == -1)
+            return;
+        d->repub_next++;
+        d->mqtt_inflight++;
+    }
+    if (d->repub_next < d->nrepub)
         return;
     /* At most OUTBOX_WINDOW outbox records in flight: under the broker's
      * Receive Maximum (Paho silently holds back the excess), and room left
@@ -766,6 +1132,8 @@ static void on_published(struct delivery *d, const struct mqtt_event *ev)
         return;   /* status or cmd_result */
     if (d->mqtt_inflight > 0)
         d->mqtt_inflight--;
+    if (ev->id == REPUB_ID)
+        return;   /* the current state again: a failure is redone at the next connect */
     if (ev->ok) {
         outbox_done(d->ob, (int64_t)ev->id, SINK_MQTT);
         d->confirmations = true;
@@ -844,6 +1212,7 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             log_info("mqtt: connected to %s", ev.detail);
             d->broker_down_logged = false;
             d->retry_at_ms = 0;
+            sync_start(d);
             publish_status(d);
             break;
         case MQTT_EV_CONNECT_FAILED:
@@ -860,6 +1229,9 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             d->broker_down_logged = true;
             outbox_release_all(d->ob, SINK_MQTT);
             d->mqtt_inflight = 0;   /* every publish in flight was answered (failed) before */
+            d->synced = false;
+            retained_clear(d->repub, &d->nrepub);
+            d->repub_next = 0;
             break;
         case MQTT_EV_SUBSCRIBED:
             if (!ev.ok)
@@ -870,7 +1242,15 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             on_published(d, &ev);
             break;
         case MQTT_EV_MESSAGE:
-            got = on_message(d, &ev, cmd);
+            if (strncmp(ev.topic, d->alarm_filter, strlen(d->alarm_filter) - 1) == 0) {
+                if (!d->synced && !ev.oversized)
+                    sync_take(d, &ev);   /* later: our own publishes coming back */
+            } else if (strcmp(ev.topic, d->status_topic) == 0) {
+                if (!d->synced)
+                    sync_finish(d, true);
+            } else {
+                got = on_message(d, &ev, cmd);
+            }
             break;
         default:
             break;
