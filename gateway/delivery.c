@@ -382,8 +382,10 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
         d->went_back_told = true;
         disk_alarm(d, true, problem);
     } else if (back[0] != '\0') {
-        /* The disk works but lost what it had reported written: raised
-         * until a later start finds the storage healthy. */
+        /* The disk lost what it had reported written: raised with the
+         * reason, cleared by the first commit that succeeds (as after a
+         * full disk). */
+        d->disk_failed = true;
         d->went_back_told = true;
         disk_alarm(d, true, back);
     } else if (stored_disk_alarm_active(d)) {
@@ -943,6 +945,7 @@ static void sync_finish(struct delivery *d, bool complete)
             log_warnx("outbox: %d pending alarm transition%s numbered anew", n, n == 1 ? "" : "s");
         d->renumbered = true;
         d->went_back_told = true;
+        d->disk_failed = true; /* cleared by the next good commit */
         disk_alarm(d, true, why);
     } else if (complete && d->bro_max_seq >= os.db_seq_at_open && !d->went_back_told) {
         snprintf(why, sizeof(why), "the broker holds seq %llu, which the outbox lost (its "
@@ -950,6 +953,7 @@ static void sync_finish(struct delivery *d, bool complete)
                  (unsigned long long)d->bro_max_seq, (unsigned long long)os.db_seq_at_open);
         log_err("outbox: %s", why);
         d->went_back_told = true;
+        d->disk_failed = true; /* cleared by the next good commit */
         disk_alarm(d, true, why);
     }
     if (outbox_current(d->ob, cur_take, &cur) == -1)
@@ -970,6 +974,19 @@ static void sync_finish(struct delivery *d, bool complete)
         if (retained_add(&d->repub, &d->nrepub, &d->caprepub, c->topic, NULL, c->seq,
                          c->payload, c->len) == 0)
             republished++;
+    }
+    /* gateway/disk raised at the centre by a run whose disk was full (never
+     * written here) while this run finds the disk healthy: clear it. */
+    char disk_topic[TOPIC_MAX];
+    snprintf(disk_topic, sizeof(disk_topic), "%s/alarm/gateway/disk", d->base);
+    const struct retained *bd = complete ? broker_has(d, disk_topic) : NULL;
+    bool known = false;
+    for (int i = 0; i < cur.n && !known; i++)
+        known = strcmp(cur.v[i].topic, disk_topic) == 0;
+    if (bd != NULL && !known && !d->disk_failed && !d->went_back_told &&
+        memmem(bd->payload, bd->len, "\"active\":true", 13) != NULL) {
+        log_info("outbox: the disk is healthy: clearing gateway/disk raised by an earlier run");
+        disk_alarm(d, false, "");
     }
     retained_clear(cur.v, &cur.n);
     free(cur.v);

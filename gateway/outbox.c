@@ -33,8 +33,10 @@
  *      reservation is exact: a crash in between leaves it behind the
  *      counter, never a gap.
  *  I8  current holds, per retained alarm topic, the record with the highest
- *      seq committed for it, written in the transaction that wrote the record
- *      (so it matches the engine state committed with it).
+ *      seq taken for it: curdirty (memory) has what the disk does not have
+ *      yet, also for alarms delivered from memory while the disk failed; a
+ *      good commit writes curdirty with the engine state taken with it, so
+ *      on disk it always matches the engine state committed.
  *  I9  disk_state is the engine state as stored in the state chunks; a
  *      commit writes only the chunks that differ from it.
  *  I10 Memory telemetry (telemetry_spill_ms > 0) is pending for some sink;
@@ -243,6 +245,9 @@ struct outbox {
     int have_mem_state;
     void *disk_state; /* I9 */
     size_t disk_state_len;
+
+    struct memrec *curdirty; /* I8: newest record per topic not yet in current */
+    int ncurdirty, capcurdirty;
 
     struct memrec *memtel; /* I10: oldest first */
     int nmemtel, capmemtel;
@@ -481,6 +486,21 @@ static int list_append(struct outbox *ob, struct memrec **list, int *nlist, int 
 static int mem_append(struct outbox *ob, const struct outbox_rec *r)
 {
     return list_append(ob, &ob->mem, &ob->nmem, &ob->capmem, r);
+}
+
+/* I8: r is now the newest record of its topic. */
+static int curdirty_set(struct outbox *ob, const struct outbox_rec *r)
+{
+    for (int i = 0; i < ob->ncurdirty; i++) {
+        if (strcmp(ob->curdirty[i].topic, r->topic) != 0)
+            continue;
+        if (ob->curdirty[i].seq > r->seq)
+            return 0;
+        memrec_free(&ob->curdirty[i]);
+        ob->curdirty[i] = ob->curdirty[--ob->ncurdirty];
+        break;
+    }
+    return list_append(ob, &ob->curdirty, &ob->ncurdirty, &ob->capcurdirty, r);
 }
 
 static int ack_add(struct outbox *ob, int64_t row, unsigned bit)
@@ -1067,9 +1087,9 @@ static int commit_body(struct outbox *ob, struct txn_delta *d)
                         m->retained, m->seq, m->created_ms, m->pending);
         d->mem_rows[i] = sqlite3_last_insert_rowid(ob->db);
         d->alarm_rows++;
-        if (rc == SQLITE_OK && m->retained && m->topic[0] != '\0')
-            rc = current_set(ob, m);
     }
+    for (int i = 0; i < ob->ncurdirty && rc == SQLITE_OK; i++)
+        rc = current_set(ob, &ob->curdirty[i]);
     for (int i = 0;
          ob->lim.telemetry_spill_ms == 0 && c != NULL && i < c->ntelemetry && rc == SQLITE_OK;
          i++) {
@@ -1149,6 +1169,9 @@ static void commit_succeeded(struct outbox *ob, const struct txn_delta *d)
     }
     assert(ob->nmem == 0);
     ob->nacks = 0;
+    for (int i = 0; i < ob->ncurdirty; i++)
+        memrec_free(&ob->curdirty[i]);
+    ob->ncurdirty = 0;
     if (d != NULL && d->state_written) {
         free(ob->disk_state);
         ob->disk_state = ob->mem_state; /* I9 */
@@ -1284,6 +1307,11 @@ static int take_cycle(struct outbox *ob, const struct outbox_cycle *c)
             return -1;
         }
     }
+    /* Out of memory here only leaves the current state without this
+     * transition until its topic's next one; the alarm itself is kept. */
+    for (int i = 0; i < c->nalarms; i++)
+        if (c->alarms[i].retained && c->alarms[i].topic[0] != '\0')
+            (void)curdirty_set(ob, &c->alarms[i]);
     if (c->nalarms > 0)
         ob->next_seq = c->alarms[c->nalarms - 1].seq + 1;
     if (state != NULL) {
@@ -1454,8 +1482,8 @@ static void seq_open(struct outbox *ob)
                  "seq reservation %.120s: read: %s", ob->seq_path, strerror(errno));
     } else if (found && reserved > ob->next_seq) {
         snprintf(ob->storage_problem, sizeof(ob->storage_problem),
-                 "the outbox went back in time (lost writes): its seq counter is %llu but "
-                 "seqs up to %llu were handed out; seq continues at %llu",
+                 "the outbox went back in time (lost writes): its counter gives seq %llu "
+                 "next, but seqs up to %llu were handed out; seq continues at %llu",
                  (unsigned long long)ob->next_seq, (unsigned long long)reserved - 1,
                  (unsigned long long)reserved);
         ob->next_seq = reserved;
@@ -1851,12 +1879,16 @@ int outbox_current(struct outbox *ob,
         const char *topic = (const char *)sqlite3_column_text(st, 0);
         const char *sensor = (const char *)sqlite3_column_text(st, 1);
         const void *payload = sqlite3_column_blob(st, 3);
-        int len = sqlite3_column_bytes(st, 3);
+        int len = sqlite3_column_bytes(st, 3), dirty = 0;
 
         if (topic == NULL || sensor == NULL || (payload == NULL && len > 0)) {
             rc = SQLITE_NOMEM;
             break;
         }
+        for (int i = 0; i < ob->ncurdirty && !dirty; i++)
+            dirty = strcmp(ob->curdirty[i].topic, topic) == 0;
+        if (dirty)
+            continue; /* newer in memory: below */
         fn(ctx, topic, sensor, (uint64_t)sqlite3_column_int64(st, 2), payload, (size_t)len);
         n++;
     }
@@ -1866,6 +1898,9 @@ int outbox_current(struct outbox *ob,
         db_failed(ob, rc, "read the current state");
         return -1;
     }
+    for (int i = 0; i < ob->ncurdirty; i++, n++)
+        fn(ctx, ob->curdirty[i].topic, ob->curdirty[i].sensor, ob->curdirty[i].seq,
+           ob->curdirty[i].payload, ob->curdirty[i].payload_len);
     return n;
 }
 
@@ -2077,6 +2112,18 @@ int outbox_renumber(struct outbox *ob, uint64_t from,
         if (p == NULL)
             continue; /* keeps its old payload and seq: a duplicate seq, the lesser evil
                          than losing the alarm (only out of memory) */
+        for (int k = 0; k < ob->ncurdirty; k++) {
+            struct memrec *cd = &ob->curdirty[k];
+            void *q;
+            if (cd->seq != m->seq || strcmp(cd->topic, m->topic) != 0 ||
+                (q = malloc(len > 0 ? len : 1)) == NULL)
+                continue;
+            memcpy(q, p, len);
+            free(cd->payload);
+            cd->payload = q;
+            cd->payload_len = len;
+            cd->seq = cur;
+        }
         free(m->payload);
         m->payload = p;
         m->payload_len = len;
@@ -2095,6 +2142,9 @@ static void outbox_free(struct outbox *ob)
     for (int i = 0; i < ob->nmemtel; i++)
         memrec_free(&ob->memtel[i]);
     free(ob->memtel);
+    for (int i = 0; i < ob->ncurdirty; i++)
+        memrec_free(&ob->curdirty[i]);
+    free(ob->curdirty);
     free(ob->disk_state);
     free(ob->seq_path);
     if (ob->seq_fd >= 0)
