@@ -31,7 +31,7 @@ DRIVERS  := $(B)/tests/influx_drive
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check check-sanitize unit integration demo bench install clean format FORCE
+.PHONY: all deps check check-sanitize unit integration demo bench install clean format FORCE soak
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -111,6 +111,11 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(B)/libgw.a | $(DEPS_STAMP)
 
 bench: all $(B)/tests/bench_core
 	@tests/bench/run.sh
+
+# make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
+# a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
+soak: all
+	@tests/soak/run.sh
 
 demo: all
 	@BUILD=$(abspath $(B)) scripts/demo.sh

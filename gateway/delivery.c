@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -332,6 +333,13 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     char back[320] = "";
     storage_check(d, back, sizeof(back));
     d->first_seq = outbox_next_seq(d->ob);
+    struct outbox_stats os;
+    outbox_stats(d->ob, &os);
+    if (d->first_seq > os.db_seq_at_open)
+        log_warnx("outbox: seq continues at %llu, the outbox's counter gave %llu: seqs %llu..%llu "
+                  "are skipped (lost with the storage, or never handed out)",
+                  (unsigned long long)d->first_seq, (unsigned long long)os.db_seq_at_open,
+                  (unsigned long long)os.db_seq_at_open, (unsigned long long)d->first_seq - 1);
     if (c->mqtt.nuri > 0) {
         struct mqtt_opts o = {
             .nuris = c->mqtt.nuri, .client_id = c->id, .username = c->mqtt.username,
@@ -911,6 +919,66 @@ static void reassert(struct delivery *d, const struct retained *cur, uint64_t br
     free(p);
 }
 
+/* A retained alarm of ours that the outbox does not know: adopted as the
+ * current state when inactive (0), else withdrawn with a new seq (1). */
+static int adopt_or_withdraw(struct delivery *d, const struct retained *b)
+{
+    cJSON *o = cJSON_ParseWithLength(b->payload, b->len);
+    const cJSON *sensor = cJSON_GetObjectItemCaseSensitive(o, "sensor");
+    int rc = 0;
+
+    if (!cJSON_IsString(sensor)) {
+        cJSON_Delete(o);
+        return 0;
+    }
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "active"))) {
+        if (outbox_current_adopt(d->ob, b->topic, sensor->valuestring, b->seq, b->payload,
+                                 b->len) == -1)
+            log_warnx("outbox: current state: out of memory");
+        cJSON_Delete(o);
+        return 0;
+    }
+    /* The same message, cleared: new seq, now, why. */
+    const bool zh = d->cfg->language == LANG_ZH;
+    uint64_t seq = outbox_next_seq(d->ob);
+    char ts[64];
+    int64_t now = wall_ms();
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    size_t n = gmtime_r(&secs, &tm) != NULL ? strftime(ts, 40, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(now % 1000));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "seq", cJSON_CreateNumber((double)seq));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "ts", cJSON_CreateString(ts));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "event", cJSON_CreateString("cleared"));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "active", cJSON_CreateFalse());
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "acked", cJSON_CreateFalse());
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "reason");
+    cJSON_AddStringToObject(o, "reason", "state_lost");
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        o, "message",
+        cJSON_CreateString(zh ? "网关存储丢失了此告警的状态：撤销（如条件仍在将重新报警）"
+                              : "the gateway's storage lost this alarm's state: withdrawn "
+                                "(raised again if its condition still holds)"));
+    char *p = cJSON_PrintUnformatted(o);
+    if (p != NULL) {
+        struct outbox_rec rec = {.sensor = sensor->valuestring, .topic = b->topic, .payload = p,
+                                 .payload_len = strlen(p), .qos = 1, .retained = 1, .seq = seq,
+                                 .created_ms = now, .sinks = 1u << SINK_MQTT};
+        struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
+        log_warnx("ALARM withdrawn %s as seq %llu: raised at the centre (seq %llu) but unknown "
+                  "to the gateway's storage",
+                  b->topic + strlen(d->base) + 1, (unsigned long long)seq,
+                  (unsigned long long)b->seq);
+        if (outbox_commit(d->ob, &cy) == -1)
+            log_warn("outbox commit");
+        else
+            rc = 1;
+        free(p);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
 /* The sync is over: complete (the broker sent back our retained alarms) or
  * not (timed out: nothing known, so the whole current state is republished). */
 static void sync_finish(struct delivery *d, bool complete)
@@ -937,6 +1005,8 @@ static void sync_finish(struct delivery *d, bool complete)
                  (unsigned long long)d->bro_max_seq, (unsigned long long)d->first_seq,
                  (unsigned long long)floor);
         log_err("outbox: %s", why);
+        log_warnx("outbox: seqs %llu..%llu are skipped", (unsigned long long)outbox_next_seq(d->ob),
+                  (unsigned long long)floor - 1);
         outbox_raise_seq(d->ob, floor);
         int n = outbox_renumber(d->ob, d->first_seq, seq_rewrite, d);
         if (n == -1)
@@ -975,25 +1045,26 @@ static void sync_finish(struct delivery *d, bool complete)
                          c->payload, c->len) == 0)
             republished++;
     }
-    /* gateway/disk raised at the centre by a run whose disk was full (never
-     * written here) while this run finds the disk healthy: clear it. */
-    char disk_topic[TOPIC_MAX];
-    snprintf(disk_topic, sizeof(disk_topic), "%s/alarm/gateway/disk", d->base);
-    const struct retained *bd = complete ? broker_has(d, disk_topic) : NULL;
-    bool known = false;
-    for (int i = 0; i < cur.n && !known; i++)
-        known = strcmp(cur.v[i].topic, disk_topic) == 0;
-    if (bd != NULL && !known && !d->disk_failed && !d->went_back_told &&
-        memmem(bd->payload, bd->len, "\"active\":true", 13) != NULL) {
-        log_info("outbox: the disk is healthy: clearing gateway/disk raised by an earlier run");
-        disk_alarm(d, false, "");
+    /* Retained alarms of ours the outbox knows nothing of (it lost them, or
+     * was replaced): an inactive one becomes the current state as it is; an
+     * active one is withdrawn, since the engine does not know it (if its
+     * condition still holds, the engine raises it again). */
+    int withdrawn = 0;
+    for (int i = 0; complete && i < d->nbro; i++) {
+        const struct retained *b = &d->bro[i];
+        bool known = false;
+        for (int j = 0; j < cur.n && !known; j++)
+            known = strcmp(cur.v[j].topic, b->topic) == 0;
+        if (known || outbox_topic_pending(d->ob, SINK_MQTT, b->topic) != 0)
+            continue;
+        withdrawn += adopt_or_withdraw(d, b);
     }
     retained_clear(cur.v, &cur.n);
     free(cur.v);
     log_info("mqtt: sync: %d retained alarm%s read back (highest seq %llu), %d republished, %d "
-             "asserted anew",
+             "asserted anew, %d withdrawn",
              d->nbro, d->nbro == 1 ? "" : "s", (unsigned long long)d->bro_max_seq, republished,
-             asserted);
+             asserted, withdrawn);
     retained_clear(d->bro, &d->nbro);
     d->synced = true;
 }

@@ -1335,7 +1335,7 @@ static int commit_cycle(struct outbox *ob, const struct outbox_cycle *c)
     }
     if (c != NULL && take_cycle(ob, c) != 0)
         return -1;
-    if (ob->nmem == 0 && ob->nacks == 0 && !ob->have_mem_state &&
+    if (ob->nmem == 0 && ob->nacks == 0 && !ob->have_mem_state && ob->ncurdirty == 0 &&
         (c == NULL || c->ntelemetry == 0 || ob->lim.telemetry_spill_ms > 0) &&
         spill_due(ob, mono_ms()) == 0 && ob->next_seq == ob->disk_next_seq &&
         ob->dropped == ob->disk_dropped && ob->db != NULL && ob->db_trusted)
@@ -1902,6 +1902,15 @@ int outbox_current(struct outbox *ob,
         fn(ctx, ob->curdirty[i].topic, ob->curdirty[i].sensor, ob->curdirty[i].seq,
            ob->curdirty[i].payload, ob->curdirty[i].payload_len);
     return n;
+}
+
+int outbox_current_adopt(struct outbox *ob, const char *topic, const char *sensor, uint64_t seq,
+                         const void *payload, size_t len)
+{
+    struct outbox_rec r = {.sensor = sensor, .topic = topic, .payload = payload,
+                           .payload_len = len, .qos = 1, .retained = 1, .seq = seq};
+
+    return curdirty_set(ob, &r);
 }
 
 int outbox_topic_pending(struct outbox *ob, unsigned sink, const char *topic)

@@ -176,6 +176,12 @@ int outbox_current(struct outbox *ob,
                               const void *payload, size_t len),
                    void *ctx);
 
+/* Make a record the current state of its topic (unless a newer one is): for
+ * a retained message of ours the broker kept and the outbox lost.  Written
+ * with the next commit.  0 or -1 (ENOMEM). */
+int outbox_current_adopt(struct outbox *ob, const char *topic, const char *sensor, uint64_t seq,
+                         const void *payload, size_t len);
+
 /* Is an alarm record for topic still pending on sink (on disk or in memory)?
  * 1, 0, or -1 when the database cannot be read. */
 int outbox_topic_pending(struct outbox *ob, unsigned sink, const char *topic);
