@@ -1057,7 +1057,21 @@ static void sync_finish(struct delivery *d, bool complete)
             known = strcmp(cur.v[j].topic, b->topic) == 0;
         if (known || outbox_topic_pending(d->ob, SINK_MQTT, b->topic) != 0)
             continue;
+        if (os.current_partial) { /* upgraded: the broker's is the current state */
+            cJSON *o = cJSON_ParseWithLength(b->payload, b->len);
+            const cJSON *sn = cJSON_GetObjectItemCaseSensitive(o, "sensor");
+            if (cJSON_IsString(sn) && outbox_current_adopt(d->ob, b->topic, sn->valuestring,
+                                                           b->seq, b->payload, b->len) == -1)
+                log_warnx("outbox: current state: out of memory");
+            cJSON_Delete(o);
+            continue;
+        }
         withdrawn += adopt_or_withdraw(d, b);
+    }
+    if (complete && os.current_partial) {
+        log_info("outbox: current alarm state seeded from the broker's %d retained alarms "
+                 "(first connect after an upgrade)", d->nbro);
+        outbox_current_seeded(d->ob);
     }
     retained_clear(cur.v, &cur.n);
     free(cur.v);

@@ -186,6 +186,7 @@ static const char schema_v2_sql[] =
 #define K_DROPPED META_PREFIX "telemetry_dropped"
 #define K_STATE META_PREFIX "state"       /* version 1: the state in one blob */
 #define K_SEQ_FILE META_PREFIX "seq_file" /* a reservation file was written for this database */
+#define K_CUR_PARTIAL META_PREFIX "current_partial" /* upgraded: current not yet seeded */
 
 /* An alarm (or telemetry) not yet on disk.  mem_id < 0 is its handle while
  * it lives here. */
@@ -245,6 +246,9 @@ struct outbox {
     int have_mem_state;
     void *disk_state; /* I9 */
     size_t disk_state_len;
+    int disk_state_legacy; /* disk_state is the version-1 blob: every chunk is new */
+    int current_partial;   /* upgraded from version 1: current knows only later transitions */
+    int current_seeded;    /* ... until the caller has seeded it (outbox_current_seeded) */
 
     struct memrec *curdirty; /* I8: newest record per topic not yet in current */
     int ncurdirty, capcurdirty;
@@ -285,6 +289,7 @@ struct txn_delta {
     int nspill;                        /* memory telemetry records this commit writes */
     int state_written;                 /* the state chunks were written */
     int marker_written;
+    int partial_cleared;
     const struct renum *renum; /* renumber_body */
     int nrenum;
     int64_t alarm_rows, tel_rows, tel_bytes, dropped;
@@ -641,6 +646,9 @@ static int create_schema(struct outbox *ob)
         rc = sqlite3_exec(ob->db, schema_sql, NULL, NULL, &msg);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(ob->db, schema_v2_sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version == 1)
+        rc = sqlite3_exec(ob->db, "INSERT INTO meta(k, v) VALUES ('" K_CUR_PARTIAL "', 1)", NULL,
+                          NULL, &msg);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(ob->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -660,14 +668,16 @@ static int load_counters(struct outbox *ob)
     sqlite3_stmt *st;
     int rc;
 
-    int64_t marker;
+    int64_t marker, partial;
 
     if ((rc = meta_get_int(ob, K_NEXT_SEQ, 1, &next)) != SQLITE_OK ||
         (rc = meta_get_int(ob, K_COMMIT_NO, 0, &commit_no)) != SQLITE_OK ||
         (rc = meta_get_int(ob, K_DROPPED, 0, &dropped)) != SQLITE_OK ||
-        (rc = meta_get_int(ob, K_SEQ_FILE, 0, &marker)) != SQLITE_OK)
+        (rc = meta_get_int(ob, K_SEQ_FILE, 0, &marker)) != SQLITE_OK ||
+        (rc = meta_get_int(ob, K_CUR_PARTIAL, 0, &partial)) != SQLITE_OK)
         return rc;
     ob->seq_marker = marker != 0;
+    ob->current_partial = partial != 0;
     st = ob->st[S_MAX_SEQ];
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -773,7 +783,9 @@ static int load_disk_state(struct outbox *ob)
             break;
     }
     sqlite3_reset(st);
+    ob->disk_state_legacy = 0;
     if (rc == SQLITE_DONE && !found) {
+        ob->disk_state_legacy = 1;
         st = ob->st[S_META_GET];
         rc = sqlite3_bind_text(st, 1, K_STATE, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1001,6 +1013,12 @@ static int write_counters(struct outbox *ob, struct txn_delta *d)
         rc = meta_set_int(ob, K_SEQ_FILE, 1);
         d->marker_written = 1;
     }
+    if (rc == SQLITE_OK && ob->current_partial && ob->current_seeded) {
+        rc = sqlite3_bind_text(ob->st[S_META_DEL], 1, K_CUR_PARTIAL, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = step_done(ob->st[S_META_DEL]);
+        d->partial_cleared = 1;
+    }
     return rc;
 }
 
@@ -1034,7 +1052,7 @@ static int write_state(struct outbox *ob, struct txn_delta *d)
         size_t len = n - off < STATE_CHUNK ? n - off : STATE_CHUNK;
         size_t old_len = off < old ? (old - off < STATE_CHUNK ? old - off : STATE_CHUNK) : 0;
 
-        if (len == old_len && memcmp(a + off, b + off, len) == 0)
+        if (!ob->disk_state_legacy && len == old_len && memcmp(a + off, b + off, len) == 0)
             continue;
         sqlite3_stmt *st = ob->st[S_STATE_SET];
         rc = sqlite3_bind_int64(st, 1, i);
@@ -1147,6 +1165,8 @@ static void apply_delta(struct outbox *ob, const struct txn_delta *d)
     ob->disk_next_seq = ob->next_seq;
     if (d->marker_written)
         ob->seq_marker = 1;
+    if (d->partial_cleared)
+        ob->current_partial = 0;
 }
 
 /* Everything pending is on disk now. */
@@ -1173,6 +1193,7 @@ static void commit_succeeded(struct outbox *ob, const struct txn_delta *d)
         memrec_free(&ob->curdirty[i]);
     ob->ncurdirty = 0;
     if (d != NULL && d->state_written) {
+        ob->disk_state_legacy = 0;
         free(ob->disk_state);
         ob->disk_state = ob->mem_state; /* I9 */
         ob->disk_state_len = ob->mem_state_len;
@@ -1283,7 +1304,7 @@ static int take_cycle(struct outbox *ob, const struct outbox_cycle *c)
     int n0 = ob->nmem, t0 = ob->nmemtel;
     void *state = NULL;
     int same = c->state != NULL && !ob->have_mem_state && ob->disk_state != NULL &&
-               c->state_len == ob->disk_state_len &&
+               !ob->disk_state_legacy && c->state_len == ob->disk_state_len &&
                memcmp(c->state, ob->disk_state, c->state_len) == 0;
 
     if (c->state != NULL && !same) {
@@ -1336,6 +1357,7 @@ static int commit_cycle(struct outbox *ob, const struct outbox_cycle *c)
     if (c != NULL && take_cycle(ob, c) != 0)
         return -1;
     if (ob->nmem == 0 && ob->nacks == 0 && !ob->have_mem_state && ob->ncurdirty == 0 &&
+        !(ob->current_partial && ob->current_seeded) &&
         (c == NULL || c->ntelemetry == 0 || ob->lim.telemetry_spill_ms > 0) &&
         spill_due(ob, mono_ms()) == 0 && ob->next_seq == ob->disk_next_seq &&
         ob->dropped == ob->disk_dropped && ob->db != NULL && ob->db_trusted)
@@ -1843,6 +1865,7 @@ void outbox_stats(const struct outbox *ob, struct outbox_stats *st)
                                 .open_seq = ob->open_seq,
                                 .db_seq_at_open = ob->db_seq_at_open,
                                 .mem_telemetry = ob->nmemtel,
+                                .current_partial = ob->current_partial && !ob->current_seeded,
                                 .seq_unknown = ob->seq_unknown};
 }
 
@@ -1907,10 +1930,20 @@ int outbox_current(struct outbox *ob,
 int outbox_current_adopt(struct outbox *ob, const char *topic, const char *sensor, uint64_t seq,
                          const void *payload, size_t len)
 {
-    struct outbox_rec r = {.sensor = sensor, .topic = topic, .payload = payload,
-                           .payload_len = len, .qos = 1, .retained = 1, .seq = seq};
+    struct outbox_rec r = {.sensor = sensor,
+                           .topic = topic,
+                           .payload = payload,
+                           .payload_len = len,
+                           .qos = 1,
+                           .retained = 1,
+                           .seq = seq};
 
     return curdirty_set(ob, &r);
+}
+
+void outbox_current_seeded(struct outbox *ob)
+{
+    ob->current_seeded = 1; /* the flag goes with the next commit */
 }
 
 int outbox_topic_pending(struct outbox *ob, unsigned sink, const char *topic)
@@ -2016,12 +2049,6 @@ int outbox_renumber(struct outbox *ob, uint64_t from,
         errno = EIO;
         return -1;
     }
-    for (unsigned k = 0; k < ob->nsinks; k++)
-        for (int i = 0; i < ob->sink[k].ninflight; i++)
-            if (ob->sink[k].inflight[i].cls == OUTBOX_ALARM) {
-                errno = EBUSY; /* the caller holds alarms back until this is done */
-                return -1;
-            }
     /* Disk rows first: their seqs are below memory's (I2). */
     st = ob->st[S_RENUMBER_SEL];
     rc = sqlite3_bind_int64(st, 1, (int64_t)from);

@@ -128,6 +128,9 @@ struct outbox_stats {
     int mem_telemetry;       /* telemetry records held in memory */
     int seq_unknown;         /* the reservation file was lost or damaged: the
                                 caller must jump seq (e.g. to the wall clock) */
+    int current_partial;     /* upgraded from a version without the current state:
+                                it lacks transitions older than the upgrade until
+                                the caller seeds it (outbox_current_adopt) */
 };
 
 struct outbox;
@@ -157,9 +160,9 @@ void outbox_raise_seq(struct outbox *ob, uint64_t floor);
  * cannot be written.  Valid until outbox_close(). */
 const char *outbox_storage_problem(const struct outbox *ob);
 
-/* Give the alarm records with seq >= from (pending, and none of them handed
- * out yet) new seqs from outbox_next_seq() on, in seq order (records that
- * shared a seq still share one); rewrite(ctx, old, new, payload, len) makes
+/* Give the alarm records with seq >= from (pending; a record in flight on a
+ * sink keeps its old payload there: hold them back first) new seqs from outbox_next_seq() on, in
+ * seq order (records that shared a seq still share one); rewrite(ctx, old, new, payload, len) makes
  * each record's new payload (malloc'd, *newlen set; NULL: out of memory).
  * For the storage that went back so far that seqs of this run were seen at
  * the centre already.  Returns how many seqs were given anew, or -1. */
@@ -181,6 +184,10 @@ int outbox_current(struct outbox *ob,
  * with the next commit.  0 or -1 (ENOMEM). */
 int outbox_current_adopt(struct outbox *ob, const char *topic, const char *sensor, uint64_t seq,
                          const void *payload, size_t len);
+
+/* The caller has adopted what the broker still had: the current state is
+ * complete from now on (stored with the next commit). */
+void outbox_current_seeded(struct outbox *ob);
 
 /* Is an alarm record for topic still pending on sink (on disk or in memory)?
  * 1, 0, or -1 when the database cannot be read. */

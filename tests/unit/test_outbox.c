@@ -1140,6 +1140,68 @@ START_TEST(test_renumber_gives_records_new_seqs_in_order)
 }
 END_TEST
 
+/* An outbox of the previous version (state in one meta blob, no current
+ * state) is upgraded in place: the state survives its first chunked write,
+ * and the current state waits to be seeded from the broker. */
+START_TEST(test_version1_outbox_is_upgraded_in_place)
+{
+    sqlite3 *db;
+    static char state[3000];
+    void *blob;
+    size_t len;
+    struct outbox_stats st;
+
+    memset(state, 's', sizeof(state));
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, class INTEGER NOT"
+                     " NULL CHECK (class IN (0, 1)), sensor TEXT NOT NULL, topic TEXT NOT NULL,"
+                     " payload BLOB NOT NULL, qos INTEGER NOT NULL, retained INTEGER NOT NULL,"
+                     " seq INTEGER, created_ms INTEGER NOT NULL, pending INTEGER NOT NULL CHECK"
+                     " (pending > 0));"
+                     "CREATE INDEX outbox_class ON outbox(class);"
+                     "CREATE INDEX outbox_seq ON outbox(seq) WHERE seq IS NOT NULL;"
+                     "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+                     "INSERT INTO meta VALUES ('outbox.next_seq', 42);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_stmt *ins;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "INSERT INTO meta VALUES ('outbox.state', ?1)", -1, &ins, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(ins, 1, state, sizeof(state), SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+
+    struct outbox *ob = open_ob(&limits);
+    ck_assert_uint_eq(outbox_next_seq(ob), 42);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.current_partial, 1);
+    struct outbox_cycle c = {.state = state, .state_len = sizeof(state)};
+    ck_assert_int_eq(outbox_commit(ob, &c), 0); /* the same state, now in chunks */
+    ck_assert_int_eq(outbox_current_adopt(ob, "alarm/a/b", "a", 41, "{\"seq\":41}", 10), 0);
+    outbox_current_seeded(ob);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    close_ob(ob);
+    ob = open_ob(&limits);
+    ck_assert_int_eq(outbox_state_load(ob, &blob, &len), 0);
+    ck_assert_uint_eq(len, sizeof(state));
+    ck_assert_mem_eq(blob, state, sizeof(state));
+    free(blob);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.current_partial, 0);
+    ncur = 0;
+    ck_assert_int_eq(outbox_current(ob, cur_fn, NULL), 1);
+    ck_assert_str_eq(cur_seen[0], "alarm/a/b a 41 {\"seq\":41}");
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM meta WHERE k = 'outbox.state'"), 0);
+}
+END_TEST
+
 static Suite *outbox_suite(void)
 {
     Suite *s = suite_create("outbox");
@@ -1173,6 +1235,7 @@ static Suite *outbox_suite(void)
     tcase_add_test(tc, test_unchanged_state_and_delivered_telemetry_write_nothing);
     tcase_add_test(tc, test_telemetry_not_delivered_promptly_is_written);
     tcase_add_test(tc, test_renumber_gives_records_new_seqs_in_order);
+    tcase_add_test(tc, test_version1_outbox_is_upgraded_in_place);
     suite_add_tcase(s, tc);
     return s;
 }
