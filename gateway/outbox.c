@@ -829,7 +829,10 @@ static int db_open(struct outbox *ob)
     if ((rc = pragma_expect(ob, "PRAGMA journal_mode=WAL",
                             strcmp(ob->path, ":memory:") == 0 ? "memory" : "wal")) != SQLITE_OK)
         goto fail;
-    rc = sqlite3_exec(ob->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    /* The WAL restarts after each checkpoint (1000 pages); the limit also
+     * gives back the space a backlog made it grow to. */
+    rc = sqlite3_exec(ob->db, "PRAGMA synchronous=FULL; PRAGMA journal_size_limit=4194304",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         set_err(ob, rc, "PRAGMA synchronous=FULL");
         goto fail;
