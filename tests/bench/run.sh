@@ -23,6 +23,20 @@ sed -i '/^\[sensor leak-ramp\]/,/^input/ s/^input.*/&\nleak_delay = 0s\nleak_cle
   for i in $(seq 1 200); do echo "at $((i * 8))s set leak-ramp wet $((i % 2))"; done
 } >"$T/storm.scn"
 start_sim "$T/demo.conf" --speed 4
+# Flash wear on steady readings, first (the simulator's values as it starts,
+# no alarm): a fresh gateway, 15 s to settle (start-up writes: schema, first
+# commits), then STEADY seconds.
+bg gateway-steady "$GW" -c "$T/demo.conf"
+GW_PID=$LAST_PID
+sleep 15
+io() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$GW_PID/io"; }
+wb0=$(io write_bytes); wc0=$(io wchar); sc0=$(io syscw)
+sleep "$STEADY"
+wb1=$(io write_bytes); wc1=$(io wchar); sc1=$(io syscw)
+kill -TERM "$GW_PID"; wait "$GW_PID"
+STEADY_LINE1="flash wear, demo shelter on steady readings, ${STEADY} s after 15 s of start-up:"
+per_day() { awk -v b="$1" -v s="$STEADY" 'BEGIN {printf "%.1f MB/day", b * 86400 / s / 1e6}'; }
+STEADY_LINE2="  write_bytes $((wb1 - wb0)) B ($(per_day $((wb1 - wb0)))), wchar $((wc1 - wc0)) B ($(per_day $((wc1 - wc0)))), $((sc1 - sc0)) write calls"
 bg gateway "$GW" -c "$T/demo.conf"
 GW_PID=$LAST_PID
 simctl play "$T/storm.scn" >/dev/null
@@ -40,19 +54,6 @@ echo "gateway, demo shelter (8 sensors, 3 buses, MQTT + InfluxDB), ${SECS} s:"
 echo "  memory: VmRSS ${rss} kB, peak VmHWM ${hwm} kB, ${threads} threads"
 echo "  CPU: ${cpu_ms} ms in ${SECS} s ($(awk -v c="$cpu_ms" -v s="$SECS" 'BEGIN {printf "%.2f", c / s / 10}') % of one core)"
 echo "  Modbus requests served: ${polls}; alarm transitions: ${alarms}"
-
-# Flash wear on steady readings: a fresh gateway, 15 s to settle (start-up
-# writes: schema, restored state, first commits), then STEADY seconds.
-simctl stop >/dev/null 2>&1
-bg gateway-steady "$GW" -c "$T/demo.conf"
-GW_PID=$LAST_PID
-sleep 15
-io() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$GW_PID/io"; }
-wb0=$(io write_bytes); wc0=$(io wchar); sc0=$(io syscw)
-sleep "$STEADY"
-wb1=$(io write_bytes); wc1=$(io wchar); sc1=$(io syscw)
-kill -TERM "$GW_PID"; wait "$GW_PID"
-per_day() { awk -v b="$1" -v s="$STEADY" 'BEGIN {printf "%.1f MB/day", b * 86400 / s / 1e6}'; }
-echo "flash wear, demo shelter on steady readings, ${STEADY} s after 15 s of start-up:"
-echo "  write_bytes $((wb1 - wb0)) B ($(per_day $((wb1 - wb0)))), wchar $((wc1 - wc0)) B ($(per_day $((wc1 - wc0)))), $((sc1 - sc0)) write calls"
+echo "$STEADY_LINE1"
+echo "$STEADY_LINE2"
 "$BUILD/tests/bench_core"

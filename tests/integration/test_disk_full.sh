@@ -12,8 +12,7 @@ if ! mount -t tmpfs -o size=3m,mode=0755 tmpfs "$T/state" 2>/dev/null; then
 	echo "SKIP $TEST_NAME: cannot mount a tmpfs (not root?)"
 	exit 0
 fi
-trap 'cleanup; umount "$T/state" 2>/dev/null; rmdir "$T/state" "$T" 2>/dev/null' EXIT
-# cleanup removes $T after the processes are gone; umount first then.
+# The processes go first, then the tmpfs, then lib.sh's cleanup removes $T.
 cleanup_mount() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done; umount "$T/state" 2>/dev/null; }
 trap 'cleanup_mount; cleanup' EXIT
