@@ -1759,7 +1759,8 @@ void outbox_release(struct outbox *ob, int64_t id, unsigned sink)
     i = inflight_find(s, id);
     if (i < 0)
         return;
-    if (s->inflight[i].cls == OUTBOX_TELEMETRY && s->inflight[i].row <= s->tel_cursor)
+    if (s->inflight[i].cls == OUTBOX_TELEMETRY && s->inflight[i].row > 0 &&
+        s->inflight[i].row <= s->tel_cursor)
         s->tel_cursor = s->inflight[i].row - 1;
     inflight_remove(s, i);
 }
