@@ -1186,9 +1186,11 @@ static void commit_succeeded(struct outbox *ob, const struct txn_delta *d)
             inflight_remap(ob, ob->memtel[i].mem_id, d->tel_rows_ids[i]);
             memrec_free(&ob->memtel[i]);
         }
-        memmove(ob->memtel, ob->memtel + d->nspill,
-                (size_t)(ob->nmemtel - d->nspill) * sizeof(*ob->memtel));
-        ob->nmemtel -= d->nspill;
+        if (d->nspill > 0) {
+            memmove(ob->memtel, ob->memtel + d->nspill,
+                    (size_t)(ob->nmemtel - d->nspill) * sizeof(*ob->memtel));
+            ob->nmemtel -= d->nspill;
+        }
     }
     assert(ob->nmem == 0);
     ob->nacks = 0;
