@@ -134,6 +134,7 @@ struct delivery {
     int nrepub, caprepub, repub_next;
     bool went_back_told;           /* gateway/disk raised for storage that went back */
     uint64_t first_seq;            /* this run's first seq (after every jump at open) */
+    uint64_t max_sent_seq;         /* the highest seq this run handed to MQTT */
     bool renumbered;
 };
 
@@ -993,10 +994,12 @@ static void sync_finish(struct delivery *d, bool complete)
         log_warnx("mqtt: the broker sent no retained state back within %d s (no read access "
                   "to %s and %s?): republishing the whole current alarm state",
                   SYNC_TIMEOUT_MS / 1000, d->alarm_filter, d->status_topic);
-    if (complete && d->bro_max_seq >= d->first_seq && !d->renumbered) {
-        /* The reservation went back with the database: seqs of this very
-         * run were seen already.  Jump past them and number anew what is
-         * pending (nothing of it was published: the sync held it back). */
+    if (complete && d->bro_max_seq >= d->first_seq && d->bro_max_seq > d->max_sent_seq &&
+        !d->renumbered) {
+        /* A seq of this very run's range that this run never sent: the
+         * reservation went back with the database (a storage that lost
+         * less is caught at open).  Jump past it and number anew what is
+         * pending (not published yet: the sync held it back). */
         uint64_t floor = d->bro_max_seq + 1;
         if ((uint64_t)wall_ms() > floor)
             floor = (uint64_t)wall_ms();
@@ -1005,7 +1008,8 @@ static void sync_finish(struct delivery *d, bool complete)
                  (unsigned long long)d->bro_max_seq, (unsigned long long)d->first_seq,
                  (unsigned long long)floor);
         log_err("outbox: %s", why);
-        log_warnx("outbox: seqs %llu..%llu are skipped", (unsigned long long)outbox_next_seq(d->ob),
+        uint64_t lo = d->max_sent_seq + 1 > d->first_seq ? d->max_sent_seq + 1 : d->first_seq;
+        log_warnx("outbox: seqs %llu..%llu are skipped", (unsigned long long)lo,
                   (unsigned long long)floor - 1);
         outbox_raise_seq(d->ob, floor);
         int n = outbox_renumber(d->ob, d->first_seq, seq_rewrite, d);
@@ -1014,14 +1018,6 @@ static void sync_finish(struct delivery *d, bool complete)
         else if (n > 0)
             log_warnx("outbox: %d pending alarm transition%s numbered anew", n, n == 1 ? "" : "s");
         d->renumbered = true;
-        d->went_back_told = true;
-        d->disk_failed = true; /* cleared by the next good commit */
-        disk_alarm(d, true, why);
-    } else if (complete && d->bro_max_seq >= os.db_seq_at_open && !d->went_back_told) {
-        snprintf(why, sizeof(why), "the broker holds seq %llu, which the outbox lost (its "
-                 "counter was %llu at start): storage went back in time",
-                 (unsigned long long)d->bro_max_seq, (unsigned long long)os.db_seq_at_open);
-        log_err("outbox: %s", why);
         d->went_back_told = true;
         d->disk_failed = true; /* cleared by the next good commit */
         disk_alarm(d, true, why);
@@ -1099,6 +1095,8 @@ static void pump(struct delivery *d)
         const struct retained *r = &d->repub[d->repub_next];
         if (mqtt_publish(d->mq, r->topic, r->payload, r->len, 1, 1, REPUB_ID) == -1)
             return;
+        if (r->seq > d->max_sent_seq)
+            d->max_sent_seq = r->seq;
         d->repub_next++;
         d->mqtt_inflight++;
     }
@@ -1120,6 +1118,8 @@ static void pump(struct delivery *d)
                     outbox_release(d->ob, recs[j].id, SINK_MQTT);
                 return;
             }
+            if (recs[i].seq > d->max_sent_seq)
+                d->max_sent_seq = recs[i].seq;
             d->mqtt_inflight++;
         }
     }
