@@ -37,6 +37,8 @@ kill -TERM "$GW_PID"; wait "$GW_PID"
 STEADY_LINE1="flash wear, demo shelter on steady readings, ${STEADY} s after 15 s of start-up:"
 per_day() { awk -v b="$1" -v s="$STEADY" 'BEGIN {printf "%.1f MB/day", b * 86400 / s / 1e6}'; }
 STEADY_LINE2="  write_bytes $((wb1 - wb0)) B ($(per_day $((wb1 - wb0)))), wchar $((wc1 - wc0)) B ($(per_day $((wc1 - wc0)))), $((sc1 - sc0)) write calls"
+requests() { simctl stats | grep -oE 'requests=[0-9]+' | cut -d= -f2 | awk '{s += $1} END {print s}'; }
+polls0=$(requests)
 bg gateway "$GW" -c "$T/demo.conf"
 GW_PID=$LAST_PID
 simctl play "$T/storm.scn" >/dev/null
@@ -46,7 +48,7 @@ hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$GW_PID/status")
 threads=$(awk '/^Threads/ {print $2}' "/proc/$GW_PID/status")
 read -r ut st < <(awk '{print $14, $15}' "/proc/$GW_PID/stat")
 hz=$(getconf CLK_TCK)
-polls=$(simctl stats | grep -oE 'requests=[0-9]+' | cut -d= -f2 | awk '{s += $1} END {print s}')
+polls=$(($(requests) - polls0))
 kill -TERM "$GW_PID"; wait "$GW_PID"
 alarms=$(grep -c ': ALARM' "$T/gateway.log")
 cpu_ms=$(( (ut + st) * 1000 / hz ))
