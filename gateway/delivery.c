@@ -723,7 +723,8 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                   d->cfg->telemetry_max_rows, d->cfg->telemetry_max_mb,
                   (long long)os.telemetry_dropped);
         d->dropping = true;
-    } else if (d->dropping && os.telemetry_rows < d->cfg->telemetry_max_rows / 2) {
+    } else if (d->dropping &&
+               os.telemetry_rows + os.mem_telemetry < d->cfg->telemetry_max_rows / 2) {
         log_info("outbox: telemetry backlog below half the cap again (%lld dropped in all)",
                  (long long)os.telemetry_dropped);
         d->dropping = false;
@@ -1389,7 +1390,7 @@ void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
     outbox_stats(d->ob, &os);
     *st = (struct delivery_stats){.connected = d->mq != NULL && mqtt_connected(d->mq),
                                   .pending_alarms = os.alarm_rows + os.mem_alarms,
-                                  .pending_telemetry = os.telemetry_rows,
+                                  .pending_telemetry = os.telemetry_rows + os.mem_telemetry,
                                   .telemetry_dropped = os.telemetry_dropped,
                                   .published = d->published,
                                   .publish_failures = d->publish_failures,

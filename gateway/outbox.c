@@ -41,7 +41,8 @@
  *      commit writes only the chunks that differ from it.
  *  I10 Memory telemetry (telemetry_spill_ms > 0) is pending for some sink;
  *      it is written by the first commit after it is spill_ms old, or when
- *      over MEMTEL_MAX records, and at close.  A power cut loses only it.
+ *      over MEMTEL_MAX records or the row cap, and at close.  The row cap
+ *      counts it with the rows on disk.  A power cut loses only it.
  *
  * Error classes: SQLITE_FULL keeps the connection (make room, retry once).
  * I/O errors, corruption and read-only close it (fsyncgate: after a failed
@@ -1086,8 +1087,10 @@ static int spill_due(const struct outbox *ob, int64_t now)
 
     if (ob->spill_all)
         return ob->nmemtel;
-    if (ob->nmemtel > MEMTEL_MAX)
-        n = ob->nmemtel - MEMTEL_MAX;
+    int64_t cap = ob->lim.max_telemetry_rows < MEMTEL_MAX ? ob->lim.max_telemetry_rows : MEMTEL_MAX;
+
+    if (ob->nmemtel > cap)
+        n = ob->nmemtel - (int)cap; /* to disk, where the cap drops the oldest */
     while (n < ob->nmemtel && now - ob->memtel[n].born_ms >= ob->lim.telemetry_spill_ms)
         n++;
     return n;
@@ -1132,7 +1135,8 @@ static int commit_body(struct outbox *ob, struct txn_delta *d)
     }
     if (rc != SQLITE_OK)
         return rc;
-    over_rows = ob->tel_rows + d->tel_rows - ob->lim.max_telemetry_rows;
+    /* The cap counts the telemetry held in memory too (I10). */
+    over_rows = ob->tel_rows + d->tel_rows + (ob->nmemtel - d->nspill) - ob->lim.max_telemetry_rows;
     over_bytes = ob->tel_bytes + d->tel_bytes - ob->lim.max_telemetry_bytes;
     if (over_rows > 0 || over_bytes > 0)
         rc = drop_oldest(ob, over_rows, over_bytes, d);

@@ -1203,6 +1203,34 @@ START_TEST(test_version1_outbox_is_upgraded_in_place)
 }
 END_TEST
 
+/* The row cap counts telemetry held in memory: an outage keeps the newest. */
+START_TEST(test_telemetry_cap_counts_memory_and_keeps_the_newest)
+{
+    struct outbox_limits lim = limits;
+    struct outbox_rec r[25], out[32];
+    struct outbox_stats st;
+    char text_buf[25][8];
+
+    lim.telemetry_spill_ms = 60000;
+    lim.max_telemetry_rows = 10;
+    struct outbox *ob = open_ob(&lim);
+    for (int i = 0; i < 25; i++) {
+        snprintf(text_buf[i], sizeof(text_buf[i]), "r%d", i);
+        r[i] = reading_rec("s", text_buf[i], TO_MQTT);
+    }
+    ck_assert_int_eq(commit_readings(ob, r, 25), 0);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.telemetry_rows + st.mem_telemetry, 10);
+    ck_assert_int_eq(st.telemetry_dropped, 15);
+    int n = outbox_fetch(ob, MQTT, out, 32);
+    ck_assert_int_eq(n, 10);
+    ck_assert_mem_eq(out[0].payload, "r15", 3);
+    ck_assert_mem_eq(out[9].payload, "r24", 3);
+    close_ob(ob);
+}
+END_TEST
+
 static Suite *outbox_suite(void)
 {
     Suite *s = suite_create("outbox");
@@ -1237,6 +1265,7 @@ static Suite *outbox_suite(void)
     tcase_add_test(tc, test_telemetry_not_delivered_promptly_is_written);
     tcase_add_test(tc, test_renumber_gives_records_new_seqs_in_order);
     tcase_add_test(tc, test_version1_outbox_is_upgraded_in_place);
+    tcase_add_test(tc, test_telemetry_cap_counts_memory_and_keeps_the_newest);
     suite_add_tcase(s, tc);
     return s;
 }
