@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -943,12 +942,9 @@ static int adopt_or_withdraw(struct delivery *d, const struct retained *b)
     /* The same message, cleared: new seq, now, why. */
     const bool zh = d->cfg->language == LANG_ZH;
     uint64_t seq = outbox_next_seq(d->ob);
-    char ts[64];
+    char ts[40];
     int64_t now = wall_ms();
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    size_t n = gmtime_r(&secs, &tm) != NULL ? strftime(ts, 40, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(now % 1000));
+    format_rfc3339_ms(now, ts, sizeof(ts));
     cJSON_ReplaceItemInObjectCaseSensitive(o, "seq", cJSON_CreateNumber((double)seq));
     cJSON_ReplaceItemInObjectCaseSensitive(o, "ts", cJSON_CreateString(ts));
     cJSON_ReplaceItemInObjectCaseSensitive(o, "event", cJSON_CreateString("cleared"));
@@ -1338,7 +1334,8 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             break;
         case MQTT_EV_SUBSCRIBED:
             if (!ev.ok)
-                log_warnx("mqtt: subscription to %s refused: %s: commands will not arrive",
+                log_warnx("mqtt: subscription to %s (and the sync's) refused: %s: commands "
+                          "will not arrive",
                           d->cmd_filter, mqtt_reason_str(ev.reason));
             break;
         case MQTT_EV_PUBLISHED:
