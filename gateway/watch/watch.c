@@ -683,23 +683,37 @@ void watch_seen_free(struct watch_seen *s)
 
 int watch_seen_add(struct watch_seen *s, const char *gateway, uint64_t seq)
 {
-    /* "seq gateway": the seq has no blank, so the key is unambiguous. */
-    char key[32 + 256];
+    /* "seq gateway": the seq has no blank, so the key is unambiguous.  The
+     * whole gateway, however long: a key cut short would make two gateways
+     * with a common prefix share their seqs. */
+    char small[32 + 256], *key = small;
+    size_t need = strlen(gateway) + 32;
     uint64_t h;
+    int rc = 1;
 
-    snprintf(key, sizeof(key), "%llu %s", (unsigned long long)seq, gateway);
+    if (need > sizeof(small) && (key = malloc(need)) == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(key, need > sizeof(small) ? need : sizeof(small), "%llu %s", (unsigned long long)seq,
+             gateway);
     h = hash_str(key);
-    if (smap_find(&s->gen[0], key, h) != NULL || smap_find(&s->gen[1], key, h) != NULL)
-        return 0;
+    if (smap_find(&s->gen[0], key, h) != NULL || smap_find(&s->gen[1], key, h) != NULL) {
+        rc = 0;
+        goto out;
+    }
     if (s->gen[s->cur].count >= s->half) {
         s->cur = !s->cur;
         smap_clear(&s->gen[s->cur]);
     }
     if (smap_insert(&s->gen[s->cur], key, h) == NULL) {
         errno = ENOMEM;
-        return -1;
+        rc = -1;
     }
-    return 1;
+out:
+    if (key != small)
+        free(key);
+    return rc;
 }
 
 size_t watch_seen_count(const struct watch_seen *s)

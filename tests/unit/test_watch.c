@@ -621,6 +621,27 @@ START_TEST(test_cmd_result_reason_escapes_control_characters)
 }
 END_TEST
 
+/* Found by fuzz_watch: the (gateway, seq) key was cut at 288 bytes, so two
+ * gateways whose names share that prefix shared their seqs, and the second
+ * one's genuine alarm was dropped as a duplicate. */
+START_TEST(test_long_gateway_names_do_not_share_seqs)
+{
+    struct watch_seen *s = watch_seen_new(100);
+    char a1[400], a2[400];
+    memset(a1, 'g', sizeof(a1) - 1);
+    a1[sizeof(a1) - 1] = '\0';
+    memcpy(a2, a1, sizeof(a2));
+    a1[sizeof(a1) - 2] = '1';
+    a2[sizeof(a2) - 2] = '2';
+    ck_assert_int_eq(watch_seen_add(s, a1, 7), 1);
+    ck_assert_int_eq(watch_seen_add(s, a2, 7), 1);
+    ck_assert_int_eq(watch_seen_add(s, a1, 7), 0);
+    ck_assert_int_eq(watch_seen_add(s, a2, 7), 0);
+    ck_assert_uint_eq(watch_seen_count(s), 2);
+    watch_seen_free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch");
@@ -657,6 +678,7 @@ int main(void)
     tcase_add_test(tc, test_alarm_line_escapes_control_characters_of_the_payload);
     tcase_add_test(tc, test_status_line_escapes_control_characters);
     tcase_add_test(tc, test_cmd_result_reason_escapes_control_characters);
+    tcase_add_test(tc, test_long_gateway_names_do_not_share_seqs);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
