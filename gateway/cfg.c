@@ -1383,6 +1383,17 @@ static int find_bus(const struct parse *p, const char *name)
     return -1;
 }
 
+/* Unit ids a sensor can have on each bus type.  RTU: 1..247 (0 is the
+ * broadcast address: nobody answers a read).  TCP: what libmodbus 3.1.6's
+ * modbus_set_slave() takes, 0..247 and 255 (MODBUS_TCP_SLAVE); it refuses
+ * 248..254 with EINVAL, so such a sensor could never be polled. */
+static bool unit_addressable(enum bus_type type, int unit)
+{
+    if (type == BUS_RTU)
+        return unit >= 1 && unit <= 247;
+    return (unit >= 0 && unit <= 247) || unit == 255;
+}
+
 static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct model_set *ms)
 {
     struct cfg_sensor *s = &sp->s;
@@ -1403,12 +1414,11 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
             bus = &p->buses[s->bus].b;
     }
     /* Only a valid type tells the unit range; an invalid one is reported. */
-    if (bus != NULL && key_ok(&p->buses[s->bus].ks, BK_TYPE) && key_ok(ks, SK_UNIT)) {
-        int lo = bus->type == BUS_RTU ? 1 : 0, hi = bus->type == BUS_RTU ? 247 : 255;
-        if (s->unit < lo || s->unit > hi)
-            problem(p, ks->line[SK_UNIT], label, "unit", "%d is out of range on %s bus %s (%d..%d)",
-                    s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name, lo, hi);
-    }
+    if (bus != NULL && key_ok(&p->buses[s->bus].ks, BK_TYPE) && key_ok(ks, SK_UNIT) &&
+        !unit_addressable(bus->type, s->unit))
+        problem(p, ks->line[SK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
+                s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
+                bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
     if (ms != NULL && key_ok(ks, SK_MODEL)) {
         s->model = model_set_find(ms, sp->model_name);
         if (s->model == NULL) {

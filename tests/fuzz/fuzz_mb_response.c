@@ -1,13 +1,15 @@
 /*
  * fuzz_mb_response: the bytes a Modbus slave answers, through the gateway's
- * libmodbus master and on to a reading.  For one request of the reference
+ * Modbus master and on to a reading.  For one request of the reference
  * shelter the target does what a bus thread does (gateway/bus.c do_read():
- * modbus_set_slave, then modbus_read_bits / _input_bits / _registers /
- * _input_registers on the request's span, a short answer being an error)
- * and then what the main loop does with the data (fuzz_decode_request).
- * The answer arrives on a socketpair given to a libmodbus context with
- * modbus_set_socket(); the far end is shut for writing after it, so a short
- * answer ends at once instead of waiting for the response timeout.
+ * Modbus TCP through mbtcp_read() on the connection's socket; RTU through
+ * libmodbus: modbus_set_slave, then modbus_read_bits / _input_bits /
+ * _registers / _input_registers on the request's span, a short answer
+ * being an error) and then what the main loop does with the data
+ * (fuzz_decode_request).  The answer arrives on a socketpair (for RTU given
+ * to a libmodbus context with modbus_set_socket()); the far end is shut for
+ * writing after it, so a short answer ends at once instead of waiting for
+ * the response timeout.
  *
  * Input: one selector byte, then the answer's bytes.
  *   bit 0   framing: 0 Modbus TCP (MBAP header), 1 RTU (unit ... CRC)
@@ -15,11 +17,10 @@
  *           field; RTU: append the CRC), so mutations reach the PDU
  *   bits 2+ the request of the reference shelter (modulo their number)
  *
- * Checked: libmodbus answers with the data or -1; data it accepts decodes
+ * Checked: the master answers with the data or -1; data it accepts decodes
  * for every member sensor into a sound reading.  libmodbus itself is not
- * instrumented (a system library): the sanitizers see our side only.
+ * instrumented (a system library): for RTU the sanitizers see our side only.
  */
-#include <errno.h>
 #include <modbus.h>
 #include <stdbool.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 #include "cfg.h"
 #include "fuzz.h"
+#include "mbtcp.h"
 #include "plan.h"
 
 #define ANSWER_MAX 1024 /* more than any answer; a socketpair buffer holds it */
@@ -76,40 +78,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(len == 0 || write(sv[1], answer, len) == (ssize_t)len);
     FUZZ_ASSERT(shutdown(sv[1], SHUT_WR) == 0);
 
-    modbus_t *ctx =
-        rtu ? modbus_new_rtu("/dev/null", 9600, 'N', 8, 1) : modbus_new_tcp("127.0.0.1", 502);
-    FUZZ_ASSERT(ctx != NULL);
-    FUZZ_ASSERT(modbus_set_socket(ctx, sv[0]) == 0);
-    /* As bus.c sets up its contexts. */
-    FUZZ_ASSERT(modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == 0);
-    FUZZ_ASSERT(modbus_set_response_timeout(ctx, 0, 200000) == 0);
-    FUZZ_ASSERT(modbus_set_byte_timeout(ctx, 0, 0) == 0);
-
     int n = -1;
     memset(regs, 0, sizeof(regs));
     memset(bits, 0, sizeof(bits));
-    if (modbus_set_slave(ctx, rq->unit) == 0) {
-        switch (rq->fn) {
-        case MB_FN_COILS:
-            n = modbus_read_bits(ctx, rq->start, rq->count, bits);
-            break;
-        case MB_FN_DISCRETE:
-            n = modbus_read_input_bits(ctx, rq->start, rq->count, bits);
-            break;
-        case MB_FN_HOLDING:
-            n = modbus_read_registers(ctx, rq->start, rq->count, regs);
-            break;
-        case MB_FN_INPUT:
-            n = modbus_read_input_registers(ctx, rq->start, rq->count, regs);
-            break;
+    if (!rtu) {
+        uint16_t tid = 0; /* a new connection's: its first request is tid 1 */
+        if (mbtcp_read(sv[0], &tid, (uint8_t)rq->unit, (int)rq->fn, rq->start, rq->count, 200, regs,
+                       bits) == 0)
+            n = rq->count;
+        FUZZ_ASSERT(tid == 1);
+        close(sv[0]);
+    } else {
+        modbus_t *ctx = modbus_new_rtu("/dev/null", 9600, 'N', 8, 1);
+        FUZZ_ASSERT(ctx != NULL);
+        FUZZ_ASSERT(modbus_set_socket(ctx, sv[0]) == 0);
+        /* As bus.c sets up its contexts. */
+        FUZZ_ASSERT(modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == 0);
+        FUZZ_ASSERT(modbus_set_response_timeout(ctx, 0, 200000) == 0);
+        FUZZ_ASSERT(modbus_set_byte_timeout(ctx, 0, 0) == 0);
+        if (modbus_set_slave(ctx, rq->unit) == 0) {
+            switch (rq->fn) {
+            case MB_FN_COILS:
+                n = modbus_read_bits(ctx, rq->start, rq->count, bits);
+                break;
+            case MB_FN_DISCRETE:
+                n = modbus_read_input_bits(ctx, rq->start, rq->count, bits);
+                break;
+            case MB_FN_HOLDING:
+                n = modbus_read_registers(ctx, rq->start, rq->count, regs);
+                break;
+            case MB_FN_INPUT:
+                n = modbus_read_input_registers(ctx, rq->start, rq->count, regs);
+                break;
+            }
         }
+        modbus_close(ctx); /* closes sv[0] */
+        modbus_free(ctx);
     }
     FUZZ_ASSERT(n == -1 || (n >= 0 && n <= rq->count));
     if (n == rq->count) /* bus.c: any other count is EGW_SHORT, a failed poll */
         fuzz_decode_request(c, p, request, regs, bits);
-
-    modbus_close(ctx); /* closes sv[0] */
-    modbus_free(ctx);
     close(sv[1]);
     return 0;
 }

@@ -1,19 +1,24 @@
 /*
  * fuzz_watch: shelter-watch's message path (gateway/watch/watch.c) on any
  * topic and payload, as gateway/watch/main.c's on_event() takes them: the
- * topic is classified, an alarm payload parsed, checked against the seen
- * (gateway, seq) pairs and formatted as the live and the listed line in both
- * languages; a status payload updates the gateways' table and is formatted;
- * a cmd_result is matched.  The topic also goes through `shelter-watch ack`'s
+ * topic is classified; an alarm message is parsed with its topic
+ * (watch_alarm_parse_message: the topic is the identity), checked against
+ * the seen (gateway, seq) pairs and formatted as the live and the listed
+ * line in both languages; a status payload updates the gateways' table and
+ * is formatted; a cmd_result is matched.  The payload alone also goes
+ * through watch_alarm_parse, and the topic through `shelter-watch ack`'s
  * topic splitter.
  *
  * Input: the topic up to the first NUL, then the payload (any bytes).
  *
- * Checked: the base of a gateway topic is a proper prefix of it; parsed
- * alarms have the required fields; a (gateway, seq) pair is new once, and
- * another gateway's same seq is not its duplicate; every line shelter-watch
- * prints is UTF-8 without control characters (a payload must not be able to
- * drive the operator's terminal) and fits its buffer as snprintf promises.
+ * Checked: the base of a gateway topic is a proper prefix of it; an alarm
+ * taken from a message has the topic's identity (base, gateway, sensor,
+ * alarm), whatever its payload claims; a (gateway, seq) pair is new once,
+ * and another gateway's same seq is not its duplicate; a status can only
+ * be its topic's gateway's; every line shelter-watch prints or logs (lines,
+ * refusal reasons) is UTF-8 without control characters (a payload must not
+ * be able to drive the operator's terminal or forge a log line) and fits
+ * its buffer as snprintf promises.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -64,29 +69,24 @@ static void check_line(int n, const char *buf, size_t len)
     FUZZ_ASSERT(clean_text(buf));
 }
 
-static void on_alarm(const char *payload, size_t len)
+static void check_alarm(const struct watch_alarm *a)
 {
-    struct watch_alarm a;
-    char err[160], line[2048], small[40];
+    char line[2048], small[40];
 
-    err[0] = '\0';
-    if (watch_alarm_parse(payload, len, &a, err, sizeof(err)) == -1) {
-        FUZZ_ASSERT(err[0] != '\0' && a.json == NULL);
-        return;
-    }
-    FUZZ_ASSERT(a.json != NULL && a.gateway[0] && a.sensor[0] && a.alarm[0] && a.event[0]);
+    FUZZ_ASSERT(a->json != NULL && a->gateway[0] && a->sensor[0] && a->alarm[0] && a->event[0]);
 
     /* Duplicates: per gateway, so another gateway's same seq is news. */
+    const char *who = a->base[0] ? a->base : a->gateway;
     struct watch_seen *seen = watch_seen_new(64);
     FUZZ_ASSERT(seen != NULL);
-    FUZZ_ASSERT(watch_seen_add(seen, a.gateway, a.seq) == 1);
-    FUZZ_ASSERT(watch_seen_add(seen, a.gateway, a.seq) == 0);
-    size_t glen = strlen(a.gateway);
+    FUZZ_ASSERT(watch_seen_add(seen, who, a->seq) == 1);
+    FUZZ_ASSERT(watch_seen_add(seen, who, a->seq) == 0);
+    size_t glen = strlen(who);
     char *other = malloc(glen + 2);
     FUZZ_ASSERT(other != NULL);
-    memcpy(other, a.gateway, glen);
+    memcpy(other, who, glen);
     memcpy(other + glen, "~", 2);
-    FUZZ_ASSERT(watch_seen_add(seen, other, a.seq) == 1);
+    FUZZ_ASSERT(watch_seen_add(seen, other, a->seq) == 1);
     FUZZ_ASSERT(watch_seen_count(seen) == 2);
     free(other);
     watch_seen_free(seen);
@@ -95,14 +95,52 @@ static void on_alarm(const char *payload, size_t len)
         for (int how = 0; how < 2; how++) {
             enum gw_lang l = lang ? LANG_EN : LANG_ZH;
             enum watch_line h = how ? WATCH_LINE_ACTIVE : WATCH_LINE_LIVE;
-            check_line(watch_format_alarm(&a, h, l, NOW_MS, 8 * 3600, line, sizeof(line)), line,
+            check_line(watch_format_alarm(a, h, l, NOW_MS, 8 * 3600, line, sizeof(line)), line,
                        sizeof(line));
             /* Truncated: cut at a character boundary, never mid-character. */
-            check_line(watch_format_alarm(&a, h, l, NOW_MS, 0, small, sizeof(small)), small,
+            check_line(watch_format_alarm(a, h, l, NOW_MS, 0, small, sizeof(small)), small,
                        sizeof(small));
         }
-    (void)watch_alarm_is_new(&a);
-    (void)watch_severity_rank(a.severity);
+    (void)watch_alarm_is_new(a);
+    (void)watch_severity_rank(a->severity);
+}
+
+/* The last level of base (the gateway id). */
+static const char *last_level(const char *base)
+{
+    const char *slash = strrchr(base, '/');
+    return slash != NULL ? slash + 1 : base;
+}
+
+static void on_alarm(const char *topic, const char *base, const char *payload, size_t len)
+{
+    struct watch_alarm a;
+    char err[160];
+
+    /* As received: the topic is the identity. */
+    err[0] = '\0';
+    int rc = watch_alarm_parse_message(topic, payload, len, &a, err, sizeof(err));
+    FUZZ_ASSERT(rc == 0 || rc == -1 || rc == -2);
+    if (rc < 0) {
+        /* The reason is logged ("ignoring TOPIC: REASON"). */
+        FUZZ_ASSERT(err[0] != '\0' && a.json == NULL && a.ident == NULL);
+    } else {
+        FUZZ_ASSERT(strcmp(a.base, base) == 0);
+        FUZZ_ASSERT(strcmp(a.gateway, last_level(base)) == 0);
+        char ab[TOPIC_MAX], sensor[WATCH_TEXT_MAX + 1], alarm[WATCH_TEXT_MAX + 1], why[512];
+        if (watch_ack_target(topic, ab, sizeof(ab), sensor, alarm, why, sizeof(why)) == 0)
+            FUZZ_ASSERT(strcmp(a.sensor, sensor) == 0 && strcmp(a.alarm, alarm) == 0);
+        check_alarm(&a);
+        watch_alarm_release(&a);
+    }
+
+    /* The payload alone, its identity as it claims. */
+    err[0] = '\0';
+    if (watch_alarm_parse(payload, len, &a, err, sizeof(err)) == -1) {
+        FUZZ_ASSERT(err[0] != '\0' && a.json == NULL);
+        return;
+    }
+    check_alarm(&a);
     watch_alarm_release(&a);
 }
 
@@ -111,23 +149,29 @@ static void on_status(const char *base, const char *payload, size_t len)
     struct watch_gateways *g = watch_gateways_new();
     bool online = false;
     const char *gateway = NULL, *name = NULL;
-    char line[1024];
+    char line[1024], err[256];
     int on = 0, off = 0;
 
     FUZZ_ASSERT(g != NULL);
-    int rc = watch_gateways_update(g, base, payload, len, &online, &gateway, &name);
-    FUZZ_ASSERT(rc == -1 || rc == 1); /* first sight of this gateway */
+    err[0] = '\0';
+    int rc =
+        watch_gateways_update(g, base, payload, len, &online, &gateway, &name, err, sizeof(err));
+    FUZZ_ASSERT(rc == -2 || rc == -1 || rc == 1); /* first sight of this gateway */
     watch_gateways_count(g, &on, &off);
     if (rc == 1) {
         FUZZ_ASSERT(gateway != NULL && name != NULL && on + off == 1 && on == online);
+        FUZZ_ASSERT(strcmp(gateway, last_level(base)) == 0); /* the topic's, not a claim */
         for (int lang = 0; lang < 2; lang++)
             check_line(watch_format_status(gateway, name, online, lang ? LANG_EN : LANG_ZH, NOW_MS,
                                            NOW_MS, 8 * 3600, line, sizeof(line)),
                        line, sizeof(line));
         /* The same payload again changes nothing. */
-        FUZZ_ASSERT(watch_gateways_update(g, base, payload, len, &online, &gateway, &name) == 0);
+        FUZZ_ASSERT(watch_gateways_update(g, base, payload, len, &online, &gateway, &name, err,
+                                          sizeof(err)) == 0);
     } else {
         FUZZ_ASSERT(on + off == 0);
+        if (rc == -2) /* logged */
+            FUZZ_ASSERT(err[0] != '\0');
     }
     watch_gateways_free(g);
 }
@@ -169,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (type) {
     case WATCH_TOPIC_ALARM:
         if (len > 0) /* an empty payload removes a retained alarm */
-            on_alarm(payload, len);
+            on_alarm(topic, base, payload, len);
         break;
     case WATCH_TOPIC_STATUS:
         if (len > 0)

@@ -893,6 +893,33 @@ START_TEST(test_sensor_unit_range_depends_on_bus_type)
 }
 END_TEST
 
+/* libmodbus 3.1.6 takes TCP unit ids 0..247 and 255 (MODBUS_TCP_SLAVE) and
+ * refuses 248..254: each of those is a FILE:LINE error at --check, never a
+ * sensor the bus cannot address (issue 9, defect 13). */
+START_TEST(test_tcp_units_libmodbus_refuses_are_errors)
+{
+    char body[256], want[160];
+    int unit = 248 + _i;
+    snprintf(body, sizeof(body), "bus = tcp-1\nunit = %d\nkind = co2\nmodel = co2-senseair-s8\n",
+             unit);
+    snprintf(want, sizeof(want),
+             "[sensor extra-1] unit: %d is out of range on tcp bus tcp-1 (0..247 or 255)", unit);
+    expect_one(with_sensor(body), 35, want);
+}
+END_TEST
+
+START_TEST(test_tcp_units_libmodbus_takes_are_accepted)
+{
+    static const int units[] = {0, 1, 247, 255};
+    char body[256];
+    snprintf(body, sizeof(body), "bus = tcp-1\nunit = %d\nkind = co2\nmodel = co2-senseair-s8\n",
+             units[_i]);
+    struct cfg *c = ok(with_sensor(body));
+    ck_assert_int_eq(c->sensors[2].unit, units[_i]);
+    cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_sensor_interval)
 {
 #define body "bus = tcp-1\nunit = 1\nkind = co2\nmodel = co2-jxct\ninterval = %s\n"
@@ -1275,6 +1302,8 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_sensor_required_keys_are_reported_at_header_line);
     tcase_add_test(tc, test_sensor_unknown_bus_model_kind);
     tcase_add_test(tc, test_sensor_unit_range_depends_on_bus_type);
+    tcase_add_loop_test(tc, test_tcp_units_libmodbus_refuses_are_errors, 0, 7);
+    tcase_add_loop_test(tc, test_tcp_units_libmodbus_takes_are_accepted, 0, 4);
     tcase_add_test(tc, test_sensor_interval);
     tcase_add_test(tc, test_pit_depth);
     tcase_add_test(tc, test_kind_key_on_wrong_kind_is_error);
