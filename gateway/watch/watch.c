@@ -562,6 +562,10 @@ int watch_alarm_parse_message(const char *topic, const void *payload, size_t len
 fail:
     watch_alarm_release(a);
     free(ident);
+    /* Logged by the watcher: whatever the reason quotes (a forged value cut
+     * at 64 bytes, a topic level) is shown printable. */
+    if (errlen > 0)
+        tb_make_printable(err);
     return rc;
 }
 
@@ -945,6 +949,8 @@ int watch_gateways_update(struct watch_gateways *g, const char *base, const void
 out:
     cJSON_Delete(o);
     free(ident);
+    if (rc < 0 && errlen > 0)
+        tb_make_printable(err); /* logged, and quotes the payload */
     return rc;
 }
 

@@ -124,6 +124,7 @@ static void on_alarm(const char *topic, const char *base, const char *payload, s
     if (rc < 0) {
         /* The reason is logged ("ignoring TOPIC: REASON"). */
         FUZZ_ASSERT(err[0] != '\0' && a.json == NULL && a.ident == NULL);
+        FUZZ_ASSERT(clean_text(err));
     } else {
         FUZZ_ASSERT(strcmp(a.base, base) == 0);
         FUZZ_ASSERT(strcmp(a.gateway, last_level(base)) == 0);
@@ -171,7 +172,7 @@ static void on_status(const char *base, const char *payload, size_t len)
     } else {
         FUZZ_ASSERT(on + off == 0);
         if (rc == -2) /* logged */
-            FUZZ_ASSERT(err[0] != '\0');
+            FUZZ_ASSERT(err[0] != '\0' && clean_text(err));
     }
     watch_gateways_free(g);
 }

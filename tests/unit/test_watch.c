@@ -702,6 +702,35 @@ START_TEST(test_payload_disagreeing_with_its_topic_is_refused)
 }
 END_TEST
 
+/* Found by fuzz_watch: the refusal reason (logged by shelter-watch) showed
+ * the forged value with only C0 controls masked, so broken UTF-8, C1
+ * controls (CSI) and a character cut at the 64-byte limit reached the log. */
+START_TEST(test_refusal_reason_is_printable)
+{
+    static const struct {
+        const char *sensor, *shown;
+    } forged[] = {
+        {"\xD9sump-east", "?sump-east"},
+        {"sump\xC2\x9B[2J", "sump??[2J"},
+        /* 22 three-byte characters: the 64-byte cut falls inside the 22nd */
+        {"集水坑集水坑集水坑集水坑集水坑集水坑集水坑集",
+         "集水坑集水坑集水坑集水坑集水坑集水坑集水坑?"},
+    };
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        cJSON *o = cJSON_Parse(SUMP_HH);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "sensor", cJSON_CreateString(forged[i].sensor));
+        char *j = cJSON_PrintUnformatted(o), want[256];
+        ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+        snprintf(want, sizeof(want), "field \"sensor\" is \"%s\" but the topic says \"sump-east\"",
+                 forged[i].shown);
+        ck_assert_str_eq(err, want);
+        ck_assert(tb_is_printable(err));
+        cJSON_Delete(o);
+        free(j);
+    }
+}
+END_TEST
+
 START_TEST(test_message_with_bad_site_or_topic_is_refused)
 {
     cJSON *o = cJSON_Parse(SUMP_HH);
@@ -897,6 +926,7 @@ int main(void)
     tcase_add_loop_test(tc, test_payload_disagreeing_with_its_topic_is_refused, 0,
                         sizeof(forgeries) / sizeof(forgeries[0]));
     tcase_add_test(tc, test_message_with_bad_site_or_topic_is_refused);
+    tcase_add_test(tc, test_refusal_reason_is_printable);
     tcase_add_test(tc, test_forgery_neither_shows_nor_hides_an_alarm);
     tcase_add_test(tc, test_duplicate_keys_are_not_cut_short);
     tcase_add_test(tc, test_refusals_logged_once_per_gateway);
