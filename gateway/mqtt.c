@@ -420,8 +420,23 @@ static void on_connected(void *ctx, char *cause)
 
     if (m->nsubs > 0) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        int rc;
+        MQTTSubscribe_options opts[MQTT_SUB_MAX];
+        int i, rc;
 
+        /* Retain as published: without it the broker clears the retain flag
+         * of a message it forwards live, and a retained command published
+         * while we are connected would look like an ordinary one.  Paho
+         * takes subscribeOptions for one filter and the list for several;
+         * it copies both. */
+        for (i = 0; i < m->nsubs; i++) {
+            opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
+            opts[i].retainAsPublished = 1;
+        }
+        ro.subscribeOptions = opts[0];
+        if (m->nsubs > 1) {
+            ro.subscribeOptionsCount = m->nsubs;
+            ro.subscribeOptionsList = opts;
+        }
         ro.onSuccess5 = on_sub_ok;
         ro.onFailure5 = on_sub_fail;
         ro.context = m;

@@ -45,7 +45,8 @@ struct mqtt_opts {
                                    * reconnects ~3 s later than this at the earliest) */
     const char *will_topic;       /* will: retained, QoS 1; required */
     const char *will_payload;     /* default {"online":false} */
-    const char *subscriptions[MQTT_SUB_MAX]; /* QoS 1 filters, (re)subscribed on every connect */
+    const char *subscriptions[MQTT_SUB_MAX]; /* QoS 1 filters, (re)subscribed on every connect,
+                                              * retain as published (MQTT 5) */
     int nsubscriptions;
     int max_inflight;         /* publishes awaiting their result; default 10.  Keep it
                                * at or below the broker's Receive Maximum (mosquitto
@@ -80,7 +81,7 @@ struct mqtt_event {
     char *topic;
     void *payload; /* NUL-terminated for convenience (not counted in len); NULL if oversized */
     size_t len;    /* the payload's length as received */
-    int retained;
+    int retained;  /* as published: also set on a retained message forwarded live */
     int oversized; /* len > max_message_bytes: payload dropped, reject the command */
 };
 
