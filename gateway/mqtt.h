@@ -100,6 +100,11 @@ struct mqtt_stats {
  * that cannot be read).  The password never appears in err or in any log. */
 struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen);
 
+/* Can path serve as password_file?  The same rules as mqtt_new(): readable,
+ * a first line that is neither empty nor longer than 1024 bytes.  0, or -1
+ * with errno and "PATH: reason" in why (never the contents).  Any thread. */
+int mqtt_password_check(const char *path, char *why, size_t len);
+
 /* Begin connecting in the background; Paho reconnects by itself forever with
  * doubling backoff, through the URIs in order, each session clean (nothing
  * resent by Paho or the broker: the outbox resends).  0, or -1 with errno
