@@ -75,13 +75,15 @@ static const struct {
     const char *name; /* in log lines */
     const char *alarm, *severity;
     const char *meta; /* outbox meta key: the alarm's state at the last stop */
+    const char *at_start; /* why it is down before it first works */
     const char *zh_raised, *en_raised, *zh_cleared, *en_cleared;
 } outputs[OUT_COUNT] = {
-    [OUT_MQTT] = {"mqtt", "uplink", "critical", "alarm_uplink", "网关上行（MQTT）故障：",
-                  "gateway uplink (MQTT) failing: ", "网关上行（MQTT）已恢复",
-                  "gateway uplink (MQTT) restored"},
-    [OUT_INFLUX] = {"influx", "influx", "major", "alarm_influx", "InfluxDB 写入故障：",
-                    "InfluxDB output failing: ", "InfluxDB 写入已恢复", "InfluxDB output restored"},
+    [OUT_MQTT] = {"mqtt", "uplink", "critical", "alarm_uplink", "not connected yet",
+                  "网关上行（MQTT）故障：", "gateway uplink (MQTT) failing: ",
+                  "网关上行（MQTT）已恢复", "gateway uplink (MQTT) restored"},
+    [OUT_INFLUX] = {"influx", "influx", "major", "alarm_influx", "nothing written yet",
+                    "InfluxDB 写入故障：", "InfluxDB output failing: ", "InfluxDB 写入已恢复",
+                    "InfluxDB output restored"},
 };
 
 struct output {                /* the MQTT client or the InfluxDB writer */
@@ -432,20 +434,27 @@ static void outputs_timer(struct delivery *d)
             output_alarm(d, o, due == 1, why);
     }
     struct output *mq = &d->out[OUT_MQTT];
-    if (mq->retry_at_ms != 0 && now >= mq->retry_at_ms &&
-        (d->mq == NULL || !mqtt_connected(d->mq))) {
-        /* Nothing is in flight on a client that is not connected. */
-        mqtt_free(d->mq);
-        d->mq = NULL;
-        outbox_release_all(d->ob, SINK_MQTT);
-        d->mqtt_inflight = 0;
-        mqtt_setup(d);
+    if (mq->retry_at_ms != 0 && now >= mq->retry_at_ms) {
+        if (d->mq != NULL && mqtt_connected(d->mq)) {
+            mq->retry_at_ms = 0; /* works after all */
+        } else {
+            /* Nothing is in flight on a client that is not connected. */
+            mqtt_free(d->mq);
+            d->mq = NULL;
+            outbox_release_all(d->ob, SINK_MQTT);
+            d->mqtt_inflight = 0;
+            mqtt_setup(d);
+        }
     }
     struct output *ix = &d->out[OUT_INFLUX];
-    if (ix->retry_at_ms != 0 && now >= ix->retry_at_ms && d->ix_batch == 0) {
-        influx_free(d->ix);
-        d->ix = NULL;
-        influx_setup(d);
+    if (ix->retry_at_ms != 0 && now >= ix->retry_at_ms) {
+        if (d->ix_batch != 0) {
+            ix->retry_at_ms = now + 1000; /* a batch in flight: its outcome first */
+        } else {
+            influx_free(d->ix);
+            d->ix = NULL;
+            influx_setup(d);
+        }
     }
 }
 
@@ -459,7 +468,7 @@ static void output_init(struct delivery *d, int o, bool wanted)
     out->backoff_ms = SETUP_RETRY_MIN_MS;
     if (outbox_meta_get(d->ob, outputs[o].meta, stored, sizeof(stored)) != 1)
         stored[0] = '\0';
-    uplink_init(&out->watch, strcmp(stored, "raised") == 0, mono_ms(), "not connected yet");
+    uplink_init(&out->watch, strcmp(stored, "raised") == 0, mono_ms(), outputs[o].at_start);
     if (!wanted)
         uplink_working(&out->watch); /* not configured: nothing to raise (clears a stored one) */
 }

@@ -1,21 +1,22 @@
 #!/bin/bash
 # No MQTT or InfluxDB problem stops local polling and alarms (issue 9,
 # defect 4).  One gateway per fault, all at once against one simulator:
-# a missing password_file, an unreadable CA file, an unparsable client
-# certificate and key, an unreachable broker, a bad InfluxDB token file, and
-# an [mqtt] section with an error.  For each: `--check` exits 0 and names the
+# a missing password_file, a wrong password, an unreadable CA file, an
+# unparsable client certificate and key, an unreachable broker, a bad
+# InfluxDB token file, and an [mqtt] section with an error.  For each: `--check` exits 0 and names the
 # file or key in a warning; the daemon runs on, raises the local leak alarm
 # from the simulator, and (except the unreachable broker, whose alarm waits
 # out a 2-minute grace) logs the gateway alarm for its output at once.
 # Then the missing password file is written: the gateway, retrying, reads it,
 # connects, and the broker receives alarm/gateway/uplink raised and cleared
-# and the leak alarm raised while the uplink was down.
+# and the leak alarm raised while the uplink was down.  And the wrong
+# password is corrected in its file: the refused gateway reads it again.
 . "$(dirname "$0")/lib.sh"
 
 SIM_PORT=$(free_port)
 BROKER_PORT=$(free_port)
 DEAD_PORT=$(free_port)
-BASE=shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/uplink-test
+BASE=shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/uplink-pw
 
 # A broker that wants a password: user gw for the gateway, watcher for us.
 : >"$T/passwd"
@@ -38,7 +39,7 @@ conf() {
 	mkdir -p "$T/state-$1"
 	cat >"$T/$1.conf" <<CONF
 [gateway]
-id = uplink-test
+id = uplink-$1
 city = zhengzhou
 district = jinshui
 street = fengchan
@@ -83,6 +84,12 @@ conf pw "[mqtt]
 uri = tcp://127.0.0.1:$BROKER_PORT
 username = gw
 password_file = $T/gw.password"
+conf wrongpw "[mqtt]
+uri = tcp://127.0.0.1:$BROKER_PORT
+username = gw
+password_file = $T/wrong.password"
+printf 'not-the-password\n' >"$T/wrong.password"
+chmod 600 "$T/wrong.password"
 conf ca "[mqtt]
 uri = ssl://127.0.0.1:$DEAD_PORT
 ca_file = $T/ca.pem"
@@ -102,15 +109,16 @@ uri = mqtt://127.0.0.1:$BROKER_PORT"
 
 # case NAME WARNING ALARM: WARNING (a fixed string) must be in --check's
 # output; ALARM the gateway alarm it logs ("" for none).
-CASES="pw ca cert unreachable token section"
+CASES="pw wrongpw ca cert unreachable token section"
 declare -A WARN=(
 	[pw]="[mqtt] password_file: $T/gw.password: No such file or directory"
+	[wrongpw]=""
 	[ca]="[mqtt] ca_file: $T/ca.pem: Permission denied"
 	[cert]="[mqtt] cert_file: $T/junk.pem: no PEM certificate in it"
 	[unreachable]=""
 	[token]="[influx] token_file: $T/no-such-token: No such file or directory"
 	[section]="[mqtt] uri: 'mqtt://127.0.0.1:$BROKER_PORT' must start with tcp:// or ssl://")
-declare -A ALARM=([pw]=uplink [ca]=uplink [cert]=uplink [unreachable]="" [token]=influx [section]=uplink)
+declare -A ALARM=([pw]=uplink [wrongpw]=uplink [ca]=uplink [cert]=uplink [unreachable]="" [token]=influx [section]=uplink)
 declare -A PID
 
 for c in $CASES; do
@@ -125,7 +133,7 @@ for c in $CASES; do
 	PID[$c]=$LAST_PID
 done
 for c in $CASES; do
-	wait_for 10 grep -q "shelter-gateway .*: uplink-test" "$T/gw-$c.log" || fail "$c: gateway did not start"
+	wait_for 10 grep -q "shelter-gateway .*: uplink-$c" "$T/gw-$c.log" || fail "$c: gateway did not start"
 done
 grep -h "^warning:" "$T"/check-*.out
 
@@ -156,6 +164,11 @@ check "pw: alarm/gateway/uplink published raised, then cleared" test "$(uplink)"
 wait_for 10 grep -q "^$BASE/alarm/leak-1/leak " "$T/watcher.log"
 check "pw: the leak alarm raised while the uplink was down is delivered" \
 	grep -q "^$BASE/alarm/leak-1/leak .*\"event\":\"raised\"" "$T/watcher.log"
+check "wrongpw: the refusal is logged" grep -q "refused by the broker" "$T/gw-wrongpw.log"
+printf 'pw-gw\n' >"$T/wrong.password"
+wait_for 40 grep -q "mqtt: connected" "$T/gw-wrongpw.log"
+check "wrongpw: connected once the password is corrected in its file" \
+	grep -q "mqtt: connected" "$T/gw-wrongpw.log"
 
 for c in $CASES; do kill -TERM "${PID[$c]}"; done
 for c in $CASES; do
