@@ -1301,6 +1301,22 @@ static void check_mqtt(struct parse *p)
         problem(p, ks->line[MK_CERT_FILE], "mqtt", "cert_file", "needs key_file as well");
     if (ks->line[MK_KEY_FILE] > 0 && ks->line[MK_CERT_FILE] == 0)
         problem(p, ks->line[MK_KEY_FILE], "mqtt", "key_file", "needs cert_file as well");
+    /* The MQTT client refuses these (mqtt_new()); --check must name them. */
+    if (ks->line[MK_PASSWORD_FILE] > 0 && ks->line[MK_USERNAME] == 0)
+        problem(p, ks->line[MK_PASSWORD_FILE], "mqtt", "password_file", "needs username");
+    if (!key_ok(ks, MK_URI) || c->mqtt.nuri == 0)
+        return;
+    int ntls = 0;
+    for (int i = 0; i < c->mqtt.nuri; i++)
+        ntls += strncmp(c->mqtt.uri[i], "ssl://", 6) == 0;
+    if (ntls > 0 && ntls < c->mqtt.nuri)
+        problem(p, ks->line[MK_URI], "mqtt", "uri",
+                "tcp:// and ssl:// mixed (failing over would drop TLS)");
+    static const int tls_keys[] = {MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE};
+    for (size_t i = 0; ntls == 0 && i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
+        if (ks->line[tls_keys[i]] > 0)
+            problem(p, ks->line[tls_keys[i]], "mqtt", mqtt_keys[tls_keys[i]].key,
+                    "needs ssl:// URIs");
 }
 
 static void check_influx(struct parse *p)

@@ -32,6 +32,7 @@
 #include "mqtt.h"
 
 #define GROUPS_MAX 64
+#define UNIT_STATE_DIR "/var/lib/shelter-gateway" /* the systemd unit's StateDirectory= */
 #define KEY_SCAN_BYTES 65536 /* enough of a key file to see whether it is encrypted */
 
 /* The service user, as far as the mode bits tell. */
@@ -328,6 +329,11 @@ static void check_state_dir(struct run *r)
     struct ref f = {FILECHECK_STATE, "gateway", "state_dir", c->lines.state_dir, c->state_dir};
     struct stat st;
 
+    if (stat(f.path, &st) == -1 && errno == ENOENT && strcmp(f.path, UNIT_STATE_DIR) == 0) {
+        add(r, &f, FILECHECK_UNUSABLE,
+            "%s: does not exist yet (the systemd unit creates it when the service starts)", f.path);
+        return;
+    }
     if (stat_as(r, &f, S_IFDIR, &st) == -1)
         return;
     if (access(f.path, W_OK | X_OK) == -1) {
