@@ -10,7 +10,7 @@ MODELS_DIR ?= $(PREFIX)/share/shelter-gateway/models
 VERSION    := 0.1.0
 
 B       := build
-PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd
+PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd libcrypto
 CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g

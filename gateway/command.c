@@ -15,6 +15,8 @@
 #include "cfg.h"
 #include "textbuf.h"
 
+#define MEMBERS_MAX 64 /* members of a command's object scanned for escaped NULs */
+
 static const char *const verb_names[] = {
     [CMD_ACK] = "ack", [CMD_INHIBIT] = "inhibit", [CMD_MODE] = "mode", [CMD_TEST] = "test"};
 
@@ -33,6 +35,51 @@ static const struct {
 const char *command_verb_name(enum cmd_verb v)
 {
     return (unsigned)v < sizeof(verb_names) / sizeof(verb_names[0]) ? verb_names[v] : "?";
+}
+
+/* cJSON decodes the escape \u0000 into a NUL inside the string it returns,
+ * and does not say how long the decoded string is: "nul\u0000x" would read
+ * as "nul".  So the raw text is scanned.  For each member of the top-level
+ * object, in document order (the order of cJSON's children), nul[k] tells
+ * whether its key or anything in its value holds an escaped NUL.  Returns
+ * the number of members seen, or -1 when an escaped NUL lies beyond the
+ * first max members.  Only called on text cJSON parsed as an object, so
+ * strings are well formed. */
+static int members_with_nul(const char *s, size_t len, bool *nul, int max)
+{
+    int depth = 0, member = -1;
+
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '{' || s[i] == '[') {
+            if (depth++ == 0)
+                member = 0; /* the first member starts after the opening brace */
+            continue;
+        }
+        if (s[i] == '}' || s[i] == ']') {
+            depth--;
+            continue;
+        }
+        if (s[i] == ',' && depth == 1) {
+            member++;
+            continue;
+        }
+        if (s[i] != '"')
+            continue;
+        bool has_nul = false;
+        for (i++; i < len && s[i] != '"'; i++) {
+            if (s[i] != '\\' || i + 1 >= len)
+                continue;
+            if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
+                has_nul = true;
+            i++; /* the escaped character: an escaped quote does not end the string */
+        }
+        if (!has_nul)
+            continue;
+        if (member >= max)
+            return -1;
+        nul[member] = true;
+    }
+    return member + 1 > max ? max : member + 1;
 }
 
 /* A string field into dst: present and required, or optional. */
@@ -88,9 +135,32 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
         snprintf(err, errlen, o == NULL ? "not valid JSON" : "not a JSON object");
         goto out;
     }
+    /* A string with an escaped NUL is refused: its C string would be cut
+     * short.  The id is echoed only when it is not the one cut short. */
+    bool nul[MEMBERS_MAX] = {false};
+    const cJSON *cut = NULL;
+    bool id_cut = members_with_nul(payload, len, nul, MEMBERS_MAX) == -1;
+    int k = 0;
+    for (const cJSON *f = o->child; f != NULL; f = f->next, k++)
+        if (k < MEMBERS_MAX && nul[k]) {
+            if (cut == NULL)
+                cut = f;
+            id_cut |= f->string == NULL || strcmp(f->string, "id") == 0;
+        }
+    if (id_cut) {
+        if (cut != NULL && cut->string != NULL)
+            snprintf(err, errlen, "field \"%.32s\" contains an escaped NUL (\\u0000)", cut->string);
+        else
+            snprintf(err, errlen, "a string contains an escaped NUL (\\u0000)");
+        goto out;
+    }
     /* The id first, so even a rejected command gets its reply matched. */
     if (take_text(o, "id", true, out->id, sizeof(out->id), err, errlen) == -1) {
         out->id[0] = '\0';
+        goto out;
+    }
+    if (cut != NULL) {
+        snprintf(err, errlen, "field \"%.32s\" contains an escaped NUL (\\u0000)", cut->string);
         goto out;
     }
     if (v == (int)(sizeof(verb_names) / sizeof(verb_names[0]))) {
