@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "cfg.h"
+#include "textbuf.h"
 
 #define MEMBERS_MAX 64 /* members of a command's object scanned for escaped NULs */
 
@@ -34,21 +35,6 @@ static const struct {
 const char *command_verb_name(enum cmd_verb v)
 {
     return (unsigned)v < sizeof(verb_names) / sizeof(verb_names[0]) ? verb_names[v] : "?";
-}
-
-static bool valid_utf8_text(const unsigned char *s)
-{
-    while (*s) {
-        int n = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
-                              : (*s & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0 || (*s < 0x20) || *s == 0x7F || (n == 1 && *s < 0xC2))
-            return false;
-        s++;
-        for (int i = 0; i < n; i++, s++)
-            if ((*s & 0xC0) != 0x80)
-                return false;
-    }
-    return true;
 }
 
 /* cJSON decodes the escape \u0000 into a NUL inside the string it returns,
@@ -117,7 +103,7 @@ static int take_text(const cJSON *o, const char *name, bool required, char *dst,
         snprintf(err, errlen, "field \"%s\" must be 1..%zu bytes", name, dstlen - 1);
         return -1;
     }
-    if (!valid_utf8_text((const unsigned char *)v->valuestring)) {
+    if (!tb_is_printable(v->valuestring)) {
         snprintf(err, errlen, "field \"%s\" is not printable UTF-8", name);
         return -1;
     }
@@ -252,5 +238,10 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
     rc = 0;
 out:
     cJSON_Delete(o);
+    /* The reason echoes the verb, field names and values as they came; it
+     * goes to the log and back on cmd_result, so nothing in it may forge a
+     * log line or break the UTF-8 of a reply. */
+    if (rc == -1 && errlen > 0)
+        tb_make_printable(err);
     return rc;
 }

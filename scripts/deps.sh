@@ -4,12 +4,14 @@
 # with systemd-analyze and lint the man pages; procps: pgrep in the demo
 # test; libssl-dev: `--check` parses certificates and keys with OpenSSL's
 # libcrypto, the library Paho already links).  Runs `apt-get update` once,
-# then one install.
+# then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
+# sanitizer runtimes, for `make fuzz` only.
 set -e
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
 systemd man-db procps"
+[ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -263,8 +263,10 @@ int watch_cmd_result(const void *payload, size_t len, const char *id, bool *ok, 
         goto out;
     *ok = cJSON_IsTrue(vok);
     verr = cJSON_GetObjectItemCaseSensitive(o, "error");
-    if (!*ok)
+    if (!*ok) {
         snprintf(error, errlen, "%s", cJSON_IsString(verr) ? verr->valuestring : "error");
+        tb_make_printable(error); /* printed: the payload must not drive the terminal */
+    }
     rc = 1;
 out:
     cJSON_Delete(o);
@@ -560,6 +562,10 @@ int watch_alarm_parse_message(const char *topic, const void *payload, size_t len
 fail:
     watch_alarm_release(a);
     free(ident);
+    /* Logged by the watcher: whatever the reason quotes (a forged value cut
+     * at 64 bytes, a topic level) is shown printable. */
+    if (errlen > 0)
+        tb_make_printable(err);
     return rc;
 }
 
@@ -766,7 +772,10 @@ int watch_format_alarm(const struct watch_alarm *a, enum watch_line how, enum gw
         watch_format_age(now_ms - a->ts_ms, lang, age, sizeof(age));
         tb_put(&b, " · %s", age);
     }
-    return tb_finish(&b);
+    int n = tb_finish(&b);
+    /* The payload's text is the publisher's: no ESC or CSI to the terminal. */
+    tb_make_printable(buf);
+    return n;
 }
 
 int watch_format_status(const char *gateway, const char *name, bool online, enum gw_lang lang,
@@ -785,7 +794,9 @@ int watch_format_status(const char *gateway, const char *name, bool online, enum
         tb_put(&b, zh ? " 网关上线" : " gateway online");
     else
         tb_put(&b, zh ? " 网关离线" : " gateway OFFLINE");
-    return tb_finish(&b);
+    int n = tb_finish(&b);
+    tb_make_printable(buf); /* names come from status payloads */
+    return n;
 }
 
 /* ---- duplicates ---- */
@@ -938,6 +949,8 @@ int watch_gateways_update(struct watch_gateways *g, const char *base, const void
 out:
     cJSON_Delete(o);
     free(ident);
+    if (rc < 0 && errlen > 0)
+        tb_make_printable(err); /* logged, and quotes the payload */
     return rc;
 }
 

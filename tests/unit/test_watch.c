@@ -12,6 +12,7 @@
 #include "check_run.h"
 #include "cfg.h"
 #include "payload.h"
+#include "textbuf.h"
 #include "watch/watch.h"
 
 #define CST (8 * 3600) /* China Standard Time, east of UTC */
@@ -701,6 +702,35 @@ START_TEST(test_payload_disagreeing_with_its_topic_is_refused)
 }
 END_TEST
 
+/* Found by fuzz_watch: the refusal reason (logged by shelter-watch) showed
+ * the forged value with only C0 controls masked, so broken UTF-8, C1
+ * controls (CSI) and a character cut at the 64-byte limit reached the log. */
+START_TEST(test_refusal_reason_is_printable)
+{
+    static const struct {
+        const char *sensor, *shown;
+    } forged[] = {
+        {"\xD9sump-east", "?sump-east"},
+        {"sump\xC2\x9B[2J", "sump??[2J"},
+        /* 22 three-byte characters: the 64-byte cut falls inside the 22nd */
+        {"集水坑集水坑集水坑集水坑集水坑集水坑集水坑集",
+         "集水坑集水坑集水坑集水坑集水坑集水坑集水坑?"},
+    };
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        cJSON *o = cJSON_Parse(SUMP_HH);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "sensor", cJSON_CreateString(forged[i].sensor));
+        char *j = cJSON_PrintUnformatted(o), want[256];
+        ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+        snprintf(want, sizeof(want), "field \"sensor\" is \"%s\" but the topic says \"sump-east\"",
+                 forged[i].shown);
+        ck_assert_str_eq(err, want);
+        ck_assert(tb_is_printable(err));
+        cJSON_Delete(o);
+        free(j);
+    }
+}
+END_TEST
+
 START_TEST(test_message_with_bad_site_or_topic_is_refused)
 {
     cJSON *o = cJSON_Parse(SUMP_HH);
@@ -814,6 +844,50 @@ START_TEST(test_severity_rank_orders_critical_first)
 }
 END_TEST
 
+/* ---- printable lines (found by tests/fuzz/fuzz_watch.c) ---- */
+
+/* Any gateway (or anyone allowed to publish under shelter/#) chooses the text
+ * of its payloads; what the watcher prints must not drive the operator's
+ * terminal (ESC, CSI) or split a line. */
+START_TEST(test_alarm_line_escapes_control_characters_of_the_payload)
+{
+    const char *json =
+        "{\"seq\":5,\"ts\":\"2026-07-20T10:03:04.123Z\",\"gateway\":\"gw\x01\",\"sensor\":"
+        "\"s\xFF\","
+        "\"alarm\":\"x\",\"event\":\"raised\",\"active\":true,\"severity\":\"major\","
+        "\"site\":{\"name\":\"东风\\u001b[2J\",\"community\":\"a\\nb\",\"property\":\"p\"},"
+        "\"message\":\"水位\\u009b31m超高\\r\"}";
+    parse(json);
+    for (int lang = 0; lang < 2; lang++) {
+        watch_format_alarm(&a, WATCH_LINE_LIVE, lang ? LANG_EN : LANG_ZH, TS, CST, line,
+                           sizeof(line));
+        ck_assert_msg(tb_is_printable(line), "%s", line);
+    }
+    ck_assert_str_eq(line, "18:03:04 [MAJOR] RAISED 东风?[2J (a?b/p) · 水位??31m超高? · just now");
+    watch_format_alarm(&a, WATCH_LINE_ACTIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_msg(tb_is_printable(line), "%s", line);
+}
+END_TEST
+
+START_TEST(test_status_line_escapes_control_characters)
+{
+    watch_format_status("gw\x1b]0;pwned\x07", "东风\n小区", true, LANG_ZH, TS, TS, CST, line,
+                        sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 东风?小区（gw?]0;pwned?） 网关上线");
+}
+END_TEST
+
+START_TEST(test_cmd_result_reason_escapes_control_characters)
+{
+    bool ok = true;
+    char why[128];
+    const char *r = "{\"id\":\"w-1\",\"ok\":false,\"error\":\"no\\u001b[8m such\x01 alarm\\n\"}";
+    ck_assert_int_eq(watch_cmd_result(r, strlen(r), "w-1", &ok, why, sizeof(why)), 1);
+    ck_assert(!ok);
+    ck_assert_str_eq(why, "no?[8m such? alarm?");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch");
@@ -852,10 +926,14 @@ int main(void)
     tcase_add_loop_test(tc, test_payload_disagreeing_with_its_topic_is_refused, 0,
                         sizeof(forgeries) / sizeof(forgeries[0]));
     tcase_add_test(tc, test_message_with_bad_site_or_topic_is_refused);
+    tcase_add_test(tc, test_refusal_reason_is_printable);
     tcase_add_test(tc, test_forgery_neither_shows_nor_hides_an_alarm);
     tcase_add_test(tc, test_duplicate_keys_are_not_cut_short);
     tcase_add_test(tc, test_refusals_logged_once_per_gateway);
     tcase_add_test(tc, test_severity_rank_orders_critical_first);
+    tcase_add_test(tc, test_alarm_line_escapes_control_characters_of_the_payload);
+    tcase_add_test(tc, test_status_line_escapes_control_characters);
+    tcase_add_test(tc, test_cmd_result_reason_escapes_control_characters);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
