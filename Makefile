@@ -10,7 +10,7 @@ MODELS_DIR ?= $(PREFIX)/share/shelter-gateway/models
 VERSION    := 0.1.0
 
 B       := build
-PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd
+PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd libcrypto
 CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
@@ -28,10 +28,13 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Test drivers the integration scripts run (not Check suites themselves).
 DRIVERS  := $(B)/tests/influx_drive
+# Fuzz targets (tests/fuzz/fuzz_NAME.c); `make check` replays their seeds.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check check-sanitize unit integration demo bench install clean format FORCE soak
+.PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format FORCE soak
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -91,7 +94,7 @@ integration: all $(DRIVERS)
 
 # make check: unit tests (Check) then integration tests against real peers;
 # tests/run.sh prints the closing "N passed, N failed" line.
-check: all $(UNIT_BIN) $(DRIVERS)
+check: all $(UNIT_BIN) $(DRIVERS) $(FUZZ_REPLAY)
 	@tests/run.sh $(UNIT_BIN)
 
 # make check-sanitize: the same suite against an AddressSanitizer and
@@ -100,7 +103,8 @@ check: all $(UNIT_BIN) $(DRIVERS)
 # allocations for the process's life.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 check-sanitize: $(DEPS_STAMP)
-	$(MAKE) B=build-sanitize CFLAGS="$(SAN_FLAGS)" all unit build-sanitize/tests/influx_drive
+	$(MAKE) B=build-sanitize CFLAGS="$(SAN_FLAGS)" all unit build-sanitize/tests/influx_drive \
+		$(FUZZ_TARGETS:%=build-sanitize/fuzz/replay-%)
 	@BUILD=$(CURDIR)/build-sanitize ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh $(UNIT_SRC:tests/unit/%.c=build-sanitize/tests/%)
 
@@ -116,6 +120,34 @@ bench: all $(B)/tests/bench_core
 # a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
 soak: all
 	@tests/soak/run.sh
+
+# make fuzz: the libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang,
+# ASan and UBSan in build-fuzz/, each run FUZZ_SECONDS (default 60) from its
+# seed corpus tests/fuzz/corpus/NAME (new inputs go to a scratch directory,
+# not the repository); tests/fuzz/run.sh prints executions, exec/s, coverage
+# and crashes per target.  clang is installed here, not for `make check`,
+# which links the same targets with a plain driver (replay.c) and feeds them
+# their seeds (tests/integration/test_fuzz_replay.sh), so they keep building.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+FUZZ_LIBS = $(B)/libwatch.a $(B)/libsim.a $(B)/libgw.a
+.SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \
+	$(B)/tests/fuzz/replay.o
+
+$(B)/fuzz/replay-%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/common.o $(B)/tests/fuzz/replay.o \
+		$(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_LIBS) $(PKG_LIBS)
+
+$(B)/fuzz/fuzz-%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/common.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(FUZZ_LIBS) $(PKG_LIBS)
+
+fuzz:
+	@scripts/deps.sh fuzz
+	$(MAKE) B=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz-%)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz/fuzz $(FUZZ_TARGETS)
 
 demo: all
 	@BUILD=$(abspath $(B)) scripts/demo.sh
@@ -154,9 +186,9 @@ install: all
 		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
 
 format:
-	clang-format -i gateway/*.[ch] sensors/*.[ch] sensors/sim/*.[ch] tests/unit/*.[ch]
+	clang-format -i gateway/*.[ch] sensors/*.[ch] sensors/sim/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
 
 clean:
-	rm -rf $(B) build-sanitize
+	rm -rf $(B) build-sanitize build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

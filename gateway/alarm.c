@@ -42,6 +42,9 @@
 #define MEAN_MIN_COVER_MS (10 * MIN)
 #define RATE_PER_WINDOW 30         /* rate samples kept at least window/30 apart */
 #define RATE_SAMPLES 32            /* > RATE_PER_WINDOW: the ring always reaches a window back */
+/* A rise counts only beyond this: twice the 1 cm deadband of a level reading
+ * (delivery.c), more than a line fitted to noise within it can rise (1.5x). */
+#define RISE_NOISE_CM 2.0
 #define CHATTER_MAX 32             /* door changes remembered; chatter threshold < this */
 #define JUMP_MAX_GAP_MS (60 * SEC) /* a jump only counts between readings this close */
 #define COUNT_MAX 1000000
@@ -732,22 +735,61 @@ static void rate_add(struct rate_ring *rr, int64_t now, double v, int64_t window
         rr->n++;
 }
 
-/* Rise in cm/min from the newest sample at least a window before the last
- * reading; unknown without one, or when that sample is over two windows old
- * (a gap in the data, e.g. comm_lost). */
-static bool rate_get(const struct rate_ring *rr, int64_t t_now, double v_now, int64_t window,
-                     double *cm_per_min)
+/* The rise of the level over the window it has: the least-squares line
+ * through the samples of the last window and the newest reading, from the
+ * first two readings on.  A line through every point, not two end points,
+ * so it follows the rise itself: a fast rise shows at once, and a rise that
+ * drained again reads as the drain, not as the net change between the ends
+ * of the window (a steady pit after a flood is not rising).  cm_per_min is
+ * its slope, rise_cm what it rose over span_ms.  False with no sample
+ * before the reading in the window (a start, or after a gap). */
+struct rise {
+    double cm_per_min, rise_cm;
+    int64_t span_ms;
+};
+
+static bool rise_get(const struct rate_ring *rr, int64_t t_now, double v_now, int64_t window,
+                     struct rise *out)
 {
+    double x[RATE_SAMPLES + 1], y[RATE_SAMPLES + 1], mx = 0, my = 0, sxx = 0, sxy = 0;
+    int64_t first = t_now;
+    int n = 0;
+
     for (int k = 0; k < rr->n; k++) {
         int i = (rr->head - k + RATE_SAMPLES) % RATE_SAMPLES;
-        if (rr->t[i] > t_now - window)
-            continue;
-        if (rr->t[i] < t_now - 2 * window)
-            return false;
-        *cm_per_min = (v_now - rr->v[i]) * 100.0 / ((double)(t_now - rr->t[i]) / (double)MIN);
-        return true;
+        if (rr->t[i] >= t_now || rr->t[i] < t_now - window)
+            continue; /* the reading itself comes last; older ones are out */
+        x[n] = (double)(rr->t[i] - t_now) / (double)MIN; /* minutes, <= 0 */
+        y[n++] = rr->v[i] * 100.0;                        /* cm */
+        if (rr->t[i] < first)
+            first = rr->t[i];
     }
-    return false;
+    if (n == 0)
+        return false;
+    x[n] = 0;
+    y[n++] = v_now * 100.0;
+    for (int i = 0; i < n; i++) {
+        mx += x[i] / n;
+        my += y[i] / n;
+    }
+    for (int i = 0; i < n; i++) {
+        sxx += (x[i] - mx) * (x[i] - mx);
+        sxy += (x[i] - mx) * (y[i] - my);
+    }
+    out->cm_per_min = sxy / sxx;
+    out->span_ms = t_now - first;
+    out->rise_cm = out->cm_per_min * (double)out->span_ms / (double)MIN;
+    return true;
+}
+
+/* How long a calm must be seen before it clears a rise: long enough that a
+ * rise at the threshold would have stood out of the noise (RISE_NOISE_CM),
+ * at most the window. */
+static int64_t calm_span(int64_t window, double threshold_cm_per_min)
+{
+    double ms = threshold_cm_per_min > 0 ? RISE_NOISE_CM / threshold_cm_per_min * (double)MIN
+                                         : (double)window;
+    return ms < (double)window ? (int64_t)ms : window;
 }
 
 static int chatter_count(const struct sensor *s, int64_t now, int64_t window)
@@ -1037,15 +1079,26 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
         }
         c.value = v;
         break;
-    case RT_RATE:
-        if (!rate_get(&s->rate, s->last_t, s->level_m, rc->window_ms, &v)) {
+    case RT_RATE: {
+        struct rise r;
+        if (!rise_get(&s->rate, s->last_t, s->level_m, rc->window_ms, &r)) {
             c.known = false;
             return c;
         }
-        c.raise = above(v, rc->threshold[m], d->strict);
-        c.clear = below(v, rc->clear[m], d->strict);
+        v = r.cm_per_min;
+        /* Raise on a rise beyond noise; clear on a calm seen long enough.
+         * Either one seen too briefly yet is not known: hold. */
+        c.raise = above(v, rc->threshold[m], d->strict) && r.rise_cm > RISE_NOISE_CM;
+        c.clear = below(v, rc->clear[m], d->strict) &&
+                  r.span_ms >= calm_span(rc->window_ms, rc->threshold[m]);
+        if (!c.raise && !c.clear &&
+            (above(v, rc->threshold[m], d->strict) || below(v, rc->clear[m], d->strict))) {
+            c.known = false;
+            return c;
+        }
         c.value = v;
         break;
+    }
     case RT_STATE: {
         bool on = id == ALARM_LEAK         ? s->wet
                   : id == ALARM_SMOKE_FIRE ? s->smoke == SMOKE_FIRE

@@ -37,8 +37,11 @@
  *    restarts whenever one does not, and fires at the first evaluation at or
  *    after its end: feed every reading and call alarm_tick every second;
  *  - co2 high (1 h) and high_high (5 min) judge a rolling mean, and only once
- *    its samples span min(window, 10 min); rising_fast needs a sample a full
- *    window old; windows are fixed-size rings (1/60 and 1/30 of the window);
+ *    its samples span min(window, 10 min); rising_fast judges the slope of a
+ *    line through the window's samples from the first two readings on,
+ *    raising once it has risen > 2 cm and clearing once a calm spans 2 cm at
+ *    the threshold rate; windows are fixed-size rings (1/60 and 1/30 of the
+ *    window);
  *  - while a sensor is comm_lost, sends no value, or (co2) warms up, its
  *    process alarms are neither raised nor cleared; an implausible value may
  *    raise them but never clears them; an unseen interval counts toward a

@@ -8,12 +8,21 @@
  * cycle without retries, so a dead unit costs the others one response
  * timeout per cycle and its recovery is still seen at its next poll.
  *
- * Errors: a timeout or a garbled frame (bad CRC, bad data) is that unit's
- * failure: flush and go on, the bus stays up.  A Modbus exception is the
- * unit's failure too (the device answered, but not with data).  Anything
- * else (connection reset, device gone) closes the link; it is reopened with
- * capped exponential backoff.  MODBUS_ERROR_RECOVERY_LINK is never used: it
- * can loop forever on a dead device.
+ * Errors: a timeout or a garbled frame (bad CRC, bad data, an answer from
+ * another unit) is that unit's failure: flush and go on, the bus stays up.
+ * A Modbus exception is the unit's failure too (the device answered, but
+ * not with data).  A request that cannot even be made (libmodbus refuses
+ * its unit id) is that request's failure alone: nothing went on the wire,
+ * so it says nothing about the link.  Anything else (connection reset,
+ * device gone) closes the link; it is reopened with capped exponential
+ * backoff.  MODBUS_ERROR_RECOVERY_LINK is never used: it can loop forever
+ * on a dead device.
+ *
+ * Transports: RTU reads go through libmodbus, which checks that the answer
+ * comes from the unit asked.  Modbus TCP reads go through mbtcp.c on
+ * libmodbus's connection, because libmodbus 3.1.6 does not check the unit
+ * id of a TCP answer (behind a TCP/RTU converter another unit's answer
+ * passed as good data).
  */
 #include "bus.h"
 
@@ -33,6 +42,7 @@
 #include "clock.h"
 #include "gwerr.h"
 #include "log.h"
+#include "mbtcp.h"
 #include "plan.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -69,6 +79,7 @@ struct bus {
     int64_t reconnect_at_ms;
     int backoff_ms;
     int last_connect_err;
+    uint16_t tcp_tid;       /* TCP: the last transaction id sent (mbtcp) */
 
     struct sched *sched;
     int nsched;
@@ -204,22 +215,34 @@ static void drain_late_reply(struct bus *b)
 static int unit_error(int e)
 {
     return e == ETIMEDOUT || e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA ||
-           e == EMBBADSLAVE || e == EMBBADEXC || e == EMBUNKEXC ||
-           (e >= EMBXILFUN && e <= EMBXGTAR);
+           e == EMBBADSLAVE || e == EMBBADEXC || e == EMBUNKEXC || e == EGW_SHORT ||
+           (e >= MODBUS_ENOBASE && e <= EMBXGTAR); /* exceptions, code 0 included */
 }
 
+/* One read of rq into res.  0; -1 with errno when the transaction failed
+ * (unit_error() tells whose failure); -2 with errno when the request could
+ * not be made at all (libmodbus refuses its unit id): nothing was sent, it
+ * is that request's failure and says nothing of the link. */
 static int do_read(struct bus *b, const struct plan_request *rq, struct poll_result *res)
 {
     int n;
 
+    if (rq->fn < MB_FN_COILS || rq->fn > MB_FN_INPUT || rq->unit < 0 || rq->unit > 255) {
+        errno = EINVAL;
+        return -2;
+    }
+    if (b->conf->type == BUS_TCP)
+        return mbtcp_read(modbus_get_socket(b->ctx), &b->tcp_tid, (uint8_t)rq->unit, (int)rq->fn,
+                          (uint16_t)rq->start, (uint16_t)rq->count, b->conf->timeout_ms,
+                          res->data.regs, res->data.bits);
     if (modbus_set_slave(b->ctx, rq->unit) == -1)
-        return -1;
+        return -2;
     switch (rq->fn) {
     case MB_FN_COILS: n = modbus_read_bits(b->ctx, rq->start, rq->count, res->data.bits); break;
     case MB_FN_DISCRETE: n = modbus_read_input_bits(b->ctx, rq->start, rq->count, res->data.bits); break;
     case MB_FN_HOLDING: n = modbus_read_registers(b->ctx, rq->start, rq->count, res->data.regs); break;
     case MB_FN_INPUT: n = modbus_read_input_registers(b->ctx, rq->start, rq->count, res->data.regs); break;
-    default: errno = EINVAL; return -1;
+    default: errno = EINVAL; return -2;
     }
     if (n == -1)
         return -1;
@@ -268,13 +291,16 @@ static void poll_one(struct bus *b, struct sched *s)
         for (int a = 0; a < attempts && !atomic_load(&b->stop); a++) {
             if (a > 0 && b->conf->gap_ms > 0)
                 sleep_until(b, mono_ms() + b->conf->gap_ms);
-            if (do_read(b, rq, res) == 0) {
+            int rc = do_read(b, rq, res);
+            if (rc == 0) {
                 ok = 1;
                 break;
             }
             err = errno;
             log_debug("bus %s unit %d (%s): attempt %d: %s", b->conf->name, rq->unit, s->names,
                       a + 1, gw_strerror(err));
+            if (rc == -2)
+                break; /* not sent: a retry would be refused the same way */
             if (!unit_error(err)) {
                 link_drop(b, err);
                 break;

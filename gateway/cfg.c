@@ -43,9 +43,14 @@
 
 /* ---- problems: collected, then sorted by line and printed ---- */
 
+/* Problems of [mqtt] and [influx] affect the uplink only: in
+ * CFG_UPLINK_LENIENT mode they do not fail the load (see cfg.h). */
+enum problem_scope { SCOPE_CORE, SCOPE_MQTT, SCOPE_INFLUX };
+
 struct problem {
     int line;
     int seq;       /* keeps problems of one line in the order found */
+    enum problem_scope scope;
     char *text;    /* the whole output line */
 };
 
@@ -830,7 +835,7 @@ static int p_channels(const struct key_desc *k, const char *value, void *field, 
 
 /* ---- problems ---- */
 
-static void add_problem_text(struct parse *p, int line, char *text)
+static void add_problem_text(struct parse *p, int line, enum problem_scope scope, char *text)
 {
     struct problems *pr = &p->probs;
     if (text == NULL) {
@@ -848,7 +853,7 @@ static void add_problem_text(struct parse *p, int line, char *text)
         pr->v = v;
         pr->cap = cap;
     }
-    pr->v[pr->n] = (struct problem){.line = line, .seq = pr->n, .text = text};
+    pr->v[pr->n] = (struct problem){.line = line, .seq = pr->n, .scope = scope, .text = text};
     pr->n++;
 }
 
@@ -878,7 +883,12 @@ static void problem(struct parse *p, int line, const char *section, const char *
     va_start(ap, fmt);
     vsnprintf(text + used, sizeof(text) - used, fmt, ap);
     va_end(ap);
-    add_problem_text(p, line, strdup(text));
+    enum problem_scope scope = SCOPE_CORE;
+    if (section != NULL && strcmp(section, "mqtt") == 0)
+        scope = SCOPE_MQTT;
+    else if (section != NULL && strcmp(section, "influx") == 0)
+        scope = SCOPE_INFLUX;
+    add_problem_text(p, line, scope, strdup(text));
 }
 
 static bool problem_at(const struct parse *p, int line)
@@ -1291,6 +1301,22 @@ static void check_mqtt(struct parse *p)
         problem(p, ks->line[MK_CERT_FILE], "mqtt", "cert_file", "needs key_file as well");
     if (ks->line[MK_KEY_FILE] > 0 && ks->line[MK_CERT_FILE] == 0)
         problem(p, ks->line[MK_KEY_FILE], "mqtt", "key_file", "needs cert_file as well");
+    /* The MQTT client refuses these (mqtt_new()); --check must name them. */
+    if (ks->line[MK_PASSWORD_FILE] > 0 && ks->line[MK_USERNAME] == 0)
+        problem(p, ks->line[MK_PASSWORD_FILE], "mqtt", "password_file", "needs username");
+    if (!key_ok(ks, MK_URI) || c->mqtt.nuri == 0)
+        return;
+    int ntls = 0;
+    for (int i = 0; i < c->mqtt.nuri; i++)
+        ntls += strncmp(c->mqtt.uri[i], "ssl://", 6) == 0;
+    if (ntls > 0 && ntls < c->mqtt.nuri)
+        problem(p, ks->line[MK_URI], "mqtt", "uri",
+                "tcp:// and ssl:// mixed (failing over would drop TLS)");
+    static const int tls_keys[] = {MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE};
+    for (size_t i = 0; ntls == 0 && i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
+        if (ks->line[tls_keys[i]] > 0)
+            problem(p, ks->line[tls_keys[i]], "mqtt", mqtt_keys[tls_keys[i]].key,
+                    "needs ssl:// URIs");
 }
 
 static void check_influx(struct parse *p)
@@ -1383,6 +1409,17 @@ static int find_bus(const struct parse *p, const char *name)
     return -1;
 }
 
+/* Unit ids a sensor can have on each bus type.  RTU: 1..247 (0 is the
+ * broadcast address: nobody answers a read).  TCP: what libmodbus 3.1.6's
+ * modbus_set_slave() takes, 0..247 and 255 (MODBUS_TCP_SLAVE); it refuses
+ * 248..254 with EINVAL, so such a sensor could never be polled. */
+static bool unit_addressable(enum bus_type type, int unit)
+{
+    if (type == BUS_RTU)
+        return unit >= 1 && unit <= 247;
+    return (unit >= 0 && unit <= 247) || unit == 255;
+}
+
 static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct model_set *ms)
 {
     struct cfg_sensor *s = &sp->s;
@@ -1403,12 +1440,11 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
             bus = &p->buses[s->bus].b;
     }
     /* Only a valid type tells the unit range; an invalid one is reported. */
-    if (bus != NULL && key_ok(&p->buses[s->bus].ks, BK_TYPE) && key_ok(ks, SK_UNIT)) {
-        int lo = bus->type == BUS_RTU ? 1 : 0, hi = bus->type == BUS_RTU ? 247 : 255;
-        if (s->unit < lo || s->unit > hi)
-            problem(p, ks->line[SK_UNIT], label, "unit", "%d is out of range on %s bus %s (%d..%d)",
-                    s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name, lo, hi);
-    }
+    if (bus != NULL && key_ok(&p->buses[s->bus].ks, BK_TYPE) && key_ok(ks, SK_UNIT) &&
+        !unit_addressable(bus->type, s->unit))
+        problem(p, ks->line[SK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
+                s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
+                bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
     if (ms != NULL && key_ok(ks, SK_MODEL)) {
         s->model = model_set_find(ms, sp->model_name);
         if (s->model == NULL) {
@@ -1570,7 +1606,7 @@ static struct model_set *load_models(struct parse *p)
         if (nl != NULL)
             *nl = '\0';
         if (*q != '\0')
-            add_problem_text(p, line, strdup(q));
+            add_problem_text(p, line, SCOPE_CORE, strdup(q));
         if (nl == NULL)
             break;
     }
@@ -1601,12 +1637,59 @@ static int assemble(struct parse *p)
     c->sensors = calloc((size_t)p->nsensors + 1, sizeof(*c->sensors));
     if (c->buses == NULL || c->sensors == NULL)
         return -1;
-    for (int i = 0; i < p->nbuses; i++)
+    for (int i = 0; i < p->nbuses; i++) {
         c->buses[i] = p->buses[i].b;
+        c->buses[i].device_line = p->buses[i].ks.line[BK_DEVICE];
+    }
     for (int i = 0; i < p->nsensors; i++)
         c->sensors[i] = p->sensors[i].s;
     c->nbuses = p->nbuses;
     c->nsensors = p->nsensors;
+    return 0;
+}
+
+/* Where the keys naming files were set, for the file checks (filecheck.h). */
+static void record_file_lines(struct parse *p)
+{
+    struct cfg *c = p->c;
+    c->lines.state_dir = p->gateway_ks.line[GK_STATE_DIR];
+    c->lines.password_file = p->mqtt_ks.line[MK_PASSWORD_FILE];
+    c->lines.ca_file = p->mqtt_ks.line[MK_CA_FILE];
+    c->lines.cert_file = p->mqtt_ks.line[MK_CERT_FILE];
+    c->lines.key_file = p->mqtt_ks.line[MK_KEY_FILE];
+    c->lines.token_file = p->influx_ks.line[IK_TOKEN_FILE];
+}
+
+/* How many problems fail the load: all of them, or in lenient mode those
+ * outside [mqtt] and [influx]. */
+static int fatal_problems(const struct parse *p, unsigned flags)
+{
+    int n = 0;
+    for (int i = 0; i < p->probs.n; i++)
+        n += !(flags & CFG_UPLINK_LENIENT) || p->probs.v[i].scope == SCOPE_CORE;
+    return n;
+}
+
+/* Lenient mode, only uplink problems: the first of each section makes that
+ * output unusable (mqtt.error, influx.error); all of them become warnings.
+ * -1 when out of memory. */
+static int keep_uplink_problems(struct parse *p)
+{
+    struct cfg *c = p->c;
+    size_t len = 1;
+
+    for (int i = 0; i < p->probs.n; i++)
+        len += strlen(p->probs.v[i].text) + 1;
+    if ((c->warnings = malloc(len)) == NULL)
+        return -1;
+    c->warnings[0] = '\0';
+    for (int i = 0; i < p->probs.n; i++) {
+        const struct problem *pr = &p->probs.v[i];
+        char *first = pr->scope == SCOPE_MQTT ? c->mqtt.error : c->influx.error;
+        if (first[0] == '\0')
+            snprintf(first, sizeof(c->mqtt.error), "%s", pr->text);
+        strcat(strcat(c->warnings, pr->text), "\n");
+    }
     return 0;
 }
 
@@ -1628,6 +1711,12 @@ static void parse_free(struct parse *p)
 }
 
 struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *errs, int *nerrors)
+{
+    return cfg_load_flags(path, models_dir_default, 0, errs, nerrors);
+}
+
+struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,
+                           FILE *errs, int *nerrors)
 {
     struct parse p;
     int nprob, err = EGW_CONFIG;
@@ -1664,7 +1753,8 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
             problem(&p, p.lineno, NULL, NULL, "parsing stopped early");
         fclose(p.fp);
         validate(&p, models_dir_default);
-        if (p.probs.n == 0 && !p.probs.oom && assemble(&p) == -1)
+        record_file_lines(&p);
+        if (fatal_problems(&p, flags) == 0 && !p.probs.oom && assemble(&p) == -1)
             p.probs.oom = true;
     }
 
@@ -1675,9 +1765,15 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
     }
     if (p.probs.n > 1)
         qsort(p.probs.v, (size_t)p.probs.n, sizeof(*p.probs.v), problem_cmp);
-    for (int i = 0; errs != NULL && i < p.probs.n; i++)
+    if (fatal_problems(&p, flags) == 0 && !p.probs.oom && p.probs.n > 0 &&
+        keep_uplink_problems(&p) == -1) {
+        problem(&p, 0, NULL, NULL, "out of memory");
+        p.probs.oom = true;
+        err = ENOMEM;
+    }
+    nprob = fatal_problems(&p, flags) > 0 || p.probs.oom ? p.probs.n : 0;
+    for (int i = 0; errs != NULL && i < nprob; i++)
         fprintf(errs, "%s\n", p.probs.v[i].text);
-    nprob = p.probs.n;
     if (nprob == 0 && p.probs.oom) {
         if (errs != NULL)
             fprintf(errs, "%s: out of memory\n", path);
@@ -1700,6 +1796,7 @@ void cfg_free(struct cfg *c)
         return;
     free(c->buses);
     free(c->sensors);
+    free(c->warnings);
     model_set_free(c->models);
     free(c);
 }

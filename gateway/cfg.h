@@ -27,6 +27,7 @@ struct cfg_bus {
     enum bus_type type;
     /* rtu */
     char device[CFG_TEXT_MAX];
+    int device_line;             /* where device was set, for the file checks */
     int baud;                    /* default 9600 */
     char parity;                 /* 'N', 'E', 'O'; default 'N' */
     int data_bits;               /* 7 or 8; default 8 */
@@ -80,13 +81,22 @@ struct cfg {
         char cert_file[CFG_TEXT_MAX], key_file[CFG_TEXT_MAX];
         char topic_prefix[CFG_NAME_MAX];  /* default "shelter" */
         int keepalive_s;                  /* default 30 */
+        char error[512]; /* lenient load: the section's first problem; "" when usable */
     } mqtt;
     /* [influx]; enabled = section present */
     struct {
         int enabled;
         char url[CFG_TEXT_MAX], database[CFG_NAME_MAX];
         char org[CFG_NAME_MAX], bucket[CFG_NAME_MAX], token_file[CFG_TEXT_MAX];
+        char error[512]; /* lenient load: the section's first problem; "" when usable */
     } influx;
+    /* Lenient load: the [mqtt] and [influx] problems, one "FILE:LINE: ..."
+     * line each ("\n"-terminated), or NULL when there were none. */
+    char *warnings;
+    /* Lines of the keys that name files (0: not set, default used). */
+    struct {
+        int state_dir, password_file, ca_file, cert_file, key_file, token_file;
+    } lines;
     struct cfg_bus *buses;
     int nbuses;
     struct cfg_sensor *sensors;
@@ -99,6 +109,17 @@ struct cfg {
  * "FILE:LINE: [section] key: reason" and sets *nerrors (>= 1).
  * models_dir_default is used when [gateway] models_dir is not set. */
 struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *errs, int *nerrors);
+
+/* cfg_load with flags.  CFG_UPLINK_LENIENT: problems in [mqtt] or [influx]
+ * affect the uplink only, so they do not fail the load when they are the only
+ * ones: they are kept in c->warnings (not printed), and the first of each
+ * section in mqtt.error or influx.error, which makes that output unusable.
+ * The daemon loads this way: a typo in the uplink must never stop local
+ * polling and alarms (DESIGN 1).  Any other problem fails the load as in
+ * cfg_load, and then every problem is printed. */
+#define CFG_UPLINK_LENIENT 1u
+struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,
+                           FILE *errs, int *nerrors);
 void cfg_free(struct cfg *c);
 
 /* Strict parsers shared by the config and the command tools (chrony style):

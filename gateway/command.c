@@ -13,6 +13,9 @@
 #include <cjson/cJSON.h>
 
 #include "cfg.h"
+#include "textbuf.h"
+
+#define MEMBERS_MAX 64 /* members of a command's object scanned for escaped NULs */
 
 static const char *const verb_names[] = {
     [CMD_ACK] = "ack", [CMD_INHIBIT] = "inhibit", [CMD_MODE] = "mode", [CMD_TEST] = "test"};
@@ -34,19 +37,49 @@ const char *command_verb_name(enum cmd_verb v)
     return (unsigned)v < sizeof(verb_names) / sizeof(verb_names[0]) ? verb_names[v] : "?";
 }
 
-static bool valid_utf8_text(const unsigned char *s)
+/* cJSON decodes the escape \u0000 into a NUL inside the string it returns,
+ * and does not say how long the decoded string is: "nul\u0000x" would read
+ * as "nul".  So the raw text is scanned.  For each member of the top-level
+ * object, in document order (the order of cJSON's children), nul[k] tells
+ * whether its key or anything in its value holds an escaped NUL.  Returns
+ * the number of members seen, or -1 when an escaped NUL lies beyond the
+ * first max members.  Only called on text cJSON parsed as an object, so
+ * strings are well formed. */
+static int members_with_nul(const char *s, size_t len, bool *nul, int max)
 {
-    while (*s) {
-        int n = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
-                              : (*s & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0 || (*s < 0x20) || *s == 0x7F || (n == 1 && *s < 0xC2))
-            return false;
-        s++;
-        for (int i = 0; i < n; i++, s++)
-            if ((*s & 0xC0) != 0x80)
-                return false;
+    int depth = 0, member = -1;
+
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '{' || s[i] == '[') {
+            if (depth++ == 0)
+                member = 0; /* the first member starts after the opening brace */
+            continue;
+        }
+        if (s[i] == '}' || s[i] == ']') {
+            depth--;
+            continue;
+        }
+        if (s[i] == ',' && depth == 1) {
+            member++;
+            continue;
+        }
+        if (s[i] != '"')
+            continue;
+        bool has_nul = false;
+        for (i++; i < len && s[i] != '"'; i++) {
+            if (s[i] != '\\' || i + 1 >= len)
+                continue;
+            if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
+                has_nul = true;
+            i++; /* the escaped character: an escaped quote does not end the string */
+        }
+        if (!has_nul)
+            continue;
+        if (member >= max)
+            return -1;
+        nul[member] = true;
     }
-    return true;
+    return member + 1 > max ? max : member + 1;
 }
 
 /* A string field into dst: present and required, or optional. */
@@ -70,7 +103,7 @@ static int take_text(const cJSON *o, const char *name, bool required, char *dst,
         snprintf(err, errlen, "field \"%s\" must be 1..%zu bytes", name, dstlen - 1);
         return -1;
     }
-    if (!valid_utf8_text((const unsigned char *)v->valuestring)) {
+    if (!tb_is_printable(v->valuestring)) {
         snprintf(err, errlen, "field \"%s\" is not printable UTF-8", name);
         return -1;
     }
@@ -102,9 +135,32 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
         snprintf(err, errlen, o == NULL ? "not valid JSON" : "not a JSON object");
         goto out;
     }
+    /* A string with an escaped NUL is refused: its C string would be cut
+     * short.  The id is echoed only when it is not the one cut short. */
+    bool nul[MEMBERS_MAX] = {false};
+    const cJSON *cut = NULL;
+    bool id_cut = members_with_nul(payload, len, nul, MEMBERS_MAX) == -1;
+    int k = 0;
+    for (const cJSON *f = o->child; f != NULL; f = f->next, k++)
+        if (k < MEMBERS_MAX && nul[k]) {
+            if (cut == NULL)
+                cut = f;
+            id_cut |= f->string == NULL || strcmp(f->string, "id") == 0;
+        }
+    if (id_cut) {
+        if (cut != NULL && cut->string != NULL)
+            snprintf(err, errlen, "field \"%.32s\" contains an escaped NUL (\\u0000)", cut->string);
+        else
+            snprintf(err, errlen, "a string contains an escaped NUL (\\u0000)");
+        goto out;
+    }
     /* The id first, so even a rejected command gets its reply matched. */
     if (take_text(o, "id", true, out->id, sizeof(out->id), err, errlen) == -1) {
         out->id[0] = '\0';
+        goto out;
+    }
+    if (cut != NULL) {
+        snprintf(err, errlen, "field \"%.32s\" contains an escaped NUL (\\u0000)", cut->string);
         goto out;
     }
     if (v == (int)(sizeof(verb_names) / sizeof(verb_names[0]))) {
@@ -182,5 +238,10 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
     rc = 0;
 out:
     cJSON_Delete(o);
+    /* The reason echoes the verb, field names and values as they came; it
+     * goes to the log and back on cmd_result, so nothing in it may forge a
+     * log line or break the UTF-8 of a reply. */
+    if (rc == -1 && errlen > 0)
+        tb_make_printable(err);
     return rc;
 }

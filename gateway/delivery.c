@@ -24,6 +24,11 @@
  *   same bytes) and never over a newer one: a topic with a pending record is
  *   left to the outbox, and one where the broker holds a newer seq than the
  *   outbox remembers is asserted again under a new seq.
+ * - No MQTT or InfluxDB problem stops the gateway (DESIGN 1: alarm logic
+ *   works without the uplink): a client that cannot be set up (a file it
+ *   needs, its configuration section) or is refused stays down, raises the
+ *   gateway's own alarm (uplink, influx; uplink.h says when), and is set up
+ *   again with backoff, reading its files afresh, until it works.
  */
 #include "delivery.h"
 
@@ -39,6 +44,7 @@
 
 #include "cfg.h"
 #include "clock.h"
+#include "filecheck.h"
 #include "gwerr.h"
 #include "influx.h"
 #include "log.h"
@@ -46,6 +52,7 @@
 #include "outbox.h"
 #include "payload.h"
 #include "points.h"
+#include "uplink.h"
 
 #define COMMIT_EVERY_MS 1000       /* telemetry and confirmations */
 #define STATE_EVERY_MS 600000      /* engine timers and windows (alarm commits carry it at once) */
@@ -61,6 +68,10 @@
 #define LINE_MAX 2048              /* one line-protocol point */
 #define DIRECT_WINDOW 16           /* ... plus status and cmd_result, which bypass the outbox */
 #define BASE_MAX 448              /* prefix + five levels + id: 7 names of < 64 bytes */
+#define SETUP_RETRY_MIN_MS 2000   /* a client that could not be set up or was refused: */
+#define SETUP_RETRY_MAX_MS 60000  /* set up again after this backoff (files read afresh) */
+#define UPLINK_GRACE_MS 120000    /* down this long (not a refusal): the gateway alarm */
+#define RECREATE_DOWN_MS 60000    /* ... and from then on a fresh client this often */
 #define TOPIC_MAX 640             /* base + /alarm/ + sensor + / + alarm */
 
 struct tel {                       /* telemetry waiting for the cycle's commit */
@@ -84,6 +95,31 @@ struct retained {
     uint64_t seq;
     char *payload;
     size_t len;
+};
+
+/* The two outputs and the gateway alarm each has (DESIGN 6: alarm/gateway/NAME). */
+enum { OUT_MQTT, OUT_INFLUX, OUT_COUNT };
+static const struct {
+    const char *name; /* in log lines */
+    const char *alarm, *severity;
+    const char *meta; /* outbox meta key: the alarm's state at the last stop */
+    const char *at_start; /* why it is down before it first works */
+    const char *zh_raised, *en_raised, *zh_cleared, *en_cleared;
+} outputs[OUT_COUNT] = {
+    [OUT_MQTT] = {"mqtt", "uplink", "critical", "alarm_uplink", "not connected yet",
+                  "网关上行（MQTT）故障：", "gateway uplink (MQTT) failing: ",
+                  "网关上行（MQTT）已恢复", "gateway uplink (MQTT) restored"},
+    [OUT_INFLUX] = {"influx", "influx", "major", "alarm_influx", "nothing written yet",
+                    "InfluxDB 写入故障：", "InfluxDB output failing: ", "InfluxDB 写入已恢复",
+                    "InfluxDB output restored"},
+};
+
+struct output {                /* the MQTT client or the InfluxDB writer */
+    bool wanted;               /* configured (its section present) */
+    struct uplink_watch watch; /* when its gateway alarm is due */
+    int64_t retry_at_ms;       /* set it up afresh then; 0: not due */
+    int backoff_ms;
+    char logged[UPLINK_WHY_MAX]; /* the setup failure last logged, "" when none */
 };
 
 struct delivery {
@@ -135,6 +171,8 @@ struct delivery {
     uint64_t first_seq;            /* this run's first seq (after every jump at open) */
     uint64_t max_sent_seq;         /* the highest seq this run handed to MQTT */
     bool renumbered;
+    struct output out[OUT_COUNT];
+    bool started; /* delivery_start() done: a new MQTT client connects at once */
 };
 
 static void pump(struct delivery *d);
@@ -161,7 +199,8 @@ static int commit_now(struct delivery *d, const struct alarm_msg *m, const char 
                                  .payload_len = strlen(payload), .qos = 1, .retained = 1,
                                  .seq = m->seq, .created_ms = m->ts_ms,
                                  .sinks = 1u << SINK_MQTT}};
-    int n = d->ix != NULL ? points_alarm(d->cfg, m, line, sizeof(line)) : -1;
+    /* For InfluxDB also while its writer is down: the outbox keeps the backlog. */
+    int n = d->out[OUT_INFLUX].wanted ? points_alarm(d->cfg, m, line, sizeof(line)) : -1;
     if (n > 0)
         rec[1] = (struct outbox_rec){.sensor = m->sensor, .topic = "", .payload = line,
                                      .payload_len = (size_t)n, .seq = m->seq,
@@ -194,6 +233,46 @@ static void disk_alarm(struct delivery *d, bool raised, const char *why)
                           .severity = "critical", .value = NAN, .threshold = NAN, .unit = "",
                           .mode = d->mode, .message = text, .by = ""};
     commit_now(d, &m, m.event);
+}
+
+/* The gateway's own alarm for output o.  Its state is stored so the next
+ * start can clear what this run raised: before the commit when raising,
+ * after it when clearing, so a crash in between costs a duplicate, never an
+ * alarm left raised for ever at the centre. */
+static void output_alarm(struct delivery *d, int o, bool raised, const char *why)
+{
+    char text[UPLINK_WHY_MAX + 64];
+    const bool zh = d->cfg->language == LANG_ZH;
+
+    snprintf(text, sizeof(text), "%s%s",
+             raised ? (zh ? outputs[o].zh_raised : outputs[o].en_raised)
+                    : (zh ? outputs[o].zh_cleared : outputs[o].en_cleared),
+             raised ? why : "");
+    if (raised && outbox_meta_set(d->ob, outputs[o].meta, "raised") == -1)
+        log_warnx("outbox: cannot store the state of alarm gateway/%s: %s", outputs[o].alarm,
+                  outbox_errmsg(d->ob));
+    struct alarm_msg m = {.seq = outbox_next_seq(d->ob),
+                          .ts_ms = wall_ms(),
+                          .sensor = "gateway",
+                          .kind = "gateway",
+                          .location = "",
+                          .alarm = outputs[o].alarm,
+                          .event = raised ? "raised" : "cleared",
+                          .active = raised,
+                          .severity = outputs[o].severity,
+                          .value = NAN,
+                          .threshold = NAN,
+                          .unit = "",
+                          .mode = d->mode,
+                          .message = text,
+                          .by = ""};
+    if (commit_now(d, &m, m.event) == -1) {
+        d->out[o].watch.raised = !raised; /* not taken (out of memory): due again */
+        return;
+    }
+    if (!raised && outbox_meta_set(d->ob, outputs[o].meta, "cleared") == -1)
+        log_warnx("outbox: cannot store the state of alarm gateway/%s: %s", outputs[o].alarm,
+                  outbox_errmsg(d->ob));
 }
 
 int delivery_withdraw(struct delivery *d, const struct alarm_orphan *o)
@@ -293,6 +372,194 @@ static bool stored_disk_alarm_active(struct delivery *d)
     return active;
 }
 
+/* ---- the outputs' clients: set up, retried, never fatal ----------------- */
+
+/* Set output o up afresh after its backoff, which doubles up to the cap. */
+static void retry_later(struct output *out)
+{
+    out->retry_at_ms = mono_ms() + out->backoff_ms;
+    out->backoff_ms =
+        out->backoff_ms * 2 > SETUP_RETRY_MAX_MS ? SETUP_RETRY_MAX_MS : out->backoff_ms * 2;
+}
+
+/* Output o could not be set up (or was refused): down for a reason someone
+ * must fix.  Logged once per reason; retry: set up again after a backoff
+ * (a configuration error is not: it needs a restart). */
+static void output_failed(struct delivery *d, int o, const char *why, bool retry)
+{
+    struct output *out = &d->out[o];
+
+    uplink_failing(&out->watch, mono_ms(), why);
+    if (strcmp(out->logged, why) != 0) {
+        log_warnx("%s: not working: %s; %s (local polling and alarms go on)", outputs[o].name, why,
+                  retry ? "trying again" : "fix the configuration and restart");
+        snprintf(out->logged, sizeof(out->logged), "%s", why);
+    }
+    out->retry_at_ms = 0;
+    if (retry)
+        retry_later(out);
+}
+
+/* The first file of scope the client cannot use (filecheck.h), in why.
+ * Checked before the client is made, so an unreadable CA or key is named
+ * here rather than showing as a TLS failure at every connect. */
+static bool files_unusable(const struct delivery *d, unsigned scope, char *why, size_t len)
+{
+    struct filecheck_problem *fp = NULL;
+    int n = filecheck_run(d->cfg, scope, NULL, &fp);
+    const struct filecheck_problem *bad = n > 0 ? filecheck_first_unusable(fp, n, scope) : NULL;
+
+    if (bad != NULL)
+        snprintf(why, len, "%.*s", (int)len - 1, bad->text);
+    free(fp);
+    return bad != NULL;
+}
+
+/* Make the MQTT client (and, once delivery_start() was called, start it). */
+static void mqtt_setup(struct delivery *d)
+{
+    const struct cfg *c = d->cfg;
+    char why[UPLINK_WHY_MAX], err[256];
+
+    if (c->mqtt.error[0] != '\0') {
+        output_failed(d, OUT_MQTT, c->mqtt.error, false);
+        return;
+    }
+    if (files_unusable(d, FILECHECK_MQTT, why, sizeof(why))) {
+        output_failed(d, OUT_MQTT, why, true);
+        return;
+    }
+    struct mqtt_opts o = {
+        .nuris = c->mqtt.nuri,
+        .client_id = c->id,
+        .username = c->mqtt.username,
+        .password_file = c->mqtt.password_file,
+        .ca_file = c->mqtt.ca_file,
+        .cert_file = c->mqtt.cert_file,
+        .key_file = c->mqtt.key_file,
+        .keepalive_s = c->mqtt.keepalive_s,
+        .will_topic = d->status_topic,
+        .will_payload = "{\"online\":false}",
+        .nsubscriptions = 3,
+        /* The outbox never fills the window: replies and status always fit. */
+        .max_inflight = OUTBOX_WINDOW + DIRECT_WINDOW,
+        /* Room for every retained alarm of ours at once (the sync). */
+        .max_queued_messages = 64 + (c->nsensors + 1) * (ALARM_KIND_MAX + 2),
+    };
+    for (int i = 0; i < c->mqtt.nuri; i++)
+        o.uris[i] = c->mqtt.uri[i];
+    o.subscriptions[0] = d->cmd_filter;
+    /* The sync: our retained alarms come back, then (one SUBSCRIBE, in
+     * order) our retained status marks their end. */
+    o.subscriptions[1] = d->alarm_filter;
+    o.subscriptions[2] = d->status_topic;
+    d->mq = mqtt_new(&o, err, sizeof(err));
+    if (d->mq != NULL && d->started && mqtt_start(d->mq, err, sizeof(err)) == -1) {
+        mqtt_free(d->mq);
+        d->mq = NULL;
+    }
+    if (d->mq == NULL) {
+        output_failed(d, OUT_MQTT, err, true);
+        return;
+    }
+    if (d->out[OUT_MQTT].logged[0] != '\0')
+        log_info("mqtt: client set up again, connecting");
+    d->out[OUT_MQTT].logged[0] = '\0';
+    /* Not connected by then: a fresh client, with the password read again. */
+    d->out[OUT_MQTT].retry_at_ms = d->started ? mono_ms() + RECREATE_DOWN_MS : 0;
+}
+
+static void influx_setup(struct delivery *d)
+{
+    const struct cfg *c = d->cfg;
+    char why[UPLINK_WHY_MAX];
+
+    if (c->influx.error[0] != '\0') {
+        output_failed(d, OUT_INFLUX, c->influx.error, false);
+        return;
+    }
+    if (files_unusable(d, FILECHECK_INFLUX, why, sizeof(why))) {
+        output_failed(d, OUT_INFLUX, why, true);
+        return;
+    }
+    struct influx_config ic = {.url = c->influx.url,
+                               .database = c->influx.database,
+                               .org = c->influx.org,
+                               .bucket = c->influx.bucket,
+                               .token_file = c->influx.token_file};
+    d->ix = influx_new(&ic);
+    if (d->ix == NULL) {
+        snprintf(why, sizeof(why), "%s: %s", c->influx.url, strerror(errno));
+        output_failed(d, OUT_INFLUX, why, true);
+        return;
+    }
+    if (d->out[OUT_INFLUX].logged[0] != '\0')
+        log_info("influx: writer set up again");
+    d->out[OUT_INFLUX].logged[0] = '\0';
+    d->out[OUT_INFLUX].retry_at_ms = 0;
+}
+
+/* Output o works: no more retries, the next failure starts from the
+ * shortest backoff. */
+static void output_working(struct delivery *d, int o)
+{
+    uplink_working(&d->out[o].watch);
+    d->out[o].retry_at_ms = 0;
+    d->out[o].backoff_ms = SETUP_RETRY_MIN_MS;
+}
+
+/* Each loop: the gateway alarms that are due, and clients to set up afresh. */
+static void outputs_timer(struct delivery *d)
+{
+    int64_t now = mono_ms();
+    char why[UPLINK_WHY_MAX];
+
+    for (int o = 0; o < OUT_COUNT; o++) {
+        int due = uplink_due(&d->out[o].watch, now, UPLINK_GRACE_MS, why, sizeof(why));
+        if (due != -1)
+            output_alarm(d, o, due == 1, why);
+    }
+    struct output *mq = &d->out[OUT_MQTT];
+    if (mq->retry_at_ms != 0 && now >= mq->retry_at_ms) {
+        if (d->mq != NULL && mqtt_connected(d->mq)) {
+            mq->retry_at_ms = 0; /* works after all */
+        } else {
+            /* Nothing is in flight on a client that is not connected. */
+            mqtt_free(d->mq);
+            d->mq = NULL;
+            outbox_release_all(d->ob, SINK_MQTT);
+            d->mqtt_inflight = 0;
+            d->synced = false; /* the new client's connect starts a sync */
+            mqtt_setup(d);
+        }
+    }
+    struct output *ix = &d->out[OUT_INFLUX];
+    if (ix->retry_at_ms != 0 && now >= ix->retry_at_ms) {
+        if (d->ix_batch != 0) {
+            ix->retry_at_ms = now + 1000; /* a batch in flight: its outcome first */
+        } else {
+            influx_free(d->ix);
+            d->ix = NULL;
+            influx_setup(d);
+        }
+    }
+}
+
+/* Start output o's watch: down until it first works, raised as stored. */
+static void output_init(struct delivery *d, int o, bool wanted)
+{
+    char stored[16] = "";
+    struct output *out = &d->out[o];
+
+    out->wanted = wanted;
+    out->backoff_ms = SETUP_RETRY_MIN_MS;
+    if (outbox_meta_get(d->ob, outputs[o].meta, stored, sizeof(stored)) != 1)
+        stored[0] = '\0';
+    uplink_init(&out->watch, strcmp(stored, "raised") == 0, mono_ms(), outputs[o].at_start);
+    if (!wanted)
+        uplink_working(&out->watch); /* not configured: nothing to raise (clears a stored one) */
+}
+
 struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
 {
     struct delivery *d = calloc(1, sizeof(*d));
@@ -325,7 +592,7 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
                                 .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000,
                                 .seq_path = seq_path,
                                 .telemetry_spill_ms = TELEMETRY_SPILL_MS};
-    char problem[320] = "", why[256];
+    char problem[320] = "";
     if (open_outbox(d, path, &lim, problem, sizeof(problem)) == -1) {
         snprintf(err, errlen, "outbox: %s", problem);
         goto fail;
@@ -340,42 +607,18 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
                   "are skipped (lost with the storage, or never handed out)",
                   (unsigned long long)d->first_seq, (unsigned long long)os.db_seq_at_open,
                   (unsigned long long)os.db_seq_at_open, (unsigned long long)d->first_seq - 1);
-    if (c->mqtt.nuri > 0) {
-        struct mqtt_opts o = {
-            .nuris = c->mqtt.nuri, .client_id = c->id, .username = c->mqtt.username,
-            .password_file = c->mqtt.password_file, .ca_file = c->mqtt.ca_file,
-            .cert_file = c->mqtt.cert_file, .key_file = c->mqtt.key_file,
-            .keepalive_s = c->mqtt.keepalive_s, .will_topic = d->status_topic,
-            .will_payload = "{\"online\":false}", .nsubscriptions = 3,
-            /* The outbox never fills the window: replies and status always fit. */
-            .max_inflight = OUTBOX_WINDOW + DIRECT_WINDOW,
-            /* Room for every retained alarm of ours at once (the sync). */
-            .max_queued_messages = 64 + (c->nsensors + 1) * (ALARM_KIND_MAX + 2),
-        };
-        for (int i = 0; i < c->mqtt.nuri; i++)
-            o.uris[i] = c->mqtt.uri[i];
-        o.subscriptions[0] = d->cmd_filter;
-        /* The sync: our retained alarms come back, then (one SUBSCRIBE, in
-         * order) our retained status marks their end. */
-        o.subscriptions[1] = d->alarm_filter;
-        o.subscriptions[2] = d->status_topic;
-        d->mq = mqtt_new(&o, why, sizeof(why));
-        if (d->mq == NULL) {
-            snprintf(err, errlen, "mqtt: %s", why);
-            goto fail;
-        }
-    }
+    output_init(d, OUT_MQTT, c->mqtt.nuri > 0 || c->mqtt.error[0] != '\0');
+    output_init(d, OUT_INFLUX, c->influx.enabled);
+    if (d->out[OUT_MQTT].wanted)
+        mqtt_setup(d);
     if (c->influx.enabled) {
-        struct influx_config ic = {.url = c->influx.url, .database = c->influx.database,
-                                   .org = c->influx.org, .bucket = c->influx.bucket,
-                                   .token_file = c->influx.token_file};
-        d->ix = influx_new(&ic);
         d->ix_recs = calloc(INFLUX_BATCH, sizeof(*d->ix_recs));
         d->ix_buf = malloc(INFLUX_BATCH_BYTES + LINE_MAX);
-        if (d->ix == NULL || d->ix_recs == NULL || d->ix_buf == NULL) {
-            snprintf(err, errlen, "influx %s: %s", c->influx.url, strerror(errno));
+        if (d->ix_recs == NULL || d->ix_buf == NULL) {
+            snprintf(err, errlen, "influx: out of memory");
             goto fail;
         }
+        influx_setup(d);
     }
     /* Room for a storm of transitions without allocating when it comes. */
     d->events_cap = 256;
@@ -466,14 +709,21 @@ int delivery_restore(struct delivery *d, void **state, size_t *len, enum gw_mode
 int delivery_start(struct delivery *d)
 {
     char why[256];
-    if (d->mq == NULL) {
+
+    d->started = true;
+    if (!d->out[OUT_MQTT].wanted) {
         log_warnx("no [mqtt] uri: alarms are kept in the outbox and not sent anywhere");
         return 0;
     }
+    if (d->mq == NULL)
+        return 0; /* not set up: retried by outputs_timer() */
     if (mqtt_start(d->mq, why, sizeof(why)) == -1) {
-        log_warnx("mqtt: %s", why);
-        return -1;
+        mqtt_free(d->mq);
+        d->mq = NULL;
+        output_failed(d, OUT_MQTT, why, true);
+        return 0;
     }
+    d->out[OUT_MQTT].retry_at_ms = mono_ms() + RECREATE_DOWN_MS;
     return 0;
 }
 
@@ -554,7 +804,7 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
     int n, rc = 0;
 
     /* Door movements are measured on every reading, not only published ones. */
-    if (d->ix != NULL && r->kind == KIND_BLAST_DOOR) {
+    if (d->out[OUT_INFLUX].wanted && r->kind == KIND_BLAST_DOOR) {
         const char *movement;
         double travel_s;
         if (door_travel_update(&d->doors[r->sensor], r, &movement, &travel_s) == 1 &&
@@ -567,7 +817,7 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
     if ((n = reading_json(r, d->cfg->sensors[r->sensor].name, buf, sizeof(buf))) < 0)
         return -1;
     rc |= add_tel(d, r->sensor, SINK_MQTT, buf, (size_t)n, r->ts_ms);
-    if (d->ix != NULL) {
+    if (d->out[OUT_INFLUX].wanted) {
         if ((n = points_reading(d->cfg, r, buf, sizeof(buf))) < 0)
             log_warn("sensor %s: InfluxDB point", d->cfg->sensors[r->sensor].name);
         else
@@ -585,7 +835,7 @@ int delivery_queue_health(struct delivery *d, struct health *h)
     struct delivery_stats st;
     int n;
 
-    if (d->ix == NULL)
+    if (!d->out[OUT_INFLUX].wanted)
         return 0;
     delivery_get_stats(d, &st);
     h->broker_connected = st.connected;
@@ -626,6 +876,13 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms)
     }
     if (d->retry_at_ms > now && d->retry_at_ms - now < t)
         t = d->retry_at_ms - now;
+    for (int o = 0; o < OUT_COUNT; o++) {
+        int64_t left = uplink_next_ms(&d->out[o].watch, now, UPLINK_GRACE_MS, t);
+        if (d->out[o].retry_at_ms != 0 && d->out[o].retry_at_ms - now < left)
+            left = d->out[o].retry_at_ms - now;
+        if (left < t)
+            t = left;
+    }
     if (d->commit_retry_at_ms > now && d->commit_retry_at_ms - now < t)
         t = d->commit_retry_at_ms - now;
     if (d->mq != NULL && mqtt_connected(d->mq) && !d->synced && d->sync_deadline_ms - now < t)
@@ -636,7 +893,7 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms)
 static int commit(struct delivery *d, const void *state, size_t state_len)
 {
     /* With InfluxDB each transition is two records sharing one seq. */
-    const int per_event = d->ix != NULL ? 2 : 1;
+    const int per_event = d->out[OUT_INFLUX].wanted ? 2 : 1;
     const int nrec = d->nevents * per_event;
     struct outbox_rec *alarms = calloc((size_t)nrec + 1, sizeof(*alarms));
     struct outbox_rec *tel = calloc((size_t)d->ntel + 1, sizeof(*tel));
@@ -1135,6 +1392,7 @@ static void influx_outcome(struct delivery *d, const struct influx_result *res)
         if (d->influx_down_logged)
             log_info("influx: writing again");
         d->influx_down_logged = false;
+        output_working(d, OUT_INFLUX);
     } else if (res->outcome == INFLUX_RETRY || config_fault) {
         /* Unreachable, overloaded, or refusing us (token, database): the data
          * is good, so keep it; the writer backs off before the next batch. */
@@ -1144,6 +1402,16 @@ static void influx_outcome(struct delivery *d, const struct influx_result *res)
             log_warnx("influx: write failed: %s%s (retrying; backlog kept in the outbox)",
                       res->message, config_fault ? ": check url, database and token" : "");
         d->influx_down_logged = true;
+        char why[UPLINK_WHY_MAX];
+        snprintf(why, sizeof(why), "%s%.400s", res->http_status ? "refused: " : "", res->message);
+        if (!config_fault) {
+            uplink_down(&d->out[OUT_INFLUX].watch, mono_ms(), why);
+        } else {
+            /* Refused (token, database): a fresh writer later reads the token again. */
+            uplink_failing(&d->out[OUT_INFLUX].watch, mono_ms(), why);
+            if (d->out[OUT_INFLUX].retry_at_ms == 0)
+                retry_later(&d->out[OUT_INFLUX]);
+        }
     } else {
         /* The server will never take these points (e.g. a field type clash):
          * set them aside so the rest can flow, and say so once per batch. */
@@ -1203,6 +1471,8 @@ static void influx_pump(struct delivery *d)
 int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force)
 {
     int rc = 0;
+    if (!force) /* force: stopping or reloading, no clients made now */
+        outputs_timer(d);
     if (commit_due(d, mono_ms(), force)) {
         rc = commit(d, state, state_len);
         d->commit_retry_at_ms = rc == -1 ? mono_ms() + 200 : 0;
@@ -1298,6 +1568,26 @@ static int on_message(struct delivery *d, const struct mqtt_event *ev, struct co
     return 1;
 }
 
+/* The first connect of a client failed.  A refusal of our credentials or
+ * identity needs fixing: alarm at once, and a fresh client (the password
+ * read again) after a backoff, since Paho would retry with the old one for
+ * ever.  Anything else may pass: Paho goes on trying. */
+static void connect_failed(struct delivery *d, const struct mqtt_event *ev)
+{
+    static const int needs_fixing[] = {
+        0x85 /* client identifier not valid */, 0x86 /* bad user name or password */,
+        0x87 /* not authorized */, 0x8A /* banned */, 0x8C /* bad authentication method */};
+    struct output *out = &d->out[OUT_MQTT];
+
+    for (size_t i = 0; i < sizeof(needs_fixing) / sizeof(needs_fixing[0]); i++)
+        if (ev->reason == needs_fixing[i]) {
+            uplink_failing(&out->watch, mono_ms(), ev->detail);
+            retry_later(out);
+            return;
+        }
+    uplink_down(&out->watch, mono_ms(), ev->detail);
+}
+
 int delivery_next_command(struct delivery *d, struct command *cmd)
 {
     struct mqtt_event ev;
@@ -1312,6 +1602,7 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             d->broker_down_logged = false;
             d->retry_at_ms = 0;
             sync_start(d);
+            output_working(d, OUT_MQTT);
             publish_status(d);
             break;
         case MQTT_EV_CONNECT_FAILED:
@@ -1321,11 +1612,15 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             else
                 log_debug("mqtt: connect failed: %s", ev.detail);
             d->broker_down_logged = true;
+            connect_failed(d, &ev);
             break;
         case MQTT_EV_DISCONNECTED:
             log_warnx("mqtt: connection lost: %s (reconnecting; alarms kept in the outbox)",
                       ev.detail);
             d->broker_down_logged = true;
+            uplink_down(&d->out[OUT_MQTT].watch, mono_ms(), ev.detail);
+            if (d->out[OUT_MQTT].retry_at_ms == 0)
+                d->out[OUT_MQTT].retry_at_ms = mono_ms() + UPLINK_GRACE_MS;
             outbox_release_all(d->ob, SINK_MQTT);
             d->mqtt_inflight = 0;   /* every publish in flight was answered (failed) before */
             d->synced = false;
@@ -1401,14 +1696,15 @@ void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
 int delivery_reconfigure(struct delivery *d, const struct cfg *b, char *why, size_t len)
 {
     const struct cfg *a = d->cfg;
-    bool same_mqtt = a->mqtt.nuri == b->mqtt.nuri && SAME_STR(mqtt.username) &&
-                     SAME_STR(mqtt.password_file) && SAME_STR(mqtt.ca_file) &&
-                     SAME_STR(mqtt.cert_file) && SAME_STR(mqtt.key_file) &&
-                     SAME_STR(mqtt.topic_prefix) && a->mqtt.keepalive_s == b->mqtt.keepalive_s;
+    bool same_mqtt = a->mqtt.nuri == b->mqtt.nuri && SAME_STR(mqtt.error) &&
+                     SAME_STR(mqtt.username) && SAME_STR(mqtt.password_file) &&
+                     SAME_STR(mqtt.ca_file) && SAME_STR(mqtt.cert_file) &&
+                     SAME_STR(mqtt.key_file) && SAME_STR(mqtt.topic_prefix) &&
+                     a->mqtt.keepalive_s == b->mqtt.keepalive_s;
     for (int i = 0; same_mqtt && i < a->mqtt.nuri; i++)
         same_mqtt = SAME_STR(mqtt.uri[i]);
-    bool same_influx = a->influx.enabled == b->influx.enabled && SAME_STR(influx.url) &&
-                       SAME_STR(influx.database) && SAME_STR(influx.org) &&
+    bool same_influx = a->influx.enabled == b->influx.enabled && SAME_STR(influx.error) &&
+                       SAME_STR(influx.url) && SAME_STR(influx.database) && SAME_STR(influx.org) &&
                        SAME_STR(influx.bucket) && SAME_STR(influx.token_file);
     bool same_site = SAME_STR(id) && SAME_STR(city) && SAME_STR(district) && SAME_STR(street) &&
                      SAME_STR(community) && SAME_STR(property) && SAME_STR(state_dir) &&

@@ -286,6 +286,24 @@ static int nonempty(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
+int influx_token_check(const char *path, char *why, size_t len)
+{
+    char token[TOKEN_MAX];
+    int rc = read_token(path, token, sizeof(token));
+    int saved = errno;
+
+    explicit_bzero(token, sizeof(token));
+    if (rc == 0)
+        return 0;
+    if (saved == EINVAL)
+        snprintf(why, len, "%s: not a token (empty, longer than %d bytes, or control characters)",
+                 path, TOKEN_MAX - 1);
+    else
+        snprintf(why, len, "%s: %s", path, strerror(saved));
+    errno = saved;
+    return -1;
+}
+
 /* {url}/write?db=D&precision=ms or {url}/api/v2/write?org=O&bucket=B&precision=ms */
 static int build_url(const struct influx_config *conf, char *url, size_t size)
 {

@@ -61,6 +61,10 @@ struct influx;
  * errno: EINVAL (no url, neither database nor org+bucket, empty token file),
  * or the error of opening/reading token_file.  The token is never logged. */
 struct influx *influx_new(const struct influx_config *conf);
+
+/* Can path serve as token_file?  The same rules as influx_new().  0, or -1
+ * with errno and "PATH: reason" in why (never the token).  Any thread. */
+int influx_token_check(const char *path, char *why, size_t len);
 void influx_free(struct influx *ix); /* abandons a batch in flight; NULL is a no-op */
 
 /* The descriptor to poll for POLLIN; constant for the writer's lifetime. */

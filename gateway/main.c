@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "command.h"
 #include "delivery.h"
+#include "filecheck.h"
 #include "gwerr.h"
 #include "kind.h"
 #include "log.h"
@@ -38,6 +39,7 @@
 #define QUEUE_CAPACITY 64
 #define ALARM_TICK_MS 500   /* time-only alarm rules are evaluated at least this often */
 #define HEALTH_EVERY_MS 60000   /* the gateway measurement in InfluxDB */
+#define SERVICE_USER "shelter-gateway" /* the systemd unit's User= */
 
 struct gw {
     const char *path;             /* the configuration file, for SIGHUP */
@@ -102,6 +104,86 @@ static void print_summary(const struct cfg *c, const struct plan *p)
             printf("\n");
         }
     }
+}
+
+/* Each line of text ("\n"-terminated lines) but those equal to skip1 or
+ * skip2, through fn. */
+static int each_line(const char *text, const char *skip1, const char *skip2,
+                     void (*fn)(const char *line, void *arg), void *arg)
+{
+    char line[1024];
+    int n = 0;
+
+    for (const char *p = text, *nl; p != NULL && *p != '\0'; p = nl + 1) {
+        nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        snprintf(line, sizeof(line), "%.*s", len, p);
+        if (strcmp(line, skip1) != 0 && strcmp(line, skip2) != 0) {
+            fn(line, arg);
+            n++;
+        }
+        if (nl == NULL)
+            break;
+    }
+    return n;
+}
+
+static void print_warning(const char *line, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "warning: %s\n", line);
+}
+
+static void log_warning(const char *line, void *arg)
+{
+    (void)arg;
+    log_warnx("%s", line);
+}
+
+/* What needs fixing but does not stop local polling and alarms: the
+ * [mqtt] and [influx] problems of a lenient load and the file checks
+ * (filecheck.h), each one line through fn, unusable ones with what they
+ * stop.  skip_clients: leave out what the delivery reports and retries (an
+ * unusable [mqtt] or [influx] section, an unusable file of their clients).
+ * Returns the number of lines. */
+static int report_warnings(const struct cfg *c, const char *service_user, bool skip_clients,
+                           void (*fn)(const char *line, void *arg))
+{
+    const unsigned clients = FILECHECK_MQTT | FILECHECK_INFLUX;
+    struct filecheck_problem *fp = NULL;
+    char line[1024];
+    int n;
+
+    n = each_line(c->warnings, skip_clients ? c->mqtt.error : "",
+                  skip_clients ? c->influx.error : "", fn, NULL);
+    if (!skip_clients && c->mqtt.error[0] != '\0') {
+        snprintf(line, sizeof(line), "[mqtt] unusable: %s", filecheck_consequence(FILECHECK_MQTT));
+        fn(line, NULL);
+        n++;
+    }
+    if (!skip_clients && c->influx.error[0] != '\0') {
+        snprintf(line, sizeof(line), "[influx] unusable: %s",
+                 filecheck_consequence(FILECHECK_INFLUX));
+        fn(line, NULL);
+        n++;
+    }
+    int nf = filecheck_run(c, FILECHECK_ALL, service_user, &fp);
+    if (nf == -1) {
+        fn("file checks: out of memory", NULL);
+        return n + 1;
+    }
+    for (int i = 0; i < nf; i++) {
+        const char *then = filecheck_consequence(fp[i].scope);
+        bool unusable = fp[i].level == FILECHECK_UNUSABLE;
+        if (skip_clients && unusable && (fp[i].scope & clients))
+            continue;
+        snprintf(line, sizeof(line), "%s%s%s", fp[i].text, unusable && then ? "; " : "",
+                 unusable && then ? then : "");
+        fn(line, NULL);
+        n++;
+    }
+    free(fp);
+    return n;
 }
 
 /* One journal line per alarm transition: warning, critical ones at error. */
@@ -519,8 +601,8 @@ static void reload(struct gw *g)
 
     sd_notify(0, "RELOADING=1");
     log_info("SIGHUP: reloading %s", g->path);
-    struct cfg *nc = cfg_load(g->path, paths_models_dir_default(models, sizeof(models)), stderr,
-                              &nerrors);
+    struct cfg *nc = cfg_load_flags(g->path, paths_models_dir_default(models, sizeof(models)),
+                                    CFG_UPLINK_LENIENT, stderr, &nerrors);
     struct plan *np = nc != NULL ? plan_from_cfg(nc) : NULL;
     if (nc == NULL || np == NULL) {
         log_err("reload: %s: %d error%s (above): keeping the running configuration", g->path,
@@ -580,10 +662,7 @@ static int run(struct gw *g)
                             {.fd = -1, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
     struct command cmd;
     int dfd[2];
-    int nd = g->delivery != NULL ? delivery_fds(g->delivery, dfd) : 0;
 
-    for (int i = 0; i < nd; i++)
-        pfd[2 + i].fd = dfd[i];
     g->next_health_ms = mono_ms() + 5000;   /* a first point soon after start */
 
     if (!g->once)
@@ -598,8 +677,13 @@ static int run(struct gw *g)
             int64_t left = g->next_tick_ms - mono_ms();
             timeout = left < 0 ? 0 : left > 1000 ? 1000 : (int)left;
         }
-        if (g->delivery != NULL)
+        if (g->delivery != NULL) {
+            /* The clients' fds change when one is set up afresh (delivery.h). */
+            int nd = delivery_fds(g->delivery, dfd);
+            for (int i = 0; i < 2; i++)
+                pfd[2 + i].fd = i < nd ? dfd[i] : -1;
             timeout = delivery_timeout_ms(g->delivery, timeout);
+        }
         if (g->watchdog_ms > 0) {
             int64_t left = g->next_watchdog_ms - mono_ms();
             if (left < timeout)
@@ -681,7 +765,10 @@ int main(int argc, char **argv)
     limit_descriptors();
     g.started_ms = mono_ms();
 
-    g.cfg = cfg_load(path, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
+    /* Lenient: an [mqtt] or [influx] problem leaves that output down, never
+     * the gateway (it is reported below, and by the delivery). */
+    g.cfg = cfg_load_flags(path, paths_models_dir_default(models, sizeof(models)),
+                           CFG_UPLINK_LENIENT, stderr, &nerrors);
     if (g.cfg == NULL) {
         fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
         return EX_CONFIG;
@@ -693,11 +780,21 @@ int main(int argc, char **argv)
         return EX_CONFIG;
     }
     if (check) {
+        /* Run as root (an installer), also ask whether the service user
+         * can use the files; under systemd we are that user. */
+        int nwarn =
+            report_warnings(g.cfg, geteuid() == 0 ? SERVICE_USER : NULL, false, print_warning);
         print_summary(g.cfg, g.plan);
+        if (nwarn > 0)
+            printf("%d warning%s (on stderr): they do not stop local polling and alarms, "
+                   "but the uplink or durability suffers until they are fixed\n",
+                   nwarn, nwarn == 1 ? "" : "s");
         plan_free(g.plan);
         cfg_free(g.cfg);
         return 0;
     }
+    if (!g.once)
+        report_warnings(g.cfg, NULL, true, log_warning);
 
     sigset_t mask;
     sigemptyset(&mask);

@@ -130,7 +130,7 @@ static int filter_ok(const char *f)
 }
 
 /* Read the password: the file's first line without its line ending.  Errors
- * name the file, never its contents. */
+ * ("PATH: reason") name the file, never its contents. */
 static char *read_password(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
@@ -141,7 +141,7 @@ static char *read_password(const char *path, char *err, size_t errlen)
 
     if (!f) {
         saved = errno;
-        snprintf(err, errlen, "password_file %s: %s", path, strerror(saved));
+        snprintf(err, errlen, "%s: %s", path, strerror(saved));
         errno = saved;
         return NULL;
     }
@@ -149,7 +149,7 @@ static char *read_password(const char *path, char *err, size_t errlen)
     n = getline(&line, &cap, f);
     saved = errno;
     if (n < 0 && ferror(f)) {
-        snprintf(err, errlen, "password_file %s: %s", path, strerror(saved ? saved : EIO));
+        snprintf(err, errlen, "%s: %s", path, strerror(saved ? saved : EIO));
         goto fail;
     }
     if (n > 0 && line[n - 1] == '\n')
@@ -157,13 +157,12 @@ static char *read_password(const char *path, char *err, size_t errlen)
     if (n > 0 && line[n - 1] == '\r')
         line[--n] = '\0';
     if (n <= 0) {
-        snprintf(err, errlen, "password_file %s: first line is empty", path);
+        snprintf(err, errlen, "%s: first line is empty", path);
         saved = EGW_CONFIG;
         goto fail;
     }
     if (n > PASSWORD_MAX || memchr(line, '\0', (size_t)n)) {
-        snprintf(err, errlen, "password_file %s: first line longer than %d bytes or binary", path,
-                 PASSWORD_MAX);
+        snprintf(err, errlen, "%s: first line longer than %d bytes or binary", path, PASSWORD_MAX);
         saved = EGW_CONFIG;
         goto fail;
     }
@@ -420,8 +419,23 @@ static void on_connected(void *ctx, char *cause)
 
     if (m->nsubs > 0) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        int rc;
+        MQTTSubscribe_options opts[MQTT_SUB_MAX];
+        int i, rc;
 
+        /* Retain as published: without it the broker clears the retain flag
+         * of a message it forwards live, and a retained command published
+         * while we are connected would look like an ordinary one.  Paho
+         * takes subscribeOptions for one filter and the list for several;
+         * it copies both. */
+        for (i = 0; i < m->nsubs; i++) {
+            opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
+            opts[i].retainAsPublished = 1;
+        }
+        ro.subscribeOptions = opts[0];
+        if (m->nsubs > 1) {
+            ro.subscribeOptionsCount = m->nsubs;
+            ro.subscribeOptionsList = opts;
+        }
         ro.onSuccess5 = on_sub_ok;
         ro.onFailure5 = on_sub_fail;
         ro.context = m;
@@ -555,10 +569,22 @@ static void on_publish_fail(void *ctx, MQTTAsync_failureData5 *r)
 
 /* ---- construction ---- */
 
+int mqtt_password_check(const char *path, char *why, size_t len)
+{
+    char *pw = read_password(path, why, len);
+
+    if (pw == NULL)
+        return -1;
+    explicit_bzero(pw, strlen(pw));
+    free(pw);
+    return 0;
+}
+
 struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
 {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
     struct mqtt *m;
+    char why[1024];
     int i, rc, saved;
 
     if (!o) {
@@ -607,8 +633,12 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
         (o->key_file && *o->key_file && !m->key_file))
         goto nomem;
     if (o->password_file && *o->password_file &&
-        (m->password = read_password(o->password_file, err, errlen)) == NULL)
+        (m->password = read_password(o->password_file, why, sizeof(why))) == NULL) {
+        saved = errno;
+        snprintf(err, errlen, "password_file %s", why);
+        errno = saved;
         goto fail;
+    }
 
     m->keepalive_s = o->keepalive_s ? o->keepalive_s : 30;
     m->connect_timeout_s = o->connect_timeout_s ? o->connect_timeout_s : 10;

@@ -45,7 +45,8 @@ struct mqtt_opts {
                                    * reconnects ~3 s later than this at the earliest) */
     const char *will_topic;       /* will: retained, QoS 1; required */
     const char *will_payload;     /* default {"online":false} */
-    const char *subscriptions[MQTT_SUB_MAX]; /* QoS 1 filters, (re)subscribed on every connect */
+    const char *subscriptions[MQTT_SUB_MAX]; /* QoS 1 filters, (re)subscribed on every connect,
+                                              * retain as published (MQTT 5) */
     int nsubscriptions;
     int max_inflight;         /* publishes awaiting their result; default 10.  Keep it
                                * at or below the broker's Receive Maximum (mosquitto
@@ -80,7 +81,7 @@ struct mqtt_event {
     char *topic;
     void *payload; /* NUL-terminated for convenience (not counted in len); NULL if oversized */
     size_t len;    /* the payload's length as received */
-    int retained;
+    int retained;  /* as published: also set on a retained message forwarded live */
     int oversized; /* len > max_message_bytes: payload dropped, reject the command */
 };
 
@@ -98,6 +99,11 @@ struct mqtt_stats {
  * NULL with a reason in err (errno EGW_CONFIG, or the system errno of a file
  * that cannot be read).  The password never appears in err or in any log. */
 struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen);
+
+/* Can path serve as password_file?  The same rules as mqtt_new(): readable,
+ * a first line that is neither empty nor longer than 1024 bytes.  0, or -1
+ * with errno and "PATH: reason" in why (never the contents).  Any thread. */
+int mqtt_password_check(const char *path, char *why, size_t len);
 
 /* Begin connecting in the background; Paho reconnects by itself forever with
  * doubling backoff, through the URIs in order, each session clean (nothing

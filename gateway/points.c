@@ -80,20 +80,24 @@ int points_reading(const struct cfg *c, const struct reading *r, char *buf, size
     return encode(kind_name(r->kind), tags, SITE_TAGS, f, n, r->ts_ms, buf, len);
 }
 
+/* kind and event are tags (DESIGN 9): InfluxDB keeps one point per
+ * measurement, tag set and timestamp, and two transitions of one alarm can
+ * share a millisecond (a latched fire acknowledged after the smoke went:
+ * acknowledged and cleared at once); the event tag keeps them two points. */
 int points_alarm(const struct cfg *c, const struct alarm_msg *m, char *buf, size_t len)
 {
-    struct lp_tag tags[SITE_TAGS + 2];
+    struct lp_tag tags[SITE_TAGS + 4];
     struct lp_field f[MAX_FIELDS];
     size_t n = 0;
 
     site_tags(c, m->sensor, tags);
     tags[SITE_TAGS] = (struct lp_tag){"alarm", m->alarm};
     tags[SITE_TAGS + 1] = (struct lp_tag){"severity", m->severity};
+    tags[SITE_TAGS + 2] = (struct lp_tag){"kind", m->kind};
+    tags[SITE_TAGS + 3] = (struct lp_tag){"event", m->event};
     f[n++] = lp_int("seq", (int64_t)m->seq);
-    f[n++] = lp_str("event", m->event);
     f[n++] = lp_bool("active", m->active);
     f[n++] = lp_bool("acked", m->acked);
-    f[n++] = lp_str("kind", m->kind);
     f[n++] = lp_str("mode", mode_name(m->mode));
     f[n++] = lp_float("value", m->value);          /* NaN: omitted */
     f[n++] = lp_float("threshold", m->threshold);
@@ -101,7 +105,7 @@ int points_alarm(const struct cfg *c, const struct alarm_msg *m, char *buf, size
     f[n++] = lp_str("message", m->message != NULL ? m->message : "");
     if (m->by != NULL && m->by[0] != '\0')
         f[n++] = lp_str("by", m->by);
-    return encode("alarm", tags, SITE_TAGS + 2, f, n, m->ts_ms, buf, len);
+    return encode("alarm", tags, SITE_TAGS + 4, f, n, m->ts_ms, buf, len);
 }
 
 int points_health(const struct cfg *c, const struct health *h, char *buf, size_t len)

@@ -115,9 +115,8 @@ override() {
 	local sensor=$1 kv; shift
 	for kv in "$@"; do sed -i "/^\[sensor $sensor\]/a ${kv%%=*} = ${kv#*=}" "$CONF"; done
 }
-# rising_fast needs a sample a full window (at least 1 min) old: it would only
-# fire late in this short evening, after the pumps caught up.  Off here.
-override sump-east high_delay=3s high_clear_delay=5s high_high_delay=2s rising_fast_enabled=no
+# rising_fast stays on: it sees the rain's rise from the first readings.
+override sump-east high_delay=3s high_clear_delay=5s high_high_delay=2s
 override leak-ramp leak_delay=2s leak_clear_delay=5s
 
 # --- influxd, when installed: the gateway's InfluxDB output ---

@@ -1166,6 +1166,11 @@ int model_decode(const struct model *m, const struct model_point *p, const uint1
         }
         v *= p->units[u].factor;
     }
+    if (!isfinite(v)) {
+        /* A scale or unit factor took a finite raw value past a double. */
+        errno = EGW_RANGE;
+        return -1;
+    }
     *value = v;
     return 0;
 }

@@ -85,8 +85,10 @@ const struct model_point *model_point(const struct model *m, const char *name);
  * Applies type, sign, word order, scale, decimals and unit factor.
  * Returns 0, or -1 with errno EGW_PLACEHOLDER when a register holds a
  * placeholder value (0xFFFF, 0x7FFF, 0x8000 for 16-bit raw values),
- * EGW_RANGE when a unit code is not in units[].  *raw_out (may be NULL)
- * gets the undecoded integer value.  Pure. */
+ * EGW_RANGE when a unit code is not in units[], the decimals register is
+ * above 6, a float is infinite, or the result is not a finite double (a
+ * decoded value is always finite).  *raw_out (may be NULL) gets the
+ * undecoded integer value.  Pure. */
 int model_decode(const struct model *m, const struct model_point *p, const uint16_t *regs,
                  double *value, uint32_t *raw_out);
 

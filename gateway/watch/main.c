@@ -1047,6 +1047,7 @@ struct watcher {
     struct conn *conn;
     struct watch_seen *seen;
     struct watch_gateways *gws;
+    struct watch_once *refused; /* topic bases whose refusal was logged */
     struct execs execs;
     enum { PH_CONNECTING, PH_LISTING, PH_LIVE } phase;
     int64_t quiet_until, listing_until; /* PH_LISTING: monotonic ms */
@@ -1095,9 +1096,9 @@ static void end_listing(struct watcher *w)
     size_t n = 0;
 
     for (int i = 0; i < o->nfilters && n < sizeof(filters); i++)
-        n += (size_t)snprintf(filters + n, sizeof(filters) - n, "%s%s", i ? " " : "",
-                              o->filters[i]);
-    if (w->nlisted > 1)   /* qsort(NULL, 0, ...) is undefined */
+        n +=
+            (size_t)snprintf(filters + n, sizeof(filters) - n, "%s%s", i ? " " : "", o->filters[i]);
+    if (w->nlisted > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(w->listed, w->nlisted, sizeof(*w->listed), listed_cmp);
     if (w->nlisted == 0)
         snprintf(line, sizeof(line), zh ? "── %s：当前无报警 ──" : "── %s: no active alarms ──",
@@ -1124,6 +1125,22 @@ static void end_listing(struct watcher *w)
     w->phase = PH_LIVE;
 }
 
+/* A message refused: rc -1 malformed (a warning each), rc -2 not from the
+ * gateway its topic names (a forgery, or a gateway publishing where it does
+ * not belong): one warning per topic base, so it cannot flood the log, the
+ * rest at debug level. */
+static void refused(struct watcher *w, const char *base, const char *topic, int rc, const char *why)
+{
+    if (rc == -1)
+        log_warnx("ignoring %s: %s", topic, why);
+    else if (watch_once_first(w->refused, base) != 0)
+        log_warnx("ignoring %s: not its gateway's: %s (further refusals under %s are logged "
+                  "only with SHELTER_WATCH_DEBUG set)",
+                  topic, why, base);
+    else
+        log_debug("ignoring %s: not its gateway's: %s", topic, why);
+}
+
 static void on_status(struct watcher *w, const char *base, const struct ev *e)
 {
     bool online;
@@ -1131,11 +1148,14 @@ static void on_status(struct watcher *w, const char *base, const struct ev *e)
     char line[1024];
     int rc;
 
+    char err[200];
+
     if (e->len == 0)
         return; /* a retained status being removed */
-    rc = watch_gateways_update(w->gws, base, e->payload, e->len, &online, &gateway, &name);
-    if (rc == -1) {
-        log_warnx("ignoring %s: not a status payload", e->topic);
+    rc = watch_gateways_update(w->gws, base, e->payload, e->len, &online, &gateway, &name, err,
+                               sizeof(err));
+    if (rc < 0) {
+        refused(w, base, e->topic, rc, err);
         return;
     }
     /* Offline gateways are news even in the listing; the online are counted. */
@@ -1147,19 +1167,21 @@ static void on_status(struct watcher *w, const char *base, const struct ev *e)
     }
 }
 
-static void on_alarm(struct watcher *w, const struct ev *e)
+static void on_alarm(struct watcher *w, const char *base, const struct ev *e)
 {
     struct watch_alarm a;
-    char err[160], what[200];
+    char err[256], what[200];
     int rc;
 
     if (e->len == 0)
         return; /* a retained alarm topic being removed */
-    if (watch_alarm_parse(e->payload, e->len, &a, err, sizeof(err)) == -1) {
-        log_warnx("ignoring %s: %s", e->topic, err);
+    if ((rc = watch_alarm_parse_message(e->topic, e->payload, e->len, &a, err, sizeof(err))) < 0) {
+        refused(w, base, e->topic, rc, err);
         return;
     }
-    rc = watch_seen_add(w->seen, a.gateway, a.seq);
+    /* Duplicates by the identity the topic gives, never the payload's claim:
+     * else one gateway's forgery would hide another's genuine alarm. */
+    rc = watch_seen_add(w->seen, a.base, a.seq);
     if (rc == 0) {
         log_debug("duplicate %s seq %llu dropped", a.gateway, (unsigned long long)a.seq);
         watch_alarm_release(&a);
@@ -1246,7 +1268,7 @@ static void on_event(struct watcher *w, struct ev *e)
             end_listing(w);
         switch (watch_topic_parse(e->topic, base, sizeof(base))) {
         case WATCH_TOPIC_ALARM:
-            on_alarm(w, e);
+            on_alarm(w, base, e);
             break;
         case WATCH_TOPIC_STATUS:
             on_status(w, base, e);
@@ -1270,7 +1292,8 @@ static int run_watch(const struct opts *o)
     w.start_wall_ms = wall_ms();
     w.seen = watch_seen_new(SEEN_CAPACITY);
     w.gws = watch_gateways_new();
-    if (w.seen == NULL || w.gws == NULL) {
+    w.refused = watch_once_new();
+    if (w.seen == NULL || w.gws == NULL || w.refused == NULL) {
         log_warnx("out of memory");
         rc = 1;
         goto out;
@@ -1321,6 +1344,7 @@ out:
     free(w.listed);
     watch_seen_free(w.seen);
     watch_gateways_free(w.gws);
+    watch_once_free(w.refused);
     return rc;
 }
 

@@ -263,8 +263,10 @@ int watch_cmd_result(const void *payload, size_t len, const char *id, bool *ok, 
         goto out;
     *ok = cJSON_IsTrue(vok);
     verr = cJSON_GetObjectItemCaseSensitive(o, "error");
-    if (!*ok)
+    if (!*ok) {
         snprintf(error, errlen, "%s", cJSON_IsString(verr) ? verr->valuestring : "error");
+        tb_make_printable(error); /* printed: the payload must not drive the terminal */
+    }
     rc = 1;
 out:
     cJSON_Delete(o);
@@ -408,7 +410,11 @@ int watch_alarm_parse(const void *payload, size_t len, struct watch_alarm *a, ch
     a->by = opt_str(o, "by");
     a->reason = opt_str(o, "reason");
     site = cJSON_GetObjectItemCaseSensitive(o, "site");
+    a->base = "";
     a->site_name = opt_str(site, "name");
+    a->city = opt_str(site, "city");
+    a->district = opt_str(site, "district");
+    a->street = opt_str(site, "street");
     a->community = opt_str(site, "community");
     a->property = opt_str(site, "property");
     a->value = opt_num(o, "value");
@@ -425,10 +431,149 @@ fail:
     return -1;
 }
 
+/* ---- identity from the topic ---- */
+
+/* The levels of a gateway's base after its prefix: city, district, street,
+ * community, property, id (DESIGN 6). */
+enum { SITE_CITY, SITE_DISTRICT, SITE_STREET, SITE_COMMUNITY, SITE_PROPERTY, SITE_ID, SITE_LEVELS };
+static const char *const site_keys[SITE_LEVELS] = {"city",      "district", "street",
+                                                   "community", "property", "shelter"};
+
+/* Split a copy of base into its six identity levels (pointers into ident,
+ * which has strlen(base) + 1 bytes).  -1 when base is not a gateway's: fewer
+ * than a prefix and six levels, or an empty level. */
+static int site_split(const char *base, char *ident, const char *lv[SITE_LEVELS])
+{
+    const char *start[SITE_LEVELS];
+
+    size_t len = strlen(base);
+
+    /* Every level non-empty, the prefix's too. */
+    if (len == 0 || base[0] == '/' || base[len - 1] == '/' || strstr(base, "//") != NULL)
+        return -1;
+    if (last_levels(base, start, SITE_LEVELS) <= SITE_LEVELS)
+        return -1; /* no prefix level before the six */
+    strcpy(ident, base);
+    for (int i = 0; i < SITE_LEVELS; i++) {
+        char *p = ident + (start[i] - base);
+        lv[i] = p;
+        p[strcspn(p, "/")] = '\0';
+    }
+    return 0;
+}
+
+/* A payload's string for a log line: at most 64 bytes, control characters
+ * shown as '?' (the payload is the untrusted side). */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+
+    for (; s[i] != '\0' && i + 1 < len && i < 64; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+/* The payload's field (a string, or absent when optional) agrees with the
+ * topic's level; else -1 with the reason. */
+static int agrees(const cJSON *o, const char *field, const char *display, const char *want,
+                  bool optional, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+    char said[80];
+
+    if (v == NULL && optional)
+        return 0;
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        snprintf(err, errlen, "field \"%s\" is not a string (the topic says \"%s\")", display,
+                 want);
+        return -1;
+    }
+    if (strcmp(v->valuestring, want) != 0) {
+        snprintf(err, errlen, "field \"%s\" is \"%s\" but the topic says \"%s\"", display,
+                 shown(v->valuestring, said, sizeof(said)), want);
+        return -1;
+    }
+    return 0;
+}
+
+int watch_alarm_parse_message(const char *topic, const void *payload, size_t len,
+                              struct watch_alarm *a, char *err, size_t errlen)
+{
+    static const char shape[] = "{prefix}/{city}/{district}/{street}/{community}/{property}/"
+                                "{id}/alarm/{sensor}/{alarm}";
+    const char *tail[3], *lv[SITE_LEVELS];
+    const cJSON *site;
+    char *ident = NULL, *sensor, *alarm;
+    size_t blen;
+    int rc = -1;
+
+    memset(a, 0, sizeof(*a));
+    if (topic == NULL || watch_topic_parse(topic, NULL, 0) != WATCH_TOPIC_ALARM) {
+        snprintf(err, errlen, "topic is not %s", shape);
+        return -1;
+    }
+    last_levels(topic, tail, 3); /* alarm, sensor, alarm name */
+    blen = (size_t)(tail[0] - topic) - 1;
+    /* ident: the base, its six levels split, the topic's sensor and alarm. */
+    if ((ident = malloc(2 * (blen + 1) + strlen(tail[1]) + 1)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(ident, topic, blen);
+    ident[blen] = '\0';
+    if (site_split(ident, ident + blen + 1, lv) == -1) {
+        snprintf(err, errlen, "topic is not %s", shape);
+        goto fail;
+    }
+    sensor = ident + 2 * (blen + 1);
+    strcpy(sensor, tail[1]); /* "{sensor}/{alarm}" */
+    alarm = sensor + strcspn(sensor, "/");
+    *alarm++ = '\0';
+    if (watch_alarm_parse(payload, len, a, err, errlen) == -1)
+        goto fail;
+    const cJSON *o = a->json;
+    rc = -2; /* from here on: a payload that is not its topic's */
+    if (agrees(o, "gateway", "gateway", lv[SITE_ID], false, err, errlen) == -1 ||
+        agrees(o, "sensor", "sensor", sensor, false, err, errlen) == -1 ||
+        agrees(o, "alarm", "alarm", alarm, false, err, errlen) == -1)
+        goto fail;
+    site = cJSON_GetObjectItemCaseSensitive(o, "site");
+    if (site != NULL && !cJSON_IsObject(site)) {
+        snprintf(err, errlen, "field \"site\" is not an object");
+        goto fail;
+    }
+    for (int i = 0; site != NULL && i < SITE_LEVELS; i++) {
+        char display[32];
+        snprintf(display, sizeof(display), "site.%s", site_keys[i]);
+        if (agrees(site, site_keys[i], display, lv[i], true, err, errlen) == -1)
+            goto fail;
+    }
+    a->ident = ident;
+    a->base = ident;
+    a->gateway = lv[SITE_ID];
+    a->city = lv[SITE_CITY];
+    a->district = lv[SITE_DISTRICT];
+    a->street = lv[SITE_STREET];
+    a->community = lv[SITE_COMMUNITY];
+    a->property = lv[SITE_PROPERTY];
+    return 0;
+
+fail:
+    watch_alarm_release(a);
+    free(ident);
+    /* Logged by the watcher: whatever the reason quotes (a forged value cut
+     * at 64 bytes, a topic level) is shown printable. */
+    if (errlen > 0)
+        tb_make_printable(err);
+    return rc;
+}
+
 void watch_alarm_release(struct watch_alarm *a)
 {
     if (a != NULL) {
         cJSON_Delete(a->json);
+        free(a->ident);
         memset(a, 0, sizeof(*a));
     }
 }
@@ -537,8 +682,8 @@ static void put_site(struct textbuf *b, const struct watch_alarm *a, bool zh)
 
 /* The gateway's own text for the event, or -1 when this build does not know
  * the kind or the alarm. */
-static int put_engine_text(struct textbuf *b, const struct watch_alarm *a, enum alarm_event_type type,
-                           enum gw_lang lang)
+static int put_engine_text(struct textbuf *b, const struct watch_alarm *a,
+                           enum alarm_event_type type, enum gw_lang lang)
 {
     struct alarm_event ev;
     enum kind kind;
@@ -627,7 +772,10 @@ int watch_format_alarm(const struct watch_alarm *a, enum watch_line how, enum gw
         watch_format_age(now_ms - a->ts_ms, lang, age, sizeof(age));
         tb_put(&b, " · %s", age);
     }
-    return tb_finish(&b);
+    int n = tb_finish(&b);
+    /* The payload's text is the publisher's: no ESC or CSI to the terminal. */
+    tb_make_printable(buf);
+    return n;
 }
 
 int watch_format_status(const char *gateway, const char *name, bool online, enum gw_lang lang,
@@ -646,7 +794,9 @@ int watch_format_status(const char *gateway, const char *name, bool online, enum
         tb_put(&b, zh ? " 网关上线" : " gateway online");
     else
         tb_put(&b, zh ? " 网关离线" : " gateway OFFLINE");
-    return tb_finish(&b);
+    int n = tb_finish(&b);
+    tb_make_printable(buf); /* names come from status payloads */
+    return n;
 }
 
 /* ---- duplicates ---- */
@@ -676,23 +826,36 @@ void watch_seen_free(struct watch_seen *s)
 
 int watch_seen_add(struct watch_seen *s, const char *gateway, uint64_t seq)
 {
-    /* "seq gateway": the seq has no blank, so the key is unambiguous. */
-    char key[32 + 256];
+    /* "seq gateway": the seq has no blank, so the key is unambiguous; sized
+     * to fit, since two keys cut to one length could be taken for one. */
+    size_t len = strlen(gateway) + 24;
+    char small[320], *key = len <= sizeof(small) ? small : malloc(len);
     uint64_t h;
+    int rc = -1;
 
-    snprintf(key, sizeof(key), "%llu %s", (unsigned long long)seq, gateway);
+    if (key == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(key, len, "%llu %s", (unsigned long long)seq, gateway);
     h = hash_str(key);
-    if (smap_find(&s->gen[0], key, h) != NULL || smap_find(&s->gen[1], key, h) != NULL)
-        return 0;
+    if (smap_find(&s->gen[0], key, h) != NULL || smap_find(&s->gen[1], key, h) != NULL) {
+        rc = 0;
+        goto out;
+    }
     if (s->gen[s->cur].count >= s->half) {
         s->cur = !s->cur;
         smap_clear(&s->gen[s->cur]);
     }
     if (smap_insert(&s->gen[s->cur], key, h) == NULL) {
         errno = ENOMEM;
-        return -1;
+        goto out;
     }
-    return 1;
+    rc = 1;
+out:
+    if (key != small)
+        free(key);
+    return rc;
 }
 
 size_t watch_seen_count(const struct watch_seen *s)
@@ -730,30 +893,54 @@ static int replace(char **dst, const char *src)
 }
 
 int watch_gateways_update(struct watch_gateways *g, const char *base, const void *payload,
-                          size_t len, bool *online, const char **gateway, const char **name)
+                          size_t len, bool *online, const char **gateway, const char **name,
+                          char *err, size_t errlen)
 {
-    cJSON *o = cJSON_ParseWithLength(payload, len);
+    cJSON *o = NULL;
     const cJSON *v;
+    const char *lv[SITE_LEVELS];
+    char *ident = malloc(strlen(base) + 1);
     struct sent *e;
     uint64_t h = hash_str(base);
     int rc = -1;
     bool created = false;
 
+    if (ident == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (site_split(base, ident, lv) == -1) {
+        snprintf(err, errlen,
+                 "topic is not {prefix}/{city}/{district}/{street}/{community}/{property}/"
+                 "{id}/status");
+        goto out;
+    }
+    o = cJSON_ParseWithLength(payload, len);
     if (o == NULL || !cJSON_IsObject(o) ||
-        !cJSON_IsBool(v = cJSON_GetObjectItemCaseSensitive(o, "online")))
+        !cJSON_IsBool(v = cJSON_GetObjectItemCaseSensitive(o, "online"))) {
+        snprintf(err, errlen, "not a status payload");
         goto out;
-    if ((e = smap_find(&g->map, base, h)) == NULL && (e = smap_insert(&g->map, base, h)) == NULL)
+    }
+    /* The will may carry no id; one that does must be this topic's. */
+    if (agrees(o, "gateway", "gateway", lv[SITE_ID], true, err, errlen) == -1) {
+        rc = -2;
         goto out;
+    }
+    if ((e = smap_find(&g->map, base, h)) == NULL && (e = smap_insert(&g->map, base, h)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     if (e->gateway == NULL) { /* new (or its id could not be copied last time) */
-        const char *id = strrchr(base, '/');
-        if (replace(&e->gateway, id != NULL ? id + 1 : base) == -1)
+        if (replace(&e->gateway, lv[SITE_ID]) == -1) {
+            snprintf(err, errlen, "out of memory");
             goto out;
+        }
         created = true;
     }
-    if (*opt_str(o, "gateway") != '\0' && replace(&e->gateway, opt_str(o, "gateway")) == -1)
+    if (*opt_str(o, "name") != '\0' && replace(&e->name, opt_str(o, "name")) == -1) {
+        snprintf(err, errlen, "out of memory");
         goto out;
-    if (*opt_str(o, "name") != '\0' && replace(&e->name, opt_str(o, "name")) == -1)
-        goto out;
+    }
     rc = created || e->online != cJSON_IsTrue(v);
     e->online = cJSON_IsTrue(v);
     *online = e->online;
@@ -761,7 +948,42 @@ int watch_gateways_update(struct watch_gateways *g, const char *base, const void
     *name = e->name != NULL ? e->name : e->gateway;
 out:
     cJSON_Delete(o);
+    free(ident);
+    if (rc < 0 && errlen > 0)
+        tb_make_printable(err); /* logged, and quotes the payload */
     return rc;
+}
+
+/* ---- refusals ---- */
+
+struct watch_once {
+    struct smap map;
+};
+
+struct watch_once *watch_once_new(void)
+{
+    return calloc(1, sizeof(struct watch_once));
+}
+
+void watch_once_free(struct watch_once *o)
+{
+    if (o == NULL)
+        return;
+    smap_clear(&o->map);
+    free(o);
+}
+
+int watch_once_first(struct watch_once *o, const char *key)
+{
+    uint64_t h = hash_str(key);
+
+    if (smap_find(&o->map, key, h) != NULL)
+        return 0;
+    if (smap_insert(&o->map, key, h) == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 1;
 }
 
 void watch_gateways_count(const struct watch_gateways *g, int *online, int *offline)

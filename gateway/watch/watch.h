@@ -1,7 +1,8 @@
 /*
  * watch: the pure part of shelter-watch, the tool of the people who receive
  * alarms (DESIGN 4, 6).  Topic classification, alarm and status payload
- * parsing, duplicate detection by (gateway, seq), the readable zh/en lines,
+ * parsing with the identity taken from the topic, duplicate detection by
+ * (gateway, seq), the readable zh/en lines,
  * and the ack command.  No I/O, no clock reads: the caller passes the time.
  * Any thread, but an object (watch_seen, watch_gateways) belongs to one.
  */
@@ -49,26 +50,44 @@ int watch_cmd_result(const void *payload, size_t len, const char *id, bool *ok, 
 
 /* ---- alarm payloads ---- */
 
-/* An alarm payload of DESIGN 6.  The strings point into `json`, which the
- * struct owns until watch_alarm_release(); absent optional strings are "". */
+/* An alarm payload of DESIGN 6.  The strings point into `json` and `ident`,
+ * which the struct owns until watch_alarm_release() (a copy of the struct
+ * takes them over); absent optional strings are "". */
 struct watch_alarm {
-    void *json; /* cJSON tree */
+    void *json;  /* cJSON tree */
+    char *ident; /* watch_alarm_parse_message: the topic's identity levels */
     uint64_t seq;
-    int64_t ts_ms; /* detection time, wall clock; 0 if absent or unreadable */
+    int64_t ts_ms;    /* detection time, wall clock; 0 if absent or unreadable */
+    const char *base; /* the gateway's topic base (its identity); "" from watch_alarm_parse */
     const char *gateway, *sensor, *kind, *location, *alarm, *event, *severity;
     const char *unit, *message, *by;
-    const char *reason; /* "sensor_removed" on a withdrawal; "" if absent */
-    const char *site_name, *community, *property; /* site.name, site.community, ... */
+    const char *reason;    /* "sensor_removed" on a withdrawal; "" if absent */
+    const char *site_name; /* site.name: the display name, the one thing the topic does not say */
+    const char *city, *district, *street, *community, *property; /* site.city, ... */
     bool active, acked;
     double value, threshold; /* NAN when null or absent */
     int64_t until_ms;        /* inhibit: end of the window; 0 if absent */
 };
 
-/* Parse an alarm payload.  Required: seq (integer >= 0), gateway, sensor,
- * alarm, event (strings), active (bool); everything else is optional.
- * 0, or -1 with a reason in err (a struct that needs no release). */
+/* Parse an alarm payload alone.  Required: seq (integer >= 0), gateway,
+ * sensor, alarm, event (strings), active (bool); everything else is
+ * optional.  Identity (gateway, site) is as the payload claims it.  0, or -1
+ * with a reason in err (a struct that needs no release). */
 int watch_alarm_parse(const void *payload, size_t len, struct watch_alarm *a, char *err,
                       size_t errlen);
+
+/* Parse an alarm message as received: topic and payload.  The topic is the
+ * identity (the broker's ACL pins each gateway to its base): it must be
+ *   {prefix}/{city}/{district}/{street}/{community}/{property}/{id}/alarm/{sensor}/{alarm}
+ * and gateway, site.{city,...,property,shelter}, sensor and alarm are taken
+ * from it; a payload that says otherwise in any of them is rejected (a
+ * forgery, or a gateway publishing where it does not belong).  a->base is the
+ * key for duplicates.  0; -1 when topic or payload is malformed; -2 when the
+ * payload disagrees with its topic; on error the reason is in err and the
+ * struct needs no release.  Pure: the entry point for fuzzing the watcher's
+ * input. */
+int watch_alarm_parse_message(const char *topic, const void *payload, size_t len,
+                              struct watch_alarm *a, char *err, size_t errlen);
 void watch_alarm_release(struct watch_alarm *a);
 
 /* A new alarm for --exec: event raised, active, and a real alarm (not the
@@ -109,7 +128,8 @@ int watch_format_status(const char *gateway, const char *name, bool online, enum
 /* ---- duplicates ---- */
 
 /* The (gateway, seq) pairs seen, to drop the duplicates of at-least-once
- * delivery.  Bounded: two generations of `capacity`/2 entries each; when the
+ * delivery.  The gateway is its topic base (watch_alarm.base), never a
+ * payload's claim.  Bounded: two generations of `capacity`/2 entries each; when the
  * newer is full the older is forgotten, so a duplicate is recognised while
  * fewer than capacity/2 newer messages have arrived. */
 struct watch_seen;
@@ -121,6 +141,18 @@ void watch_seen_free(struct watch_seen *s);         /* NULL is a no-op */
 int watch_seen_add(struct watch_seen *s, const char *gateway, uint64_t seq);
 size_t watch_seen_count(const struct watch_seen *s); /* pairs remembered now */
 
+/* ---- refusals ---- */
+
+/* The topic bases whose refused messages were already logged: a forging or
+ * misconfigured gateway gets one warning, not one per message.  Grows with
+ * the number of such gateways (bounded by the gateways under the filters). */
+struct watch_once;
+
+struct watch_once *watch_once_new(void);    /* NULL on ENOMEM */
+void watch_once_free(struct watch_once *o); /* NULL is a no-op */
+/* 1 the first time key is given (log it), 0 after; -1 on ENOMEM. */
+int watch_once_first(struct watch_once *o, const char *key);
+
 /* ---- gateway status ---- */
 
 /* Online state and display name per gateway topic base.  Grows with the
@@ -130,13 +162,17 @@ struct watch_gateways;
 struct watch_gateways *watch_gateways_new(void); /* NULL on ENOMEM */
 void watch_gateways_free(struct watch_gateways *g);
 
-/* A status payload on {base}/status.  Sets *online, *gateway (the id: the
- * payload's, else the last level of base) and *name (the last display name
- * this gateway published, else its id; valid until the next call).  Returns
- * 1 when the state is new or changed, 0 when unchanged, -1 when the payload
- * is not a status object (state unchanged). */
+/* A status payload on {base}/status.  The topic is the identity: base must
+ * be a gateway's (the six levels after the prefix), *gateway is its last
+ * level, and a payload whose "gateway" says otherwise is rejected.  Sets
+ * *online, *gateway and *name (the last display name this gateway
+ * published, else its id; valid until the next call).  Returns 1 when the
+ * state is new or changed, 0 when unchanged; -1 when the topic is not a
+ * gateway's or the payload not a status object, -2 when the payload names
+ * another gateway (state unchanged, the reason in err). */
 int watch_gateways_update(struct watch_gateways *g, const char *base, const void *payload,
-                          size_t len, bool *online, const char **gateway, const char **name);
+                          size_t len, bool *online, const char **gateway, const char **name,
+                          char *err, size_t errlen);
 /* Counts of gateways known online and offline. */
 void watch_gateways_count(const struct watch_gateways *g, int *online, int *offline);
 

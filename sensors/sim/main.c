@@ -249,6 +249,7 @@ static const char *const fault_names[] = {
     [SIM_FAULT_SLOW] = "answer delayed",
     [SIM_FAULT_BADCRC] = "answered corrupt",
     [SIM_FAULT_EXCEPTION] = "forced exception",
+    [SIM_FAULT_UNIT] = "answered as another unit",
 };
 
 /* One request PDU received on connection ci for unit; tid is the MBAP
@@ -280,6 +281,14 @@ static void serve(struct sim *sim, int ci, uint8_t unit, const uint8_t *pdu, siz
     }
     if (f.mode == SIM_FAULT_MUTE)
         return;
+    if (f.mode == SIM_FAULT_UNIT) {
+        /* What a TCP/RTU converter passes on when another device answers:
+         * that unit's id, and its data when it is on this bus. */
+        struct mbs_tables *other = simstate_tables(sim->st, c->bus, f.arg);
+        if (other != NULL)
+            t = other;
+        unit = (uint8_t)f.arg;
+    }
     if (f.mode == SIM_FAULT_EXCEPTION)
         n = mbs_pdu_exception(pdu[0], (uint8_t)f.arg, resp);
     else

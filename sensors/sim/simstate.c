@@ -772,6 +772,7 @@ static const struct fault_mode {
     {"slow", SIM_FAULT_SLOW, 1, 1, 600000},
     {"badcrc", SIM_FAULT_BADCRC, 0, 0, 0},
     {"exception", SIM_FAULT_EXCEPTION, 1, 1, 255},
+    {"unit", SIM_FAULT_UNIT, 1, 0, 255},
 };
 
 /* TARGET is a sensor name (its whole unit) or BUS:UNIT. */
@@ -806,7 +807,8 @@ static int cmd_fault(struct simstate *st, int argc, char **argv, char *reply, si
             break;
     if (i == sizeof(fault_modes) / sizeof(fault_modes[0]))
         return errf(reply, len,
-                    "error: fault mode '%s' is not none, mute, slow, badcrc or exception", argv[2]);
+                    "error: fault mode '%s' is not none, mute, slow, badcrc, exception or unit",
+                    argv[2]);
     const struct fault_mode *fm = &fault_modes[i];
     if (fm->has_arg != (argc == 4))
         return errf(reply, len, "error: fault %s %s", fm->name,

@@ -23,6 +23,7 @@ enum sim_fault_mode {
     SIM_FAULT_SLOW,      /* answer arg ms late */
     SIM_FAULT_BADCRC,    /* RTU: wrong CRC; TCP: byte count that contradicts the data */
     SIM_FAULT_EXCEPTION, /* answer every request with exception arg */
+    SIM_FAULT_UNIT,      /* answer as unit arg (with its data when it is on the bus) */
 };
 
 struct sim_fault {

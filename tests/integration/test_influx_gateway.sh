@@ -2,7 +2,9 @@
 # The gateway's telemetry in a real influxd: readings, every alarm transition
 # (with seq) and health, tagged by the five levels; blast-door movements with
 # their travel time; influxd stopped mid-scenario and restarted: the backlog
-# arrives complete; the README's review queries return what the scenario did.
+# arrives complete; the README's review queries return what the scenario did;
+# a latched fire acknowledged after the smoke went (acknowledged and cleared
+# in the same millisecond) is two points, not one.
 . "$(dirname "$0")/lib.sh"
 
 DB=shelter
@@ -28,6 +30,8 @@ at 75s set door-1 closed 1
 at 85s set door-1 locked 1
 at 110s set door-1 closed 0
 at 150s set door-1 closed 1
+at 20s set smoke-power-room smoke fire
+at 40s set smoke-power-room smoke normal
 SCN
 } >"$T/evening.scn"
 start_sim "$T/demo.conf" --speed 5
@@ -42,6 +46,12 @@ sleep 15
 start_influx
 echo "influxd back at $(date +%T)"
 wait_for 60 grep -q 'ALARM cleared sump-east high ' "$T/gateway.log"
+# The fire is latched (the smoke went at 8 s): the property manager's ack
+# ends it with acknowledged and cleared at the same instant.
+grep -q 'ALARM raised smoke-power-room fire' "$T/gateway.log" || fail "the fire was not raised"
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$BASE/cmd/ack" \
+	-m '{"id":"ack-fire","sensor":"smoke-power-room","alarm":"fire","by":"物业王经理"}'
+wait_for 10 grep -q 'ALARM cleared smoke-power-room fire' "$T/gateway.log" || fail "the ack did not end the fire"
 # The writer's backoff doubles while influxd is away: its next try can be
 # half a minute off.  Wait for it, then for the backlog to be in.
 wait_for 90 grep -q 'influx: writing again' "$T/gateway.log"
@@ -74,11 +84,13 @@ check "water_level fields and types" test "$(fk water_level)" = "level_m:float,l
 check "co2 fields and types" test "$(fk co2)" = "co2_ppm:float,over_range:boolean,quality:string"
 check "blast_door fields include contacts and travel" \
 	test "$(fk blast_door)" = "contact_closed:boolean,contact_locked:boolean,contact_open:boolean,door:string,movement:string,quality:string,travel_s:float"
-check "alarm fields: seq is an integer, event a string" grep -q 'seq:integer' <<<"$(fk alarm)"
+check "alarm fields: seq is an integer" grep -q 'seq:integer' <<<"$(fk alarm)"
+check "alarm fields: kind and event are not fields (they are tags)" \
+	bash -c "! grep -qE '(^|,)(kind|event):' <<<'$(fk alarm)'"
 check "gateway health fields" grep -q 'broker_connected:boolean.*polls:integer' <<<"$(fk gateway | tr , '\n' | sort | paste -sd, -)"
 tags=$(influx_query 'SHOW TAG KEYS FROM "alarm"' | jq -r '[.results[0].series[0].values[][0]] | sort | join(",")')
-check "alarm tags: the five levels, shelter, sensor, alarm, severity" \
-	test "$tags" = "alarm,city,community,district,property,sensor,severity,shelter,street"
+check "alarm tags: the five levels, shelter, sensor, alarm, severity, kind, event" \
+	test "$tags" = "alarm,city,community,district,event,kind,property,sensor,severity,shelter,street"
 check "Chinese text intact in InfluxDB" \
 	grep -q '集水坑水位超高' <<<"$(values "SELECT message FROM alarm WHERE alarm = 'high_high'")"
 
@@ -90,6 +102,16 @@ check "every alarm transition is in InfluxDB ($logged logged)" test "$(jq length
 check "seqs 1..$logged, none missing" test "$seqs" = "$(jq -c -n "[range(1; $logged + 1)]")"
 during=$(values "SELECT level_m FROM water_level WHERE sensor = 'sump-east'" | jq 'length')
 check "readings written during the outage arrived ($during sump readings)" test "$during" -ge 20
+
+# Two transitions in one millisecond: both points are there.
+fire=$(values "SELECT seq, \"event\", \"by\" FROM alarm WHERE \"alarm\" = 'fire'" | jq -c 'sort_by(.[1])')
+echo "fire in InfluxDB: $fire"
+check "the fire's raised, acknowledged and cleared are three points" \
+	test "$(jq -c 'map(.[2])' <<<"$fire")" = '["raised","acknowledged","cleared"]'
+check "acknowledged and cleared share their millisecond" \
+	jq -e '.[1][0] == .[2][0] and .[1][1] != .[2][1]' <<<"$fire"
+check "the acknowledgement keeps who acknowledged (the audit trail)" \
+	jq -e '.[1][3] == "物业王经理"' <<<"$fire"
 
 # Door movements and travel times.
 mv=$(values "SELECT movement, travel_s FROM blast_door WHERE sensor = 'door-1' AND movement != ''")

@@ -689,17 +689,137 @@ START_TEST(test_rising_fast_exactly_at_rate_does_not_raise)
 }
 END_TEST
 
-START_TEST(test_rising_fast_raises_once_window_is_full)
+/* From the first readings on, a rise counts once it is beyond noise (2 cm):
+ * 5.2 cm/min read every 10 s is 0.87 cm, 1.73 cm, then 2.6 cm. */
+START_TEST(test_rising_fast_raises_from_the_first_readings)
 {
     start(MODE_PEACETIME);
-    rise(5.2, 170 * SEC); /* only 170 s of history: no rate over 3 min yet */
+    rise(5.2, 20 * SEC);
     ck_assert_int_eq(out.n, 0);
-    at(180 * SEC);
-    level(0.20 + 0.052 * 3);
+    at(30 * SEC);
+    level(0.20 + 0.052 * 0.5);
     const struct alarm_event *ev = find(S_SUMP, ALARM_WL_RISING_FAST, ALARM_EV_RAISED);
     ck_assert_ptr_nonnull(ev);
     ck_assert_double_eq_tol(ev->value, 5.2, 1e-6);
     ck_assert_str_eq(ev->unit, "cm/min");
+}
+END_TEST
+
+/* rising_fast events over readings every second of level(t) for [from, to). */
+struct rise_log {
+    int raised, cleared, raised_after_clear;
+    int64_t first_raise, last_raise, first_clear;
+    double raise_value;
+};
+
+static void level_curve(int64_t from, int64_t to, double (*lvl)(int64_t), struct rise_log *lg)
+{
+    for (int64_t t = from; t < to; t += SEC) {
+        at(t);
+        level(lvl(t));
+        for (int i = 0; i < out.n; i++) {
+            if (out.ev[i].sensor != S_SUMP || out.ev[i].alarm != ALARM_WL_RISING_FAST)
+                continue;
+            if (out.ev[i].type == ALARM_EV_RAISED) {
+                if (lg->raised++ == 0) {
+                    lg->first_raise = t;
+                    lg->raise_value = out.ev[i].value;
+                }
+                lg->raised_after_clear += lg->cleared > 0;
+                lg->last_raise = t;
+            } else if (out.ev[i].type == ALARM_EV_CLEARED && lg->cleared++ == 0) {
+                lg->first_clear = t;
+            }
+        }
+        clear_events();
+    }
+}
+
+/* The reported night: a cold start at 0.30 m, a 127 cm/min rise to 1.10 m,
+ * the pumps draining it at 60 cm/min to a steady 0.55 m. */
+static double flood_and_drain(int64_t t)
+{
+    double rise_s = (1.10 - 0.30) / (1.27 / 60), drain_s = (1.10 - 0.55) / (0.60 / 60);
+    double s = (double)t / SEC;
+    if (s < rise_s)
+        return 0.30 + 1.27 / 60 * s;
+    if (s < rise_s + drain_s)
+        return 1.10 - 0.60 / 60 * (s - rise_s);
+    return 0.55;
+}
+
+START_TEST(test_rising_fast_cold_start_fast_rise_raises)
+{
+    struct rise_log lg = {0};
+    start(MODE_PEACETIME);
+    level_curve(0, 30 * SEC, flood_and_drain, &lg);
+    ck_assert_int_eq(lg.raised, 1);
+    ck_assert_int_le(lg.first_raise, 3 * SEC); /* not after 3 min of history */
+    ck_assert_double_gt(lg.raise_value, 60);
+}
+END_TEST
+
+START_TEST(test_rising_fast_rise_then_drain_to_steady_clears_and_does_not_raise)
+{
+    struct rise_log lg = {0};
+    start(MODE_PEACETIME);
+    level_curve(0, 20 * MIN, flood_and_drain, &lg);
+    /* Steady at 0.55 m from 93 s on: was 快速上涨 8.3 cm/min at 180 s. */
+    ck_assert_int_lt(lg.last_raise, 38 * SEC); /* raised while it rose, only then */
+    ck_assert_int_eq(lg.raised, 1);
+    ck_assert_int_eq(lg.cleared, 1);
+    ck_assert_int_eq(lg.raised_after_clear, 0);
+    ck_assert_int_lt(lg.first_clear, 3 * MIN); /* cleared while it drained */
+    ck_assert_int_eq(st(S_SUMP, ALARM_WL_RISING_FAST), ALARM_ST_INACTIVE);
+}
+END_TEST
+
+static double steady_level;
+static double steady(int64_t t)
+{
+    (void)t;
+    return steady_level;
+}
+
+START_TEST(test_rising_fast_steady_pit_never_raises)
+{
+    static const double levels[] = {0.0, 0.30, 0.55, 1.10};
+    struct rise_log lg = {0};
+    steady_level = levels[_i];
+    start(MODE_PEACETIME);
+    level_curve(0, 30 * MIN, steady, &lg);
+    ck_assert_int_eq(lg.raised, 0);
+}
+END_TEST
+
+/* Noise within the 1 cm reading deadband around 0.55 m: random, a fast
+ * zig-zag, and the worst case for a fitted line (low for half a window,
+ * high for the other half, at every scale). */
+static int noise_kind;
+static double noisy(int64_t t)
+{
+    static uint32_t lcg = 12345;
+    int64_t s = t / SEC;
+    switch (noise_kind) {
+    case 0:
+        lcg = lcg * 1664525u + 1013904223u;
+        return 0.55 + ((double)(lcg >> 8) / (double)(1u << 24) - 0.5) * 0.0098;
+    case 1:
+        return 0.55 + (s % 2 ? 0.0049 : -0.0049);
+    case 2:
+        return 0.55 + (s % 180 >= 90 ? 0.0049 : -0.0049);
+    default:
+        return 0.55 + (s % 8 >= 4 ? 0.0049 : -0.0049);
+    }
+}
+
+START_TEST(test_rising_fast_noise_within_deadband_never_raises)
+{
+    struct rise_log lg = {0};
+    noise_kind = _i;
+    start(MODE_PEACETIME);
+    level_curve(0, 30 * MIN, noisy, &lg);
+    ck_assert_int_eq(lg.raised, 0);
 }
 END_TEST
 
@@ -1642,7 +1762,11 @@ static Suite *alarm_suite(void)
     tcase_add_test(tc, test_implausible_value_may_raise_but_never_clears);
     tcase_add_test(tc, test_impossible_jump_is_implausible_but_still_raises);
     tcase_add_test(tc, test_rising_fast_exactly_at_rate_does_not_raise);
-    tcase_add_test(tc, test_rising_fast_raises_once_window_is_full);
+    tcase_add_test(tc, test_rising_fast_raises_from_the_first_readings);
+    tcase_add_test(tc, test_rising_fast_cold_start_fast_rise_raises);
+    tcase_add_test(tc, test_rising_fast_rise_then_drain_to_steady_clears_and_does_not_raise);
+    tcase_add_loop_test(tc, test_rising_fast_steady_pit_never_raises, 0, 4);
+    tcase_add_loop_test(tc, test_rising_fast_noise_within_deadband_never_raises, 0, 4);
     tcase_add_test(tc, test_rising_fast_clears_when_rise_stops);
     tcase_add_test(tc, test_co2_hourly_mean_needs_ten_minutes_of_data);
     tcase_add_test(tc, test_co2_hourly_mean_forgets_samples_older_than_the_window);

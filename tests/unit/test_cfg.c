@@ -649,14 +649,14 @@ END_TEST
 
 START_TEST(test_mqtt_uri_list)
 {
-    struct cfg *c = ok(with("[mqtt]\nuri = tcp://a.example:1883, ssl://b:8883  tcp://[::1]:1883,"
+    struct cfg *c = ok(with("[mqtt]\nuri = ssl://a.example:8883, ssl://b:8883  ssl://[::1]:8883,"
                             "ssl://c\nusername = gw-0001\npassword_file = /etc/pw\n"
                             "ca_file = /etc/ca.pem\ncert_file = /etc/c.pem\nkey_file = /etc/k.pem\n"
                             "topic_prefix = cn/shelter\nkeepalive = 1min\n"));
     ck_assert_int_eq(c->mqtt.nuri, 4);
-    ck_assert_str_eq(c->mqtt.uri[0], "tcp://a.example:1883");
+    ck_assert_str_eq(c->mqtt.uri[0], "ssl://a.example:8883");
     ck_assert_str_eq(c->mqtt.uri[1], "ssl://b:8883");
-    ck_assert_str_eq(c->mqtt.uri[2], "tcp://[::1]:1883");
+    ck_assert_str_eq(c->mqtt.uri[2], "ssl://[::1]:8883");
     ck_assert_str_eq(c->mqtt.uri[3], "ssl://c");
     ck_assert_str_eq(c->mqtt.username, "gw-0001");
     ck_assert_str_eq(c->mqtt.password_file, "/etc/pw");
@@ -681,6 +681,18 @@ START_TEST(test_bad_mqtt_uri_is_error)
     expect_one(with("[mqtt]\nuri = tcp://a tcp://b tcp://c tcp://d tcp://e\n"), 34,
                "[mqtt] uri: too many URIs (at most 4)");
     expect_one(with("[mqtt]\nuri = , ,\n"), 34, "[mqtt] uri: no URI given");
+}
+END_TEST
+
+/* What the MQTT client would refuse at start is a problem of the file. */
+START_TEST(test_mqtt_client_rules)
+{
+    expect_one(with("[mqtt]\nuri = ssl://a, tcp://b\n"), 34,
+               "[mqtt] uri: tcp:// and ssl:// mixed (failing over would drop TLS)");
+    expect_one(with("[mqtt]\nuri = tcp://a\nca_file = /ca.pem\n"), 35,
+               "[mqtt] ca_file: needs ssl:// URIs");
+    expect_one(with("[mqtt]\nuri = tcp://a\npassword_file = /pw\n"), 35,
+               "[mqtt] password_file: needs username");
 }
 END_TEST
 
@@ -890,6 +902,33 @@ START_TEST(test_sensor_unit_range_depends_on_bus_type)
     ck_assert_int_eq(c->sensors[2].unit, 247);
     cfg_free(c);
 #undef fmt
+}
+END_TEST
+
+/* libmodbus 3.1.6 takes TCP unit ids 0..247 and 255 (MODBUS_TCP_SLAVE) and
+ * refuses 248..254: each of those is a FILE:LINE error at --check, never a
+ * sensor the bus cannot address (issue 9, defect 13). */
+START_TEST(test_tcp_units_libmodbus_refuses_are_errors)
+{
+    char body[256], want[160];
+    int unit = 248 + _i;
+    snprintf(body, sizeof(body), "bus = tcp-1\nunit = %d\nkind = co2\nmodel = co2-senseair-s8\n",
+             unit);
+    snprintf(want, sizeof(want),
+             "[sensor extra-1] unit: %d is out of range on tcp bus tcp-1 (0..247 or 255)", unit);
+    expect_one(with_sensor(body), 35, want);
+}
+END_TEST
+
+START_TEST(test_tcp_units_libmodbus_takes_are_accepted)
+{
+    static const int units[] = {0, 1, 247, 255};
+    char body[256];
+    snprintf(body, sizeof(body), "bus = tcp-1\nunit = %d\nkind = co2\nmodel = co2-senseair-s8\n",
+             units[_i]);
+    struct cfg *c = ok(with_sensor(body));
+    ck_assert_int_eq(c->sensors[2].unit, units[_i]);
+    cfg_free(c);
 }
 END_TEST
 
@@ -1258,6 +1297,7 @@ static Suite *cfg_suite(void)
     tc = tcase_create("mqtt_influx");
     tcase_add_test(tc, test_mqtt_uri_list);
     tcase_add_test(tc, test_bad_mqtt_uri_is_error);
+    tcase_add_test(tc, test_mqtt_client_rules);
     tcase_add_test(tc, test_mqtt_section_requires_uri);
     tcase_add_test(tc, test_mqtt_keepalive_and_topic_prefix);
     tcase_add_test(tc, test_mqtt_cert_needs_key);
@@ -1275,6 +1315,8 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_sensor_required_keys_are_reported_at_header_line);
     tcase_add_test(tc, test_sensor_unknown_bus_model_kind);
     tcase_add_test(tc, test_sensor_unit_range_depends_on_bus_type);
+    tcase_add_loop_test(tc, test_tcp_units_libmodbus_refuses_are_errors, 0, 7);
+    tcase_add_loop_test(tc, test_tcp_units_libmodbus_takes_are_accepted, 0, 4);
     tcase_add_test(tc, test_sensor_interval);
     tcase_add_test(tc, test_pit_depth);
     tcase_add_test(tc, test_kind_key_on_wrong_kind_is_error);

@@ -117,6 +117,50 @@ START_TEST(test_embedded_nul_rejected)
 }
 END_TEST
 
+/* cJSON decodes \u0000 into the middle of its C string: "nul\u0000x" would
+ * read as the id "nul".  Such a command is refused, and a cut id is never
+ * echoed (the reply would answer a command nobody sent). */
+START_TEST(test_escaped_nul_in_id_rejected_and_not_echoed)
+{
+    ck_assert_int_eq(parse("test", "{\"id\":\"nul\\u0000x\"}"), -1);
+    ck_assert_str_eq(err, "field \"id\" contains an escaped NUL (\\u0000)");
+    ck_assert_str_eq(cmd.id, "");
+}
+END_TEST
+
+START_TEST(test_escaped_nul_in_any_field_rejected)
+{
+    static const char *const bad_nul[] = {
+        "{\"id\":\"a1\",\"sensor\":\"sump-1\\u0000x\",\"alarm\":\"high\"}",
+        "{\"id\":\"a1\",\"sensor\":\"sump-1\",\"alarm\":\"high\",\"by\":\"\\u0000\"}",
+        "{\"id\":\"a1\",\"sensor\":\"sump-1\",\"alarm\":\"hi\\u0000gh\"}",
+        "{\"id\":\"a1\",\"gateway\":\"gw-1\\u0000other\",\"sensor\":\"s\",\"alarm\":\"a\"}",
+        /* in a key: "sensor\u0000x" would be read as "sensor" */
+        "{\"id\":\"a1\",\"sensor\\u0000x\":\"s\",\"alarm\":\"a\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad_nul) / sizeof(bad_nul[0]); i++) {
+        ck_assert_msg(parse("ack", bad_nul[i]) == -1, "accepted: %s", bad_nul[i]);
+        ck_assert_msg(strstr(err, "contains an escaped NUL") != NULL, "%s: %s", bad_nul[i], err);
+        ck_assert_str_eq(cmd.id, "a1");
+    }
+    /* A key cut short to "id" does not make its value the id. */
+    ck_assert_int_eq(parse("test", "{\"id\\u0000x\":\"t\"}"), -1);
+    ck_assert_str_eq(cmd.id, "");
+}
+END_TEST
+
+/* Only the escape of NUL is refused: an escaped backslash before the text
+ * u0000, other \u escapes and an escaped quote are ordinary text. */
+START_TEST(test_escapes_other_than_nul_accepted)
+{
+    ck_assert_int_eq(
+        parse("ack", "{\"id\":\"a\\\\u0000\",\"sensor\":\"s\\\"q\",\"alarm\":\"\\u0041\"}"), 0);
+    ck_assert_str_eq(cmd.id, "a\\u0000");
+    ck_assert_str_eq(cmd.sensor, "s\"q");
+    ck_assert_str_eq(cmd.alarm, "A");
+}
+END_TEST
+
 /* ---- payloads ---- */
 
 static struct cfg site(void)
@@ -223,6 +267,9 @@ int main(void)
                         (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_oversized_command_rejected_unparsed);
     tcase_add_test(tc, test_embedded_nul_rejected);
+    tcase_add_test(tc, test_escaped_nul_in_id_rejected_and_not_echoed);
+    tcase_add_test(tc, test_escaped_nul_in_any_field_rejected);
+    tcase_add_test(tc, test_escapes_other_than_nul_accepted);
     tcase_add_test(tc, test_topic_base_has_five_levels_and_id);
     tcase_add_test(tc, test_alarm_payload_has_every_contract_field);
     tcase_add_test(tc, test_alarm_payload_nan_is_null_not_nan);

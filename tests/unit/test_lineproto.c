@@ -1,6 +1,6 @@
-/* Unit tests: the InfluxDB line-protocol encoder, byte for byte.  The same
- * escape cases are written to a real influxd and read back by
- * tests/integration/test_influx_write.sh. */
+/* Unit tests: the InfluxDB line-protocol encoder, byte for byte, and the
+ * alarm point's schema (points.c).  The same escape cases are written to a
+ * real influxd and read back by tests/integration/test_influx_write.sh. */
 #include <check.h>
 #include <errno.h>
 #include <float.h>
@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "check_run.h"
 #include "lineproto.h"
+#include "payload.h"
+#include "points.h"
 
 #define MAXN 4
 #define FI(k, x)                                                                                   \
@@ -361,6 +364,75 @@ START_TEST(test_lines_append_into_one_batch)
 }
 END_TEST
 
+/* ---- the alarm point (points.c, DESIGN 9) ---- */
+
+static struct cfg site;
+
+static void alarm_line(const char *event, bool active, char *buf, size_t len)
+{
+    struct alarm_msg m = {.seq = 7,
+                          .ts_ms = 1784541784123LL,
+                          .sensor = "smoke-1",
+                          .kind = "smoke",
+                          .location = "B1",
+                          .alarm = "fire",
+                          .event = event,
+                          .active = active,
+                          .acked = true,
+                          .severity = "critical",
+                          .value = NAN,
+                          .threshold = NAN,
+                          .unit = "",
+                          .message = "火警",
+                          .by = "物业王经理"};
+    snprintf(site.id, sizeof(site.id), "gw1");
+    snprintf(site.city, sizeof(site.city), "zz");
+    snprintf(site.district, sizeof(site.district), "js");
+    snprintf(site.street, sizeof(site.street), "fc");
+    snprintf(site.community, sizeof(site.community), "df");
+    snprintf(site.property, sizeof(site.property), "wk");
+    ck_assert_int_gt(points_alarm(&site, &m, buf, len), 0);
+}
+
+/* The series key: measurement and tags, up to the first blank (no value
+ * here needs escaping). */
+static void series_key(const char *line, char *key, size_t len)
+{
+    size_t n = strcspn(line, " ");
+    ck_assert_uint_lt(n, len);
+    memcpy(key, line, n);
+    key[n] = '\0';
+}
+
+START_TEST(test_alarm_point_tags_kind_and_event)
+{
+    char line[1024], key[512];
+    alarm_line("acknowledged", false, line, sizeof(line));
+    series_key(line, key, sizeof(key));
+    ck_assert_str_eq(key, "alarm,alarm=fire,city=zz,community=df,district=js,event=acknowledged,"
+                          "kind=smoke,property=wk,sensor=smoke-1,severity=critical,shelter=gw1,"
+                          "street=fc");
+    /* Not fields as well: a key is a tag or a field, never both. */
+    ck_assert_ptr_null(strstr(line + strlen(key), "event="));
+    ck_assert_ptr_null(strstr(line + strlen(key), "kind="));
+    ck_assert_ptr_nonnull(strstr(line + strlen(key), " seq=7i,"));
+}
+END_TEST
+
+/* A latched fire acknowledged after the smoke went: acknowledged and cleared
+ * in the same millisecond must be two points (two series). */
+START_TEST(test_two_transitions_in_one_ms_are_two_points)
+{
+    char a[1024], b[1024], ka[512], kb[512];
+    alarm_line("acknowledged", false, a, sizeof(a));
+    alarm_line("cleared", false, b, sizeof(b));
+    series_key(a, ka, sizeof(ka));
+    series_key(b, kb, sizeof(kb));
+    ck_assert_str_ne(ka, kb);
+    ck_assert_str_eq(strrchr(a, ' '), strrchr(b, ' ')); /* the same timestamp */
+}
+END_TEST
+
 static Suite *lineproto_suite(void)
 {
     Suite *s = suite_create("lineproto");
@@ -377,6 +449,10 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tc, test_buffer_too_small_is_enospc_and_stays_in_bounds);
     tcase_add_test(tc, test_invalid_point_is_einval_even_when_too_big);
     tcase_add_test(tc, test_lines_append_into_one_batch);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("points");
+    tcase_add_test(tc, test_alarm_point_tags_kind_and_event);
+    tcase_add_test(tc, test_two_transitions_in_one_ms_are_two_points);
     suite_add_tcase(s, tc);
     return s;
 }

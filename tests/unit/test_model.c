@@ -444,6 +444,33 @@ START_TEST(test_float_nan_is_placeholder_and_inf_out_of_range)
 }
 END_TEST
 
+/* A finite register value that the model's scale (or unit factor) takes past
+ * the range of a double is out of range, like a device's own inf: an inf
+ * reading of quality good carried no value in its payload while the alarm
+ * engine compared inf against its thresholds. */
+START_TEST(test_scaled_value_beyond_double_is_out_of_range)
+{
+    uint16_t regs[2] = {0x7F7F, 0xFFFF}; /* FLT_MAX, times 1e300 */
+    double v;
+
+    write_model("huge.model", "[model]\nname = huge\nkinds = co2\nfunction = input\nstart = 0\n"
+                              "count = 2\n[point co2]\naddress = 0\ntype = float32\n"
+                              "scale = 1e300\n");
+    struct model_set *ms = model_set_load(tmpdir, err, sizeof err);
+    ck_assert_msg(ms != NULL, "%s", err);
+    const struct model *m = model_set_find(ms, "huge");
+    const struct model_point *p = model_point(m, "co2");
+    errno = 0;
+    ck_assert_int_eq(model_decode(m, p, regs, &v, NULL), -1);
+    ck_assert_int_eq(errno, EGW_RANGE);
+    regs[0] = 0x3FC0; /* 1.5e300 is a double */
+    regs[1] = 0x0000;
+    ck_assert_int_eq(model_decode(m, p, regs, &v, NULL), 0);
+    ck_assert_double_eq_tol(v, 1.5e300, 1e285);
+    model_set_free(ms);
+}
+END_TEST
+
 /* ---- broken model files ----------------------------------------------------- */
 
 #define GOOD_HEAD "[model]\nname = bad\nkinds = co2\nfunction = holding\nstart = 0\ncount = 4\n"
@@ -681,6 +708,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_uint32_above_2_pow_31_stays_positive);
     tcase_add_test(tc, test_32bit_placeholders_are_reported);
     tcase_add_test(tc, test_float_nan_is_placeholder_and_inf_out_of_range);
+    tcase_add_test(tc, test_scaled_value_beyond_double_is_out_of_range);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("broken");

@@ -459,6 +459,13 @@ START_TEST(test_fault_targets_sensor_unit_or_bus_unit)
     ck_assert_int_eq(strncmp(cmd("fault sump-1 mute 3"), "error: ", 7), 0);
     ck_assert_int_eq(strncmp(cmd("fault rtu-1:9 mute"), "error: ", 7), 0);
     ck_assert_int_eq(strncmp(cmd("fault sump-1 explode"), "error: ", 7), 0);
+    /* Answer as another unit (a TCP/RTU converter passing on the wrong device). */
+    ck_assert_str_eq(cmd("fault tcp-1:2 unit 9"), "ok tcp-1:2 unit");
+    ck_assert_int_eq(simstate_fault(st, 1, 2).mode, SIM_FAULT_UNIT);
+    ck_assert_int_eq(simstate_fault(st, 1, 2).arg, 9);
+    ck_assert_str_eq(cmd("fault tcp-1:2 unit 0"), "ok tcp-1:2 unit");
+    ck_assert_int_eq(strncmp(cmd("fault tcp-1:2 unit 256"), "error: ", 7), 0);
+    ck_assert_int_eq(strncmp(cmd("fault tcp-1:2 unit"), "error: ", 7), 0);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 /* Unit tests: shelter-watch's pure module (gateway/watch/watch.c): the
  * readable zh/en lines and ages, duplicate detection by (gateway, seq),
- * topics and the ack command, gateway status changes, bad payloads. */
+ * topics and the ack command, gateway status changes, bad payloads, and the
+ * identity of a message taken from its topic (forgeries refused). */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "check_run.h"
 #include "cfg.h"
 #include "payload.h"
+#include "textbuf.h"
 #include "watch/watch.h"
 
 #define CST (8 * 3600) /* China Standard Time, east of UTC */
@@ -295,10 +297,16 @@ END_TEST
 START_TEST(test_withdrawal_payload_round_trip)
 {
     static struct cfg c;
-    struct alarm_orphan o = {.sensor = "smoke-old", .kind = KIND_SMOKE,
-                             .ev = {.sensor = -1, .alarm = ALARM_SMOKE_FIRE,
-                                    .type = ALARM_EV_WITHDRAWN, .severity = ALARM_SEV_CRITICAL,
-                                    .value = NAN, .threshold = NAN, .unit = "", .ts_ms = TS}};
+    struct alarm_orphan o = {.sensor = "smoke-old",
+                             .kind = KIND_SMOKE,
+                             .ev = {.sensor = -1,
+                                    .alarm = ALARM_SMOKE_FIRE,
+                                    .type = ALARM_EV_WITHDRAWN,
+                                    .severity = ALARM_SEV_CRITICAL,
+                                    .value = NAN,
+                                    .threshold = NAN,
+                                    .unit = "",
+                                    .ts_ms = TS}};
     struct alarm_msg m;
     char text[256];
     snprintf(c.id, sizeof(c.id), "gw-1");
@@ -317,7 +325,9 @@ START_TEST(test_withdrawal_payload_round_trip)
     ck_assert_str_eq(line, "18:03:04 [CRITICAL] WITHDRAWN 某小区人防 · smoke-old: fire withdrawn "
                            "(sensor removed from the configuration) · just now");
     watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
-    ck_assert_str_eq(line, "18:03:04 【严重】撤销 某小区人防 · smoke-old：火警已撤销（传感器已从配置中移除） · 刚刚");
+    ck_assert_str_eq(
+        line,
+        "18:03:04 【严重】撤销 某小区人防 · smoke-old：火警已撤销（传感器已从配置中移除） · 刚刚");
     free(json);
     /* An ordinary clear has no reason field, and reads as a clear. */
     o.ev.type = ALARM_EV_CLEARED;
@@ -329,7 +339,8 @@ START_TEST(test_withdrawal_payload_round_trip)
     parse(json);
     ck_assert_str_eq(a.reason, "");
     watch_format_alarm(&a, WATCH_LINE_LIVE, LANG_EN, TS, CST, line, sizeof(line));
-    ck_assert_str_eq(line, "18:03:04 [CRITICAL] CLEARED 某小区人防 · smoke-old: fire cleared · just now");
+    ck_assert_str_eq(line,
+                     "18:03:04 [CRITICAL] CLEARED 某小区人防 · smoke-old: fire cleared · just now");
     free(json);
 }
 END_TEST
@@ -535,6 +546,16 @@ END_TEST
 
 /* ---- gateway status ---- */
 
+#define GW1 "shelter/zz/js/fc/df/wk/gw1"
+#define GW2 "shelter/zz/eq/jfl/dh/zs/gw2"
+
+static int update(struct watch_gateways *g, const char *base, const char *payload, bool *online,
+                  const char **id, const char **name)
+{
+    return watch_gateways_update(g, base, payload, strlen(payload), online, id, name, err,
+                                 sizeof(err));
+}
+
 START_TEST(test_status_changes_reported_once)
 {
     struct watch_gateways *g = watch_gateways_new();
@@ -544,26 +565,273 @@ START_TEST(test_status_changes_reported_once)
     const char *id, *name;
     int n_on, n_off;
 
-    ck_assert_int_eq(watch_gateways_update(g, "s/a/gw1", on, strlen(on), &online, &id, &name), 1);
+    ck_assert_int_eq(update(g, GW1, on, &online, &id, &name), 1);
     ck_assert(online);
     ck_assert_str_eq(name, "东风小区");
-    ck_assert_int_eq(watch_gateways_update(g, "s/a/gw1", on, strlen(on), &online, &id, &name), 0);
+    ck_assert_int_eq(update(g, GW1, on, &online, &id, &name), 0);
     /* The will has no name: the last one known is kept. */
-    ck_assert_int_eq(watch_gateways_update(g, "s/a/gw1", off, strlen(off), &online, &id, &name), 1);
+    ck_assert_int_eq(update(g, GW1, off, &online, &id, &name), 1);
     ck_assert(!online);
     ck_assert_str_eq(id, "gw1");
     ck_assert_str_eq(name, "东风小区");
     /* Never seen online: its id from the topic. */
-    ck_assert_int_eq(watch_gateways_update(g, "s/b/gw2", off, strlen(off), &online, &id, &name), 1);
+    ck_assert_int_eq(update(g, GW2, off, &online, &id, &name), 1);
     ck_assert_str_eq(id, "gw2");
     ck_assert_str_eq(name, "gw2");
-    ck_assert_int_eq(watch_gateways_update(g, "s/b/gw2", "nope", 4, &online, &id, &name), -1);
-    ck_assert_int_eq(watch_gateways_update(g, "s/b/gw2", "{}", 2, &online, &id, &name), -1);
+    ck_assert_int_eq(update(g, GW2, "nope", &online, &id, &name), -1);
+    ck_assert_int_eq(update(g, GW2, "{}", &online, &id, &name), -1);
     watch_gateways_count(g, &n_on, &n_off);
     ck_assert_int_eq(n_on, 0);
     ck_assert_int_eq(n_off, 2);
     watch_gateways_free(g);
     watch_gateways_free(NULL);
+}
+END_TEST
+
+START_TEST(test_status_naming_another_gateway_is_refused)
+{
+    struct watch_gateways *g = watch_gateways_new();
+    bool online;
+    const char *id, *name;
+    int n_on, n_off;
+
+    /* gw1 publishes, on its own status topic, that gw2 is offline. */
+    ck_assert_int_eq(update(g, GW1, "{\"online\":false,\"gateway\":\"gw2\",\"name\":\"德化\"}",
+                            &online, &id, &name),
+                     -2);
+    ck_assert_ptr_nonnull(strstr(err, "\"gw2\""));
+    ck_assert_ptr_nonnull(strstr(err, "\"gw1\""));
+    ck_assert_int_eq(update(g, GW1, "{\"online\":true,\"gateway\":7}", &online, &id, &name), -2);
+    watch_gateways_count(g, &n_on, &n_off);
+    ck_assert_int_eq(n_on + n_off, 0); /* nothing learnt from a refused message */
+    /* A topic too short to name a shelter is no gateway's. */
+    ck_assert_int_eq(update(g, "s/a/gw1", "{\"online\":true}", &online, &id, &name), -1);
+    ck_assert_int_eq(update(g, "zz/js/fc/df/wk/gw1", "{\"online\":true}", &online, &id, &name), -1);
+    ck_assert_int_eq(
+        update(g, "shelter//js/fc/df/wk/gw1", "{\"online\":true}", &online, &id, &name), -1);
+    /* A longer prefix is fine; the id is always the topic's. */
+    ck_assert_int_eq(update(g, "cn/shelter/zz/js/fc/df/wk/gw3",
+                            "{\"online\":true,\"gateway\":\"gw3\"}", &online, &id, &name),
+                     1);
+    ck_assert_str_eq(id, "gw3");
+    watch_gateways_free(g);
+}
+END_TEST
+
+/* ---- identity from the topic ---- */
+
+#define SUMP_TOPIC                                                                                 \
+    "shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1/alarm/sump-east/"     \
+    "high_high"
+
+static int parse_message(const char *topic, const char *json)
+{
+    return watch_alarm_parse_message(topic, json, strlen(json), &a, err, sizeof(err));
+}
+
+START_TEST(test_message_takes_identity_from_the_topic)
+{
+    ck_assert_msg(parse_message(SUMP_TOPIC, SUMP_HH) == 0, "%s", err);
+    ck_assert_str_eq(a.base,
+                     "shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1");
+    ck_assert_str_eq(a.gateway, "demo-dongfeng-b1");
+    ck_assert_str_eq(a.city, "zhengzhou");
+    ck_assert_str_eq(a.district, "jinshui");
+    ck_assert_str_eq(a.street, "fengchan");
+    ck_assert_str_eq(a.community, "dongfeng");
+    ck_assert_str_eq(a.property, "wanke-wuye");
+    ck_assert_str_eq(a.sensor, "sump-east");
+    ck_assert_str_eq(a.alarm, "high_high");
+    ck_assert_uint_eq(a.seq, 42);
+    /* The struct is moved by copy (the watcher's listing does): still valid. */
+    struct watch_alarm copy = a;
+    memset(&a, 0, sizeof(a));
+    watch_format_alarm(&copy, WATCH_LINE_LIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_ptr_nonnull(strstr(line, "（dongfeng/wanke-wuye）"));
+    watch_alarm_release(&copy);
+}
+END_TEST
+
+START_TEST(test_message_without_site_gets_the_topics)
+{
+    cJSON *o = cJSON_Parse(SUMP_HH);
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "site");
+    char *j = cJSON_PrintUnformatted(o);
+    ck_assert_msg(parse_message(SUMP_TOPIC, j) == 0, "%s", err);
+    ck_assert_str_eq(a.community, "dongfeng");
+    ck_assert_str_eq(a.property, "wanke-wuye");
+    ck_assert_str_eq(a.site_name, "");
+    cJSON_Delete(o);
+    free(j);
+}
+END_TEST
+
+/* A payload on the Jinshui gateway's topic that claims to be another's, or
+ * another place: each field that disagrees is refused. */
+static const struct {
+    const char *path, *value;
+} forgeries[] = {
+    {"gateway", "zz-eq-dehua-b2"},
+    {"site.city", "luoyang"},
+    {"site.district", "erqi"},
+    {"site.street", "jiefanglu"},
+    {"site.community", "dehua"},
+    {"site.property", "zhengshang"},
+    {"site.shelter", "zz-eq-dehua-b2"},
+    {"sensor", "smoke-1"},
+    {"alarm", "high"},
+};
+
+START_TEST(test_payload_disagreeing_with_its_topic_is_refused)
+{
+    cJSON *o = cJSON_Parse(SUMP_HH);
+    const char *path = forgeries[_i].path;
+    if (strncmp(path, "site.", 5) == 0)
+        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItem(o, "site"), path + 5,
+                                               cJSON_CreateString(forgeries[_i].value));
+    else
+        cJSON_ReplaceItemInObjectCaseSensitive(o, path, cJSON_CreateString(forgeries[_i].value));
+    char *j = cJSON_PrintUnformatted(o);
+    err[0] = '\0';
+    ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+    ck_assert_msg(strstr(err, path) != NULL && strstr(err, forgeries[_i].value) != NULL, "%s", err);
+    ck_assert_ptr_null(a.json);
+    ck_assert_ptr_null(a.ident);
+    cJSON_Delete(o);
+    free(j);
+}
+END_TEST
+
+/* Found by fuzz_watch: the refusal reason (logged by shelter-watch) showed
+ * the forged value with only C0 controls masked, so broken UTF-8, C1
+ * controls (CSI) and a character cut at the 64-byte limit reached the log. */
+START_TEST(test_refusal_reason_is_printable)
+{
+    static const struct {
+        const char *sensor, *shown;
+    } forged[] = {
+        {"\xD9sump-east", "?sump-east"},
+        {"sump\xC2\x9B[2J", "sump??[2J"},
+        /* 22 three-byte characters: the 64-byte cut falls inside the 22nd */
+        {"集水坑集水坑集水坑集水坑集水坑集水坑集水坑集",
+         "集水坑集水坑集水坑集水坑集水坑集水坑集水坑?"},
+    };
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        cJSON *o = cJSON_Parse(SUMP_HH);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "sensor", cJSON_CreateString(forged[i].sensor));
+        char *j = cJSON_PrintUnformatted(o), want[256];
+        ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+        snprintf(want, sizeof(want), "field \"sensor\" is \"%s\" but the topic says \"sump-east\"",
+                 forged[i].shown);
+        ck_assert_str_eq(err, want);
+        ck_assert(tb_is_printable(err));
+        cJSON_Delete(o);
+        free(j);
+    }
+}
+END_TEST
+
+START_TEST(test_message_with_bad_site_or_topic_is_refused)
+{
+    cJSON *o = cJSON_Parse(SUMP_HH);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "site", cJSON_CreateString("dongfeng"));
+    char *j = cJSON_PrintUnformatted(o);
+    ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+    cJSON_Delete(o);
+    free(j);
+    o = cJSON_Parse(SUMP_HH);
+    cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItem(o, "site"), "community",
+                                           cJSON_CreateNumber(1));
+    j = cJSON_PrintUnformatted(o);
+    ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+    cJSON_Delete(o);
+    free(j);
+    /* Control characters of a forged value are not written to the log. */
+    o = cJSON_Parse(SUMP_HH);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "gateway", cJSON_CreateString("x\nwarning: y"));
+    j = cJSON_PrintUnformatted(o);
+    ck_assert_int_eq(parse_message(SUMP_TOPIC, j), -2);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    cJSON_Delete(o);
+    free(j);
+    /* Topics that do not name a shelter: malformed. */
+    const char *bad[] = {
+        "demo-dongfeng-b1/alarm/sump-east/high_high",
+        "zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1/alarm/sump-east/high_high",
+        "shelter/zhengzhou//fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1/alarm/sump-east/"
+        "high_high",
+        "/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1/alarm/sump-east/"
+        "high_high",
+        "shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1/status",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(parse_message(bad[i], SUMP_HH) == -1, "%s", bad[i]);
+    ck_assert_int_eq(
+        watch_alarm_parse_message(NULL, SUMP_HH, strlen(SUMP_HH), &a, err, sizeof(err)), -1);
+    ck_assert_int_eq(parse_message(SUMP_TOPIC, "not json"), -1);
+    ck_assert_ptr_null(a.json);
+}
+END_TEST
+
+/* The defect: a gateway forges another's alarm, seq included, on its own
+ * topic; the genuine alarm with that seq must still be shown. */
+START_TEST(test_forgery_neither_shows_nor_hides_an_alarm)
+{
+    static const char eq_topic[] =
+        "shelter/zhengzhou/erqi/jiefanglu/dehua/zhengshang-wuye/zz-eq-dehua-b2/alarm/smoke-1/fire";
+    static const char js_topic[] = "shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/"
+                                   "demo-dongfeng-b1/alarm/smoke-1/fire";
+    static const char fire[] =
+        "{\"seq\":7,\"gateway\":\"zz-eq-dehua-b2\",\"site\":{\"city\":\"zhengzhou\","
+        "\"district\":\"erqi\",\"street\":\"jiefanglu\",\"community\":\"dehua\","
+        "\"property\":\"zhengshang-wuye\",\"shelter\":\"zz-eq-dehua-b2\",\"name\":\"德化\"},"
+        "\"sensor\":\"smoke-1\",\"kind\":\"smoke\",\"alarm\":\"fire\",\"event\":\"raised\","
+        "\"active\":true}";
+    static const char own_fire[] =
+        "{\"seq\":7,\"gateway\":\"demo-dongfeng-b1\",\"sensor\":\"smoke-1\",\"kind\":\"smoke\","
+        "\"alarm\":\"fire\",\"event\":\"raised\",\"active\":true}";
+    struct watch_seen *s = watch_seen_new(100);
+
+    /* The forgery on the Jinshui gateway's topic: refused. */
+    ck_assert_int_eq(parse_message(js_topic, fire), -2);
+    /* The Jinshui gateway's own seq 7: accepted, under its own identity. */
+    ck_assert_int_eq(parse_message(js_topic, own_fire), 0);
+    ck_assert_int_eq(watch_seen_add(s, a.base, a.seq), 1);
+    watch_alarm_release(&a);
+    /* The genuine Erqi fire with the same seq: new, not a duplicate. */
+    ck_assert_msg(parse_message(eq_topic, fire) == 0, "%s", err);
+    ck_assert_int_eq(watch_seen_add(s, a.base, a.seq), 1);
+    ck_assert_int_eq(watch_seen_add(s, a.base, a.seq), 0); /* its own duplicate is one */
+    watch_seen_free(s);
+}
+END_TEST
+
+START_TEST(test_duplicate_keys_are_not_cut_short)
+{
+    /* Two long topic bases that share their first 300 bytes. */
+    char b1[600], b2[600];
+    struct watch_seen *s = watch_seen_new(100);
+    memset(b1, 'x', 500);
+    b1[500] = '\0';
+    memcpy(b2, b1, 501);
+    b1[499] = '1';
+    b2[499] = '2';
+    ck_assert_int_eq(watch_seen_add(s, b1, 7), 1);
+    ck_assert_int_eq(watch_seen_add(s, b2, 7), 1);
+    ck_assert_int_eq(watch_seen_add(s, b2, 7), 0);
+    watch_seen_free(s);
+}
+END_TEST
+
+START_TEST(test_refusals_logged_once_per_gateway)
+{
+    struct watch_once *o = watch_once_new();
+    ck_assert_int_eq(watch_once_first(o, GW1), 1);
+    ck_assert_int_eq(watch_once_first(o, GW1), 0);
+    ck_assert_int_eq(watch_once_first(o, GW2), 1);
+    watch_once_free(o);
+    watch_once_free(NULL);
 }
 END_TEST
 
@@ -573,6 +841,50 @@ START_TEST(test_severity_rank_orders_critical_first)
     ck_assert_int_lt(watch_severity_rank("major"), watch_severity_rank("minor"));
     ck_assert_int_lt(watch_severity_rank("minor"), watch_severity_rank("info"));
     ck_assert_int_lt(watch_severity_rank("info"), watch_severity_rank("bogus"));
+}
+END_TEST
+
+/* ---- printable lines (found by tests/fuzz/fuzz_watch.c) ---- */
+
+/* Any gateway (or anyone allowed to publish under shelter/#) chooses the text
+ * of its payloads; what the watcher prints must not drive the operator's
+ * terminal (ESC, CSI) or split a line. */
+START_TEST(test_alarm_line_escapes_control_characters_of_the_payload)
+{
+    const char *json =
+        "{\"seq\":5,\"ts\":\"2026-07-20T10:03:04.123Z\",\"gateway\":\"gw\x01\",\"sensor\":"
+        "\"s\xFF\","
+        "\"alarm\":\"x\",\"event\":\"raised\",\"active\":true,\"severity\":\"major\","
+        "\"site\":{\"name\":\"东风\\u001b[2J\",\"community\":\"a\\nb\",\"property\":\"p\"},"
+        "\"message\":\"水位\\u009b31m超高\\r\"}";
+    parse(json);
+    for (int lang = 0; lang < 2; lang++) {
+        watch_format_alarm(&a, WATCH_LINE_LIVE, lang ? LANG_EN : LANG_ZH, TS, CST, line,
+                           sizeof(line));
+        ck_assert_msg(tb_is_printable(line), "%s", line);
+    }
+    ck_assert_str_eq(line, "18:03:04 [MAJOR] RAISED 东风?[2J (a?b/p) · 水位??31m超高? · just now");
+    watch_format_alarm(&a, WATCH_LINE_ACTIVE, LANG_ZH, TS, CST, line, sizeof(line));
+    ck_assert_msg(tb_is_printable(line), "%s", line);
+}
+END_TEST
+
+START_TEST(test_status_line_escapes_control_characters)
+{
+    watch_format_status("gw\x1b]0;pwned\x07", "东风\n小区", true, LANG_ZH, TS, TS, CST, line,
+                        sizeof(line));
+    ck_assert_str_eq(line, "18:03:04 东风?小区（gw?]0;pwned?） 网关上线");
+}
+END_TEST
+
+START_TEST(test_cmd_result_reason_escapes_control_characters)
+{
+    bool ok = true;
+    char why[128];
+    const char *r = "{\"id\":\"w-1\",\"ok\":false,\"error\":\"no\\u001b[8m such\x01 alarm\\n\"}";
+    ck_assert_int_eq(watch_cmd_result(r, strlen(r), "w-1", &ok, why, sizeof(why)), 1);
+    ck_assert(!ok);
+    ck_assert_str_eq(why, "no?[8m such? alarm?");
 }
 END_TEST
 
@@ -608,7 +920,20 @@ int main(void)
     tcase_add_test(tc, test_ack_payload_is_the_gateway_ack_command);
     tcase_add_test(tc, test_cmd_result_matched_by_id);
     tcase_add_test(tc, test_status_changes_reported_once);
+    tcase_add_test(tc, test_status_naming_another_gateway_is_refused);
+    tcase_add_test(tc, test_message_takes_identity_from_the_topic);
+    tcase_add_test(tc, test_message_without_site_gets_the_topics);
+    tcase_add_loop_test(tc, test_payload_disagreeing_with_its_topic_is_refused, 0,
+                        sizeof(forgeries) / sizeof(forgeries[0]));
+    tcase_add_test(tc, test_message_with_bad_site_or_topic_is_refused);
+    tcase_add_test(tc, test_refusal_reason_is_printable);
+    tcase_add_test(tc, test_forgery_neither_shows_nor_hides_an_alarm);
+    tcase_add_test(tc, test_duplicate_keys_are_not_cut_short);
+    tcase_add_test(tc, test_refusals_logged_once_per_gateway);
     tcase_add_test(tc, test_severity_rank_orders_critical_first);
+    tcase_add_test(tc, test_alarm_line_escapes_control_characters_of_the_payload);
+    tcase_add_test(tc, test_status_line_escapes_control_characters);
+    tcase_add_test(tc, test_cmd_result_reason_escapes_control_characters);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
