@@ -51,8 +51,9 @@
 #define DELAY_MAX_MS (400 * DAY)
 #define TIME_SANE_MS (10 * 366 * DAY) /* older saved times are clamped to this age */
 #define TIME_AHEAD_MS (8 * DAY)       /* saved times further ahead are corrupt */
-#define ANCHOR_MS (12 * HOUR)         /* saved times are relative to a mono time this coarse
-                                         (inhibit ends, <= 7 days ahead, stay within 8) */
+/* Saved times are relative to a monotonic time this coarse (inhibit ends,
+ * <= 7 days ahead, stay within TIME_AHEAD_MS). */
+#define ANCHOR_MS (12 * HOUR)
 
 enum rule_type {
     RT_COMM,        /* the reading says the sensor did not answer */

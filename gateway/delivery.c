@@ -159,17 +159,17 @@ struct delivery {
     int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
     bool dropping;                 /* in a cap episode (logged once) */
 
-    char alarm_filter[TOPIC_MAX];  /* {base}/alarm/# */
-    bool synced;                   /* the sync after the last connect is over */
+    char alarm_filter[TOPIC_MAX]; /* {base}/alarm/# */
+    bool synced;                  /* the sync after the last connect is over */
     int64_t sync_deadline_ms;
-    struct retained *bro;          /* the broker's retained alarms, during the sync */
+    struct retained *bro; /* the broker's retained alarms, during the sync */
     int nbro, capbro;
     uint64_t bro_max_seq;
-    struct retained *repub;        /* the current state to publish again, before the outbox */
+    struct retained *repub; /* the current state to publish again, before the outbox */
     int nrepub, caprepub, repub_next;
-    bool went_back_told;           /* gateway/disk raised for storage that went back */
-    uint64_t first_seq;            /* this run's first seq (after every jump at open) */
-    uint64_t max_sent_seq;         /* the highest seq this run handed to MQTT */
+    bool went_back_told;   /* gateway/disk raised for storage that went back */
+    uint64_t first_seq;    /* this run's first seq (after every jump at open) */
+    uint64_t max_sent_seq; /* the highest seq this run handed to MQTT */
     bool renumbered;
     struct output out[OUT_COUNT];
     bool started; /* delivery_start() done: a new MQTT client connects at once */
@@ -589,7 +589,8 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
                                 .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
                                 /* per sink: MQTT stops at OUTBOX_WINDOW (pump); InfluxDB
                                  * takes a batch of up to INFLUX_BATCH at once */
-                                .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000,
+                                .max_inflight = INFLUX_BATCH,
+                                .busy_timeout_ms = 1000,
                                 .seq_path = seq_path,
                                 .telemetry_spill_ms = TELEMETRY_SPILL_MS};
     char problem[320] = "";
@@ -1072,8 +1073,8 @@ static void *seq_rewrite(void *ctx, uint64_t old_seq, uint64_t new_seq, const vo
     (void)ctx;
     for (size_t f = 0; f < 2 && at == NULL; f++) {
         if (f == 0) {
-            flen = (size_t)snprintf(from, sizeof(from), "\"seq\":%llu",
-                                    (unsigned long long)old_seq);
+            flen =
+                (size_t)snprintf(from, sizeof(from), "\"seq\":%llu", (unsigned long long)old_seq);
             tlen = (size_t)snprintf(to, sizeof(to), "\"seq\":%llu", (unsigned long long)new_seq);
         } else {
             flen = (size_t)snprintf(from, sizeof(from), "seq=%llui", (unsigned long long)old_seq);
@@ -1082,7 +1083,8 @@ static void *seq_rewrite(void *ctx, uint64_t old_seq, uint64_t new_seq, const vo
         for (const char *q = p; q != NULL && q + flen <= p + len;
              q = memchr(q + 1, from[0], (size_t)(p + len - q - 1))) {
             size_t end = (size_t)(q - p) + flen;
-            if (memcmp(q, from, flen) == 0 && (f == 1 || end == len || p[end] < '0' || p[end] > '9')) {
+            if (memcmp(q, from, flen) == 0 &&
+                (f == 1 || end == len || p[end] < '0' || p[end] > '9')) {
                 at = q;
                 break;
             }
@@ -1123,8 +1125,8 @@ static void sync_take(struct delivery *d, const struct mqtt_event *ev)
         return;
     if (seq > d->bro_max_seq)
         d->bro_max_seq = seq;
-    if (retained_add(&d->bro, &d->nbro, &d->capbro, ev->topic, NULL, seq, ev->payload,
-                     ev->len) == -1)
+    if (retained_add(&d->bro, &d->nbro, &d->capbro, ev->topic, NULL, seq, ev->payload, ev->len) ==
+        -1)
         log_warnx("mqtt: sync: out of memory (the state is republished in full)");
 }
 
@@ -1164,9 +1166,15 @@ static void reassert(struct delivery *d, const struct retained *cur, uint64_t br
 
     if (p == NULL)
         return;
-    struct outbox_rec rec = {.sensor = cur->sensor, .topic = cur->topic, .payload = p,
-                             .payload_len = len, .qos = 1, .retained = 1, .seq = seq,
-                             .created_ms = wall_ms(), .sinks = 1u << SINK_MQTT};
+    struct outbox_rec rec = {.sensor = cur->sensor,
+                             .topic = cur->topic,
+                             .payload = p,
+                             .payload_len = len,
+                             .qos = 1,
+                             .retained = 1,
+                             .seq = seq,
+                             .created_ms = wall_ms(),
+                             .sinks = 1u << SINK_MQTT};
     struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
     log_warnx("ALARM state %s asserted again as seq %llu (was seq %llu; the broker held seq "
               "%llu, which the outbox had lost)",
@@ -1216,9 +1224,15 @@ static int adopt_or_withdraw(struct delivery *d, const struct retained *b)
                                 "(raised again if its condition still holds)"));
     char *p = cJSON_PrintUnformatted(o);
     if (p != NULL) {
-        struct outbox_rec rec = {.sensor = sensor->valuestring, .topic = b->topic, .payload = p,
-                                 .payload_len = strlen(p), .qos = 1, .retained = 1, .seq = seq,
-                                 .created_ms = now, .sinks = 1u << SINK_MQTT};
+        struct outbox_rec rec = {.sensor = sensor->valuestring,
+                                 .topic = b->topic,
+                                 .payload = p,
+                                 .payload_len = strlen(p),
+                                 .qos = 1,
+                                 .retained = 1,
+                                 .seq = seq,
+                                 .created_ms = now,
+                                 .sinks = 1u << SINK_MQTT};
         struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
         log_warnx("ALARM withdrawn %s as seq %llu: raised at the centre (seq %llu) but unknown "
                   "to the gateway's storage",
@@ -1257,7 +1271,8 @@ static void sync_finish(struct delivery *d, bool complete)
         uint64_t floor = d->bro_max_seq + 1;
         if ((uint64_t)wall_ms() > floor)
             floor = (uint64_t)wall_ms();
-        snprintf(why, sizeof(why), "the broker holds seq %llu, at or above this run's first "
+        snprintf(why, sizeof(why),
+                 "the broker holds seq %llu, at or above this run's first "
                  "seq %llu: the state directory went back in time; seq jumps to %llu",
                  (unsigned long long)d->bro_max_seq, (unsigned long long)d->first_seq,
                  (unsigned long long)floor);
@@ -1291,8 +1306,8 @@ static void sync_finish(struct delivery *d, bool complete)
             asserted++;
             continue;
         }
-        if (retained_add(&d->repub, &d->nrepub, &d->caprepub, c->topic, NULL, c->seq,
-                         c->payload, c->len) == 0)
+        if (retained_add(&d->repub, &d->nrepub, &d->caprepub, c->topic, NULL, c->seq, c->payload,
+                         c->len) == 0)
             republished++;
     }
     /* Retained alarms of ours the outbox knows nothing of (it lost them, or
@@ -1310,8 +1325,8 @@ static void sync_finish(struct delivery *d, bool complete)
         if (os.current_partial) { /* upgraded: the broker's is the current state */
             cJSON *o = cJSON_ParseWithLength(b->payload, b->len);
             const cJSON *sn = cJSON_GetObjectItemCaseSensitive(o, "sensor");
-            if (cJSON_IsString(sn) && outbox_current_adopt(d->ob, b->topic, sn->valuestring,
-                                                           b->seq, b->payload, b->len) == -1)
+            if (cJSON_IsString(sn) && outbox_current_adopt(d->ob, b->topic, sn->valuestring, b->seq,
+                                                           b->payload, b->len) == -1)
                 log_warnx("outbox: current state: out of memory");
             cJSON_Delete(o);
             continue;
@@ -1320,7 +1335,8 @@ static void sync_finish(struct delivery *d, bool complete)
     }
     if (complete && os.current_partial) {
         log_info("outbox: current alarm state seeded from the broker's %d retained alarms "
-                 "(first connect after an upgrade)", d->nbro);
+                 "(first connect after an upgrade)",
+                 d->nbro);
         outbox_current_seeded(d->ob);
     }
     retained_clear(cur.v, &cur.n);
@@ -1502,7 +1518,7 @@ static void on_published(struct delivery *d, const struct mqtt_event *ev)
     if (d->mqtt_inflight > 0)
         d->mqtt_inflight--;
     if (ev->id == REPUB_ID)
-        return;   /* the current state again: a failure is redone at the next connect */
+        return; /* the current state again: a failure is redone at the next connect */
     if (ev->ok) {
         outbox_done(d->ob, (int64_t)ev->id, SINK_MQTT);
         d->confirmations = true;
@@ -1639,7 +1655,7 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
         case MQTT_EV_MESSAGE:
             if (strncmp(ev.topic, d->alarm_filter, strlen(d->alarm_filter) - 1) == 0) {
                 if (!d->synced && !ev.oversized)
-                    sync_take(d, &ev);   /* later: our own publishes coming back */
+                    sync_take(d, &ev); /* later: our own publishes coming back */
             } else if (strcmp(ev.topic, d->status_topic) == 0) {
                 if (!d->synced)
                     sync_finish(d, true);

@@ -832,8 +832,8 @@ static int db_open(struct outbox *ob)
         goto fail;
     /* The WAL restarts after each checkpoint (1000 pages); the limit also
      * gives back the space a backlog made it grow to. */
-    rc = sqlite3_exec(ob->db, "PRAGMA synchronous=FULL; PRAGMA journal_size_limit=4194304",
-                      NULL, NULL, NULL);
+    rc = sqlite3_exec(ob->db, "PRAGMA synchronous=FULL; PRAGMA journal_size_limit=4194304", NULL,
+                      NULL, NULL);
     if (rc != SQLITE_OK) {
         set_err(ob, rc, "PRAGMA synchronous=FULL");
         goto fail;
