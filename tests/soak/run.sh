@@ -100,12 +100,13 @@ grep -oE 'seqs [0-9]+\.\.[0-9]+ are skipped' "$T/all-gateway.log" |
 jq -s 'map(.seq) | unique | .[]' "$T/all.json" >"$T/seqs.txt"
 # Missing: gaps between the distinct seqs seen; accounted when inside a
 # declared skip.  (Counted per gap: a jump to the wall clock is one gap.)
-# A gap inside a declared range wider than 1000 is a jump to the wall clock
-# (after a lost outbox or reservation); other gaps count their missing seqs.
+# A gap of more than 1000 seqs is a jump to the wall clock (after a lost
+# outbox or reservation, or a renumbering); smaller ones count their missing
+# seqs.  Either must lie in a range the gateway declared skipped.
 read -r missing unaccounted gaps jumps <<<"$(awk 'NR == FNR {lo[NR] = $1; hi[NR] = $2; n = NR; next}
 	{ if (prev != "" && $1 > prev + 1) {
 		k = 0; for (i = 1; i <= n; i++) if (prev + 1 >= lo[i] && $1 - 1 <= hi[i]) k = i
-		if (k > 0 && hi[k] - lo[k] >= 1000) jumps++
+		if ($1 - prev > 1000) { jumps++; if (k == 0) unacc++ }
 		else if (k > 0) { gaps++; missing += $1 - prev - 1 }
 		else {	# not one declared range: count what no range covers
 			gaps++; missing += $1 - prev - 1
