@@ -34,7 +34,7 @@ FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format FORCE
+.PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format FORCE soak
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -115,6 +115,11 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(B)/libgw.a | $(DEPS_STAMP)
 
 bench: all $(B)/tests/bench_core
 	@tests/bench/run.sh
+
+# make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
+# a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
+soak: all
+	@tests/soak/run.sh
 
 # make fuzz: the libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang,
 # ASan and UBSan in build-fuzz/, each run FUZZ_SECONDS (default 60) from its

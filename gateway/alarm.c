@@ -51,6 +51,9 @@
 #define DELAY_MAX_MS (400 * DAY)
 #define TIME_SANE_MS (10 * 366 * DAY) /* older saved times are clamped to this age */
 #define TIME_AHEAD_MS (8 * DAY)       /* saved times further ahead are corrupt */
+/* Saved times are relative to a monotonic time this coarse (inhibit ends,
+ * <= 7 days ahead, stay within TIME_AHEAD_MS). */
+#define ANCHOR_MS (12 * HOUR)
 
 enum rule_type {
     RT_COMM,        /* the reading says the sensor did not answer */
@@ -1666,13 +1669,19 @@ int alarm_state_save(const struct alarm_engine *eng, int64_t now_mono_ms, int64_
         errno = ENOSPC;
         return -1;
     }
+    /* Times are saved relative to an anchor that moves only every
+     * ANCHOR_MS, not to the save itself: an engine whose state did not
+     * change saves the same bytes (but for the anchor's wall time, in the
+     * header), so the outbox writes nothing for it (issue 9, flash wear). */
+    int64_t anchor = now_mono_ms - (now_mono_ms % ANCHOR_MS + ANCHOR_MS) % ANCHOR_MS;
+    int64_t anchor_wall = wall_ms - (now_mono_ms - anchor);
     memset(p, 0, HEADER_SIZE);
     memcpy(p, STATE_MAGIC, 8);
     put_u32(p + 8, STATE_VERSION);
     put_u32(p + 12, (uint32_t)record_size());
     put_u32(p + 16, (uint32_t)eng->n);
-    memcpy(p + 24, &wall_ms, sizeof(wall_ms));
-    struct xio x = {.p = p, .len = need, .off = HEADER_SIZE, .base = now_mono_ms};
+    memcpy(p + 24, &anchor_wall, sizeof(anchor_wall));
+    struct xio x = {.p = p, .len = need, .off = HEADER_SIZE, .base = anchor};
     for (int i = 0; i < eng->n; i++) {
         /* Saving only reads the sensor: the cast is for the shared walker. */
         xfer_sensor(&x, (struct sensor *)&eng->s[i]);

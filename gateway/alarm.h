@@ -264,9 +264,12 @@ bool alarm_warming_up(const struct alarm_engine *eng, int sensor, int64_t now_mo
 /* ---- persistence ----
  * A versioned byte image of every sensor's state (lifecycle, acks, timers,
  * rolling windows, inhibit), matched on load by sensor name and kind, so it
- * survives config edits.  Monotonic times are saved relative to the save and
- * re-based on load with the wall-clock downtime (clamped at 0 when the wall
- * clock went back): the time the gateway was down counts as elapsed.  On load
+ * survives config edits.  Monotonic times are saved relative to an anchor
+ * (a monotonic time that moves every 12 h, with its wall time in the header)
+ * and re-based on load with the wall-clock time since then (clamped at 0
+ * when the wall clock went back): the time the gateway was down counts as
+ * elapsed.  An engine whose state did not change saves the same record
+ * bytes, so the outbox writes nothing for it.  On load
  * nothing is re-raised; raise delays keep their start (an unseen interval
  * counts toward raising), clear delays restart (it never counts toward
  * clearing); each sensor waits for a fresh reading before being evaluated.

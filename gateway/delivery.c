@@ -9,6 +9,21 @@
  *   again (at least once; the centre drops duplicates by seq).
  * - Commits are batched to at most one a second unless an alarm is waiting:
  *   an industrial PC's flash should not see an fsync per Modbus poll.
+ *   Telemetry stays in memory while it is delivered promptly (the outbox
+ *   writes it only when still pending TELEMETRY_SPILL_MS later), and the
+ *   engine state is offered with every alarm commit and otherwise every
+ *   STATE_EVERY_MS (the outbox writes only the chunks that changed).
+ * - After every (re)connect nothing of the outbox is published until the
+ *   sync is over: the broker has sent back the gateway's own retained alarm
+ *   messages (ended by a message on the own status topic, subscribed in the
+ *   same SUBSCRIBE after alarm/#), or SYNC_TIMEOUT_MS passed.  The sync
+ *   (1) detects storage that went back (the broker has a seq the outbox
+ *   lost: gateway/disk; a seq of this very run: renumber what is pending),
+ *   (2) republishes the current alarm state where the broker's copy is
+ *   missing or different, each topic's last transition as it was (same seq,
+ *   same bytes) and never over a newer one: a topic with a pending record is
+ *   left to the outbox, and one where the broker holds a newer seq than the
+ *   outbox remembers is asserted again under a new seq.
  * - No MQTT or InfluxDB problem stops the gateway (DESIGN 1: alarm logic
  *   works without the uplink): a client that cannot be set up (a file it
  *   needs, its configuration section) or is refused stays down, raises the
@@ -25,6 +40,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cfg.h"
 #include "clock.h"
 #include "filecheck.h"
@@ -38,7 +55,9 @@
 #include "uplink.h"
 
 #define COMMIT_EVERY_MS 1000       /* telemetry and confirmations */
-#define STATE_EVERY_MS 10000       /* engine timers and windows */
+#define STATE_EVERY_MS 600000      /* engine timers and windows (alarm commits carry it at once) */
+#define TELEMETRY_SPILL_MS 30000   /* telemetry not delivered by then is written to the outbox */
+#define SYNC_TIMEOUT_MS 5000       /* reading back the broker's retained alarms after a connect */
 #define READING_EVERY_MS 60000     /* a reading is republished at least this often */
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
@@ -67,6 +86,15 @@ struct last_pub {
     bool have;
     struct reading r;
     int64_t at_ms;
+};
+
+/* A retained alarm message of ours, as the broker sent it back (sync). */
+struct retained {
+    char *topic;
+    char *sensor; /* the current state's: its ordering key; NULL from the broker */
+    uint64_t seq;
+    char *payload;
+    size_t len;
 };
 
 /* The two outputs and the gateway alarm each has (DESIGN 6: alarm/gateway/NAME). */
@@ -130,11 +158,25 @@ struct delivery {
     uint64_t influx_set_aside;
     int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
     bool dropping;                 /* in a cap episode (logged once) */
+
+    char alarm_filter[TOPIC_MAX]; /* {base}/alarm/# */
+    bool synced;                  /* the sync after the last connect is over */
+    int64_t sync_deadline_ms;
+    struct retained *bro; /* the broker's retained alarms, during the sync */
+    int nbro, capbro;
+    uint64_t bro_max_seq;
+    struct retained *repub; /* the current state to publish again, before the outbox */
+    int nrepub, caprepub, repub_next;
+    bool went_back_told;   /* gateway/disk raised for storage that went back */
+    uint64_t first_seq;    /* this run's first seq (after every jump at open) */
+    uint64_t max_sent_seq; /* the highest seq this run handed to MQTT */
+    bool renumbered;
     struct output out[OUT_COUNT];
     bool started; /* delivery_start() done: a new MQTT client connects at once */
 };
 
 static void pump(struct delivery *d);
+static void retained_clear(struct retained *v, int *n);
 
 /* ---- alarms committed on their own, at once -------------------------------- */
 
@@ -292,6 +334,44 @@ static int open_outbox(struct delivery *d, const char *path, const struct outbox
     return 0;
 }
 
+/* What the outbox found at open about storage that went back in time; the
+ * reservation lost too: seq jumps to the wall clock as for a lost outbox. */
+static void storage_check(struct delivery *d, char *problem, size_t len)
+{
+    struct outbox_stats os;
+    const char *sp = outbox_storage_problem(d->ob);
+
+    outbox_stats(d->ob, &os);
+    if (os.seq_unknown)
+        outbox_raise_seq(d->ob, (uint64_t)wall_ms());
+    if (sp[0] == '\0')
+        return;
+    log_err("outbox: %s", sp);
+    if (problem[0] == '\0')
+        snprintf(problem, len, "%s", sp);
+}
+
+static void find_disk_alarm(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                            const void *payload, size_t len)
+{
+    bool *active = ctx;
+    (void)sensor;
+    (void)seq;
+    size_t tl = strlen(topic);
+    if (tl >= strlen("/alarm/gateway/disk") &&
+        strcmp(topic + tl - strlen("/alarm/gateway/disk"), "/alarm/gateway/disk") == 0)
+        *active = memmem(payload, len, "\"active\":true", 13) != NULL;
+}
+
+/* Is the last gateway/disk transition this outbox committed a raise? */
+static bool stored_disk_alarm_active(struct delivery *d)
+{
+    bool active = false;
+    if (outbox_current(d->ob, find_disk_alarm, &active) == -1)
+        log_warnx("outbox: cannot read the current alarm state: %s", outbox_errmsg(d->ob));
+    return active;
+}
+
 /* ---- the outputs' clients: set up, retried, never fatal ----------------- */
 
 /* Set output o up afresh after its backoff, which doubles up to the cap. */
@@ -360,13 +440,19 @@ static void mqtt_setup(struct delivery *d)
         .keepalive_s = c->mqtt.keepalive_s,
         .will_topic = d->status_topic,
         .will_payload = "{\"online\":false}",
-        .nsubscriptions = 1,
+        .nsubscriptions = 3,
         /* The outbox never fills the window: replies and status always fit. */
         .max_inflight = OUTBOX_WINDOW + DIRECT_WINDOW,
+        /* Room for every retained alarm of ours at once (the sync). */
+        .max_queued_messages = 64 + (c->nsensors + 1) * (ALARM_KIND_MAX + 2),
     };
     for (int i = 0; i < c->mqtt.nuri; i++)
         o.uris[i] = c->mqtt.uri[i];
     o.subscriptions[0] = d->cmd_filter;
+    /* The sync: our retained alarms come back, then (one SUBSCRIBE, in
+     * order) our retained status marks their end. */
+    o.subscriptions[1] = d->alarm_filter;
+    o.subscriptions[2] = d->status_topic;
     d->mq = mqtt_new(&o, err, sizeof(err));
     if (d->mq != NULL && d->started && mqtt_start(d->mq, err, sizeof(err)) == -1) {
         mqtt_free(d->mq);
@@ -443,6 +529,7 @@ static void outputs_timer(struct delivery *d)
             d->mq = NULL;
             outbox_release_all(d->ob, SINK_MQTT);
             d->mqtt_inflight = 0;
+            d->synced = false; /* the new client's connect starts a sync */
             mqtt_setup(d);
         }
     }
@@ -476,7 +563,7 @@ static void output_init(struct delivery *d, int o, bool wanted)
 struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
 {
     struct delivery *d = calloc(1, sizeof(*d));
-    char path[CFG_TEXT_MAX + 16];
+    char path[CFG_TEXT_MAX + 16], seq_path[CFG_TEXT_MAX + 16];
 
     if (d == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -496,16 +583,31 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     snprintf(d->result_topic, sizeof(d->result_topic), "%s/cmd_result", d->base);
 
     snprintf(path, sizeof(path), "%s/outbox.db", c->state_dir);
+    snprintf(seq_path, sizeof(seq_path), "%s/seq.reserved", c->state_dir);
+    snprintf(d->alarm_filter, sizeof(d->alarm_filter), "%s/alarm/#", d->base);
     struct outbox_limits lim = {.max_telemetry_rows = c->telemetry_max_rows,
                                 .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
                                 /* per sink: MQTT stops at OUTBOX_WINDOW (pump); InfluxDB
                                  * takes a batch of up to INFLUX_BATCH at once */
-                                .max_inflight = INFLUX_BATCH, .busy_timeout_ms = 1000};
+                                .max_inflight = INFLUX_BATCH,
+                                .busy_timeout_ms = 1000,
+                                .seq_path = seq_path,
+                                .telemetry_spill_ms = TELEMETRY_SPILL_MS};
     char problem[320] = "";
     if (open_outbox(d, path, &lim, problem, sizeof(problem)) == -1) {
         snprintf(err, errlen, "outbox: %s", problem);
         goto fail;
     }
+    char back[320] = "";
+    storage_check(d, back, sizeof(back));
+    d->first_seq = outbox_next_seq(d->ob);
+    struct outbox_stats os;
+    outbox_stats(d->ob, &os);
+    if (d->first_seq > os.db_seq_at_open)
+        log_warnx("outbox: seq continues at %llu, the outbox's counter gave %llu: seqs %llu..%llu "
+                  "are skipped (lost with the storage, or never handed out)",
+                  (unsigned long long)d->first_seq, (unsigned long long)os.db_seq_at_open,
+                  (unsigned long long)os.db_seq_at_open, (unsigned long long)d->first_seq - 1);
     output_init(d, OUT_MQTT, c->mqtt.nuri > 0 || c->mqtt.error[0] != '\0');
     output_init(d, OUT_INFLUX, c->influx.enabled);
     if (d->out[OUT_MQTT].wanted)
@@ -529,7 +631,20 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     d->last_commit_ms = d->last_state_ms = mono_ms();
     if (problem[0] != '\0') {
         d->disk_failed = true;
+        d->went_back_told = true;
         disk_alarm(d, true, problem);
+    } else if (back[0] != '\0') {
+        /* The disk lost what it had reported written: raised with the
+         * reason, cleared by the first commit that succeeds (as after a
+         * full disk). */
+        d->disk_failed = true;
+        d->went_back_told = true;
+        disk_alarm(d, true, back);
+    } else if (stored_disk_alarm_active(d)) {
+        /* The last run left gateway/disk raised; this one finds a healthy
+         * disk: without this the centre would show it raised for ever. */
+        log_info("outbox: the disk is healthy again: clearing gateway/disk");
+        disk_alarm(d, false, "");
     }
     return d;
 fail:
@@ -577,6 +692,10 @@ void delivery_close(struct delivery *d)
     free(d->tel);
     free(d->events);
     free(d->last);
+    retained_clear(d->bro, &d->nbro);
+    free(d->bro);
+    retained_clear(d->repub, &d->nrepub);
+    free(d->repub);
     free(d);
 }
 
@@ -767,6 +886,8 @@ int delivery_timeout_ms(const struct delivery *d, int cap_ms)
     }
     if (d->commit_retry_at_ms > now && d->commit_retry_at_ms - now < t)
         t = d->commit_retry_at_ms - now;
+    if (d->mq != NULL && mqtt_connected(d->mq) && !d->synced && d->sync_deadline_ms - now < t)
+        t = d->sync_deadline_ms - now;
     return t < 0 ? 0 : (int)t;
 }
 
@@ -859,7 +980,8 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                   d->cfg->telemetry_max_rows, d->cfg->telemetry_max_mb,
                   (long long)os.telemetry_dropped);
         d->dropping = true;
-    } else if (d->dropping && os.telemetry_rows < d->cfg->telemetry_max_rows / 2) {
+    } else if (d->dropping &&
+               os.telemetry_rows + os.mem_telemetry < d->cfg->telemetry_max_rows / 2) {
         log_info("outbox: telemetry backlog below half the cap again (%lld dropped in all)",
                  (long long)os.telemetry_dropped);
         d->dropping = false;
@@ -885,12 +1007,370 @@ out:
     return rc;
 }
 
-/* Hand pending records to MQTT, alarms first, within the in-flight window. */
+/* ---- the sync after a (re)connect ------------------------------------------ */
+
+#define REPUB_ID ((uint64_t)INT64_MIN) /* republished state: no outbox id is this */
+
+static void retained_clear(struct retained *v, int *n)
+{
+    for (int i = 0; i < *n; i++) {
+        free(v[i].topic);
+        free(v[i].sensor);
+        free(v[i].payload);
+    }
+    *n = 0;
+}
+
+static int retained_add(struct retained **v, int *n, int *cap, const char *topic,
+                        const char *sensor, uint64_t seq, const void *payload, size_t len)
+{
+    if (*n == *cap) {
+        int ncap = *cap ? *cap * 2 : 32;
+        struct retained *p = realloc(*v, sizeof(*p) * (size_t)ncap);
+        if (p == NULL)
+            return -1;
+        *v = p;
+        *cap = ncap;
+    }
+    struct retained *r = &(*v)[*n];
+    r->topic = strdup(topic);
+    r->sensor = sensor != NULL ? strdup(sensor) : NULL;
+    r->payload = malloc(len + 1);
+    if (r->topic == NULL || r->payload == NULL || (sensor != NULL && r->sensor == NULL)) {
+        free(r->topic);
+        free(r->sensor);
+        free(r->payload);
+        return -1;
+    }
+    memcpy(r->payload, payload, len);
+    r->payload[len] = '\0';
+    r->len = len;
+    r->seq = seq;
+    (*n)++;
+    return 0;
+}
+
+/* The seq of one of our alarm payloads; 0 when it has none. */
+static uint64_t payload_seq(const char *p, size_t len)
+{
+    cJSON *o = cJSON_ParseWithLength(p, len);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    uint64_t seq = cJSON_IsNumber(s) && s->valuedouble >= 1 ? (uint64_t)s->valuedouble : 0;
+
+    cJSON_Delete(o);
+    return seq;
+}
+
+/* A copy of an alarm record with its seq replaced: "seq":N in the JSON
+ * payload, seq=Ni in the line-protocol one.  malloc'd; NULL: out of memory. */
+static void *seq_rewrite(void *ctx, uint64_t old_seq, uint64_t new_seq, const void *payload,
+                         size_t len, size_t *newlen)
+{
+    char from[48], to[48];
+    const char *p = payload, *at = NULL;
+    size_t flen = 0, tlen = 0;
+
+    (void)ctx;
+    for (size_t f = 0; f < 2 && at == NULL; f++) {
+        if (f == 0) {
+            flen =
+                (size_t)snprintf(from, sizeof(from), "\"seq\":%llu", (unsigned long long)old_seq);
+            tlen = (size_t)snprintf(to, sizeof(to), "\"seq\":%llu", (unsigned long long)new_seq);
+        } else {
+            flen = (size_t)snprintf(from, sizeof(from), "seq=%llui", (unsigned long long)old_seq);
+            tlen = (size_t)snprintf(to, sizeof(to), "seq=%llui", (unsigned long long)new_seq);
+        }
+        for (const char *q = p; q != NULL && q + flen <= p + len;
+             q = memchr(q + 1, from[0], (size_t)(p + len - q - 1))) {
+            size_t end = (size_t)(q - p) + flen;
+            if (memcmp(q, from, flen) == 0 &&
+                (f == 1 || end == len || p[end] < '0' || p[end] > '9')) {
+                at = q;
+                break;
+            }
+        }
+    }
+    char *out = malloc(len + 48);
+    if (out == NULL)
+        return NULL;
+    if (at == NULL) { /* no seq in it: unchanged */
+        memcpy(out, p, len);
+        *newlen = len;
+        return out;
+    }
+    size_t head = (size_t)(at - p);
+    memcpy(out, p, head);
+    memcpy(out + head, to, tlen);
+    memcpy(out + head + tlen, at + flen, len - head - flen);
+    *newlen = len - flen + tlen;
+    return out;
+}
+
+static void sync_start(struct delivery *d)
+{
+    d->synced = false;
+    d->sync_deadline_ms = mono_ms() + SYNC_TIMEOUT_MS;
+    retained_clear(d->bro, &d->nbro);
+    d->bro_max_seq = 0;
+    retained_clear(d->repub, &d->nrepub);
+    d->repub_next = 0;
+}
+
+/* One retained alarm message of ours, sent back during the sync. */
+static void sync_take(struct delivery *d, const struct mqtt_event *ev)
+{
+    uint64_t seq = payload_seq(ev->payload, ev->len);
+
+    if (seq == 0)
+        return;
+    if (seq > d->bro_max_seq)
+        d->bro_max_seq = seq;
+    if (retained_add(&d->bro, &d->nbro, &d->capbro, ev->topic, NULL, seq, ev->payload, ev->len) ==
+        -1)
+        log_warnx("mqtt: sync: out of memory (the state is republished in full)");
+}
+
+/* The current state as the outbox has it, collected for comparison. */
+struct cur_list {
+    struct retained *v;
+    int n, cap;
+    bool nomem;
+};
+
+static void cur_take(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                     const void *payload, size_t len)
+{
+    struct cur_list *c = ctx;
+
+    if (c->nomem || retained_add(&c->v, &c->n, &c->cap, topic, sensor, seq, payload, len) == -1)
+        c->nomem = true;
+}
+
+static const struct retained *broker_has(const struct delivery *d, const char *topic)
+{
+    for (int i = 0; i < d->nbro; i++)
+        if (strcmp(d->bro[i].topic, topic) == 0)
+            return &d->bro[i];
+    return NULL;
+}
+
+/* The broker holds a newer transition on this topic than the outbox
+ * remembers (the outbox lost it): assert the gateway's state again, the
+ * same message under a new seq, so the centre's view and the gateway's
+ * agree and no seq gets a second meaning. */
+static void reassert(struct delivery *d, const struct retained *cur, uint64_t broker_seq)
+{
+    uint64_t seq = outbox_next_seq(d->ob);
+    size_t len;
+    char *p = seq_rewrite(NULL, cur->seq, seq, cur->payload, cur->len, &len);
+
+    if (p == NULL)
+        return;
+    struct outbox_rec rec = {.sensor = cur->sensor,
+                             .topic = cur->topic,
+                             .payload = p,
+                             .payload_len = len,
+                             .qos = 1,
+                             .retained = 1,
+                             .seq = seq,
+                             .created_ms = wall_ms(),
+                             .sinks = 1u << SINK_MQTT};
+    struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
+    log_warnx("ALARM state %s asserted again as seq %llu (was seq %llu; the broker held seq "
+              "%llu, which the outbox had lost)",
+              cur->topic + strlen(d->base) + 1, (unsigned long long)seq,
+              (unsigned long long)cur->seq, (unsigned long long)broker_seq);
+    if (outbox_commit(d->ob, &cy) == -1)
+        log_warn("outbox commit");
+    free(p);
+}
+
+/* A retained alarm of ours that the outbox does not know: adopted as the
+ * current state when inactive (0), else withdrawn with a new seq (1). */
+static int adopt_or_withdraw(struct delivery *d, const struct retained *b)
+{
+    cJSON *o = cJSON_ParseWithLength(b->payload, b->len);
+    const cJSON *sensor = cJSON_GetObjectItemCaseSensitive(o, "sensor");
+    int rc = 0;
+
+    if (!cJSON_IsString(sensor)) {
+        cJSON_Delete(o);
+        return 0;
+    }
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "active"))) {
+        if (outbox_current_adopt(d->ob, b->topic, sensor->valuestring, b->seq, b->payload,
+                                 b->len) == -1)
+            log_warnx("outbox: current state: out of memory");
+        cJSON_Delete(o);
+        return 0;
+    }
+    /* The same message, cleared: new seq, now, why. */
+    const bool zh = d->cfg->language == LANG_ZH;
+    uint64_t seq = outbox_next_seq(d->ob);
+    char ts[40];
+    int64_t now = wall_ms();
+    format_rfc3339_ms(now, ts, sizeof(ts));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "seq", cJSON_CreateNumber((double)seq));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "ts", cJSON_CreateString(ts));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "event", cJSON_CreateString("cleared"));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "active", cJSON_CreateFalse());
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "acked", cJSON_CreateFalse());
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "reason");
+    cJSON_AddStringToObject(o, "reason", "state_lost");
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        o, "message",
+        cJSON_CreateString(zh ? "网关存储丢失了此告警的状态：撤销（如条件仍在将重新报警）"
+                              : "the gateway's storage lost this alarm's state: withdrawn "
+                                "(raised again if its condition still holds)"));
+    char *p = cJSON_PrintUnformatted(o);
+    if (p != NULL) {
+        struct outbox_rec rec = {.sensor = sensor->valuestring,
+                                 .topic = b->topic,
+                                 .payload = p,
+                                 .payload_len = strlen(p),
+                                 .qos = 1,
+                                 .retained = 1,
+                                 .seq = seq,
+                                 .created_ms = now,
+                                 .sinks = 1u << SINK_MQTT};
+        struct outbox_cycle cy = {.alarms = &rec, .nalarms = 1};
+        log_warnx("ALARM withdrawn %s as seq %llu: raised at the centre (seq %llu) but unknown "
+                  "to the gateway's storage",
+                  b->topic + strlen(d->base) + 1, (unsigned long long)seq,
+                  (unsigned long long)b->seq);
+        if (outbox_commit(d->ob, &cy) == -1)
+            log_warn("outbox commit");
+        else
+            rc = 1;
+        free(p);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* The sync is over: complete (the broker sent back our retained alarms) or
+ * not (timed out: nothing known, so the whole current state is republished). */
+static void sync_finish(struct delivery *d, bool complete)
+{
+    struct outbox_stats os;
+    struct cur_list cur = {0};
+    char why[256];
+    int republished = 0, asserted = 0;
+
+    outbox_stats(d->ob, &os);
+    if (!complete)
+        log_warnx("mqtt: the broker sent no retained state back within %d s (no read access "
+                  "to %s and %s?): republishing the whole current alarm state",
+                  SYNC_TIMEOUT_MS / 1000, d->alarm_filter, d->status_topic);
+    if (complete && d->bro_max_seq >= d->first_seq && d->bro_max_seq > d->max_sent_seq &&
+        !d->renumbered) {
+        /* A seq of this very run's range that this run never sent: the
+         * reservation went back with the database (a storage that lost
+         * less is caught at open).  Jump past it and number anew what is
+         * pending (not published yet: the sync held it back). */
+        uint64_t floor = d->bro_max_seq + 1;
+        if ((uint64_t)wall_ms() > floor)
+            floor = (uint64_t)wall_ms();
+        snprintf(why, sizeof(why),
+                 "the broker holds seq %llu, at or above this run's first "
+                 "seq %llu: the state directory went back in time; seq jumps to %llu",
+                 (unsigned long long)d->bro_max_seq, (unsigned long long)d->first_seq,
+                 (unsigned long long)floor);
+        log_err("outbox: %s", why);
+        uint64_t lo = d->max_sent_seq + 1 > d->first_seq ? d->max_sent_seq + 1 : d->first_seq;
+        log_warnx("outbox: seqs %llu..%llu are skipped", (unsigned long long)lo,
+                  (unsigned long long)floor - 1);
+        outbox_raise_seq(d->ob, floor);
+        int n = outbox_renumber(d->ob, d->first_seq, seq_rewrite, d);
+        if (n == -1)
+            log_warn("outbox: renumbering pending alarms");
+        else if (n > 0)
+            log_warnx("outbox: %d pending alarm transition%s numbered anew", n, n == 1 ? "" : "s");
+        d->renumbered = true;
+        d->went_back_told = true;
+        d->disk_failed = true; /* cleared by the next good commit */
+        disk_alarm(d, true, why);
+    }
+    if (outbox_current(d->ob, cur_take, &cur) == -1)
+        log_warnx("outbox: cannot read the current alarm state: %s", outbox_errmsg(d->ob));
+    if (cur.nomem)
+        log_warnx("mqtt: sync: out of memory: part of the current state is not republished");
+    for (int i = 0; i < cur.n; i++) {
+        const struct retained *c = &cur.v[i], *b = complete ? broker_has(d, c->topic) : NULL;
+        if (outbox_topic_pending(d->ob, SINK_MQTT, c->topic) != 0)
+            continue; /* the outbox sends a newer one (or cannot tell): never overwrite it */
+        if (b != NULL && b->len == c->len && memcmp(b->payload, c->payload, c->len) == 0)
+            continue; /* the broker has it as it is */
+        if (b != NULL && b->seq > c->seq) {
+            reassert(d, c, b->seq);
+            asserted++;
+            continue;
+        }
+        if (retained_add(&d->repub, &d->nrepub, &d->caprepub, c->topic, NULL, c->seq, c->payload,
+                         c->len) == 0)
+            republished++;
+    }
+    /* Retained alarms of ours the outbox knows nothing of (it lost them, or
+     * was replaced): an inactive one becomes the current state as it is; an
+     * active one is withdrawn, since the engine does not know it (if its
+     * condition still holds, the engine raises it again). */
+    int withdrawn = 0;
+    for (int i = 0; complete && i < d->nbro; i++) {
+        const struct retained *b = &d->bro[i];
+        bool known = false;
+        for (int j = 0; j < cur.n && !known; j++)
+            known = strcmp(cur.v[j].topic, b->topic) == 0;
+        if (known || outbox_topic_pending(d->ob, SINK_MQTT, b->topic) != 0)
+            continue;
+        if (os.current_partial) { /* upgraded: the broker's is the current state */
+            cJSON *o = cJSON_ParseWithLength(b->payload, b->len);
+            const cJSON *sn = cJSON_GetObjectItemCaseSensitive(o, "sensor");
+            if (cJSON_IsString(sn) && outbox_current_adopt(d->ob, b->topic, sn->valuestring, b->seq,
+                                                           b->payload, b->len) == -1)
+                log_warnx("outbox: current state: out of memory");
+            cJSON_Delete(o);
+            continue;
+        }
+        withdrawn += adopt_or_withdraw(d, b);
+    }
+    if (complete && os.current_partial) {
+        log_info("outbox: current alarm state seeded from the broker's %d retained alarms "
+                 "(first connect after an upgrade)",
+                 d->nbro);
+        outbox_current_seeded(d->ob);
+    }
+    retained_clear(cur.v, &cur.n);
+    free(cur.v);
+    log_info("mqtt: sync: %d retained alarm%s read back (highest seq %llu), %d republished, %d "
+             "asserted anew, %d withdrawn",
+             d->nbro, d->nbro == 1 ? "" : "s", (unsigned long long)d->bro_max_seq, republished,
+             asserted, withdrawn);
+    retained_clear(d->bro, &d->nbro);
+    d->synced = true;
+}
+
+/* Hand pending records to MQTT, alarms first, within the in-flight window:
+ * after the sync, and after the state it republishes (per-topic order). */
 static void pump(struct delivery *d)
 {
     struct outbox_rec recs[FETCH_BATCH];
 
     if (d->mq == NULL || !mqtt_connected(d->mq) || mono_ms() < d->retry_at_ms)
+        return;
+    if (!d->synced && mono_ms() >= d->sync_deadline_ms)
+        sync_finish(d, false);
+    if (!d->synced)
+        return;
+    while (d->repub_next < d->nrepub && d->mqtt_inflight < OUTBOX_WINDOW) {
+        const struct retained *r = &d->repub[d->repub_next];
+        if (mqtt_publish(d->mq, r->topic, r->payload, r->len, 1, 1, REPUB_ID) == -1)
+            return;
+        if (r->seq > d->max_sent_seq)
+            d->max_sent_seq = r->seq;
+        d->repub_next++;
+        d->mqtt_inflight++;
+    }
+    if (d->repub_next < d->nrepub)
         return;
     /* At most OUTBOX_WINDOW outbox records in flight: under the broker's
      * Receive Maximum (Paho silently holds back the excess), and room left
@@ -908,6 +1388,8 @@ static void pump(struct delivery *d)
                     outbox_release(d->ob, recs[j].id, SINK_MQTT);
                 return;
             }
+            if (recs[i].seq > d->max_sent_seq)
+                d->max_sent_seq = recs[i].seq;
             d->mqtt_inflight++;
         }
     }
@@ -1035,6 +1517,8 @@ static void on_published(struct delivery *d, const struct mqtt_event *ev)
         return;   /* status or cmd_result */
     if (d->mqtt_inflight > 0)
         d->mqtt_inflight--;
+    if (ev->id == REPUB_ID)
+        return; /* the current state again: a failure is redone at the next connect */
     if (ev->ok) {
         outbox_done(d->ob, (int64_t)ev->id, SINK_MQTT);
         d->confirmations = true;
@@ -1133,6 +1617,7 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             log_info("mqtt: connected to %s", ev.detail);
             d->broker_down_logged = false;
             d->retry_at_ms = 0;
+            sync_start(d);
             output_working(d, OUT_MQTT);
             publish_status(d);
             break;
@@ -1154,17 +1639,29 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
                 d->out[OUT_MQTT].retry_at_ms = mono_ms() + UPLINK_GRACE_MS;
             outbox_release_all(d->ob, SINK_MQTT);
             d->mqtt_inflight = 0;   /* every publish in flight was answered (failed) before */
+            d->synced = false;
+            retained_clear(d->repub, &d->nrepub);
+            d->repub_next = 0;
             break;
         case MQTT_EV_SUBSCRIBED:
             if (!ev.ok)
-                log_warnx("mqtt: subscription to %s refused: %s: commands will not arrive",
+                log_warnx("mqtt: subscription to %s (and the sync's) refused: %s: commands "
+                          "will not arrive",
                           d->cmd_filter, mqtt_reason_str(ev.reason));
             break;
         case MQTT_EV_PUBLISHED:
             on_published(d, &ev);
             break;
         case MQTT_EV_MESSAGE:
-            got = on_message(d, &ev, cmd);
+            if (strncmp(ev.topic, d->alarm_filter, strlen(d->alarm_filter) - 1) == 0) {
+                if (!d->synced && !ev.oversized)
+                    sync_take(d, &ev); /* later: our own publishes coming back */
+            } else if (strcmp(ev.topic, d->status_topic) == 0) {
+                if (!d->synced)
+                    sync_finish(d, true);
+            } else {
+                got = on_message(d, &ev, cmd);
+            }
             break;
         default:
             break;
@@ -1201,7 +1698,7 @@ void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
     outbox_stats(d->ob, &os);
     *st = (struct delivery_stats){.connected = d->mq != NULL && mqtt_connected(d->mq),
                                   .pending_alarms = os.alarm_rows + os.mem_alarms,
-                                  .pending_telemetry = os.telemetry_rows,
+                                  .pending_telemetry = os.telemetry_rows + os.mem_telemetry,
                                   .telemetry_dropped = os.telemetry_dropped,
                                   .published = d->published,
                                   .publish_failures = d->publish_failures,

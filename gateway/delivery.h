@@ -71,7 +71,7 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
 int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force);
 
 /* Does the next delivery_run want the engine state (saved at least every
- * 10 s and with every alarm commit)? */
+ * 10 min and with every alarm commit; the outbox writes only what changed)? */
 bool delivery_wants_state(const struct delivery *d);
 
 /* Take MQTT events: confirmations, (re)connects, commands.  Each valid

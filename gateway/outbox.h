@@ -16,11 +16,26 @@
  *   same, and written at the next cycle that succeeds.
  * - seq is per gateway, consecutive and never reused: the counter is
  *   committed with the alarms that used it and never goes back, even when a
- *   commit's fate is unknown.  While alarms are held in memory the counter
- *   alone is written when the disk still takes that much, so a crash leaves
- *   a gap the centre can see rather than a reuse.  (The hole that remains:
- *   when not even that write succeeds, a crash loses the in-memory alarms
- *   and their seqs may be handed out again after the restart.)
+ *   commit's fate is unknown.  Belt and braces against storage that goes
+ *   back in time (a WAL cut short by a power cut, a full disk, a deleted
+ *   database): before any seq is handed out it is also recorded in a small
+ *   reservation file outside the database (lim->seq_path: two checksummed
+ *   slots overwritten in place, so it needs no free space), and at open the
+ *   counter starts above both.  A counter behind the reservation means the
+ *   database lost writes it had reported durable: outbox_storage_problem()
+ *   says so, for the gateway/disk alarm.  The caller's second check is the
+ *   broker (the highest seq of its own retained messages): see
+ *   outbox_raise_seq() and outbox_renumber().
+ * - The current alarm state: per retained alarm topic, the newest record
+ *   ever committed for it (same seq, same bytes), kept in the transaction
+ *   that committed it, so it always matches the engine state committed with
+ *   it; outbox_current() lists it for republishing after a reconnect.
+ * - Flash wear: the engine state is stored in chunks and a commit writes only
+ *   the chunks that changed (an unchanged state costs nothing).  With
+ *   lim->telemetry_spill_ms > 0 telemetry stays in memory while it is being
+ *   delivered and is written only when it is still pending that long later
+ *   (or at close); a power cut loses at most that much telemetry, never an
+ *   alarm.
  * - Telemetry is bounded by rows and payload bytes; when over, the OLDEST
  *   telemetry is deleted and counted.  The cap never touches alarms.
  * - Hand-out order: alarms before telemetry; within a class in commit order,
@@ -57,6 +72,11 @@ struct outbox_limits {
     int busy_timeout_ms;         /* another writer (never ours): wait this long */
     const char *vfs;             /* SQLite VFS name, NULL = default: the I/O seam
                                     through which tests inject disk faults */
+    const char *seq_path;        /* the seq reservation file; NULL = none (tests,
+                                    ":memory:").  Keep it beside, not inside, the
+                                    database's files: it must outlive them */
+    int64_t telemetry_spill_ms;  /* 0: telemetry is written with its cycle; > 0: kept
+                                    in memory and written when still pending this long */
 };
 
 /* One record.  In outbox_commit() the caller fills everything but id and
@@ -101,6 +121,16 @@ struct outbox_stats {
     int disk_failed;           /* the last write failed; cleared by a good commit */
     int64_t io_errors;         /* database reopens after I/O errors, this run */
     uint64_t next_seq;
+    uint64_t open_seq;       /* next_seq right after open: this run's first seq */
+    uint64_t db_seq_at_open; /* the database's own counter at open (before the
+                                reservation): a seq at or above it that the centre
+                                has seen means the database lost writes */
+    int mem_telemetry;       /* telemetry records held in memory */
+    int seq_unknown;         /* the reservation file was lost or damaged: the
+                                caller must jump seq (e.g. to the wall clock) */
+    int current_partial;     /* upgraded from a version without the current state:
+                                it lacks transitions older than the upgrade until
+                                the caller seeds it (outbox_current_adopt) */
 };
 
 struct outbox;
@@ -123,6 +153,45 @@ int outbox_close(struct outbox *ob, char *err, size_t errlen);
  * commit).  For a fresh outbox that replaces a lost one: seqs the centre has
  * seen must not come again. */
 void outbox_raise_seq(struct outbox *ob, uint64_t floor);
+
+/* "" when the storage behaved, else what went wrong at open that the
+ * gateway/disk alarm must tell: the database lost writes (its seq counter
+ * was behind the reservation), the reservation file was lost, damaged or
+ * cannot be written.  Valid until outbox_close(). */
+const char *outbox_storage_problem(const struct outbox *ob);
+
+/* Give the alarm records with seq >= from (pending; a record in flight on a
+ * sink keeps its old payload there: hold them back first) new seqs from outbox_next_seq() on, in
+ * seq order (records that shared a seq still share one); rewrite(ctx, old, new, payload, len) makes
+ * each record's new payload (malloc'd, *newlen set; NULL: out of memory).
+ * For the storage that went back so far that seqs of this run were seen at
+ * the centre already.  Returns how many seqs were given anew, or -1. */
+int outbox_renumber(struct outbox *ob, uint64_t from,
+                    void *(*rewrite)(void *ctx, uint64_t old_seq, uint64_t new_seq,
+                                     const void *payload, size_t len, size_t *newlen),
+                    void *ctx);
+
+/* Call fn for every retained alarm topic's newest committed record (the
+ * gateway's current alarm state as last committed), in seq order.  fn's
+ * arguments are valid during the call only.  Returns the count, or -1. */
+int outbox_current(struct outbox *ob,
+                   void (*fn)(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                              const void *payload, size_t len),
+                   void *ctx);
+
+/* Make a record the current state of its topic (unless a newer one is): for
+ * a retained message of ours the broker kept and the outbox lost.  Written
+ * with the next commit.  0 or -1 (ENOMEM). */
+int outbox_current_adopt(struct outbox *ob, const char *topic, const char *sensor, uint64_t seq,
+                         const void *payload, size_t len);
+
+/* The caller has adopted what the broker still had: the current state is
+ * complete from now on (stored with the next commit). */
+void outbox_current_seeded(struct outbox *ob);
+
+/* Is an alarm record for topic still pending on sink (on disk or in memory)?
+ * 1, 0, or -1 when the database cannot be read. */
+int outbox_topic_pending(struct outbox *ob, unsigned sink, const char *topic);
 
 /* The seq the next committed alarm transition gets. */
 uint64_t outbox_next_seq(const struct outbox *ob);

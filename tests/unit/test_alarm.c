@@ -1705,6 +1705,30 @@ START_TEST(test_event_message_in_both_languages)
 }
 END_TEST
 
+/* Flash wear (issue 9, defect 12): with nothing new, a later save writes the
+ * same record bytes, so the outbox has nothing to write; a change shows. */
+START_TEST(test_state_image_is_stable_while_nothing_changes)
+{
+    size_t len1, len2;
+
+    start(MODE_PEACETIME);
+    at(5000);
+    leak(false);
+    void *a = save(&len1);
+    at(65000);
+    void *b = save(&len2);
+    ck_assert_uint_eq(len1, len2);
+    ck_assert_mem_eq((char *)a + 32, (char *)b + 32, len1 - 32); /* records: same bytes */
+    free(b);
+    at(70000);
+    leak(true);
+    b = save(&len2);
+    ck_assert(memcmp((char *)a + 32, (char *)b + 32, len1 - 32) != 0);
+    free(a);
+    free(b);
+}
+END_TEST
+
 static Suite *alarm_suite(void)
 {
     Suite *s = suite_create("alarm");
@@ -1776,6 +1800,7 @@ static Suite *alarm_suite(void)
     tcase_add_test(tc, test_engine_rejects_invalid_sensors);
     tcase_add_test(tc, test_alarm_names_per_kind);
     tcase_add_test(tc, test_event_message_in_both_languages);
+    tcase_add_test(tc, test_state_image_is_stable_while_nothing_changes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +59,8 @@ static void teardown(void)
         snprintf(p, sizeof(p), "%s%s", db_path, suffix[i]);
         unlink(p);
     }
+    snprintf(p, sizeof(p), "%s/seq", dir);
+    unlink(p);
     rmdir(dir);
 }
 
@@ -321,7 +324,7 @@ START_TEST(test_failed_commit_leaves_no_part_of_the_cycle_on_disk)
     sqlite3 *db = raw_open();
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox"), 1);
     ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 2);
-    ck_assert_int_eq(raw_int(db, "SELECT length(v) FROM meta WHERE k = 'outbox.state'"), 6);
+    ck_assert_int_eq(raw_int(db, "SELECT sum(length(data)) FROM state"), 6);
     ck_assert(raw_check_ok(db, "PRAGMA quick_check"));
     sqlite3_close(db);
 
@@ -331,7 +334,7 @@ START_TEST(test_failed_commit_leaves_no_part_of_the_cycle_on_disk)
     db = raw_open();
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM outbox"), 5);
     ck_assert_int_eq(meta_int(db, "outbox.next_seq"), 6);
-    ck_assert_int_eq(raw_int(db, "SELECT length(v) FROM meta WHERE k = 'outbox.state'"),
+    ck_assert_int_eq(raw_int(db, "SELECT sum(length(data)) FROM state"),
                      (int64_t)sizeof(big_state));
     ck_assert_int_eq(disk_seqs_are_prefix(db), 5);
     sqlite3_close(db);
@@ -853,7 +856,7 @@ START_TEST(test_kill9_during_commits_leaves_contiguous_seqs_and_matching_state)
         char want[32];
         snprintf(want, sizeof(want), "last=%" PRId64, last);
         ck_assert_int_eq(
-            sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'outbox.state'", -1, &st, NULL),
+            sqlite3_prepare_v2(db, "SELECT data FROM state WHERE chunk = 0", -1, &st, NULL),
             SQLITE_OK);
         ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
         ck_assert_int_eq(sqlite3_column_bytes(st, 0), (int)strlen(want));
@@ -865,6 +868,365 @@ START_TEST(test_kill9_during_commits_leaves_contiguous_seqs_and_matching_state)
     /* And the outbox itself picks up where the last child stopped. */
     struct outbox *ob = open_ob(&limits);
     ck_assert_uint_eq(outbox_next_seq(ob), (uint64_t)n + 1);
+    close_ob(ob);
+}
+END_TEST
+
+/* ---- storage that goes back in time (DESIGN 11) ---- */
+
+static char seq_path[160];
+
+static struct outbox_limits with_seq_file(void)
+{
+    struct outbox_limits lim = limits;
+
+    snprintf(seq_path, sizeof(seq_path), "%s/seq", dir);
+    lim.seq_path = seq_path;
+    return lim;
+}
+
+/* A child commits n alarms, one cycle each, and dies without closing (as on
+ * SIGKILL or a power cut); its -wal file stays behind.  space >= 0: the
+ * disk has that many bytes free (the alarms are then held in memory). */
+static void child_commits_and_dies(const struct outbox_limits *lim, int n, long long free_bytes)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct outbox *ob = outbox_open(db_path, lim, 2, err, sizeof(err));
+        if (ob == NULL)
+            _exit(2);
+        if (free_bytes >= 0)
+            vfs_fault_space(free_bytes);
+        for (int i = 0; i < n; i++)
+            if (commit_alarm(ob, "s", TO_MQTT, NULL) == -1)
+                _exit(3);
+        kill(getpid(), SIGKILL); /* no close, no exit handlers: as a crash */
+        _exit(4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child: status %d", status);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* Defect 1: a power cut takes the last WAL frames (truncated at a frame
+ * boundary and at a random offset, or bytes flipped in the tail).  Seqs
+ * handed out before must never come again, and the loss is told. */
+START_TEST(test_seq_never_reused_after_the_wal_loses_its_last_writes)
+{
+    struct outbox_limits lim = with_seq_file();
+    char wal[160];
+    uint64_t handed_out = 0;
+
+    snprintf(wal, sizeof(wal), "%s-wal", db_path);
+    for (int round = 0; round < 6; round++) {
+        child_commits_and_dies(&lim, 5, -1);
+        handed_out += 5;
+        off_t size = file_size(wal);
+        ck_assert_int_gt(size, 32);
+        int fd = open(wal, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        if (round % 3 == 2) { /* flip bytes near the end */
+            unsigned char junk[64];
+            memset(junk, 0xa5, sizeof(junk));
+            ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), size - 200), (ssize_t)sizeof(junk));
+        } else {
+            ck_assert_int_eq(ftruncate(fd, round % 3 == 0 ? size / 2 : 32 + rand() % (size - 32)),
+                             0);
+        }
+        close(fd);
+        struct outbox *ob = open_ob(&lim);
+        struct outbox_stats st;
+        outbox_stats(ob, &st);
+        ck_assert_uint_gt(outbox_next_seq(ob), handed_out);
+        if (st.db_seq_at_open <= handed_out)
+            ck_assert_str_ne(outbox_storage_problem(ob), ""); /* told, for gateway/disk */
+        handed_out = outbox_next_seq(ob) - 1;
+        close_ob(ob);
+    }
+    unlink(seq_path);
+}
+END_TEST
+
+/* Defect 2: a full disk holds the alarms in memory; a SIGKILL then, or a
+ * clean close that cannot write them, must not give their seqs out again. */
+START_TEST(test_seq_never_reused_after_kill_or_close_on_a_full_disk)
+{
+    struct outbox_limits lim = with_seq_file();
+    struct outbox *ob = open_ob(&lim);
+    uint64_t last = 0;
+
+    ck_assert_int_eq(commit_alarm(ob, "s", TO_MQTT, &last), 0);
+    close_ob(ob);
+    /* Killed while full. */
+    child_commits_and_dies(&lim, 4, 0);
+    ob = open_ob(&lim);
+    ck_assert_uint_eq(outbox_next_seq(ob), last + 5);
+    ck_assert_str_ne(outbox_storage_problem(ob), "");
+    /* Closed cleanly while full: the close reports the alarms it lost. */
+    vfs_fault_space(0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(commit_alarm(ob, "s", TO_MQTT, &last), OUTBOX_DISK_FAILED);
+    ck_assert_int_eq(outbox_close(ob, err, sizeof(err)), -1);
+    vfs_fault_clear();
+    ob = open_ob(&lim);
+    ck_assert_uint_eq(outbox_next_seq(ob), last + 1);
+    ck_assert_str_ne(outbox_storage_problem(ob), "");
+    close_ob(ob);
+    /* A healthy restart tells nothing. */
+    ob = open_ob(&lim);
+    ck_assert_str_eq(outbox_storage_problem(ob), "");
+    close_ob(ob);
+    unlink(seq_path);
+}
+END_TEST
+
+START_TEST(test_a_lost_reservation_file_is_told)
+{
+    struct outbox_limits lim = with_seq_file();
+    struct outbox *ob = open_ob(&lim);
+    struct outbox_stats st;
+
+    ck_assert_int_eq(commit_alarm(ob, "s", TO_MQTT, NULL), 0);
+    close_ob(ob);
+    unlink(seq_path);
+    ob = open_ob(&lim);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.seq_unknown, 1);
+    ck_assert_str_ne(outbox_storage_problem(ob), "");
+    close_ob(ob);
+    unlink(seq_path);
+}
+END_TEST
+
+/* Defect 3's store: per topic the newest transition, same seq, same bytes. */
+static char cur_seen[8][96];
+static int ncur;
+static void cur_fn(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                   const void *payload, size_t len)
+{
+    (void)ctx;
+    snprintf(cur_seen[ncur++ % 8], 96, "%s %s %" PRIu64 " %.*s", topic, sensor, seq, (int)len,
+             (const char *)payload);
+}
+
+START_TEST(test_current_state_holds_the_newest_transition_of_each_topic)
+{
+    struct outbox *ob = open_ob(&limits);
+    uint64_t s = outbox_next_seq(ob);
+    struct outbox_rec a[3] = {alarm_rec("door", s, TO_BOTH), alarm_rec("door", s + 1, TO_MQTT),
+                              alarm_rec("leak", s + 2, TO_MQTT)};
+
+    a[0].topic = a[1].topic = "alarm/door/chatter";
+    a[2].topic = "alarm/leak/leak";
+    struct outbox_cycle c = {.alarms = a, .nalarms = 3};
+    ck_assert_int_eq(outbox_commit(ob, &c), 0);
+    ck_assert_int_eq(outbox_topic_pending(ob, MQTT, "alarm/door/chatter"), 1);
+    close_ob(ob);
+    ob = open_ob(&limits);
+    ncur = 0;
+    ck_assert_int_eq(outbox_current(ob, cur_fn, NULL), 2);
+    ck_assert_str_eq(cur_seen[0], "alarm/door/chatter door 2 {\"seq\":2}");
+    ck_assert_str_eq(cur_seen[1], "alarm/leak/leak leak 3 {\"seq\":3}");
+    close_ob(ob);
+}
+END_TEST
+
+/* Defect 12: an unchanged state costs no write; delivered telemetry never
+ * reaches the disk; undelivered telemetry does, later or at close. */
+START_TEST(test_unchanged_state_and_delivered_telemetry_write_nothing)
+{
+    struct outbox_limits lim = limits;
+    static char state[5000];
+    struct outbox_rec out[8];
+
+    lim.telemetry_spill_ms = 60000;
+    struct outbox *ob = open_ob(&lim);
+    memset(state, 'a', sizeof(state));
+    struct outbox_cycle c = {.state = state, .state_len = sizeof(state)};
+    ck_assert_int_eq(outbox_commit(ob, &c), 0);
+    int64_t commits = disk_int("SELECT v FROM meta WHERE k = 'outbox.commit_no'");
+    ck_assert_int_eq(outbox_commit(ob, &c), 0);
+    struct outbox_rec r[2] = {reading_rec("s", "r1", TO_MQTT), reading_rec("s", "r2", TO_MQTT)};
+    struct outbox_cycle t = {
+        .telemetry = r, .ntelemetry = 2, .state = state, .state_len = sizeof(state)};
+    ck_assert_int_eq(outbox_commit(ob, &t), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(outbox_done(ob, out[1].id, MQTT), 0);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    ck_assert_int_eq(disk_int("SELECT v FROM meta WHERE k = 'outbox.commit_no'"), commits);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox"), 0);
+    /* One byte changes: one chunk of five is rewritten, the state reads back. */
+    state[4000] = 'b';
+    ck_assert_int_eq(outbox_commit(ob, &c), 0);
+    ck_assert_int_eq(disk_int("SELECT v FROM meta WHERE k = 'outbox.commit_no'"), commits + 1);
+    /* Undelivered telemetry survives a clean stop. */
+    ck_assert_int_eq(outbox_commit(ob, &t), 0);
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox WHERE class = 1"), 2);
+    ob = open_ob(&lim);
+    void *blob;
+    size_t len;
+    ck_assert_int_eq(outbox_state_load(ob, &blob, &len), 0);
+    ck_assert_uint_eq(len, sizeof(state));
+    ck_assert_mem_eq(blob, state, sizeof(state));
+    free(blob);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    close_ob(ob);
+}
+END_TEST
+
+START_TEST(test_telemetry_not_delivered_promptly_is_written)
+{
+    struct outbox_limits lim = limits;
+
+    lim.telemetry_spill_ms = 1;
+    struct outbox *ob = open_ob(&lim);
+    struct outbox_rec r = reading_rec("s", "r1", TO_MQTT), out[2];
+    ck_assert_int_eq(commit_readings(ob, &r, 1), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 2), 1); /* in flight, unanswered */
+    usleep(5000);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox WHERE class = 1"), 1);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0); /* its mem id still works */
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM outbox WHERE class = 1"), 0);
+    close_ob(ob);
+}
+END_TEST
+
+static void *rewrite_seq(void *ctx, uint64_t old_seq, uint64_t new_seq, const void *payload,
+                         size_t len, size_t *newlen)
+{
+    char *p = malloc(64);
+    (void)ctx;
+    (void)old_seq;
+    (void)payload;
+    (void)len;
+    *newlen = (size_t)snprintf(p, 64, "{\"seq\":%" PRIu64 "}", new_seq);
+    return p;
+}
+
+START_TEST(test_renumber_gives_records_new_seqs_in_order)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec out[8];
+
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(commit_alarm(ob, "s", TO_BOTH, NULL), 0);
+    outbox_raise_seq(ob, 100);
+    ck_assert_int_eq(outbox_renumber(ob, 2, rewrite_seq, NULL), 2);
+    ck_assert_uint_eq(outbox_next_seq(ob), 102);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1); /* per sensor: one at a time */
+    ck_assert_uint_eq(out[0].seq, 1);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
+    ck_assert_uint_eq(out[0].seq, 100);
+    ck_assert_mem_eq(out[0].payload, "{\"seq\":100}", 11);
+    close_ob(ob);
+    ob = open_ob(&limits);
+    ck_assert_uint_eq(outbox_next_seq(ob), 102);
+    ncur = 0;
+    outbox_current(ob, cur_fn, NULL);
+    ck_assert_str_eq(cur_seen[2], "alarm/x/3 s 101 {\"seq\":101}");
+    close_ob(ob);
+}
+END_TEST
+
+/* An outbox of the previous version (state in one meta blob, no current
+ * state) is upgraded in place: the state survives its first chunked write,
+ * and the current state waits to be seeded from the broker. */
+START_TEST(test_version1_outbox_is_upgraded_in_place)
+{
+    sqlite3 *db;
+    static char state[3000];
+    void *blob;
+    size_t len;
+    struct outbox_stats st;
+
+    memset(state, 's', sizeof(state));
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, class INTEGER NOT"
+                     " NULL CHECK (class IN (0, 1)), sensor TEXT NOT NULL, topic TEXT NOT NULL,"
+                     " payload BLOB NOT NULL, qos INTEGER NOT NULL, retained INTEGER NOT NULL,"
+                     " seq INTEGER, created_ms INTEGER NOT NULL, pending INTEGER NOT NULL CHECK"
+                     " (pending > 0));"
+                     "CREATE INDEX outbox_class ON outbox(class);"
+                     "CREATE INDEX outbox_seq ON outbox(seq) WHERE seq IS NOT NULL;"
+                     "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+                     "INSERT INTO meta VALUES ('outbox.next_seq', 42);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_stmt *ins;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "INSERT INTO meta VALUES ('outbox.state', ?1)", -1, &ins, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(ins, 1, state, sizeof(state), SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+
+    struct outbox *ob = open_ob(&limits);
+    ck_assert_uint_eq(outbox_next_seq(ob), 42);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.current_partial, 1);
+    struct outbox_cycle c = {.state = state, .state_len = sizeof(state)};
+    ck_assert_int_eq(outbox_commit(ob, &c), 0); /* the same state, now in chunks */
+    ck_assert_int_eq(outbox_current_adopt(ob, "alarm/a/b", "a", 41, "{\"seq\":41}", 10), 0);
+    outbox_current_seeded(ob);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    close_ob(ob);
+    ob = open_ob(&limits);
+    ck_assert_int_eq(outbox_state_load(ob, &blob, &len), 0);
+    ck_assert_uint_eq(len, sizeof(state));
+    ck_assert_mem_eq(blob, state, sizeof(state));
+    free(blob);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.current_partial, 0);
+    ncur = 0;
+    ck_assert_int_eq(outbox_current(ob, cur_fn, NULL), 1);
+    ck_assert_str_eq(cur_seen[0], "alarm/a/b a 41 {\"seq\":41}");
+    close_ob(ob);
+    ck_assert_int_eq(disk_int("SELECT count(*) FROM meta WHERE k = 'outbox.state'"), 0);
+}
+END_TEST
+
+/* The row cap counts telemetry held in memory: an outage keeps the newest. */
+START_TEST(test_telemetry_cap_counts_memory_and_keeps_the_newest)
+{
+    struct outbox_limits lim = limits;
+    struct outbox_rec r[25], out[32];
+    struct outbox_stats st;
+    char text_buf[25][8];
+
+    lim.telemetry_spill_ms = 60000;
+    lim.max_telemetry_rows = 10;
+    struct outbox *ob = open_ob(&lim);
+    for (int i = 0; i < 25; i++) {
+        snprintf(text_buf[i], sizeof(text_buf[i]), "r%d", i);
+        r[i] = reading_rec("s", text_buf[i], TO_MQTT);
+    }
+    ck_assert_int_eq(commit_readings(ob, r, 25), 0);
+    ck_assert_int_eq(outbox_commit(ob, NULL), 0);
+    outbox_stats(ob, &st);
+    ck_assert_int_eq(st.telemetry_rows + st.mem_telemetry, 10);
+    ck_assert_int_eq(st.telemetry_dropped, 15);
+    int n = outbox_fetch(ob, MQTT, out, 32);
+    ck_assert_int_eq(n, 10);
+    ck_assert_mem_eq(out[0].payload, "r15", 3);
+    ck_assert_mem_eq(out[9].payload, "r24", 3);
     close_ob(ob);
 }
 END_TEST
@@ -895,6 +1257,15 @@ static Suite *outbox_suite(void)
     tcase_add_test(tc, test_fsync_error_reopens_verifies_and_retries_once);
     tcase_add_test(tc, test_failing_fsync_keeps_alarms_in_memory_without_seq_reuse);
     tcase_add_test(tc, test_kill9_during_commits_leaves_contiguous_seqs_and_matching_state);
+    tcase_add_test(tc, test_seq_never_reused_after_the_wal_loses_its_last_writes);
+    tcase_add_test(tc, test_seq_never_reused_after_kill_or_close_on_a_full_disk);
+    tcase_add_test(tc, test_a_lost_reservation_file_is_told);
+    tcase_add_test(tc, test_current_state_holds_the_newest_transition_of_each_topic);
+    tcase_add_test(tc, test_unchanged_state_and_delivered_telemetry_write_nothing);
+    tcase_add_test(tc, test_telemetry_not_delivered_promptly_is_written);
+    tcase_add_test(tc, test_renumber_gives_records_new_seqs_in_order);
+    tcase_add_test(tc, test_version1_outbox_is_upgraded_in_place);
+    tcase_add_test(tc, test_telemetry_cap_counts_memory_and_keeps_the_newest);
     suite_add_tcase(s, tc);
     return s;
 }
