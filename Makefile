@@ -14,13 +14,13 @@ PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd libcrypto
 CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I$(B) -Igateway -Isensors
+CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I$(B) -Ilib -Igateway -Isensors -Icenter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 # Every .c under gateway/ and sensors/ except the programs' mains is library code.
-LIB_SRC  := $(filter-out gateway/main.c, $(wildcard gateway/*.c sensors/*.c))
+LIB_SRC  := $(filter-out gateway/main.c, $(wildcard lib/*.c gateway/*.c sensors/*.c))
 SIM_SRC  := $(filter-out sensors/sim/main.c, $(wildcard sensors/sim/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
@@ -50,7 +50,7 @@ $(B)/config.h: FORCE
 	@echo '#define GW_MODELS_DIR "$(MODELS_DIR)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(B)/gateway/paths.o: $(B)/config.h
+$(B)/lib/paths.o: $(B)/config.h
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -70,13 +70,13 @@ $(B)/libsim.a: $(SIM_OBJ)
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(B)/libsim.a $(B)/libgw.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# shelter-watch (gateway/watch/): its pure module forms libwatch.a, tested by
+# shelter-watch (center/watch/): its pure module forms libwatch.a, tested by
 # tests/unit/test_watch.c.
-WATCH_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out gateway/watch/main.c,$(wildcard gateway/watch/*.c)))
+WATCH_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
 $(B)/libwatch.a: $(WATCH_OBJ)
 	ar rcs $@ $^
 
-$(B)/shelter-watch: $(B)/gateway/watch/main.o $(B)/libwatch.a $(B)/libgw.a
+$(B)/shelter-watch: $(B)/center/watch/main.o $(B)/libwatch.a $(B)/libgw.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/tests/test_watch: tests/unit/test_watch.c $(B)/libwatch.a $(B)/libgw.a | $(DEPS_STAMP)
@@ -186,7 +186,7 @@ install: all
 		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
 
 format:
-	clang-format -i gateway/*.[ch] sensors/*.[ch] sensors/sim/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
+	clang-format -i lib/*.[ch] gateway/*.[ch] center/watch/*.[ch] sensors/*.[ch] sensors/sim/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
 
 clean:
 	rm -rf $(B) build-sanitize build-fuzz

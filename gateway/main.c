@@ -21,7 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "alarm.h"
-#include "bus.h"
+#include "poller.h"
 #include "cfg.h"
 #include "clock.h"
 #include "command.h"

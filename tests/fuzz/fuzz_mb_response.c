@@ -1,7 +1,7 @@
 /*
  * fuzz_mb_response: the bytes a Modbus slave answers, through the gateway's
  * Modbus master and on to a reading.  For one request of the reference
- * shelter the target does what a bus thread does (gateway/bus.c do_read():
+ * shelter the target does what a bus thread does (gateway/poller.c do_read():
  * Modbus TCP through mbtcp_read() on the connection's socket; RTU through
  * libmodbus: modbus_set_slave, then modbus_read_bits / _input_bits /
  * _registers / _input_registers on the request's span, a short answer
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         modbus_t *ctx = modbus_new_rtu("/dev/null", 9600, 'N', 8, 1);
         FUZZ_ASSERT(ctx != NULL);
         FUZZ_ASSERT(modbus_set_socket(ctx, sv[0]) == 0);
-        /* As bus.c sets up its contexts. */
+        /* As poller.c sets up its contexts. */
         FUZZ_ASSERT(modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == 0);
         FUZZ_ASSERT(modbus_set_response_timeout(ctx, 0, 200000) == 0);
         FUZZ_ASSERT(modbus_set_byte_timeout(ctx, 0, 0) == 0);
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         modbus_free(ctx);
     }
     FUZZ_ASSERT(n == -1 || (n >= 0 && n <= rq->count));
-    if (n == rq->count) /* bus.c: any other count is EGW_SHORT, a failed poll */
+    if (n == rq->count) /* poller.c: any other count is EGW_SHORT, a failed poll */
         fuzz_decode_request(c, p, request, regs, bits);
     close(sv[1]);
     return 0;

@@ -1,6 +1,6 @@
 /*
- * fuzz_watch: shelter-watch's message path (gateway/watch/watch.c) on any
- * topic and payload, as gateway/watch/main.c's on_event() takes them: the
+ * fuzz_watch: shelter-watch's message path (center/watch/watch.c) on any
+ * topic and payload, as center/watch/main.c's on_event() takes them: the
  * topic is classified; an alarm message is parsed with its topic
  * (watch_alarm_parse_message: the topic is the identity), checked against
  * the seen (gateway, seq) pairs and formatted as the live and the listed
@@ -29,7 +29,7 @@
 #include "mode.h"
 #include "watch/watch.h"
 
-#define TOPIC_MAX 1024 /* gateway/watch/main.c */
+#define TOPIC_MAX 1024 /* center/watch/main.c */
 #define NOW_MS 1784541784123LL
 
 /* UTF-8 (shortest forms, no surrogates) without C0, DEL or C1 controls. */

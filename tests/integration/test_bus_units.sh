@@ -6,7 +6,7 @@
 #   and does not touch its bus neighbours or the link;
 # - `--check` refuses a Modbus TCP unit libmodbus cannot address (248..254)
 #   with FILE:LINE, and in the poller one request that cannot be made fails
-#   only its own sensor (tests/unit/test_bus.c, run here with the peers).
+#   only its own sensor (tests/unit/test_poller.c, run here with the peers).
 . "$(dirname "$0")/lib.sh"
 
 demo_conf "$T/demo.conf"
@@ -85,8 +85,8 @@ check "it recovers when the right unit answers" grep -q 'unit 1 (co2-shelter): a
 kill -TERM "$GW_PID"; wait "$GW_PID"
 
 # The poller with a unit libmodbus refuses on both transports.
-BUS_TEST_CONF=$T/demo.conf CK_RUN_CASE=poller "$BUILD/tests/test_bus" >"$T/test_bus.log" 2>&1
+BUS_TEST_CONF=$T/demo.conf CK_RUN_CASE=poller "$BUILD/tests/test_poller" >"$T/test_poller.log" 2>&1
 rc=$?
-cat "$T/test_bus.log"
+cat "$T/test_poller.log"
 check "one request refused (unit 250) fails only its own sensor, on RTU and TCP" \
-	eval "test $rc = 0 && grep -q '^100%: Checks: 1, Failures: 0, Errors: 0' '$T/test_bus.log'"
+	eval "test $rc = 0 && grep -q '^100%: Checks: 1, Failures: 0, Errors: 0' '$T/test_poller.log'"

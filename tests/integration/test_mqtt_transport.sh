@@ -1,5 +1,5 @@
 #!/bin/bash
-# The MQTT transport (gateway/mqtt.c) against real mosquitto on loopback:
+# The MQTT transport (lib/mqtt.c) against real mosquitto on loopback:
 # runs the broker tests of $BUILD/tests/test_mqtt_transport with a broker that
 # has a password file and an ACL denying one topic, plus a spare broker config
 # the test binary itself freezes, kills and restarts.  Each Check test becomes

@@ -1,4 +1,4 @@
-/* Tests of the MQTT transport (gateway/mqtt.c).
+/* Tests of the MQTT transport (lib/mqtt.c).
  *
  * Without environment: the pure tests only (option validation, password
  * file handling, refusals before connecting, a refused first connect).  The

@@ -1,4 +1,4 @@
-/* Unit tests: shelter-watch's pure module (gateway/watch/watch.c): the
+/* Unit tests: shelter-watch's pure module (center/watch/watch.c): the
  * readable zh/en lines and ages, duplicate detection by (gateway, seq),
  * topics and the ack command, gateway status changes, bad payloads, and the
  * identity of a message taken from its topic (forgeries refused). */

@@ -1,5 +1,5 @@
 /*
- * bus: the poller thread of one bus.  See bus.h.
+ * poller: the poller thread of one bus.  See poller.h.
  *
  * Scheduling: every request on the bus has its own next_due_ms; the thread
  * serves the earliest due request, then sleeps until the next one (waking at
@@ -24,7 +24,7 @@
  * id of a TCP answer (behind a TCP/RTU converter another unit's answer
  * passed as good data).
  */
-#include "bus.h"
+#include "poller.h"
 
 #include <errno.h>
 #include <modbus.h>

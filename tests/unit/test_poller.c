@@ -1,7 +1,7 @@
 /* Tests of the poller's Modbus reads: the Modbus TCP transaction
  * (gateway/mbtcp.c: framing, the checks libmodbus 3.1.6 leaves out, late
  * answers dropped) on a socket pair, and, with real peers, the poller
- * (gateway/bus.c) keeping one request's error to itself.
+ * (gateway/poller.c) keeping one request's error to itself.
  *
  * The real-peer case runs when BUS_TEST_CONF is set, as
  * tests/integration/test_bus_units.sh does: BUS_TEST_CONF is a gateway
@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bus.h"
+#include "poller.h"
 #include "cfg.h"
 #include "check_run.h"
 #include "clock.h"

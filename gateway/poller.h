@@ -1,5 +1,5 @@
 /*
- * bus: one poller thread per bus (RS-485 port or Modbus TCP endpoint).
+ * poller: one poller thread per bus (RS-485 port or Modbus TCP endpoint).
  *
  * The thread owns its modbus_t and the schedule of the plan's requests on
  * its bus; it shares nothing else.  Each poll's result goes to the main
