@@ -46,7 +46,7 @@ struct gw {
     struct cfg *cfg;
     struct plan *plan;
     struct rqueue *q;
-    struct bus **buses;
+    struct poller **pollers; /* one per bus, by bus index */
     struct reading *last;    /* latest reading per sensor */
     int *have;               /* per sensor: a reading or loss was reported */
     int64_t *last_result_ms; /* per plan request: when its last poll result came */
@@ -387,9 +387,9 @@ static void stuck_timer(struct gw *g)
 
     for (int i = 0; i < g->plan->nrequests; i++) {
         const struct plan_request *rq = &g->plan->requests[i];
-        if (g->stuck[i] || g->buses[rq->bus] == NULL)
+        if (g->stuck[i] || g->pollers[rq->bus] == NULL)
             continue;
-        int64_t limit = 3LL * rq->interval_ms + bus_stall_limit_ms(g->buses[rq->bus]);
+        int64_t limit = 3LL * rq->interval_ms + poller_stall_limit_ms(g->pollers[rq->bus]);
         if (now - g->last_result_ms[i] <= limit)
             continue;
         g->stuck[i] = 1;
@@ -422,8 +422,8 @@ static int start_buses(struct gw *g)
     free(g->stuck);
     g->last_result_ms = calloc((size_t)g->plan->nrequests + 1, sizeof(*g->last_result_ms));
     g->stuck = calloc((size_t)g->plan->nrequests + 1, sizeof(*g->stuck));
-    g->buses = calloc((size_t)g->cfg->nbuses + 1, sizeof(*g->buses));
-    if (g->buses == NULL || g->last_result_ms == NULL || g->stuck == NULL)
+    g->pollers = calloc((size_t)g->cfg->nbuses + 1, sizeof(*g->pollers));
+    if (g->pollers == NULL || g->last_result_ms == NULL || g->stuck == NULL)
         return -1;
     for (int i = 0; i < g->plan->nrequests; i++)
         g->last_result_ms[i] = mono_ms();
@@ -431,12 +431,12 @@ static int start_buses(struct gw *g)
     for (int b = 0; b < g->cfg->nbuses; b++) {
         if (plan_bus_requests(g->plan, b) == 0)
             continue;   /* a bus with no sensors is not opened */
-        g->buses[b] = bus_new(g->cfg, b, g->plan, g->q, g->once);
-        if (g->buses[b] == NULL) {
+        g->pollers[b] = poller_new(g->cfg, b, g->plan, g->q, g->once);
+        if (g->pollers[b] == NULL) {
             log_warn("bus %s", g->cfg->buses[b].name);
             return -1;
         }
-        if (bus_start(g->buses[b]) == -1) {
+        if (poller_start(g->pollers[b]) == -1) {
             log_warn("bus %s: thread", g->cfg->buses[b].name);
             return -1;
         }
@@ -446,14 +446,14 @@ static int start_buses(struct gw *g)
 
 static void stop_buses(struct gw *g)
 {
-    if (g->buses == NULL)
+    if (g->pollers == NULL)
         return;
     for (int b = 0; b < g->cfg->nbuses; b++)
-        bus_request_stop(g->buses[b]);   /* all at once: they stop in parallel */
+        poller_request_stop(g->pollers[b]);   /* all at once: they stop in parallel */
     for (int b = 0; b < g->cfg->nbuses; b++)
-        bus_free(g->buses[b]);
-    free(g->buses);
-    g->buses = NULL;
+        poller_free(g->pollers[b]);
+    free(g->pollers);
+    g->pollers = NULL;
 }
 
 static int all_reported(const struct gw *g)
@@ -539,12 +539,12 @@ static void watchdog_timer(struct gw *g)
         return;
     g->next_watchdog_ms = now + g->watchdog_ms;
     for (int b = 0; b < g->cfg->nbuses && stalled == -1; b++)
-        if (g->buses[b] != NULL && now - bus_heartbeat_ms(g->buses[b]) > bus_stall_limit_ms(g->buses[b]))
+        if (g->pollers[b] != NULL && now - poller_heartbeat_ms(g->pollers[b]) > poller_stall_limit_ms(g->pollers[b]))
             stalled = b;
     if (stalled != -1 && g->stalled_bus == -1)
         log_err("bus %s: no progress for %lld s: stopping watchdog pings so systemd restarts us",
                 g->cfg->buses[stalled].name,
-                (long long)(now - bus_heartbeat_ms(g->buses[stalled])) / 1000);
+                (long long)(now - poller_heartbeat_ms(g->pollers[stalled])) / 1000);
     else if (stalled == -1 && g->stalled_bus != -1)
         log_warnx("bus %s: progressing again: watchdog pings resumed",
                   g->cfg->buses[g->stalled_bus].name);
@@ -565,9 +565,9 @@ static void health_timer(struct gw *g)
                        .queue_depth = rqueue_depth(g->q),
                        .active_alarms = alarm_active_count(g->alarms)};
     for (int b = 0; b < g->cfg->nbuses; b++)
-        if (g->buses[b] != NULL) {
-            h.polls += bus_polls(g->buses[b]);
-            h.poll_failures += bus_poll_failures(g->buses[b]);
+        if (g->pollers[b] != NULL) {
+            h.polls += poller_polls(g->pollers[b]);
+            h.poll_failures += poller_poll_failures(g->pollers[b]);
         }
     if (delivery_queue_health(g->delivery, &h) == -1)
         log_warn("health point");

@@ -58,7 +58,7 @@ struct sched {
     char names[128];        /* member sensor names, for log lines */
 };
 
-struct bus {
+struct poller {
     const struct cfg *cfg;
     const struct cfg_bus *conf;
     const struct plan *plan;
@@ -95,7 +95,7 @@ static const char *ordinal(int n)
 }
 
 /* Sleep until the monotonic deadline or a stop request, whichever first. */
-static void sleep_until(struct bus *b, int64_t deadline_ms)
+static void sleep_until(struct poller *b, int64_t deadline_ms)
 {
     struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000L};
     pthread_mutex_lock(&b->lock);
@@ -115,7 +115,7 @@ static void bus_describe(const struct cfg_bus *c, char *buf, size_t len)
                  c->stop_bits);
 }
 
-static void schedule_reconnect(struct bus *b)
+static void schedule_reconnect(struct poller *b)
 {
     b->reconnect_at_ms = mono_ms() + b->backoff_ms;
     b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
@@ -126,7 +126,7 @@ static void schedule_reconnect(struct bus *b)
  * on a successful read, so a peer that accepts and closes at once (a Modbus
  * gateway still holding a stale session) is retried ever more slowly, not
  * every second with two log lines each time. */
-static int link_connect(struct bus *b)
+static int link_connect(struct poller *b)
 {
     char where[CFG_TEXT_MAX + 32];
 
@@ -161,7 +161,7 @@ failed:
     return -1;
 }
 
-static void link_drop(struct bus *b, int err)
+static void link_drop(struct poller *b, int err)
 {
     b->link_failures++;
     if (!b->outage_logged) {
@@ -178,7 +178,7 @@ static void link_drop(struct bus *b, int err)
 }
 
 /* A read succeeded: the link works. */
-static void link_working(struct bus *b)
+static void link_working(struct poller *b)
 {
     if (b->outage_logged) {
         char where[CFG_TEXT_MAX + 32];
@@ -196,7 +196,7 @@ static void link_working(struct bus *b)
  * on its way; left alone it would be read as the NEXT unit's answer and fail
  * a healthy neighbour.  modbus_flush() only drops what has already arrived,
  * so first keep reading and discarding for a short window. */
-static void drain_late_reply(struct bus *b)
+static void drain_late_reply(struct poller *b)
 {
     int fd = modbus_get_socket(b->ctx);
     int64_t end = mono_ms() + (b->conf->timeout_ms < LATE_REPLY_MS ? b->conf->timeout_ms
@@ -223,7 +223,7 @@ static int unit_error(int e)
  * (unit_error() tells whose failure); -2 with errno when the request could
  * not be made at all (libmodbus refuses its unit id): nothing was sent, it
  * is that request's failure and says nothing of the link. */
-static int do_read(struct bus *b, const struct plan_request *rq, struct poll_result *res)
+static int do_read(struct poller *b, const struct plan_request *rq, struct poll_result *res)
 {
     int n;
 
@@ -256,7 +256,7 @@ static int do_read(struct bus *b, const struct plan_request *rq, struct poll_res
 /* Log a request's link-state change: an outage (the sensor lost) is one
  * warning when it starts and one when it ends.  A failure or two that heals
  * before the sensor is lost is debug detail; the failed-poll counter shows it. */
-static void log_link_change(struct bus *b, const struct sched *s, const struct plan_request *rq,
+static void log_link_change(struct poller *b, const struct sched *s, const struct plan_request *rq,
                             enum link_state before, int err)
 {
     if (s->link == LINK_LOST && before != LINK_LOST)
@@ -273,7 +273,7 @@ static void log_link_change(struct bus *b, const struct sched *s, const struct p
         log_debug("bus %s unit %d (%s): answering again", b->conf->name, rq->unit, s->names);
 }
 
-static void poll_one(struct bus *b, struct sched *s)
+static void poll_one(struct poller *b, struct sched *s)
 {
     const struct plan_request *rq = &b->plan->requests[s->request];
     struct poll_result *res = b->result;   /* allocated once: no allocation per poll */
@@ -317,7 +317,7 @@ static void poll_one(struct bus *b, struct sched *s)
         if (ok) {
             link_working(b);
         } else if (b->connected && err == ETIMEDOUT && b->conf->type == BUS_TCP &&
-                   ++b->silent_polls >= BUS_LOST_AFTER * b->nsched) {
+                   ++b->silent_polls >= POLLER_LOST_AFTER * b->nsched) {
             /* Every request on this connection has timed out three times in a
              * row: the peer or the path is gone without a word (half-open
              * TCP); a new connection finds out. */
@@ -338,7 +338,7 @@ static void poll_one(struct bus *b, struct sched *s)
     } else {
         atomic_fetch_add(&b->poll_failures, 1);
         s->failures++;
-        s->link = s->failures >= BUS_LOST_AFTER ? LINK_LOST : LINK_FAILING;
+        s->link = s->failures >= POLLER_LOST_AFTER ? LINK_LOST : LINK_FAILING;
     }
     if (!b->once)
         log_link_change(b, s, rq, before, err);
@@ -357,7 +357,7 @@ static void poll_one(struct bus *b, struct sched *s)
  * SHELTER_GATEWAY_TEST_STALL_BUS=NAME the thread of bus NAME stops making
  * progress after its first poll, as if stuck in a driver, while still
  * honouring a stop request.  Never set in production. */
-static void test_stall(struct bus *b)
+static void test_stall(struct poller *b)
 {
     const char *name = getenv("SHELTER_GATEWAY_TEST_STALL_BUS");
     if (name == NULL || strcmp(name, b->conf->name) != 0)
@@ -367,9 +367,9 @@ static void test_stall(struct bus *b)
         sleep_until(b, mono_ms() + 100);
 }
 
-static void *bus_thread(void *arg)
+static void *poller_thread(void *arg)
 {
-    struct bus *b = arg;
+    struct poller *b = arg;
     int polled = 0;
 
     if (b->conf->type == BUS_TCP || b->conf->type == BUS_RTU)
@@ -415,10 +415,10 @@ static void *bus_thread(void *arg)
     return NULL;
 }
 
-struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
+struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan *plan,
                     struct rqueue *q, int once)
 {
-    struct bus *b = calloc(1, sizeof(*b));
+    struct poller *b = calloc(1, sizeof(*b));
     const struct cfg_bus *cb = &c->buses[bus_index];
     pthread_condattr_t ca;
 
@@ -485,13 +485,13 @@ struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
     }
     return b;
 fail:
-    bus_free(b);
+    poller_free(b);
     return NULL;
 }
 
-int bus_start(struct bus *b)
+int poller_start(struct poller *b)
 {
-    int rc = pthread_create(&b->thread, NULL, bus_thread, b);
+    int rc = pthread_create(&b->thread, NULL, poller_thread, b);
     if (rc != 0) {
         errno = rc;
         return -1;
@@ -500,7 +500,7 @@ int bus_start(struct bus *b)
     return 0;
 }
 
-void bus_request_stop(struct bus *b)
+void poller_request_stop(struct poller *b)
 {
     if (b == NULL || !b->started)
         return;
@@ -510,20 +510,20 @@ void bus_request_stop(struct bus *b)
     pthread_mutex_unlock(&b->lock);
 }
 
-void bus_stop(struct bus *b)
+void poller_stop(struct poller *b)
 {
     if (b == NULL || !b->started)
         return;
-    bus_request_stop(b);
+    poller_request_stop(b);
     pthread_join(b->thread, NULL);
     b->started = 0;
 }
 
-void bus_free(struct bus *b)
+void poller_free(struct poller *b)
 {
     if (b == NULL)
         return;
-    bus_stop(b);
+    poller_stop(b);
     if (b->ctx != NULL)
         modbus_free(b->ctx);
     pthread_mutex_destroy(&b->lock);
@@ -533,7 +533,7 @@ void bus_free(struct bus *b)
     free(b);
 }
 
-int64_t bus_stall_limit_ms(const struct bus *b)
+int64_t poller_stall_limit_ms(const struct poller *b)
 {
     /* The longest a healthy thread goes without a heartbeat: one poll with
      * every retry and gap (it beats between polls and at least every second
@@ -544,17 +544,17 @@ int64_t bus_stall_limit_ms(const struct bus *b)
     return limit < 5000 ? 5000 : limit;
 }
 
-int64_t bus_heartbeat_ms(const struct bus *b)
+int64_t poller_heartbeat_ms(const struct poller *b)
 {
     return atomic_load(&b->heartbeat_ms);
 }
 
-uint64_t bus_polls(const struct bus *b)
+uint64_t poller_polls(const struct poller *b)
 {
     return atomic_load(&b->polls);
 }
 
-uint64_t bus_poll_failures(const struct bus *b)
+uint64_t poller_poll_failures(const struct poller *b)
 {
     return atomic_load(&b->poll_failures);
 }

@@ -5,8 +5,8 @@
  * its bus; it shares nothing else.  Each poll's result goes to the main
  * thread through the rqueue.  Blocking Modbus I/O happens only here.
  */
-#ifndef GW_BUS_H
-#define GW_BUS_H
+#ifndef GW_POLLER_H
+#define GW_POLLER_H
 
 #include <stdint.h>
 
@@ -14,40 +14,40 @@
 
 struct cfg;
 struct plan;
-struct bus;
+struct poller;
 
 /* Failed polls in a row after which a request's sensors are lost (DESIGN 8). */
-#define BUS_LOST_AFTER 3
+#define POLLER_LOST_AFTER 3
 
 /* A poller for bus_index of c, scheduling the plan's requests on that bus.
  * once: poll each request a single time, then the thread ends.
  * c, plan and q must outlive the bus.  Main thread.  NULL with errno. */
-struct bus *bus_new(const struct cfg *c, int bus_index, const struct plan *plan,
+struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan *plan,
                     struct rqueue *q, int once);
 
 /* Start the thread.  0 or -1 with errno.  Main thread. */
-int bus_start(struct bus *b);
+int poller_start(struct poller *b);
 
 /* Ask the thread to stop without waiting (stop several buses at once, then
- * bus_stop() each).  Main thread. */
-void bus_request_stop(struct bus *b);
+ * poller_stop() each).  Main thread. */
+void poller_request_stop(struct poller *b);
 
 /* Ask the thread to stop and join it.  Returns within one response timeout.
  * Safe on a bus never started.  Main thread. */
-void bus_stop(struct bus *b);
+void poller_stop(struct poller *b);
 
-/* Stop (if running) and free.  bus_free(NULL) is a no-op. */
-void bus_free(struct bus *b);
+/* Stop (if running) and free.  poller_free(NULL) is a no-op. */
+void poller_free(struct poller *b);
 
 /* Monotonic ms of the thread's last sign of progress (any thread): the
  * watchdog pings only while every bus keeps this fresh. */
-int64_t bus_heartbeat_ms(const struct bus *b);
+int64_t poller_heartbeat_ms(const struct poller *b);
 
 /* How long without a heartbeat means the thread is stuck (any thread). */
-int64_t bus_stall_limit_ms(const struct bus *b);
+int64_t poller_stall_limit_ms(const struct poller *b);
 
 /* Polls made and polls failed since start (any thread). */
-uint64_t bus_polls(const struct bus *b);
-uint64_t bus_poll_failures(const struct bus *b);
+uint64_t poller_polls(const struct poller *b);
+uint64_t poller_poll_failures(const struct poller *b);
 
 #endif

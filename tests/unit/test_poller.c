@@ -248,13 +248,13 @@ START_TEST(test_one_request_refused_does_not_fail_its_neighbours)
     c->sensors[bad[1]].unit = 250;
     struct plan *p = plan_from_cfg(c);
     struct rqueue *q = rqueue_new(1024);
-    struct bus *b[2];
+    struct poller *b[2];
     ck_assert_ptr_nonnull(p);
     ck_assert_ptr_nonnull(q);
     for (int i = 0; i < 2; i++) {
-        b[i] = bus_new(c, buses[i], p, q, 0);
+        b[i] = poller_new(c, buses[i], p, q, 0);
         ck_assert_ptr_nonnull(b[i]);
-        ck_assert_int_eq(bus_start(b[i]), 0);
+        ck_assert_int_eq(poller_start(b[i]), 0);
     }
     int *good = calloc((size_t)p->nrequests, sizeof(int));
     int *failed = calloc((size_t)p->nrequests, sizeof(int));
@@ -273,7 +273,7 @@ START_TEST(test_one_request_refused_does_not_fail_its_neighbours)
         }
     }
     for (int i = 0; i < 2; i++)
-        bus_free(b[i]);
+        poller_free(b[i]);
     int checked = 0;
     for (int r_i = 0; r_i < p->nrequests; r_i++) {
         const struct plan_request *rq = &p->requests[r_i];
