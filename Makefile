@@ -14,16 +14,53 @@ PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd libcrypto
 CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I$(B) -Ilib -Igateway -Isensors -Icenter
+CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-# Every .c under gateway/ and sensors/ except the programs' mains is library code.
-LIB_SRC  := $(filter-out gateway/main.c, $(wildcard lib/*.c gateway/*.c sensors/*.c))
-SIM_SRC  := $(filter-out sensors/sim/main.c, $(wildcard sensors/sim/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
-SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
+# The layout (docs/design.md section 2): lib/ is what two or more programs
+# share (libshelter.a), sensors/ the sensor knowledge (libsensors.a), and one
+# folder per program: gateway/ (shelter-gateway), sensors/sim/ (shelter-sim),
+# center/watch/ (shelter-watch).
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+LIB_OBJ     := $(call obj,$(wildcard lib/*.c))
+SENSORS_OBJ := $(call obj,$(wildcard sensors/*.c))
+GW_OBJ      := $(call obj,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
+SIM_OBJ     := $(call obj,$(filter-out sensors/sim/main.c,$(wildcard sensors/sim/*.c)))
+WATCH_OBJ   := $(call obj,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
+LIBSHELTER  := $(B)/libshelter.a
+LIBSENSORS  := $(B)/libsensors.a
+G           := $(B)/gateway
+
+# Layering, enforced by include paths: each folder sees only the folders
+# below it (a header outside them does not compile).  -I$(B): config.h.
+$(LIB_OBJ):                              INC := -I$(B) -Ilib
+$(SENSORS_OBJ):                          INC := -Ilib -Isensors
+$(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
+$(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
+$(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
+# Where the code still crosses a layer, until the step of issue 10 that ends it:
+# TODO(B4): sensors/kind.c includes gateway/cfg.h for the sensor definition
+#           (B4 brings sensors/sensor.h).
+$(B)/sensors/kind.o:                     INC += -Igateway
+# TODO(B3): the simulator reads gateway.conf through gateway/cfg.h and its
+#           parsers (B3: the config front-end in lib/).
+$(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
+# TODO(B2): center/watch/watch.c includes gateway/alarm.h for the alarm and
+#           event names and the message text (B2: lib/alarmmsg).
+$(WATCH_OBJ) $(B)/center/watch/main.o:   INC += -Igateway
+# Tests and drivers reach into every folder.
+TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Itests/unit
+$(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
+
+# Modules that cannot be linked alone yet.
+# TODO(B3): cfg.c and alarm.c call each other (alarm uses cfg's parse_*, cfg
+#           calls alarm_cfg_set), so whoever links one links both; cfg.c needs
+#           the sensor kinds and models.
+CFG_OBJ  := $(G)/cfg.o $(G)/alarm.o
+CFG_LINK := $(CFG_OBJ) $(LIBSENSORS)
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Test drivers the integration scripts run (not Check suites themselves).
@@ -34,7 +71,8 @@ FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format FORCE soak
+.PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format \
+	FORCE soak
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
 
 # Install missing Debian packages once per build tree (idempotent script).
@@ -54,45 +92,66 @@ $(B)/lib/paths.o: $(B)/config.h
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(INC) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/libgw.a: $(LIB_OBJ)
+$(LIBSHELTER): $(LIB_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
-$(B)/shelter-gateway: $(B)/gateway/main.o $(B)/libgw.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
-
-# The simulator's modules (all of sensors/sim but its main) form libsim.a so
-# their unit tests link them like any other module.
-$(B)/libsim.a: $(SIM_OBJ)
+$(LIBSENSORS): $(SENSORS_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
-$(B)/shelter-sim: $(B)/sensors/sim/main.o $(B)/libsim.a $(B)/libgw.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+# A program: its objects, then the archives (sensors before lib).
+link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 
-# shelter-watch (center/watch/): its pure module forms libwatch.a, tested by
-# tests/unit/test_watch.c.
-WATCH_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
-$(B)/libwatch.a: $(WATCH_OBJ)
-	ar rcs $@ $^
+$(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
+	$(link)
 
-$(B)/shelter-watch: $(B)/center/watch/main.o $(B)/libwatch.a $(B)/libgw.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+# TODO(B3): the simulator links gateway/cfg.o (and so alarm.o) to read gateway.conf.
+$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
+	$(link)
 
-$(B)/tests/test_watch: tests/unit/test_watch.c $(B)/libwatch.a $(B)/libgw.a | $(DEPS_STAMP)
+# TODO(B2): shelter-watch links the gateway's alarm names and texts (and so cfg.o).
+$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(CFG_LINK) \
+		$(LIBSHELTER)
+	$(link)
+
+# Per-test link lists: each unit test links the modules it tests (and, until
+# B3, the cfg/alarm pair where those need it); every test also gets
+# libshelter.a.  A module can so be tested alone, or against stubs.
+S := $(B)/sensors/sim
+LINK_test_alarm          := $(CFG_LINK) $(G)/alarm_text.o
+LINK_test_cfg            := $(CFG_LINK)
+LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
+LINK_test_influx         := $(G)/influx.o
+LINK_test_kind           := $(LIBSENSORS)
+LINK_test_lineproto      := $(G)/points.o $(CFG_LINK)
+LINK_test_model          := $(LIBSENSORS)
+LINK_test_mqtt_transport :=
+LINK_test_outbox         := $(G)/outbox.o
+LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
+LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
+LINK_test_printable      := $(G)/command.o $(CFG_LINK)
+LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o
+LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
+LINK_test_uplink         := $(G)/uplink.o
+LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+LINK_influx_drive        := $(G)/influx.o
+LINK_bench_core          := $(G)/alarm_text.o $(CFG_LINK)
+$(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
+
+$(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -o $@ $< \
-		$(B)/libwatch.a $(B)/libgw.a $(PKG_LIBS) $(CHECK_LIBS)
-
-$(B)/tests/%: tests/unit/%.c $(B)/libsim.a $(B)/libgw.a | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/unit -MMD -MP -o $@ $< \
-		$(B)/libsim.a $(B)/libgw.a $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(TEST_INC) $(PKG_CFLAGS) -MMD -MP -o $@ $< \
+		$(filter %.o,$(LINK_$*)) $(filter %.a,$(LINK_$*)) $(LIBSHELTER) \
+		$(PKG_LIBS) $(CHECK_LIBS)
 
 unit: $(UNIT_BIN)
 integration: all $(DRIVERS)
 
-# make check: unit tests (Check) then integration tests against real peers;
+# make check: unit tests (Check), then integration tests against real peers;
 # tests/run.sh prints the closing "N passed, N failed" line.
 check: all $(UNIT_BIN) $(DRIVERS) $(FUZZ_REPLAY)
 	@tests/run.sh $(UNIT_BIN)
@@ -109,9 +168,10 @@ check-sanitize: $(DEPS_STAMP)
 		UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh $(UNIT_SRC:tests/unit/%.c=build-sanitize/tests/%)
 
 # make bench: memory, CPU and throughput figures (printed, never asserted).
-$(B)/tests/bench_core: tests/bench/bench_core.c $(B)/libgw.a | $(DEPS_STAMP)
+$(B)/tests/bench_core: tests/bench/bench_core.c $(LINK_bench_core) $(LIBSHELTER) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libgw.a $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(TEST_INC) $(PKG_CFLAGS) -o $@ $< \
+		$(filter %.o,$(LINK_bench_core)) $(filter %.a,$(LINK_bench_core)) $(LIBSHELTER) $(PKG_LIBS)
 
 bench: all $(B)/tests/bench_core
 	@tests/bench/run.sh
@@ -131,18 +191,26 @@ soak: all
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
-FUZZ_LIBS = $(B)/libwatch.a $(B)/libsim.a $(B)/libgw.a
+# Every target links common.c and what it needs (cfg, plan, the sensors),
+# then its own list FUZZ_LINK_NAME, then lib.
+FUZZ_COMMON           := $(G)/plan.o $(CFG_LINK)
+FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o
+FUZZ_LINK_mb_response := $(G)/mbtcp.o
+FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(G)/alarm_text.o
+fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
+$(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \
 	$(B)/tests/fuzz/replay.o
 
 $(B)/fuzz/replay-%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/common.o $(B)/tests/fuzz/replay.o \
-		$(FUZZ_LIBS)
+		$(FUZZ_COMMON) $(LIBSHELTER)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(fuzz_link)
 
-$(B)/fuzz/fuzz-%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/common.o $(FUZZ_LIBS)
+$(B)/fuzz/fuzz-%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/common.o $(FUZZ_COMMON) $(LIBSHELTER)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(FUZZ_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(fuzz_link)
 
 fuzz:
 	@scripts/deps.sh fuzz

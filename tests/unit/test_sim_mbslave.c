@@ -1,7 +1,7 @@
 /*
  * Unit tests of the simulator's protocol core (mbslave) and served state
- * (simstate).  The simulator's sources are not part of libgw.a, so they are
- * compiled into this test directly.  Models are built by hand with the
+ * (simstate).  The test links those two modules alone (Makefile:
+ * LINK_test_sim_mbslave).  Models are built by hand with the
  * register maps of DESIGN section 7, so the tests do not depend on the
  * model files or the config parser.
  */
