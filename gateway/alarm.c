@@ -214,12 +214,6 @@ static const char *const event_type_names[] = {
     [ALARM_EV_WITHDRAWN] = "withdrawn",
 };
 
-static const char *const mode_prefix[ALARM_MODES] = {
-    [MODE_PEACETIME] = "peacetime_",
-    [MODE_FLOOD_SEASON] = "flood_season_",
-    [MODE_PROTECTIVE] = "protective_",
-};
-
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- engine state ------------------------------------------------------- */
@@ -540,9 +534,11 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
     if (kind == KIND_CO2 && strcmp(key, "warmup") == 0)
         return parse_duration_ms(value, 0, HOUR, &ac->warmup_ms, err, errlen);
     for (int m = 0; m < ALARM_MODES; m++) {
-        size_t n = strlen(mode_prefix[m]);
-        if (strncmp(key, mode_prefix[m], n) == 0) {
-            k = key + n;
+        /* A mode's keys: its name, '_', the key ("flood_season_high"). */
+        const char *name = mode_name((enum gw_mode)m);
+        size_t n = strlen(name);
+        if (strncmp(key, name, n) == 0 && key[n] == '_') {
+            k = key + n + 1;
             mode = m;
         }
     }
@@ -616,7 +612,6 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
 
 int alarm_cfg_validate(const struct alarm_cfg *ac, char *err, size_t errlen)
 {
-    static const char *const mode_names[ALARM_MODES] = {"peacetime", "flood_season", "protective"};
     int nwindows = 0;
 
     if ((unsigned)ac->kind >= KIND_COUNT) {
@@ -643,7 +638,7 @@ int alarm_cfg_validate(const struct alarm_cfg *ac, char *err, size_t errlen)
             double thr = rc->threshold[m], clr = rc->clear[m];
             if (!isfinite(thr) || !isfinite(clr) || (d->strict ? clr > thr : clr >= thr)) {
                 snprintf(err, errlen, "%s_clear (%g) must be %s %s (%g) in %s mode", d->name, clr,
-                         d->strict ? "at most" : "below", d->name, thr, mode_names[m]);
+                         d->strict ? "at most" : "below", d->name, thr, mode_name((enum gw_mode)m));
                 return -1;
             }
         }

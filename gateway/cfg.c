@@ -129,11 +129,6 @@ struct key_desc;
 typedef int (*value_parser)(const struct key_desc *k, const char *value, void *field, char *err,
                             size_t errlen);
 
-struct name_value {
-    const char *name;
-    int value;
-};
-
 enum {
     K_REQUIRED = 1u << 0,  /* required where the key applies */
     K_RTU = 1u << 1,       /* only on rtu buses */
@@ -174,10 +169,6 @@ static int p_baud(const struct key_desc *, const char *, void *, char *, size_t)
 static int p_channel(const struct key_desc *, const char *, void *, char *, size_t);
 static int p_channels(const struct key_desc *, const char *, void *, char *, size_t);
 
-static const struct name_value mode_names[] = {
-    {"peacetime", MODE_PEACETIME}, {"flood_season", MODE_FLOOD_SEASON},
-    {"protective", MODE_PROTECTIVE}, {NULL, 0}};
-static const struct name_value language_names[] = {{"zh", LANG_ZH}, {"en", LANG_EN}, {NULL, 0}};
 static const struct name_value bus_type_names[] = {{"rtu", BUS_RTU}, {"tcp", BUS_TCP}, {NULL, 0}};
 static const struct name_value parity_names[] = {
     {"none", 'N'}, {"even", 'E'}, {"odd", 'O'}, {NULL, 0}};
@@ -203,7 +194,7 @@ static const struct key_desc gateway_keys[GK_COUNT] = {
     [GK_STATE_DIR] = {"state_dir", p_text, FIELD(struct cfg, state_dir),
                       .dflt = "/var/lib/shelter-gateway"},
     [GK_LANGUAGE] = {"language", p_enum, FIELD(struct cfg, language), .dflt = "zh",
-                     .names = language_names},
+                     .names = lang_names},
     [GK_MODELS_DIR] = {"models_dir", p_text, FIELD(struct cfg, models_dir)},
     [GK_TELEMETRY_MAX_ROWS] = {"telemetry_max_rows", p_int, FIELD(struct cfg, telemetry_max_rows),
                                100, 10000000, "100000"},
@@ -426,25 +417,6 @@ int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ou
     }
     *out = n * u->ms;
     return 0;
-}
-
-const char *mode_name(enum gw_mode m)
-{
-    for (const struct name_value *nv = mode_names; nv->name != NULL; nv++)
-        if (nv->value == (int)m)
-            return nv->name;
-    return "unknown";
-}
-
-int mode_from_name(const char *s, enum gw_mode *out)
-{
-    for (const struct name_value *nv = mode_names; nv->name != NULL; nv++) {
-        if (strcmp(nv->name, s) == 0) {
-            *out = (enum gw_mode)nv->value;
-            return 0;
-        }
-    }
-    return -1;
 }
 
 /* ---- value parsers (the "parser" column of the key tables) ---- */

@@ -131,7 +131,4 @@ int parse_double(const char *s, double min, double max, double *out, char *err, 
 int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out, char *err,
                       size_t errlen);
 
-const char *mode_name(enum gw_mode m);
-int mode_from_name(const char *s, enum gw_mode *out);
-
 #endif

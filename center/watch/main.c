@@ -137,11 +137,7 @@ static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
             o->ca_file = optarg;
             break;
         case O_LANG:
-            if (strcmp(optarg, "zh") == 0)
-                o->lang = LANG_ZH;
-            else if (strcmp(optarg, "en") == 0)
-                o->lang = LANG_EN;
-            else {
+            if (lang_from_name(optarg, &o->lang) == -1) {
                 fprintf(stderr, "shelter-watch: --lang: zh or en, not \"%s\"\n", optarg);
                 return -1;
             }
