@@ -123,7 +123,7 @@ struct rule_def {
 /* peacetime, flood_season, protective */
 #define MODES3(p, f, x) {p, f, x}
 
-/* DESIGN section 8.  Severities: flood and fire critical, what needs a
+/* docs/design.md section 9.  Severities: flood and fire critical, what needs a
  * person soon major, hygiene and maintenance minor. */
 static const struct rule_def rule_defs[ALARM_COUNT] = {
     [ALARM_COMM_LOST] = {"comm_lost", -1, RT_COMM, false, P_BASIC, VU_NONE, "",

@@ -1,5 +1,5 @@
 /*
- * alarm: the alarm engine (DESIGN section 8).  Pure: no I/O, no clock reads,
+ * alarm: the alarm engine (docs/design.md section 9).  Pure: no I/O, no clock reads,
  * no logging.  Readings and the time (monotonic ms for delays, wall-clock ms
  * for event timestamps) come in as arguments; alarm transitions go out as
  * events into a caller-provided bounded array.  Main thread only.
@@ -133,7 +133,7 @@ struct alarm_cfg {
     struct alarm_rule_cfg rule[ALARM_COUNT];
 };
 
-/* The defaults of DESIGN section 8 for a kind. */
+/* The defaults of docs/design.md section 9 for a kind. */
 void alarm_cfg_defaults(enum kind kind, struct alarm_cfg *ac);
 
 /* Apply one config key (see the top of this file) to ac, whose defaults for

@@ -1,5 +1,5 @@
 /*
- * cfg: loads the gateway configuration (DESIGN 5) into an immutable struct.
+ * cfg: loads the gateway configuration (docs/design.md section 6) into an immutable struct.
  *
  * inih tokenizes `key = value` lines; this module feeds it one physical line
  * at a time through its own reader.  That is the main design choice: the
@@ -1044,7 +1044,7 @@ static void start_section(struct parse *p, const char *text)
 }
 
 /* The one place where sensor keys outside the kind table go.  The alarm
- * engine's per-sensor overrides of its defaults (DESIGN 8) will be handed to
+ * engine's per-sensor overrides of its defaults (docs/design.md section 9) will be handed to
  * alarm_cfg_set() here once that exists; until then every such key is
  * unknown.  Called after the whole file is read, so the sensor's kind is
  * known (kind_known false: the kind key is missing or invalid, already
@@ -1518,7 +1518,7 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
 }
 
 /* One Modbus unit is one device: sensors may share it only when it is a DI
- * module (one read serves them all, DESIGN 7), each on its own channels. */
+ * module (one read serves them all, docs/design.md section 7), each on its own channels. */
 static void check_shared_units(struct parse *p)
 {
     char label[LABEL_MAX];

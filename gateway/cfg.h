@@ -1,5 +1,5 @@
 /*
- * cfg: the gateway configuration (DESIGN section 5), parsed from INI with
+ * cfg: the gateway configuration (docs/design.md section 6), parsed from INI with
  * inih, mapped through key tables into an immutable struct.  Every problem is
  * reported as `FILE:LINE: [section] key: reason`, all of them, not just the
  * first.  Main thread only.
@@ -115,7 +115,7 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
  * ones: they are kept in c->warnings (not printed), and the first of each
  * section in mqtt.error or influx.error, which makes that output unusable.
  * The daemon loads this way: a typo in the uplink must never stop local
- * polling and alarms (DESIGN 1).  Any other problem fails the load as in
+ * polling and alarms (docs/design.md section 1).  Any other problem fails the load as in
  * cfg_load, and then every problem is printed. */
 #define CFG_UPLINK_LENIENT 1u
 struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,

@@ -1,6 +1,6 @@
 /*
  * command: strict parsing of the MQTT commands under {base}/cmd/{verb}
- * (DESIGN 6): ack, inhibit, mode, test.  Pure: bytes in, a struct or a reason
+ * (docs/design.md section 10): ack, inhibit, mode, test.  Pure: bytes in, a struct or a reason
  * out.  Whether the named sensor and alarm exist is the caller's check.
  */
 #ifndef GW_COMMAND_H

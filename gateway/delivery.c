@@ -24,7 +24,7 @@
  *   same bytes) and never over a newer one: a topic with a pending record is
  *   left to the outbox, and one where the broker holds a newer seq than the
  *   outbox remembers is asserted again under a new seq.
- * - No MQTT or InfluxDB problem stops the gateway (DESIGN 1: alarm logic
+ * - No MQTT or InfluxDB problem stops the gateway (docs/design.md section 1: alarm logic
  *   works without the uplink): a client that cannot be set up (a file it
  *   needs, its configuration section) or is refused stays down, raises the
  *   gateway's own alarm (uplink, influx; uplink.h says when), and is set up
@@ -97,7 +97,8 @@ struct retained {
     size_t len;
 };
 
-/* The two outputs and the gateway alarm each has (DESIGN 6: alarm/gateway/NAME). */
+/* The two outputs and the gateway alarm each has (alarm/gateway/NAME, docs/design.md
+ * section 10). */
 enum { OUT_MQTT, OUT_INFLUX, OUT_COUNT };
 static const struct {
     const char *name; /* in log lines */

@@ -1,6 +1,6 @@
 /*
  * delivery: gets every alarm transition and reading from the main loop to
- * the central broker, through the durable outbox (DESIGN 1, 2, 6).
+ * the central broker, through the durable outbox (docs/design.md sections 1, 3, 10).
  *
  * A cycle: the main loop queues engine events and readings, then commits:
  * the alarm payloads get their seq, and the alarms, the engine state and the

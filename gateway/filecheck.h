@@ -1,5 +1,5 @@
 /*
- * filecheck: are the files a configuration names usable?  (DESIGN 4, 5)
+ * filecheck: are the files a configuration names usable?  (docs/design.md sections 5.1, 6)
  *
  * `--check` runs every check and prints each problem as a warning; the
  * daemon runs those of the MQTT and InfluxDB clients before it sets them up

@@ -1,6 +1,6 @@
 /*
  * influx: sends line-protocol batches to InfluxDB over HTTP (libcurl) without
- * ever blocking the main loop (DESIGN 2, 5, 9).  Main thread only.
+ * ever blocking the main loop (docs/design.md sections 4, 14, 15).  Main thread only.
  *
  * The caller (the outbox) decides what a batch is and keeps it until the
  * writer reports its fate; the writer sends one batch at a time and says per

@@ -1,6 +1,6 @@
 /*
  * outbox: the durable store between the alarm engine and the senders
- * (DESIGN 1, 2).  One SQLite database, {state_dir}/outbox.db, in WAL mode with
+ * (docs/design.md sections 1, 11).  One SQLite database, {state_dir}/outbox.db, in WAL mode with
  * synchronous=FULL.  Each evaluation cycle is ONE transaction holding the
  * cycle's alarm records, the alarm engine's state blob, the sequence counter,
  * the cycle's telemetry and the deliveries confirmed since the last cycle;

@@ -1,5 +1,5 @@
 /*
- * payload: MQTT topics and JSON payloads of the v1 contract (DESIGN 6):
+ * payload: MQTT topics and JSON payloads of the v1 contract (docs/design.md section 10):
  * alarm transitions, gateway status, command results.  Pure: no I/O; the
  * caller passes the time.  Main thread (or any, no shared state).
  */
@@ -41,7 +41,7 @@ int topic_base(const struct cfg *c, char *buf, size_t len);
 
 /* Fill m from an engine event; text (len bytes) receives the message.  Inhibit
  * events map to alarm "inhibit", raised when it starts and cleared when it ends
- * (DESIGN 6 knows only raised|cleared|acknowledged|test). */
+ * (docs/design.md section 10 knows only raised|cleared|acknowledged|test). */
 void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uint64_t seq,
                           char *text, size_t len, struct alarm_msg *m);
 

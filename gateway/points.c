@@ -1,5 +1,5 @@
 /*
- * points: see points.h.  Field names are the reading payload's (DESIGN 6:
+ * points: see points.h.  Field names are the reading payload's (docs/design.md section 10:
  * "the same names are the InfluxDB fields"); a door's contacts object
  * becomes contact_closed / contact_locked / contact_open booleans, since
  * line protocol has no objects.
@@ -80,7 +80,7 @@ int points_reading(const struct cfg *c, const struct reading *r, char *buf, size
     return encode(kind_name(r->kind), tags, SITE_TAGS, f, n, r->ts_ms, buf, len);
 }
 
-/* kind and event are tags (DESIGN 9): InfluxDB keeps one point per
+/* kind and event are tags (docs/design.md section 15): InfluxDB keeps one point per
  * measurement, tag set and timestamp, and two transitions of one alarm can
  * share a millisecond (a latched fire acknowledged after the smoke went:
  * acknowledged and cleared at once); the event tag keeps them two points. */

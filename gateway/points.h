@@ -1,5 +1,5 @@
 /*
- * points: the InfluxDB schema (DESIGN 9) as line-protocol points: one
+ * points: the InfluxDB schema (docs/design.md section 15) as line-protocol points: one
  * measurement per sensor kind, `alarm` for every transition, `gateway` for
  * health, and blast-door movements with their travel time.  Tags on every
  * point: city, district, street, community, property, shelter, sensor (and

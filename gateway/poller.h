@@ -16,7 +16,7 @@ struct cfg;
 struct plan;
 struct poller;
 
-/* Failed polls in a row after which a request's sensors are lost (DESIGN 8). */
+/* Failed polls in a row after which a request's sensors are lost (docs/design.md section 8). */
 #define POLLER_LOST_AFTER 3
 
 /* A poller for bus_index of c, scheduling the plan's requests on that bus.

@@ -1,4 +1,4 @@
-/* clock: the two clocks (STYLE 9).  Monotonic ms for schedules and delays,
+/* clock: the two clocks (docs/design.md section 4).  Monotonic ms for schedules and delays,
  * wall-clock ms for timestamps only.  Any thread. */
 #ifndef GW_CLOCK_H
 #define GW_CLOCK_H

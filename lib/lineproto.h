@@ -1,5 +1,5 @@
 /*
- * lineproto: the InfluxDB line-protocol encoder (DESIGN 3, 9).  Pure: no I/O,
+ * lineproto: the InfluxDB line-protocol encoder (docs/design.md sections 15, 16).  Pure: no I/O,
  * no allocation, no global state; any thread.
  *
  * A point is described by plain arrays that the caller fills (usually on the

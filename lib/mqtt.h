@@ -1,5 +1,5 @@
 /*
- * mqtt: the MQTT 5 transport to the central broker (DESIGN 3, 6), on Paho C's
+ * mqtt: the MQTT 5 transport to the central broker (docs/design.md sections 10, 14), on Paho C's
  * async client.  The main thread owns the struct; Paho's threads only append
  * to an internal event queue and signal mqtt_fd().  The SQLite outbox stays
  * the source of truth: Paho keeps nothing on disk and buffers nothing while

@@ -7,7 +7,7 @@
  * whether the values can be trusted; a value that is there but impossible
  * (placeholder, unknown unit, level below the pit floor) gives a reading of
  * quality implausible, never an error, because to the alarm engine an
- * implausible sensor is an event of its own (DESIGN 8).  Errors (-1) are left
+ * implausible sensor is an event of its own (docs/design.md section 9).  Errors (-1) are left
  * for data that cannot belong to the sensor at all (no model, no data,
  * channel outside the module), which the config check prevents.
  */

@@ -3,7 +3,7 @@
  * raw Modbus points become a reading with a quality flag.  Pure: no I/O, no
  * clock; the caller passes the data of one read and the wall-clock time.
  *
- * Field names of a reading are the contract of DESIGN section 6: the same
+ * Field names of a reading are the contract of docs/design.md section 10: the same
  * names are used in --once output, MQTT reading payloads and InfluxDB fields.
  */
 #ifndef GW_KIND_H
@@ -81,7 +81,7 @@ int kind_sensor_check(const struct cfg_sensor *s, char *why, size_t whylen);
 void kind_comm_lost(const struct cfg_sensor *s, int sensor_index, int64_t ts_ms,
                     struct reading *out);
 
-/* Format the reading as one JSON object, exactly the DESIGN section 6 reading
+/* Format the reading as one JSON object, exactly the docs/design.md section 10 reading
  * payload (ts RFC 3339 UTC with ms, sensor, kind, quality, kind's values).
  * Writes at most len bytes including the NUL; returns the length, or -1. */
 int reading_json(const struct reading *r, const char *sensor_name, char *buf, size_t len);

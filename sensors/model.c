@@ -237,7 +237,7 @@ static int type_index(enum point_type t)
 }
 
 /* What devices put in a value register when they have no measurement
- * (DESIGN 8); the 32-bit forms are the same patterns widened. */
+ * (docs/design.md section 7); the 32-bit forms are the same patterns widened. */
 static const uint32_t placeholders16[] = {0xFFFFu, 0x7FFFu, 0x8000u};
 static const uint32_t placeholders32[] = {0xFFFFFFFFu, 0x7FFFFFFFu, 0x80000000u};
 

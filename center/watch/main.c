@@ -1,5 +1,5 @@
 /*
- * shelter-watch: the tool of the people who receive alarms (DESIGN 4).
+ * shelter-watch: the tool of the people who receive alarms (docs/design.md section 5.2).
  *
  *   shelter-watch [--broker URI] [--username U --password-file F] [--ca-file F]
  *                 [--lang zh|en] [--exec CMD] [FILTER ...]     default FILTER shelter/#

@@ -434,7 +434,7 @@ fail:
 /* ---- identity from the topic ---- */
 
 /* The levels of a gateway's base after its prefix: city, district, street,
- * community, property, id (DESIGN 6). */
+ * community, property, id (docs/design.md section 10). */
 enum { SITE_CITY, SITE_DISTRICT, SITE_STREET, SITE_COMMUNITY, SITE_PROPERTY, SITE_ID, SITE_LEVELS };
 static const char *const site_keys[SITE_LEVELS] = {"city",      "district", "street",
                                                    "community", "property", "shelter"};

@@ -1,6 +1,6 @@
 /*
  * watch: the pure part of shelter-watch, the tool of the people who receive
- * alarms (DESIGN 4, 6).  Topic classification, alarm and status payload
+ * alarms (docs/design.md sections 5.2, 10).  Topic classification, alarm and status payload
  * parsing with the identity taken from the topic, duplicate detection by
  * (gateway, seq), the readable zh/en lines,
  * and the ack command.  No I/O, no clock reads: the caller passes the time.
@@ -50,7 +50,7 @@ int watch_cmd_result(const void *payload, size_t len, const char *id, bool *ok, 
 
 /* ---- alarm payloads ---- */
 
-/* An alarm payload of DESIGN 6.  The strings point into `json` and `ident`,
+/* An alarm payload of docs/design.md section 10.  The strings point into `json` and `ident`,
  * which the struct owns until watch_alarm_release() (a copy of the struct
  * takes them over); absent optional strings are "". */
 struct watch_alarm {

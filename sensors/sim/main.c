@@ -1,6 +1,6 @@
 /*
  * shelter-sim: a Modbus slave simulator for the gateway's tests and demo
- * (DESIGN section 4).  It reads the gateway's own config and serves every
+ * (docs/design.md section 5.3).  It reads the gateway's own config and serves every
  * configured sensor at its bus and unit: TCP buses on host:port, RTU buses
  * on a serial device or pty given with --serial.  A unix control socket and
  * scenario files change values and inject faults at run time.

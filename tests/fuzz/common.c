@@ -197,7 +197,7 @@ const struct plan *fuzz_shelter_plan(void)
     return shelter_plan;
 }
 
-/* The payload keys each kind must carry when the reading is good (DESIGN 6). */
+/* The payload keys each kind must carry when the reading is good (docs/design.md section 10). */
 static const char *const kind_values[KIND_COUNT][3] = {
     [KIND_WATER_LEVEL] = {"level_m", "level_pct", NULL},
     [KIND_WATER_LEAK] = {"wet", NULL, NULL},

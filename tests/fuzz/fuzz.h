@@ -54,7 +54,7 @@ void fuzz_decode_request(const struct cfg *c, const struct plan *p, int request,
 
 /* A decoded reading of a sensor that passed the config's checks: its JSON
  * is an object with the sensor, kind and quality, and a reading of quality
- * good carries every value of its kind (kind.h, DESIGN 6). */
+ * good carries every value of its kind (kind.h, docs/design.md section 10). */
 void fuzz_check_reading(const struct cfg_sensor *s, const struct reading *r);
 
 #endif

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Delivery to a real mosquitto: an alarm end to end with every payload field
-# of DESIGN 6, the retained status and the will, command round trips
+# of docs/design.md section 10, the retained status and the will, command round trips
 # (ack, inhibit, mode, test), malformed commands answered with errors, and
 # restart safety (no re-raise, a clear that happened while down is published,
 # seq continues).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Storage that goes back in time (DESIGN 11, issue 9 defect 1): during an
+# Storage that goes back in time (docs/design.md section 12, issue 9 defect 1): during an
 # alarm storm the gateway is SIGKILLed a few times and each time its outbox
 # loses its last writes, as a power cut does to flash: the -wal file cut at a
 # random offset or bytes flipped in its tail.  At the subscriber no seq ever

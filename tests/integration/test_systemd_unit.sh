@@ -99,7 +99,7 @@ awk '$1 == "✗" { printf "  %s %s\n", $2, $NF }' "$T/security.log"   # what is 
 check "systemd-analyze security: exposure ${exposure:-?} is at most 2.0" \
 	awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.0) }'
 
-# What the daemon's systemd contract relies on (DESIGN 4, sd_notify).
+# What the daemon's systemd contract relies on (docs/design.md section 5.1, sd_notify).
 for line in Type=notify NotifyAccess=main WatchdogSec=30s Restart=always LimitNOFILE=1024 \
 	'ExecReload=/bin/kill -HUP $MAINPID'; do
 	check "the unit sets $line" grep -qxF "$line" "$UNIT"

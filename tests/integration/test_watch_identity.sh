@@ -43,7 +43,7 @@ pub() {
 	mosquitto_pub -h 127.0.0.1 -p "$PORT" -V 5 -q 1 -i "pub-$user" -u "$user" -P "pw-$user" \
 		-t "$topic" -m "$payload" "$@" >>"$T/pub.log" 2>&1
 }
-# fire SEQ GATEWAY LOCATION: an alarm payload of the Erqi shelter (DESIGN 6).
+# fire SEQ GATEWAY LOCATION: an alarm payload of the Erqi shelter (docs/design.md section 10).
 fire() {
 	jq -nc --argjson seq "$1" --arg gw "$2" --arg loc "$3" '{seq: $seq,
 		ts: (now | strftime("%Y-%m-%dT%H:%M:%S.000Z")), gateway: $gw,

@@ -298,7 +298,7 @@ START_TEST(test_unknown_key_in_each_section_is_error)
 }
 END_TEST
 
-/* Alarm overrides (DESIGN 8) go through the alarm engine's key table for the
+/* Alarm overrides (docs/design.md section 9) go through the alarm engine's key table for the
  * sensor's kind: a key of another kind's alarm is unknown. */
 START_TEST(test_sensor_name_gateway_is_reserved)
 {
@@ -330,7 +330,7 @@ START_TEST(test_alarm_overrides_apply_on_top_of_defaults)
     ck_assert_int_eq(ac->rule[ALARM_WL_HIGH].delay_ms[MODE_PEACETIME], 10000);
     ck_assert_int_eq(ac->rule[ALARM_WL_HIGH_HIGH].severity, ALARM_SEV_MAJOR);
     ck_assert(!ac->rule[ALARM_WL_RISING_FAST].enabled);
-    /* Untouched: the DESIGN 8 defaults. */
+    /* Untouched: the docs/design.md section 9 defaults. */
     ck_assert_double_eq(ac->rule[ALARM_WL_HIGH].clear[MODE_PEACETIME], 65);
     ck_assert_double_eq(ac->rule[ALARM_WL_HIGH_HIGH].threshold[MODE_PEACETIME], 90);
     ck_assert_double_eq(c->sensors[0].alarm.rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 70);

@@ -364,7 +364,7 @@ START_TEST(test_lines_append_into_one_batch)
 }
 END_TEST
 
-/* ---- the alarm point (points.c, DESIGN 9) ---- */
+/* ---- the alarm point (points.c, docs/design.md section 15) ---- */
 
 static struct cfg site;
 

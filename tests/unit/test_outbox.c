@@ -872,7 +872,7 @@ START_TEST(test_kill9_during_commits_leaves_contiguous_seqs_and_matching_state)
 }
 END_TEST
 
-/* ---- storage that goes back in time (DESIGN 11) ---- */
+/* ---- storage that goes back in time (docs/design.md section 12) ---- */
 
 static char seq_path[160];
 

@@ -2,7 +2,7 @@
  * Unit tests of the simulator's protocol core (mbslave) and served state
  * (simstate).  The test links those two modules alone (Makefile:
  * LINK_test_sim_mbslave).  Models are built by hand with the
- * register maps of DESIGN section 7, so the tests do not depend on the
+ * register maps of docs/design.md section 7, so the tests do not depend on the
  * model files or the config parser.
  */
 #include <check.h>
