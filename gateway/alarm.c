@@ -40,8 +40,8 @@
 #define MEAN_PER_WINDOW 60 /* buckets per window: 1 h -> 1 min, 5 min -> 5 s */
 #define MEAN_BUCKETS 64    /* >= MEAN_PER_WINDOW + 1 (buckets overlapping the window) */
 #define MEAN_MIN_COVER_MS (10 * MIN)
-#define RATE_PER_WINDOW 30         /* rate samples kept at least window/30 apart */
-#define RATE_SAMPLES 32            /* > RATE_PER_WINDOW: the ring always reaches a window back */
+#define RATE_PER_WINDOW 30 /* rate samples kept at least window/30 apart */
+#define RATE_SAMPLES 32    /* > RATE_PER_WINDOW: the ring always reaches a window back */
 /* A rise counts only beyond this: twice the 1 cm deadband of a level reading
  * (delivery.c), more than a line fitted to noise within it can rise (1.5x). */
 #define RISE_NOISE_CM 2.0
@@ -756,7 +756,7 @@ static bool rise_get(const struct rate_ring *rr, int64_t t_now, double v_now, in
         if (rr->t[i] >= t_now || rr->t[i] < t_now - window)
             continue; /* the reading itself comes last; older ones are out */
         x[n] = (double)(rr->t[i] - t_now) / (double)MIN; /* minutes, <= 0 */
-        y[n++] = rr->v[i] * 100.0;                        /* cm */
+        y[n++] = rr->v[i] * 100.0;                       /* cm */
         if (rr->t[i] < first)
             first = rr->t[i];
     }
@@ -1772,11 +1772,8 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
         return -1;
     /* Pass 0 validates every record, pass 1 applies: all or nothing. */
     for (int pass = 0; pass < 2; pass++) {
-        struct xio x = {.p = (unsigned char *)p,
-                        .len = len,
-                        .off = HEADER_SIZE,
-                        .load = true,
-                        .base = base};
+        struct xio x = {
+            .p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true, .base = base};
         for (uint32_t i = 0; i < n; i++) {
             memset(tmp, 0, sizeof(*tmp));
             xfer_sensor(&x, tmp);
@@ -1815,8 +1812,8 @@ int alarm_state_orphans(const struct alarm_engine *eng, const void *buf, size_t 
     tmp = calloc(1, sizeof(*tmp));
     if (tmp == NULL)
         return -1;
-    struct xio x = {.p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true,
-                    .base = base};
+    struct xio x = {
+        .p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true, .base = base};
     for (uint32_t i = 0; i < n; i++) {
         memset(tmp, 0, sizeof(*tmp));
         xfer_sensor(&x, tmp);

@@ -37,8 +37,8 @@
 #endif
 
 #define KEYS_MAX 16
-#define CHANNEL_MAX 31      /* inverted_mask is 32 bits wide */
-#define SENSOR_CHANNELS 6   /* closed, locked, open, alarm, fault, input */
+#define CHANNEL_MAX 31    /* inverted_mask is 32 bits wide */
+#define SENSOR_CHANNELS 6 /* closed, locked, open, alarm, fault, input */
 #define LABEL_MAX (CFG_NAME_MAX + 16)
 
 /* ---- problems: collected, then sorted by line and printed ---- */
@@ -49,9 +49,9 @@ enum problem_scope { SCOPE_CORE, SCOPE_MQTT, SCOPE_INFLUX };
 
 struct problem {
     int line;
-    int seq;       /* keeps problems of one line in the order found */
+    int seq; /* keeps problems of one line in the order found */
     enum problem_scope scope;
-    char *text;    /* the whole output line */
+    char *text; /* the whole output line */
 };
 
 struct problems {
@@ -78,7 +78,7 @@ struct bus_parse {
     struct keyset ks;
 };
 
-struct extra_key {   /* a sensor key the kind table does not know */
+struct extra_key { /* a sensor key the kind table does not know */
     char *key, *value;
     int line;
 };
@@ -91,7 +91,7 @@ struct sensor_parse {
     struct extra_key *extra;
     int nextra;
     /* filled by validation, for the checks across sensors */
-    bool shareable;                  /* bus, unit and model known */
+    bool shareable; /* bus, unit and model known */
     int nch;
     int ch[SENSOR_CHANNELS], ch_key[SENSOR_CHANNELS];
 };
@@ -103,10 +103,10 @@ struct parse {
     FILE *fp;
     char *buf;
     size_t bufcap;
-    const char *text;       /* current line, whitespace-stripped, inside buf */
+    const char *text; /* current line, whitespace-stripped, inside buf */
     int lineno;
     enum line_class cls;
-    bool handled;           /* inih called the handler for the current line */
+    bool handled; /* inih called the handler for the current line */
     bool eof;
     /* current section */
     enum section_type cur;
@@ -119,7 +119,7 @@ struct parse {
     int nbuses;
     struct sensor_parse *sensors;
     int nsensors;
-    int sensor_headers;     /* including invalid ones, for "no sensor" */
+    int sensor_headers; /* including invalid ones, for "no sensor" */
     struct problems probs;
 };
 
@@ -130,23 +130,23 @@ typedef int (*value_parser)(const struct key_desc *k, const char *value, void *f
                             size_t errlen);
 
 enum {
-    K_REQUIRED = 1u << 0,  /* required where the key applies */
-    K_RTU = 1u << 1,       /* only on rtu buses */
-    K_TCP = 1u << 2,       /* only on tcp buses */
-    K_INPUTS = 1u << 3,    /* only on models with an "inputs" point */
-    K_EMPTY_OK = 1u << 4,  /* `key =` is a valid (empty) value */
+    K_REQUIRED = 1u << 0, /* required where the key applies */
+    K_RTU = 1u << 1,      /* only on rtu buses */
+    K_TCP = 1u << 2,      /* only on tcp buses */
+    K_INPUTS = 1u << 3,   /* only on models with an "inputs" point */
+    K_EMPTY_OK = 1u << 4, /* `key =` is a valid (empty) value */
 };
 
 struct key_desc {
     const char *key;
     value_parser parse;
-    size_t offset;          /* into the section's base struct */
-    size_t size;            /* of the field */
-    double min, max;        /* numbers; durations in ms */
-    const char *dflt;       /* parsed like a value when the section starts */
+    size_t offset;    /* into the section's base struct */
+    size_t size;      /* of the field */
+    double min, max;  /* numbers; durations in ms */
+    const char *dflt; /* parsed like a value when the section starts */
     unsigned flags;
-    unsigned kinds;         /* sensor keys: kinds that have it; 0 = every kind */
-    const struct name_value *names;   /* enum keys */
+    unsigned kinds;                 /* sensor keys: kinds that have it; 0 = every kind */
+    const struct name_value *names; /* enum keys */
 };
 
 #define FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
@@ -179,9 +179,22 @@ _Static_assert(sizeof(enum gw_lang) == sizeof(int), "enum gw_lang is not int-siz
 _Static_assert(sizeof(enum bus_type) == sizeof(int), "enum bus_type is not int-sized");
 _Static_assert(sizeof(enum kind) == sizeof(int), "enum kind is not int-sized");
 
-enum { GK_ID, GK_CITY, GK_DISTRICT, GK_STREET, GK_COMMUNITY, GK_PROPERTY, GK_NAME, GK_MODE,
-       GK_STATE_DIR, GK_LANGUAGE, GK_MODELS_DIR, GK_TELEMETRY_MAX_ROWS, GK_TELEMETRY_MAX_MB,
-       GK_COUNT };
+enum {
+    GK_ID,
+    GK_CITY,
+    GK_DISTRICT,
+    GK_STREET,
+    GK_COMMUNITY,
+    GK_PROPERTY,
+    GK_NAME,
+    GK_MODE,
+    GK_STATE_DIR,
+    GK_LANGUAGE,
+    GK_MODELS_DIR,
+    GK_TELEMETRY_MAX_ROWS,
+    GK_TELEMETRY_MAX_MB,
+    GK_COUNT
+};
 static const struct key_desc gateway_keys[GK_COUNT] = {
     [GK_ID] = {"id", p_slug, FIELD(struct cfg, id), .flags = K_REQUIRED},
     [GK_CITY] = {"city", p_slug, FIELD(struct cfg, city), .flags = K_REQUIRED},
@@ -202,8 +215,17 @@ static const struct key_desc gateway_keys[GK_COUNT] = {
                              4096, "64"},
 };
 
-enum { MK_URI, MK_USERNAME, MK_PASSWORD_FILE, MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE,
-       MK_TOPIC_PREFIX, MK_KEEPALIVE, MK_COUNT };
+enum {
+    MK_URI,
+    MK_USERNAME,
+    MK_PASSWORD_FILE,
+    MK_CA_FILE,
+    MK_CERT_FILE,
+    MK_KEY_FILE,
+    MK_TOPIC_PREFIX,
+    MK_KEEPALIVE,
+    MK_COUNT
+};
 static const struct key_desc mqtt_keys[MK_COUNT] = {
     [MK_URI] = {"uri", p_uris, FIELD(struct cfg, mqtt.uri), .flags = K_REQUIRED},
     [MK_USERNAME] = {"username", p_text, FIELD(struct cfg, mqtt.username)},
@@ -214,8 +236,8 @@ static const struct key_desc mqtt_keys[MK_COUNT] = {
     [MK_TOPIC_PREFIX] = {"topic_prefix", p_topic, FIELD(struct cfg, mqtt.topic_prefix),
                          .dflt = "shelter"},
     /* MQTT carries the keepalive in whole seconds, 16 bits. */
-    [MK_KEEPALIVE] = {"keepalive", p_duration_s, FIELD(struct cfg, mqtt.keepalive_s), 5000,
-                      3600000, .dflt = "30s"},
+    [MK_KEEPALIVE] = {"keepalive", p_duration_s, FIELD(struct cfg, mqtt.keepalive_s), 5000, 3600000,
+                      .dflt = "30s"},
 };
 
 enum { IK_URL, IK_DATABASE, IK_ORG, IK_BUCKET, IK_TOKEN_FILE, IK_COUNT };
@@ -227,12 +249,25 @@ static const struct key_desc influx_keys[IK_COUNT] = {
     [IK_TOKEN_FILE] = {"token_file", p_text, FIELD(struct cfg, influx.token_file)},
 };
 
-enum { BK_TYPE, BK_DEVICE, BK_BAUD, BK_PARITY, BK_DATA_BITS, BK_STOP_BITS, BK_HOST, BK_PORT,
-       BK_TIMEOUT, BK_RETRIES, BK_GAP, BK_COUNT };
+enum {
+    BK_TYPE,
+    BK_DEVICE,
+    BK_BAUD,
+    BK_PARITY,
+    BK_DATA_BITS,
+    BK_STOP_BITS,
+    BK_HOST,
+    BK_PORT,
+    BK_TIMEOUT,
+    BK_RETRIES,
+    BK_GAP,
+    BK_COUNT
+};
 static const struct key_desc bus_keys[BK_COUNT] = {
     [BK_TYPE] = {"type", p_enum, FIELD(struct bus_parse, b.type), .flags = K_REQUIRED,
                  .names = bus_type_names},
-    [BK_DEVICE] = {"device", p_text, FIELD(struct bus_parse, b.device), .flags = K_RTU | K_REQUIRED},
+    [BK_DEVICE] = {"device", p_text, FIELD(struct bus_parse, b.device),
+                   .flags = K_RTU | K_REQUIRED},
     [BK_BAUD] = {"baud", p_baud, FIELD(struct bus_parse, b.baud), .dflt = "9600", .flags = K_RTU},
     [BK_PARITY] = {"parity", p_enum, FIELD(struct bus_parse, b.parity), .dflt = "none",
                    .flags = K_RTU, .names = parity_names},
@@ -250,9 +285,23 @@ static const struct key_desc bus_keys[BK_COUNT] = {
     [BK_GAP] = {"gap", p_duration_ms, FIELD(struct bus_parse, b.gap_ms), 0, 1000},
 };
 
-enum { SK_BUS, SK_UNIT, SK_KIND, SK_MODEL, SK_INTERVAL, SK_LOCATION, SK_PIT_DEPTH,
-       SK_CLOSED_INPUT, SK_LOCKED_INPUT, SK_OPEN_INPUT, SK_ALARM_INPUT, SK_FAULT_INPUT, SK_INPUT,
-       SK_INVERTED_INPUTS, SK_COUNT };
+enum {
+    SK_BUS,
+    SK_UNIT,
+    SK_KIND,
+    SK_MODEL,
+    SK_INTERVAL,
+    SK_LOCATION,
+    SK_PIT_DEPTH,
+    SK_CLOSED_INPUT,
+    SK_LOCKED_INPUT,
+    SK_OPEN_INPUT,
+    SK_ALARM_INPUT,
+    SK_FAULT_INPUT,
+    SK_INPUT,
+    SK_INVERTED_INPUTS,
+    SK_COUNT
+};
 static const struct key_desc sensor_keys[SK_COUNT] = {
     [SK_BUS] = {"bus", p_slug, FIELD(struct sensor_parse, bus_name), .flags = K_REQUIRED},
     /* The range of a unit id depends on the bus type: checked in check_sensor(). */
@@ -284,12 +333,12 @@ static const struct key_desc sensor_keys[SK_COUNT] = {
 
 /* The channel keys of a sensor, in the order channels are claimed. */
 static const int channel_keys[SENSOR_CHANNELS] = {SK_CLOSED_INPUT, SK_LOCKED_INPUT, SK_OPEN_INPUT,
-                                                  SK_ALARM_INPUT, SK_FAULT_INPUT, SK_INPUT};
+                                                  SK_ALARM_INPUT,  SK_FAULT_INPUT,  SK_INPUT};
 
 struct section_desc {
     const char *name;
     enum section_type type;
-    bool named;             /* [bus NAME], [sensor NAME] */
+    bool named; /* [bus NAME], [sensor NAME] */
     const struct key_desc *keys;
     int nkeys;
 };
@@ -392,8 +441,8 @@ int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ou
     while (isdigit((unsigned char)*unit))
         unit++;
     if (unit == s) {
-        snprintf(err, errlen, "'%.64s' is not a duration (a whole number with a unit: ms, s, min, h)",
-                 s);
+        snprintf(err, errlen,
+                 "'%.64s' is not a duration (a whole number with a unit: ms, s, min, h)", s);
         return -1;
     }
     if (*unit == '\0') {
@@ -410,7 +459,7 @@ int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ou
     format_duration(min_ms, lo, sizeof(lo));
     format_duration(max_ms, hi, sizeof(hi));
     errno = 0;
-    long long n = strtoll(s, NULL, 10);  /* stops at the unit */
+    long long n = strtoll(s, NULL, 10); /* stops at the unit */
     if (errno == ERANGE || n > INT64_MAX / u->ms || n * u->ms < min_ms || n * u->ms > max_ms) {
         snprintf(err, errlen, "%.64s is out of range (%s..%s)", s, lo, hi);
         return -1;
@@ -548,8 +597,7 @@ static int p_host(const struct key_desc *k, const char *value, void *field, char
     return 0;
 }
 
-static int p_url(const struct key_desc *k, const char *value, void *field, char *err,
-                 size_t errlen)
+static int p_url(const struct key_desc *k, const char *value, void *field, char *err, size_t errlen)
 {
     const char *rest = NULL;
     if (strncmp(value, "http://", 7) == 0)
@@ -610,7 +658,7 @@ static int check_uri(const char *uri, char *err, size_t errlen)
 static int p_uris(const struct key_desc *k, const char *value, void *field, char *err,
                   size_t errlen)
 {
-    char (*uri)[CFG_TEXT_MAX] = field;
+    char(*uri)[CFG_TEXT_MAX] = field;
     char one[CFG_TEXT_MAX];
     int n = 0;
     const char *q = value;
@@ -644,8 +692,7 @@ static int p_uris(const struct key_desc *k, const char *value, void *field, char
     return 0;
 }
 
-static int p_int(const struct key_desc *k, const char *value, void *field, char *err,
-                 size_t errlen)
+static int p_int(const struct key_desc *k, const char *value, void *field, char *err, size_t errlen)
 {
     long v;
     if (parse_int(value, (long)k->min, (long)k->max, &v, err, errlen) == -1)
@@ -789,7 +836,7 @@ static int p_channels(const struct key_desc *k, const char *value, void *field, 
             break;
         size_t len = strcspn(q, " \t,");
         if (len >= sizeof(one))
-            len = sizeof(one) - 1;   /* still not a valid number: parse_int says so */
+            len = sizeof(one) - 1; /* still not a valid number: parse_int says so */
         memcpy(one, q, len);
         one[len] = '\0';
         if (parse_int(one, 0, CHANNEL_MAX, &ch, err, errlen) == -1)
@@ -898,7 +945,7 @@ static void apply_defaults(const struct key_desc *keys, int nkeys, void *base)
     for (int i = 0; i < nkeys; i++) {
         const struct key_desc *k = &keys[i];
         if (k->parse == p_channel)
-            *(int *)field_of(base, k) = -1;   /* "not wired" */
+            *(int *)field_of(base, k) = -1; /* "not wired" */
         /* A table default that its own parser rejects is a programming error. */
         if (k->dflt != NULL && k->parse(k, k->dflt, field_of(base, k), err, sizeof(err)) != 0)
             abort();
@@ -934,8 +981,8 @@ static void start_section(struct parse *p, const char *text)
     end = close;
     while (end > inner && isspace((unsigned char)end[-1]))
         end--;
-    snprintf(p->cur_label, sizeof(p->cur_label), "%.*s", (int)(end - inner) < 60 ? (int)(end - inner) : 60,
-             inner);
+    snprintf(p->cur_label, sizeof(p->cur_label), "%.*s",
+             (int)(end - inner) < 60 ? (int)(end - inner) : 60, inner);
     const char *after = close + 1;
     after += strspn(after, " \t");
     if (*after != '\0' && *after != ';' && *after != '#') {
@@ -972,9 +1019,15 @@ static void start_section(struct parse *p, const char *text)
 
     int *seen = NULL;
     switch (sd->type) {
-    case SEC_GATEWAY: seen = &p->gateway_line; break;
-    case SEC_MQTT: seen = &p->mqtt_line; break;
-    case SEC_INFLUX: seen = &p->influx_line; break;
+    case SEC_GATEWAY:
+        seen = &p->gateway_line;
+        break;
+    case SEC_MQTT:
+        seen = &p->mqtt_line;
+        break;
+    case SEC_INFLUX:
+        seen = &p->influx_line;
+        break;
     case SEC_BUS:
         for (int i = 0; i < p->nbuses; i++)
             if (strlen(p->buses[i].b.name) == namelen &&
@@ -994,7 +1047,8 @@ static void start_section(struct parse *p, const char *text)
                 strncmp(p->sensors[i].s.name, name, namelen) == 0)
                 seen = &p->sensors[i].s.line;
         break;
-    default: break;
+    default:
+        break;
     }
     if (seen != NULL && *seen > 0) {
         problem(p, line, p->cur_label, NULL, "duplicate section (first at line %d)", *seen);
@@ -1002,8 +1056,12 @@ static void start_section(struct parse *p, const char *text)
     }
 
     switch (sd->type) {
-    case SEC_GATEWAY: p->gateway_line = line; break;
-    case SEC_MQTT: p->mqtt_line = line; break;
+    case SEC_GATEWAY:
+        p->gateway_line = line;
+        break;
+    case SEC_MQTT:
+        p->mqtt_line = line;
+        break;
     case SEC_INFLUX:
         p->influx_line = line;
         p->c->influx.enabled = 1;
@@ -1038,7 +1096,8 @@ static void start_section(struct parse *p, const char *text)
         p->cur_index = p->nsensors++;
         break;
     }
-    default: break;
+    default:
+        break;
     }
     p->cur = sd->type;
 }
@@ -1062,8 +1121,7 @@ static int sensor_extra_key(struct cfg_sensor *s, bool kind_known, const char *k
     return rc == 0 ? 0 : -1;
 }
 
-static int remember_extra_key(struct sensor_parse *sp, const char *key, const char *value,
-                              int line)
+static int remember_extra_key(struct sensor_parse *sp, const char *key, const char *value, int line)
 {
     struct extra_key *v = grow(sp->extra, sp->nextra, sizeof(*v));
     if (v == NULL)
@@ -1089,9 +1147,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
     const char *label = p->cur == SEC_NONE ? NULL : p->cur_label;
     char err[256];
 
-    (void)section;   /* ours, from the reader, is the one that knows lines */
+    (void)section; /* ours, from the reader, is the one that knows lines */
     if (p->handled)
-        return 1;    /* cannot happen with one line per read; never count a line twice */
+        return 1; /* cannot happen with one line per read; never count a line twice */
     p->handled = true;
     const char *sep = strpbrk(p->text, "=:");
     if (value == NULL || sep == NULL || *sep != '=') {
@@ -1108,12 +1166,17 @@ static int on_key(void *user, const char *section, const char *key, const char *
     case SEC_NONE:
         problem(p, line, NULL, key, "key outside any section");
         return 1;
-    case SEC_SKIP: return 1;
+    case SEC_SKIP:
+        return 1;
     case SEC_GATEWAY:
         keys = gateway_keys, nkeys = GK_COUNT, ks = &p->gateway_ks, base = p->c;
         break;
-    case SEC_MQTT: keys = mqtt_keys, nkeys = MK_COUNT, ks = &p->mqtt_ks, base = p->c; break;
-    case SEC_INFLUX: keys = influx_keys, nkeys = IK_COUNT, ks = &p->influx_ks, base = p->c; break;
+    case SEC_MQTT:
+        keys = mqtt_keys, nkeys = MK_COUNT, ks = &p->mqtt_ks, base = p->c;
+        break;
+    case SEC_INFLUX:
+        keys = influx_keys, nkeys = IK_COUNT, ks = &p->influx_ks, base = p->c;
+        break;
     case SEC_BUS:
         keys = bus_keys, nkeys = BK_COUNT, ks = &p->buses[p->cur_index].ks;
         base = &p->buses[p->cur_index];
@@ -1189,7 +1252,7 @@ static char *read_line(char *str, int num, void *stream)
         goto empty;
     }
     if (p->lineno == 1 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        text += 3;   /* UTF-8 byte order mark written by some Windows editors */
+        text += 3; /* UTF-8 byte order mark written by some Windows editors */
         len -= 3;
     }
     while (len > 0 && isspace((unsigned char)text[len - 1]))
@@ -1246,7 +1309,7 @@ static void check_gateway(struct parse *p, const char *models_dir_default)
     } else {
         check_required(p, "gateway", p->gateway_line, gateway_keys, GK_COUNT, &p->gateway_ks);
         if (p->gateway_ks.line[GK_NAME] == 0)
-            memcpy(c->name, c->id, sizeof(c->id));   /* display name defaults to the id */
+            memcpy(c->name, c->id, sizeof(c->id)); /* display name defaults to the id */
     }
     if (p->gateway_ks.line[GK_MODELS_DIR] == 0) {
         if (strlen(models_dir_default) >= sizeof(c->models_dir))
@@ -1263,7 +1326,7 @@ static void check_mqtt(struct parse *p)
     const struct keyset *ks = &p->mqtt_ks;
 
     if (p->mqtt_line == 0)
-        return;   /* optional for now: no MQTT output */
+        return; /* optional for now: no MQTT output */
     check_required(p, "mqtt", p->mqtt_line, mqtt_keys, MK_COUNT, ks);
     c->mqtt.nuri = 0;
     while (c->mqtt.nuri < CFG_URI_MAX && c->mqtt.uri[c->mqtt.nuri][0] != '\0')
@@ -1297,7 +1360,7 @@ static void check_influx(struct parse *p)
     bool v1, v2_any, v2_all;
 
     if (p->influx_line == 0)
-        return;   /* no InfluxDB output */
+        return; /* no InfluxDB output */
     check_required(p, "influx", p->influx_line, influx_keys, IK_COUNT, ks);
     v1 = ks->line[IK_DATABASE] > 0;
     v2_any = ks->line[IK_ORG] > 0 || ks->line[IK_BUCKET] > 0 || ks->line[IK_TOKEN_FILE] > 0;
@@ -1324,7 +1387,7 @@ static void check_bus(struct parse *p, struct bus_parse *bp)
     snprintf(label, sizeof(label), "bus %s", b->name);
     check_required(p, label, b->line, bus_keys, BK_COUNT, &bp->ks);
     if (!key_ok(&bp->ks, BK_TYPE))
-        return;   /* which keys belong depends on the type */
+        return; /* which keys belong depends on the type */
     unsigned mine = b->type == BUS_RTU ? K_RTU : K_TCP;
     const char *type = b->type == BUS_RTU ? "rtu" : "tcp";
     for (int i = 0; i < BK_COUNT; i++) {
@@ -1485,8 +1548,8 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
             sp->ch_key[sp->nch++] = i;
             own |= 1u << ch;
         }
-        if (key_ok(ks, SK_INVERTED_INPUTS) && (sensor_keys[SK_INVERTED_INPUTS].kinds &
-                                                KIND_BIT(s->kind))) {
+        if (key_ok(ks, SK_INVERTED_INPUTS) &&
+            (sensor_keys[SK_INVERTED_INPUTS].kinds & KIND_BIT(s->kind))) {
             for (int ch = 0; ch <= CHANNEL_MAX; ch++) {
                 if (!(s->inverted_mask & (1u << ch)))
                     continue;
@@ -1563,7 +1626,7 @@ static struct model_set *load_models(struct parse *p)
     bool from_key = line > 0;
 
     if (p->c->models_dir[0] == '\0')
-        return NULL;   /* no usable directory: already reported */
+        return NULL; /* no usable directory: already reported */
     err[0] = '\0';
     ms = model_set_load(p->c->models_dir, err, sizeof(err));
     if (ms != NULL)
@@ -1719,7 +1782,7 @@ struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, uns
         int rc = ini_parse_stream(read_line, &p, on_key, &p);
         if (rc == -2)
             p.probs.oom = true;
-        else if (rc > 0 && !problem_at(&p, rc))   /* inih saw something we did not */
+        else if (rc > 0 && !problem_at(&p, rc)) /* inih saw something we did not */
             problem(&p, rc, NULL, NULL, "syntax error");
         if (!p.eof && !p.probs.oom)
             problem(&p, p.lineno, NULL, NULL, "parsing stopped early");
@@ -1732,7 +1795,7 @@ struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, uns
 
     if (p.probs.oom) {
         problem(&p, 0, NULL, NULL, "out of memory");
-        p.probs.oom = true;   /* even if that problem itself could not be stored */
+        p.probs.oom = true; /* even if that problem itself could not be stored */
         err = ENOMEM;
     }
     if (p.probs.n > 1)

@@ -15,48 +15,48 @@
 #include "mode.h"
 #include "model.h"
 
-#define CFG_NAME_MAX 64   /* ids, slugs, bus and sensor names */
-#define CFG_TEXT_MAX 256  /* UTF-8 display text, paths */
+#define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
+#define CFG_TEXT_MAX 256 /* UTF-8 display text, paths */
 #define CFG_URI_MAX 4
 
 enum bus_type { BUS_RTU, BUS_TCP };
 
 struct cfg_bus {
     char name[CFG_NAME_MAX];
-    int line;                    /* line of the [bus NAME] header */
+    int line; /* line of the [bus NAME] header */
     enum bus_type type;
     /* rtu */
     char device[CFG_TEXT_MAX];
-    int device_line;             /* where device was set, for the file checks */
-    int baud;                    /* default 9600 */
-    char parity;                 /* 'N', 'E', 'O'; default 'N' */
-    int data_bits;               /* 7 or 8; default 8 */
-    int stop_bits;               /* 1 or 2; default 1 */
+    int device_line; /* where device was set, for the file checks */
+    int baud;        /* default 9600 */
+    char parity;     /* 'N', 'E', 'O'; default 'N' */
+    int data_bits;   /* 7 or 8; default 8 */
+    int stop_bits;   /* 1 or 2; default 1 */
     /* tcp */
     char host[CFG_TEXT_MAX];
-    int port;                    /* default 502 */
+    int port; /* default 502 */
     /* both */
-    int timeout_ms;              /* response timeout, default 500 ms (10 ms..5 s) */
-    int retries;                 /* extra attempts after a failure, default 1 (0..5) */
-    int gap_ms;                  /* silence after each transaction; default rtu 20 ms, tcp 0 */
+    int timeout_ms; /* response timeout, default 500 ms (10 ms..5 s) */
+    int retries;    /* extra attempts after a failure, default 1 (0..5) */
+    int gap_ms;     /* silence after each transaction; default rtu 20 ms, tcp 0 */
 };
 
 struct cfg_sensor {
     char name[CFG_NAME_MAX];
-    int line;                    /* line of the [sensor NAME] header */
-    int bus;                     /* index into cfg->buses */
-    int unit;                    /* Modbus unit id 1..247 (tcp: 0..255) */
+    int line; /* line of the [sensor NAME] header */
+    int bus;  /* index into cfg->buses */
+    int unit; /* Modbus unit id 1..247 (tcp: 0..255) */
     enum kind kind;
     const struct model *model;   /* owned by cfg->models */
     int interval_ms;             /* default 1 s (100 ms..1 h) */
     char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
     /* kind keys */
-    double pit_depth_m;          /* water_level: required, > 0 */
-    int closed_input, locked_input, open_input;   /* blast_door on di8; -1 unset */
-    int alarm_input, fault_input;                 /* smoke on di8; -1 unset */
-    int input;                                    /* water_leak on di8; -1 unset */
-    unsigned inverted_mask;      /* bit n set: input n is normally-closed (active when 0) */
-    struct alarm_cfg alarm;      /* the kind's alarm defaults with this sensor's overrides */
+    double pit_depth_m;                         /* water_level: required, > 0 */
+    int closed_input, locked_input, open_input; /* blast_door on di8; -1 unset */
+    int alarm_input, fault_input;               /* smoke on di8; -1 unset */
+    int input;                                  /* water_leak on di8; -1 unset */
+    unsigned inverted_mask; /* bit n set: input n is normally-closed (active when 0) */
+    struct alarm_cfg alarm; /* the kind's alarm defaults with this sensor's overrides */
 };
 
 struct cfg {
@@ -66,12 +66,12 @@ struct cfg {
     char city[CFG_NAME_MAX], district[CFG_NAME_MAX], street[CFG_NAME_MAX];
     char community[CFG_NAME_MAX], property[CFG_NAME_MAX];
     char name[CFG_TEXT_MAX];
-    enum gw_mode mode;           /* default peacetime */
-    char state_dir[CFG_TEXT_MAX];   /* default /var/lib/shelter-gateway */
-    enum gw_lang language;       /* default zh */
-    char models_dir[CFG_TEXT_MAX];  /* directory the models came from */
-    int telemetry_max_rows;      /* outbox cap on pending telemetry: rows (default 100000) */
-    int telemetry_max_mb;        /* ... and payload MiB (default 64); alarms are never capped */
+    enum gw_mode mode;             /* default peacetime */
+    char state_dir[CFG_TEXT_MAX];  /* default /var/lib/shelter-gateway */
+    enum gw_lang language;         /* default zh */
+    char models_dir[CFG_TEXT_MAX]; /* directory the models came from */
+    int telemetry_max_rows;        /* outbox cap on pending telemetry: rows (default 100000) */
+    int telemetry_max_mb;          /* ... and payload MiB (default 64); alarms are never capped */
     /* [mqtt] */
     struct {
         char uri[CFG_URI_MAX][CFG_TEXT_MAX];
@@ -79,8 +79,8 @@ struct cfg {
         char username[CFG_NAME_MAX];
         char password_file[CFG_TEXT_MAX], ca_file[CFG_TEXT_MAX];
         char cert_file[CFG_TEXT_MAX], key_file[CFG_TEXT_MAX];
-        char topic_prefix[CFG_NAME_MAX];  /* default "shelter" */
-        int keepalive_s;                  /* default 30 */
+        char topic_prefix[CFG_NAME_MAX]; /* default "shelter" */
+        int keepalive_s;                 /* default 30 */
         char error[512]; /* lenient load: the section's first problem; "" when usable */
     } mqtt;
     /* [influx]; enabled = section present */

@@ -25,7 +25,9 @@ static const struct {
     const char *name;
     unsigned verbs;
 } fields[] = {
-    {"id", 0xF}, {"gateway", 0xF}, {"by", 0xF},
+    {"id", 0xF},
+    {"gateway", 0xF},
+    {"by", 0xF},
     {"sensor", 1u << CMD_ACK | 1u << CMD_INHIBIT | 1u << CMD_TEST},
     {"alarm", 1u << CMD_ACK | 1u << CMD_TEST},
     {"duration", 1u << CMD_INHIBIT},
@@ -210,9 +212,8 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
             snprintf(err, errlen, "missing field \"duration\" (e.g. \"2h\"; \"0s\" ends it)");
             goto out;
         }
-        if (!cJSON_IsString(d) ||
-            parse_duration_ms(d->valuestring, 0, ALARM_INHIBIT_MAX_MS, &out->duration_ms, why,
-                              sizeof(why)) == -1) {
+        if (!cJSON_IsString(d) || parse_duration_ms(d->valuestring, 0, ALARM_INHIBIT_MAX_MS,
+                                                    &out->duration_ms, why, sizeof(why)) == -1) {
             snprintf(err, errlen, "field \"duration\": %s",
                      cJSON_IsString(d) ? why : "must be a string such as \"2h\"");
             goto out;

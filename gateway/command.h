@@ -11,9 +11,9 @@
 
 #include "mode.h"
 
-#define CMD_MAX_BYTES 2048   /* larger payloads are rejected unparsed */
-#define CMD_ID_MAX 64        /* bytes of an id, NUL excluded */
-#define CMD_TEXT_MAX 64      /* sensor, alarm and by: bytes, NUL excluded */
+#define CMD_MAX_BYTES 2048 /* larger payloads are rejected unparsed */
+#define CMD_ID_MAX 64      /* bytes of an id, NUL excluded */
+#define CMD_TEXT_MAX 64    /* sensor, alarm and by: bytes, NUL excluded */
 
 enum cmd_verb { CMD_ACK, CMD_INHIBIT, CMD_MODE, CMD_TEST };
 

@@ -54,29 +54,30 @@
 #include "points.h"
 #include "uplink.h"
 
-#define COMMIT_EVERY_MS 1000       /* telemetry and confirmations */
-#define STATE_EVERY_MS 600000      /* engine timers and windows (alarm commits carry it at once) */
-#define TELEMETRY_SPILL_MS 30000   /* telemetry not delivered by then is written to the outbox */
-#define SYNC_TIMEOUT_MS 5000       /* reading back the broker's retained alarms after a connect */
-#define READING_EVERY_MS 60000     /* a reading is republished at least this often */
+#define COMMIT_EVERY_MS 1000     /* telemetry and confirmations */
+#define STATE_EVERY_MS 600000    /* engine timers and windows (alarm commits carry it at once) */
+#define TELEMETRY_SPILL_MS 30000 /* telemetry not delivered by then is written to the outbox */
+#define SYNC_TIMEOUT_MS 5000     /* reading back the broker's retained alarms after a connect */
+#define READING_EVERY_MS 60000   /* a reading is republished at least this often */
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
 #define FETCH_BATCH 16
-#define OUTBOX_WINDOW 16           /* outbox records in flight on MQTT (under mosquitto's Receive Maximum 20) */
-#define INFLUX_BATCH 500           /* points per InfluxDB write ... */
-#define INFLUX_BATCH_BYTES 65536   /* ... and bytes: small enough for a slow uplink's timeout */
-#define LINE_MAX 2048              /* one line-protocol point */
-#define DIRECT_WINDOW 16           /* ... plus status and cmd_result, which bypass the outbox */
-#define BASE_MAX 448              /* prefix + five levels + id: 7 names of < 64 bytes */
-#define SETUP_RETRY_MIN_MS 2000   /* a client that could not be set up or was refused: */
-#define SETUP_RETRY_MAX_MS 60000  /* set up again after this backoff (files read afresh) */
-#define UPLINK_GRACE_MS 120000    /* down this long (not a refusal): the gateway alarm */
-#define RECREATE_DOWN_MS 60000    /* ... and from then on a fresh client this often */
-#define TOPIC_MAX 640             /* base + /alarm/ + sensor + / + alarm */
+/* Outbox records in flight on MQTT: under mosquitto's Receive Maximum (20). */
+#define OUTBOX_WINDOW 16
+#define INFLUX_BATCH 500         /* points per InfluxDB write ... */
+#define INFLUX_BATCH_BYTES 65536 /* ... and bytes: small enough for a slow uplink's timeout */
+#define LINE_MAX 2048            /* one line-protocol point */
+#define DIRECT_WINDOW 16         /* ... plus status and cmd_result, which bypass the outbox */
+#define BASE_MAX 448             /* prefix + five levels + id: 7 names of < 64 bytes */
+#define SETUP_RETRY_MIN_MS 2000  /* a client that could not be set up or was refused: */
+#define SETUP_RETRY_MAX_MS 60000 /* set up again after this backoff (files read afresh) */
+#define UPLINK_GRACE_MS 120000   /* down this long (not a refusal): the gateway alarm */
+#define RECREATE_DOWN_MS 60000   /* ... and from then on a fresh client this often */
+#define TOPIC_MAX 640            /* base + /alarm/ + sensor + / + alarm */
 
-struct tel {                       /* telemetry waiting for the cycle's commit */
-    int sensor;                    /* index, or -1: the gateway itself */
-    unsigned sink;                 /* SINK_MQTT (reading JSON) or SINK_INFLUX (a line) */
+struct tel {       /* telemetry waiting for the cycle's commit */
+    int sensor;    /* index, or -1: the gateway itself */
+    unsigned sink; /* SINK_MQTT (reading JSON) or SINK_INFLUX (a line) */
     char *payload;
     size_t len;
     int64_t ts_ms;
@@ -103,7 +104,7 @@ enum { OUT_MQTT, OUT_INFLUX, OUT_COUNT };
 static const struct {
     const char *name; /* in log lines */
     const char *alarm, *severity;
-    const char *meta; /* outbox meta key: the alarm's state at the last stop */
+    const char *meta;     /* outbox meta key: the alarm's state at the last stop */
     const char *at_start; /* why it is down before it first works */
     const char *zh_raised, *en_raised, *zh_cleared, *en_cleared;
 } outputs[OUT_COUNT] = {
@@ -131,34 +132,34 @@ struct delivery {
     char status_topic[TOPIC_MAX], cmd_filter[TOPIC_MAX], result_topic[TOPIC_MAX];
     enum gw_mode mode;
 
-    struct alarm_event *events;    /* this cycle's engine events */
+    struct alarm_event *events; /* this cycle's engine events */
     int nevents, events_cap;
     struct tel *tel;
     int ntel, tel_cap;
-    struct last_pub *last;         /* per sensor: last reading published */
+    struct last_pub *last; /* per sensor: last reading published */
 
     int64_t last_commit_ms, last_state_ms;
-    bool confirmations;            /* outbox_done() calls not yet committed */
-    int64_t retry_at_ms;           /* no publishing before this (after a refusal) */
+    bool confirmations;  /* outbox_done() calls not yet committed */
+    int64_t retry_at_ms; /* no publishing before this (after a refusal) */
     int retry_ms;
     bool disk_failed;
-    bool memory_only;              /* no outbox file could be opened: nothing is durable */
+    bool memory_only; /* no outbox file could be opened: nothing is durable */
     bool broker_down_logged;
     bool publish_failing;
-    int mqtt_inflight;             /* outbox records handed to MQTT, not yet answered */
-    int64_t commit_retry_at_ms;    /* after a failed commit (out of memory) */
+    int mqtt_inflight;          /* outbox records handed to MQTT, not yet answered */
+    int64_t commit_retry_at_ms; /* after a failed commit (out of memory) */
     uint64_t published, publish_failures;
-    struct door_travel *doors;     /* per sensor (blast doors only) */
-    struct influx *ix;             /* NULL: no [influx] */
-    struct outbox_rec *ix_recs;    /* the InfluxDB batch in flight, as fetched */
+    struct door_travel *doors;  /* per sensor (blast doors only) */
+    struct influx *ix;          /* NULL: no [influx] */
+    struct outbox_rec *ix_recs; /* the InfluxDB batch in flight, as fetched */
     int ix_n;
     char *ix_buf;
-    uint64_t ix_batch;             /* id of the batch in flight, 0: none */
+    uint64_t ix_batch; /* id of the batch in flight, 0: none */
     uint64_t ix_last_batch;
     bool influx_down_logged;
     uint64_t influx_set_aside;
-    int64_t dropped_seen;          /* telemetry dropped by the cap, as last seen */
-    bool dropping;                 /* in a cap episode (logged once) */
+    int64_t dropped_seen; /* telemetry dropped by the cap, as last seen */
+    bool dropping;        /* in a cap episode (logged once) */
 
     char alarm_filter[TOPIC_MAX]; /* {base}/alarm/# */
     bool synced;                  /* the sync after the last connect is over */
@@ -191,29 +192,38 @@ static int commit_now(struct delivery *d, const struct alarm_msg *m, const char 
     int rc;
 
     if (payload == NULL) {
-        log_err("ALARM %s %s %s could not be queued for delivery: out of memory", what,
-                m->sensor, m->alarm);
+        log_err("ALARM %s %s %s could not be queued for delivery: out of memory", what, m->sensor,
+                m->alarm);
         return -1;
     }
     snprintf(topic, sizeof(topic), "%s/alarm/%s/%s", d->base, m->sensor, m->alarm);
-    struct outbox_rec rec[2] = {{.sensor = m->sensor, .topic = topic, .payload = payload,
-                                 .payload_len = strlen(payload), .qos = 1, .retained = 1,
-                                 .seq = m->seq, .created_ms = m->ts_ms,
+    struct outbox_rec rec[2] = {{.sensor = m->sensor,
+                                 .topic = topic,
+                                 .payload = payload,
+                                 .payload_len = strlen(payload),
+                                 .qos = 1,
+                                 .retained = 1,
+                                 .seq = m->seq,
+                                 .created_ms = m->ts_ms,
                                  .sinks = 1u << SINK_MQTT}};
     /* For InfluxDB also while its writer is down: the outbox keeps the backlog. */
     int n = d->out[OUT_INFLUX].wanted ? points_alarm(d->cfg, m, line, sizeof(line)) : -1;
     if (n > 0)
-        rec[1] = (struct outbox_rec){.sensor = m->sensor, .topic = "", .payload = line,
-                                     .payload_len = (size_t)n, .seq = m->seq,
-                                     .created_ms = m->ts_ms, .sinks = 1u << SINK_INFLUX};
+        rec[1] = (struct outbox_rec){.sensor = m->sensor,
+                                     .topic = "",
+                                     .payload = line,
+                                     .payload_len = (size_t)n,
+                                     .seq = m->seq,
+                                     .created_ms = m->ts_ms,
+                                     .sinks = 1u << SINK_INFLUX};
     struct outbox_cycle cy = {.alarms = rec, .nalarms = n > 0 ? 2 : 1};
     /* Critical at error level, the rest at warning, as the engine's events. */
     log_at(strcmp(m->severity, "critical") == 0 ? LOG_LVL_ERR : LOG_LVL_WARN,
            "ALARM %s %s %s (%s): %s", what, m->sensor, m->alarm, m->severity, m->message);
-    rc = outbox_commit(d->ob, &cy) == -1 ? -1 : 0;   /* -1: not taken (ENOMEM) */
+    rc = outbox_commit(d->ob, &cy) == -1 ? -1 : 0; /* -1: not taken (ENOMEM) */
     if (rc == -1)
-        log_err("ALARM %s %s %s could not be queued for delivery: %s", what, m->sensor,
-                m->alarm, strerror(errno));
+        log_err("ALARM %s %s %s could not be queued for delivery: %s", what, m->sensor, m->alarm,
+                strerror(errno));
     free(payload);
     return rc;
 }
@@ -228,11 +238,21 @@ static void disk_alarm(struct delivery *d, bool raised, const char *why)
              raised ? (zh ? "网关存储故障：" : "gateway storage failing: ")
                     : (zh ? "网关存储已恢复" : "gateway storage recovered"),
              raised ? why : "");
-    struct alarm_msg m = {.seq = outbox_next_seq(d->ob), .ts_ms = wall_ms(), .sensor = "gateway",
-                          .kind = "gateway", .location = "", .alarm = "disk",
-                          .event = raised ? "raised" : "cleared", .active = raised,
-                          .severity = "critical", .value = NAN, .threshold = NAN, .unit = "",
-                          .mode = d->mode, .message = text, .by = ""};
+    struct alarm_msg m = {.seq = outbox_next_seq(d->ob),
+                          .ts_ms = wall_ms(),
+                          .sensor = "gateway",
+                          .kind = "gateway",
+                          .location = "",
+                          .alarm = "disk",
+                          .event = raised ? "raised" : "cleared",
+                          .active = raised,
+                          .severity = "critical",
+                          .value = NAN,
+                          .threshold = NAN,
+                          .unit = "",
+                          .mode = d->mode,
+                          .message = text,
+                          .by = ""};
     commit_now(d, &m, m.event);
 }
 
@@ -327,7 +347,8 @@ static int open_outbox(struct delivery *d, const char *path, const struct outbox
             return -1;
         }
         d->memory_only = true;
-        snprintf(problem, len, "no outbox file usable in the state directory: alarms are not "
+        snprintf(problem, len,
+                 "no outbox file usable in the state directory: alarms are not "
                  "durable until it is fixed and the gateway restarted");
         log_err("outbox: %s", problem);
     }
@@ -668,9 +689,9 @@ static void drain(struct delivery *d)
         struct pollfd pfd = {.fd = mqtt_fd(d->mq), .events = POLLIN};
         if (poll(&pfd, 1, 100) > 0)
             while (delivery_next_command(d, &ignored) == 1)
-                ;   /* commands arriving now are not carried out */
+                ; /* commands arriving now are not carried out */
     }
-    outbox_commit(d->ob, NULL);   /* the confirmations */
+    outbox_commit(d->ob, NULL); /* the confirmations */
 }
 
 void delivery_close(struct delivery *d)
@@ -682,7 +703,7 @@ void delivery_close(struct delivery *d)
     if (d->ob != NULL)
         drain(d);
     mqtt_free(d->mq);
-    influx_free(d->ix);   /* a batch in flight stays in the outbox */
+    influx_free(d->ix); /* a batch in flight stays in the outbox */
     free(d->ix_recs);
     free(d->ix_buf);
     free(d->doors);
@@ -747,7 +768,7 @@ int delivery_queue_event(struct delivery *d, const struct alarm_event *ev)
         int cap = d->events_cap ? d->events_cap * 2 : 16;
         struct alarm_event *e = realloc(d->events, sizeof(*e) * (size_t)cap);
         if (e == NULL)
-            return -1;   /* the caller logs; the engine state is saved without it */
+            return -1; /* the caller logs; the engine state is saved without it */
         d->events = e;
         d->events_cap = cap;
     }
@@ -763,8 +784,10 @@ static bool reading_moved(const struct reading *a, const struct reading *b)
     if (a->no_value)
         return false;
     switch (a->kind) {
-    case KIND_WATER_LEVEL: return fabs(a->v.water_level.level_m - b->v.water_level.level_m) >= 0.01;
-    case KIND_WATER_LEAK: return a->v.water_leak.wet != b->v.water_leak.wet;
+    case KIND_WATER_LEVEL:
+        return fabs(a->v.water_level.level_m - b->v.water_level.level_m) >= 0.01;
+    case KIND_WATER_LEAK:
+        return a->v.water_leak.wet != b->v.water_leak.wet;
     case KIND_CO2:
         return fabs(a->v.co2.co2_ppm - b->v.co2.co2_ppm) >= 20 ||
                a->v.co2.over_range != b->v.co2.over_range ||
@@ -772,8 +795,10 @@ static bool reading_moved(const struct reading *a, const struct reading *b)
     case KIND_BLAST_DOOR:
         return a->v.blast_door.door != b->v.blast_door.door ||
                a->v.blast_door.contacts != b->v.blast_door.contacts;
-    case KIND_SMOKE: return a->v.smoke.smoke != b->v.smoke.smoke;
-    default: return true;
+    case KIND_SMOKE:
+        return a->v.smoke.smoke != b->v.smoke.smoke;
+    default:
+        return true;
     }
 }
 
@@ -794,8 +819,8 @@ static int add_tel(struct delivery *d, int sensor, unsigned sink, const char *pa
         return -1;
     memcpy(copy, payload, len);
     copy[len] = '\0';
-    d->tel[d->ntel++] = (struct tel){.sensor = sensor, .sink = sink, .payload = copy, .len = len,
-                                     .ts_ms = ts_ms};
+    d->tel[d->ntel++] =
+        (struct tel){.sensor = sensor, .sink = sink, .payload = copy, .len = len, .ts_ms = ts_ms};
     return 0;
 }
 
@@ -854,7 +879,7 @@ static bool commit_due(const struct delivery *d, int64_t now, bool force)
     if (force)
         return true;
     if (now < d->commit_retry_at_ms)
-        return false;   /* the last commit failed: not in a tight loop */
+        return false; /* the last commit failed: not in a tight loop */
     if (d->nevents > 0)
         return true;
     if (now - d->last_commit_ms < COMMIT_EVERY_MS)
@@ -865,7 +890,8 @@ static bool commit_due(const struct delivery *d, int64_t now, bool force)
 bool delivery_wants_state(const struct delivery *d)
 {
     int64_t now = mono_ms();
-    return commit_due(d, now, false) && (d->nevents > 0 || now - d->last_state_ms >= STATE_EVERY_MS);
+    return commit_due(d, now, false) &&
+           (d->nevents > 0 || now - d->last_state_ms >= STATE_EVERY_MS);
 }
 
 int delivery_timeout_ms(const struct delivery *d, int cap_ms)
@@ -900,8 +926,8 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     struct outbox_rec *alarms = calloc((size_t)nrec + 1, sizeof(*alarms));
     struct outbox_rec *tel = calloc((size_t)d->ntel + 1, sizeof(*tel));
     char **texts = calloc((size_t)nrec + 1, sizeof(*texts));
-    char (*topics)[TOPIC_MAX] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_MAX);
-    int rc = -1, ti = 0, nr = 0;   /* nr: alarm records built so far */
+    char(*topics)[TOPIC_MAX] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_MAX);
+    int rc = -1, ti = 0, nr = 0; /* nr: alarm records built so far */
 
     if (alarms == NULL || tel == NULL || texts == NULL || topics == NULL) {
         log_warnx("outbox commit: out of memory (retrying next cycle)");
@@ -920,10 +946,15 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
             goto out;
         }
         snprintf(topics[ti], TOPIC_MAX, "%s/alarm/%s/%s", d->base, m.sensor, m.alarm);
-        alarms[k] = (struct outbox_rec){.sensor = m.sensor, .topic = topics[ti++],
-                                        .payload = texts[k], .payload_len = strlen(texts[k]),
-                                        .qos = 1, .retained = 1, .seq = m.seq,
-                                        .created_ms = m.ts_ms, .sinks = 1u << SINK_MQTT};
+        alarms[k] = (struct outbox_rec){.sensor = m.sensor,
+                                        .topic = topics[ti++],
+                                        .payload = texts[k],
+                                        .payload_len = strlen(texts[k]),
+                                        .qos = 1,
+                                        .retained = 1,
+                                        .seq = m.seq,
+                                        .created_ms = m.ts_ms,
+                                        .sinks = 1u << SINK_MQTT};
         if (per_event == 2) {
             int n = points_alarm(d->cfg, &m, line, sizeof(line));
             if (n < 0 || (texts[nr] = strdup(line)) == NULL) {
@@ -932,9 +963,12 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                          (unsigned long long)m.seq);
                 continue;
             }
-            alarms[nr] = (struct outbox_rec){.sensor = m.sensor, .topic = "",
-                                             .payload = texts[nr], .payload_len = (size_t)n,
-                                             .seq = m.seq, .created_ms = m.ts_ms,
+            alarms[nr] = (struct outbox_rec){.sensor = m.sensor,
+                                             .topic = "",
+                                             .payload = texts[nr],
+                                             .payload_len = (size_t)n,
+                                             .seq = m.seq,
+                                             .created_ms = m.ts_ms,
                                              .sinks = 1u << SINK_INFLUX};
             nr++;
         }
@@ -947,13 +981,21 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
             snprintf(topics[ti], TOPIC_MAX, "%s/reading/%s", d->base, name);
             topic = topics[ti++];
         }
-        tel[i] = (struct outbox_rec){.sensor = name, .topic = topic, .payload = t->payload,
-                                     .payload_len = t->len, .qos = 0,
-                                     .retained = t->sink == SINK_MQTT, .created_ms = t->ts_ms,
+        tel[i] = (struct outbox_rec){.sensor = name,
+                                     .topic = topic,
+                                     .payload = t->payload,
+                                     .payload_len = t->len,
+                                     .qos = 0,
+                                     .retained = t->sink == SINK_MQTT,
+                                     .created_ms = t->ts_ms,
                                      .sinks = 1u << t->sink};
     }
-    struct outbox_cycle cy = {.alarms = alarms, .nalarms = nr, .telemetry = tel,
-                              .ntelemetry = d->ntel, .state = state, .state_len = state_len};
+    struct outbox_cycle cy = {.alarms = alarms,
+                              .nalarms = nr,
+                              .telemetry = tel,
+                              .ntelemetry = d->ntel,
+                              .state = state,
+                              .state_len = state_len};
     rc = outbox_commit(d->ob, &cy);
     if (rc == -1) {
         log_warn("outbox commit");
@@ -1399,8 +1441,8 @@ static void pump(struct delivery *d)
 /* The InfluxDB batch in flight finished (or was abandoned). */
 static void influx_outcome(struct delivery *d, const struct influx_result *res)
 {
-    bool config_fault = res->http_status == 401 || res->http_status == 403 ||
-                        res->http_status == 404;
+    bool config_fault =
+        res->http_status == 401 || res->http_status == 403 || res->http_status == 404;
 
     if (res->outcome == INFLUX_DELIVERED) {
         for (int i = 0; i < d->ix_n; i++)
@@ -1437,8 +1479,7 @@ static void influx_outcome(struct delivery *d, const struct influx_result *res)
         d->confirmations = true;
         d->influx_set_aside += (uint64_t)d->ix_n;
         log_warnx("influx: batch of %d points rejected: HTTP %d: %s (set aside, %llu in all)",
-                  d->ix_n, res->http_status, res->message,
-                  (unsigned long long)d->influx_set_aside);
+                  d->ix_n, res->http_status, res->message, (unsigned long long)d->influx_set_aside);
     }
     d->ix_n = 0;
     d->ix_batch = 0;
@@ -1468,7 +1509,7 @@ static void influx_pump(struct delivery *d)
         memcpy(d->ix_buf + used, d->ix_recs[take].payload, d->ix_recs[take].payload_len);
         used += d->ix_recs[take].payload_len;
     }
-    if (take == 0) {   /* one oversized point: send it alone */
+    if (take == 0) { /* one oversized point: send it alone */
         memcpy(d->ix_buf, d->ix_recs[0].payload, d->ix_recs[0].payload_len);
         used = d->ix_recs[0].payload_len;
         take = 1;
@@ -1515,7 +1556,7 @@ static void publish_status(struct delivery *d)
 static void on_published(struct delivery *d, const struct mqtt_event *ev)
 {
     if (ev->id == 0)
-        return;   /* status or cmd_result */
+        return; /* status or cmd_result */
     if (d->mqtt_inflight > 0)
         d->mqtt_inflight--;
     if (ev->id == REPUB_ID)
@@ -1639,7 +1680,7 @@ int delivery_next_command(struct delivery *d, struct command *cmd)
             if (d->out[OUT_MQTT].retry_at_ms == 0)
                 d->out[OUT_MQTT].retry_at_ms = mono_ms() + UPLINK_GRACE_MS;
             outbox_release_all(d->ob, SINK_MQTT);
-            d->mqtt_inflight = 0;   /* every publish in flight was answered (failed) before */
+            d->mqtt_inflight = 0; /* every publish in flight was answered (failed) before */
             d->synced = false;
             retained_clear(d->repub, &d->nrepub);
             d->repub_next = 0;
@@ -1729,8 +1770,9 @@ int delivery_reconfigure(struct delivery *d, const struct cfg *b, char *why, siz
                      a->telemetry_max_mb == b->telemetry_max_mb;
     if (!same_site || !same_mqtt || !same_influx) {
         snprintf(why, len, "%s changed: restart the gateway to apply it",
-                 !same_site ? "the gateway's identity, state_dir or telemetry cap"
-                 : !same_mqtt ? "[mqtt]" : "[influx]");
+                 !same_site   ? "the gateway's identity, state_dir or telemetry cap"
+                 : !same_mqtt ? "[mqtt]"
+                              : "[influx]");
         return -1;
     }
     /* Nothing of the old configuration may be queued: the caller has
@@ -1749,6 +1791,6 @@ int delivery_reconfigure(struct delivery *d, const struct cfg *b, char *why, siz
     d->doors = doors;
     d->cfg = b;
     if (d->mq != NULL && mqtt_connected(d->mq))
-        publish_status(d);   /* the name may have changed */
+        publish_status(d); /* the name may have changed */
     return 0;
 }

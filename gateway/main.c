@@ -37,30 +37,30 @@
 
 #define EX_CONFIG 78
 #define QUEUE_CAPACITY 64
-#define ALARM_TICK_MS 500   /* time-only alarm rules are evaluated at least this often */
-#define HEALTH_EVERY_MS 60000   /* the gateway measurement in InfluxDB */
+#define ALARM_TICK_MS 500              /* time-only alarm rules are evaluated at least this often */
+#define HEALTH_EVERY_MS 60000          /* the gateway measurement in InfluxDB */
 #define SERVICE_USER "shelter-gateway" /* the systemd unit's User= */
 
 struct gw {
-    const char *path;             /* the configuration file, for SIGHUP */
+    const char *path; /* the configuration file, for SIGHUP */
     struct cfg *cfg;
     struct plan *plan;
     struct rqueue *q;
-    struct poller **pollers; /* one per bus, by bus index */
-    struct reading *last;    /* latest reading per sensor */
-    int *have;               /* per sensor: a reading or loss was reported */
-    int64_t *last_result_ms; /* per plan request: when its last poll result came */
-    int *stuck;              /* per plan request: reported as stuck */
-    struct poll_result *result;   /* the one being handled (allocated once) */
+    struct poller **pollers;    /* one per bus, by bus index */
+    struct reading *last;       /* latest reading per sensor */
+    int *have;                  /* per sensor: a reading or loss was reported */
+    int64_t *last_result_ms;    /* per plan request: when its last poll result came */
+    int *stuck;                 /* per plan request: reported as stuck */
+    struct poll_result *result; /* the one being handled (allocated once) */
     struct alarm_engine *alarms;
-    struct alarm_events events;   /* one evaluation's transitions, sized for any one call */
-    void *state;                  /* the engine's state image, saved for the outbox */
+    struct alarm_events events; /* one evaluation's transitions, sized for any one call */
+    void *state;                /* the engine's state image, saved for the outbox */
     size_t state_len;
     struct delivery *delivery;
     int64_t started_ms, next_health_ms;
-    int64_t watchdog_ms;          /* ping interval; 0: no systemd watchdog */
+    int64_t watchdog_ms; /* ping interval; 0: no systemd watchdog */
     int64_t next_watchdog_ms;
-    int stalled_bus;              /* index of a bus seen stuck, -1: none */
+    int stalled_bus; /* index of a bus seen stuck, -1: none */
     int64_t next_tick_ms;
     int sigfd;
     int once;
@@ -242,8 +242,8 @@ static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, i
         return NULL;
     for (int i = 0; i < c->nsensors; i++) {
         const struct cfg_sensor *s = &c->sensors[i];
-        as[i] = (struct alarm_sensor){.name = s->name, .kind = s->kind,
-                                      .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
+        as[i] = (struct alarm_sensor){
+            .name = s->name, .kind = s->kind, .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
     }
     /* started_ms: warm-up counts from the gateway's start, not from a reload. */
     eng = alarm_engine_new(as, c->nsensors, mode, started_ms);
@@ -269,7 +269,7 @@ static int withdraw_orphans(struct gw *g, const void *saved, size_t saved_len)
     if (g->delivery == NULL || saved == NULL)
         return 0;
     n = alarm_state_orphans(g->alarms, saved, saved_len, mono_ms(), wall_ms(), &o);
-    if (n == -1)   /* EINVAL: the image was not usable, said already; nothing to do */
+    if (n == -1) /* EINVAL: the image was not usable, said already; nothing to do */
         return errno == EINVAL ? 0 : -1;
     for (int i = 0; i < n && rc == 0; i++)
         rc = delivery_withdraw(g->delivery, &o[i]);
@@ -314,8 +314,8 @@ static int start_alarms(struct gw *g)
                   strerror(errno));
     else if (had_state)
         /* Alarms active before the restart stay active, not raised again. */
-        log_info("restored the alarm state of %d sensor%s (%d active alarm%s), mode %s",
-                 restored, restored == 1 ? "" : "s", alarm_active_count(g->alarms),
+        log_info("restored the alarm state of %d sensor%s (%d active alarm%s), mode %s", restored,
+                 restored == 1 ? "" : "s", alarm_active_count(g->alarms),
                  alarm_active_count(g->alarms) == 1 ? "" : "s", mode_name(mode));
     if (size_engine_buffers(g) == -1)
         return -1;
@@ -372,7 +372,7 @@ static void handle_result(struct gw *g, const struct poll_result *res)
         } else if (res->link == LINK_LOST || g->once) {
             kind_comm_lost(s, si, res->ts_ms, &r);
         } else {
-            continue;   /* a failure or two: keep the last reading until the sensor is lost */
+            continue; /* a failure or two: keep the last reading until the sensor is lost */
         }
         take_reading(g, si, &r);
     }
@@ -394,7 +394,8 @@ static void stuck_timer(struct gw *g)
             continue;
         g->stuck[i] = 1;
         log_err("bus %s unit %d: no poll result for %lld s (the poller is stuck): its sensors "
-                "are comm lost", g->cfg->buses[rq->bus].name, rq->unit,
+                "are comm lost",
+                g->cfg->buses[rq->bus].name, rq->unit,
                 (long long)(now - g->last_result_ms[i]) / 1000);
         for (int m = 0; m < rq->nmembers; m++) {
             int si = g->plan->members[rq->first_member + m];
@@ -430,7 +431,7 @@ static int start_buses(struct gw *g)
     g->stalled_bus = -1;
     for (int b = 0; b < g->cfg->nbuses; b++) {
         if (plan_bus_requests(g->plan, b) == 0)
-            continue;   /* a bus with no sensors is not opened */
+            continue; /* a bus with no sensors is not opened */
         g->pollers[b] = poller_new(g->cfg, b, g->plan, g->q, g->once);
         if (g->pollers[b] == NULL) {
             log_warn("bus %s", g->cfg->buses[b].name);
@@ -449,7 +450,7 @@ static void stop_buses(struct gw *g)
     if (g->pollers == NULL)
         return;
     for (int b = 0; b < g->cfg->nbuses; b++)
-        poller_request_stop(g->pollers[b]);   /* all at once: they stop in parallel */
+        poller_request_stop(g->pollers[b]); /* all at once: they stop in parallel */
     for (int b = 0; b < g->cfg->nbuses; b++)
         poller_free(g->pollers[b]);
     free(g->pollers);
@@ -539,7 +540,8 @@ static void watchdog_timer(struct gw *g)
         return;
     g->next_watchdog_ms = now + g->watchdog_ms;
     for (int b = 0; b < g->cfg->nbuses && stalled == -1; b++)
-        if (g->pollers[b] != NULL && now - poller_heartbeat_ms(g->pollers[b]) > poller_stall_limit_ms(g->pollers[b]))
+        if (g->pollers[b] != NULL &&
+            now - poller_heartbeat_ms(g->pollers[b]) > poller_stall_limit_ms(g->pollers[b]))
             stalled = b;
     if (stalled != -1 && g->stalled_bus == -1)
         log_err("bus %s: no progress for %lld s: stopping watchdog pings so systemd restarts us",
@@ -561,7 +563,8 @@ static void health_timer(struct gw *g)
     if (g->delivery == NULL || now < g->next_health_ms)
         return;
     g->next_health_ms = now + HEALTH_EVERY_MS;
-    struct health h = {.ts_ms = wall_ms(), .uptime_s = (now - g->started_ms) / 1000,
+    struct health h = {.ts_ms = wall_ms(),
+                       .uptime_s = (now - g->started_ms) / 1000,
                        .queue_depth = rqueue_depth(g->q),
                        .active_alarms = alarm_active_count(g->alarms)};
     for (int b = 0; b < g->cfg->nbuses; b++)
@@ -621,13 +624,13 @@ static void reload(struct gw *g)
         goto keep;
     }
     int n = alarm_state_save(g->alarms, mono_ms(), wall_ms(), g->state, g->state_len);
-    struct alarm_engine *eng = new_engine(nc, alarm_mode(g->alarms), g->started_ms,
-                                          n > 0 ? g->state : NULL,
-                                          n > 0 ? (size_t)n : 0, &restored);
+    struct alarm_engine *eng =
+        new_engine(nc, alarm_mode(g->alarms), g->started_ms, n > 0 ? g->state : NULL,
+                   n > 0 ? (size_t)n : 0, &restored);
     struct reading *last = calloc((size_t)nc->nsensors + 1, sizeof(*last));
     int *have = calloc((size_t)nc->nsensors + 1, sizeof(*have));
     if (eng == NULL || last == NULL || have == NULL)
-        fatal("reload");   /* the old configuration is already detached from delivery */
+        fatal("reload"); /* the old configuration is already detached from delivery */
     alarm_engine_free(g->alarms);
     free(g->last);
     free(g->have);
@@ -644,8 +647,9 @@ static void reload(struct gw *g)
     if (size_engine_buffers(g) == -1 || start_buses(g) == -1)
         fatalx("reload: cannot start the new configuration");
     log_info("reloaded %s: %d sensors on %d buses, %d requests per cycle; alarm state kept "
-             "for %d sensor%s (%d active)", g->path, nc->nsensors, nc->nbuses, np->nrequests,
-             restored, restored == 1 ? "" : "s", alarm_active_count(g->alarms));
+             "for %d sensor%s (%d active)",
+             g->path, nc->nsensors, nc->nbuses, np->nrequests, restored, restored == 1 ? "" : "s",
+             alarm_active_count(g->alarms));
     sd_notifyf(0, "READY=1\nSTATUS=polling %d sensors on %d buses", nc->nsensors, nc->nbuses);
     return;
 keep:
@@ -659,11 +663,12 @@ static int run(struct gw *g)
 {
     struct pollfd pfd[4] = {{.fd = g->sigfd, .events = POLLIN},
                             {.fd = rqueue_fd(g->q), .events = POLLIN},
-                            {.fd = -1, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+                            {.fd = -1, .events = POLLIN},
+                            {.fd = -1, .events = POLLIN}};
     struct command cmd;
     int dfd[2];
 
-    g->next_health_ms = mono_ms() + 5000;   /* a first point soon after start */
+    g->next_health_ms = mono_ms() + 5000; /* a first point soon after start */
 
     if (!g->once)
         log_info("shelter-gateway %s: %s (%s), %d sensors on %d buses, %d requests per cycle",
@@ -737,7 +742,7 @@ static void limit_descriptors(void)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"check", no_argument, NULL, 'k'}, {"once", no_argument, NULL, 'o'},
+        {"check", no_argument, NULL, 'k'},   {"once", no_argument, NULL, 'o'},
         {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
         {"verbose", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
     const char *path = "/etc/shelter-gateway/gateway.conf";
@@ -745,6 +750,7 @@ int main(int argc, char **argv)
     struct gw g = {.sigfd = -1, .stalled_bus = -1};
     char models[4096];
 
+    /* clang-format off */
     while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': path = optarg; break;
@@ -756,6 +762,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    /* clang-format on */
     if (optind != argc) {
         usage(stderr);
         return 2;
@@ -835,7 +842,7 @@ int main(int argc, char **argv)
     if (!g.once) {
         uint64_t usec = 0;
         if (sd_watchdog_enabled(0, &usec) > 0)
-            g.watchdog_ms = (int64_t)(usec / 2000);   /* ping at half the timeout */
+            g.watchdog_ms = (int64_t)(usec / 2000); /* ping at half the timeout */
         sd_notifyf(0, "READY=1\nSTATUS=polling %d sensors on %d buses", g.cfg->nsensors,
                    g.cfg->nbuses);
     }
@@ -845,7 +852,7 @@ int main(int argc, char **argv)
     stop_buses(&g);
     drain_queue(&g);
     if (g.delivery != NULL)
-        run_delivery(&g, true);   /* the outbox is flushed before we go */
+        run_delivery(&g, true); /* the outbox is flushed before we go */
     if (g.once) {
         for (int i = 0; i < g.cfg->nsensors; i++) {
             char json[512];

@@ -26,9 +26,12 @@ int topic_base(const struct cfg *c, char *buf, size_t len)
 }
 
 static const char *const event_names[] = {
-    [ALARM_EV_RAISED] = "raised",          [ALARM_EV_CLEARED] = "cleared",
-    [ALARM_EV_ACKNOWLEDGED] = "acknowledged", [ALARM_EV_TEST] = "test",
-    [ALARM_EV_INHIBIT_STARTED] = "raised", [ALARM_EV_INHIBIT_ENDED] = "cleared",
+    [ALARM_EV_RAISED] = "raised",
+    [ALARM_EV_CLEARED] = "cleared",
+    [ALARM_EV_ACKNOWLEDGED] = "acknowledged",
+    [ALARM_EV_TEST] = "test",
+    [ALARM_EV_INHIBIT_STARTED] = "raised",
+    [ALARM_EV_INHIBIT_ENDED] = "cleared",
     [ALARM_EV_WITHDRAWN] = "cleared",
 };
 
@@ -40,11 +43,23 @@ static void msg_from(const struct cfg *c, const struct alarm_event *ev, const ch
     if (alarm_event_message(ev, c->language, name, location, text, len) < 0 && len > 0)
         text[0] = '\0';
     *m = (struct alarm_msg){
-        .seq = seq, .ts_ms = ev->ts_ms, .sensor = name, .kind = kind_name(kind),
-        .location = location, .alarm = alarm_name(ev->alarm), .event = event_names[ev->type],
-        .active = ev->active, .acked = ev->acked, .severity = alarm_severity_name(ev->severity),
-        .value = ev->value, .threshold = ev->threshold, .unit = ev->unit, .mode = ev->mode,
-        .message = text, .by = ev->by, .until_ms = ev->until_ms,
+        .seq = seq,
+        .ts_ms = ev->ts_ms,
+        .sensor = name,
+        .kind = kind_name(kind),
+        .location = location,
+        .alarm = alarm_name(ev->alarm),
+        .event = event_names[ev->type],
+        .active = ev->active,
+        .acked = ev->acked,
+        .severity = alarm_severity_name(ev->severity),
+        .value = ev->value,
+        .threshold = ev->threshold,
+        .unit = ev->unit,
+        .mode = ev->mode,
+        .message = text,
+        .by = ev->by,
+        .until_ms = ev->until_ms,
         .reason = ev->type == ALARM_EV_WITHDRAWN ? "sensor_removed" : NULL,
     };
 }

@@ -100,9 +100,13 @@ struct plan *plan_from_cfg(const struct cfg *c)
         return NULL;
     for (int i = 0; i < c->nsensors; i++) {
         const struct cfg_sensor *s = &c->sensors[i];
-        needs[i] = (struct plan_need){.sensor = i, .bus = s->bus, .unit = s->unit,
-                                      .fn = s->model->function, .start = s->model->start,
-                                      .count = s->model->count, .interval_ms = s->interval_ms};
+        needs[i] = (struct plan_need){.sensor = i,
+                                      .bus = s->bus,
+                                      .unit = s->unit,
+                                      .fn = s->model->function,
+                                      .start = s->model->start,
+                                      .count = s->model->count,
+                                      .interval_ms = s->interval_ms};
     }
     struct plan *p = plan_build(needs, c->nsensors);
     free(needs);

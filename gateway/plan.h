@@ -38,15 +38,15 @@ struct plan_request {
     enum mb_fn fn;
     uint16_t start;
     uint16_t count;
-    int interval_ms;   /* shortest interval among the members */
-    int first_member;  /* members are plan->members[first_member .. +nmembers) */
+    int interval_ms;  /* shortest interval among the members */
+    int first_member; /* members are plan->members[first_member .. +nmembers) */
     int nmembers;
 };
 
 struct plan {
-    struct plan_request *requests;   /* sorted by bus, unit, fn, start */
+    struct plan_request *requests; /* sorted by bus, unit, fn, start */
     int nrequests;
-    int *members;                    /* sensor indices */
+    int *members; /* sensor indices */
     int nmembers;
 };
 

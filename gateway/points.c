@@ -99,7 +99,7 @@ int points_alarm(const struct cfg *c, const struct alarm_msg *m, char *buf, size
     f[n++] = lp_bool("active", m->active);
     f[n++] = lp_bool("acked", m->acked);
     f[n++] = lp_str("mode", mode_name(m->mode));
-    f[n++] = lp_float("value", m->value);          /* NaN: omitted */
+    f[n++] = lp_float("value", m->value); /* NaN: omitted */
     f[n++] = lp_float("threshold", m->threshold);
     f[n++] = lp_str("unit", m->unit != NULL ? m->unit : "");
     f[n++] = lp_str("message", m->message != NULL ? m->message : "");

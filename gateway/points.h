@@ -39,7 +39,7 @@ int points_health(const struct cfg *c, const struct health *h, char *buf, size_t
  * A wearing door shows up as travel times creeping up before it fails. */
 struct door_travel {
     bool have;
-    unsigned contacts;          /* as last seen */
+    unsigned contacts; /* as last seen */
     int64_t left_open_ms, closed_at_ms, left_closed_ms;
 };
 

@@ -47,15 +47,15 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
-#define LATE_REPLY_MS 150   /* how long to drain a late answer after a timeout */
+#define LATE_REPLY_MS 150 /* how long to drain a late answer after a timeout */
 
 struct sched {
-    int request;            /* index into plan->requests */
+    int request; /* index into plan->requests */
     int64_t next_due_ms;
-    int failures;           /* consecutive failed polls */
+    int failures; /* consecutive failed polls */
     enum link_state link;
-    int done;               /* once mode: polled */
-    char names[128];        /* member sensor names, for log lines */
+    int done;        /* once mode: polled */
+    char names[128]; /* member sensor names, for log lines */
 };
 
 struct poller {
@@ -68,22 +68,22 @@ struct poller {
     pthread_t thread;
     int started;
     atomic_int stop;
-    pthread_mutex_t lock;   /* only for the stop-aware sleep */
+    pthread_mutex_t lock; /* only for the stop-aware sleep */
     pthread_cond_t wake;
 
     modbus_t *ctx;
     int connected;
-    int link_failures;      /* failed connects and link errors since the link last worked */
-    int silent_polls;       /* polls in a row that timed out, any unit (TCP half-open) */
-    int outage_logged;      /* the link outage's one warning has been written */
+    int link_failures; /* failed connects and link errors since the link last worked */
+    int silent_polls;  /* polls in a row that timed out, any unit (TCP half-open) */
+    int outage_logged; /* the link outage's one warning has been written */
     int64_t reconnect_at_ms;
     int backoff_ms;
     int last_connect_err;
-    uint16_t tcp_tid;       /* TCP: the last transaction id sent (mbtcp) */
+    uint16_t tcp_tid; /* TCP: the last transaction id sent (mbtcp) */
 
     struct sched *sched;
     int nsched;
-    struct poll_result *result;   /* the poll in progress (copied into the queue) */
+    struct poll_result *result; /* the poll in progress (copied into the queue) */
 
     atomic_llong heartbeat_ms;
     atomic_ullong polls, poll_failures;
@@ -199,8 +199,8 @@ static void link_working(struct poller *b)
 static void drain_late_reply(struct poller *b)
 {
     int fd = modbus_get_socket(b->ctx);
-    int64_t end = mono_ms() + (b->conf->timeout_ms < LATE_REPLY_MS ? b->conf->timeout_ms
-                                                                     : LATE_REPLY_MS);
+    int64_t end =
+        mono_ms() + (b->conf->timeout_ms < LATE_REPLY_MS ? b->conf->timeout_ms : LATE_REPLY_MS);
     char junk[256];
 
     for (int64_t left; fd >= 0 && (left = end - mono_ms()) > 0;) {
@@ -238,11 +238,21 @@ static int do_read(struct poller *b, const struct plan_request *rq, struct poll_
     if (modbus_set_slave(b->ctx, rq->unit) == -1)
         return -2;
     switch (rq->fn) {
-    case MB_FN_COILS: n = modbus_read_bits(b->ctx, rq->start, rq->count, res->data.bits); break;
-    case MB_FN_DISCRETE: n = modbus_read_input_bits(b->ctx, rq->start, rq->count, res->data.bits); break;
-    case MB_FN_HOLDING: n = modbus_read_registers(b->ctx, rq->start, rq->count, res->data.regs); break;
-    case MB_FN_INPUT: n = modbus_read_input_registers(b->ctx, rq->start, rq->count, res->data.regs); break;
-    default: errno = EINVAL; return -2;
+    case MB_FN_COILS:
+        n = modbus_read_bits(b->ctx, rq->start, rq->count, res->data.bits);
+        break;
+    case MB_FN_DISCRETE:
+        n = modbus_read_input_bits(b->ctx, rq->start, rq->count, res->data.bits);
+        break;
+    case MB_FN_HOLDING:
+        n = modbus_read_registers(b->ctx, rq->start, rq->count, res->data.regs);
+        break;
+    case MB_FN_INPUT:
+        n = modbus_read_input_registers(b->ctx, rq->start, rq->count, res->data.regs);
+        break;
+    default:
+        errno = EINVAL;
+        return -2;
     }
     if (n == -1)
         return -1;
@@ -276,7 +286,7 @@ static void log_link_change(struct poller *b, const struct sched *s, const struc
 static void poll_one(struct poller *b, struct sched *s)
 {
     const struct plan_request *rq = &b->plan->requests[s->request];
-    struct poll_result *res = b->result;   /* allocated once: no allocation per poll */
+    struct poll_result *res = b->result; /* allocated once: no allocation per poll */
     enum link_state before = s->link;
     int err = 0, ok = 0;
 
@@ -387,7 +397,7 @@ static void *poller_thread(void *arg)
                 next = s;
         }
         if (next == NULL)
-            break;   /* once mode: every request polled */
+            break; /* once mode: every request polled */
         if (b->once) {
             poll_one(b, next);
             next->done = 1;
@@ -416,7 +426,7 @@ static void *poller_thread(void *arg)
 }
 
 struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan *plan,
-                    struct rqueue *q, int once)
+                          struct rqueue *q, int once)
 {
     struct poller *b = calloc(1, sizeof(*b));
     const struct cfg_bus *cb = &c->buses[bus_index];

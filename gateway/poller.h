@@ -23,7 +23,7 @@ struct poller;
  * once: poll each request a single time, then the thread ends.
  * c, plan and q must outlive the bus.  Main thread.  NULL with errno. */
 struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan *plan,
-                    struct rqueue *q, int once);
+                          struct rqueue *q, int once);
 
 /* Start the thread.  0 or -1 with errno.  Main thread. */
 int poller_start(struct poller *b);

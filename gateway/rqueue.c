@@ -76,7 +76,7 @@ int rqueue_push(struct rqueue *q, const struct poll_result *r, const atomic_int 
         }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 100 * 1000000L;   /* re-check the stop flag every 100 ms */
+        until.tv_nsec += 100 * 1000000L; /* re-check the stop flag every 100 ms */
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
@@ -110,7 +110,7 @@ int rqueue_pop(struct rqueue *q, struct poll_result *r)
         /* Drain the eventfd under the lock so a push racing with us re-arms it. */
         uint64_t v;
         ssize_t n = read(q->efd, &v, sizeof(v));
-        (void)n;   /* EAGAIN when already drained */
+        (void)n; /* EAGAIN when already drained */
     }
     pthread_mutex_unlock(&q->lock);
     return got;

@@ -18,12 +18,12 @@
 enum link_state { LINK_OK, LINK_FAILING, LINK_LOST };
 
 struct poll_result {
-    int request;            /* index into plan->requests */
-    int ok;                 /* 1: the device answered; data is valid */
-    int err;                /* errno of the last failure when !ok */
-    enum link_state link;   /* the request's link state after this poll */
-    int failures;           /* consecutive failed polls (0 when ok) */
-    int64_t ts_ms;          /* wall clock when the poll completed */
+    int request;          /* index into plan->requests */
+    int ok;               /* 1: the device answered; data is valid */
+    int err;              /* errno of the last failure when !ok */
+    enum link_state link; /* the request's link state after this poll */
+    int failures;         /* consecutive failed polls (0 when ok) */
+    int64_t ts_ms;        /* wall clock when the poll completed */
     union {
         uint16_t regs[PLAN_MAX_REGS];
         uint8_t bits[PLAN_MAX_BITS];

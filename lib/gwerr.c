@@ -6,6 +6,7 @@
 
 const char *gw_strerror(int errnum)
 {
+    /* clang-format off */
     switch (errnum) {
     case EGW_PLACEHOLDER: return "placeholder value (sensor reports no measurement)";
     case EGW_RANGE: return "value out of range";
@@ -14,4 +15,5 @@ const char *gw_strerror(int errnum)
     case EGW_FULL: return "full";
     default: return modbus_strerror(errnum);
     }
+    /* clang-format on */
 }

@@ -28,7 +28,8 @@ static void vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 static void vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
-    static const char *names[8] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
+    static const char *names[8] = {"emerg",   "alert",  "crit", "error",
+                                   "warning", "notice", "info", "debug"};
     char line[1024];
     int n;
 

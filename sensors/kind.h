@@ -28,24 +28,26 @@ enum smoke_state { SMOKE_NORMAL, SMOKE_FIRE, SMOKE_FAULT };
 enum { CONTACT_CLOSED = 1u << 0, CONTACT_LOCKED = 1u << 1, CONTACT_OPEN = 1u << 2 };
 
 struct reading {
-    int sensor;            /* index into cfg->sensors */
+    int sensor; /* index into cfg->sensors */
     enum kind kind;
     enum quality quality;
-    int64_t ts_ms;         /* wall clock, Unix ms, taken once per poll */
-    bool no_value;         /* nothing decodable (comm_lost, placeholder, unknown unit or
-                            * state): v is zeroed and payloads omit the values */
+    int64_t ts_ms; /* wall clock, Unix ms, taken once per poll */
+    bool no_value; /* nothing decodable (comm_lost, placeholder, unknown unit or
+                    * state): v is zeroed and payloads omit the values */
     union {
+        /* clang-format off */
         struct { double level_m, level_pct; } water_level;
         struct { bool wet; } water_leak;
         struct { double co2_ppm; bool over_range, sensor_error; } co2;
         struct { enum door_state door; unsigned contacts; unsigned contacts_present; } blast_door;
         struct { enum smoke_state smoke; } smoke;
+        /* clang-format on */
     } v;
 };
 
 /* Kind names as in the config and payloads ("water_level", ...). */
 const char *kind_name(enum kind k);
-int kind_from_name(const char *name, enum kind *out);   /* 0 or -1 */
+int kind_from_name(const char *name, enum kind *out); /* 0 or -1 */
 const char *quality_name(enum quality q);
 const char *door_state_name(enum door_state d);
 const char *smoke_state_name(enum smoke_state s);

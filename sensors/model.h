@@ -27,40 +27,40 @@ enum mb_fn { MB_FN_COILS = 1, MB_FN_DISCRETE = 2, MB_FN_HOLDING = 3, MB_FN_INPUT
  * unless the point says `word_order = little`. */
 enum point_type { PT_UINT16, PT_INT16, PT_UINT32, PT_INT32, PT_FLOAT32, PT_BITS };
 
-struct model_unit {   /* raw unit code -> factor to the kind's unit (e.g. cm -> m: 0.01) */
+struct model_unit { /* raw unit code -> factor to the kind's unit (e.g. cm -> m: 0.01) */
     uint16_t code;
     double factor;
 };
 
-struct model_enum {   /* raw value -> state name the kind knows (e.g. 1 -> "fire") */
+struct model_enum { /* raw value -> state name the kind knows (e.g. 1 -> "fire") */
     uint16_t raw;
     char name[16];
 };
 
 struct model_point {
-    char name[16];          /* role: level, co2, status, state, inputs */
-    uint16_t address;       /* absolute Modbus address */
+    char name[16];    /* role: level, co2, status, state, inputs */
+    uint16_t address; /* absolute Modbus address */
     enum point_type type;
-    int word_swap;          /* 32-bit: low word first */
-    uint16_t bits;          /* PT_BITS: number of inputs (e.g. 8) */
-    double scale;           /* value = raw * scale (default 1) ... */
-    int decimals_address;   /* ... / 10^reg[decimals_address]; -1 when absent */
-    int unit_address;       /* factor from units[] by reg[unit_address]; -1 when absent */
+    int word_swap;        /* 32-bit: low word first */
+    uint16_t bits;        /* PT_BITS: number of inputs (e.g. 8) */
+    double scale;         /* value = raw * scale (default 1) ... */
+    int decimals_address; /* ... / 10^reg[decimals_address]; -1 when absent */
+    int unit_address;     /* factor from units[] by reg[unit_address]; -1 when absent */
     struct model_unit units[MODEL_UNITS_MAX];
     int nunits;
     struct model_enum enums[MODEL_ENUM_MAX];
     int nenums;
-    int has_over_range;     /* raw >= over_range means "over range" (co2-jxct 5000) */
+    int has_over_range; /* raw >= over_range means "over range" (co2-jxct 5000) */
     uint32_t over_range;
 };
 
 struct model {
     char name[MODEL_NAME_MAX];
     char description[128];
-    unsigned kinds;         /* bit mask of 1u << enum kind that may use it */
+    unsigned kinds; /* bit mask of 1u << enum kind that may use it */
     enum mb_fn function;
-    uint16_t start;         /* span a single read must cover: [start, start+count) */
-    uint16_t count;         /* registers (FC03/04) or bits (FC01/02) */
+    uint16_t start; /* span a single read must cover: [start, start+count) */
+    uint16_t count; /* registers (FC03/04) or bits (FC01/02) */
     struct model_point points[MODEL_POINTS_MAX];
     int npoints;
 };

@@ -27,8 +27,8 @@ int main(void)
         enum kind k = i % 2 ? KIND_WATER_LEVEL : KIND_CO2;
         alarm_cfg_defaults(k, &cfg[i]);
         snprintf(names[i], sizeof(names[i]), "s-%d", i);
-        sensors[i] = (struct alarm_sensor){.name = names[i], .kind = k, .pit_depth_m = 1.2,
-                                           .cfg = &cfg[i]};
+        sensors[i] =
+            (struct alarm_sensor){.name = names[i], .kind = k, .pit_depth_m = 1.2, .cfg = &cfg[i]};
     }
     struct alarm_engine *eng = alarm_engine_new(sensors, NS, MODE_PEACETIME, 0);
     struct alarm_event ev[64];
@@ -37,9 +37,9 @@ int main(void)
     double t0 = now_s();
     for (int n = 0; n < N; n++) {
         int i = n % NS;
-        int64_t t = 200000 + (int64_t)(n / NS) * 1000;   /* one reading per sensor per second */
+        int64_t t = 200000 + (int64_t)(n / NS) * 1000; /* one reading per sensor per second */
         struct reading r = {.sensor = i, .kind = sensors[i].kind, .quality = Q_GOOD, .ts_ms = t};
-        double wave = (double)((n / NS) % 600) / 600.0;  /* a 10-minute rise and fall */
+        double wave = (double)((n / NS) % 600) / 600.0; /* a 10-minute rise and fall */
         if (r.kind == KIND_WATER_LEVEL) {
             r.v.water_level.level_m = 1.2 * wave;
             r.v.water_level.level_pct = 100 * wave;
@@ -52,12 +52,14 @@ int main(void)
     }
     double dt = now_s() - t0;
     printf("alarm engine: %d readings of %d sensors in %.2f s: %.0f readings/s, %.2f us each "
-           "(%d transitions)\n", N, NS, dt, N / dt, dt / N * 1e6, transitions);
+           "(%d transitions)\n",
+           N, NS, dt, N / dt, dt / N * 1e6, transitions);
     alarm_engine_free(eng);
 
-    struct lp_tag tags[] = {{"city", "zhengzhou"}, {"district", "jinshui"}, {"street", "fengchan"},
-                            {"community", "dongfeng"}, {"property", "wanke-wuye"},
-                            {"shelter", "demo-dongfeng-b1"}, {"sensor", "sump-east"}};
+    struct lp_tag tags[] = {{"city", "zhengzhou"},      {"district", "jinshui"},
+                            {"street", "fengchan"},     {"community", "dongfeng"},
+                            {"property", "wanke-wuye"}, {"shelter", "demo-dongfeng-b1"},
+                            {"sensor", "sump-east"}};
     char buf[1024];
     size_t bytes = 0;
     t0 = now_s();

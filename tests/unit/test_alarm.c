@@ -1389,10 +1389,10 @@ static const struct alarm_orphan *orphan(const struct alarm_orphan *o, int n, co
 START_TEST(test_orphans_of_removed_and_rekinded_sensors)
 {
     start(MODE_PEACETIME);
-    raise_high();                                       /* sump-1 high: active */
+    raise_high(); /* sump-1 high: active */
     smoke(SMOKE_FIRE);
     smoke(SMOKE_FIRE);
-    smoke(SMOKE_NORMAL);                                /* smoke-1 fire: latched */
+    smoke(SMOKE_NORMAL); /* smoke-1 fire: latched */
     ck_assert_int_eq(st(S_SMOKE, ALARM_SMOKE_FIRE), ALARM_ST_LATCHED);
     ck_assert_int_eq(alarm_inhibit(eng, S_DOOR, 10 * MIN, "m", now_ms, wall(), &out), 0);
     clear_events();
@@ -1415,20 +1415,20 @@ START_TEST(test_orphans_of_removed_and_rekinded_sensors)
     const struct alarm_orphan *fire = orphan(o, n, "smoke-1", ALARM_SMOKE_FIRE);
     ck_assert_ptr_nonnull(high);
     ck_assert_ptr_nonnull(fire);
-    ck_assert_int_eq(high->kind, KIND_WATER_LEVEL);           /* the kind it had */
+    ck_assert_int_eq(high->kind, KIND_WATER_LEVEL); /* the kind it had */
     ck_assert_int_eq(high->ev.type, ALARM_EV_WITHDRAWN);
     ck_assert_int_eq(high->ev.sensor, -1);
     ck_assert(!high->ev.active && !high->ev.acked);
-    ck_assert_int_eq(high->ev.severity, ALARM_SEV_MAJOR);     /* sump high default */
+    ck_assert_int_eq(high->ev.severity, ALARM_SEV_MAJOR); /* sump high default */
     ck_assert_int_eq(fire->ev.severity, ALARM_SEV_CRITICAL);
-    ck_assert_int_eq(fire->ev.mode, MODE_FLOOD_SEASON);       /* the new engine's */
+    ck_assert_int_eq(fire->ev.mode, MODE_FLOOD_SEASON); /* the new engine's */
     ck_assert(isnan(fire->ev.value) && isnan(fire->ev.threshold));
     ck_assert_int_eq(fire->ev.ts_ms, wall());
     /* door-1 is still configured: its inhibit carries over, no orphan. */
     ck_assert_ptr_null(orphan(o, n, "door-1", ALARM_INHIBIT));
     char text[256];
-    ck_assert_int_ge(alarm_event_message(&fire->ev, LANG_EN, fire->sensor, NULL, text,
-                                         sizeof(text)), 0);
+    ck_assert_int_ge(
+        alarm_event_message(&fire->ev, LANG_EN, fire->sensor, NULL, text, sizeof(text)), 0);
     ck_assert_str_eq(text, "smoke-1: fire withdrawn (sensor removed from the configuration)");
     free(o);
     alarm_engine_free(e2);
@@ -1463,8 +1463,12 @@ END_TEST
 
 START_TEST(test_withdrawn_message_both_languages)
 {
-    struct alarm_event ev = {.sensor = -1, .alarm = ALARM_SMOKE_FIRE, .type = ALARM_EV_WITHDRAWN,
-                             .severity = ALARM_SEV_CRITICAL, .value = NAN, .threshold = NAN,
+    struct alarm_event ev = {.sensor = -1,
+                             .alarm = ALARM_SMOKE_FIRE,
+                             .type = ALARM_EV_WITHDRAWN,
+                             .severity = ALARM_SEV_CRITICAL,
+                             .value = NAN,
+                             .threshold = NAN,
                              .unit = ""};
     char buf[256];
     alarm_event_message(&ev, LANG_ZH, "smoke-1", NULL, buf, sizeof(buf));

@@ -18,43 +18,42 @@
 
 static char tmpdir[64];
 static char conf_path[128];
-static char out[32768];   /* what cfg_load printed */
+static char out[32768]; /* what cfg_load printed */
 static int nerr;
 
 /* The shelter every test starts from; line numbers are part of the tests. */
-static const char BASE[] =
-    "[gateway]\n"                  /* 1 */
-    "id = sh-0001\n"               /* 2 */
-    "city = zhengzhou\n"           /* 3 */
-    "district = jinshui\n"         /* 4 */
-    "street = fengchan\n"          /* 5 */
-    "community = dongfeng\n"       /* 6 */
-    "property = wanke_1\n"         /* 7 */
-    "name = 东风小区人防工程\n"    /* 8 */
-    "state_dir = /tmp/gw-state\n"  /* 9 */
-    "\n"                           /* 10 */
-    "[bus rs485-1]\n"              /* 11 */
-    "type = rtu\n"                 /* 12 */
-    "device = /dev/ttyS1\n"        /* 13 */
-    "\n"                           /* 14 */
-    "[bus tcp-1]\n"                /* 15 */
-    "type = tcp\n"                 /* 16 */
-    "host = 127.0.0.1\n"           /* 17 */
-    "\n"                           /* 18 */
-    "[sensor sump-1]\n"            /* 19 */
-    "bus = rs485-1\n"              /* 20 */
-    "unit = 1\n"                   /* 21 */
-    "kind = water_level\n"         /* 22 */
-    "model = level-qdy30a\n"       /* 23 */
-    "pit_depth = 1.2\n"            /* 24 */
-    "\n"                           /* 25 */
-    "[sensor door-1]\n"            /* 26 */
-    "bus = rs485-1\n"              /* 27 */
-    "unit = 5\n"                   /* 28 */
-    "kind = blast_door\n"          /* 29 */
-    "model = di8\n"                /* 30 */
-    "closed_input = 0\n"           /* 31 */
-    "locked_input = 1\n";          /* 32; appended text starts at line 33 */
+static const char BASE[] = "[gateway]\n"                 /* 1 */
+                           "id = sh-0001\n"              /* 2 */
+                           "city = zhengzhou\n"          /* 3 */
+                           "district = jinshui\n"        /* 4 */
+                           "street = fengchan\n"         /* 5 */
+                           "community = dongfeng\n"      /* 6 */
+                           "property = wanke_1\n"        /* 7 */
+                           "name = 东风小区人防工程\n"   /* 8 */
+                           "state_dir = /tmp/gw-state\n" /* 9 */
+                           "\n"                          /* 10 */
+                           "[bus rs485-1]\n"             /* 11 */
+                           "type = rtu\n"                /* 12 */
+                           "device = /dev/ttyS1\n"       /* 13 */
+                           "\n"                          /* 14 */
+                           "[bus tcp-1]\n"               /* 15 */
+                           "type = tcp\n"                /* 16 */
+                           "host = 127.0.0.1\n"          /* 17 */
+                           "\n"                          /* 18 */
+                           "[sensor sump-1]\n"           /* 19 */
+                           "bus = rs485-1\n"             /* 20 */
+                           "unit = 1\n"                  /* 21 */
+                           "kind = water_level\n"        /* 22 */
+                           "model = level-qdy30a\n"      /* 23 */
+                           "pit_depth = 1.2\n"           /* 24 */
+                           "\n"                          /* 25 */
+                           "[sensor door-1]\n"           /* 26 */
+                           "bus = rs485-1\n"             /* 27 */
+                           "unit = 5\n"                  /* 28 */
+                           "kind = blast_door\n"         /* 29 */
+                           "model = di8\n"               /* 30 */
+                           "closed_input = 0\n"          /* 31 */
+                           "locked_input = 1\n";         /* 32; appended text starts at line 33 */
 
 /* ---- helpers ---- */
 
@@ -322,8 +321,9 @@ END_TEST
 START_TEST(test_alarm_overrides_apply_on_top_of_defaults)
 {
     /* Override keys before the kind key: order must not matter. */
-    struct cfg *c = ok(with_sensor("high = 80%\nhigh_delay = 10s\nhigh_high_severity = major\n"
-                                   LEVEL_SENSOR "rising_fast_enabled = no\n"));
+    struct cfg *c =
+        ok(with_sensor("high = 80%\nhigh_delay = 10s\nhigh_high_severity = major\n" LEVEL_SENSOR
+                       "rising_fast_enabled = no\n"));
     const struct alarm_cfg *ac = &c->sensors[2].alarm;
     ck_assert_int_eq(ac->kind, KIND_WATER_LEVEL);
     ck_assert_double_eq(ac->rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 80);
@@ -340,8 +340,7 @@ END_TEST
 
 START_TEST(test_alarm_override_bad_value_is_error_with_line)
 {
-    expect_one(with_sensor(LEVEL_SENSOR "high_delay = 10\n"), 39,
-               "[sensor extra-1] high_delay: ");
+    expect_one(with_sensor(LEVEL_SENSOR "high_delay = 10\n"), 39, "[sensor extra-1] high_delay: ");
 }
 END_TEST
 
@@ -362,7 +361,8 @@ END_TEST
 
 START_TEST(test_duplicate_section_is_error)
 {
-    expect_one(with("[gateway]\nid = other\n"), 33, "[gateway]: duplicate section (first at line 1)");
+    expect_one(with("[gateway]\nid = other\n"), 33,
+               "[gateway]: duplicate section (first at line 1)");
     expect_one(with("[bus tcp-1]\ntype = tcp\nhost = 10.0.0.1\n"), 33,
                "[bus tcp-1]: duplicate section (first at line 15)");
     expect_one(with("[sensor sump-1]\nbus = rs485-1\n"), 33,
@@ -450,7 +450,8 @@ START_TEST(test_indented_line_is_not_a_continuation)
     ck_assert_int_eq(c->sensors[1].open_input, 2);
     ck_assert_str_eq(c->sensors[1].location, "B1");
     cfg_free(c);
-    expect_one(with("location = B1\n    东侧集水坑\n"), 34, "[sensor door-1]: expected `key = value`");
+    expect_one(with("location = B1\n    东侧集水坑\n"), 34,
+               "[sensor door-1]: expected `key = value`");
     expect_one(with("[mqtt]\nuri = tcp://a:1883\n   tcp://b:1883\n"), 35,
                "[mqtt]: expected `key = value`");
 }
@@ -513,7 +514,8 @@ START_TEST(test_missing_file_is_error)
     struct cfg *c = load_file(path, MODELS);
     ck_assert_ptr_null(c);
     ck_assert_int_eq(nerr, 1);
-    ck_assert_msg(strstr(out, "does-not-exist.conf: cannot open: No such file") == out + strlen(tmpdir) + 1,
+    ck_assert_msg(strstr(out, "does-not-exist.conf: cannot open: No such file") ==
+                      out + strlen(tmpdir) + 1,
                   "%s", out);
 }
 END_TEST
@@ -542,9 +544,9 @@ END_TEST
 
 START_TEST(test_missing_required_gateway_key_is_reported_at_header_line)
 {
-    static const char *keys[] = {"id = sh-0001\n", "city = zhengzhou\n", "district = jinshui\n",
-                                 "street = fengchan\n", "community = dongfeng\n",
-                                 "property = wanke_1\n"};
+    static const char *keys[] = {"id = sh-0001\n",         "city = zhengzhou\n",
+                                 "district = jinshui\n",   "street = fengchan\n",
+                                 "community = dongfeng\n", "property = wanke_1\n"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         char want[64];
         snprintf(want, sizeof(want), "[gateway] %.*s: missing (required)",
@@ -579,7 +581,8 @@ START_TEST(test_slug_rule)
     ck_assert_uint_eq(strlen(c->street), 63);
     cfg_free(c);
     snprintf(line, sizeof(line), "street = %064d", 0);
-    expect_one(subst("street = fengchan", line), 5, "[gateway] street: too long (at most 63 bytes)");
+    expect_one(subst("street = fengchan", line), 5,
+               "[gateway] street: too long (at most 63 bytes)");
 }
 END_TEST
 
@@ -671,13 +674,18 @@ END_TEST
 
 START_TEST(test_bad_mqtt_uri_is_error)
 {
-    expect_one(with("[mqtt]\nuri = mqtt://a\n"), 34, "[mqtt] uri: 'mqtt://a' must start with tcp:// or ssl://");
+    expect_one(with("[mqtt]\nuri = mqtt://a\n"), 34,
+               "[mqtt] uri: 'mqtt://a' must start with tcp:// or ssl://");
     expect_one(with("[mqtt]\nuri = tcp://\n"), 34, "[mqtt] uri: 'tcp://' has no host");
     expect_one(with("[mqtt]\nuri = tcp://:1883\n"), 34, "[mqtt] uri: 'tcp://:1883' has no host");
-    expect_one(with("[mqtt]\nuri = tcp://a:0\n"), 34, "[mqtt] uri: 'tcp://a:0': port 0 is out of range");
-    expect_one(with("[mqtt]\nuri = tcp://a:x\n"), 34, "[mqtt] uri: 'tcp://a:x': port 'x' is not an integer");
-    expect_one(with("[mqtt]\nuri = tcp://a/topic\n"), 34, "[mqtt] uri: 'tcp://a/topic': a broker URI has no path");
-    expect_one(with("[mqtt]\nuri = tcp://[::1\n"), 34, "[mqtt] uri: 'tcp://[::1': bad [IPv6] address");
+    expect_one(with("[mqtt]\nuri = tcp://a:0\n"), 34,
+               "[mqtt] uri: 'tcp://a:0': port 0 is out of range");
+    expect_one(with("[mqtt]\nuri = tcp://a:x\n"), 34,
+               "[mqtt] uri: 'tcp://a:x': port 'x' is not an integer");
+    expect_one(with("[mqtt]\nuri = tcp://a/topic\n"), 34,
+               "[mqtt] uri: 'tcp://a/topic': a broker URI has no path");
+    expect_one(with("[mqtt]\nuri = tcp://[::1\n"), 34,
+               "[mqtt] uri: 'tcp://[::1': bad [IPv6] address");
     expect_one(with("[mqtt]\nuri = tcp://a tcp://b tcp://c tcp://d tcp://e\n"), 34,
                "[mqtt] uri: too many URIs (at most 4)");
     expect_one(with("[mqtt]\nuri = , ,\n"), 34, "[mqtt] uri: no URI given");
@@ -762,8 +770,10 @@ START_TEST(test_influx_errors)
     struct cfg *c = load(with("[influx]\nurl = http://a\norg = o\n"));
     ck_assert_ptr_null(c);
     ck_assert_int_eq(nerr, 2);
-    ck_assert(has_problem(33, "[influx] bucket: missing (InfluxDB 2 needs org, bucket and token_file)"));
-    ck_assert(has_problem(33, "[influx] token_file: missing (InfluxDB 2 needs org, bucket and token_file)"));
+    ck_assert(
+        has_problem(33, "[influx] bucket: missing (InfluxDB 2 needs org, bucket and token_file)"));
+    ck_assert(has_problem(
+        33, "[influx] token_file: missing (InfluxDB 2 needs org, bucket and token_file)"));
 }
 END_TEST
 
@@ -771,10 +781,12 @@ END_TEST
 
 START_TEST(test_bus_required_keys)
 {
-    expect_one(with("[bus rs485-9]\ndevice = /dev/ttyS9\n"), 33, "[bus rs485-9] type: missing (required)");
+    expect_one(with("[bus rs485-9]\ndevice = /dev/ttyS9\n"), 33,
+               "[bus rs485-9] type: missing (required)");
     expect_one(with("[bus rs485-9]\ntype = rtu\n"), 33,
                "[bus rs485-9] device: missing (required on a rtu bus)");
-    expect_one(with("[bus tcp-9]\ntype = tcp\n"), 33, "[bus tcp-9] host: missing (required on a tcp bus)");
+    expect_one(with("[bus tcp-9]\ntype = tcp\n"), 33,
+               "[bus tcp-9] host: missing (required on a tcp bus)");
     expect_one(with("[bus x]\ntype = can\n"), 34, "[bus x] type: 'can' is not one of: rtu, tcp");
 }
 END_TEST
@@ -873,9 +885,9 @@ START_TEST(test_sensor_unknown_bus_model_kind)
     expect_one(with_sensor("bus = rs485-1\nunit = 2\nkind = water_level\nmodel = level-x\n"
                            "pit_depth = 1\n"),
                37, "[sensor extra-1] model: unknown model 'level-x' (known: ");
-    expect_one(with_sensor("bus = rs485-1\nunit = 2\nkind = radon\nmodel = level-qdy30a\n"),
-               36, "[sensor extra-1] kind: unknown kind 'radon' (one of: water_level, water_leak, "
-                   "co2, blast_door, smoke)");
+    expect_one(with_sensor("bus = rs485-1\nunit = 2\nkind = radon\nmodel = level-qdy30a\n"), 36,
+               "[sensor extra-1] kind: unknown kind 'radon' (one of: water_level, water_leak, "
+               "co2, blast_door, smoke)");
     expect_one(with_sensor("bus = rs485-1\nunit = 2\nkind = co2\nmodel = level-qdy30a\n"), 37,
                "[sensor extra-1] model: model level-qdy30a does not support kind co2 (it supports: "
                "water_level)");
@@ -887,9 +899,11 @@ START_TEST(test_sensor_unit_range_depends_on_bus_type)
 #define fmt "bus = %s\nunit = %s\nkind = co2\nmodel = co2-senseair-s8\n"
     char body[256];
     snprintf(body, sizeof(body), fmt, "rs485-1", "0");
-    expect_one(with_sensor(body), 35, "[sensor extra-1] unit: 0 is out of range on rtu bus rs485-1 (1..247)");
+    expect_one(with_sensor(body), 35,
+               "[sensor extra-1] unit: 0 is out of range on rtu bus rs485-1 (1..247)");
     snprintf(body, sizeof(body), fmt, "rs485-1", "248");
-    expect_one(with_sensor(body), 35, "[sensor extra-1] unit: 248 is out of range on rtu bus rs485-1 (1..247)");
+    expect_one(with_sensor(body), 35,
+               "[sensor extra-1] unit: 248 is out of range on rtu bus rs485-1 (1..247)");
     snprintf(body, sizeof(body), fmt, "tcp-1", "256");
     expect_one(with_sensor(body), 35, "[sensor extra-1] unit: 256 is out of range (0..255)");
     snprintf(body, sizeof(body), fmt, "tcp-1", "0");
@@ -945,9 +959,11 @@ START_TEST(test_sensor_interval)
     ck_assert_int_eq(c->sensors[2].interval_ms, 3600000);
     cfg_free(c);
     snprintf(text, sizeof(text), body, "50ms");
-    expect_one(with_sensor(text), 38, "[sensor extra-1] interval: 50ms is out of range (100ms..1h)");
+    expect_one(with_sensor(text), 38,
+               "[sensor extra-1] interval: 50ms is out of range (100ms..1h)");
     snprintf(text, sizeof(text), body, "61min");
-    expect_one(with_sensor(text), 38, "[sensor extra-1] interval: 61min is out of range (100ms..1h)");
+    expect_one(with_sensor(text), 38,
+               "[sensor extra-1] interval: 61min is out of range (100ms..1h)");
 #undef body
 }
 END_TEST
@@ -957,7 +973,8 @@ START_TEST(test_pit_depth)
 #define body "bus = rs485-1\nunit = 2\nkind = water_level\nmodel = level-qdy30a\n%s\n"
     char text[256];
     snprintf(text, sizeof(text), body, ";");
-    expect_one(with_sensor(text), 33, "[sensor extra-1] pit_depth: missing (required for water_level)");
+    expect_one(with_sensor(text), 33,
+               "[sensor extra-1] pit_depth: missing (required for water_level)");
     static const char *bad[] = {"0", "-1", "0.0", "101", "abc", "nan", "inf", "1.2m", "0x1p1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char kv[64];
@@ -975,14 +992,17 @@ END_TEST
 
 START_TEST(test_kind_key_on_wrong_kind_is_error)
 {
-    expect_one(with("pit_depth = 1.2\n"), 33, "[sensor door-1] pit_depth: not a key of kind blast_door");
-    expect_one(with("alarm_input = 4\n"), 33, "[sensor door-1] alarm_input: not a key of kind blast_door");
+    expect_one(with("pit_depth = 1.2\n"), 33,
+               "[sensor door-1] pit_depth: not a key of kind blast_door");
+    expect_one(with("alarm_input = 4\n"), 33,
+               "[sensor door-1] alarm_input: not a key of kind blast_door");
     /* water_leak on the di8 names its channel `input`, not closed_input */
     struct cfg *c = load(with_sensor("bus = rs485-1\nunit = 5\nkind = water_leak\nmodel = di8\n"
                                      "closed_input = 4\n"));
     ck_assert_ptr_null(c);
     ck_assert_int_eq(nerr, 2);
-    ck_assert(has_problem(33, "[sensor extra-1] input: missing (required for water_leak on model di8)"));
+    ck_assert(
+        has_problem(33, "[sensor extra-1] input: missing (required for water_leak on model di8)"));
     ck_assert(has_problem(38, "[sensor extra-1] closed_input: not a key of kind water_leak"));
 }
 END_TEST
@@ -991,10 +1011,12 @@ START_TEST(test_input_key_on_model_without_inputs_is_error)
 {
     expect_one(with_sensor("bus = rs485-1\nunit = 3\nkind = smoke\nmodel = smoke-rs485\n"
                            "alarm_input = 0\n"),
-               38, "[sensor extra-1] alarm_input: not a key of model smoke-rs485 (it has no inputs)");
-    expect_one(with_sensor("bus = rs485-1\nunit = 3\nkind = smoke\nmodel = smoke-rs485\n"
-                           "inverted_inputs = 0\n"),
-               38, "[sensor extra-1] inverted_inputs: not a key of model smoke-rs485 (it has no inputs)");
+               38,
+               "[sensor extra-1] alarm_input: not a key of model smoke-rs485 (it has no inputs)");
+    expect_one(
+        with_sensor("bus = rs485-1\nunit = 3\nkind = smoke\nmodel = smoke-rs485\n"
+                    "inverted_inputs = 0\n"),
+        38, "[sensor extra-1] inverted_inputs: not a key of model smoke-rs485 (it has no inputs)");
     struct cfg *c = ok(with_sensor("bus = rs485-1\nunit = 3\nkind = smoke\nmodel = smoke-rs485\n"));
     ck_assert_int_eq(c->sensors[2].alarm_input, -1);
     cfg_free(c);
@@ -1029,11 +1051,12 @@ END_TEST
 
 START_TEST(test_sensors_sharing_a_di_module)
 {
-    struct cfg *c = ok(with("open_input = 2\ninverted_inputs = 0, 2\n"
-                            "[sensor smoke-relay]\nbus = rs485-1\nunit = 5\nkind = smoke\nmodel = di8\n"
-                            "alarm_input = 3\nfault_input = 4\ninverted_inputs = 4\n"
-                            "[sensor leak-1]\nbus = rs485-1\nunit = 5\nkind = water_leak\nmodel = di8\n"
-                            "input = 7\n"));
+    struct cfg *c =
+        ok(with("open_input = 2\ninverted_inputs = 0, 2\n"
+                "[sensor smoke-relay]\nbus = rs485-1\nunit = 5\nkind = smoke\nmodel = di8\n"
+                "alarm_input = 3\nfault_input = 4\ninverted_inputs = 4\n"
+                "[sensor leak-1]\nbus = rs485-1\nunit = 5\nkind = water_leak\nmodel = di8\n"
+                "input = 7\n"));
     ck_assert_int_eq(c->nsensors, 4);
     ck_assert_uint_eq(c->sensors[1].inverted_mask, 0x5);
     ck_assert_int_eq(c->sensors[2].alarm_input, 3);
@@ -1047,11 +1070,13 @@ END_TEST
 
 START_TEST(test_two_sensors_may_not_claim_one_channel)
 {
-    expect_one(with_sensor("bus = rs485-1\nunit = 5\nkind = water_leak\nmodel = di8\ninput = 1\n"), 38,
-               "[sensor extra-1] input: channel 1 of unit 5 on bus rs485-1 is already used by sensor "
-               "door-1 (line 26)");
+    expect_one(
+        with_sensor("bus = rs485-1\nunit = 5\nkind = water_leak\nmodel = di8\ninput = 1\n"), 38,
+        "[sensor extra-1] input: channel 1 of unit 5 on bus rs485-1 is already used by sensor "
+        "door-1 (line 26)");
     /* the same channel on another module is another contact */
-    struct cfg *c = ok(with_sensor("bus = rs485-1\nunit = 6\nkind = water_leak\nmodel = di8\ninput = 1\n"));
+    struct cfg *c =
+        ok(with_sensor("bus = rs485-1\nunit = 6\nkind = water_leak\nmodel = di8\ninput = 1\n"));
     cfg_free(c);
     c = ok(with_sensor("bus = tcp-1\nunit = 5\nkind = water_leak\nmodel = di8\ninput = 1\n"));
     cfg_free(c);
@@ -1065,8 +1090,9 @@ START_TEST(test_one_unit_is_one_device)
                "model di8");
     expect_one(with_sensor("bus = rs485-1\nunit = 1\nkind = water_level\nmodel = level-qdy30a\n"
                            "pit_depth = 2\n"),
-               35, "[sensor extra-1] unit: unit 1 on bus rs485-1 is already used by sensor sump-1 "
-                   "(line 19)");
+               35,
+               "[sensor extra-1] unit: unit 1 on bus rs485-1 is already used by sensor sump-1 "
+               "(line 19)");
 }
 END_TEST
 
@@ -1076,8 +1102,9 @@ START_TEST(test_inverted_inputs)
                "[sensor door-1] inverted_inputs: channel 5 is not an input of this sensor");
     expect_one(with("inverted_inputs = 0 0\n"), 33,
                "[sensor door-1] inverted_inputs: channel 0 listed twice");
-    expect_one(with("inverted_inputs = 9\n"), 33,
-               "[sensor door-1] inverted_inputs: channel 9 out of range: model di8 has inputs 0..7");
+    expect_one(
+        with("inverted_inputs = 9\n"), 33,
+        "[sensor door-1] inverted_inputs: channel 9 out of range: model di8 has inputs 0..7");
     expect_one(with("inverted_inputs = 0;1\n"), 33,
                "[sensor door-1] inverted_inputs: '0;1' is not an integer");
     struct cfg *c = ok(with("inverted_inputs = 1,0\n"));
@@ -1117,14 +1144,17 @@ START_TEST(test_parse_int_edges)
     static const char *bad[] = {"", " 1", "1 ", "0x10", "1.0", "1e3", "abc", "-", "+", "--1", "1a"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         v = 42;
-        ck_assert_msg(parse_int(bad[i], -100000, 100000, &v, err, sizeof(err)) == -1, "'%s'", bad[i]);
+        ck_assert_msg(parse_int(bad[i], -100000, 100000, &v, err, sizeof(err)) == -1, "'%s'",
+                      bad[i]);
         ck_assert_int_eq(v, 42);
         ck_assert_msg(strstr(err, "is not an integer") != NULL, "%s", err);
     }
     ck_assert_int_eq(parse_int("99999999999999999999", 0, 10, &v, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
-    ck_assert_int_eq(parse_int("9223372036854775807", 0, 9223372036854775807L, &v, err, sizeof(err)), 0);
-    ck_assert_int_eq(parse_int("-9223372036854775809", -9223372036854775807L - 1, 0, &v, err, sizeof(err)), -1);
+    ck_assert_int_eq(
+        parse_int("9223372036854775807", 0, 9223372036854775807L, &v, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        parse_int("-9223372036854775809", -9223372036854775807L - 1, 0, &v, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -1145,8 +1175,8 @@ START_TEST(test_parse_double_edges)
     ck_assert_str_eq(err, "2.0000001 is out of range (0..2)");
     ck_assert_int_eq(parse_double("1e999", 0, 1e300, &d, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
-    static const char *bad[] = {"", ".", "nan", "inf", "-inf", "0x1p1", " 1", "1 ", "1,5", "e3",
-                                "1e", "1.2.3", "--1"};
+    static const char *bad[] = {"",   ".",   "nan", "inf", "-inf",  "0x1p1", " 1",
+                                "1 ", "1,5", "e3",  "1e",  "1.2.3", "--1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_msg(parse_double(bad[i], -1e9, 1e9, &d, err, sizeof(err)) == -1, "'%s'", bad[i]);
         ck_assert_msg(strstr(err, "is not a number") != NULL, "'%s': %s", bad[i], err);
@@ -1161,11 +1191,11 @@ START_TEST(test_duration_units)
     static const struct {
         const char *s;
         int64_t ms;
-    } good[] = {{"0ms", 0}, {"500ms", 500}, {"2s", 2000}, {"10min", 600000}, {"1h", 3600000},
-                {"24h", 86400000}, {"007s", 7000}};
+    } good[] = {{"0ms", 0},      {"500ms", 500},    {"2s", 2000},  {"10min", 600000},
+                {"1h", 3600000}, {"24h", 86400000}, {"007s", 7000}};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        ck_assert_msg(parse_duration_ms(good[i].s, 0, INT64_MAX, &ms, err, sizeof(err)) == 0, "%s: %s",
-                      good[i].s, err);
+        ck_assert_msg(parse_duration_ms(good[i].s, 0, INT64_MAX, &ms, err, sizeof(err)) == 0,
+                      "%s: %s", good[i].s, err);
         ck_assert_int_eq(ms, good[i].ms);
     }
 }
@@ -1206,9 +1236,11 @@ START_TEST(test_duration_range_and_overflow)
     ck_assert_int_eq(parse_duration_ms("5001ms", 10, 5000, &ms, err, sizeof(err)), -1);
     ck_assert_int_eq(parse_duration_ms("1min", 100, 3600000, &ms, err, sizeof(err)), 0);
     ck_assert_int_eq(ms, 60000);
-    ck_assert_int_eq(parse_duration_ms("9999999999999999h", 0, INT64_MAX, &ms, err, sizeof(err)), -1);
+    ck_assert_int_eq(parse_duration_ms("9999999999999999h", 0, INT64_MAX, &ms, err, sizeof(err)),
+                     -1);
     ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
-    ck_assert_int_eq(parse_duration_ms("99999999999999999999ms", 0, INT64_MAX, &ms, err, sizeof(err)), -1);
+    ck_assert_int_eq(
+        parse_duration_ms("99999999999999999999ms", 0, INT64_MAX, &ms, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
 }
 END_TEST

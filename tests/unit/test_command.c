@@ -21,7 +21,9 @@ static int parse(const char *verb, const char *json)
 
 START_TEST(test_ack_parses_sensor_alarm_and_by)
 {
-    ck_assert_int_eq(parse("ack", "{\"id\":\"a1\",\"sensor\":\"sump-1\",\"alarm\":\"high\",\"by\":\"王经理\"}"), 0);
+    ck_assert_int_eq(
+        parse("ack", "{\"id\":\"a1\",\"sensor\":\"sump-1\",\"alarm\":\"high\",\"by\":\"王经理\"}"),
+        0);
     ck_assert_int_eq(cmd.verb, CMD_ACK);
     ck_assert_str_eq(cmd.id, "a1");
     ck_assert_str_eq(cmd.sensor, "sump-1");
@@ -40,9 +42,11 @@ END_TEST
 
 START_TEST(test_inhibit_duration_with_unit_and_zero_ends)
 {
-    ck_assert_int_eq(parse("inhibit", "{\"id\":\"i\",\"sensor\":\"door-1\",\"duration\":\"2h\"}"), 0);
+    ck_assert_int_eq(parse("inhibit", "{\"id\":\"i\",\"sensor\":\"door-1\",\"duration\":\"2h\"}"),
+                     0);
     ck_assert_int_eq(cmd.duration_ms, 2 * 3600 * 1000);
-    ck_assert_int_eq(parse("inhibit", "{\"id\":\"i\",\"sensor\":\"door-1\",\"duration\":\"0s\"}"), 0);
+    ck_assert_int_eq(parse("inhibit", "{\"id\":\"i\",\"sensor\":\"door-1\",\"duration\":\"0s\"}"),
+                     0);
     ck_assert_int_eq(cmd.duration_ms, 0);
 }
 END_TEST
@@ -51,7 +55,8 @@ START_TEST(test_mode_parses_each_mode)
 {
     ck_assert_int_eq(parse("mode", "{\"id\":\"m\",\"mode\":\"flood_season\"}"), 0);
     ck_assert_int_eq(cmd.mode, MODE_FLOOD_SEASON);
-    ck_assert_int_eq(parse("mode", "{\"id\":\"m\",\"mode\":\"protective\",\"gateway\":\"gw-1\"}"), 0);
+    ck_assert_int_eq(parse("mode", "{\"id\":\"m\",\"mode\":\"protective\",\"gateway\":\"gw-1\"}"),
+                     0);
     ck_assert_int_eq(cmd.mode, MODE_PROTECTIVE);
 }
 END_TEST
@@ -68,17 +73,25 @@ static const struct {
     {"ack", "{\"id\":\"\",\"sensor\":\"s\",\"alarm\":\"a\"}", "field \"id\" must be 1..64", 0},
     {"reboot", "{\"id\":\"x\"}", "unknown command \"reboot\"", 1},
     {"ack", "{\"id\":\"x\",\"sensor\":\"s\"}", "missing field \"alarm\"", 1},
-    {"ack", "{\"id\":\"x\",\"sensor\":\"s\",\"alarm\":\"a\",\"force\":true}", "unknown field \"force\"", 1},
+    {"ack", "{\"id\":\"x\",\"sensor\":\"s\",\"alarm\":\"a\",\"force\":true}",
+     "unknown field \"force\"", 1},
     {"mode", "{\"id\":\"x\",\"mode\":\"war\"}", "unknown mode \"war\"", 1},
     {"mode", "{\"id\":\"x\",\"mode\":3}", "field \"mode\" must be a string", 1},
     {"inhibit", "{\"id\":\"x\",\"sensor\":\"s\",\"duration\":\"2\"}", "field \"duration\": ", 1},
     {"inhibit", "{\"id\":\"x\",\"sensor\":\"s\",\"duration\":\"30d\"}", "field \"duration\": ", 1},
-    {"inhibit", "{\"id\":\"x\",\"sensor\":\"s\",\"duration\":7200}", "field \"duration\": must be a string", 1},
+    {"inhibit", "{\"id\":\"x\",\"sensor\":\"s\",\"duration\":7200}",
+     "field \"duration\": must be a string", 1},
     {"inhibit", "{\"id\":\"x\",\"sensor\":\"s\"}", "missing field \"duration\"", 1},
-    {"ack", "{\"id\":\"x\",\"gateway\":\"gw-2\",\"sensor\":\"s\",\"alarm\":\"a\"}", "command is for gateway \"gw-2\"", 1},
-    {"ack", "{\"id\":\"x\",\"sensor\":\"s\",\"sensor\":\"t\",\"alarm\":\"a\"}", "duplicate field \"sensor\"", 1},
-    {"ack", "{\"id\":\"x\",\"sensor\":\"a\\u0001b\",\"alarm\":\"a\"}", "field \"sensor\" is not printable UTF-8", 1},
-    {"ack", "{\"id\":\"x\",\"sensor\":\"s\",\"alarm\":\"a\",\"by\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", "field \"by\" must be 1..64", 1},
+    {"ack", "{\"id\":\"x\",\"gateway\":\"gw-2\",\"sensor\":\"s\",\"alarm\":\"a\"}",
+     "command is for gateway \"gw-2\"", 1},
+    {"ack", "{\"id\":\"x\",\"sensor\":\"s\",\"sensor\":\"t\",\"alarm\":\"a\"}",
+     "duplicate field \"sensor\"", 1},
+    {"ack", "{\"id\":\"x\",\"sensor\":\"a\\u0001b\",\"alarm\":\"a\"}",
+     "field \"sensor\" is not printable UTF-8", 1},
+    {"ack",
+     "{\"id\":\"x\",\"sensor\":\"s\",\"alarm\":\"a\",\"by\":"
+     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+     "field \"by\" must be 1..64", 1},
     {"test", "{\"id\":\"x\",\"mode\":\"peacetime\"}", "unknown field \"mode\" for test", 1},
 };
 
@@ -112,7 +125,8 @@ END_TEST
 START_TEST(test_embedded_nul_rejected)
 {
     const char json[] = "{\"id\":\"x\"}\0garbage";
-    ck_assert_int_eq(command_parse("test", json, sizeof(json) - 1, "gw-1", &cmd, err, sizeof(err)), -1);
+    ck_assert_int_eq(command_parse("test", json, sizeof(json) - 1, "gw-1", &cmd, err, sizeof(err)),
+                     -1);
     ck_assert_str_eq(err, "command contains a NUL byte");
 }
 END_TEST
@@ -191,11 +205,22 @@ END_TEST
 START_TEST(test_alarm_payload_has_every_contract_field)
 {
     struct cfg c = site();
-    struct alarm_msg m = {.seq = 42, .ts_ms = 1784570584123LL, .sensor = "sump-1",
-                          .kind = "water_level", .location = "B1 东侧", .alarm = "high_high",
-                          .event = "raised", .active = true, .acked = false,
-                          .severity = "critical", .value = 1.1, .threshold = 1.08, .unit = "m",
-                          .mode = MODE_FLOOD_SEASON, .message = "集水坑水位超高", .by = ""};
+    struct alarm_msg m = {.seq = 42,
+                          .ts_ms = 1784570584123LL,
+                          .sensor = "sump-1",
+                          .kind = "water_level",
+                          .location = "B1 东侧",
+                          .alarm = "high_high",
+                          .event = "raised",
+                          .active = true,
+                          .acked = false,
+                          .severity = "critical",
+                          .value = 1.1,
+                          .threshold = 1.08,
+                          .unit = "m",
+                          .mode = MODE_FLOOD_SEASON,
+                          .message = "集水坑水位超高",
+                          .by = ""};
     char *p = payload_alarm(&c, &m);
     cJSON *o = cJSON_Parse(p);
     ck_assert_ptr_nonnull(o);
@@ -232,9 +257,16 @@ END_TEST
 START_TEST(test_alarm_payload_nan_is_null_not_nan)
 {
     struct cfg c = site();
-    struct alarm_msg m = {.seq = 1, .sensor = "door-1", .kind = "blast_door", .alarm = "chatter",
-                          .event = "test", .severity = "major", .value = NAN, .threshold = NAN,
-                          .unit = "", .by = "installer"};
+    struct alarm_msg m = {.seq = 1,
+                          .sensor = "door-1",
+                          .kind = "blast_door",
+                          .alarm = "chatter",
+                          .event = "test",
+                          .severity = "major",
+                          .value = NAN,
+                          .threshold = NAN,
+                          .unit = "",
+                          .by = "installer"};
     char *p = payload_alarm(&c, &m);
     ck_assert_ptr_nonnull(strstr(p, "\"value\":null"));
     ck_assert_ptr_nonnull(strstr(p, "\"threshold\":null"));
@@ -247,7 +279,8 @@ END_TEST
 START_TEST(test_cmd_result_echoes_id_or_null)
 {
     char *p = payload_cmd_result("a1", "ack", false, "not active", 0);
-    ck_assert_str_eq(p, "{\"id\":\"a1\",\"verb\":\"ack\",\"ok\":false,\"error\":\"not active\",\"ts\":\"1970-01-01T00:00:00.000Z\"}");
+    ck_assert_str_eq(p, "{\"id\":\"a1\",\"verb\":\"ack\",\"ok\":false,\"error\":\"not "
+                        "active\",\"ts\":\"1970-01-01T00:00:00.000Z\"}");
     free(p);
     p = payload_cmd_result(NULL, "ack", false, "not valid JSON", 0);
     ck_assert_ptr_nonnull(strstr(p, "\"id\":null"));

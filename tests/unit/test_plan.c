@@ -11,18 +11,24 @@
 static struct plan_need need(int sensor, int bus, int unit, enum mb_fn fn, int start, int count,
                              int interval)
 {
-    return (struct plan_need){.sensor = sensor, .bus = bus, .unit = unit, .fn = fn,
-                              .start = (uint16_t)start, .count = (uint16_t)count,
+    return (struct plan_need){.sensor = sensor,
+                              .bus = bus,
+                              .unit = unit,
+                              .fn = fn,
+                              .start = (uint16_t)start,
+                              .count = (uint16_t)count,
                               .interval_ms = interval};
 }
 
 START_TEST(test_di8_shared_by_four_sensors_is_one_fc02_read)
 {
     /* Two doors, a smoke relay and a leak contact on one DI module. */
+    /* clang-format off */
     struct plan_need n[] = {need(0, 0, 5, MB_FN_DISCRETE, 0, 8, 1000),
                             need(1, 0, 5, MB_FN_DISCRETE, 0, 8, 1000),
                             need(2, 0, 5, MB_FN_DISCRETE, 0, 8, 500),
                             need(3, 0, 5, MB_FN_DISCRETE, 0, 8, 2000)};
+    /* clang-format on */
     struct plan *p = plan_build(n, 4);
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(p->nrequests, 1);
@@ -30,17 +36,19 @@ START_TEST(test_di8_shared_by_four_sensors_is_one_fc02_read)
     ck_assert_int_eq(p->requests[0].start, 0);
     ck_assert_int_eq(p->requests[0].count, 8);
     ck_assert_int_eq(p->requests[0].nmembers, 4);
-    ck_assert_int_eq(p->requests[0].interval_ms, 500);   /* the shortest member interval */
+    ck_assert_int_eq(p->requests[0].interval_ms, 500); /* the shortest member interval */
     plan_free(p);
 }
 END_TEST
 
 START_TEST(test_different_units_functions_and_buses_are_separate_requests)
 {
+    /* clang-format off */
     struct plan_need n[] = {need(0, 0, 1, MB_FN_HOLDING, 2, 3, 1000),
                             need(1, 0, 2, MB_FN_HOLDING, 2, 3, 1000),
                             need(2, 0, 1, MB_FN_INPUT, 2, 3, 1000),
                             need(3, 1, 1, MB_FN_HOLDING, 2, 3, 1000)};
+    /* clang-format on */
     struct plan *p = plan_build(n, 4);
     ck_assert_int_eq(p->nrequests, 4);
     ck_assert_int_eq(plan_bus_requests(p, 0), 3);
@@ -135,7 +143,7 @@ START_TEST(test_queue_is_fifo_and_eventfd_tracks_emptiness)
         ck_assert_int_eq(out.request, i);
     }
     ck_assert_int_eq(rqueue_pop(q, &out), 0);
-    ck_assert_int_eq(read(rqueue_fd(q), &v, sizeof(v)), -1);   /* drained: not readable */
+    ck_assert_int_eq(read(rqueue_fd(q), &v, sizeof(v)), -1); /* drained: not readable */
     rqueue_free(q);
 }
 END_TEST
@@ -159,7 +167,7 @@ START_TEST(test_full_queue_blocks_producer_until_room_not_drops)
     ck_assert_int_eq(rqueue_push(q, &r, &stop), 0);
     pthread_create(&t, NULL, pop_later, q);
     r.request = 8;
-    ck_assert_int_eq(rqueue_push(q, &r, &stop), 0);   /* waits for the pop */
+    ck_assert_int_eq(rqueue_push(q, &r, &stop), 0); /* waits for the pop */
     pthread_join(t, NULL);
     ck_assert_int_eq(rqueue_pop(q, &out), 1);
     ck_assert_int_eq(out.request, 8);
