@@ -4,14 +4,14 @@
 # with systemd-analyze and lint the man pages; procps: pgrep in the demo
 # test; libssl-dev: `--check` parses certificates and keys with OpenSSL's
 # libcrypto, the library Paho already links; sqlite3: make soak reads the
-# outbox).  Runs `apt-get update` once,
-# then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
+# outbox; clang-format: make check fails on unformatted C).  Runs
+# `apt-get update` once, then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
 # sanitizer runtimes, for `make fuzz` only.
 set -e
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
-systemd man-db procps sqlite3"
+systemd man-db procps sqlite3 clang-format"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
