@@ -306,28 +306,28 @@ static const struct key_desc sensor_keys[SK_COUNT] = {
     [SK_BUS] = {"bus", p_slug, FIELD(struct sensor_parse, bus_name), .flags = K_REQUIRED},
     /* The range of a unit id depends on the bus type: checked in check_sensor(). */
     [SK_UNIT] = {"unit", p_int, FIELD(struct sensor_parse, s.unit), 0, 255, .flags = K_REQUIRED},
-    [SK_KIND] = {"kind", p_kind, FIELD(struct sensor_parse, s.kind), .flags = K_REQUIRED},
+    [SK_KIND] = {"kind", p_kind, FIELD(struct sensor_parse, s.def.kind), .flags = K_REQUIRED},
     [SK_MODEL] = {"model", p_text, FIELD(struct sensor_parse, model_name), .flags = K_REQUIRED},
     [SK_INTERVAL] = {"interval", p_duration_ms, FIELD(struct sensor_parse, s.interval_ms), 100,
                      3600000, .dflt = "1s"},
     [SK_LOCATION] = {"location", p_text, FIELD(struct sensor_parse, s.location),
                      .flags = K_EMPTY_OK},
-    [SK_PIT_DEPTH] = {"pit_depth", p_double, FIELD(struct sensor_parse, s.pit_depth_m), 0.01, 100,
-                      .flags = K_REQUIRED, .kinds = KIND_BIT(KIND_WATER_LEVEL)},
-    [SK_CLOSED_INPUT] = {"closed_input", p_channel, FIELD(struct sensor_parse, s.closed_input),
+    [SK_PIT_DEPTH] = {"pit_depth", p_double, FIELD(struct sensor_parse, s.def.pit_depth_m), 0.01,
+                      100, .flags = K_REQUIRED, .kinds = KIND_BIT(KIND_WATER_LEVEL)},
+    [SK_CLOSED_INPUT] = {"closed_input", p_channel, FIELD(struct sensor_parse, s.def.closed_input),
                          .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_BLAST_DOOR)},
-    [SK_LOCKED_INPUT] = {"locked_input", p_channel, FIELD(struct sensor_parse, s.locked_input),
+    [SK_LOCKED_INPUT] = {"locked_input", p_channel, FIELD(struct sensor_parse, s.def.locked_input),
                          .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_BLAST_DOOR)},
-    [SK_OPEN_INPUT] = {"open_input", p_channel, FIELD(struct sensor_parse, s.open_input),
+    [SK_OPEN_INPUT] = {"open_input", p_channel, FIELD(struct sensor_parse, s.def.open_input),
                        .flags = K_INPUTS, .kinds = KIND_BIT(KIND_BLAST_DOOR)},
-    [SK_ALARM_INPUT] = {"alarm_input", p_channel, FIELD(struct sensor_parse, s.alarm_input),
+    [SK_ALARM_INPUT] = {"alarm_input", p_channel, FIELD(struct sensor_parse, s.def.alarm_input),
                         .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_SMOKE)},
-    [SK_FAULT_INPUT] = {"fault_input", p_channel, FIELD(struct sensor_parse, s.fault_input),
+    [SK_FAULT_INPUT] = {"fault_input", p_channel, FIELD(struct sensor_parse, s.def.fault_input),
                         .flags = K_INPUTS, .kinds = KIND_BIT(KIND_SMOKE)},
-    [SK_INPUT] = {"input", p_channel, FIELD(struct sensor_parse, s.input),
+    [SK_INPUT] = {"input", p_channel, FIELD(struct sensor_parse, s.def.input),
                   .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_WATER_LEAK)},
     [SK_INVERTED_INPUTS] = {"inverted_inputs", p_channels,
-                            FIELD(struct sensor_parse, s.inverted_mask),
+                            FIELD(struct sensor_parse, s.def.inverted_mask),
                             .flags = K_INPUTS | K_EMPTY_OK, .kinds = DI_KINDS},
 };
 
@@ -1115,7 +1115,7 @@ static int sensor_extra_key(struct cfg_sensor *s, bool kind_known, const char *k
         snprintf(err, errlen, "unknown key (or an alarm key of a sensor without a valid kind)");
         return -1;
     }
-    int rc = alarm_cfg_set(&s->alarm, s->kind, key, value, err, errlen);
+    int rc = alarm_cfg_set(&s->alarm, s->def.kind, key, value, err, errlen);
     if (rc == 1)
         snprintf(err, errlen, "unknown key");
     return rc == 0 ? 0 : -1;
@@ -1481,19 +1481,19 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
                 s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
                 bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
     if (ms != NULL && key_ok(ks, SK_MODEL)) {
-        s->model = model_set_find(ms, sp->model_name);
-        if (s->model == NULL) {
+        s->def.model = model_set_find(ms, sp->model_name);
+        if (s->def.model == NULL) {
             list_models(ms, list, sizeof(list));
             problem(p, ks->line[SK_MODEL], label, "model", "unknown model '%s' (known: %s)",
                     sp->model_name, list);
-        } else if (kind_known && !(s->model->kinds & KIND_BIT(s->kind))) {
-            list_kinds(s->model->kinds, list, sizeof(list));
+        } else if (kind_known && !(s->def.model->kinds & KIND_BIT(s->def.kind))) {
+            list_kinds(s->def.model->kinds, list, sizeof(list));
             problem(p, ks->line[SK_MODEL], label, "model",
-                    "model %s does not support kind %s (it supports: %s)", s->model->name,
-                    kind_name(s->kind), list);
+                    "model %s does not support kind %s (it supports: %s)", s->def.model->name,
+                    kind_name(s->def.kind), list);
         } else {
             model_known = true;
-            inputs = inputs_point(s->model);
+            inputs = inputs_point(s->def.model);
         }
     }
 
@@ -1503,20 +1503,22 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
         const struct key_desc *k = &sensor_keys[i];
         if (k->kinds == 0 && !(k->flags & K_INPUTS))
             continue;
-        bool kind_fits = k->kinds == 0 || (kind_known && (k->kinds & KIND_BIT(s->kind)));
+        bool kind_fits = k->kinds == 0 || (kind_known && (k->kinds & KIND_BIT(s->def.kind)));
         bool model_fits = !(k->flags & K_INPUTS) || inputs != NULL;
         if (ks->line[i] > 0) {
             if (kind_known && !kind_fits)
-                problem(p, ks->line[i], label, k->key, "not a key of kind %s", kind_name(s->kind));
+                problem(p, ks->line[i], label, k->key, "not a key of kind %s",
+                        kind_name(s->def.kind));
             else if (model_known && !model_fits)
                 problem(p, ks->line[i], label, k->key, "not a key of model %s (it has no inputs)",
-                        s->model->name);
+                        s->def.model->name);
         } else if ((k->flags & K_REQUIRED) && kind_known && kind_fits) {
             if (!(k->flags & K_INPUTS))
-                problem(p, s->line, label, k->key, "missing (required for %s)", kind_name(s->kind));
+                problem(p, s->line, label, k->key, "missing (required for %s)",
+                        kind_name(s->def.kind));
             else if (model_known && model_fits)
                 problem(p, s->line, label, k->key, "missing (required for %s on model %s)",
-                        kind_name(s->kind), s->model->name);
+                        kind_name(s->def.kind), s->def.model->name);
         }
     }
 
@@ -1526,13 +1528,13 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
         for (int c = 0; c < SENSOR_CHANNELS; c++) {
             int i = channel_keys[c];
             const struct key_desc *k = &sensor_keys[i];
-            if (!key_ok(ks, i) || !(k->kinds & KIND_BIT(s->kind)))
+            if (!key_ok(ks, i) || !(k->kinds & KIND_BIT(s->def.kind)))
                 continue;
             int ch = *(const int *)field_of(sp, k);
             if (ch >= inputs->bits) {
                 problem(p, ks->line[i], label, k->key,
-                        "channel %d out of range: model %s has inputs 0..%d", ch, s->model->name,
-                        inputs->bits - 1);
+                        "channel %d out of range: model %s has inputs 0..%d", ch,
+                        s->def.model->name, inputs->bits - 1);
                 continue;
             }
             int dup = -1;
@@ -1549,14 +1551,14 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
             own |= 1u << ch;
         }
         if (key_ok(ks, SK_INVERTED_INPUTS) &&
-            (sensor_keys[SK_INVERTED_INPUTS].kinds & KIND_BIT(s->kind))) {
+            (sensor_keys[SK_INVERTED_INPUTS].kinds & KIND_BIT(s->def.kind))) {
             for (int ch = 0; ch <= CHANNEL_MAX; ch++) {
-                if (!(s->inverted_mask & (1u << ch)))
+                if (!(s->def.inverted_mask & (1u << ch)))
                     continue;
                 if (ch >= inputs->bits)
                     problem(p, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
                             "channel %d out of range: model %s has inputs 0..%d", ch,
-                            s->model->name, inputs->bits - 1);
+                            s->def.model->name, inputs->bits - 1);
                 else if (!(own & (1u << ch)))
                     problem(p, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
                             "channel %d is not an input of this sensor", ch);
@@ -1566,7 +1568,7 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
 
     /* Alarm overrides apply on top of the kind's defaults, whatever the key order. */
     if (kind_known)
-        alarm_cfg_defaults(s->kind, &s->alarm);
+        alarm_cfg_defaults(s->def.kind, &s->alarm);
     int alarm_errors = 0;
     for (int i = 0; i < sp->nextra; i++)
         if (sensor_extra_key(s, kind_known, sp->extra[i].key, sp->extra[i].value, err,
@@ -1595,13 +1597,13 @@ static void check_shared_units(struct parse *p)
             if (!a->shareable || a->s.bus != b->s.bus || a->s.unit != b->s.unit)
                 continue;
             const char *bus = p->buses[b->s.bus].b.name;
-            if (a->s.model != b->s.model) {
+            if (a->s.def.model != b->s.def.model) {
                 problem(p, b->ks.line[SK_UNIT], label, "unit",
                         "unit %d on bus %s is already sensor %s (line %d) of model %s", b->s.unit,
-                        bus, a->s.name, a->s.line, a->s.model->name);
+                        bus, a->s.name, a->s.line, a->s.def.model->name);
                 break;
             }
-            if (inputs_point(b->s.model) == NULL) {
+            if (inputs_point(b->s.def.model) == NULL) {
                 problem(p, b->ks.line[SK_UNIT], label, "unit",
                         "unit %d on bus %s is already used by sensor %s (line %d)", b->s.unit, bus,
                         a->s.name, a->s.line);
@@ -1628,7 +1630,7 @@ static struct model_set *load_models(struct parse *p)
     if (p->c->models_dir[0] == '\0')
         return NULL; /* no usable directory: already reported */
     err[0] = '\0';
-    ms = model_set_load(p->c->models_dir, err, sizeof(err));
+    ms = kind_models_load(p->c->models_dir, err, sizeof(err));
     if (ms != NULL)
         return ms;
     if (!from_key)

@@ -68,7 +68,7 @@ void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uin
                           char *text, size_t len, struct alarm_msg *m)
 {
     const struct cfg_sensor *s = &c->sensors[ev->sensor];
-    msg_from(c, ev, s->name, s->kind, s->location, seq, text, len, m);
+    msg_from(c, ev, s->name, s->def.kind, s->location, seq, text, len, m);
 }
 
 void alarm_msg_from_orphan(const struct cfg *c, const struct alarm_orphan *o, uint64_t seq,

@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 
 #include "gwerr.h"
-#include "kind.h"
 
 #define MODEL_SUFFIX ".model"
 #define WHY_MAX 160
@@ -285,6 +284,7 @@ struct load { /* loading one file */
     int has_function;
     struct errs *errs;
     int errors_before; /* errs->count when this file began */
+    const struct model_kinds *kinds;
 };
 
 typedef int (*set_fn)(struct load *ld, char *value, char *why);
@@ -333,9 +333,11 @@ static int set_kinds(struct load *ld, char *value, char *why)
     char *save = NULL;
 
     for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        enum kind k;
+        int k = 0;
         tok = trim(tok);
-        if (kind_from_name(tok, &k) < 0) {
+        while (k < ld->kinds->count && strcmp(tok, ld->kinds->names[k]) != 0)
+            k++;
+        if (k == ld->kinds->count) {
             snprintf(why, WHY_MAX, "unknown kind '%s'", tok);
             return -1;
         }
@@ -891,17 +893,18 @@ static void check_model(struct load *ld)
         }
     }
 
-    /* What the kinds need from the model (kind.c knows the roles). */
+    /* What the kinds need from the model (the kind table knows the roles). */
     if (ld->mk_line[MK_KINDS] && ld->errs->count == ld->errors_before)
-        for (int k = 0; k < KIND_COUNT; k++) {
+        for (int k = 0; k < ld->kinds->count; k++) {
             char why[WHY_MAX];
-            if ((m->kinds & (1u << k)) && kind_model_check((enum kind)k, m, why, sizeof why) < 0)
+            if ((m->kinds & (1u << k)) && ld->kinds->check(k, m, why, sizeof why) < 0)
                 errs_add(ld->errs, path, ld->mk_line[MK_KINDS], "[model] kinds: %s: %s",
-                         kind_name((enum kind)k), why);
+                         ld->kinds->names[k], why);
         }
 }
 
-static int load_file(const char *path, const char *name, struct model *m, struct errs *errs)
+static int load_file(const char *path, const char *name, const struct model_kinds *kinds,
+                     struct model *m, struct errs *errs)
 {
     struct load ld;
     int errors_before = errs->count;
@@ -913,6 +916,7 @@ static int load_file(const char *path, const char *name, struct model *m, struct
     ld.m = m;
     ld.errs = errs;
     ld.errors_before = errors_before;
+    ld.kinds = kinds;
     if (!valid_name(name, sizeof m->name, "-.")) {
         errs_add(errs, path, 0, "file name is not a model name ([a-z0-9_.-], 1..%zu characters)",
                  sizeof m->name - 1);
@@ -947,7 +951,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
+struct model_set *model_set_load(const char *dir, const struct model_kinds *kinds, char *err,
+                                 size_t errlen)
 {
     struct errs errs = {err, errlen, 0, 0, NULL, 0, 0};
     struct model_set *ms = NULL;
@@ -1000,7 +1005,7 @@ struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
                  names[i]);
         if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
             continue;
-        if (load_file(path, base, &ms->models[ms->count], &errs) == 0)
+        if (load_file(path, base, kinds, &ms->models[ms->count], &errs) == 0)
             ms->count++;
     }
     if (ms->count == 0 && errs.count == 0)

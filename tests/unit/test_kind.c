@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "check_run.h"
-#include "cfg.h"
 #include "gwerr.h"
 #include "kind.h"
 #include "model.h"
@@ -23,7 +22,7 @@ static struct model_set *refs;
 static void load_refs(void)
 {
     char err[4096];
-    refs = model_set_load(MODELS_DIR, err, sizeof err);
+    refs = kind_models_load(MODELS_DIR, err, sizeof err);
     ck_assert_msg(refs != NULL, "reference models do not load: %s", err);
 }
 
@@ -34,21 +33,19 @@ static void free_refs(void)
 }
 
 /* A sensor as the config loader would fill it: inputs unset = -1. */
-static struct cfg_sensor sensor(enum kind k, const char *model)
+static struct sensor_def sensor(enum kind k, const char *model)
 {
-    struct cfg_sensor s;
+    struct sensor_def s;
     memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "test-1");
     s.kind = k;
     s.model = model_set_find(refs, model);
     ck_assert_msg(s.model != NULL, "model %s missing", model);
-    s.unit = 1;
     s.closed_input = s.locked_input = s.open_input = -1;
     s.alarm_input = s.fault_input = s.input = -1;
     return s;
 }
 
-static struct reading decode_regs(const struct cfg_sensor *s, const uint16_t *regs)
+static struct reading decode_regs(const struct sensor_def *s, const uint16_t *regs)
 {
     struct reading r;
     ck_assert_msg(kind_decode(s, 3, regs, NULL, TS_MS, &r) == 0, "%s", gw_strerror(errno));
@@ -58,7 +55,7 @@ static struct reading decode_regs(const struct cfg_sensor *s, const uint16_t *re
     return r;
 }
 
-static struct reading decode_bits(const struct cfg_sensor *s, const uint8_t *bits)
+static struct reading decode_bits(const struct sensor_def *s, const uint8_t *bits)
 {
     struct reading r;
     ck_assert_msg(kind_decode(s, 0, NULL, bits, TS_MS, &r) == 0, "%s", gw_strerror(errno));
@@ -153,7 +150,7 @@ START_TEST(test_door_every_contact_combination_and_polarity)
 {
     unsigned logical = (unsigned)_i & 7;
     int open_fitted = (_i >> 3) & 1, inverted = (_i >> 4) & 1;
-    struct cfg_sensor s = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def s = sensor(KIND_BLAST_DOOR, "di8");
     uint8_t bits[8];
     const int closed_ch = 5, locked_ch = 2, open_ch = 7;
 
@@ -181,7 +178,7 @@ END_TEST
 
 START_TEST(test_door_channel_outside_module_is_an_error)
 {
-    struct cfg_sensor s = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def s = sensor(KIND_BLAST_DOOR, "di8");
     uint8_t bits[8] = {0};
     struct reading r;
 
@@ -197,7 +194,7 @@ END_TEST
 
 START_TEST(test_water_level_in_metres_and_percent_of_pit)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     uint16_t cm[3] = {0x11, 1, 1255}; /* 125.5 cm */
     uint16_t m[3] = {0x12, 3, 1255};  /* 1.255 m */
@@ -221,7 +218,7 @@ START_TEST(test_water_level_bounds_of_plausibility)
         {-5, Q_GOOD},         {-6, Q_IMPLAUSIBLE}, {400, Q_GOOD},
         {401, Q_IMPLAUSIBLE}, {0, Q_GOOD},         {-300, Q_IMPLAUSIBLE},
     };
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint16_t regs[3] = {0x11, 0, (uint16_t)cases[i].cm};
@@ -242,7 +239,7 @@ START_TEST(test_water_level_placeholder_or_bad_unit_is_implausible_without_value
         {0x13, 0, 100},                                          /* unknown unit */
         {0x12, 7, 100},                                          /* decimals > 6 */
     };
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct reading r = decode_regs(&s, cases[i]);
@@ -255,7 +252,7 @@ END_TEST
 
 START_TEST(test_water_level_without_pit_depth_is_an_error)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     uint16_t regs[3] = {0x12, 0, 1};
     struct reading r;
 
@@ -270,7 +267,7 @@ END_TEST
 
 START_TEST(test_water_leak_follows_input_and_polarity)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEAK, "di8");
+    struct sensor_def s = sensor(KIND_WATER_LEAK, "di8");
     uint8_t bits[8] = {1, 1, 1, 0, 1, 1, 1, 1};
 
     s.input = 3;
@@ -290,7 +287,7 @@ END_TEST
 
 START_TEST(test_co2_jxct_ppm_and_over_range)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def s = sensor(KIND_CO2, "co2-jxct");
     uint16_t regs[1] = {812};
 
     struct reading r = decode_regs(&s, regs);
@@ -309,7 +306,7 @@ END_TEST
 
 START_TEST(test_co2_placeholder_is_implausible_without_value)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def s = sensor(KIND_CO2, "co2-jxct");
     uint16_t regs[1] = {0xFFFF};
 
     struct reading r = decode_regs(&s, regs);
@@ -320,7 +317,7 @@ END_TEST
 
 START_TEST(test_co2_senseair_status_bits_mean_sensor_error)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-senseair-s8");
+    struct sensor_def s = sensor(KIND_CO2, "co2-senseair-s8");
     uint16_t regs[4] = {0, 0, 0, 650};
 
     struct reading r = decode_regs(&s, regs);
@@ -356,7 +353,7 @@ START_TEST(test_smoke_register_states)
         {2, Q_GOOD, SMOKE_FAULT, false},          {3, Q_IMPLAUSIBLE, SMOKE_NORMAL, true},
         {100, Q_IMPLAUSIBLE, SMOKE_NORMAL, true}, {0xFFFF, Q_IMPLAUSIBLE, SMOKE_NORMAL, true},
     };
-    struct cfg_sensor s = sensor(KIND_SMOKE, "smoke-rs485");
+    struct sensor_def s = sensor(KIND_SMOKE, "smoke-rs485");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct reading r = decode_regs(&s, &cases[i].raw);
         ck_assert_int_eq(r.quality, cases[i].q);
@@ -377,7 +374,7 @@ START_TEST(test_smoke_inputs_fire_beats_fault)
         {0, 1, SMOKE_FAULT},
         {1, 1, SMOKE_FIRE},
     };
-    struct cfg_sensor s = sensor(KIND_SMOKE, "di8");
+    struct sensor_def s = sensor(KIND_SMOKE, "di8");
     s.alarm_input = 6;
     s.fault_input = 1;
     for (int inv = 0; inv < 2; inv++) {
@@ -396,7 +393,7 @@ END_TEST
 
 START_TEST(test_smoke_inputs_without_fault_contact_ignore_other_channels)
 {
-    struct cfg_sensor s = sensor(KIND_SMOKE, "di8");
+    struct sensor_def s = sensor(KIND_SMOKE, "di8");
     uint8_t bits[8] = {1, 1, 1, 1, 0, 1, 1, 1};
 
     s.alarm_input = 4;
@@ -410,8 +407,8 @@ END_TEST
 
 START_TEST(test_missing_data_is_an_error)
 {
-    struct cfg_sensor lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
-    struct cfg_sensor leak = sensor(KIND_WATER_LEAK, "di8");
+    struct sensor_def lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def leak = sensor(KIND_WATER_LEAK, "di8");
     uint16_t regs[8] = {0};
     uint8_t bits[8] = {0};
     struct reading r;
@@ -431,7 +428,7 @@ END_TEST
 
 START_TEST(test_comm_lost_reading_has_no_values)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def s = sensor(KIND_CO2, "co2-jxct");
     struct reading r;
 
     memset(&r, 0x5A, sizeof r);
@@ -450,18 +447,18 @@ END_TEST
 START_TEST(test_sensor_check_accepts_valid_sensors)
 {
     char why[160];
-    struct cfg_sensor door = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def door = sensor(KIND_BLAST_DOOR, "di8");
     door.closed_input = 0;
     door.locked_input = 1;
     door.open_input = 2;
     door.inverted_mask = 1u << 1;
     ck_assert_msg(kind_sensor_check(&door, why, sizeof why) == 0, "%s", why);
 
-    struct cfg_sensor lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     lvl.pit_depth_m = 2.5;
     ck_assert_msg(kind_sensor_check(&lvl, why, sizeof why) == 0, "%s", why);
 
-    struct cfg_sensor smoke = sensor(KIND_SMOKE, "smoke-rs485");
+    struct sensor_def smoke = sensor(KIND_SMOKE, "smoke-rs485");
     ck_assert_msg(kind_sensor_check(&smoke, why, sizeof why) == 0, "%s", why);
     smoke = sensor(KIND_SMOKE, "di8");
     smoke.alarm_input = 7;
@@ -472,7 +469,7 @@ END_TEST
 START_TEST(test_sensor_check_rejects_what_cannot_work)
 {
     char why[160];
-    struct cfg_sensor s;
+    struct sensor_def s;
 
     s = sensor(KIND_BLAST_DOOR, "di8");
     s.closed_input = 0;
@@ -542,14 +539,14 @@ END_TEST
 
 START_TEST(test_json_of_decoded_readings_for_every_kind)
 {
-    struct cfg_sensor lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     lvl.pit_depth_m = 2.0;
     uint16_t lregs[3] = {0x11, 1, 1234}; /* 123.4 cm */
     struct reading r = decode_regs(&lvl, lregs);
     ck_assert_str_eq(json(&r),
                      HEAD("water_level", "good") ",\"level_m\":1.234,\"level_pct\":61.7}");
 
-    struct cfg_sensor leak = sensor(KIND_WATER_LEAK, "di8");
+    struct sensor_def leak = sensor(KIND_WATER_LEAK, "di8");
     leak.input = 0;
     uint8_t wet[8] = {1};
     r = decode_bits(&leak, wet);
@@ -558,12 +555,12 @@ START_TEST(test_json_of_decoded_readings_for_every_kind)
     r = decode_bits(&leak, dry);
     ck_assert_str_eq(json(&r), HEAD("water_leak", "good") ",\"wet\":false}");
 
-    struct cfg_sensor co2 = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def co2 = sensor(KIND_CO2, "co2-jxct");
     uint16_t cregs[1] = {812};
     r = decode_regs(&co2, cregs);
     ck_assert_str_eq(json(&r), HEAD("co2", "good") ",\"co2_ppm\":812}");
 
-    struct cfg_sensor door = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def door = sensor(KIND_BLAST_DOOR, "di8");
     door.closed_input = 0;
     door.locked_input = 1;
     uint8_t locked[8] = {1, 1, 0};
@@ -580,7 +577,7 @@ START_TEST(test_json_of_decoded_readings_for_every_kind)
                        "good") ",\"door\":\"open\",\"contacts\":{\"closed\":false,\"locked\":false,"
                                "\"open\":true}}");
 
-    struct cfg_sensor smoke = sensor(KIND_SMOKE, "smoke-rs485");
+    struct sensor_def smoke = sensor(KIND_SMOKE, "smoke-rs485");
     uint16_t sregs[1] = {1};
     r = decode_regs(&smoke, sregs);
     ck_assert_str_eq(json(&r), HEAD("smoke", "good") ",\"smoke\":\"fire\"}");
@@ -589,7 +586,7 @@ END_TEST
 
 START_TEST(test_json_comm_lost_and_valueless_readings_carry_no_values)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     struct reading r;
 
