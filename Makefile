@@ -44,9 +44,6 @@ $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
 # TODO(B3): the simulator reads gateway.conf through gateway/cfg.h and its
 #           parsers (B3: the config front-end in lib/).
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
-# TODO(B2): center/watch/watch.c includes gateway/alarm.h for the alarm and
-#           event names and the message text (B2: lib/alarmmsg).
-$(WATCH_OBJ) $(B)/center/watch/main.o:   INC += -Igateway
 # Tests and drivers reach into every folder.
 TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
@@ -109,22 +106,20 @@ $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
 	$(link)
 
-# TODO(B2): shelter-watch links the gateway's alarm names and texts (and so cfg.o).
-$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(CFG_LINK) \
-		$(LIBSHELTER)
+$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 # Per-test link lists: each unit test links the modules it tests (and, until
 # B3, the cfg/alarm pair where those need it); every test also gets
 # libshelter.a.  A module can so be tested alone, or against stubs.
 S := $(B)/sensors/sim
-LINK_test_alarm          := $(CFG_LINK) $(G)/alarm_text.o
+LINK_test_alarm          := $(CFG_LINK)
 LINK_test_cfg            := $(CFG_LINK)
-LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+LINK_test_command        := $(G)/command.o $(G)/payload.o $(CFG_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_influx         := $(G)/influx.o
 LINK_test_kind           := $(LIBSENSORS)
-LINK_test_lineproto      := $(G)/points.o $(CFG_LINK)
+LINK_test_lineproto      := $(LIBSENSORS)
 LINK_test_model          := $(LIBSENSORS)
 LINK_test_mqtt_transport :=
 LINK_test_outbox         := $(G)/outbox.o
@@ -134,9 +129,9 @@ LINK_test_printable      := $(G)/command.o $(CFG_LINK)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
 LINK_test_uplink         := $(G)/uplink.o
-LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(CFG_LINK)
 LINK_influx_drive        := $(G)/influx.o
-LINK_bench_core          := $(G)/alarm_text.o $(CFG_LINK)
+LINK_bench_core          := $(CFG_LINK)
 $(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
 
 $(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)
@@ -191,10 +186,10 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame
 # Every target links common.c and what it needs (cfg, plan, the sensors),
 # then its own list FUZZ_LINK_NAME, then lib.
 FUZZ_COMMON           := $(G)/plan.o $(CFG_LINK)
-FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o
+FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
-FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(G)/alarm_text.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \

@@ -99,20 +99,22 @@ static const char *const param_suffix[P_NPARAMS] = {
 
 enum vunit { VU_NONE, VU_PCT, VU_PPM, VU_CM_MIN, VU_COUNT };
 
+/* The rule of one alarm; its name, kind, default severity, comparison and
+ * event unit are the catalogue's (sensors/alarmdef.h). */
 struct rule_def {
-    const char *name;
-    int kind; /* enum kind, or -1: every kind */
     enum rule_type type;
-    bool strict;      /* raise on > threshold, clear on < clear (else >=, <=) */
     unsigned params;  /* PB() of the keys the config may set */
     enum vunit vunit; /* of threshold and clear in the config */
-    const char *unit; /* of value and threshold in events */
+    /* RT_RATE, RT_STATE: the field of the kind's readings it judges (kind.h;
+     * RT_LEVEL judges the kind's value), and for RT_STATE the state that
+     * meets the condition */
+    const char *field;
+    int state;
     struct {
         double thr[ALARM_MODES], clr[ALARM_MODES];
         int64_t delay[ALARM_MODES], clear_delay[ALARM_MODES];
         int64_t window;
         int count;
-        enum alarm_severity sev;
         bool latch;
     } def;
 };
@@ -123,96 +125,69 @@ struct rule_def {
 /* peacetime, flood_season, protective */
 #define MODES3(p, f, x) {p, f, x}
 
-/* docs/design.md section 9.  Severities: flood and fire critical, what needs a
- * person soon major, hygiene and maintenance minor. */
+/* docs/design.md section 9. */
 static const struct rule_def rule_defs[ALARM_COUNT] = {
-    [ALARM_COMM_LOST] = {"comm_lost", -1, RT_COMM, false, P_BASIC, VU_NONE, "",
-                         {.count = 1, .sev = ALARM_SEV_MAJOR}},
+    [ALARM_COMM_LOST] = {RT_COMM, P_BASIC, VU_NONE, .def = {.count = 1}},
     /* threshold = largest plausible change between two readings (0 = off),
-     * kind dependent, set by alarm_cfg_defaults */
-    [ALARM_IMPLAUSIBLE] = {"implausible", -1, RT_IMPLAUSIBLE, true,
-                           P_BASIC | P_TIMES | PB(P_THRESHOLD) | PB(P_COUNT), VU_NONE, "",
-                           {.clear_delay = ALL3(60 * SEC), .count = 1, .sev = ALARM_SEV_MINOR}},
-    [ALARM_WL_HIGH] = {"high", KIND_WATER_LEVEL, RT_LEVEL, false,
-                       P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PCT, "m",
-                       {.thr = MODES3(70, 60, 70), .clr = MODES3(65, 55, 65),
-                        .delay = MODES3(30 * SEC, 15 * SEC, 30 * SEC),
-                        .clear_delay = MODES3(60 * SEC, 30 * SEC, 60 * SEC),
-                        .count = 1, .sev = ALARM_SEV_MAJOR}},
-    [ALARM_WL_HIGH_HIGH] = {"high_high", KIND_WATER_LEVEL, RT_LEVEL, false,
-                            P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PCT, "m",
-                            {.thr = MODES3(90, 80, 90), .clr = MODES3(85, 75, 85),
-                             .delay = MODES3(10 * SEC, 5 * SEC, 10 * SEC),
-                             .count = 1, .sev = ALARM_SEV_CRITICAL}},
-    [ALARM_WL_RISING_FAST] = {"rising_fast", KIND_WATER_LEVEL, RT_RATE, true,
-                              P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_CM_MIN, "cm/min",
-                              {.thr = ALL3(5), .clr = ALL3(3), .window = 3 * MIN, .count = 1,
-                               .sev = ALARM_SEV_MAJOR}},
-    [ALARM_LEAK] = {"leak", KIND_WATER_LEAK, RT_STATE, false, P_BASIC | P_TIMES | PB(P_COUNT),
-                    VU_NONE, "",
-                    {.delay = ALL3(5 * SEC), .clear_delay = ALL3(60 * SEC), .count = 1,
-                     .sev = ALARM_SEV_CRITICAL}},
-    [ALARM_CO2_HIGH] = {"high", KIND_CO2, RT_LEVEL, true,
-                        P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PPM, "ppm",
-                        {.thr = ALL3(1000), .clr = ALL3(900), .window = HOUR, .count = 1,
-                         .sev = ALARM_SEV_MINOR}},
-    [ALARM_CO2_HIGH_HIGH] = {"high_high", KIND_CO2, RT_LEVEL, true,
-                             P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PPM, "ppm",
-                             {.thr = MODES3(2000, 2000, 25000), .clr = MODES3(1800, 1800, 22500),
-                              .window = 5 * MIN, .count = 1, .sev = ALARM_SEV_MAJOR}},
-    [ALARM_CO2_CRITICAL] = {"critical", KIND_CO2, RT_LEVEL, true,
-                            P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PPM, "ppm",
+     * kind dependent: kind_rules */
+    [ALARM_IMPLAUSIBLE] = {RT_IMPLAUSIBLE, P_BASIC | P_TIMES | PB(P_THRESHOLD) | PB(P_COUNT),
+                           VU_NONE, .def = {.clear_delay = ALL3(60 * SEC), .count = 1}},
+    [ALARM_WL_HIGH] = {RT_LEVEL, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PCT,
+                       .def = {.thr = MODES3(70, 60, 70), .clr = MODES3(65, 55, 65),
+                               .delay = MODES3(30 * SEC, 15 * SEC, 30 * SEC),
+                               .clear_delay = MODES3(60 * SEC, 30 * SEC, 60 * SEC), .count = 1}},
+    [ALARM_WL_HIGH_HIGH] = {RT_LEVEL, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PCT,
+                            .def = {.thr = MODES3(90, 80, 90), .clr = MODES3(85, 75, 85),
+                                    .delay = MODES3(10 * SEC, 5 * SEC, 10 * SEC), .count = 1}},
+    [ALARM_WL_RISING_FAST] = {RT_RATE, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_CM_MIN,
+                              "level_m",
+                              .def = {.thr = ALL3(5), .clr = ALL3(3), .window = 3 * MIN,
+                                      .count = 1}},
+    [ALARM_LEAK] = {RT_STATE, P_BASIC | P_TIMES | PB(P_COUNT), VU_NONE, "wet", 1,
+                    .def = {.delay = ALL3(5 * SEC), .clear_delay = ALL3(60 * SEC), .count = 1}},
+    [ALARM_CO2_HIGH] = {RT_LEVEL, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PPM,
+                        .def = {.thr = ALL3(1000), .clr = ALL3(900), .window = HOUR, .count = 1}},
+    [ALARM_CO2_HIGH_HIGH] = {RT_LEVEL, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PPM,
+                             .def = {.thr = MODES3(2000, 2000, 25000),
+                                     .clr = MODES3(1800, 1800, 22500), .window = 5 * MIN,
+                                     .count = 1}},
+    [ALARM_CO2_CRITICAL] = {RT_LEVEL, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_PPM,
                             /* protective: a sealed shelter tolerates 2.5% (high_high), so
                              * critical is the 4% NIOSH IDLH, not 5000 ppm */
-                            {.thr = MODES3(5000, 5000, 40000), .clr = MODES3(4500, 4500, 36000),
-                             .delay = ALL3(60 * SEC),
-                             .count = 1, .sev = ALARM_SEV_CRITICAL}},
-    [ALARM_CO2_OVER_RANGE] = {"over_range", KIND_CO2, RT_OVER_RANGE, false, P_BASIC | P_TIMES,
-                              VU_NONE, "ppm", {.count = 1, .sev = ALARM_SEV_MAJOR}},
-    [ALARM_DOOR_DISAGREE] = {"sensor_disagree", KIND_BLAST_DOOR, RT_DISAGREE, false,
-                             P_BASIC | P_TIMES, VU_NONE, "",
-                             {.delay = ALL3(2 * SEC), .count = 1, .sev = ALARM_SEV_MAJOR}},
-    [ALARM_DOOR_CHATTER] = {"chatter", KIND_BLAST_DOOR, RT_CHATTER, true,
-                            P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_COUNT, "",
-                            {.thr = ALL3(10), .clr = ALL3(3), .window = 60 * SEC, .count = 1,
-                             .sev = ALARM_SEV_MAJOR}},
-    [ALARM_DOOR_NOT_SECURED] = {"not_secured", KIND_BLAST_DOOR, RT_NOT_SECURED, false,
-                                P_BASIC | P_TIMES, VU_NONE, "s",
-                                {.delay = ALL3(60 * SEC), .count = 1, .sev = ALARM_SEV_CRITICAL}},
-    [ALARM_DOOR_OPEN_TOO_LONG] = {"open_too_long", KIND_BLAST_DOOR, RT_DOOR_OPEN, false,
-                                  P_BASIC | P_TIMES, VU_NONE, "s",
-                                  {.delay = ALL3(10 * MIN), .count = 1, .sev = ALARM_SEV_MAJOR}},
-    [ALARM_DOOR_CLOSED_NOT_LOCKED] = {"closed_not_locked", KIND_BLAST_DOOR, RT_DOOR_CLOSED,
-                                      false, P_BASIC | P_TIMES, VU_NONE, "s",
-                                      {.delay = ALL3(5 * MIN), .count = 1,
-                                       .sev = ALARM_SEV_MAJOR}},
-    [ALARM_DOOR_EXERCISE_OVERDUE] = {"exercise_overdue", KIND_BLAST_DOOR, RT_EXERCISE, false,
-                                     P_BASIC | PB(P_DELAY), VU_NONE, "d",
-                                     {.delay = ALL3(31 * DAY), .count = 1,
-                                      .sev = ALARM_SEV_MINOR}},
-    [ALARM_SMOKE_FIRE] = {"fire", KIND_SMOKE, RT_STATE, false, P_BASIC | P_TIMES | PB(P_COUNT),
-                          VU_NONE, "", {.count = 2, .sev = ALARM_SEV_CRITICAL, .latch = true}},
-    [ALARM_SMOKE_FAULT] = {"fault", KIND_SMOKE, RT_STATE, false, P_BASIC | P_TIMES | PB(P_COUNT),
-                           VU_NONE, "", {.count = 3, .sev = ALARM_SEV_MAJOR}},
+                            .def = {.thr = MODES3(5000, 5000, 40000),
+                                    .clr = MODES3(4500, 4500, 36000), .delay = ALL3(60 * SEC),
+                                    .count = 1}},
+    [ALARM_CO2_OVER_RANGE] = {RT_OVER_RANGE, P_BASIC | P_TIMES, VU_NONE, .def = {.count = 1}},
+    [ALARM_DOOR_DISAGREE] = {RT_DISAGREE, P_BASIC | P_TIMES, VU_NONE,
+                             .def = {.delay = ALL3(2 * SEC), .count = 1}},
+    [ALARM_DOOR_CHATTER] = {RT_CHATTER, P_BASIC | P_TIMES | P_LEVELS | PB(P_WINDOW), VU_COUNT,
+                            .def = {.thr = ALL3(10), .clr = ALL3(3), .window = 60 * SEC,
+                                    .count = 1}},
+    [ALARM_DOOR_NOT_SECURED] = {RT_NOT_SECURED, P_BASIC | P_TIMES, VU_NONE,
+                                .def = {.delay = ALL3(60 * SEC), .count = 1}},
+    [ALARM_DOOR_OPEN_TOO_LONG] = {RT_DOOR_OPEN, P_BASIC | P_TIMES, VU_NONE,
+                                  .def = {.delay = ALL3(10 * MIN), .count = 1}},
+    [ALARM_DOOR_CLOSED_NOT_LOCKED] = {RT_DOOR_CLOSED, P_BASIC | P_TIMES, VU_NONE,
+                                      .def = {.delay = ALL3(5 * MIN), .count = 1}},
+    [ALARM_DOOR_EXERCISE_OVERDUE] = {RT_EXERCISE, P_BASIC | PB(P_DELAY), VU_NONE,
+                                     .def = {.delay = ALL3(31 * DAY), .count = 1}},
+    [ALARM_SMOKE_FIRE] = {RT_STATE, P_BASIC | P_TIMES | PB(P_COUNT), VU_NONE, "smoke", SMOKE_FIRE,
+                          .def = {.count = 2, .latch = true}},
+    [ALARM_SMOKE_FAULT] = {RT_STATE, P_BASIC | P_TIMES | PB(P_COUNT), VU_NONE, "smoke",
+                           SMOKE_FAULT, .def = {.count = 3}},
+};
+
+/* The implausible rule per kind: the config unit of its threshold and its
+ * default, the largest plausible change of the kind's value (kind.h)
+ * between two readings (0: no jump check). */
+static const struct kind_rules {
+    enum vunit vunit;
+    double jump;
+} kind_rules[KIND_COUNT] = {
+    [KIND_WATER_LEVEL] = {VU_PCT, 50},
+    [KIND_CO2] = {VU_PPM, 3000},
 };
 /* clang-format on */
-
-static const char *const severity_names[] = {
-    [ALARM_SEV_CRITICAL] = "critical",
-    [ALARM_SEV_MAJOR] = "major",
-    [ALARM_SEV_MINOR] = "minor",
-    [ALARM_SEV_INFO] = "info",
-};
-
-static const char *const event_type_names[] = {
-    [ALARM_EV_RAISED] = "raised",
-    [ALARM_EV_CLEARED] = "cleared",
-    [ALARM_EV_ACKNOWLEDGED] = "acknowledged",
-    [ALARM_EV_TEST] = "test",
-    [ALARM_EV_INHIBIT_STARTED] = "inhibit_started",
-    [ALARM_EV_INHIBIT_ENDED] = "inhibit_ended",
-    [ALARM_EV_WITHDRAWN] = "withdrawn",
-};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -254,29 +229,25 @@ struct sensor {
     enum kind kind;
     double pit_depth_m;
     struct alarm_cfg cfg;
+    const struct kind_field *field[ALARM_COUNT]; /* rule_defs[].field of this kind */
     /* the last reading: not saved, a restored sensor waits for a fresh one */
     bool have; /* a reading since start or load */
     bool comm_lost;
     bool warming;
     bool implausible;
     enum trust trust;
-    double value; /* water_level % of pit depth, co2 ppm */
-    double level_m;
-    bool over_range;
-    bool wet;
-    int smoke;
-    int door;
-    unsigned contacts, present;
+    struct reading last; /* the last one with values: what the rules judge */
+    double value;        /* the kind's value (kind.h): water_level % of pit depth, co2 ppm */
+    bool over_range;     /* the value is "at least" */
     int64_t last_t;
     bool jump_have; /* previous good value for the jump check */
     double jump_v;
     int64_t jump_t;
+    struct door_step step; /* what the last reading did to the door */
     /* saved */
     int64_t inhibit_until; /* mono, T_NONE */
     char inhibit_by[ALARM_BY_MAX];
-    int32_t prev_door;      /* enum door_state, -1 none yet */
-    int32_t cycle_phase;    /* 1: opened since the last lock */
-    int64_t last_cycle;     /* mono of the last open -> lock cycle (or of the start) */
+    struct door_track door; /* blast_door: its state changes and cycles (saved), movements */
     int32_t nchg, chg_head; /* door state changes, newest at chg_head */
     int64_t chg[CHATTER_MAX];
     struct rate_ring rate;
@@ -291,67 +262,18 @@ struct alarm_engine {
     struct sensor *s;
 };
 
-/* ---- names -------------------------------------------------------------- */
-
-const char *alarm_name(enum alarm_id id)
-{
-    if (id == ALARM_INHIBIT)
-        return "inhibit";
-    return (unsigned)id < ALARM_COUNT ? rule_defs[id].name : "?";
-}
-
-bool alarm_applies(enum kind kind, enum alarm_id id)
-{
-    return (unsigned)id < ALARM_COUNT && (unsigned)kind < KIND_COUNT &&
-           (rule_defs[id].kind < 0 || rule_defs[id].kind == (int)kind);
-}
-
-int alarm_from_name(enum kind kind, const char *name, enum alarm_id *out)
-{
-    for (int id = 0; id < ALARM_COUNT; id++) {
-        if (alarm_applies(kind, (enum alarm_id)id) && strcmp(rule_defs[id].name, name) == 0) {
-            *out = (enum alarm_id)id;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-const char *alarm_severity_name(enum alarm_severity s)
-{
-    return (unsigned)s < NELEM(severity_names) ? severity_names[s] : "?";
-}
-
-int alarm_severity_from_name(const char *name, enum alarm_severity *out)
-{
-    for (size_t i = 0; i < NELEM(severity_names); i++) {
-        if (strcmp(severity_names[i], name) == 0) {
-            *out = (enum alarm_severity)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-const char *alarm_event_type_name(enum alarm_event_type t)
-{
-    return (unsigned)t < NELEM(event_type_names) ? event_type_names[t] : "?";
-}
-
-bool alarm_is_strict(enum alarm_id id)
-{
-    return (unsigned)id < ALARM_COUNT && rule_defs[id].strict;
-}
+/* ---- names ------------------------------------------------------------- */
 
 static bool is_process(enum alarm_id id)
 {
     return id != ALARM_COMM_LOST && id != ALARM_IMPLAUSIBLE;
 }
 
-/* The implausible jump check needs a numeric value. */
+/* The implausible jump check needs the kind's value (kind.h). */
 static bool has_jump_check(enum kind kind)
 {
-    return kind == KIND_WATER_LEVEL || kind == KIND_CO2;
+    const struct kind_def *kd = kind_def(kind);
+    return kd != NULL && kd->value >= 0;
 }
 
 /* ---- configuration ------------------------------------------------------ */
@@ -360,13 +282,13 @@ void alarm_cfg_defaults(enum kind kind, struct alarm_cfg *ac)
 {
     memset(ac, 0, sizeof(*ac));
     ac->kind = kind;
-    ac->warmup_ms = kind == KIND_CO2 ? 180 * SEC : 0;
+    ac->warmup_ms = (unsigned)kind < KIND_COUNT ? kind_def(kind)->warmup_ms : 0;
     for (int id = 0; id < ALARM_COUNT; id++) {
         const struct rule_def *d = &rule_defs[id];
         struct alarm_rule_cfg *rc = &ac->rule[id];
         rc->enabled = alarm_applies(kind, (enum alarm_id)id);
         rc->latch = d->def.latch;
-        rc->severity = d->def.sev;
+        rc->severity = alarm_def((enum alarm_id)id)->severity;
         rc->window_ms = d->def.window;
         rc->count = d->def.count;
         for (int m = 0; m < ALARM_MODES; m++) {
@@ -387,7 +309,7 @@ void alarm_cfg_defaults(enum kind kind, struct alarm_cfg *ac)
         }
     }
     /* Largest plausible change between two readings. */
-    double jump = kind == KIND_WATER_LEVEL ? 50 : kind == KIND_CO2 ? 3000 : 0;
+    double jump = (unsigned)kind < KIND_COUNT ? kind_rules[kind].jump : 0;
     for (int m = 0; m < ALARM_MODES; m++)
         ac->rule[ALARM_IMPLAUSIBLE].threshold[m] = jump;
 }
@@ -467,16 +389,26 @@ static int parse_level(enum vunit vu, const char *s, double *out, char *err, siz
 static enum vunit level_unit(enum kind kind, enum alarm_id id)
 {
     if (id == ALARM_IMPLAUSIBLE)
-        return kind == KIND_WATER_LEVEL ? VU_PCT : kind == KIND_CO2 ? VU_PPM : VU_NONE;
+        return (unsigned)kind < KIND_COUNT ? kind_rules[kind].vunit : VU_NONE;
     return rule_defs[id].vunit;
+}
+
+/* Are levels of the kind's rules percentages of a pit depth (water_level)? */
+static bool pct_of_pit(enum kind kind)
+{
+    for (int id = 0; id < ALARM_COUNT; id++)
+        if (alarm_applies(kind, (enum alarm_id)id) && level_unit(kind, (enum alarm_id)id) == VU_PCT)
+            return true;
+    return false;
 }
 
 /* Find `{alarm}{suffix}` in key among the alarms of kind. */
 static int match_key(enum kind kind, const char *key, enum alarm_id *id, enum param *p)
 {
     for (int a = 0; a < ALARM_COUNT; a++) {
-        size_t n = strlen(rule_defs[a].name);
-        if (!alarm_applies(kind, (enum alarm_id)a) || strncmp(key, rule_defs[a].name, n) != 0)
+        const char *name = alarm_name((enum alarm_id)a);
+        size_t n = strlen(name);
+        if (!alarm_applies(kind, (enum alarm_id)a) || strncmp(key, name, n) != 0)
             continue;
         for (int q = 0; q < P_NPARAMS; q++) {
             if (strcmp(key + n, param_suffix[q]) == 0) {
@@ -531,7 +463,7 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
         snprintf(err, errlen, "alarm defaults are for another kind");
         return -1;
     }
-    if (kind == KIND_CO2 && strcmp(key, "warmup") == 0)
+    if ((unsigned)kind < KIND_COUNT && kind_def(kind)->warmup_ms > 0 && strcmp(key, "warmup") == 0)
         return parse_duration_ms(value, 0, HOUR, &ac->warmup_ms, err, errlen);
     for (int m = 0; m < ALARM_MODES; m++) {
         /* A mode's keys: its name, '_', the key ("flood_season_high"). */
@@ -549,7 +481,7 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
     struct alarm_rule_cfg *rc = &ac->rule[id];
     enum vunit vu = level_unit(kind, id);
     if (!(def->params & PB(p)) || ((p == P_THRESHOLD || p == P_CLEAR) && vu == VU_NONE)) {
-        snprintf(err, errlen, "%s has no %s", def->name,
+        snprintf(err, errlen, "%s has no %s", alarm_name(id),
                  p == P_THRESHOLD ? "threshold" : param_suffix[p] + 1);
         return -1;
     }
@@ -621,37 +553,39 @@ int alarm_cfg_validate(const struct alarm_cfg *ac, char *err, size_t errlen)
     for (int id = 0; id < ALARM_COUNT; id++) {
         const struct rule_def *d = &rule_defs[id];
         const struct alarm_rule_cfg *rc = &ac->rule[id];
+        const char *name = alarm_name((enum alarm_id)id);
+        bool strict = alarm_is_strict((enum alarm_id)id);
         if (!alarm_applies(ac->kind, (enum alarm_id)id))
             continue;
         if (rc->count < 1 || rc->count > 100 || (unsigned)rc->severity > ALARM_SEV_INFO) {
-            snprintf(err, errlen, "%s: count or severity out of range", d->name);
+            snprintf(err, errlen, "%s: count or severity out of range", name);
             return -1;
         }
         for (int m = 0; m < ALARM_MODES; m++) {
             if (rc->delay_ms[m] < 0 || rc->delay_ms[m] > DELAY_MAX_MS ||
                 rc->clear_delay_ms[m] < 0 || rc->clear_delay_ms[m] > DELAY_MAX_MS) {
-                snprintf(err, errlen, "%s: delay out of range", d->name);
+                snprintf(err, errlen, "%s: delay out of range", name);
                 return -1;
             }
             if (!(d->params & PB(P_CLEAR)))
                 continue;
             double thr = rc->threshold[m], clr = rc->clear[m];
-            if (!isfinite(thr) || !isfinite(clr) || (d->strict ? clr > thr : clr >= thr)) {
-                snprintf(err, errlen, "%s_clear (%g) must be %s %s (%g) in %s mode", d->name, clr,
-                         d->strict ? "at most" : "below", d->name, thr, mode_name((enum gw_mode)m));
+            if (!isfinite(thr) || !isfinite(clr) || (strict ? clr > thr : clr >= thr)) {
+                snprintf(err, errlen, "%s_clear (%g) must be %s %s (%g) in %s mode", name, clr,
+                         strict ? "at most" : "below", name, thr, mode_name((enum gw_mode)m));
                 return -1;
             }
         }
         if (d->type == RT_LEVEL && rc->window_ms != 0) {
             if (rc->window_ms < MIN || rc->window_ms > 24 * HOUR) {
-                snprintf(err, errlen, "%s_window out of range", d->name);
+                snprintf(err, errlen, "%s_window out of range", name);
                 return -1;
             }
             nwindows++;
         }
         if ((d->type == RT_RATE || d->type == RT_CHATTER) &&
             (rc->window_ms < SEC || rc->window_ms > HOUR)) {
-            snprintf(err, errlen, "%s_window out of range", d->name);
+            snprintf(err, errlen, "%s_window out of range", name);
             return -1;
         }
         if (d->type == RT_CHATTER &&
@@ -809,15 +743,17 @@ static void sensor_init(struct sensor *s, const struct alarm_sensor *as, int64_t
     s->kind = as->kind;
     s->pit_depth_m = as->pit_depth_m;
     s->cfg = *as->cfg;
-    s->door = DOOR_UNKNOWN;
     s->inhibit_until = T_NONE;
-    s->prev_door = -1;
-    s->last_cycle = now;
+    door_track_init(&s->door, now);
     for (int i = 0; i < MEANS_MAX; i++)
         s->mean[i].alarm = -1;
     for (int id = 0; id < ALARM_COUNT; id++) {
         s->slot[id].cond_since = s->slot[id].clear_since = T_NONE;
         s->slot[id].value = NAN;
+        if (alarm_applies(s->kind, (enum alarm_id)id) && rule_defs[id].field != NULL) {
+            s->field[id] = kind_field(s->kind, rule_defs[id].field);
+            assert(s->field[id] != NULL); /* rule_defs names a field of the kind */
+        }
         if (alarm_applies(s->kind, (enum alarm_id)id) && rule_defs[id].type == RT_LEVEL &&
             s->cfg.rule[id].window_ms > 0) {
             s->mean[nm].alarm = id; /* nm < MEANS_MAX: alarm_cfg_validate */
@@ -845,7 +781,7 @@ struct alarm_engine *alarm_engine_new(const struct alarm_sensor *sensors, int ns
             return NULL;
         }
         if (as->cfg->kind != as->kind || alarm_cfg_validate(as->cfg, why, sizeof(why)) < 0 ||
-            (as->kind == KIND_WATER_LEVEL && !(as->pit_depth_m > 0 && isfinite(as->pit_depth_m)))) {
+            (pct_of_pit(as->kind) && !(as->pit_depth_m > 0 && isfinite(as->pit_depth_m)))) {
             errno = EGW_CONFIG;
             return NULL;
         }
@@ -897,7 +833,7 @@ static bool inhibited(const struct sensor *s, int64_t now)
 
 static bool warming(const struct alarm_engine *eng, const struct sensor *s, int64_t now)
 {
-    return s->kind == KIND_CO2 && now - eng->start_ms < s->cfg.warmup_ms;
+    return kind_def(s->kind)->warmup_ms > 0 && now - eng->start_ms < s->cfg.warmup_ms;
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -919,8 +855,7 @@ static double display(const struct sensor *s, enum alarm_id id, double v)
 {
     if (isnan(v))
         return v;
-    if (s->kind == KIND_WATER_LEVEL &&
-        (id == ALARM_WL_HIGH || id == ALARM_WL_HIGH_HIGH || id == ALARM_IMPLAUSIBLE))
+    if (level_unit(s->kind, id) == VU_PCT) /* % of the pit depth, shown in m */
         return v / 100.0 * s->pit_depth_m;
     switch (rule_defs[id].type) {
     case RT_NOT_SECURED:
@@ -987,9 +922,11 @@ static struct alarm_event make_event(const struct alarm_engine *eng, int si, enu
     ev.severity = s->cfg.rule[id].severity;
     ev.value = display(s, id, sl->value);
     ev.threshold = display(s, id, event_threshold(s, id, eng->mode, type));
-    ev.unit = rule_defs[id].unit;
-    if (id == ALARM_IMPLAUSIBLE)
-        ev.unit = s->kind == KIND_WATER_LEVEL ? "m" : s->kind == KIND_CO2 ? "ppm" : "";
+    ev.unit = alarm_def(id)->unit;
+    if (id == ALARM_IMPLAUSIBLE) /* the unit of the kind's value */
+        ev.unit = level_unit(s->kind, id) == VU_PCT   ? "m"
+                  : level_unit(s->kind, id) == VU_PPM ? "ppm"
+                                                      : "";
     ev.mode = eng->mode;
     ev.ts_ms = wall;
     snprintf(ev.by, sizeof(ev.by), "%s", sl->by);
@@ -1032,7 +969,8 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
     const struct alarm_rule_cfg *rc = &s->cfg.rule[id];
     int m = eng->mode;
     struct cond c = {.known = false, .value = NAN};
-    int door = s->door;
+    bool strict = alarm_is_strict(id);
+    int door = s->last.v.blast_door.door;
     double v;
 
     if (!s->have)
@@ -1064,31 +1002,32 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
                 c.known = false;
                 return c;
             }
-            c.raise = above(v, rc->threshold[m], d->strict);
-            c.clear = below(v, rc->clear[m], d->strict);
+            c.raise = above(v, rc->threshold[m], strict);
+            c.clear = below(v, rc->clear[m], strict);
         } else {
             v = s->value;
             /* A saturated sensor reads "at least v". */
-            c.raise = above(v, rc->threshold[m], d->strict) ||
+            c.raise = above(v, rc->threshold[m], strict) ||
                       (s->over_range && above(v, rc->threshold[m], false));
-            c.clear = !s->over_range && below(v, rc->clear[m], d->strict);
+            c.clear = !s->over_range && below(v, rc->clear[m], strict);
         }
         c.value = v;
         break;
     case RT_RATE: {
         struct rise r;
-        if (!rise_get(&s->rate, s->last_t, s->level_m, rc->window_ms, &r)) {
+        if (!rise_get(&s->rate, s->last_t, kind_number(&s->last, s->field[id]), rc->window_ms,
+                      &r)) {
             c.known = false;
             return c;
         }
         v = r.cm_per_min;
         /* Raise on a rise beyond noise; clear on a calm seen long enough.
          * Either one seen too briefly yet is not known: hold. */
-        c.raise = above(v, rc->threshold[m], d->strict) && r.rise_cm > RISE_NOISE_CM;
-        c.clear = below(v, rc->clear[m], d->strict) &&
+        c.raise = above(v, rc->threshold[m], strict) && r.rise_cm > RISE_NOISE_CM;
+        c.clear = below(v, rc->clear[m], strict) &&
                   r.span_ms >= calm_span(rc->window_ms, rc->threshold[m]);
         if (!c.raise && !c.clear &&
-            (above(v, rc->threshold[m], d->strict) || below(v, rc->clear[m], d->strict))) {
+            (above(v, rc->threshold[m], strict) || below(v, rc->clear[m], strict))) {
             c.known = false;
             return c;
         }
@@ -1096,9 +1035,7 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
         break;
     }
     case RT_STATE: {
-        bool on = id == ALARM_LEAK         ? s->wet
-                  : id == ALARM_SMOKE_FIRE ? s->smoke == SMOKE_FIRE
-                                           : s->smoke == SMOKE_FAULT;
+        bool on = kind_state(&s->last, s->field[id]) == d->state;
         c.raise = on && s->slot[id].count >= rc->count;
         c.clear = !on;
         c.value = s->slot[id].count;
@@ -1110,16 +1047,18 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
         c.value = s->value;
         break;
     case RT_DISAGREE: {
-        bool closed = s->contacts & CONTACT_CLOSED, locked = s->contacts & CONTACT_LOCKED;
-        bool open = (s->present & CONTACT_OPEN) && (s->contacts & CONTACT_OPEN);
+        unsigned contacts = s->last.v.blast_door.contacts;
+        bool closed = contacts & CONTACT_CLOSED, locked = contacts & CONTACT_LOCKED;
+        bool open =
+            (s->last.v.blast_door.contacts_present & CONTACT_OPEN) && (contacts & CONTACT_OPEN);
         c.raise = (closed && open) || (locked && !closed);
         c.clear = !c.raise;
         break;
     }
     case RT_CHATTER:
         v = chatter_count(s, now, rc->window_ms);
-        c.raise = above(v, rc->threshold[m], d->strict);
-        c.clear = below(v, rc->clear[m], d->strict);
+        c.raise = above(v, rc->threshold[m], strict);
+        c.clear = below(v, rc->clear[m], strict);
         c.value = v;
         break;
     case RT_NOT_SECURED:
@@ -1137,8 +1076,8 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
         break;
     case RT_EXERCISE:
         c.raise = true; /* since the last cycle; see step() */
-        c.clear = now - s->last_cycle < rc->delay_ms[m];
-        c.value = (double)(now - s->last_cycle);
+        c.clear = now - s->door.last_cycle_ms < rc->delay_ms[m];
+        c.value = (double)(now - s->door.last_cycle_ms);
         break;
     case RT_COMM:
     case RT_IMPLAUSIBLE:
@@ -1178,7 +1117,7 @@ static void step(struct alarm_engine *eng, int si, enum alarm_id id, const struc
     if (!isnan(c->value) || d->type == RT_IMPLAUSIBLE)
         sl->value = c->value;
     if (d->type == RT_EXERCISE)
-        sl->cond_since = s->last_cycle;
+        sl->cond_since = s->door.last_cycle_ms;
     else if (!c->raise)
         sl->cond_since = T_NONE;
     else if (sl->cond_since == T_NONE)
@@ -1262,12 +1201,14 @@ static int call_result(const struct alarm_events *out, int deferred_before)
 static void ingest(struct alarm_engine *eng, struct sensor *s, const struct reading *r, int64_t now)
 {
     const struct alarm_rule_cfg *imp = &s->cfg.rule[ALARM_IMPLAUSIBLE];
+    const struct kind_def *kd = kind_def(s->kind);
     bool has_value = !r->no_value && r->quality != Q_COMM_LOST;
 
+    memset(&s->step, 0, sizeof(s->step));
     s->have = true;
     s->last_t = now;
     s->comm_lost = r->quality == Q_COMM_LOST;
-    s->warming = s->kind == KIND_CO2 && (r->quality == Q_WARMING_UP || warming(eng, s, now));
+    s->warming = kd->warmup_ms > 0 && (r->quality == Q_WARMING_UP || warming(eng, s, now));
     if (s->comm_lost || s->warming) {
         s->trust = TRUST_NONE;
         s->jump_have = false;
@@ -1281,29 +1222,10 @@ static void ingest(struct alarm_engine *eng, struct sensor *s, const struct read
         return;
     }
     s->trust = s->implausible ? TRUST_RAISE : TRUST_FULL;
-    switch (s->kind) {
-    case KIND_WATER_LEVEL:
-        s->level_m = r->v.water_level.level_m;
-        s->value = 100.0 * s->level_m / s->pit_depth_m;
-        break;
-    case KIND_CO2:
-        s->value = r->v.co2.co2_ppm;
-        s->over_range = r->v.co2.over_range;
-        break;
-    case KIND_WATER_LEAK:
-        s->wet = r->v.water_leak.wet;
-        break;
-    case KIND_SMOKE:
-        s->smoke = r->v.smoke.smoke;
-        break;
-    case KIND_BLAST_DOOR:
-        s->door = r->v.blast_door.door;
-        s->contacts = r->v.blast_door.contacts;
-        s->present = r->v.blast_door.contacts_present;
-        break;
-    case KIND_COUNT:
-        break;
-    }
+    s->last = *r;
+    if (kd->value >= 0)
+        s->value = kind_number(r, &kd->fields[kd->value]);
+    s->over_range = kd->saturated >= 0 && kind_state(r, &kd->fields[kd->saturated]) != 0;
     if (has_jump_check(s->kind) && s->trust == TRUST_FULL) {
         double jump = imp->threshold[eng->mode];
         if (jump > 0 && s->jump_have && now - s->jump_t <= JUMP_MAX_GAP_MS &&
@@ -1317,36 +1239,29 @@ static void ingest(struct alarm_engine *eng, struct sensor *s, const struct read
     } else {
         s->jump_have = false;
     }
-    if (s->trust == TRUST_FULL) {
-        if (s->kind == KIND_WATER_LEVEL)
-            rate_add(&s->rate, now, s->level_m, s->cfg.rule[ALARM_WL_RISING_FAST].window_ms);
+    for (int id = 0; id < ALARM_COUNT; id++) {
+        if (!alarm_applies(s->kind, (enum alarm_id)id))
+            continue;
+        if (rule_defs[id].type == RT_RATE && s->trust == TRUST_FULL) {
+            /* one ring: a kind has at most one rate rule */
+            rate_add(&s->rate, now, kind_number(r, s->field[id]), s->cfg.rule[id].window_ms);
+        } else if (rule_defs[id].type == RT_STATE) {
+            bool on = kind_state(r, s->field[id]) == rule_defs[id].state;
+            struct slot *sl = &s->slot[id];
+            sl->count = on ? (sl->count < COUNT_MAX ? sl->count + 1 : COUNT_MAX) : 0;
+        }
+    }
+    if (s->trust == TRUST_FULL)
         for (int i = 0; i < MEANS_MAX; i++)
             if (s->mean[i].alarm >= 0)
                 mean_add(&s->mean[i], now, s->value);
-    }
-    for (int id = 0; id < ALARM_COUNT; id++) {
-        if (!alarm_applies(s->kind, (enum alarm_id)id) || rule_defs[id].type != RT_STATE)
-            continue;
-        bool on = id == ALARM_LEAK         ? s->wet
-                  : id == ALARM_SMOKE_FIRE ? s->smoke == SMOKE_FIRE
-                                           : s->smoke == SMOKE_FAULT;
-        struct slot *sl = &s->slot[id];
-        sl->count = on ? (sl->count < COUNT_MAX ? sl->count + 1 : COUNT_MAX) : 0;
-    }
-    if (s->kind == KIND_BLAST_DOOR) {
-        if (s->prev_door >= 0 && s->door != s->prev_door) {
-            s->chg_head = (s->chg_head + 1) % CHATTER_MAX;
-            s->chg[s->chg_head] = now;
-            if (s->nchg < CHATTER_MAX)
-                s->nchg++;
-        }
-        if (s->door == DOOR_OPEN) {
-            s->cycle_phase = 1;
-        } else if (s->door == DOOR_LOCKED && s->cycle_phase == 1) {
-            s->cycle_phase = 0;
-            s->last_cycle = now; /* a full open -> close -> lock cycle */
-        }
-        s->prev_door = s->door;
+    /* A blast door: chatter counts its state changes, exercise_overdue its cycles. */
+    door_track_update(&s->door, r, now, &s->step);
+    if (s->step.changed) {
+        s->chg_head = (s->chg_head + 1) % CHATTER_MAX;
+        s->chg[s->chg_head] = now;
+        if (s->nchg < CHATTER_MAX)
+            s->nchg++;
     }
 }
 
@@ -1505,6 +1420,16 @@ bool alarm_inhibited(const struct alarm_engine *eng, int sensor, int64_t now_mon
     return sensor >= 0 && sensor < eng->n && inhibited(&eng->s[sensor], now_mono_ms);
 }
 
+int alarm_door_movement(const struct alarm_engine *eng, int sensor, const char **movement,
+                        double *travel_s)
+{
+    if (sensor < 0 || sensor >= eng->n || eng->s[sensor].step.movement == NULL)
+        return 0;
+    *movement = eng->s[sensor].step.movement;
+    *travel_s = eng->s[sensor].step.travel_s;
+    return 1;
+}
+
 bool alarm_warming_up(const struct alarm_engine *eng, int sensor, int64_t now_mono_ms)
 {
     return sensor >= 0 && sensor < eng->n && warming(eng, &eng->s[sensor], now_mono_ms);
@@ -1588,9 +1513,9 @@ static void xfer_sensor(struct xio *x, struct sensor *s)
         s->kind = (enum kind)kind;
     x_time(x, &s->inhibit_until);
     x_str(x, s->inhibit_by, sizeof(s->inhibit_by));
-    x_i32(x, &s->prev_door, -1, DOOR_LOCKED);
-    x_i32(x, &s->cycle_phase, 0, 1);
-    x_time(x, &s->last_cycle);
+    x_i32(x, &s->door.prev_door, -1, DOOR_LOCKED);
+    x_i32(x, &s->door.cycle_phase, 0, 1);
+    x_time(x, &s->door.last_cycle_ms);
     x_i32(x, &s->nchg, 0, CHATTER_MAX);
     x_i32(x, &s->chg_head, 0, CHATTER_MAX - 1);
     for (int i = 0; i < CHATTER_MAX; i++)
@@ -1690,9 +1615,9 @@ static void restore_sensor(struct sensor *to, const struct sensor *from)
 {
     to->inhibit_until = from->inhibit_until;
     memcpy(to->inhibit_by, from->inhibit_by, sizeof(to->inhibit_by));
-    to->prev_door = from->prev_door;
-    to->cycle_phase = from->cycle_phase;
-    to->last_cycle = from->last_cycle;
+    to->door.prev_door = from->door.prev_door;
+    to->door.cycle_phase = from->door.cycle_phase;
+    to->door.last_cycle_ms = from->door.last_cycle_ms;
     to->nchg = from->nchg;
     to->chg_head = from->chg_head;
     memcpy(to->chg, from->chg, sizeof(to->chg));

@@ -149,7 +149,7 @@ struct delivery {
     int mqtt_inflight;          /* outbox records handed to MQTT, not yet answered */
     int64_t commit_retry_at_ms; /* after a failed commit (out of memory) */
     uint64_t published, publish_failures;
-    struct door_travel *doors;  /* per sensor (blast doors only) */
+    struct points_site site;    /* of d->cfg, for InfluxDB points */
     struct influx *ix;          /* NULL: no [influx] */
     struct outbox_rec *ix_recs; /* the InfluxDB batch in flight, as fetched */
     int ix_n;
@@ -176,6 +176,12 @@ struct delivery {
     struct output out[OUT_COUNT];
     bool started; /* delivery_start() done: a new MQTT client connects at once */
 };
+
+/* Where InfluxDB points come from: the configuration's site. */
+static struct points_site site_of(const struct cfg *c)
+{
+    return (struct points_site){c->city, c->district, c->street, c->community, c->property, c->id};
+}
 
 static void pump(struct delivery *d);
 static void retained_clear(struct retained *v, int *n);
@@ -207,7 +213,7 @@ static int commit_now(struct delivery *d, const struct alarm_msg *m, const char 
                                  .created_ms = m->ts_ms,
                                  .sinks = 1u << SINK_MQTT}};
     /* For InfluxDB also while its writer is down: the outbox keeps the backlog. */
-    int n = d->out[OUT_INFLUX].wanted ? points_alarm(d->cfg, m, line, sizeof(line)) : -1;
+    int n = d->out[OUT_INFLUX].wanted ? points_alarm(&d->site, m, line, sizeof(line)) : -1;
     if (n > 0)
         rec[1] = (struct outbox_rec){.sensor = m->sensor,
                                      .topic = "",
@@ -594,9 +600,9 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     d->cfg = c;
     d->mode = c->mode;
     d->retry_ms = RETRY_MIN_MS;
+    d->site = site_of(c);
     d->last = calloc((size_t)c->nsensors + 1, sizeof(*d->last));
-    d->doors = calloc((size_t)c->nsensors + 1, sizeof(*d->doors));
-    if (d->last == NULL || d->doors == NULL || topic_base(c, d->base, sizeof(d->base)) == -1) {
+    if (d->last == NULL || topic_base(c, d->base, sizeof(d->base)) == -1) {
         snprintf(err, errlen, "out of memory or topic too long");
         goto fail;
     }
@@ -706,7 +712,6 @@ void delivery_close(struct delivery *d)
     influx_free(d->ix); /* a batch in flight stays in the outbox */
     free(d->ix_recs);
     free(d->ix_buf);
-    free(d->doors);
     if (d->ob != NULL && outbox_close(d->ob, why, sizeof(why)) == -1)
         log_err("outbox: %s", why);
     for (int i = 0; i < d->ntel; i++)
@@ -776,32 +781,6 @@ int delivery_queue_event(struct delivery *d, const struct alarm_event *ev)
     return 0;
 }
 
-/* Has the reading moved enough to be worth publishing? */
-static bool reading_moved(const struct reading *a, const struct reading *b)
-{
-    if (a->quality != b->quality || a->no_value != b->no_value)
-        return true;
-    if (a->no_value)
-        return false;
-    switch (a->kind) {
-    case KIND_WATER_LEVEL:
-        return fabs(a->v.water_level.level_m - b->v.water_level.level_m) >= 0.01;
-    case KIND_WATER_LEAK:
-        return a->v.water_leak.wet != b->v.water_leak.wet;
-    case KIND_CO2:
-        return fabs(a->v.co2.co2_ppm - b->v.co2.co2_ppm) >= 20 ||
-               a->v.co2.over_range != b->v.co2.over_range ||
-               a->v.co2.sensor_error != b->v.co2.sensor_error;
-    case KIND_BLAST_DOOR:
-        return a->v.blast_door.door != b->v.blast_door.door ||
-               a->v.blast_door.contacts != b->v.blast_door.contacts;
-    case KIND_SMOKE:
-        return a->v.smoke.smoke != b->v.smoke.smoke;
-    default:
-        return true;
-    }
-}
-
 /* Queue one telemetry record for the cycle's commit (payload copied). */
 static int add_tel(struct delivery *d, int sensor, unsigned sink, const char *payload, size_t len,
                    int64_t ts_ms)
@@ -830,22 +809,14 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
     char buf[LINE_MAX];
     int n, rc = 0;
 
-    /* Door movements are measured on every reading, not only published ones. */
-    if (d->out[OUT_INFLUX].wanted && r->kind == KIND_BLAST_DOOR) {
-        const char *movement;
-        double travel_s;
-        if (door_travel_update(&d->doors[r->sensor], r, &movement, &travel_s) == 1 &&
-            (n = points_door_movement(d->cfg, r->sensor, movement, travel_s, r->ts_ms, buf,
-                                      sizeof(buf))) > 0)
-            rc |= add_tel(d, r->sensor, SINK_INFLUX, buf, (size_t)n, r->ts_ms);
-    }
-    if (lp->have && !reading_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
+    if (lp->have && !kind_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
         return rc;
     if ((n = reading_json(r, d->cfg->sensors[r->sensor].name, buf, sizeof(buf))) < 0)
         return -1;
     rc |= add_tel(d, r->sensor, SINK_MQTT, buf, (size_t)n, r->ts_ms);
     if (d->out[OUT_INFLUX].wanted) {
-        if ((n = points_reading(d->cfg, r, buf, sizeof(buf))) < 0)
+        if ((n = points_reading(&d->site, d->cfg->sensors[r->sensor].name, r, buf, sizeof(buf))) <
+            0)
             log_warn("sensor %s: InfluxDB point", d->cfg->sensors[r->sensor].name);
         else
             rc |= add_tel(d, r->sensor, SINK_INFLUX, buf, (size_t)n, r->ts_ms);
@@ -854,6 +825,19 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
     lp->r = *r;
     lp->at_ms = now_ms;
     return rc;
+}
+
+int delivery_queue_movement(struct delivery *d, int sensor, const char *movement, double travel_s,
+                            int64_t ts_ms)
+{
+    char buf[LINE_MAX];
+    int n;
+
+    if (!d->out[OUT_INFLUX].wanted)
+        return 0;
+    n = points_door_movement(&d->site, d->cfg->sensors[sensor].name, movement, travel_s, ts_ms, buf,
+                             sizeof(buf));
+    return n > 0 ? add_tel(d, sensor, SINK_INFLUX, buf, (size_t)n, ts_ms) : 0;
 }
 
 int delivery_queue_health(struct delivery *d, struct health *h)
@@ -869,7 +853,7 @@ int delivery_queue_health(struct delivery *d, struct health *h)
     h->pending_alarms = st.pending_alarms;
     h->pending_telemetry = st.pending_telemetry;
     h->telemetry_dropped = st.telemetry_dropped;
-    if ((n = points_health(d->cfg, h, buf, sizeof(buf))) < 0)
+    if ((n = points_health(&d->site, h, buf, sizeof(buf))) < 0)
         return -1;
     return add_tel(d, -1, SINK_INFLUX, buf, (size_t)n, h->ts_ms);
 }
@@ -956,7 +940,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                                         .created_ms = m.ts_ms,
                                         .sinks = 1u << SINK_MQTT};
         if (per_event == 2) {
-            int n = points_alarm(d->cfg, &m, line, sizeof(line));
+            int n = points_alarm(&d->site, &m, line, sizeof(line));
             if (n < 0 || (texts[nr] = strdup(line)) == NULL) {
                 /* The history loses a point; the alarm itself must not wait. */
                 log_warn("InfluxDB point of %s %s (seq %llu) not written", m.sensor, m.alarm,
@@ -1778,18 +1762,15 @@ int delivery_reconfigure(struct delivery *d, const struct cfg *b, char *why, siz
     /* Nothing of the old configuration may be queued: the caller has
      * committed the cycle.  Per-sensor memories start afresh (indices change). */
     struct last_pub *last = calloc((size_t)b->nsensors + 1, sizeof(*last));
-    struct door_travel *doors = calloc((size_t)b->nsensors + 1, sizeof(*doors));
-    if (last == NULL || doors == NULL || d->nevents > 0 || d->ntel > 0) {
+    if (last == NULL || d->nevents > 0 || d->ntel > 0) {
         free(last);
-        free(doors);
         snprintf(why, len, "%s", d->nevents || d->ntel ? "uncommitted records" : "out of memory");
         return -1;
     }
     free(d->last);
-    free(d->doors);
     d->last = last;
-    d->doors = doors;
     d->cfg = b;
+    d->site = site_of(b);
     if (d->mq != NULL && mqtt_connected(d->mq))
         publish_status(d); /* the name may have changed */
     return 0;

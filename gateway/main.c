@@ -341,6 +341,12 @@ static void take_reading(struct gw *g, int si, struct reading *r)
     }
     if (g->alarms != NULL)
         evaluate(g, alarm_on_reading(g->alarms, r, mono_ms(), &g->events));
+    const char *movement;
+    double travel_s;
+    if (g->alarms != NULL && g->delivery != NULL &&
+        alarm_door_movement(g->alarms, si, &movement, &travel_s) == 1 &&
+        delivery_queue_movement(g->delivery, si, movement, travel_s, r->ts_ms) == -1)
+        log_warnx("sensor %s: door movement not queued: out of memory", s->name);
     if (g->delivery != NULL && delivery_queue_reading(g->delivery, r, mono_ms()) == -1)
         log_warnx("sensor %s: reading not queued: out of memory", s->name);
 }

@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "alarm.h"
+#include "alarmdef.h"
 #include "kind.h"
 #include "textbuf.h"
 
