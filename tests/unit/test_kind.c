@@ -1,8 +1,11 @@
 /* Unit tests of kind: door state for every contact combination and polarity,
  * each kind's decoding with the reference models, implausible readings, the
- * sensor checks for the config loader, and the exact reading payloads.
+ * sensor checks for the config loader, the exact reading payloads; the kind
+ * table against the contract (every field of every kind in JSON and line
+ * protocol), its deadbands, and a door's movements.
  * Run from the repository root (loads sensors/models). */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "gwerr.h"
 #include "kind.h"
 #include "model.h"
+#include "points.h"
 
 #define MODELS_DIR "sensors/models"
 #define TS_MS 1784570584123LL /* 2026-07-20T18:03:04.123Z */
@@ -651,6 +655,394 @@ START_TEST(test_rfc3339_ms_utc_including_before_1970)
 }
 END_TEST
 
+/* ---- the table against the contract (docs/design.md sections 10, 15) ------- */
+
+/* What each kind publishes, written out from the contract: the reading
+ * payload's keys (a door's contacts in the "contacts" object) and the
+ * InfluxDB fields after "quality". */
+static const struct {
+    enum kind kind;
+    const char *json;   /* top-level keys, space-separated */
+    const char *group;  /* keys inside "contacts" */
+    const char *influx; /* fields after quality */
+} contract[KIND_COUNT] = {
+    {KIND_WATER_LEVEL, "level_m level_pct", "", "level_m level_pct"},
+    {KIND_WATER_LEAK, "wet", "", "wet"},
+    {KIND_CO2, "co2_ppm", "", "co2_ppm over_range"},
+    {KIND_BLAST_DOOR, "door contacts", "closed locked open",
+     "door contact_closed contact_locked contact_open"},
+    {KIND_SMOKE, "smoke", "", "smoke"},
+};
+
+/* A good reading of kind k with every field set to something not zero. */
+static struct reading full_reading(enum kind k)
+{
+    struct reading r = {.sensor = 0, .kind = k, .quality = Q_GOOD, .ts_ms = TS_MS};
+    const struct kind_def *kd = kind_def(k);
+    for (int i = 0; i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        char *at = (char *)&r + f->offset;
+        switch (f->type) {
+        case FIELD_NUMBER:
+            *(double *)(void *)at = 1.5 + i;
+            break;
+        case FIELD_BOOL:
+            *(bool *)at = true;
+            break;
+        case FIELD_STATE:
+            *(unsigned *)(void *)at = 1;
+            break;
+        case FIELD_CONTACT:
+            *(unsigned *)(void *)at |= f->bit;
+            if (f->present != 0)
+                *(unsigned *)(void *)((char *)&r + f->present) |= f->bit;
+            break;
+        }
+    }
+    r.v.blast_door.contacts_present |= CONTACT_CLOSED | CONTACT_LOCKED; /* decode sets these */
+    return r;
+}
+
+/* The space-separated keys of a JSON object, skipping the reading's head. */
+static void json_keys(const cJSON *o, char *out, size_t len)
+{
+    static const char *const head[] = {"ts", "sensor", "kind", "quality"};
+    size_t n = 0;
+    out[0] = '\0';
+    for (const cJSON *c = o->child; c != NULL; c = c->next) {
+        bool skip = false;
+        for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+            skip |= strcmp(c->string, head[i]) == 0;
+        if (!skip)
+            n += (size_t)snprintf(out + n, len - n, "%s%s", n ? " " : "", c->string);
+    }
+}
+
+/* The field keys of a line after quality=...: "k1=v1,k2=v2 ts". */
+static void lp_keys(const char *line, char *out, size_t len)
+{
+    const char *p = strstr(line, " quality=");
+    size_t n = 0;
+    ck_assert_ptr_nonnull(p);
+    p = strchr(p + 1, ',');
+    out[0] = '\0';
+    while (p != NULL && *p == ',') {
+        const char *eq = strchr(p + 1, '=');
+        n += (size_t)snprintf(out + n, len - n, "%s%.*s", n ? " " : "", (int)(eq - p - 1), p + 1);
+        p = eq + strcspn(eq, ", ");
+    }
+}
+
+static const struct points_site site = {"zz", "js", "fc", "df", "wk", "gw1"};
+
+START_TEST(test_every_field_of_every_kind_in_json_and_line_protocol)
+{
+    enum kind k = (enum kind)_i;
+    struct reading r = full_reading(k);
+    char buf[1024], keys[256];
+
+    ck_assert_int_eq(contract[k].kind, k);
+    ck_assert_str_eq(kind_def(k)->name, kind_name(k));
+    cJSON *o = cJSON_Parse(json(&r));
+    ck_assert_ptr_nonnull(o);
+    json_keys(o, keys, sizeof keys);
+    ck_assert_str_eq(keys, contract[k].json);
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(o, "contacts");
+    keys[0] = '\0';
+    if (group != NULL)
+        json_keys(group, keys, sizeof keys);
+    ck_assert_str_eq(keys, contract[k].group);
+    cJSON_Delete(o);
+
+    ck_assert_int_gt(points_reading(&site, "s-1", &r, buf, sizeof buf), 0);
+    ck_assert_msg(strncmp(buf, kind_name(k), strlen(kind_name(k))) == 0, "%s", buf);
+    lp_keys(buf, keys, sizeof keys);
+    ck_assert_str_eq(keys, contract[k].influx);
+
+    /* every field is found by each of its names, and only in its kind */
+    for (int i = 0; i < kind_def(k)->nfields; i++) {
+        const struct kind_field *f = &kind_def(k)->fields[i];
+        if (f->json != NULL)
+            ck_assert_ptr_eq(kind_field(k, f->json), f);
+        if (f->influx != NULL)
+            ck_assert_ptr_eq(kind_field(k, f->influx), f);
+    }
+}
+END_TEST
+
+#define SITE_TAGS "city=zz,community=df,district=js,property=wk,sensor=s-1,shelter=gw1,street=fc"
+
+static const char *line(const struct reading *r)
+{
+    static char buf[1024];
+    ck_assert_int_gt(points_reading(&site, "s-1", r, buf, sizeof buf), 0);
+    return buf;
+}
+
+START_TEST(test_line_protocol_of_every_kind)
+{
+    struct reading r = {.kind = KIND_WATER_LEVEL, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.water_level.level_m = 1.25;
+    r.v.water_level.level_pct = 62.5;
+    ck_assert_str_eq(line(&r), "water_level," SITE_TAGS
+                               " quality=\"good\",level_m=1.25,level_pct=62.5 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_WATER_LEAK, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.water_leak.wet = true;
+    ck_assert_str_eq(line(&r),
+                     "water_leak," SITE_TAGS " quality=\"good\",wet=true 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_CO2, .quality = Q_IMPLAUSIBLE, .ts_ms = TS_MS};
+    r.v.co2.co2_ppm = 812;
+    r.v.co2.sensor_error = true; /* shows as the quality only */
+    ck_assert_str_eq(line(&r), "co2," SITE_TAGS " quality=\"implausible\",co2_ppm=812,"
+                               "over_range=false 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_BLAST_DOOR, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.blast_door.door = DOOR_LOCKED;
+    r.v.blast_door.contacts = CONTACT_CLOSED | CONTACT_LOCKED;
+    r.v.blast_door.contacts_present = CONTACT_CLOSED | CONTACT_LOCKED;
+    ck_assert_str_eq(line(&r), "blast_door," SITE_TAGS
+                               " quality=\"good\",door=\"locked\",contact_closed=true,"
+                               "contact_locked=true 1784570584123\n");
+    r.v.blast_door.contacts_present |= CONTACT_OPEN; /* fitted: written, false */
+    ck_assert_str_eq(line(&r), "blast_door," SITE_TAGS
+                               " quality=\"good\",door=\"locked\",contact_closed=true,"
+                               "contact_locked=true,contact_open=false 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_SMOKE, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.smoke.smoke = SMOKE_FIRE;
+    ck_assert_str_eq(line(&r),
+                     "smoke," SITE_TAGS " quality=\"good\",smoke=\"fire\" 1784570584123\n");
+
+    /* no values: the quality alone; NaN left out */
+    r = (struct reading){.kind = KIND_WATER_LEVEL, .quality = Q_COMM_LOST, .ts_ms = TS_MS};
+    r.v.water_level.level_m = 1;
+    ck_assert_str_eq(line(&r), "water_level," SITE_TAGS " quality=\"comm_lost\" 1784570584123\n");
+    r = (struct reading){.kind = KIND_WATER_LEVEL, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.water_level.level_m = NAN;
+    r.v.water_level.level_pct = 10;
+    ck_assert_str_eq(line(&r),
+                     "water_level," SITE_TAGS " quality=\"good\",level_pct=10 1784570584123\n");
+    r.kind = KIND_COUNT;
+    errno = 0;
+    ck_assert_int_eq(points_reading(&site, "s-1", &r, (char[64]){0}, 64), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_door_movement_point)
+{
+    char buf[512];
+    ck_assert_int_gt(points_door_movement(&site, "s-1", "lock", 2.5, TS_MS, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf,
+                     "blast_door," SITE_TAGS " movement=\"lock\",travel_s=2.5 1784570584123\n");
+}
+END_TEST
+
+/* ---- deadbands: when a reading is published again -------------------------- */
+
+START_TEST(test_deadbands_of_the_contract)
+{
+    struct reading a = {.kind = KIND_WATER_LEVEL, .quality = Q_GOOD}, b = a;
+    a.v.water_level.level_m = b.v.water_level.level_m = 0.50;
+    ck_assert(!kind_moved(&a, &b));
+    a.v.water_level.level_m = 0.5099;
+    a.v.water_level.level_pct = 99; /* follows level_m: never on its own */
+    ck_assert(!kind_moved(&a, &b));
+    a.v.water_level.level_m = 0.5101; /* 1 cm */
+    ck_assert(kind_moved(&a, &b));
+
+    a = b = (struct reading){.kind = KIND_CO2, .quality = Q_GOOD};
+    a.v.co2.co2_ppm = 619;
+    b.v.co2.co2_ppm = 600;
+    ck_assert(!kind_moved(&a, &b));
+    a.v.co2.co2_ppm = 620; /* 20 ppm */
+    ck_assert(kind_moved(&a, &b));
+    a.v.co2.co2_ppm = 600;
+    a.v.co2.over_range = true;
+    ck_assert(kind_moved(&a, &b));
+    a.v.co2.over_range = false;
+    a.v.co2.sensor_error = true;
+    ck_assert(kind_moved(&a, &b));
+
+    a = b = (struct reading){.kind = KIND_BLAST_DOOR, .quality = Q_GOOD};
+    a.v.blast_door.door = b.v.blast_door.door = DOOR_UNKNOWN;
+    a.v.blast_door.contacts = CONTACT_CLOSED | CONTACT_OPEN; /* same state, other contacts */
+    b.v.blast_door.contacts = CONTACT_LOCKED;
+    ck_assert(kind_moved(&a, &b));
+    a.v.blast_door.contacts = CONTACT_LOCKED;
+    a.v.blast_door.contacts_present = CONTACT_OPEN; /* which are fitted: not a value */
+    ck_assert(!kind_moved(&a, &b));
+
+    /* quality and the presence of values, whatever the values */
+    a = b = (struct reading){.kind = KIND_SMOKE, .quality = Q_GOOD};
+    ck_assert(!kind_moved(&a, &b));
+    a.quality = Q_IMPLAUSIBLE;
+    ck_assert(kind_moved(&a, &b));
+    a.quality = Q_GOOD;
+    a.no_value = true;
+    ck_assert(kind_moved(&a, &b));
+    b.no_value = true;
+    a.v.smoke.smoke = SMOKE_FIRE; /* stale values behind no_value do not count */
+    ck_assert(!kind_moved(&a, &b));
+    a = b = (struct reading){.kind = KIND_COUNT};
+    ck_assert(kind_moved(&a, &b));
+}
+END_TEST
+
+/* Every field of every kind: a number moves at its deadband and not below
+ * it (NAN: never), anything else at any change. */
+START_TEST(test_every_field_has_its_deadband)
+{
+    enum kind k = (enum kind)_i;
+    const struct kind_def *kd = kind_def(k);
+
+    for (int i = 0; i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        struct reading a = {.kind = k, .quality = Q_GOOD}, b = a;
+        char *at = (char *)&a + f->offset;
+        switch (f->type) {
+        case FIELD_NUMBER:
+            if (isnan(f->deadband)) {
+                *(double *)(void *)at = 1e6;
+                ck_assert_msg(!kind_moved(&a, &b), "%s", f->json);
+                break;
+            }
+            ck_assert_msg(f->deadband > 0, "%s", f->json);
+            *(double *)(void *)at = f->deadband * 0.99;
+            ck_assert_msg(!kind_moved(&a, &b), "%s", f->json);
+            *(double *)(void *)at = f->deadband;
+            ck_assert_msg(kind_moved(&a, &b), "%s", f->json);
+            break;
+        case FIELD_BOOL:
+            *(bool *)at = true;
+            ck_assert(kind_moved(&a, &b));
+            break;
+        case FIELD_STATE:
+            *(unsigned *)(void *)at = 1;
+            ck_assert_msg(kind_moved(&a, &b), "%s", f->json);
+            break;
+        case FIELD_CONTACT:
+            *(unsigned *)(void *)at = f->bit;
+            ck_assert_msg(kind_moved(&a, &b), "%s", f->json);
+            break;
+        }
+    }
+}
+END_TEST
+
+/* ---- a blast door's movements ------------------------------------------------ */
+
+static struct reading door_at(int64_t ts, unsigned contacts, unsigned present)
+{
+    struct reading r = {.kind = KIND_BLAST_DOOR, .quality = Q_GOOD, .ts_ms = ts};
+    r.v.blast_door.contacts = contacts;
+    r.v.blast_door.contacts_present = present;
+    r.v.blast_door.door = door_state_from_contacts(contacts, present);
+    return r;
+}
+
+/* Feed (ts, contacts) to t; the movement completed, or NULL. */
+static const char *feed_door(struct door_track *t, int64_t ts, unsigned contacts, unsigned present,
+                             double *travel_s)
+{
+    struct door_step st;
+    struct reading r = door_at(ts, contacts, present);
+    door_track_update(t, &r, ts, &st);
+    *travel_s = st.travel_s;
+    return st.movement;
+}
+
+START_TEST(test_door_movements_with_their_travel_times)
+{
+    const unsigned all = C | L | O;
+    struct door_track t;
+    double s;
+
+    door_track_init(&t, 0);
+    ck_assert_ptr_null(feed_door(&t, 1000, O, all, &s)); /* first: nothing known yet */
+    ck_assert_ptr_null(feed_door(&t, 2000, 0, all, &s)); /* leaves open */
+    ck_assert_str_eq(feed_door(&t, 5500, C, all, &s), "close");
+    ck_assert_double_eq(s, 3.5);
+    ck_assert_str_eq(feed_door(&t, 7500, C | L, all, &s), "lock");
+    ck_assert_double_eq(s, 2.0);
+    ck_assert_ptr_null(feed_door(&t, 9000, C | L, all, &s)); /* no edge, no movement */
+    ck_assert_ptr_null(feed_door(&t, 10000, 0, all, &s));    /* leaves closed */
+    ck_assert_str_eq(feed_door(&t, 14000, O, all, &s), "open");
+    ck_assert_double_eq(s, 4.0);
+    /* open released and closed made between two polls: a close of 0 s */
+    ck_assert_str_eq(feed_door(&t, 20000, C, all, &s), "close");
+    ck_assert_double_eq(s, 0.0);
+    /* closed and locked made together, no open contact released: lock from the close */
+    door_track_init(&t, 0);
+    ck_assert_ptr_null(feed_door(&t, 1000, 0, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 2000, C, C | L, &s)); /* no open contact: no close */
+    ck_assert_str_eq(feed_door(&t, 4000, C | L, C | L, &s), "lock");
+    ck_assert_double_eq(s, 2.0);
+    /* a lock is timed once: made again without a new close, it is not */
+    ck_assert_ptr_null(feed_door(&t, 5000, C, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 6000, C | L, C | L, &s));
+    /* closed and locked made in one poll: the lock counts from the last
+     * close seen (here 8 s), and then that close is used up */
+    ck_assert_ptr_null(feed_door(&t, 7000, 0, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 8000, C, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 9000, 0, C | L, &s));
+    ck_assert_str_eq(feed_door(&t, 11000, C | L, C | L, &s), "lock");
+    ck_assert_double_eq(s, 3.0);
+    ck_assert_ptr_null(feed_door(&t, 12000, C, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 13000, C | L, C | L, &s));
+}
+END_TEST
+
+START_TEST(test_door_track_counts_changes_and_cycles)
+{
+    struct door_track t;
+    struct door_step st;
+    struct reading r;
+
+    door_track_init(&t, 500);
+    ck_assert_int_eq(t.prev_door, -1);
+    ck_assert_int_eq(t.last_cycle_ms, 500);
+    r = door_at(1, C | L, C | L);
+    door_track_update(&t, &r, 1000, &st);
+    ck_assert(!st.changed && !st.cycled); /* the first state is no change */
+    r = door_at(2, C, C | L);
+    door_track_update(&t, &r, 2000, &st);
+    ck_assert(st.changed && !st.cycled); /* closed: not yet opened */
+    r = door_at(3, 0, C | L);
+    door_track_update(&t, &r, 3000, &st);
+    ck_assert(st.changed && !st.cycled);
+    r = door_at(4, C, C | L);
+    door_track_update(&t, &r, 4000, &st);
+    ck_assert(st.changed && !st.cycled);
+    ck_assert_int_eq(t.last_cycle_ms, 500);
+    r = door_at(5, C | L, C | L);
+    door_track_update(&t, &r, 5000, &st);
+    ck_assert(st.changed && st.cycled); /* open -> close -> lock */
+    ck_assert_int_eq(t.last_cycle_ms, 5000);
+    door_track_update(&t, &r, 6000, &st);
+    ck_assert(!st.changed && !st.cycled);
+
+    /* no values, comm_lost, other kinds: nothing; implausible: state, no movement */
+    r = door_at(7, 0, C | L);
+    r.no_value = true;
+    door_track_update(&t, &r, 7000, &st);
+    ck_assert(!st.changed && t.prev_door == DOOR_LOCKED);
+    r.no_value = false;
+    r.quality = Q_COMM_LOST;
+    door_track_update(&t, &r, 7000, &st);
+    ck_assert(!st.changed && t.prev_door == DOOR_LOCKED);
+    r.quality = Q_IMPLAUSIBLE;
+    door_track_update(&t, &r, 7000, &st);
+    ck_assert(st.changed && st.movement == NULL);
+    ck_assert_uint_eq(t.contacts, C | L); /* movements only from good readings */
+    r = (struct reading){.kind = KIND_SMOKE, .quality = Q_GOOD};
+    door_track_update(&t, &r, 8000, &st);
+    ck_assert(!st.changed && t.prev_door == DOOR_OPEN);
+}
+END_TEST
+
 static Suite *kind_suite(void)
 {
     Suite *s = suite_create("kind");
@@ -683,6 +1075,16 @@ static Suite *kind_suite(void)
     tcase_add_test(tc, test_json_never_emits_nan_or_inf);
     tcase_add_test(tc, test_json_escapes_sensor_name_and_respects_buffer);
     tcase_add_test(tc, test_rfc3339_ms_utc_including_before_1970);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("table");
+    tcase_add_loop_test(tc, test_every_field_of_every_kind_in_json_and_line_protocol, 0,
+                        KIND_COUNT);
+    tcase_add_test(tc, test_line_protocol_of_every_kind);
+    tcase_add_test(tc, test_door_movement_point);
+    tcase_add_test(tc, test_deadbands_of_the_contract);
+    tcase_add_loop_test(tc, test_every_field_has_its_deadband, 0, KIND_COUNT);
+    tcase_add_test(tc, test_door_movements_with_their_travel_times);
+    tcase_add_test(tc, test_door_track_counts_changes_and_cycles);
     suite_add_tcase(s, tc);
     return s;
 }
