@@ -177,15 +177,16 @@ static const struct rule_def rule_defs[ALARM_COUNT] = {
                            SMOKE_FAULT, .def = {.count = 3}},
 };
 
-/* The implausible rule per kind: the config unit of its threshold and its
- * default, the largest plausible change of the kind's value (kind.h)
- * between two readings (0: no jump check). */
+/* The implausible rule per kind: the config unit of its threshold, its
+ * default, the largest plausible change of the kind's value (kind.h) between
+ * two readings (0: no jump check), and the unit of its events' values. */
 static const struct kind_rules {
     enum vunit vunit;
     double jump;
+    const char *unit;
 } kind_rules[KIND_COUNT] = {
-    [KIND_WATER_LEVEL] = {VU_PCT, 50},
-    [KIND_CO2] = {VU_PPM, 3000},
+    [KIND_WATER_LEVEL] = {VU_PCT, 50, "m"},
+    [KIND_CO2] = {VU_PPM, 3000, "ppm"},
 };
 /* clang-format on */
 
@@ -923,10 +924,8 @@ static struct alarm_event make_event(const struct alarm_engine *eng, int si, enu
     ev.value = display(s, id, sl->value);
     ev.threshold = display(s, id, event_threshold(s, id, eng->mode, type));
     ev.unit = alarm_def(id)->unit;
-    if (id == ALARM_IMPLAUSIBLE) /* the unit of the kind's value */
-        ev.unit = level_unit(s->kind, id) == VU_PCT   ? "m"
-                  : level_unit(s->kind, id) == VU_PPM ? "ppm"
-                                                      : "";
+    if (id == ALARM_IMPLAUSIBLE && kind_rules[s->kind].unit != NULL)
+        ev.unit = kind_rules[s->kind].unit; /* the unit of the kind's value */
     ev.mode = eng->mode;
     ev.ts_ms = wall;
     snprintf(ev.by, sizeof(ev.by), "%s", sl->by);
