@@ -114,6 +114,7 @@ $(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHE
 # libshelter.a.  A module can so be tested alone, or against stubs.
 S := $(B)/sensors/sim
 LINK_test_alarm          := $(CFG_LINK)
+LINK_test_alarmdef       := $(LIBSENSORS)
 LINK_test_cfg            := $(CFG_LINK)
 LINK_test_command        := $(G)/command.o $(G)/payload.o $(CFG_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
