@@ -18,9 +18,10 @@ struct selfalarm;
 struct sink;
 struct sink_influx;
 
-#define SINK_INFLUX_BATCH 500         /* points per InfluxDB write ... */
-#define SINK_INFLUX_BATCH_BYTES 65536 /* ... and bytes: small enough for a slow uplink's timeout   \
-                                       */
+/* A batch: at most this many points and bytes (small enough for a slow
+ * uplink's timeout). */
+#define SINK_INFLUX_BATCH 500
+#define SINK_INFLUX_BATCH_BYTES 65536
 
 /* Set the writer up ([influx] must be configured); one that cannot be is
  * retried (sa, not owned, is told).  NULL: ENOMEM. */
