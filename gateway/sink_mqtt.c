@@ -389,7 +389,7 @@ int sink_mqtt_next_command(struct sink_mqtt *sm, struct command *cmd)
                 if (!ev.oversized)
                     sync_take(sm->sy, ev.topic, ev.payload, ev.len);
             } else if (strcmp(ev.topic, sm->status_topic) == 0) {
-                sync_finish(sm->sy, true);
+                sync_end(sm->sy); /* the cycle finishes it */
             } else {
                 got = intake_message(sm->in, sm->mq, &ev, cmd);
             }

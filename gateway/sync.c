@@ -40,7 +40,10 @@ struct retained {
     size_t len;
 };
 
-enum sync_phase { SYNC_IDLE, SYNC_RUNNING, SYNC_OVER };
+/* ENDED: the broker's end marker came; finished by the next sync_over(), after
+ * the cycle applied the sink's confirmations (a record the broker confirmed
+ * just before is then no longer pending, and is compared like any). */
+enum sync_phase { SYNC_IDLE, SYNC_RUNNING, SYNC_ENDED, SYNC_OVER };
 
 struct sync {
     const struct cfg *cfg;
@@ -334,14 +337,14 @@ static void went_back(struct sync *sy)
     selfalarm_disk(sy->sa, true, why); /* cleared by the next good commit */
 }
 
-void sync_finish(struct sync *sy, bool complete)
+/* The sync is over: complete (the broker sent back our retained alarms) or
+ * not (timed out: nothing known, so the whole current state is republished). */
+static void finish(struct sync *sy, bool complete)
 {
     struct outbox_stats os;
     struct cur_list cur = {0};
     int republished = 0, asserted = 0;
 
-    if (sy->phase != SYNC_RUNNING)
-        return;
     outbox_stats(sy->ob, &os);
     if (!complete)
         log_warnx("mqtt: the broker sent no retained state back within %d s (no read access "
@@ -408,15 +411,25 @@ void sync_finish(struct sync *sy, bool complete)
     sy->phase = SYNC_OVER;
 }
 
+void sync_end(struct sync *sy)
+{
+    if (sy->phase == SYNC_RUNNING)
+        sy->phase = SYNC_ENDED;
+}
+
 bool sync_over(struct sync *sy, int64_t now_ms)
 {
-    if (sy->phase == SYNC_RUNNING && now_ms >= sy->deadline_ms)
-        sync_finish(sy, false);
+    if (sy->phase == SYNC_ENDED)
+        finish(sy, true);
+    else if (sy->phase == SYNC_RUNNING && now_ms >= sy->deadline_ms)
+        finish(sy, false);
     return sy->phase == SYNC_OVER;
 }
 
 int64_t sync_next_ms(const struct sync *sy, int64_t now_ms, int64_t cap_ms)
 {
+    if (sy->phase == SYNC_ENDED)
+        return 0;
     if (sy->phase == SYNC_RUNNING && sy->deadline_ms - now_ms < cap_ms)
         return sy->deadline_ms - now_ms;
     return cap_ms;

@@ -45,15 +45,17 @@ void sync_stop(struct sync *sy);
 /* One retained alarm message of ours, sent back during the sync (ignored
  * when no sync is running: our own publishes coming back). */
 void sync_take(struct sync *sy, const char *topic, const void *payload, size_t len);
-/* The sync is over: complete (our status message came back) or not (timed
- * out: nothing known, so the whole current state is republished).  Ignored
- * when no sync is running. */
-void sync_finish(struct sync *sy, bool complete);
+/* Our status message came back: the broker has sent all our retained
+ * alarms.  The next sync_over() finishes the sync (ignored when no sync is
+ * running). */
+void sync_end(struct sync *sy);
 
 /* May the outbox be handed out?  True once the sync after the last start
- * finished; a running one past its deadline finishes here, incomplete. */
+ * is over.  It ends here: complete after sync_end(), or incomplete (nothing
+ * known, so the whole current state is republished) past its deadline.
+ * Call it after the sink's confirmations were applied. */
 bool sync_over(struct sync *sy, int64_t now_ms);
-/* Milliseconds until a running sync times out, at most cap_ms. */
+/* Milliseconds until sync_over() has something to do, at most cap_ms. */
 int64_t sync_next_ms(const struct sync *sy, int64_t now_ms, int64_t cap_ms);
 
 /* The next record of the current state to publish again before the outbox

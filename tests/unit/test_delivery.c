@@ -522,7 +522,7 @@ START_TEST(test_the_sync_holds_the_outbox_until_it_completes)
     struct delivery *d = connected_with_a_held_alarm(&f, &sy);
 
     /* First connect: the broker has nothing of ours. */
-    sync_finish(sy, true);
+    sync_end(sy);
     ck_assert_int_eq(delivery_run(d, NULL, 0, false), 0);
     ck_assert_int_eq(f.nseen, 1); /* pending: left to the outbox, not republished */
     fake_answer_all(&f, SINK_DONE);
@@ -534,7 +534,7 @@ START_TEST(test_the_sync_holds_the_outbox_until_it_completes)
     queue_event(d, leak(1, true));
     ck_assert_int_eq(delivery_run(d, NULL, 0, false), 0);
     ck_assert_int_eq(f.nseen, 1);
-    sync_finish(sy, true);
+    sync_end(sy);
     ck_assert_int_eq(delivery_run(d, NULL, 0, false), 0);
     ck_assert_int_eq(f.nseen, 3);
     /* leak-1's state first, as it was (same seq, same bytes), then the outbox. */
