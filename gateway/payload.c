@@ -25,6 +25,11 @@ int topic_base(const struct cfg *c, char *buf, size_t len)
     return n;
 }
 
+struct points_site payload_site(const struct cfg *c)
+{
+    return (struct points_site){c->city, c->district, c->street, c->community, c->property, c->id};
+}
+
 static const char *const event_names[] = {
     [ALARM_EV_RAISED] = "raised",
     [ALARM_EV_CLEARED] = "cleared",

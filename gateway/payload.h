@@ -11,11 +11,16 @@
 #include <stdint.h>
 
 #include "alarm.h"
+#include "points.h"
 
 struct cfg;
 
 /* struct alarm_msg, one alarm message (from an engine event or a gateway-level
  * alarm), is the catalogue's: sensors/alarmdef.h. */
+
+/* The gateway's site as InfluxDB points carry it (sensors/points.h); the
+ * strings are c's. */
+struct points_site payload_site(const struct cfg *c);
 
 /* The topic base {prefix}/{city}/{district}/{street}/{community}/{property}/{id}.
  * Returns the length or -1 (ENOSPC). */
