@@ -1,8 +1,9 @@
 /*
- * cfg: the gateway configuration (docs/design.md section 6), parsed from INI with
- * inih, mapped through key tables into an immutable struct.  Every problem is
- * reported as `FILE:LINE: [section] key: reason`, all of them, not just the
- * first.  Main thread only.
+ * cfg: the gateway configuration (docs/design.md section 6), read through the
+ * configuration front-end (lib/ini.h), mapped through key tables into an
+ * immutable struct.  Every problem is reported as
+ * `FILE:LINE: [section] key: reason`, all of them, not just the first.  The
+ * value parsers are lib/parse.h.  Main thread only.
  */
 #ifndef GW_CFG_H
 #define GW_CFG_H
@@ -90,8 +91,10 @@ struct cfg {
         char org[CFG_NAME_MAX], bucket[CFG_NAME_MAX], token_file[CFG_TEXT_MAX];
         char error[512]; /* lenient load: the section's first problem; "" when usable */
     } influx;
-    /* Lenient load: the [mqtt] and [influx] problems, one "FILE:LINE: ..."
-     * line each ("\n"-terminated), or NULL when there were none. */
+    /* What needs fixing but did not fail the load, one "FILE:LINE: ..."
+     * line each ("\n"-terminated), or NULL when there was nothing: the
+     * [mqtt] and [influx] problems of a lenient load, and warnings (a
+     * comment that is not UTF-8). */
     char *warnings;
     /* Lines of the keys that name files (0: not set, default used). */
     struct {
@@ -121,14 +124,5 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
 struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,
                            FILE *errs, int *nerrors);
 void cfg_free(struct cfg *c);
-
-/* Strict parsers shared by the config and the command tools (chrony style):
- * the whole string must be consumed, the value must lie in [min, max].
- * Durations need a unit: ms, s, min, h (e.g. "500ms", "2s", "10min").
- * Return 0, or -1 with a reason in err. */
-int parse_int(const char *s, long min, long max, long *out, char *err, size_t errlen);
-int parse_double(const char *s, double min, double max, double *out, char *err, size_t errlen);
-int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out, char *err,
-                      size_t errlen);
 
 #endif
