@@ -127,6 +127,8 @@ static void add(struct ini *ini, int line, bool warning, const struct ini_sectio
 }
 
 static void vproblem(struct ini *ini, bool warning, int line, const char *label, const char *key,
+                     const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void vproblem(struct ini *ini, bool warning, int line, const char *label, const char *key,
                      const char *fmt, va_list ap)
 {
     char text[1024];

@@ -213,13 +213,13 @@ static int parse_real(const char *s, double *out)
  * [model] and in struct model_point for [point NAME]; the list keys get the
  * whole point (offset 0). */
 
+/* A count 1..k->max (a read's registers or bits, a point's inputs). */
 static int p_count(const struct ini_key *k, const char *value, void *field, char *why,
                    size_t whylen)
 {
     unsigned long v;
-    (void)k;
-    if (parse_uint(value, 2000, &v) < 0 || v == 0) {
-        snprintf(why, whylen, "'%s' is not a number of 1..2000", value);
+    if (parse_uint(value, (unsigned long)k->max, &v) < 0 || v == 0) {
+        snprintf(why, whylen, "'%s' is not a number of 1..%lu", value, (unsigned long)k->max);
         return -1;
     }
     *(uint16_t *)field = (uint16_t)v;
@@ -268,47 +268,19 @@ static int p_kinds(const struct ini_key *k, const char *value, void *field, char
     return 0;
 }
 
-/* An address 0..0xFFFF into a uint16_t (to16) or an int. */
-static int address(const char *value, unsigned long *v, char *why, size_t whylen)
-{
-    if (parse_uint(value, 0xFFFF, v) < 0) {
-        snprintf(why, whylen, "'%s' is not an address 0..0xFFFF", value);
-        return -1;
-    }
-    return 0;
-}
-
-static int p_address16(const struct ini_key *k, const char *value, void *field, char *why,
-                       size_t whylen)
-{
-    unsigned long v;
-    (void)k;
-    if (address(value, &v, why, whylen) < 0)
-        return -1;
-    *(uint16_t *)field = (uint16_t)v;
-    return 0;
-}
-
+/* An address 0..0xFFFF, into a uint16_t or an int field. */
 static int p_address(const struct ini_key *k, const char *value, void *field, char *why,
                      size_t whylen)
 {
     unsigned long v;
-    (void)k;
-    if (address(value, &v, why, whylen) < 0)
-        return -1;
-    *(int *)field = (int)v;
-    return 0;
-}
-
-static int p_bits(const struct ini_key *k, const char *value, void *field, char *why, size_t whylen)
-{
-    unsigned long v;
-    (void)k;
-    if (parse_uint(value, POINT_BITS_MAX, &v) < 0 || v == 0) {
-        snprintf(why, whylen, "'%s' is not a number of 1..%d", value, POINT_BITS_MAX);
+    if (parse_uint(value, 0xFFFF, &v) < 0) {
+        snprintf(why, whylen, "'%s' is not an address 0..0xFFFF", value);
         return -1;
     }
-    *(uint16_t *)field = (uint16_t)v;
+    if (k->size == sizeof(uint16_t))
+        *(uint16_t *)field = (uint16_t)v;
+    else
+        *(int *)field = (int)v;
     return 0;
 }
 
@@ -468,17 +440,17 @@ static int p_word_order(const struct ini_key *k, const char *value, void *field,
 #define PFIELD(member) INI_FIELD(struct model_point, member)
 #define WHOLE_POINT .offset = 0, .size = sizeof(struct model_point)
 static const struct ini_key model_keys[MK_NKEYS] = {
-    [MK_COUNT] = {"count", p_count, MFIELD(count), .flags = INI_REQUIRED},
+    [MK_COUNT] = {"count", p_count, MFIELD(count), .max = 2000, .flags = INI_REQUIRED},
     [MK_DESCRIPTION] = {"description", ini_text, MFIELD(description)},
     [MK_FUNCTION] = {"function", p_function, MFIELD(function), .flags = INI_REQUIRED},
     [MK_KINDS] = {"kinds", p_kinds, MFIELD(kinds), .flags = INI_REQUIRED},
     [MK_NAME] = {"name", ini_text, MFIELD(name), .flags = INI_REQUIRED},
-    [MK_START] = {"start", p_address16, MFIELD(start), .flags = INI_REQUIRED},
+    [MK_START] = {"start", p_address, MFIELD(start), .flags = INI_REQUIRED},
 };
 
 static const struct ini_key point_keys[PK_NKEYS] = {
-    [PK_ADDRESS] = {"address", p_address16, PFIELD(address), .flags = INI_REQUIRED},
-    [PK_BITS] = {"bits", p_bits, PFIELD(bits)},
+    [PK_ADDRESS] = {"address", p_address, PFIELD(address), .flags = INI_REQUIRED},
+    [PK_BITS] = {"bits", p_count, PFIELD(bits), .max = POINT_BITS_MAX},
     [PK_DECIMALS_REGISTER] = {"decimals_register", p_address, PFIELD(decimals_address)},
     [PK_ENUM] = {"enum", p_enum, WHOLE_POINT},
     [PK_OVER_RANGE] = {"over_range", p_over_range, WHOLE_POINT},
