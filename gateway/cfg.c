@@ -4,8 +4,9 @@
  * The file is read by the project's one configuration front-end (lib/ini.h):
  * the line rules, the sections and the key tables, the FILE:LINE problem
  * list.  What is the gateway's own is here: one key table per section
- * {key, parser, field, range, default, flags}, the parsers only the gateway
- * needs (broker URIs, kinds, baud rates, DI channels), and the rules that
+ * {key, parser, field, range, default, flags} ([mqtt] and [influx] are
+ * lib/mqttcfg and lib/influxcfg, shared with the centre's programs), the
+ * parsers only the gateway needs (kinds, baud rates, DI channels), and the rules that
  * span keys or sections (bus type, bus references, models, DI channels,
  * alarm overrides), which run after the whole file is read.  [mqtt] and
  * [influx] are INI_LENIENT: their problems affect the uplink only (see
@@ -21,7 +22,9 @@
 #include <string.h>
 
 #include "gwerr.h"
+#include "influxcfg.h"
 #include "ini.h"
+#include "mqttcfg.h"
 
 #define CHANNEL_MAX 31    /* inverted_mask is 32 bits wide */
 #define SENSOR_CHANNELS 6 /* closed, locked, open, alarm, fault, input */
@@ -78,7 +81,6 @@ enum {
 #define KIND_BIT(k) (1u << (k))
 #define DI_KINDS (KIND_BIT(KIND_BLAST_DOOR) | KIND_BIT(KIND_SMOKE) | KIND_BIT(KIND_WATER_LEAK))
 
-static int p_uris(const struct ini_key *, const char *, void *, char *, size_t);
 static int p_kind(const struct ini_key *, const char *, void *, char *, size_t);
 static int p_baud(const struct ini_key *, const char *, void *, char *, size_t);
 static int p_channel(const struct ini_key *, const char *, void *, char *, size_t);
@@ -129,40 +131,6 @@ static const struct ini_key gateway_keys[GK_COUNT] = {
                                100, 10000000, "100000"},
     [GK_TELEMETRY_MAX_MB] = {"telemetry_max_mb", ini_int, FIELD(struct cfg, telemetry_max_mb), 1,
                              4096, "64"},
-};
-
-enum {
-    MK_URI,
-    MK_USERNAME,
-    MK_PASSWORD_FILE,
-    MK_CA_FILE,
-    MK_CERT_FILE,
-    MK_KEY_FILE,
-    MK_TOPIC_PREFIX,
-    MK_KEEPALIVE,
-    MK_COUNT
-};
-static const struct ini_key mqtt_keys[MK_COUNT] = {
-    [MK_URI] = {"uri", p_uris, FIELD(struct cfg, mqtt.uri), .flags = INI_REQUIRED},
-    [MK_USERNAME] = {"username", ini_text, FIELD(struct cfg, mqtt.username)},
-    [MK_PASSWORD_FILE] = {"password_file", ini_text, FIELD(struct cfg, mqtt.password_file)},
-    [MK_CA_FILE] = {"ca_file", ini_text, FIELD(struct cfg, mqtt.ca_file)},
-    [MK_CERT_FILE] = {"cert_file", ini_text, FIELD(struct cfg, mqtt.cert_file)},
-    [MK_KEY_FILE] = {"key_file", ini_text, FIELD(struct cfg, mqtt.key_file)},
-    [MK_TOPIC_PREFIX] = {"topic_prefix", ini_topic, FIELD(struct cfg, mqtt.topic_prefix),
-                         .dflt = "shelter"},
-    /* MQTT carries the keepalive in whole seconds, 16 bits. */
-    [MK_KEEPALIVE] = {"keepalive", ini_duration_s, FIELD(struct cfg, mqtt.keepalive_s), 5000,
-                      3600000, .dflt = "30s"},
-};
-
-enum { IK_URL, IK_DATABASE, IK_ORG, IK_BUCKET, IK_TOKEN_FILE, IK_COUNT };
-static const struct ini_key influx_keys[IK_COUNT] = {
-    [IK_URL] = {"url", ini_url, FIELD(struct cfg, influx.url), .flags = INI_REQUIRED},
-    [IK_DATABASE] = {"database", ini_text, FIELD(struct cfg, influx.database)},
-    [IK_ORG] = {"org", ini_text, FIELD(struct cfg, influx.org)},
-    [IK_BUCKET] = {"bucket", ini_text, FIELD(struct cfg, influx.bucket)},
-    [IK_TOKEN_FILE] = {"token_file", ini_text, FIELD(struct cfg, influx.token_file)},
 };
 
 enum {
@@ -252,91 +220,12 @@ static const struct ini_key sensor_keys[SK_COUNT] = {
 static const int channel_keys[SENSOR_CHANNELS] = {SK_CLOSED_INPUT, SK_LOCKED_INPUT, SK_OPEN_INPUT,
                                                   SK_ALARM_INPUT,  SK_FAULT_INPUT,  SK_INPUT};
 
-_Static_assert(GK_COUNT <= INI_KEYS_MAX && MK_COUNT <= INI_KEYS_MAX && IK_COUNT <= INI_KEYS_MAX &&
-                   BK_COUNT <= INI_KEYS_MAX && SK_COUNT <= INI_KEYS_MAX,
+_Static_assert(GK_COUNT <= INI_KEYS_MAX && MQTTCFG_NKEYS <= INI_KEYS_MAX &&
+                   INFLUXCFG_NKEYS <= INI_KEYS_MAX && BK_COUNT <= INI_KEYS_MAX &&
+                   SK_COUNT <= INI_KEYS_MAX,
                "INI_KEYS_MAX too small");
 
 /* ---- the gateway's own value parsers (the "parser" column of the key tables) ---- */
-
-/* One MQTT broker URI: tcp://HOST[:PORT] or ssl://..., HOST may be [IPv6]. */
-static int check_uri(const char *uri, char *err, size_t errlen)
-{
-    const char *host, *port = NULL;
-    size_t hostlen;
-    long portnum;
-    char perr[64];
-
-    if (strncmp(uri, "tcp://", 6) != 0 && strncmp(uri, "ssl://", 6) != 0) {
-        snprintf(err, errlen, "'%.64s' must start with tcp:// or ssl://", uri);
-        return -1;
-    }
-    host = uri + 6;
-    if (strchr(host, '/') != NULL) {
-        snprintf(err, errlen, "'%.64s': a broker URI has no path", uri);
-        return -1;
-    }
-    if (host[0] == '[') {
-        const char *close = strchr(host, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
-            snprintf(err, errlen, "'%.64s': bad [IPv6] address", uri);
-            return -1;
-        }
-        hostlen = (size_t)(close - host - 1);
-        if (close[1] == ':')
-            port = close + 2;
-    } else {
-        const char *colon = strchr(host, ':');
-        hostlen = colon != NULL ? (size_t)(colon - host) : strlen(host);
-        if (colon != NULL)
-            port = colon + 1;
-    }
-    if (hostlen == 0) {
-        snprintf(err, errlen, "'%.64s' has no host", uri);
-        return -1;
-    }
-    if (port != NULL && parse_int(port, 1, 65535, &portnum, perr, sizeof(perr)) == -1) {
-        snprintf(err, errlen, "'%.64s': port %s", uri, perr);
-        return -1;
-    }
-    return 0;
-}
-
-/* uri: one or more URIs separated by blanks and/or commas. */
-static int p_uris(const struct ini_key *k, const char *value, void *field, char *err, size_t errlen)
-{
-    char(*uri)[CFG_TEXT_MAX] = field;
-    char one[CFG_TEXT_MAX];
-    int n = 0;
-    const char *q = value;
-    (void)k;
-
-    memset(uri, 0, sizeof(char[CFG_URI_MAX][CFG_TEXT_MAX]));
-    for (;;) {
-        q += strspn(q, " \t,");
-        if (*q == '\0')
-            break;
-        size_t len = strcspn(q, " \t,");
-        if (len >= sizeof(one)) {
-            snprintf(err, errlen, "a URI is too long (at most %zu bytes)", sizeof(one) - 1);
-            return -1;
-        }
-        memcpy(one, q, len);
-        one[len] = '\0';
-        if (check_uri(one, err, errlen) == -1)
-            return -1;
-        if (n == CFG_URI_MAX) {
-            snprintf(err, errlen, "too many URIs (at most %d)", CFG_URI_MAX);
-            return -1;
-        }
-        memcpy(uri[n++], one, len + 1);
-        q += len;
-    }
-    if (n == 0) {
-        snprintf(err, errlen, "no URI given");
-        return -1;
-    }
-    return 0;
-}
 
 static int p_kind(const struct ini_key *k, const char *value, void *field, char *err, size_t errlen)
 {
@@ -452,7 +341,7 @@ static void *open_mqtt(void *user, const char *name, int line, struct ini_keyset
     (void)name, (void)err, (void)errlen;
     p->mqtt_line = line;
     *ks = &p->mqtt_ks;
-    return p->c;
+    return &p->c->mqtt;
 }
 
 static void *open_influx(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
@@ -463,7 +352,7 @@ static void *open_influx(void *user, const char *name, int line, struct ini_keys
     p->influx_line = line;
     p->c->influx.enabled = 1;
     *ks = &p->influx_ks;
-    return p->c;
+    return &p->c->influx;
 }
 
 static void *open_bus(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
@@ -542,8 +431,8 @@ static int sensor_name_ok(const char *name, char *err, size_t errlen)
 /* clang-format off */
 static const struct ini_section sections[] = {
     {"gateway", gateway_keys, GK_COUNT, INI_SECTION_REQ, open_gateway, NULL, NULL},
-    {"mqtt", mqtt_keys, MK_COUNT, INI_LENIENT, open_mqtt, NULL, NULL},
-    {"influx", influx_keys, IK_COUNT, INI_LENIENT, open_influx, NULL, NULL},
+    {"mqtt", mqttcfg_keys, MQTTCFG_NKEYS, INI_LENIENT, open_mqtt, NULL, NULL},
+    {"influx", influxcfg_keys, INFLUXCFG_NKEYS, INI_LENIENT, open_influx, NULL, NULL},
     {"bus", bus_keys, BK_COUNT, INI_NAMED, open_bus, NULL, NULL},
     {"sensor", sensor_keys, SK_COUNT, INI_NAMED | INI_SECTION_REQ, open_sensor, sensor_other_key,
      sensor_name_ok},
@@ -581,64 +470,6 @@ static void check_gateway(struct parse *p, const char *models_dir_default)
                       "models_dir", "default '%.64s...' is too long", models_dir_default);
         else
             strcpy(c->models_dir, models_dir_default);
-    }
-}
-
-static void check_mqtt(struct parse *p)
-{
-    struct cfg *c = p->c;
-    const struct ini_keyset *ks = &p->mqtt_ks;
-
-    if (p->mqtt_line == 0)
-        return; /* optional for now: no MQTT output */
-    c->mqtt.nuri = 0;
-    while (c->mqtt.nuri < CFG_URI_MAX && c->mqtt.uri[c->mqtt.nuri][0] != '\0')
-        c->mqtt.nuri++;
-    /* A client certificate is useless without its key and vice versa. */
-    if (ks->line[MK_CERT_FILE] > 0 && ks->line[MK_KEY_FILE] == 0)
-        ini_error(p->ini, ks->line[MK_CERT_FILE], "mqtt", "cert_file", "needs key_file as well");
-    if (ks->line[MK_KEY_FILE] > 0 && ks->line[MK_CERT_FILE] == 0)
-        ini_error(p->ini, ks->line[MK_KEY_FILE], "mqtt", "key_file", "needs cert_file as well");
-    /* The MQTT client refuses these (mqtt_new()); --check must name them. */
-    if (ks->line[MK_PASSWORD_FILE] > 0 && ks->line[MK_USERNAME] == 0)
-        ini_error(p->ini, ks->line[MK_PASSWORD_FILE], "mqtt", "password_file", "needs username");
-    if (!ini_key_ok(ks, MK_URI) || c->mqtt.nuri == 0)
-        return;
-    int ntls = 0;
-    for (int i = 0; i < c->mqtt.nuri; i++)
-        ntls += strncmp(c->mqtt.uri[i], "ssl://", 6) == 0;
-    if (ntls > 0 && ntls < c->mqtt.nuri)
-        ini_error(p->ini, ks->line[MK_URI], "mqtt", "uri",
-                  "tcp:// and ssl:// mixed (failing over would drop TLS)");
-    static const int tls_keys[] = {MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE};
-    for (size_t i = 0; ntls == 0 && i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
-        if (ks->line[tls_keys[i]] > 0)
-            ini_error(p->ini, ks->line[tls_keys[i]], "mqtt", mqtt_keys[tls_keys[i]].name,
-                      "needs ssl:// URIs");
-}
-
-static void check_influx(struct parse *p)
-{
-    const struct ini_keyset *ks = &p->influx_ks;
-    bool v1, v2_any, v2_all;
-
-    if (p->influx_line == 0)
-        return; /* no InfluxDB output */
-    v1 = ks->line[IK_DATABASE] > 0;
-    v2_any = ks->line[IK_ORG] > 0 || ks->line[IK_BUCKET] > 0 || ks->line[IK_TOKEN_FILE] > 0;
-    v2_all = ks->line[IK_ORG] > 0 && ks->line[IK_BUCKET] > 0 && ks->line[IK_TOKEN_FILE] > 0;
-    if (v1 && v2_any) {
-        ini_error(
-            p->ini, ks->line[IK_DATABASE], "influx", "database",
-            "database (InfluxDB 1) and org/bucket/token_file (InfluxDB 2) exclude each other");
-    } else if (!v1 && !v2_any) {
-        ini_error(p->ini, p->influx_line, "influx", NULL,
-                  "needs database (InfluxDB 1) or org, bucket and token_file (InfluxDB 2)");
-    } else if (v2_any && !v2_all) {
-        for (int i = IK_ORG; i <= IK_TOKEN_FILE; i++)
-            if (ks->line[i] == 0)
-                ini_error(p->ini, p->influx_line, "influx", influx_keys[i].name,
-                          "missing (InfluxDB 2 needs org, bucket and token_file)");
     }
 }
 
@@ -915,8 +746,8 @@ static struct model_set *load_models(struct parse *p)
 static void validate(struct parse *p, const char *models_dir_default)
 {
     check_gateway(p, models_dir_default);
-    check_mqtt(p);
-    check_influx(p);
+    mqttcfg_check(p->ini, p->mqtt_line, &p->mqtt_ks, &p->c->mqtt);
+    influxcfg_check(p->ini, p->influx_line, &p->influx_ks);
     for (int i = 0; i < p->nbuses; i++)
         check_bus(p, &p->buses[i]);
     p->c->models = load_models(p);
@@ -949,11 +780,11 @@ static void record_file_lines(struct parse *p)
 {
     struct cfg *c = p->c;
     c->lines.state_dir = p->gateway_ks.line[GK_STATE_DIR];
-    c->lines.password_file = p->mqtt_ks.line[MK_PASSWORD_FILE];
-    c->lines.ca_file = p->mqtt_ks.line[MK_CA_FILE];
-    c->lines.cert_file = p->mqtt_ks.line[MK_CERT_FILE];
-    c->lines.key_file = p->mqtt_ks.line[MK_KEY_FILE];
-    c->lines.token_file = p->influx_ks.line[IK_TOKEN_FILE];
+    c->lines.password_file = p->mqtt_ks.line[MQTTCFG_PASSWORD_FILE];
+    c->lines.ca_file = p->mqtt_ks.line[MQTTCFG_CA_FILE];
+    c->lines.cert_file = p->mqtt_ks.line[MQTTCFG_CERT_FILE];
+    c->lines.key_file = p->mqtt_ks.line[MQTTCFG_KEY_FILE];
+    c->lines.token_file = p->influx_ks.line[INFLUXCFG_TOKEN_FILE];
 }
 
 /* Every problem is non-fatal (lenient, or a warning): all of them become
@@ -1027,8 +858,8 @@ struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, uns
         strcpy(p.c->path, path);
     /* Defaults of every single section hold even when it is absent. */
     ini_apply_defaults(gateway_keys, GK_COUNT, p.c);
-    ini_apply_defaults(mqtt_keys, MK_COUNT, p.c);
-    ini_apply_defaults(influx_keys, IK_COUNT, p.c);
+    ini_apply_defaults(mqttcfg_keys, MQTTCFG_NKEYS, &p.c->mqtt);
+    ini_apply_defaults(influxcfg_keys, INFLUXCFG_NKEYS, &p.c->influx);
 
     if (ini_read(p.ini) == -1 && !ini_oom(p.ini)) {
         err = errno; /* the file cannot be opened: nothing to validate */

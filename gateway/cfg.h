@@ -12,13 +12,15 @@
 #include <stdio.h>
 
 #include "alarm.h"
+#include "influxcfg.h"
 #include "kind.h"
 #include "mode.h"
 #include "model.h"
+#include "mqttcfg.h"
 
 #define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
 #define CFG_TEXT_MAX 256 /* UTF-8 display text, paths */
-#define CFG_URI_MAX 4
+#define CFG_URI_MAX MQTTCFG_URI_MAX
 
 enum bus_type { BUS_RTU, BUS_TCP };
 
@@ -73,24 +75,8 @@ struct cfg {
     char models_dir[CFG_TEXT_MAX]; /* directory the models came from */
     int telemetry_max_rows;        /* outbox cap on pending telemetry: rows (default 100000) */
     int telemetry_max_mb;          /* ... and payload MiB (default 64); alarms are never capped */
-    /* [mqtt] */
-    struct {
-        char uri[CFG_URI_MAX][CFG_TEXT_MAX];
-        int nuri;
-        char username[CFG_NAME_MAX];
-        char password_file[CFG_TEXT_MAX], ca_file[CFG_TEXT_MAX];
-        char cert_file[CFG_TEXT_MAX], key_file[CFG_TEXT_MAX];
-        char topic_prefix[CFG_NAME_MAX]; /* default "shelter" */
-        int keepalive_s;                 /* default 30 */
-        char error[512]; /* lenient load: the section's first problem; "" when usable */
-    } mqtt;
-    /* [influx]; enabled = section present */
-    struct {
-        int enabled;
-        char url[CFG_TEXT_MAX], database[CFG_NAME_MAX];
-        char org[CFG_NAME_MAX], bucket[CFG_NAME_MAX], token_file[CFG_TEXT_MAX];
-        char error[512]; /* lenient load: the section's first problem; "" when usable */
-    } influx;
+    struct mqttcfg mqtt;           /* [mqtt] (lib/mqttcfg.h) */
+    struct influxcfg influx;       /* [influx]; enabled = section present (lib/influxcfg.h) */
     /* What needs fixing but did not fail the load, one "FILE:LINE: ..."
      * line each ("\n"-terminated), or NULL when there was nothing: the
      * [mqtt] and [influx] problems of a lenient load, and warnings (a

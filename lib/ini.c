@@ -490,9 +490,15 @@ static void start_section(struct ini *ini, const char *text)
     }
     for (si = 0; si < ini->nsections; si++)
         if (strlen(ini->sections[si].type) == typelen &&
-            strncmp(ini->sections[si].type, inner, typelen) == 0)
+            strncmp(ini->sections[si].type, inner, typelen) == 0 &&
+            strcmp(ini->sections[si].type, INI_OTHER) != 0)
             break;
     if (si == ini->nsections) {
+        for (si = 0; si < ini->nsections; si++)
+            if (strcmp(ini->sections[si].type, INI_OTHER) == 0) {
+                ini->headers[si]++; /* another program's section: skipped quietly */
+                return;
+            }
         list_sections(ini, list, sizeof(list));
         ini_error(ini, line, label, NULL, "unknown section (expected %s)", list);
         return;

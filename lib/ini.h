@@ -123,8 +123,15 @@ enum {
     INI_LENIENT = 1u << 2,     /* its errors are warnings in a lenient load (ini_fatal) */
 };
 
+/* The type of a section that stands for every type the table does not
+ * list: such sections are read (the line rules hold) and their keys
+ * skipped, for a program that reads some sections of another program's
+ * file (shelter-report and the gateway's [influx]).  Its open() is not
+ * called. */
+#define INI_OTHER "*"
+
 struct ini_section {
-    const char *type; /* the header's first word */
+    const char *type; /* the header's first word, or INI_OTHER */
     const struct ini_key *keys;
     int nkeys;
     unsigned flags;

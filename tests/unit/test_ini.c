@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "influxcfg.h"
 #include "ini.h"
+#include "mqttcfg.h"
 
 #define CHANNELS_MAX 4
 
@@ -49,15 +51,16 @@ struct conf {
     char ack_url[128];
     bool verbose;
     uint64_t queue_max;
-    /* [mqtt] */
-    char uri[128];
-    char topic_prefix[64];
-    int keepalive_s;
+    struct mqttcfg mqtt; /* [mqtt]: the table every program shares */
+    int mqtt_line;
     struct ini_keyset notify_ks, mqtt_ks;
     struct channel channel[CHANNELS_MAX];
     int nchannels;
     struct route route[CHANNELS_MAX];
     int nroutes;
+    struct influxcfg influx; /* shelter-report: [influx] of a gateway.conf */
+    int influx_line;
+    struct ini_keyset influx_ks;
     int opens; /* open() calls */
 };
 
@@ -80,15 +83,6 @@ static const struct ini_key notify_keys[NK_COUNT] = {
     [NK_VERBOSE] = {"verbose", ini_bool, INI_FIELD(struct conf, verbose), .dflt = "no"},
     [NK_QUEUE_MAX] = {"queue_max", ini_size, INI_FIELD(struct conf, queue_max), 1 << 20, 1 << 30,
                       "64MiB"},
-};
-
-enum { MK_URI, MK_TOPIC_PREFIX, MK_KEEPALIVE, MK_COUNT };
-static const struct ini_key mqtt_keys[MK_COUNT] = {
-    [MK_URI] = {"uri", ini_host, INI_FIELD(struct conf, uri), .flags = INI_REQUIRED},
-    [MK_TOPIC_PREFIX] = {"topic_prefix", ini_topic, INI_FIELD(struct conf, topic_prefix),
-                         .dflt = "shelter"},
-    [MK_KEEPALIVE] = {"keepalive", ini_duration_s, INI_FIELD(struct conf, keepalive_s), 5000,
-                      3600000, "30s"},
 };
 
 enum { CK_TYPE, CK_URL, CK_SECRET_FILE, CK_RATE, CK_COUNT };
@@ -128,10 +122,11 @@ static void *open_mqtt(void *user, const char *name, int line, struct ini_keyset
                        size_t errlen)
 {
     struct conf *c = user;
-    (void)name, (void)line, (void)err, (void)errlen;
+    (void)name, (void)err, (void)errlen;
     c->opens++;
+    c->mqtt_line = line;
     *ks = &c->mqtt_ks;
-    return c;
+    return &c->mqtt;
 }
 
 static void *open_channel(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
@@ -177,7 +172,7 @@ static int route_name_ok(const char *name, char *err, size_t errlen)
 
 static const struct ini_section sections[] = {
     {"notify", notify_keys, NK_COUNT, INI_SECTION_REQ, open_notify, NULL, NULL},
-    {"mqtt", mqtt_keys, MK_COUNT, INI_LENIENT, open_mqtt, NULL, NULL},
+    {"mqtt", mqttcfg_keys, MQTTCFG_NKEYS, INI_LENIENT, open_mqtt, NULL, NULL},
     {"channel", channel_keys, CK_COUNT, INI_NAMED | INI_SECTION_REQ, open_channel, NULL, NULL},
     {"route", route_keys, RK_COUNT, INI_NAMED, open_route, NULL, route_name_ok},
 };
@@ -187,6 +182,7 @@ static const struct ini_section sections[] = {
 static void cross_check(struct ini *ini, struct conf *c)
 {
     char label[INI_LABEL_MAX];
+    mqttcfg_check(ini, c->mqtt_line, &c->mqtt_ks, &c->mqtt);
     for (int i = 0; i < c->nchannels; i++) {
         struct channel *ch = &c->channel[i];
         snprintf(label, sizeof(label), "channel %s", ch->name);
@@ -343,8 +339,10 @@ START_TEST(test_notify_conf_is_a_table)
     ck_assert_str_eq(conf.ack_url, "https://center.example.cn/ack");
     ck_assert(!conf.verbose); /* default */
     ck_assert_uint_eq(conf.queue_max, 8u << 20);
-    ck_assert_str_eq(conf.topic_prefix, "cn/shelter");
-    ck_assert_int_eq(conf.keepalive_s, 30); /* default */
+    ck_assert_int_eq(conf.mqtt.nuri, 1);
+    ck_assert_str_eq(conf.mqtt.uri[0], "ssl://broker:8883");
+    ck_assert_str_eq(conf.mqtt.topic_prefix, "cn/shelter");
+    ck_assert_int_eq(conf.mqtt.keepalive_s, 30); /* default */
     ck_assert_int_eq(conf.nchannels, 2);
     ck_assert_str_eq(conf.channel[0].name, "wecom-wanke");
     ck_assert_int_eq(conf.channel[0].line, 10);
@@ -609,7 +607,7 @@ END_TEST
 
 START_TEST(test_missing_required_sections_at_the_last_line)
 {
-    read_text("[mqtt]\nuri = a\n\n; end\n");
+    read_text("[mqtt]\nuri = tcp://a\n\n; end\n");
     expect("4: [notify]: required section missing\n"
            "4: no channel: at least one [channel NAME] section is required\n");
     read_text("");
@@ -662,6 +660,47 @@ START_TEST(test_open_can_refuse_a_section)
     read_text(with("[route a]\n[route b]\n[route c]\n[route d]\n[route e]\n"));
     ck_assert(ini_oom(ini));
     ck_assert_int_ge(ini_fatal(ini, false), 1);
+}
+END_TEST
+
+/* shelter-report reads the [influx] of a gateway.conf: the shared table
+ * for that section, and INI_OTHER for every other one. */
+static void *open_influx(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                         size_t errlen)
+{
+    struct conf *c = user;
+    (void)name, (void)err, (void)errlen;
+    c->opens++;
+    c->influx_line = line;
+    *ks = &c->influx_ks;
+    return &c->influx;
+}
+
+START_TEST(test_a_program_reads_one_section_of_another_programs_file)
+{
+    static const struct ini_section report[] = {
+        {"influx", influxcfg_keys, INFLUXCFG_NKEYS, INI_SECTION_REQ, open_influx, NULL, NULL},
+        {INI_OTHER, NULL, 0, 0, NULL, NULL, NULL},
+    };
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[gateway]\nid = sh-0001\n[bus rs485-1]\ntype = rtu\n"
+          "[influx]\nurl = http://127.0.0.1:8086\norg = city\nbucket = shelters\n"
+          "[sensor sump-1]\nhigh = 70%\n[*]\nx = 1\n",
+          f);
+    ck_assert_int_eq(fclose(f), 0);
+    memset(&conf, 0, sizeof(conf));
+    ini = ini_new(path, report, 2, &conf);
+    ck_assert_ptr_nonnull(ini);
+    ck_assert_int_eq(ini_read(ini), 0);
+    influxcfg_check(ini, conf.influx_line, &conf.influx_ks);
+    ck_assert_int_eq(conf.opens, 1);
+    ck_assert_str_eq(conf.influx.url, "http://127.0.0.1:8086");
+    ck_assert_int_eq(ini_headers(ini, "*"), 4); /* gateway, bus, sensor, and "[*]" itself */
+    ck_assert_int_eq(ini_count(ini), 1);
+    ck_assert_msg(
+        strstr(ini_problem(ini, 0)->text, ":5: [influx] token_file: missing (InfluxDB 2") != NULL,
+        "%s", ini_problem(ini, 0)->text);
 }
 END_TEST
 
@@ -768,6 +807,7 @@ static Suite *ini_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_section_header_rules);
     tcase_add_test(tc, test_open_can_refuse_a_section);
+    tcase_add_test(tc, test_a_program_reads_one_section_of_another_programs_file);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("problems");
