@@ -53,7 +53,7 @@ $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # What a module needs below it: the alarm engine the sensor kinds; cfg.c the
 # engine too (it applies the alarm keys through alarm_cfg_set) and the models.
-ALARM_LINK := $(G)/alarm.o $(LIBSENSORS)
+ALARM_LINK := $(G)/alarm_rules.o $(G)/alarm_engine.o $(G)/alarm_state.o $(LIBSENSORS)
 CFG_LINK   := $(G)/cfg.o $(ALARM_LINK)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

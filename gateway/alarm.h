@@ -3,6 +3,9 @@
  * no logging.  Readings and the time (monotonic ms for delays, wall-clock ms
  * for event timestamps) come in as arguments; alarm transitions go out as
  * events into a caller-provided bounded array.  Main thread only.
+ * Three files keep this contract: alarm_rules.c (the rules, their defaults
+ * and config keys), alarm_engine.c (evaluation), alarm_state.c (the state
+ * image); the alarms themselves are the catalogue's (sensors/alarmdef.h).
  *
  * Per (sensor, alarm) lifecycle: inactive -> active -> active+acked, and for
  * latching alarms active -> "returned, latched" until acknowledged.  Events:
@@ -89,7 +92,7 @@ struct alarm_rule_cfg {
     int64_t clear_delay_ms[ALARM_MODES];
     int64_t window_ms;
     int count;
-    unsigned mode_set; /* private to alarm.c: which per-mode values are mode-specific */
+    unsigned mode_set; /* private to alarm_rules.c: which per-mode values are mode-specific */
 };
 
 /* A sensor's alarm parameters; lives in struct cfg_sensor.  Indexed by
