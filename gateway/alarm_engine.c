@@ -5,7 +5,8 @@
  * and its door's tracker.  The rules are alarm_rules.c's, the state image
  * alarm_state.c's.
  *
- * Main design choice: every rule is one row of alarm_rule_defs and reduces to the
+ * Main design choice: every rule is one row of the rule table (alarm_rules.c)
+ * and reduces to the
  * same question at each reading and tick -- is the raise condition met, is the
  * clear condition met, or is it unknown -- answered by rule_cond(); step()
  * then runs the one lifecycle with its delays for all of them.  Principles:
@@ -193,11 +194,11 @@ static void sensor_init(struct sensor *s, const struct alarm_sensor *as, int64_t
     for (int id = 0; id < ALARM_COUNT; id++) {
         s->slot[id].cond_since = s->slot[id].clear_since = T_NONE;
         s->slot[id].value = NAN;
-        if (alarm_applies(s->kind, (enum alarm_id)id) && alarm_rule_defs[id].field != NULL) {
-            s->field[id] = kind_field(s->kind, alarm_rule_defs[id].field);
-            assert(s->field[id] != NULL); /* alarm_rule_defs names a field of the kind */
+        if (alarm_applies(s->kind, (enum alarm_id)id) && alarm_rule_field(id) != NULL) {
+            s->field[id] = kind_field(s->kind, alarm_rule_field(id));
+            assert(s->field[id] != NULL); /* the rule names a field of the kind */
         }
-        if (alarm_applies(s->kind, (enum alarm_id)id) && alarm_rule_defs[id].type == RT_LEVEL &&
+        if (alarm_applies(s->kind, (enum alarm_id)id) && alarm_rule_type(id) == RT_LEVEL &&
             s->cfg.rule[id].window_ms > 0) {
             s->mean[nm].alarm = id; /* nm < MEANS_MAX: alarm_cfg_validate */
             s->mean[nm].bucket_ms = s->cfg.rule[id].window_ms / MEAN_PER_WINDOW;
@@ -298,9 +299,9 @@ static double display(const struct sensor *s, enum alarm_id id, double v)
 {
     if (isnan(v))
         return v;
-    if (alarm_level_unit(s->kind, id) == VU_PCT) /* % of the pit depth, shown in m */
+    if (alarm_rule_in_pit_pct(s->kind, id)) /* % of the pit depth, shown in m */
         return v / 100.0 * s->pit_depth_m;
-    switch (alarm_rule_defs[id].type) {
+    switch (alarm_rule_type(id)) {
     case RT_NOT_SECURED:
     case RT_DOOR_OPEN:
     case RT_DOOR_CLOSED:
@@ -319,7 +320,7 @@ static double event_threshold(const struct sensor *s, enum alarm_id id, enum gw_
 {
     const struct alarm_rule_cfg *rc = &s->cfg.rule[id];
 
-    switch (alarm_rule_defs[id].type) {
+    switch (alarm_rule_type(id)) {
     case RT_LEVEL:
     case RT_RATE:
     case RT_CHATTER:
@@ -404,7 +405,7 @@ struct cond {
 static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, enum alarm_id id,
                              int64_t now)
 {
-    const struct rule_def *d = &alarm_rule_defs[id];
+    enum rule_type type = alarm_rule_type(id);
     const struct alarm_rule_cfg *rc = &s->cfg.rule[id];
     int m = eng->mode;
     struct cond c = {.known = false, .value = NAN};
@@ -414,7 +415,7 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
 
     if (!s->have)
         return c;
-    if (d->type == RT_COMM) {
+    if (type == RT_COMM) {
         c.known = true;
         c.raise = s->comm_lost;
         c.clear = !s->comm_lost;
@@ -422,7 +423,7 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
     }
     if (s->comm_lost || s->warming)
         return c;
-    if (d->type == RT_IMPLAUSIBLE) {
+    if (type == RT_IMPLAUSIBLE) {
         c.known = true;
         c.raise = s->implausible;
         c.clear = !s->implausible;
@@ -433,7 +434,7 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
     if (s->trust == TRUST_NONE)
         return c;
     c.known = true;
-    switch (d->type) {
+    switch (type) {
     case RT_LEVEL:
         if (rc->window_ms > 0) {
             const struct mean_ring *mr = mean_of(s, id);
@@ -474,7 +475,7 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
         break;
     }
     case RT_STATE: {
-        bool on = kind_state(&s->last, s->field[id]) == d->state;
+        bool on = kind_state(&s->last, s->field[id]) == alarm_rule_state(id);
         c.raise = on && s->slot[id].count >= rc->count;
         c.clear = !on;
         c.value = s->slot[id].count;
@@ -510,7 +511,7 @@ static struct cond rule_cond(const struct alarm_engine *eng, struct sensor *s, e
             c.known = false;
             return c;
         }
-        c.raise = door == (d->type == RT_DOOR_OPEN ? DOOR_OPEN : DOOR_CLOSED);
+        c.raise = door == (type == RT_DOOR_OPEN ? DOOR_OPEN : DOOR_CLOSED);
         c.clear = !c.raise;
         break;
     case RT_EXERCISE:
@@ -534,7 +535,7 @@ static void step(struct alarm_engine *eng, int si, enum alarm_id id, const struc
     struct sensor *s = &eng->s[si];
     struct slot *sl = &s->slot[id];
     const struct alarm_rule_cfg *rc = &s->cfg.rule[id];
-    const struct rule_def *d = &alarm_rule_defs[id];
+    enum rule_type type = alarm_rule_type(id);
     int m = eng->mode;
     struct alarm_event ev;
 
@@ -553,9 +554,9 @@ static void step(struct alarm_engine *eng, int si, enum alarm_id id, const struc
         sl->clear_since = T_NONE;
         return;
     }
-    if (!isnan(c->value) || d->type == RT_IMPLAUSIBLE)
+    if (!isnan(c->value) || type == RT_IMPLAUSIBLE)
         sl->value = c->value;
-    if (d->type == RT_EXERCISE)
+    if (type == RT_EXERCISE)
         sl->cond_since = s->door.last_cycle_ms;
     else if (!c->raise)
         sl->cond_since = T_NONE;
@@ -565,7 +566,7 @@ static void step(struct alarm_engine *eng, int si, enum alarm_id id, const struc
         sl->clear_since = T_NONE;
     else if (sl->clear_since == T_NONE)
         sl->clear_since = now;
-    if (d->type == RT_NOT_SECURED || d->type == RT_DOOR_OPEN || d->type == RT_DOOR_CLOSED)
+    if (type == RT_NOT_SECURED || type == RT_DOOR_OPEN || type == RT_DOOR_CLOSED)
         sl->value = c->raise ? (double)(now - sl->cond_since) : NAN;
 
     bool raise_due = c->raise && now - sl->cond_since >= rc->delay_ms[m];
@@ -681,11 +682,11 @@ static void ingest(struct alarm_engine *eng, struct sensor *s, const struct read
     for (int id = 0; id < ALARM_COUNT; id++) {
         if (!alarm_applies(s->kind, (enum alarm_id)id))
             continue;
-        if (alarm_rule_defs[id].type == RT_RATE && s->trust == TRUST_FULL) {
+        if (alarm_rule_type(id) == RT_RATE && s->trust == TRUST_FULL) {
             /* one ring: a kind has at most one rate rule */
             rate_add(&s->rate, now, kind_number(r, s->field[id]), s->cfg.rule[id].window_ms);
-        } else if (alarm_rule_defs[id].type == RT_STATE) {
-            bool on = kind_state(r, s->field[id]) == alarm_rule_defs[id].state;
+        } else if (alarm_rule_type(id) == RT_STATE) {
+            bool on = kind_state(r, s->field[id]) == alarm_rule_state(id);
             struct slot *sl = &s->slot[id];
             sl->count = on ? (sl->count < COUNT_MAX ? sl->count + 1 : COUNT_MAX) : 0;
         }

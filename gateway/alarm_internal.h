@@ -40,33 +40,16 @@ enum rule_type {
     RT_EXERCISE,
 };
 
-enum vunit { VU_NONE, VU_PCT, VU_PPM, VU_CM_MIN, VU_COUNT };
+/* What the engine asks of an alarm's rule (alarm_rules.c's table): its type,
+ * the field of the kind's readings it judges (RT_RATE, RT_STATE; NULL: the
+ * kind's value or none) and the state that meets it (RT_STATE). */
+enum rule_type alarm_rule_type(enum alarm_id id);
+const char *alarm_rule_field(enum alarm_id id);
+int alarm_rule_state(enum alarm_id id);
 
-/* The rule of one alarm; its name, kind, default severity, comparison and
- * event unit are the catalogue's (sensors/alarmdef.h). */
-struct rule_def {
-    enum rule_type type;
-    unsigned params;  /* PB() of the keys the config may set */
-    enum vunit vunit; /* of threshold and clear in the config */
-    /* RT_RATE, RT_STATE: the field of the kind's readings it judges (kind.h;
-     * RT_LEVEL judges the kind's value), and for RT_STATE the state that
-     * meets the condition */
-    const char *field;
-    int state;
-    struct {
-        double thr[ALARM_MODES], clr[ALARM_MODES];
-        int64_t delay[ALARM_MODES], clear_delay[ALARM_MODES];
-        int64_t window;
-        int count;
-        bool latch;
-    } def;
-};
-
-/* Indexed by enum alarm_id (alarm_rules.c). */
-extern const struct rule_def alarm_rule_defs[ALARM_COUNT];
-
-/* The config unit of a rule's levels for a kind (implausible: the kind's). */
-enum vunit alarm_level_unit(enum kind kind, enum alarm_id id);
+/* Are the levels of alarm id for a kind percentages of the pit depth
+ * (water_level), shown in metres in events? */
+bool alarm_rule_in_pit_pct(enum kind kind, enum alarm_id id);
 
 /* Are the levels of the kind's rules percentages of a pit depth
  * (water_level: its events show metres, its sensors need a pit_depth)? */
@@ -114,7 +97,7 @@ struct sensor {
     enum kind kind;
     double pit_depth_m;
     struct alarm_cfg cfg;
-    const struct kind_field *field[ALARM_COUNT]; /* rule_defs[].field of this kind */
+    const struct kind_field *field[ALARM_COUNT]; /* alarm_rule_field() of this kind */
     /* the last reading: not saved, a restored sensor waits for a fresh one */
     bool have; /* a reading since start or load */
     bool comm_lost;

@@ -1,6 +1,6 @@
 /*
  * alarm_rules: the rules of the alarm engine (see alarm.h): one row of
- * alarm_rule_defs per alarm with its type, the config keys it takes and its
+ * rule_defs per alarm with its type, the config keys it takes and its
  * defaults (docs/design.md section 9; names, kinds, severities and texts are
  * the catalogue's, sensors/alarmdef.c), the implausible rule per kind, and
  * the config keys of a [sensor] section that override them (alarm_cfg_set):
@@ -45,6 +45,28 @@ static const char *const param_suffix[P_NPARAMS] = {
     [P_ENABLED] = "_enabled",
 };
 
+enum vunit { VU_NONE, VU_PCT, VU_PPM, VU_CM_MIN, VU_COUNT };
+
+/* The rule of one alarm; its name, kind, default severity, comparison and
+ * event unit are the catalogue's (sensors/alarmdef.h). */
+struct rule_def {
+    enum rule_type type;
+    unsigned params;  /* PB() of the keys the config may set */
+    enum vunit vunit; /* of threshold and clear in the config */
+    /* RT_RATE, RT_STATE: the field of the kind's readings it judges (kind.h;
+     * RT_LEVEL judges the kind's value), and for RT_STATE the state that
+     * meets the condition */
+    const char *field;
+    int state;
+    struct {
+        double thr[ALARM_MODES], clr[ALARM_MODES];
+        int64_t delay[ALARM_MODES], clear_delay[ALARM_MODES];
+        int64_t window;
+        int count;
+        bool latch;
+    } def;
+};
+
 /* The rule table reads best as a table. */
 /* clang-format off */
 #define ALL3(x) {x, x, x}
@@ -52,7 +74,7 @@ static const char *const param_suffix[P_NPARAMS] = {
 #define MODES3(p, f, x) {p, f, x}
 
 /* docs/design.md section 9. */
-const struct rule_def alarm_rule_defs[ALARM_COUNT] = {
+static const struct rule_def rule_defs[ALARM_COUNT] = {
     [ALARM_COMM_LOST] = {RT_COMM, P_BASIC, VU_NONE, .def = {.count = 1}},
     /* threshold = largest plausible change between two readings (0 = off),
      * kind dependent: kind_rules */
@@ -121,7 +143,7 @@ void alarm_cfg_defaults(enum kind kind, struct alarm_cfg *ac)
     ac->kind = kind;
     ac->warmup_ms = (unsigned)kind < KIND_COUNT ? kind_def(kind)->warmup_ms : 0;
     for (int id = 0; id < ALARM_COUNT; id++) {
-        const struct rule_def *d = &alarm_rule_defs[id];
+        const struct rule_def *d = &rule_defs[id];
         struct alarm_rule_cfg *rc = &ac->rule[id];
         rc->enabled = alarm_applies(kind, (enum alarm_id)id);
         rc->latch = d->def.latch;
@@ -205,18 +227,18 @@ static int parse_level(enum vunit vu, const char *s, double *out, char *err, siz
     return -1;
 }
 
-enum vunit alarm_level_unit(enum kind kind, enum alarm_id id)
+/* The config unit of a rule's levels for a kind (implausible: the kind's). */
+static enum vunit level_unit(enum kind kind, enum alarm_id id)
 {
     if (id == ALARM_IMPLAUSIBLE)
         return (unsigned)kind < KIND_COUNT ? kind_rules[kind].vunit : VU_NONE;
-    return alarm_rule_defs[id].vunit;
+    return rule_defs[id].vunit;
 }
 
 bool alarm_pct_of_pit(enum kind kind)
 {
     for (int id = 0; id < ALARM_COUNT; id++)
-        if (alarm_applies(kind, (enum alarm_id)id) &&
-            alarm_level_unit(kind, (enum alarm_id)id) == VU_PCT)
+        if (alarm_applies(kind, (enum alarm_id)id) && level_unit(kind, (enum alarm_id)id) == VU_PCT)
             return true;
     return false;
 }
@@ -296,9 +318,9 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
     if (match_key(kind, k, &id, &p) < 0)
         return 1;
 
-    const struct rule_def *def = &alarm_rule_defs[id];
+    const struct rule_def *def = &rule_defs[id];
     struct alarm_rule_cfg *rc = &ac->rule[id];
-    enum vunit vu = alarm_level_unit(kind, id);
+    enum vunit vu = level_unit(kind, id);
     if (!(def->params & PB(p)) || ((p == P_THRESHOLD || p == P_CLEAR) && vu == VU_NONE)) {
         snprintf(err, errlen, "%s has no %s", alarm_name(id),
                  p == P_THRESHOLD ? "threshold" : param_suffix[p] + 1);
@@ -366,7 +388,7 @@ int alarm_cfg_validate(const struct alarm_cfg *ac, char *err, size_t errlen)
         return -1;
     }
     for (int id = 0; id < ALARM_COUNT; id++) {
-        const struct rule_def *d = &alarm_rule_defs[id];
+        const struct rule_def *d = &rule_defs[id];
         const struct alarm_rule_cfg *rc = &ac->rule[id];
         const char *name = alarm_name((enum alarm_id)id);
         bool strict = alarm_is_strict((enum alarm_id)id);
@@ -426,4 +448,24 @@ const char *alarm_event_unit(enum kind kind, enum alarm_id id)
     if (id == ALARM_IMPLAUSIBLE && (unsigned)kind < KIND_COUNT && kind_rules[kind].unit != NULL)
         return kind_rules[kind].unit;
     return alarm_def(id)->unit;
+}
+
+enum rule_type alarm_rule_type(enum alarm_id id)
+{
+    return rule_defs[id].type;
+}
+
+const char *alarm_rule_field(enum alarm_id id)
+{
+    return rule_defs[id].field;
+}
+
+int alarm_rule_state(enum alarm_id id)
+{
+    return rule_defs[id].state;
+}
+
+bool alarm_rule_in_pit_pct(enum kind kind, enum alarm_id id)
+{
+    return level_unit(kind, id) == VU_PCT;
 }
