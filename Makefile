@@ -103,8 +103,8 @@ link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B4, then a B3 follow-up): the simulator links gateway/cfg.o (and so
-# alarm.o) to read gateway.conf; see the INC TODO above.
+# TODO(B3 follow-up): the simulator links gateway/cfg.o (and so the alarm
+# engine's rules) to read gateway.conf; see the INC TODO above.
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
 	$(link)
 
