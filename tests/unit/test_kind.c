@@ -699,7 +699,8 @@ static struct reading full_reading(enum kind k)
             break;
         }
     }
-    r.v.blast_door.contacts_present |= CONTACT_CLOSED | CONTACT_LOCKED; /* decode sets these */
+    if (k == KIND_BLAST_DOOR) /* decode sets these */
+        r.v.blast_door.contacts_present |= CONTACT_CLOSED | CONTACT_LOCKED;
     return r;
 }
 
