@@ -136,6 +136,7 @@ LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o
 LINK_test_printable      := $(G)/command.o $(CFG_LINK)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
+LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
 LINK_influx_drive        := $(G)/influx.o
