@@ -52,6 +52,7 @@
 #include "outbox.h"
 #include "payload.h"
 #include "points.h"
+#include "topic.h"
 #include "uplink.h"
 
 #define COMMIT_EVERY_MS 1000     /* telemetry and confirmations */
@@ -462,6 +463,14 @@ static void mqtt_setup(struct delivery *d)
         .keepalive_s = c->mqtt.keepalive_s,
         .will_topic = d->status_topic,
         .will_payload = "{\"online\":false}",
+        /* QoS 1, retain as published: the broker would clear the retain flag
+         * of what it forwards live, and a retained command published while
+         * we are connected would look like an ordinary one. */
+        .subscriptions = {{.filter = d->cmd_filter, .qos = 1, .retain_as_published = 1},
+                          /* The sync: our retained alarms come back, then (one
+                           * SUBSCRIBE, in order) our retained status marks their end. */
+                          {.filter = d->alarm_filter, .qos = 1, .retain_as_published = 1},
+                          {.filter = d->status_topic, .qos = 1, .retain_as_published = 1}},
         .nsubscriptions = 3,
         /* The outbox never fills the window: replies and status always fit. */
         .max_inflight = OUTBOX_WINDOW + DIRECT_WINDOW,
@@ -470,11 +479,6 @@ static void mqtt_setup(struct delivery *d)
     };
     for (int i = 0; i < c->mqtt.nuri; i++)
         o.uris[i] = c->mqtt.uri[i];
-    o.subscriptions[0] = d->cmd_filter;
-    /* The sync: our retained alarms come back, then (one SUBSCRIBE, in
-     * order) our retained status marks their end. */
-    o.subscriptions[1] = d->alarm_filter;
-    o.subscriptions[2] = d->status_topic;
     d->mq = mqtt_new(&o, err, sizeof(err));
     if (d->mq != NULL && d->started && mqtt_start(d->mq, err, sizeof(err)) == -1) {
         mqtt_free(d->mq);
@@ -596,17 +600,18 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     d->retry_ms = RETRY_MIN_MS;
     d->last = calloc((size_t)c->nsensors + 1, sizeof(*d->last));
     d->doors = calloc((size_t)c->nsensors + 1, sizeof(*d->doors));
-    if (d->last == NULL || d->doors == NULL || topic_base(c, d->base, sizeof(d->base)) == -1) {
+    if (d->last == NULL || d->doors == NULL ||
+        payload_topic_base(c, d->base, sizeof(d->base)) == -1) {
         snprintf(err, errlen, "out of memory or topic too long");
         goto fail;
     }
-    snprintf(d->status_topic, sizeof(d->status_topic), "%s/status", d->base);
-    snprintf(d->cmd_filter, sizeof(d->cmd_filter), "%s/cmd/+", d->base);
-    snprintf(d->result_topic, sizeof(d->result_topic), "%s/cmd_result", d->base);
+    topic_join(d->status_topic, sizeof(d->status_topic), d->base, "status", NULL);
+    topic_join(d->cmd_filter, sizeof(d->cmd_filter), d->base, "cmd", "+", NULL);
+    topic_join(d->result_topic, sizeof(d->result_topic), d->base, "cmd_result", NULL);
 
     snprintf(path, sizeof(path), "%s/outbox.db", c->state_dir);
     snprintf(seq_path, sizeof(seq_path), "%s/seq.reserved", c->state_dir);
-    snprintf(d->alarm_filter, sizeof(d->alarm_filter), "%s/alarm/#", d->base);
+    topic_join(d->alarm_filter, sizeof(d->alarm_filter), d->base, "alarm", "#", NULL);
     struct outbox_limits lim = {.max_telemetry_rows = c->telemetry_max_rows,
                                 .max_telemetry_bytes = (int64_t)c->telemetry_max_mb << 20,
                                 /* per sink: MQTT stops at OUTBOX_WINDOW (pump); InfluxDB
