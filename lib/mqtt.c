@@ -112,13 +112,18 @@ static void copy_detail(char *dst, const char *src)
     snprintf(dst, MQTT_DETAIL_MAX, "%.*s", MQTT_DETAIL_MAX - 1, src ? src : "");
 }
 
-/* Block every signal while Paho may start its threads (they inherit the
- * mask), so signals reach the program's own threads only. */
+/* Block every asynchronous signal while Paho may start its threads (they
+ * inherit the mask), so signals reach the program's own threads only.  The
+ * synchronous ones stay open: a fault in Paho's thread must still reach its
+ * handler (ASan's, a core dump). */
 static void signals_block(sigset_t *old)
 {
+    static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
     sigset_t all;
 
     sigfillset(&all);
+    for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
+        sigdelset(&all, sync_signals[i]);
     pthread_sigmask(SIG_BLOCK, &all, old);
 }
 

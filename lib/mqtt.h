@@ -27,8 +27,8 @@
  * persistent session, and a filter on incoming topics.
  *
  * Thread: every function here is for the main thread only.  Paho's threads
- * are started with every signal blocked, so signals reach the program's own
- * threads only.
+ * are started with every asynchronous signal blocked, so signals reach the
+ * program's own threads only.
  */
 #ifndef GW_MQTT_H
 #define GW_MQTT_H
@@ -48,7 +48,9 @@ struct mqtt;
  * publications come back. */
 struct mqtt_sub {
     const char *filter;      /* a topic filter, or $share/{group}/{filter} (MQTT 5 shared
-                              * subscription: each message goes to one of the group) */
+                              * subscription: each message goes to one of the group;
+                              * mosquitto 2.0.11 sends the retained messages to the member
+                              * that subscribes, other brokers may send none) */
     int qos;                 /* 0 or 1 */
     int retain_as_published; /* keep the retain flag on live messages: a retained command
                               * published while we are connected still looks retained */
