@@ -200,6 +200,7 @@ FUZZ_COMMON           := $(G)/plan.o $(CFG_LINK)
 FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
+# watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
 FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(G)/alarm_text.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
