@@ -191,7 +191,7 @@ int topic_base(char *buf, size_t len, const char *prefix, const char *const leve
 
 bool topic_slug_valid(const char *s, size_t len)
 {
-    if (len == 0 || len >= TOPIC_LEVEL_SIZE)
+    if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -264,7 +264,7 @@ int topic_subtree_parse(const char *s, struct topic_subtree *st, char *err, size
             memset(st, 0, sizeof(*st));
             return -1;
         }
-        if (!topic_slug_valid(level, len)) {
+        if (!topic_slug_valid(level, len) || len >= TOPIC_LEVEL_SIZE) {
             snprintf(err, errlen,
                      "'%.128s': level %d is not a slug (1 to %d bytes of A-Z a-z 0-9 _ -)", s,
                      st->nlevels + 1, TOPIC_LEVEL_SIZE - 1);

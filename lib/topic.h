@@ -80,8 +80,9 @@ int topic_join(char *buf, size_t len, const char *first, ...) __attribute__((sen
  * enum topic_level order).  The length, or -1 with errno ENOSPC. */
 int topic_base(char *buf, size_t len, const char *prefix, const char *const level[TOPIC_LEVELS]);
 
-/* A level a configuration may name (a slug): 1..TOPIC_LEVEL_SIZE - 1 bytes of
- * A-Z a-z 0-9 _ -.  len bytes of s are judged. */
+/* A slug: a topic level a configuration may name, 1 or more bytes of
+ * A-Z a-z 0-9 _ - (never a wildcard, a blank or '/'); also an InfluxDB tag
+ * value and a config section's NAME (lib/ini.c).  len bytes of s are judged. */
 bool topic_slug_valid(const char *s, size_t len);
 
 /* A topic one may publish to: not empty, no wildcard, no NUL (below 64 KiB). */
