@@ -126,7 +126,9 @@ LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/st
                             $(G)/outbox.o $(G)/payload.o $(G)/influx.o \
                             $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
+LINK_test_exec           := $(B)/center/watch/exec.o
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
+LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o
 LINK_test_ini            :=
 LINK_test_kind           := $(LIBSENSORS)
@@ -140,6 +142,7 @@ LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o
 LINK_test_printable      := $(G)/command.o
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
+LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(ALARM_LINK)
 LINK_influx_drive        := $(G)/influx.o
@@ -201,6 +204,7 @@ FUZZ_COMMON           := $(G)/plan.o $(CFG_LINK)
 FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
+# watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
 FUZZ_LINK_watch       := $(B)/center/watch/watch.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
