@@ -264,6 +264,25 @@ static bool engine_has(const struct alarm_engine *eng, const struct sensor *s)
     return false;
 }
 
+/* A reader of the records of a checked image (image_check). */
+static struct xio image_reader(const unsigned char *p, size_t len, int64_t base)
+{
+    return (struct xio){
+        .p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true, .base = base};
+}
+
+/* The next record into tmp: 0, or -1 with errno EINVAL (not a valid record). */
+static int next_record(struct xio *x, struct sensor *tmp)
+{
+    memset(tmp, 0, sizeof(*tmp));
+    xfer_sensor(x, tmp);
+    if (x->fail) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
 int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
                      int64_t wall_ms)
 {
@@ -280,14 +299,10 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
         return -1;
     /* Pass 0 validates every record, pass 1 applies: all or nothing. */
     for (int pass = 0; pass < 2; pass++) {
-        struct xio x = {
-            .p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true, .base = base};
+        struct xio x = image_reader(p, len, base);
         for (uint32_t i = 0; i < n; i++) {
-            memset(tmp, 0, sizeof(*tmp));
-            xfer_sensor(&x, tmp);
-            if (x.fail) {
+            if (next_record(&x, tmp) == -1) {
                 free(tmp);
-                errno = EINVAL;
                 return -1;
             }
             if (pass == 0)
@@ -320,15 +335,10 @@ int alarm_state_orphans(const struct alarm_engine *eng, const void *buf, size_t 
     tmp = calloc(1, sizeof(*tmp));
     if (tmp == NULL)
         return -1;
-    struct xio x = {
-        .p = (unsigned char *)p, .len = len, .off = HEADER_SIZE, .load = true, .base = base};
+    struct xio x = image_reader(p, len, base);
     for (uint32_t i = 0; i < n; i++) {
-        memset(tmp, 0, sizeof(*tmp));
-        xfer_sensor(&x, tmp);
-        if (x.fail) {
-            errno = EINVAL;
+        if (next_record(&x, tmp) == -1)
             goto fail;
-        }
         if (engine_has(eng, tmp))
             continue;
         struct alarm_cfg defaults;
