@@ -136,6 +136,7 @@ LINK_test_lineproto      := $(LIBSENSORS)
 LINK_test_model          := $(LIBSENSORS)
 LINK_test_mqtt_transport :=
 LINK_test_outbox         := $(G)/outbox.o
+LINK_test_output         := $(G)/output.o
 LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
