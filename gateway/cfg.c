@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -55,6 +56,14 @@ struct sensor_parse {
     int ch[SENSOR_CHANNELS], ch_key[SENSOR_CHANNELS];
 };
 
+struct output_parse {
+    struct cfg_output o;
+    char bus_name[CFG_NAME_MAX];
+    char model_name[MODEL_NAME_MAX];
+    struct ini_keyset ks;
+    bool placed; /* bus, unit and model known: for the checks across outputs */
+};
+
 struct parse {
     struct cfg *c;
     struct ini *ini;
@@ -65,6 +74,8 @@ struct parse {
     int nbuses;
     struct sensor_parse *sensors;
     int nsensors;
+    struct output_parse *outputs;
+    int noutputs;
 };
 
 /* ---- key tables ---- */
@@ -216,13 +227,37 @@ static const struct ini_key sensor_keys[SK_COUNT] = {
                             .flags = K_INPUTS | INI_EMPTY_OK, .tag = DI_KINDS},
 };
 
+/* [output NAME] (docs/design.md section 19); `on` is resolved against the
+ * sensors and the alarm catalogue once the whole file is read. */
+enum { OK_BUS, OK_UNIT, OK_MODEL, OK_CHANNEL, OK_ON, OK_UNTIL, OK_MIN_ON, OK_LOCATION, OK_COUNT };
+static const struct name_value until_names[] = {
+    {"cleared", OUTPUT_UNTIL_CLEARED}, {"acked", OUTPUT_UNTIL_ACKED}, {NULL, 0}};
+static const struct ini_key output_keys[OK_COUNT] = {
+    [OK_BUS] = {"bus", ini_slug, FIELD(struct output_parse, bus_name), .flags = INI_REQUIRED},
+    /* The range of a unit id depends on the bus type: checked in check_output(). */
+    [OK_UNIT] = {"unit", ini_int, FIELD(struct output_parse, o.unit), 0, 255,
+                 .flags = INI_REQUIRED},
+    [OK_MODEL] = {"model", ini_text, FIELD(struct output_parse, model_name), .flags = INI_REQUIRED},
+    /* The model says how many channels it has: checked in check_output(). */
+    [OK_CHANNEL] = {"channel", ini_int, FIELD(struct output_parse, o.channel), 0, 31,
+                    .flags = INI_REQUIRED},
+    [OK_ON] = {"on", ini_text, FIELD(struct output_parse, o.on), .flags = INI_REQUIRED},
+    [OK_UNTIL] = {"until", ini_enum, FIELD(struct output_parse, o.until), .dflt = "cleared",
+                  .names = until_names},
+    [OK_MIN_ON] = {"min_on", ini_duration_ms, FIELD(struct output_parse, o.min_on_ms), 0, 3600000,
+                   .dflt = "0s"},
+    [OK_LOCATION] = {"location", ini_text, FIELD(struct output_parse, o.location),
+                     .flags = INI_EMPTY_OK},
+};
+_Static_assert(sizeof(enum output_until) == sizeof(int), "enum output_until is not int-sized");
+
 /* The channel keys of a sensor, in the order channels are claimed. */
 static const int channel_keys[SENSOR_CHANNELS] = {SK_CLOSED_INPUT, SK_LOCKED_INPUT, SK_OPEN_INPUT,
                                                   SK_ALARM_INPUT,  SK_FAULT_INPUT,  SK_INPUT};
 
 _Static_assert(GK_COUNT <= INI_KEYS_MAX && MQTTCFG_NKEYS <= INI_KEYS_MAX &&
                    INFLUXCFG_NKEYS <= INI_KEYS_MAX && BK_COUNT <= INI_KEYS_MAX &&
-                   SK_COUNT <= INI_KEYS_MAX,
+                   SK_COUNT <= INI_KEYS_MAX && OK_COUNT <= INI_KEYS_MAX,
                "INI_KEYS_MAX too small");
 
 /* ---- the gateway's own value parsers (the "parser" column of the key tables) ---- */
@@ -391,6 +426,23 @@ static void *open_sensor(void *user, const char *name, int line, struct ini_keys
     return sp;
 }
 
+static void *open_output(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                         size_t errlen)
+{
+    struct parse *p = user;
+    (void)err, (void)errlen;
+    struct output_parse *v = grow(p->outputs, p->noutputs, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    p->outputs = v;
+    struct output_parse *op = &p->outputs[p->noutputs++];
+    memset(op, 0, sizeof(*op));
+    snprintf(op->o.name, sizeof(op->o.name), "%s", name);
+    op->o.line = line;
+    *ks = &op->ks;
+    return op;
+}
+
 /* A sensor key outside the kind table: an alarm override (docs/design.md
  * section 9), kept for check_sensor(), which knows the sensor's kind once
  * the whole section is read. */
@@ -436,6 +488,7 @@ static const struct ini_section sections[] = {
     {"bus", bus_keys, BK_COUNT, INI_NAMED, open_bus, NULL, NULL},
     {"sensor", sensor_keys, SK_COUNT, INI_NAMED | INI_SECTION_REQ, open_sensor, sensor_other_key,
      sensor_name_ok},
+    {"output", output_keys, OK_COUNT, INI_NAMED, open_output, NULL, sensor_name_ok},
 };
 /* clang-format on */
 #define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
@@ -518,6 +571,10 @@ static void list_models(const struct model_set *ms, char *buf, size_t len)
 static void list_kinds(unsigned kinds, char *buf, size_t len)
 {
     size_t used = 0;
+    if (kinds == 0) {
+        snprintf(buf, len, "none: it is an output module's, for an [output]");
+        return;
+    }
     buf[0] = '\0';
     for (int k = 0; k < KIND_COUNT && used < len; k++) {
         if (!(kinds & KIND_BIT(k)))
@@ -713,6 +770,212 @@ static void check_shared_units(struct parse *p)
     }
 }
 
+/* ---- [output NAME] ---- */
+
+/* The alarm names of kind k, "a, b, c", into buf. */
+static void list_alarms(enum kind k, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int id = 0; id < ALARM_COUNT && used < len; id++) {
+        if (!alarm_applies(k, (enum alarm_id)id))
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                         alarm_name((enum alarm_id)id));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* A sensor name or a glob of one: the characters of a slug, * ? [ ] ! */
+static bool glob_ok(const char *g)
+{
+    if (*g == '\0')
+        return false;
+    for (; *g != '\0'; g++)
+        if (!isalnum((unsigned char)*g) && strchr("_-*?[]!", *g) == NULL)
+            return false;
+    return true;
+}
+
+static int add_src(struct cfg_output *o, int sensor, enum alarm_id alarm)
+{
+    for (int i = 0; i < o->nsrc; i++)
+        if (o->src[i].sensor == sensor && o->src[i].alarm == alarm)
+            return 0; /* listed twice (two globs matching it): once */
+    struct output_src *v = grow(o->src, o->nsrc, sizeof(*v));
+    if (v == NULL)
+        return -1;
+    o->src = v;
+    o->src[o->nsrc++] = (struct output_src){sensor, alarm, NULL};
+    return 0;
+}
+
+/* One term SENSOR-GLOB:ALARM of an `on` list: every sensor it matches that
+ * has that alarm.  A term that matches no sensor, names an alarm none of
+ * them has, or is not of that shape is an error at the key's line. */
+static void resolve_term(struct parse *p, struct output_parse *op, const char *label, int line,
+                         const char *term)
+{
+    char glob[CFG_NAME_MAX + 16], alarm[CFG_NAME_MAX], list[256];
+    const char *colon = strchr(term, ':');
+    int matched = 0, found = 0, known_kind = -1;
+    bool is_glob = strpbrk(term, "*?[") != NULL;
+
+    if (colon == NULL || colon == term || colon[1] == '\0' || strchr(colon + 1, ':') != NULL ||
+        (size_t)(colon - term) >= sizeof(glob) || strlen(colon + 1) >= sizeof(alarm)) {
+        ini_error(p->ini, line, label, "on",
+                  "'%s' is not SENSOR:ALARM (a sensor name or glob, "
+                  "a colon, an alarm name: leak-ramp:leak, sump-*:high_high)",
+                  term);
+        return;
+    }
+    memcpy(glob, term, (size_t)(colon - term));
+    glob[colon - term] = '\0';
+    snprintf(alarm, sizeof(alarm), "%s", colon + 1);
+    if (!glob_ok(glob)) {
+        ini_error(p->ini, line, label, "on", "'%s' is not a sensor name or glob", glob);
+        return;
+    }
+    for (int i = 0; i < p->nsensors; i++) {
+        const struct sensor_parse *sp = &p->sensors[i];
+        enum alarm_id id;
+        if (fnmatch(glob, sp->s.name, 0) != 0)
+            continue;
+        matched++;
+        if (!ini_key_ok(&sp->ks, SK_KIND))
+            continue; /* its kind is unknown (reported): no alarm to look up */
+        known_kind = sp->s.def.kind;
+        if (alarm_from_name(sp->s.def.kind, alarm, &id) == -1)
+            continue;
+        found++;
+        if (add_src(&op->o, i, id) == -1)
+            return; /* out of memory: the front-end reports it */
+    }
+    if (matched == 0)
+        ini_error(p->ini, line, label, "on",
+                  is_glob ? "no sensor matches '%s'" : "unknown sensor '%s'", glob);
+    else if (found == 0 && known_kind >= 0) {
+        list_alarms((enum kind)known_kind, list, sizeof(list));
+        if (is_glob)
+            ini_error(p->ini, line, label, "on",
+                      "no sensor matching '%s' has an alarm '%s' (%s has: %s)", glob, alarm,
+                      kind_name((enum kind)known_kind), list);
+        else
+            ini_error(p->ini, line, label, "on", "sensor %s (%s) has no alarm '%s' (it has: %s)",
+                      glob, kind_name((enum kind)known_kind), alarm, list);
+    }
+}
+
+static void resolve_on(struct parse *p, struct output_parse *op, const char *label)
+{
+    int line = op->ks.line[OK_ON];
+    char copy[CFG_TEXT_MAX], *save = NULL;
+    int terms = 0;
+
+    if (!ini_key_ok(&op->ks, OK_ON))
+        return;
+    snprintf(copy, sizeof(copy), "%s", op->o.on); /* cut up in place */
+    for (char *t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save)) {
+        resolve_term(p, op, label, line, t);
+        terms++;
+    }
+    if (terms == 0)
+        ini_error(p->ini, line, label, "on", "no SENSOR:ALARM given");
+}
+
+static void check_output(struct parse *p, struct output_parse *op, const struct model_set *ms)
+{
+    struct cfg_output *o = &op->o;
+    const struct ini_keyset *ks = &op->ks;
+    const struct cfg_bus *bus = NULL;
+    const struct model_point *coils = NULL;
+    char label[LABEL_MAX], list[256];
+
+    snprintf(label, sizeof(label), "output %s", o->name);
+    for (int i = 0; i < p->nsensors; i++)
+        if (strcmp(p->sensors[i].s.name, o->name) == 0)
+            ini_error(p->ini, o->line, label, NULL,
+                      "the name is already sensor %s (line %d): alarm topics name one or the "
+                      "other",
+                      o->name, p->sensors[i].s.line);
+    if (ini_key_ok(ks, OK_BUS)) {
+        o->bus = find_bus(p, op->bus_name);
+        if (o->bus < 0)
+            ini_error(p->ini, ks->line[OK_BUS], label, "bus", "unknown bus '%s'", op->bus_name);
+        else
+            bus = &p->buses[o->bus].b;
+    }
+    if (bus != NULL && ini_key_ok(&p->buses[o->bus].ks, BK_TYPE) && ini_key_ok(ks, OK_UNIT) &&
+        !unit_addressable(bus->type, o->unit))
+        ini_error(p->ini, ks->line[OK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
+                  o->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
+                  bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
+    if (ms != NULL && ini_key_ok(ks, OK_MODEL)) {
+        o->model = model_set_find(ms, op->model_name);
+        if (o->model == NULL) {
+            list_models(ms, list, sizeof(list));
+            ini_error(p->ini, ks->line[OK_MODEL], label, "model", "unknown model '%s' (known: %s)",
+                      op->model_name, list);
+        } else if ((coils = model_outputs(o->model)) == NULL) {
+            ini_error(p->ini, ks->line[OK_MODEL], label, "model",
+                      "model %s has no outputs to switch (it is a sensor's: an output module's "
+                      "model has a written point `outputs`, as do8)",
+                      o->model->name);
+            o->model = NULL;
+        }
+    }
+    if (coils != NULL && ini_key_ok(ks, OK_CHANNEL) && o->channel >= coils->bits)
+        ini_error(p->ini, ks->line[OK_CHANNEL], label, "channel",
+                  "channel %d out of range: model %s has outputs 0..%d", o->channel, o->model->name,
+                  coils->bits - 1);
+    resolve_on(p, op, label);
+    op->placed = bus != NULL && ini_key_ok(ks, OK_UNIT) && coils != NULL &&
+                 ini_key_ok(ks, OK_CHANNEL) && o->channel < coils->bits;
+}
+
+/* One output per coil; a module is an output module (never a sensor's
+ * unit as well: one device has one register map), of one model. */
+static void check_output_units(struct parse *p)
+{
+    char label[LABEL_MAX];
+    for (int j = 0; j < p->noutputs; j++) {
+        struct output_parse *b = &p->outputs[j];
+        if (!b->placed)
+            continue;
+        const char *bus = p->buses[b->o.bus].b.name;
+        snprintf(label, sizeof(label), "output %s", b->o.name);
+        for (int i = 0; i < p->nsensors; i++) {
+            const struct sensor_parse *s = &p->sensors[i];
+            if (s->shareable && s->s.bus == b->o.bus && s->s.unit == b->o.unit) {
+                ini_error(p->ini, b->ks.line[OK_UNIT], label, "unit",
+                          "unit %d on bus %s is sensor %s (line %d): an output module is a "
+                          "unit of its own",
+                          b->o.unit, bus, s->s.name, s->s.line);
+                break;
+            }
+        }
+        for (int i = 0; i < j; i++) {
+            const struct output_parse *a = &p->outputs[i];
+            if (!a->placed || a->o.bus != b->o.bus || a->o.unit != b->o.unit)
+                continue;
+            if (a->o.model != b->o.model) {
+                ini_error(p->ini, b->ks.line[OK_MODEL], label, "model",
+                          "unit %d on bus %s is already output %s (line %d) of model %s", b->o.unit,
+                          bus, a->o.name, a->o.line, a->o.model->name);
+                break;
+            }
+            if (a->o.channel == b->o.channel) {
+                ini_error(p->ini, b->ks.line[OK_CHANNEL], label, "channel",
+                          "channel %d of unit %d on bus %s is already output %s (line %d)",
+                          b->o.channel, b->o.unit, bus, a->o.name, a->o.line);
+                break;
+            }
+        }
+    }
+}
+
 static struct model_set *load_models(struct parse *p)
 {
     char err[4096];
@@ -754,6 +1017,9 @@ static void validate(struct parse *p, const char *models_dir_default)
     for (int i = 0; i < p->nsensors; i++)
         check_sensor(p, &p->sensors[i], p->c->models);
     check_shared_units(p);
+    for (int i = 0; i < p->noutputs; i++)
+        check_output(p, &p->outputs[i], p->c->models);
+    check_output_units(p);
 }
 
 /* Move the parsed buses and sensors into the cfg's own arrays. */
@@ -762,7 +1028,8 @@ static int assemble(struct parse *p)
     struct cfg *c = p->c;
     c->buses = calloc((size_t)p->nbuses + 1, sizeof(*c->buses));
     c->sensors = calloc((size_t)p->nsensors + 1, sizeof(*c->sensors));
-    if (c->buses == NULL || c->sensors == NULL)
+    c->outputs = calloc((size_t)p->noutputs + 1, sizeof(*c->outputs));
+    if (c->buses == NULL || c->sensors == NULL || c->outputs == NULL)
         return -1;
     for (int i = 0; i < p->nbuses; i++) {
         c->buses[i] = p->buses[i].b;
@@ -770,8 +1037,16 @@ static int assemble(struct parse *p)
     }
     for (int i = 0; i < p->nsensors; i++)
         c->sensors[i] = p->sensors[i].s;
+    for (int i = 0; i < p->noutputs; i++) {
+        struct cfg_output *o = &c->outputs[i];
+        *o = p->outputs[i].o;
+        p->outputs[i].o.src = NULL; /* the cfg owns it now */
+        for (int j = 0; j < o->nsrc; j++)
+            o->src[j].sensor_name = c->sensors[o->src[j].sensor].name;
+    }
     c->nbuses = p->nbuses;
     c->nsensors = p->nsensors;
+    c->noutputs = p->noutputs;
     return 0;
 }
 
@@ -825,6 +1100,9 @@ static void parse_free(struct parse *p)
         free(p->sensors[i].extra);
     }
     free(p->sensors);
+    for (int i = 0; i < p->noutputs; i++)
+        free(p->outputs[i].o.src);
+    free(p->outputs);
     free(p->buses);
     ini_free(p->ini);
 }
@@ -900,6 +1178,9 @@ void cfg_free(struct cfg *c)
         return;
     free(c->buses);
     free(c->sensors);
+    for (int i = 0; c->outputs != NULL && i < c->noutputs; i++)
+        free(c->outputs[i].src);
+    free(c->outputs);
     free(c->warnings);
     model_set_free(c->models);
     free(c);

@@ -17,6 +17,7 @@
 #include "mode.h"
 #include "model.h"
 #include "mqttcfg.h"
+#include "output.h"
 #include "sensor.h"
 
 #define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
@@ -58,6 +59,23 @@ struct cfg_sensor {
     struct alarm_cfg alarm;      /* the kind's alarm defaults with this sensor's overrides */
 };
 
+/* [output NAME]: a relay channel on an output module, switched by alarms
+ * (docs/design.md section 19). */
+struct cfg_output {
+    char name[CFG_NAME_MAX];
+    int line;                  /* line of the [output NAME] header */
+    int bus;                   /* index into cfg->buses */
+    int unit;                  /* Modbus unit id of the module */
+    const struct model *model; /* owned by cfg->models; has model_outputs() */
+    int channel;               /* its coil: model_outputs()->address + channel */
+    char on[CFG_TEXT_MAX];     /* the `on` list as written (SENSOR-GLOB:ALARM, ...) */
+    struct output_src *src;    /* what it resolves to: every (sensor, alarm); owned */
+    int nsrc;
+    enum output_until until;     /* default cleared */
+    int min_on_ms;               /* default 0 */
+    char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
+};
+
 struct cfg {
     char path[CFG_TEXT_MAX];
     /* [gateway] */
@@ -86,6 +104,8 @@ struct cfg {
     int nbuses;
     struct cfg_sensor *sensors;
     int nsensors;
+    struct cfg_output *outputs;
+    int noutputs;
     struct model_set *models;
 };
 
