@@ -44,6 +44,7 @@
 #include "log.h"
 #include "mbtcp.h"
 #include "plan.h"
+#include "relay.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -87,6 +88,9 @@ struct poller {
 
     atomic_llong heartbeat_ms;
     atomic_ullong polls, poll_failures;
+
+    struct relay *relay; /* the bus's output modules (relay.h), NULL: none */
+    atomic_int kicked;   /* the main thread wants an output switched: stop idling */
 };
 
 static const char *ordinal(int n)
@@ -377,6 +381,117 @@ static void test_stall(struct poller *b)
         sleep_until(b, mono_ms() + 100);
 }
 
+/* ---- outputs (relay.h): coil writes ahead of the queued polls ---------- */
+
+/* One attempt of an output transaction, as a poll's: a unit's failure
+ * leaves the bus up (late bytes drained), anything else drops the link.
+ * The bus's gap follows every transaction. */
+static int output_transaction_end(struct poller *b, int rc)
+{
+    int err = errno;
+    if (rc == -1 && !unit_error(err))
+        link_drop(b, err);
+    else if (rc == -1 && !(err >= EMBXILFUN && err <= EMBXGTAR)) {
+        drain_late_reply(b);
+        if (modbus_flush(b->ctx) == -1)
+            link_drop(b, errno);
+    }
+    if (b->connected && b->conf->gap_ms > 0)
+        sleep_until(b, mono_ms() + b->conf->gap_ms);
+    errno = err;
+    return rc == 0 ? 0 : -1;
+}
+
+static int output_write(void *ctx, int unit, int fc, uint16_t addr, bool on)
+{
+    struct poller *b = ctx;
+    uint8_t bit = on ? 1 : 0;
+    int n;
+
+    if (!b->connected && mono_ms() >= b->reconnect_at_ms)
+        link_connect(b);
+    if (!b->connected) {
+        errno = b->last_connect_err ? b->last_connect_err : ENOTCONN;
+        return -1;
+    }
+    if (modbus_set_slave(b->ctx, unit) == -1)
+        return -1;
+    if (fc == 15)
+        n = modbus_write_bits(b->ctx, addr, 1, &bit);
+    else
+        n = modbus_write_bit(b->ctx, addr, bit);
+    return output_transaction_end(b, n == -1 ? -1 : 0);
+}
+
+static int output_read(void *ctx, int unit, uint16_t start, uint16_t count, uint8_t *bits)
+{
+    struct poller *b = ctx;
+    struct plan_request rq = {.unit = unit, .fn = MB_FN_COILS, .start = start, .count = count};
+    int rc;
+
+    if (!b->connected && mono_ms() >= b->reconnect_at_ms)
+        link_connect(b);
+    if (!b->connected) {
+        errno = b->last_connect_err ? b->last_connect_err : ENOTCONN;
+        return -1;
+    }
+    rc = do_read(b, &rq, b->result);
+    if (rc == 0)
+        memcpy(bits, b->result->data.bits, count);
+    return output_transaction_end(b, rc == 0 ? 0 : -1);
+}
+
+/* The poller's one hook for outputs: serve what is due.  1 when it did. */
+static int serve_outputs(struct poller *b, int64_t now)
+{
+    if (b->relay == NULL || b->once)
+        return 0;
+    atomic_store(&b->kicked, 0);
+    if (relay_due_ms(b->relay, now) > 0)
+        return 0;
+    struct relay_io io = {.ctx = b,
+                          .attempts = 1 + b->conf->retries,
+                          .write_coil = output_write,
+                          .read_coils = output_read};
+    relay_serve(b->relay, now, &io);
+    atomic_store(&b->heartbeat_ms, mono_ms());
+    return 1;
+}
+
+/* Idle until deadline, a stop, or a kick (an output to switch). */
+static void idle_until(struct poller *b, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000L};
+    if (b->relay != NULL) {
+        int64_t due = mono_ms() + relay_due_ms(b->relay, mono_ms());
+        if (due < deadline_ms)
+            deadline_ms = due;
+        ts = (struct timespec){.tv_sec = deadline_ms / 1000,
+                               .tv_nsec = (deadline_ms % 1000) * 1000000L};
+    }
+    pthread_mutex_lock(&b->lock);
+    while (!atomic_load(&b->stop) && !atomic_load(&b->kicked) && mono_ms() < deadline_ms) {
+        if (pthread_cond_timedwait(&b->wake, &b->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+void poller_set_relay(struct poller *b, struct relay *r)
+{
+    b->relay = r;
+}
+
+void poller_kick(struct poller *b)
+{
+    if (b == NULL)
+        return;
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->kicked, 1);
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void *poller_thread(void *arg)
 {
     struct poller *b = arg;
@@ -389,6 +504,8 @@ static void *poller_thread(void *arg)
         struct sched *next = NULL;
 
         atomic_store(&b->heartbeat_ms, now);
+        if (serve_outputs(b, now))
+            continue; /* outputs first: then the queued polls */
         for (int i = 0; i < b->nsched; i++) {
             struct sched *s = &b->sched[i];
             if (b->once && s->done)
@@ -396,17 +513,18 @@ static void *poller_thread(void *arg)
             if (next == NULL || s->next_due_ms < next->next_due_ms)
                 next = s;
         }
-        if (next == NULL)
+        if (next == NULL && (b->once || b->relay == NULL))
             break; /* once mode: every request polled */
         if (b->once) {
             poll_one(b, next);
             next->done = 1;
             continue;
         }
-        if (next->next_due_ms > now) {
+        if (next == NULL || next->next_due_ms > now) {
             /* Wake at least every second so the heartbeat shows the thread alive. */
-            int64_t until = next->next_due_ms < now + 1000 ? next->next_due_ms : now + 1000;
-            sleep_until(b, until);
+            int64_t until = next != NULL && next->next_due_ms < now + 1000 ? next->next_due_ms
+                                                                           : now + 1000;
+            idle_until(b, until);
             continue;
         }
         poll_one(b, next);
@@ -444,6 +562,7 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
     atomic_init(&b->heartbeat_ms, mono_ms());
     atomic_init(&b->polls, 0);
     atomic_init(&b->poll_failures, 0);
+    atomic_init(&b->kicked, 0);
     pthread_mutex_init(&b->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
