@@ -4,6 +4,7 @@
  *   shelter-watch [--broker URI] [--username U --password-file F] [--ca-file F]
  *                 [--lang zh|en] [--exec CMD] [FILTER ...]     default FILTER shelter/#
  *   shelter-watch ack [--broker URI ...] [--by NAME] ALARM_TOPIC
+ *   shelter-watch silence [--broker URI ...] [--by NAME] OUTPUT_TOPIC
  *
  * Watching: subscribe to the filters, list the active alarms from the
  * retained alarm topics, then print every transition and every gateway going
@@ -56,7 +57,8 @@ struct opts {
     enum gw_lang lang;
     const char *filters[FILTERS_MAX];
     int nfilters;
-    const char *alarm_topic; /* ack */
+    const char *alarm_topic; /* ack: the alarm topic; silence: the output topic */
+    bool silence;            /* `silence`, not `ack` */
 };
 
 static void usage(FILE *f)
@@ -65,12 +67,14 @@ static void usage(FILE *f)
             "usage: shelter-watch [--broker URI] [--username U --password-file F] [--ca-file F]\n"
             "                     [--lang zh|en] [--exec CMD] [FILTER ...]   (default FILTER %s)\n"
             "       shelter-watch ack [--broker URI ...] [--by NAME] ALARM_TOPIC\n"
+            "       shelter-watch silence [--broker URI ...] [--by NAME] OUTPUT_TOPIC\n"
             "\n"
             "Lists the active alarms under the filters, then shows every alarm transition\n"
             "and every gateway going online or offline, one line each.  --exec runs CMD\n"
             "(/bin/sh -c) for each new alarm with the alarm's JSON on its stdin and the\n"
             "alarm topic in $SHELTER_ALARM_TOPIC.  `ack` acknowledges an alarm and prints\n"
-            "the gateway's answer (exit 0 ok, 1 error).  Broker default %s;\n"
+            "the gateway's answer (exit 0 ok, 1 error); `silence` turns an on-site output\n"
+            "(a siren, {base}/output/NAME) off until a new alarm, and answers the same way.  Broker default %s;\n"
             "ssl:// URIs with --ca-file for TLS; the password only from a file.\n",
             DEFAULT_FILTER, DEFAULT_BROKER);
 }
@@ -160,7 +164,8 @@ static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
     }
     if (ack) {
         if (optind != argc - 1) {
-            fprintf(stderr, "shelter-watch ack: exactly one ALARM_TOPIC\n");
+            fprintf(stderr, "shelter-watch %s: exactly one %s\n", argv[0],
+                    strcmp(argv[0], "silence") == 0 ? "OUTPUT_TOPIC" : "ALARM_TOPIC");
             usage(stderr);
             return -1;
         }
@@ -652,14 +657,17 @@ static int run_ack(const struct opts *o)
     int rc = 1;
     bool sent = false;
 
-    if (watch_ack_target(o->alarm_topic, base, sizeof(base), sensor, alarm, err, sizeof(err)) ==
-        -1) {
-        fprintf(stderr, "shelter-watch ack: %s\n", err);
+    const char *verb = o->silence ? "silence" : "ack";
+    if ((o->silence ? watch_silence_target(o->alarm_topic, base, sizeof(base), sensor, err,
+                                           sizeof(err))
+                    : watch_ack_target(o->alarm_topic, base, sizeof(base), sensor, alarm, err,
+                                       sizeof(err))) == -1) {
+        fprintf(stderr, "shelter-watch %s: %s\n", verb, err);
         return 64;
     }
     if (o->by != NULL) {
         if (strlen(o->by) == 0 || strlen(o->by) > GWMSG_TEXT_MAX) {
-            fprintf(stderr, "shelter-watch ack: --by: 1..%d bytes\n", GWMSG_TEXT_MAX);
+            fprintf(stderr, "shelter-watch %s: --by: 1..%d bytes\n", verb, GWMSG_TEXT_MAX);
             return 64;
         }
         snprintf(by, sizeof(by), "%s", o->by);
@@ -668,14 +676,16 @@ static int run_ack(const struct opts *o)
         snprintf(by, sizeof(by), "%s", pw != NULL ? pw->pw_name : "shelter-watch");
     }
     topic_join(result_topic, sizeof(result_topic), base, "cmd_result", NULL);
-    topic_join(cmd_topic, sizeof(cmd_topic), base, "cmd", "ack", NULL);
+    topic_join(cmd_topic, sizeof(cmd_topic), base, "cmd", verb, NULL);
     filters[0] = result_topic;
     if ((m = broker_new(o, filters, 1)) == NULL)
         goto out;
     /* The command's id is the client's (made unique, the unique part first:
      * an id is cut at GWMSG_TEXT_MAX bytes). */
     snprintf(id, sizeof(id), "%s", mqtt_client_id(m));
-    if ((payload = gwmsg_ack_payload(id, sensor, alarm, by)) == NULL) {
+    payload = o->silence ? gwmsg_silence_payload(id, sensor, by)
+                         : gwmsg_ack_payload(id, sensor, alarm, by);
+    if (payload == NULL) {
         log_warnx("out of memory");
         goto out;
     }
@@ -759,11 +769,13 @@ out:
 int main(int argc, char **argv)
 {
     struct opts o;
-    bool ack = argc > 1 && strcmp(argv[1], "ack") == 0;
+    bool silence = argc > 1 && strcmp(argv[1], "silence") == 0;
+    bool ack = silence || (argc > 1 && strcmp(argv[1], "ack") == 0);
 
     log_init(getenv("SHELTER_WATCH_DEBUG") != NULL);
     if (parse_opts(ack ? argc - 1 : argc, ack ? argv + 1 : argv, ack, &o) == -1)
         return 64;
+    o.silence = silence;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     if (!ack && signals_init() == -1) {

@@ -76,14 +76,19 @@ wait_for 10 coil ramp-sign 0
 # 5. cmd/silence: off until a new alarm sets it again.
 simctl set leak-ramp wet 1 >/dev/null
 wait_for 10 coil ramp-siren 1
-pub silence '{"id":"s1","output":"ramp-siren","by":"test"}'
-check "cmd/silence answers ok" wait_for 10 grep -q '"id":"s1".*"ok":true' "$T/sub.log"
+WATCH=$BUILD/shelter-watch
+"$WATCH" silence --broker "tcp://127.0.0.1:$BROKER_PORT" --by test "$BASE/output/ramp-siren" >"$T/silence.out" 2>&1
+rc=$?
+cat "$T/silence.out"
+check "shelter-watch silence: the gateway answers ok (exit 0)" test "$rc" = 0 -a "$(cat "$T/silence.out")" = ok
 check "... the siren goes off at once (min_on ends)" wait_for 3 coil ramp-siren 0
 check "... the sign stays on" coil ramp-sign 1
 check "... published as silenced by test" \
 	wait_for 5 grep -q "^$BASE/output/ramp-siren {.*\"on\":false.*\"silenced\":true,\"by\":\"test\"" "$T/sub.log"
-pub silence '{"id":"s2","output":"no-such","by":"test"}'
-check "cmd/silence of an unknown output is refused" wait_for 10 grep -q '"id":"s2".*"ok":false' "$T/sub.log"
+"$WATCH" silence --broker "tcp://127.0.0.1:$BROKER_PORT" "$BASE/output/no-such" >"$T/silence2.out" 2>&1
+rc=$?
+check "silence of an unknown output is refused (exit 1, the reason)" \
+	test "$rc" = 1 -a "$(cat "$T/silence2.out")" = 'error: no output "no-such"'
 simctl set smoke-relay smoke fire >/dev/null
 check "a new alarm (fire) sets the silenced siren again" wait_for 10 coil ramp-siren 1
 pub ack '{"id":"a3","sensor":"smoke-relay","alarm":"fire","by":"test"}'
