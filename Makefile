@@ -141,6 +141,7 @@ LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/relay.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
+LINK_test_relay          := $(G)/relay.o $(CFG_LINK)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
 LINK_test_topic          :=
