@@ -7,6 +7,7 @@
 # wear: bytes the gateway writes on steady readings (no scenario) over
 # BENCH_STEADY_SECONDS (default 120; the engine state is offered every 10 min,
 # so 660 or more includes one such write), extrapolated to a day.
+# Last, the on-site outputs' latency (tests/bench/outputs.sh).
 . "$(dirname "$0")/../integration/lib.sh"
 SECS=${BENCH_SECONDS:-30}
 STEADY=${BENCH_STEADY_SECONDS:-120}
@@ -59,3 +60,4 @@ echo "  Modbus requests served: ${polls}; alarm transitions: ${alarms}"
 echo "$STEADY_LINE1"
 echo "$STEADY_LINE2"
 "$BUILD/tests/bench_core"
+bash "$ROOT/tests/bench/outputs.sh" # output latency: tests/bench/outputs.sh
