@@ -18,9 +18,11 @@
 
 #define MEMBERS_MAX 64 /* members of a command's object scanned for escaped NULs */
 
-static const char *const verb_names[] = {
-    [CMD_ACK] = "ack",   [CMD_INHIBIT] = "inhibit", [CMD_MODE] = "mode",
-    [CMD_TEST] = "test", [CMD_SILENCE] = "silence"};
+static const char *const verb_names[] = {[CMD_ACK] = "ack",
+                                         [CMD_INHIBIT] = "inhibit",
+                                         [CMD_MODE] = "mode",
+                                         [CMD_TEST] = "test",
+                                         [CMD_SILENCE] = "silence"};
 
 /* Fields each verb accepts (id, gateway and by are accepted by all). */
 static const struct {
@@ -170,7 +172,8 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
         goto out;
     }
     if (v == (int)(sizeof(verb_names) / sizeof(verb_names[0]))) {
-        snprintf(err, errlen, "unknown command \"%.32s\" (ack, inhibit, mode, test, silence)", verb);
+        snprintf(err, errlen, "unknown command \"%.32s\" (ack, inhibit, mode, test, silence)",
+                 verb);
         goto out;
     }
     out->verb = (enum cmd_verb)v;

@@ -1,7 +1,7 @@
 /*
  * command: strict parsing of the MQTT commands under {base}/cmd/{verb}
- * (docs/design.md section 10): ack, inhibit, mode, test, silence.  Pure: bytes in, a struct or a reason
- * out.  Whether the named sensor and alarm exist is the caller's check.
+ * (docs/design.md section 10): ack, inhibit, mode, test, silence.  Pure: bytes in, a struct or a
+ * reason out.  Whether the named sensor and alarm exist is the caller's check.
  */
 #ifndef GW_COMMAND_H
 #define GW_COMMAND_H

@@ -216,8 +216,8 @@ int delivery_queue_output(struct delivery *d, const char *name, const char *json
     return rc;
 }
 
-int delivery_output_fault(struct delivery *d, const char *output, const char *location,
-                          bool raised, const char *why)
+int delivery_output_fault(struct delivery *d, const char *output, const char *location, bool raised,
+                          const char *why)
 {
     char text[256];
     const bool zh = d->cfg->language == LANG_ZH;
@@ -425,7 +425,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     }
     for (int i = 0; i < d->ntel; i++) {
         const struct tel *t = &d->tel[i];
-        const char *name = t->sensor >= 0 ? d->cfg->sensors[t->sensor].name
+        const char *name = t->sensor >= 0    ? d->cfg->sensors[t->sensor].name
                            : t->name != NULL ? t->name
                                              : "gateway";
         const char *topic = "";

@@ -91,8 +91,8 @@ int delivery_queue_output(struct delivery *d, const char *name, const char *json
 
 /* Raise (with why) or clear {output}/output_fault (major) now, as its own
  * commit.  0, or -1 (ENOMEM; logged). */
-int delivery_output_fault(struct delivery *d, const char *output, const char *location,
-                          bool raised, const char *why);
+int delivery_output_fault(struct delivery *d, const char *output, const char *location, bool raised,
+                          const char *why);
 
 /* Is sensor/alarm raised in the current alarm state the outbox holds (the
  * last run's, at start)? */

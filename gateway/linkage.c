@@ -218,9 +218,10 @@ static void publish(struct linkage *lk, int i)
     char *json = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     site = payload_site(lk->cfg);
-    int n = points_output(&site, co->name, st->on, quality_of(o), nreasons, now, line,
-                          sizeof(line));
-    if (json == NULL || delivery_queue_output(lk->d, co->name, json, n > 0 ? line : NULL, now) == -1)
+    int n =
+        points_output(&site, co->name, st->on, quality_of(o), nreasons, now, line, sizeof(line));
+    if (json == NULL ||
+        delivery_queue_output(lk->d, co->name, json, n > 0 ? line : NULL, now) == -1)
         log_warnx("output %s: state not published: out of memory", co->name);
     else
         snprintf(o->last_pub, sizeof(o->last_pub), "%s", key);
@@ -237,7 +238,9 @@ void linkage_eval(struct linkage *lk, const struct alarm_engine *eng, int64_t no
         const struct output_state *st = output_state(lk->set, i);
         if (relay_want(lk->relays[co->bus], i, st->on)) {
             log_info("output %s: %s%s%s", co->name, st->on ? "on" : "off",
-                     st->test ? " (test)" : st->min_on && st->on ? " (min_on)" : "",
+                     st->test               ? " (test)"
+                     : st->min_on && st->on ? " (min_on)"
+                                            : "",
                      st->silenced ? " (silenced)" : "");
             if (lk->pollers != NULL)
                 poller_kick(lk->pollers[co->bus]);
@@ -265,9 +268,8 @@ void linkage_take(struct linkage *lk)
         struct lout *o = &lk->outs[i];
         o->rep = lk->reports[i];
         if (o->rep.fault != o->fault_raised && (o->rep.fault || o->rep.actual >= 0)) {
-            if (lk->d != NULL &&
-                delivery_output_fault(lk->d, co->name, co->location, o->rep.fault, o->rep.why) ==
-                    -1)
+            if (lk->d != NULL && delivery_output_fault(lk->d, co->name, co->location, o->rep.fault,
+                                                       o->rep.why) == -1)
                 continue; /* not taken (out of memory): tried again with the next report */
             if (lk->d == NULL)
                 log_warnx("output %s: %s", co->name, o->rep.fault ? o->rep.why : "working again");

@@ -522,8 +522,8 @@ static void *poller_thread(void *arg)
         }
         if (next == NULL || next->next_due_ms > now) {
             /* Wake at least every second so the heartbeat shows the thread alive. */
-            int64_t until = next != NULL && next->next_due_ms < now + 1000 ? next->next_due_ms
-                                                                           : now + 1000;
+            int64_t until =
+                next != NULL && next->next_due_ms < now + 1000 ? next->next_due_ms : now + 1000;
             idle_until(b, until);
             continue;
         }

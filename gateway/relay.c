@@ -25,8 +25,8 @@
 #include "model.h"
 
 struct rout {
-    int oi;      /* index into cfg->outputs */
-    int module;  /* index into r->modules */
+    int oi;     /* index into cfg->outputs */
+    int module; /* index into r->modules */
     uint16_t coil;
     int write_fc; /* 5 or 15 */
     /* shared (lock) */

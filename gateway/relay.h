@@ -41,10 +41,10 @@ struct relay_io {
 
 /* What the poller last saw of one output. */
 struct relay_report {
-    int actual;            /* last read-back: 0 or 1; -1 unknown */
-    bool fault;            /* output_fault: see above */
+    int actual;              /* last read-back: 0 or 1; -1 unknown */
+    bool fault;              /* output_fault: see above */
     char why[RELAY_WHY_MAX]; /* the fault's reason, "" when none */
-    int64_t wrote_wall_ms; /* wall clock of the last write acknowledged, 0: none */
+    int64_t wrote_wall_ms;   /* wall clock of the last write acknowledged, 0: none */
 };
 
 /* The outputs of c on bus (indices of c->outputs); NULL with errno ENOMEM,

@@ -641,8 +641,8 @@ static void check_model(struct load *ld)
             bad = 1;
         }
         /* An output module's coils: written with FC05/FC15, read back with FC01. */
-        if (kl[PK_WRITE] && (strcmp(p->name, "outputs") != 0 || !is_bits ||
-                             m->function != MB_FN_COILS)) {
+        if (kl[PK_WRITE] &&
+            (strcmp(p->name, "outputs") != 0 || !is_bits || m->function != MB_FN_COILS)) {
             ini_error(ld->ini, kl[PK_WRITE], pn, "write",
                       "only the point `outputs` of type bits on a model read with FC01 (coils) "
                       "is written");

@@ -6,10 +6,10 @@
  * Measurements: one per sensor kind (its name; fields from the kind table,
  * kind.h: the reading's values, a door's contacts as contact_* booleans, a
  * door's movements as `movement` and `travel_s`), `alarm` for every
- * transition, `gateway` for health, `output` for the warning outputs.  Tags on every point: the five levels
- * of the maintenance network, the shelter and the sensor, so each level
- * queries its own subtree; on `alarm` also alarm, severity, kind and event.
- * Line protocol, ms precision (lib/lineproto.h).
+ * transition, `gateway` for health, `output` for the warning outputs.  Tags on every point: the
+ * five levels of the maintenance network, the shelter and the sensor, so each level queries its own
+ * subtree; on `alarm` also alarm, severity, kind and event. Line protocol, ms precision
+ * (lib/lineproto.h).
  *
  * Pure: no I/O, no configuration; the caller says where the points come
  * from (struct points_site).  Any thread.

@@ -74,7 +74,8 @@ static void usage(FILE *f)
             "(/bin/sh -c) for each new alarm with the alarm's JSON on its stdin and the\n"
             "alarm topic in $SHELTER_ALARM_TOPIC.  `ack` acknowledges an alarm and prints\n"
             "the gateway's answer (exit 0 ok, 1 error); `silence` turns an on-site output\n"
-            "(a siren, {base}/output/NAME) off until a new alarm, and answers the same way.  Broker default %s;\n"
+            "(a siren, {base}/output/NAME) off until a new alarm, and answers the same way.  "
+            "Broker default %s;\n"
             "ssl:// URIs with --ca-file for TLS; the password only from a file.\n",
             DEFAULT_FILTER, DEFAULT_BROKER);
 }
@@ -658,10 +659,10 @@ static int run_ack(const struct opts *o)
     bool sent = false;
 
     const char *verb = o->silence ? "silence" : "ack";
-    if ((o->silence ? watch_silence_target(o->alarm_topic, base, sizeof(base), sensor, err,
-                                           sizeof(err))
-                    : watch_ack_target(o->alarm_topic, base, sizeof(base), sensor, alarm, err,
-                                       sizeof(err))) == -1) {
+    if ((o->silence
+             ? watch_silence_target(o->alarm_topic, base, sizeof(base), sensor, err, sizeof(err))
+             : watch_ack_target(o->alarm_topic, base, sizeof(base), sensor, alarm, err,
+                                sizeof(err))) == -1) {
         fprintf(stderr, "shelter-watch %s: %s\n", verb, err);
         return 64;
     }

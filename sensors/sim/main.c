@@ -443,7 +443,8 @@ static void ctl_line(struct sim *sim, int ci, char *line)
         }
     } else if (simstate_command(sim->st, line, reply, sizeof(reply)) > 0) {
         snprintf(reply, sizeof(reply),
-                 "error: unknown command '%s' (set, raw, fault, get, stats, writes, play, stop)", verb);
+                 "error: unknown command '%s' (set, raw, fault, get, stats, writes, play, stop)",
+                 verb);
     }
     log_debug("control: %s -> %.*s", line, (int)strcspn(reply, "\n"), reply);
     size_t n = strlen(reply);

@@ -990,7 +990,8 @@ static int cmd_writes(struct simstate *st, int argc, char **argv, char *reply, s
     uint64_t first = st->nwrites > WRITES_MAX ? st->nwrites - WRITES_MAX : 0;
     for (uint64_t i = first; i < st->nwrites && n < len; i++) {
         const struct sim_write_rec *r = &st->writes[i % WRITES_MAX];
-        n += (size_t)snprintf(reply + n, len - n, "\n%s %d FC%02u addr=%u qty=%u value=%u ms=%lld %s",
+        n += (size_t)snprintf(reply + n, len - n,
+                              "\n%s %d FC%02u addr=%u qty=%u value=%u ms=%lld %s",
                               st->cfg->buses[r->bus].name, r->unit, r->fc, r->addr, r->qty,
                               r->first, (long long)r->wall_ms, r->outcome);
     }

@@ -298,8 +298,8 @@ START_TEST(test_silence_names_its_output)
     ck_assert_int_eq(parse("silence", "{\"id\":\"s2\"}"), -1);
     ck_assert_str_eq(err, "missing field \"output\"");
     ck_assert_int_eq(parse("silence", "{\"id\":\"s3\",\"output\":\"x\",\"sensor\":\"y\"}"), -1);
-    ck_assert_int_eq(parse("ack", "{\"id\":\"a\",\"sensor\":\"s\",\"alarm\":\"a\",\"output\":\"x\"}"),
-                     -1);
+    ck_assert_int_eq(
+        parse("ack", "{\"id\":\"a\",\"sensor\":\"s\",\"alarm\":\"a\",\"output\":\"x\"}"), -1);
 }
 END_TEST
 

@@ -623,7 +623,7 @@ static const struct {
      "/bad.model:3: [model] kinds: kind 'co2' listed twice"},
     {"[model]\nname = bad\nkinds = co2\nfunction = 5\nstart = 0\ncount = 1\n",
      "/bad.model:4: [model] function: '5' is not 1, 2, 3, 4"},
-    /* Output modules: the point `outputs`, bits read with FC01, written. */
+/* Output modules: the point `outputs`, bits read with FC01, written. */
 #define DO_HEAD "[model]\nname = bad\nfunction = coils\nstart = 0\ncount = 8\n"
     {DO_HEAD "[point outputs]\naddress = 0\ntype = bits\nbits = 8\nwrite = twice\n",
      "/bad.model:10: [point outputs] write: 'twice' is not single (FC05) or multiple (FC15)"},
