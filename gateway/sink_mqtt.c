@@ -269,15 +269,7 @@ static int offer(void *ctx, const struct outbox_rec *recs, int n)
     return n;
 }
 
-static const struct sink_ops ops = {
-    .fd = fd,
-    .timeout_ms = timeout_ms,
-    .start = start,
-    .timer = timer,
-    .room = room,
-    .offer = offer,
-    .take = take,
-};
+static const struct sink_ops ops = SINK_OPS;
 
 /* ---- events ------------------------------------------------------------------ */
 
