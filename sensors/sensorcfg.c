@@ -363,15 +363,14 @@ static int sensor_name_ok(const char *name, char *err, size_t errlen)
 void sensorcfg_sections(struct ini_section *bus, struct ini_section *sensor)
 {
     build_sensor_keys();
-    *bus =
-        (struct ini_section){"bus", bus_keys, BK_COUNT, INI_NAMED, sensorcfg_open_bus, NULL, NULL};
-    *sensor = (struct ini_section){"sensor",
-                                   sensor_keys,
-                                   nsensor_keys,
-                                   INI_NAMED | INI_SECTION_REQ,
-                                   sensorcfg_open_sensor,
-                                   sensorcfg_other_key,
-                                   sensor_name_ok};
+    *bus = (struct ini_section){.type = "bus", .keys = bus_keys, .nkeys = BK_COUNT};
+    bus->flags = INI_NAMED;
+    bus->open = sensorcfg_open_bus;
+    *sensor = (struct ini_section){.type = "sensor", .keys = sensor_keys, .nkeys = nsensor_keys};
+    sensor->flags = INI_NAMED | INI_SECTION_REQ;
+    sensor->open = sensorcfg_open_sensor;
+    sensor->other_key = sensorcfg_other_key;
+    sensor->name_ok = sensor_name_ok;
 }
 
 /* ---- validation after the whole file is read ---- */
