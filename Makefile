@@ -41,12 +41,6 @@ $(SENSORS_OBJ):                          INC := -Ilib -Isensors
 $(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
-# Where the code still crosses a layer, until the step of issue 10 that ends it:
-# TODO(B3 follow-up): the simulator reads gateway.conf through gateway/cfg.h,
-#           as simstate.c serves struct cfg_sensor and cfg_bus; sensors/sensor.h
-#           now holds the sensor definition, so the [bus] and [sensor] key
-#           tables can move beside it (on lib/ini).
-$(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
 # Tests and drivers reach into every folder.
 TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
@@ -103,9 +97,9 @@ link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B3 follow-up): the simulator links gateway/cfg.o (and so the alarm
-# engine's rules) to read gateway.conf; see the INC TODO above.
-$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
+# The simulator reads gateway.conf's [bus] and [sensor] through
+# sensors/sensorcfg.c: nothing of the gateway's.
+$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 $(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
@@ -140,8 +134,9 @@ LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
+LINK_test_sensorcfg      := $(LIBSENSORS)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
-LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
+LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(ALARM_LINK)

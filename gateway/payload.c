@@ -36,7 +36,10 @@ int payload_topic_base(const struct cfg *c, char *buf, size_t len)
 
 struct points_site payload_site(const struct cfg *c)
 {
-    return (struct points_site){c->city, c->district, c->street, c->community, c->property, c->id};
+    struct points_site site;
+
+    site_levels(c, site.level);
+    return site;
 }
 
 static const char *const event_names[] = {

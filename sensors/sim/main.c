@@ -28,7 +28,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cfg.h"
+#include "sensorcfg.h"
 #include "clock.h"
 #include "log.h"
 #include "parse.h"
@@ -87,7 +87,7 @@ struct serial_map {
 };
 
 struct sim {
-    struct cfg *cfg;
+    struct sensorcfg *cfg;
     struct simstate *st;
     struct conn *conns;
     struct pending *pending;
@@ -572,7 +572,7 @@ static int rtu_open(struct sim *sim, int bus, const char *path)
     return 0;
 }
 
-static int bus_has_sensors(const struct cfg *c, int bus)
+static int bus_has_sensors(const struct sensorcfg *c, int bus)
 {
     for (int i = 0; i < c->nsensors; i++)
         if (c->sensors[i].bus == bus)
@@ -983,13 +983,14 @@ int main(int argc, char **argv)
     }
     log_init(verbose);
 
-    sim.cfg = cfg_load(conf, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
+    sim.cfg =
+        sensorcfg_load(conf, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
     if (sim.cfg == NULL)
         return EX_CONFIG;
     sim.st = simstate_new(sim.cfg, err, sizeof(err));
     if (sim.st == NULL) {
         log_err("%s: %s", conf, errno == EINVAL ? err : strerror(errno));
-        cfg_free(sim.cfg);
+        sensorcfg_free(sim.cfg);
         return EX_CONFIG;
     }
     sim.conns = calloc(CONN_MAX, sizeof(*sim.conns));
@@ -1028,6 +1029,6 @@ out:
     free(sim.conns);
     free(sim.pending);
     simstate_free(sim.st);
-    cfg_free(sim.cfg);
+    sensorcfg_free(sim.cfg);
     return rc;
 }
