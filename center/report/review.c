@@ -17,7 +17,7 @@
  * - door_travel: daily mean travel time per door and movement (InfluxDB's
  *   mean GROUP BY time(1d) in the period's zone); first_s and last_s are the
  *   means of the first and last days with movements (up to 7 days each, at
- *   most half of them); creeping when last_s is 20 % and 0.5 s above.
+ *   most half of them); creeping when last_s is 15 % and 0.5 s above.
  * - availability: a gateway writes a health point each minute, through its
  *   outbox, so a missing point is a minute the gateway was not running;
  *   online_pct = points / minutes of the period (up to now); comm_lost_s is

@@ -34,7 +34,7 @@
 
 #define REVIEW_OVERDUE_DAYS 31   /* doors must be exercised monthly (design 9) */
 #define REVIEW_LOOKBACK_DAYS 400 /* how far back a door's last exercise is looked for */
-#define REVIEW_CREEP_RATIO 1.2   /* travel 20 % slower at the end: creeping */
+#define REVIEW_CREEP_RATIO 1.15  /* travel 15 % slower at the end: creeping */
 #define REVIEW_CREEP_MIN_S 0.5   /* ... and at least this much slower */
 #define REVIEW_TEXT_MAX 256
 

@@ -30,6 +30,7 @@
 
 #include "cfg.h"
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "paths.h"
 #include "mbslave.h"
@@ -927,6 +928,8 @@ int main(int argc, char **argv)
     char models[PATH_MAX], err[512];
     struct sim sim = {.speed = 1.0, .sigpipe = {-1, -1}};
 
+    if (argc >= 2 && strcmp(argv[1], "--history") == 0)
+        return history_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "--ctl") == 0) {
         if (argc < 4) {
             usage(stderr);
