@@ -29,6 +29,8 @@ SENSORS_OBJ := $(call obj,$(wildcard sensors/*.c))
 GW_OBJ      := $(call obj,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
 SIM_OBJ     := $(call obj,$(filter-out sensors/sim/main.c,$(wildcard sensors/sim/*.c)))
 WATCH_OBJ   := $(call obj,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
+REPORT_OBJ  := $(call obj,$(filter-out center/report/main.c center/report/conf.c,\
+		$(wildcard center/report/*.c)))
 LIBSHELTER  := $(B)/libshelter.a
 LIBSENSORS  := $(B)/libsensors.a
 G           := $(B)/gateway
@@ -40,6 +42,7 @@ $(SENSORS_OBJ):                          INC := -Ilib -Isensors
 $(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
+$(REPORT_OBJ) $(B)/center/report/main.o $(B)/center/report/conf.o: INC := -Ilib -Isensors -Icenter/report
 # Where the code still crosses a layer, until the step of issue 10 that ends it:
 # TODO(B4): sensors/kind.c includes gateway/cfg.h for the sensor definition
 #           (B4 brings sensors/sensor.h).
@@ -51,7 +54,7 @@ $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
 #           event names and the message text (B2: lib/alarmmsg).
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC += -Igateway
 # Tests and drivers reach into every folder.
-TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Itests/unit
+TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/report -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # Modules that cannot be linked alone yet.
@@ -137,6 +140,7 @@ LINK_test_outbox         := $(G)/outbox.o
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o $(CFG_LINK)
+LINK_test_report         := $(REPORT_OBJ)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
 LINK_test_uplink         := $(G)/uplink.o
