@@ -134,9 +134,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* Run the review's rounds against InfluxDB.  0, or -1 after printing why. */
+/* Run the review's rounds against InfluxDB.  0, or -1 after printing why.
+ * A lone statement first: influxd 1.6 answers a request of several
+ * statements on an unknown database with "not executed", one statement
+ * with "database not found". */
 static int run(struct review *rv, struct influxq *q, bool verbose)
 {
+    char why[512];
+    cJSON *probe = influxq_run(q, "SHOW RETENTION POLICIES", why, sizeof(why));
+    if (probe == NULL || iql_series(probe, 0, why, sizeof(why)) == NULL) {
+        fprintf(stderr, "shelter-report: %s%s\n", probe != NULL ? "InfluxDB: " : "", why);
+        cJSON_Delete(probe);
+        return -1;
+    }
+    cJSON_Delete(probe);
     for (;;) {
         char *stmts = NULL, err[1024];
         size_t len = 0;
