@@ -182,6 +182,7 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(LINK_bench_core) $(LIBSHELTER)
 
 bench: all $(B)/tests/bench_core
 	@tests/bench/run.sh
+	@tests/bench/report.sh
 
 # make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
 # a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.

@@ -144,15 +144,14 @@ int rcsv_write(const struct review *rv, FILE *f)
     episodes(f, rv, "co2_events", rv->co2, rv->nco2, "peak_ppm", REVIEW_DIGITS_PPM);
     episodes(f, rv, "smoke_events", rv->smoke, rv->nsmoke, NULL, 0);
 
-    header(f, "availability", "shelter,child,online_pct,comm_lost_s,offline_s,mqtt_offline_s");
+    header(f, "availability", "shelter,child,online_pct,comm_lost_s,offline_s");
     for (int i = 0; i < rv->navail; i++) {
         const struct review_avail *a = &rv->avail[i];
         field(f, a->site.level[IQL_LEVELS - 1], 0);
         field(f, review_child_of(rv, &a->site), 0);
         num_field(f, a->online_pct, REVIEW_DIGITS_PCT, 0);
         int_field(f, a->comm_lost_s, 0);
-        int_field(f, a->offline_s, 0);
-        int_field(f, a->mqtt_offline_s, 1);
+        int_field(f, a->offline_s, 1);
     }
     return ferror(f) ? -1 : 0;
 }

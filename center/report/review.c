@@ -41,7 +41,6 @@
 enum stmt {
     ST_SHELTERS,
     ST_HEALTH,
-    ST_MQTT,
     ST_EVENTS,
     ST_COMM_BEFORE,
     ST_DOORS,
@@ -308,13 +307,6 @@ static int first_round(struct review *rv, FILE *f)
     iql_where(f, st, from, to);
     group_by(f, false);
 
-    if (pend(pv, ST_MQTT, 0, f) == -1)
-        return -1;
-    fputs("SELECT count(\"broker_connected\") FROM \"gateway\"", f);
-    iql_where(f, st, from, to);
-    fputs(" AND \"broker_connected\" = false", f);
-    group_by(f, false);
-
     if (pend(pv, ST_EVENTS, 0, f) == -1)
         return -1;
     fputs("SELECT \"seq\", \"by\", \"message\", \"location\" FROM \"alarm\"", f);
@@ -352,7 +344,7 @@ static int first_round(struct review *rv, FILE *f)
     if (pend(pv, ST_OPEN_RECENT, 0, f) == -1)
         return -1;
     fputs("SELECT last(\"door\") FROM \"blast_door\"", f);
-    iql_where(f, st, to - 2 * REVIEW_OVERDUE_DAYS * DAY_MS, to);
+    iql_where(f, st, to - REVIEW_OVERDUE_DAYS * DAY_MS, to);
     fputs(" AND \"door\" = 'open'", f);
     group_by(f, true);
 
@@ -683,7 +675,7 @@ static int take_shelters(struct review *rv, const cJSON *series)
 }
 
 /* count() answers: one value per shelter. */
-static void take_counts(struct review *rv, const cJSON *series, bool mqtt)
+static void take_counts(struct review *rv, const cJSON *series)
 {
     const cJSON *s;
     cJSON_ArrayForEach(s, series)
@@ -695,12 +687,8 @@ static void take_counts(struct review *rv, const cJSON *series, bool mqtt)
         struct review_avail *a = avail_of(rv, &site);
         if (a == NULL)
             continue;
-        if (mqtt) {
-            a->mqtt_offline_s = (int64_t)n * 60;
-        } else {
-            a->health_points = n;
-            rv->health_points += n;
-        }
+        a->health_points = n;
+        rv->health_points += n;
     }
 }
 
@@ -717,7 +705,7 @@ static int take_doors(struct review *rv, const cJSON *series)
         site_from(&d->site, s);
         /* Until round 1's recent opens say otherwise: look further back. */
         d->step = STEP_OPEN_BEFORE;
-        d->before_ms = rv->opts.period.to_ms - 2 * REVIEW_OVERDUE_DAYS * DAY_MS;
+        d->before_ms = rv->opts.period.to_ms - REVIEW_OVERDUE_DAYS * DAY_MS;
     }
     rv->doors = pv->ndoors;
     return 0;
@@ -862,10 +850,7 @@ int review_take(struct review *rv, const cJSON *answer, char *err, size_t errlen
             rc = take_shelters(rv, series);
             break;
         case ST_HEALTH:
-            take_counts(rv, series, false);
-            break;
-        case ST_MQTT:
-            take_counts(rv, series, true);
+            take_counts(rv, series);
             break;
         case ST_EVENTS:
             rc = take_events(rv, series);
@@ -1068,6 +1053,22 @@ static void fill_locations(struct review *rv, struct review_episode *e, int n)
     qsort(e, (size_t)n, sizeof(*e), episode_cmp);
 }
 
+static int avail_cmp(const void *a, const void *b)
+{
+    return site_cmp(&((const struct review_avail *)a)->site,
+                    &((const struct review_avail *)b)->site);
+}
+
+/* The creeping doors first, then by shelter, door and movement. */
+static int travel_cmp(const void *a, const void *b)
+{
+    const struct review_travel *x = a, *y = b;
+    if (x->creeping != y->creeping)
+        return x->creeping ? -1 : 1;
+    int c = site_cmp(&x->site, &y->site);
+    return c != 0 ? c : strcmp(y->movement, x->movement); /* open, lock, close */
+}
+
 static int finish(struct review *rv)
 {
     fill_locations(rv, rv->door_faults, rv->ndoor_faults);
@@ -1077,6 +1078,8 @@ static int finish(struct review *rv)
     door_times(rv);
     travel(rv);
     availability(rv);
+    qsort(rv->avail, (size_t)rv->navail, sizeof(*rv->avail), avail_cmp);
+    qsort(rv->travel, (size_t)rv->ntravel, sizeof(*rv->travel), travel_cmp);
     if (overdue(rv) == -1 || children(rv) == -1)
         return -1;
     return 0;

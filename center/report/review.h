@@ -86,9 +86,8 @@ struct review_avail {
     struct review_site site; /* sensor "" */
     long health_points;
     double online_pct;
-    int64_t offline_s;      /* minutes without a health point */
-    int64_t comm_lost_s;    /* summed over the shelter's sensors */
-    int64_t mqtt_offline_s; /* health points that said the broker was not connected */
+    int64_t offline_s;   /* minutes without a health point */
+    int64_t comm_lost_s; /* summed over the shelter's sensors */
 };
 
 struct review_child {

@@ -574,8 +574,6 @@ int rhtml_write(const struct review *rv, int64_t generated_ms, FILE *f)
             duration(f, (double)av->offline_s);
             fprintf(f, "</td><td data-v=\"%lld\">", (long long)av->comm_lost_s);
             duration(f, (double)av->comm_lost_s);
-            fprintf(f, "</td><td data-v=\"%lld\">", (long long)av->mqtt_offline_s);
-            duration(f, (double)av->mqtt_offline_s);
             fputs("</td></tr>\n", f);
         }
         fputs("</tbody></table>\n", f);

@@ -143,7 +143,6 @@ int rjson_write(const struct review *rv, int64_t generated_ms, FILE *f)
         add_num(o, "online_pct", a->online_pct, REVIEW_DIGITS_PCT);
         cJSON_AddNumberToObject(o, "comm_lost_s", (double)a->comm_lost_s);
         cJSON_AddNumberToObject(o, "offline_s", (double)a->offline_s);
-        cJSON_AddNumberToObject(o, "mqtt_offline_s", (double)a->mqtt_offline_s);
     }
 
     char *text = cJSON_Print(root);
