@@ -247,7 +247,7 @@ install: all
 	else install -m 640 conf/gateway.conf $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 644 man/shelter-sim.1 man/shelter-watch.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/shelter-sim.1 man/shelter-watch.1 man/shelter-report.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/shelter-gateway.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/shelter-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
