@@ -20,7 +20,8 @@
  *   most half of them); creeping when last_s is 15 % and 0.5 s above.
  * - availability: a gateway writes a health point each minute, through its
  *   outbox, so a missing point is a minute the gateway was not running;
- *   online_pct = points / minutes of the period (up to now); comm_lost_s is
+ *   online_pct = points / minutes of the period (up to now, and from the
+ *   shelter's first point ever when it came in the period); comm_lost_s is
  *   the time the shelter's sensors spent in comm_lost (an alarm raised
  *   before the period and still raised counts from --from).
  *
@@ -40,6 +41,7 @@
 
 enum stmt {
     ST_SHELTERS,
+    ST_FIRST_SEEN,
     ST_HEALTH,
     ST_EVENTS,
     ST_COMM_BEFORE,
@@ -299,6 +301,12 @@ static int first_round(struct review *rv, FILE *f)
         return -1;
     fputs("SELECT last(\"uptime_s\") FROM \"gateway\"", f);
     iql_where(f, st, from - REVIEW_OVERDUE_DAYS * DAY_MS, to);
+    group_by(f, false);
+
+    if (pend(pv, ST_FIRST_SEEN, 0, f) == -1)
+        return -1;
+    fputs("SELECT first(\"uptime_s\") FROM \"gateway\"", f);
+    iql_where(f, st, INT64_MIN, to);
     group_by(f, false);
 
     if (pend(pv, ST_HEALTH, 0, f) == -1)
@@ -674,6 +682,22 @@ static int take_shelters(struct review *rv, const cJSON *series)
     return 0;
 }
 
+/* When each shelter wrote its first health point: a shelter commissioned
+ * in the period is not offline before. */
+static void take_first_seen(struct review *rv, const cJSON *series)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, series)
+    {
+        struct review_site site;
+        site_from(&site, s);
+        const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s, "values"), 0);
+        struct review_avail *a = avail_of(rv, &site);
+        if (a != NULL)
+            a->first_seen = iql_int(row, 0, 0);
+    }
+}
+
 /* count() answers: one value per shelter. */
 static void take_counts(struct review *rv, const cJSON *series)
 {
@@ -848,6 +872,9 @@ int review_take(struct review *rv, const cJSON *answer, char *err, size_t errlen
         switch (p->type) {
         case ST_SHELTERS:
             rc = take_shelters(rv, series);
+            break;
+        case ST_FIRST_SEEN:
+            take_first_seen(rv, series);
             break;
         case ST_HEALTH:
             take_counts(rv, series);
@@ -1030,9 +1057,13 @@ static int overdue(struct review *rv)
 static void availability(struct review *rv)
 {
     int64_t end = min64(rv->opts.period.to_ms, rv->opts.now_ms);
-    int64_t minutes = (end - rv->opts.period.from_ms) / 60000;
     for (int i = 0; i < rv->navail; i++) {
         struct review_avail *a = &rv->avail[i];
+        /* From its first health point ever when that is in the period
+         * (commissioned then): the minutes from it, it included. */
+        int64_t minutes = a->first_seen > rv->opts.period.from_ms
+                              ? (end - a->first_seen) / 60000 + 1
+                              : (end - rv->opts.period.from_ms) / 60000;
         long pts = minutes > 0 && a->health_points > minutes ? (long)minutes : a->health_points;
         a->online_pct = minutes > 0 ? 100.0 * (double)pts / (double)minutes : NAN;
         a->offline_s = minutes > 0 ? (minutes - pts) * 60 : 0;

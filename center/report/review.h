@@ -85,6 +85,7 @@ struct review_travel {
 struct review_avail {
     struct review_site site; /* sensor "" */
     long health_points;
+    int64_t first_seen; /* its first health point ever (before --to) */
     double online_pct;
     int64_t offline_s;   /* minutes without a health point */
     int64_t comm_lost_s; /* summed over the shelter's sensors */

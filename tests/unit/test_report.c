@@ -286,9 +286,14 @@ static void run_review(void)
     cJSON *s = stmt(); /* shelters */
     series(s, "sh-a", "dongfeng", NULL, NULL, "[\"time\",\"last\"]", fmt("[[%lld,1]]", T(0)));
     series(s, "sh-b", "jinyuan", NULL, NULL, "[\"time\",\"last\"]", fmt("[[%lld,1]]", T(0)));
+    s = stmt(); /* first health point ever: sh-b was commissioned on the 11th */
+    series(s, "sh-a", "dongfeng", NULL, NULL, "[\"time\",\"first\"]",
+           fmt("[[%lld,0]]", T(-100 * DAY_MS)));
+    series(s, "sh-b", "jinyuan", NULL, NULL, "[\"time\",\"first\"]",
+           fmt("[[%lld,0]]", T(10 * DAY_MS + 30000)));
     s = stmt(); /* health */
     series(s, "sh-a", "dongfeng", NULL, NULL, "[\"time\",\"count\"]", "[[0,43200]]");
-    series(s, "sh-b", "jinyuan", NULL, NULL, "[\"time\",\"count\"]", "[[0,42600]]");
+    series(s, "sh-b", "jinyuan", NULL, NULL, "[\"time\",\"count\"]", "[[0,28200]]");
     s = stmt(); /* events */
     const char *ec = "[\"time\",\"seq\",\"by\",\"message\",\"location\"]";
     series(
@@ -412,7 +417,8 @@ START_TEST(test_floods_co2_and_availability)
     ck_assert_str_eq(a->site.level[5], "sh-a");
     ck_assert_double_eq(a->online_pct, 100);
     ck_assert_int_eq(a->comm_lost_s, 7200);
-    ck_assert_int_eq(b->offline_s, 600 * 60);
+    ck_assert_int_eq(b->offline_s, 600 * 60); /* of the 28800 minutes since it came */
+    ck_assert_double_eq_tol(b->online_pct, 100.0 * 28200 / 28800, 1e-9);
     ck_assert_int_eq(b->comm_lost_s, 30 * 86400); /* lost before the period, never back */
     review_free(rv);
 }
@@ -445,7 +451,7 @@ START_TEST(test_no_shelter_is_no_data_not_all_fine)
     char *text = round_text();
     free(text);
     new_answer();
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 11; i++)
         stmt();
     take();
     ck_assert_ptr_null(round_text());
