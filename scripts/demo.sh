@@ -32,7 +32,7 @@ case $DEMO_SECONDS in '' | *[!0-9]*) echo "demo: DEMO_SECONDS must be a number o
 [ "$DEMO_SECONDS" -lt 30 ] && DEMO_SECONDS=30
 case $DEMO_LANG in zh | en) ;; *) echo "demo: DEMO_LANG is zh or en" >&2; exit 64 ;; esac
 
-if [ ! -x "$GW" ] || [ ! -x "$SIM" ] || [ ! -x "$WATCH" ]; then
+if [ ! -x "$GW" ] || [ ! -x "$SIM" ] || [ ! -x "$WATCH" ] || [ ! -x "$BUILD/shelter-report" ]; then
 	echo "demo: building into $BUILD"
 	make -C "$ROOT" -s B="$BUILD" all || exit 1
 fi
@@ -195,6 +195,13 @@ if [ -n "${INFLUX_URL:-}" ] && [ "${INFLUX_NOTE#http}" != "$INFLUX_NOTE" ]; then
 	points=$(curl -sf -G "$INFLUX_URL/query" --data-urlencode "db=shelter" \
 		--data-urlencode "q=SELECT count(level_m) FROM water_level" | jq -r '.results[0].series[0].values[0][1] // 0' 2>/dev/null)
 	echo "  InfluxDB holds ${points:-0} water-level readings of this evening."
+	# The evening's review for the property (shelter-report), kept in the build dir.
+	REVIEW=$BUILD/demo-review.html
+	sleep 2 # the gateway's last InfluxDB batch
+	if "$BUILD/shelter-report" -c "$CONF" --subtree "$(dirname "${BASE#shelter/}")" --from "$(date -u -d '+8 hours' +%F)" \
+		--to "$(date -u -d '+32 hours' +%F)" -o "$REVIEW"; then
+		echo "  The evening's review for the property (shelter-report): $REVIEW"
+	fi
 fi
 echo "  Stopping everything."
 cleanup

@@ -131,6 +131,17 @@ static void none(FILE *f, const char *what)
 
 /* ---- charts ---- */
 
+/* A time axis label: "04-15", or "04-15 18:00" in a period of two days or
+ * less (where days alone would repeat). */
+static void tick_label(const struct period *p, int64_t ms, char *buf, size_t len)
+{
+    char h[32];
+    period_human(p, ms, h, sizeof(h)); /* 2026-04-15 18:00 */
+    snprintf(buf, len, "%s", h + 5);
+    if (p->to_ms - p->from_ms > 2 * DAY_MS)
+        buf[5] = '\0';
+}
+
 /* Door faults per child: horizontal bars, one row each. */
 static void chart_children(FILE *f, const struct review *rv)
 {
@@ -211,11 +222,10 @@ static void chart_travel(FILE *f, const struct review *rv)
                 l, y, l + pw, y, l - 4, y + 4, v);
     }
     for (int t = 0; t <= 4; t++) { /* x ticks: dates */
-        char date[16];
-        int64_t ms = p->from_ms + (int64_t)(span * t / 4);
-        period_date(p, ms, date, sizeof(date));
+        char date[32];
+        tick_label(p, p->from_ms + (int64_t)(span * t / 4), date, sizeof(date));
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"tick\">%s</text>\n",
-                l + pw * t / 4, height - 10, date + 5);
+                l + pw * t / 4, height - 10, date);
     }
     fprintf(f, "<text x=\"8\" y=\"%d\" class=\"tick\">秒</text>\n", top + 8);
     for (int k = 0; k < n; k++) {
@@ -280,13 +290,13 @@ static void chart_floods(FILE *f, const struct review *rv)
             "role=\"img\" aria-label=\"水浸与积水时间线\">\n",
             width, height);
     for (int t = 0; t <= 4; t++) {
-        char date[16];
+        char date[32];
         double x = l + pw * t / 4;
-        period_date(p, p->from_ms + (int64_t)(span * t / 4), date, sizeof(date));
+        tick_label(p, p->from_ms + (int64_t)(span * t / 4), date, sizeof(date));
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
                 "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"tick\">%s</text>\n",
-                x, top, x, height - 24, x, height - 10, date + 5);
+                x, top, x, height - 24, x, height - 10, date);
     }
     for (int k = 0; k < nrows; k++) {
         int y = top + k * row;
@@ -562,8 +572,7 @@ int rhtml_write(const struct review *rv, int64_t generated_ms, FILE *f)
           "comm_lost 告警的累计时长。</p>\n",
           f);
     {
-        static const char *const cols[] = {"工程",     "在线率",     "离线时长",
-                                           "通讯中断", "与中心断开", NULL};
+        static const char *const cols[] = {"工程", "在线率", "离线时长", "通讯中断", NULL};
         table_head(f, "t-availability", cols);
         for (int i = 0; i < rv->navail; i++) {
             const struct review_avail *av = &rv->avail[i];
