@@ -237,9 +237,9 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MODELS_DIR)
 	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(DESTDIR)$(PREFIX)/bin/
-	@if [ -x $(B)/shelter-watch ]; then \
-		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
-		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
+	@for p in shelter-watch shelter-report; do if [ -x $(B)/$$p ]; then \
+		echo "install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/"; \
+		install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/; fi; done
 	install -m 644 sensors/models/*.model $(DESTDIR)$(MODELS_DIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-gateway
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
