@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "history.h"
 #include "log.h"
+#include "parse.h"
 #include "paths.h"
 #include "mbslave.h"
 #include "scenario.h"
