@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 {
     struct opts o;
     struct review_opts ro = {0};
-    struct conf c;
+    struct influxcfg c;
     char err[1024];
     int64_t now = wall_ms();
 
