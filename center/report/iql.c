@@ -7,69 +7,23 @@
  */
 #include "iql.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
 const char *const iql_level_keys[IQL_LEVELS + 1] = {"city",     "district", "street", "community",
                                                     "property", "shelter",  "sensor"};
 
-static int slug_ok(const char *s, size_t len)
-{
-    if (len == 0 || len >= IQL_SLUG_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!isascii(ch) || !(isalnum(ch) || ch == '_' || ch == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-int iql_subtree_parse(const char *s, struct iql_subtree *st, char *err, size_t errlen)
-{
-    memset(st, 0, sizeof(*st));
-    if (s[0] == '\0' || strcmp(s, "/") == 0)
-        return 0;
-    const char *p = s;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
-        if (st->n == IQL_LEVELS) {
-            snprintf(err, errlen,
-                     "%s: more than %d levels (city/district/street/community/"
-                     "property/shelter)",
-                     s, IQL_LEVELS);
-            return -1;
-        }
-        if (!slug_ok(p, len)) {
-            snprintf(err, errlen,
-                     "%s: level %d (%s) must be a slug: letters, digits, '_' or '-', at most %d "
-                     "bytes",
-                     s, st->n + 1, iql_level_keys[st->n], IQL_SLUG_MAX - 1);
-            return -1;
-        }
-        memcpy(st->level[st->n], p, len);
-        st->level[st->n++][len] = '\0';
-        if (slash == NULL)
-            return 0;
-        p = slash + 1;
-        if (*p == '\0') /* a trailing slash is allowed: "zhengzhou/" */
-            return 0;
-    }
-}
-
-void iql_subtree_text(const struct iql_subtree *st, char *buf, size_t len)
+void iql_subtree_text(const struct topic_subtree *st, char *buf, size_t len)
 {
     size_t used = 0;
     if (len == 0)
         return;
     buf[0] = '\0';
-    if (st->n == 0) {
+    if (st->nlevels == 0) {
         snprintf(buf, len, "/");
         return;
     }
-    for (int i = 0; i < st->n && used < len; i++) {
+    for (int i = 0; i < st->nlevels && used < len; i++) {
         int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? "/" : "", st->level[i]);
         if (n < 0)
             return;
@@ -77,9 +31,9 @@ void iql_subtree_text(const struct iql_subtree *st, char *buf, size_t len)
     }
 }
 
-const char *iql_child_key(const struct iql_subtree *st)
+const char *iql_child_key(const struct topic_subtree *st)
 {
-    return iql_level_keys[st->n];
+    return iql_level_keys[st->nlevels];
 }
 
 static void quoted(FILE *f, const char *s, char q)
@@ -103,10 +57,10 @@ void iql_ident(FILE *f, const char *s)
     quoted(f, s, '"');
 }
 
-void iql_where(FILE *f, const struct iql_subtree *st, int64_t from_ms, int64_t to_ms)
+void iql_where(FILE *f, const struct topic_subtree *st, int64_t from_ms, int64_t to_ms)
 {
     const char *sep = " WHERE ";
-    for (int i = 0; i < st->n; i++) {
+    for (int i = 0; i < st->nlevels; i++) {
         fputs(sep, f);
         iql_ident(f, iql_level_keys[i]);
         fputs(" = ", f);

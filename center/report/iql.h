@@ -15,29 +15,23 @@
 
 #include <cjson/cJSON.h>
 
-#define IQL_LEVELS 6    /* city district street community property shelter */
-#define IQL_SLUG_MAX 64 /* bytes with the NUL, as the gateway's slugs (CFG_NAME_MAX) */
+#include "topic.h"
+
+#define IQL_LEVELS TOPIC_LEVELS       /* city district street community property shelter */
+#define IQL_SLUG_MAX TOPIC_LEVEL_SIZE /* bytes with the NUL, as the gateway's slugs */
 
 /* The tag keys of the maintenance network, top down, then "sensor". */
 extern const char *const iql_level_keys[IQL_LEVELS + 1];
 
-/* A subtree of the maintenance network: its first n levels, each matched
- * by its tag, so "zhengzhou/jinshui" is city AND district, never a district
- * called jinshui in another city. */
-struct iql_subtree {
-    int n; /* 0: everything */
-    char level[IQL_LEVELS][IQL_SLUG_MAX];
-};
-
-/* Parse "a/b/c" (1 to 6 topic-safe slugs; "" or "/" is everything).
- * 0, or -1 with a reason. */
-int iql_subtree_parse(const char *s, struct iql_subtree *st, char *err, size_t errlen);
+/* Subtrees are lib/topic's (struct topic_subtree, topic_subtree_parse):
+ * "zhengzhou/jinshui" is city AND district, never a district called
+ * jinshui in another city; nlevels 0 is everything. */
 
 /* "a/b/c", or "/" for everything.  buf >= IQL_LEVELS * IQL_SLUG_MAX. */
-void iql_subtree_text(const struct iql_subtree *st, char *buf, size_t len);
+void iql_subtree_text(const struct topic_subtree *st, char *buf, size_t len);
 
 /* The tag key of the level below the subtree ("sensor" under a shelter). */
-const char *iql_child_key(const struct iql_subtree *st);
+const char *iql_child_key(const struct topic_subtree *st);
 
 /* 'string' and "identifier" with InfluxQL's backslash escapes. */
 void iql_str(FILE *f, const char *s);
@@ -45,7 +39,7 @@ void iql_ident(FILE *f, const char *s);
 
 /* ` WHERE "city" = 'a' AND ... AND time >= Xms AND time < Yms`; a bound of
  * INT64_MIN (from) or INT64_MAX (to) is left out. */
-void iql_where(FILE *f, const struct iql_subtree *st, int64_t from_ms, int64_t to_ms);
+void iql_where(FILE *f, const struct topic_subtree *st, int64_t from_ms, int64_t to_ms);
 
 /* Parse a /query answer.  NULL with a reason when it is not JSON, carries
  * a top-level "error", or has no "results". */

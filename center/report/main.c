@@ -234,7 +234,8 @@ int main(int argc, char **argv)
 
     if (parse_opts(argc, argv, &o) == -1)
         return EX_USAGE;
-    if (iql_subtree_parse(o.subtree, &ro.subtree, err, sizeof(err)) == -1 ||
+    if ((o.subtree[0] != '\0' && strcmp(o.subtree, "/") != 0 &&
+         topic_subtree_parse(o.subtree, &ro.subtree, err, sizeof(err)) == -1) ||
         period_make(&ro.period, o.from, o.to, o.utc, now, err, sizeof(err)) == -1) {
         fprintf(stderr, "shelter-report: %s\n", err);
         return EX_USAGE;

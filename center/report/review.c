@@ -183,7 +183,7 @@ static void group_by(FILE *f, bool sensor)
 /* WHERE on one sensor (or one shelter when sensor is ""), in [lo, hi). */
 static void where_site(FILE *f, const struct review_site *s, int64_t lo, int64_t hi)
 {
-    struct iql_subtree st = {.n = IQL_LEVELS};
+    struct topic_subtree st = {.nlevels = IQL_LEVELS};
     for (int i = 0; i < IQL_LEVELS; i++)
         copy(st.level[i], sizeof(st.level[i]), s->level[i]);
     iql_where(f, &st, lo, hi);
@@ -226,7 +226,7 @@ const char *review_child_key(const struct review *rv)
 
 const char *review_child_of(const struct review *rv, const struct review_site *s)
 {
-    int n = rv->opts.subtree.n;
+    int n = rv->opts.subtree.nlevels;
     return n < IQL_LEVELS ? s->level[n] : s->sensor;
 }
 
@@ -293,7 +293,7 @@ static int pend(struct priv *pv, enum stmt type, int idx, FILE *f)
 static int first_round(struct review *rv, FILE *f)
 {
     struct priv *pv = rv->priv;
-    const struct iql_subtree *st = &rv->opts.subtree;
+    const struct topic_subtree *st = &rv->opts.subtree;
     int64_t from = rv->opts.period.from_ms, to = rv->opts.period.to_ms;
     int64_t tz = ((-rv->opts.period.offset_ms) % DAY_MS + DAY_MS) % DAY_MS;
 
@@ -986,7 +986,7 @@ static int children(struct review *rv)
 {
     struct priv *pv = rv->priv;
     struct review_child *c;
-    bool sensors = rv->opts.subtree.n == IQL_LEVELS;
+    bool sensors = rv->opts.subtree.nlevels == IQL_LEVELS;
     for (int i = 0; i < rv->navail && !sensors; i++) {
         if ((c = child(rv, review_child_of(rv, &rv->avail[i].site))) == NULL)
             return -1;

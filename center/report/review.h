@@ -39,7 +39,7 @@
 #define REVIEW_TEXT_MAX 256
 
 struct review_opts {
-    struct iql_subtree subtree;
+    struct topic_subtree subtree;
     struct period period;
     int64_t now_ms; /* the time the review is made: nothing is expected after it */
 };

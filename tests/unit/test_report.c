@@ -99,24 +99,23 @@ static void where_fn(FILE *f, const void *arg)
 
 START_TEST(test_subtree_matches_by_its_full_path)
 {
-    struct iql_subtree st;
-    ck_assert_int_eq(iql_subtree_parse("zhengzhou/jinshui", &st, err, sizeof(err)), 0);
-    ck_assert_int_eq(st.n, 2);
+    struct topic_subtree st;
+    ck_assert_int_eq(topic_subtree_parse("zhengzhou/jinshui", &st, err, sizeof(err)), 0);
+    ck_assert_int_eq(st.nlevels, 2);
     ck_assert_str_eq(iql_child_key(&st), "street");
     char *w = stmt_text(where_fn, &st);
     ck_assert_str_eq(w, " WHERE \"city\" = 'zhengzhou' AND \"district\" = 'jinshui' AND time "
                         ">= 1000ms AND time < 2000ms");
     free(w);
-    ck_assert_int_eq(iql_subtree_parse("", &st, err, sizeof(err)), 0);
-    ck_assert_int_eq(st.n, 0);
-    ck_assert_str_eq(iql_child_key(&st), "city");
-    ck_assert_int_eq(iql_subtree_parse("a/b/c/d/e/f", &st, err, sizeof(err)), 0);
+    struct topic_subtree all = {0}; /* no --subtree: everything */
+    ck_assert_str_eq(iql_child_key(&all), "city");
+    ck_assert_int_eq(topic_subtree_parse("a/b/c/d/e/f", &st, err, sizeof(err)), 0);
     ck_assert_str_eq(iql_child_key(&st), "sensor");
-    ck_assert_int_eq(iql_subtree_parse("a/b/c/d/e/f/g", &st, err, sizeof(err)), -1);
-    ck_assert_int_eq(iql_subtree_parse("zhengzhou//x", &st, err, sizeof(err)), -1);
-    ck_assert_int_eq(iql_subtree_parse("zhengzhou/jin shui", &st, err, sizeof(err)), -1);
-    ck_assert_int_eq(iql_subtree_parse("zheng'zhou", &st, err, sizeof(err)), -1);
-    ck_assert_int_eq(iql_subtree_parse("shelter/#", &st, err, sizeof(err)), -1);
+    ck_assert_int_eq(topic_subtree_parse("a/b/c/d/e/f/g", &st, err, sizeof(err)), -1);
+    ck_assert_int_eq(topic_subtree_parse("zhengzhou//x", &st, err, sizeof(err)), -1);
+    ck_assert_int_eq(topic_subtree_parse("zhengzhou/jin shui", &st, err, sizeof(err)), -1);
+    ck_assert_int_eq(topic_subtree_parse("zheng'zhou", &st, err, sizeof(err)), -1);
+    ck_assert_int_eq(topic_subtree_parse("shelter/#", &st, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -271,8 +270,8 @@ static void run_review(void)
     ck_assert_int_eq(period_make(&P, "2026-04-01", "2026-05-01", false, 0, err, sizeof(err)), 0);
     o.period = P;
     o.now_ms = P.to_ms + DAY_MS;
-    ck_assert_int_eq(iql_subtree_parse("zhengzhou/jinshui/fengchan", &o.subtree, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        topic_subtree_parse("zhengzhou/jinshui/fengchan", &o.subtree, err, sizeof(err)), 0);
     rv = review_new(&o);
 
     /* Round 1: the statements ask for the full path, then the answers. */
