@@ -44,24 +44,18 @@ $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
 $(REPORT_OBJ) $(B)/center/report/main.o: INC := -Ilib -Isensors -Icenter/report
 # Where the code still crosses a layer, until the step of issue 10 that ends it:
-# TODO(B4): sensors/kind.c includes gateway/cfg.h for the sensor definition
-#           (B4 brings sensors/sensor.h).
-$(B)/sensors/kind.o:                     INC += -Igateway
-# TODO(B4, then a B3 follow-up): the simulator reads gateway.conf through
-#           gateway/cfg.h, as simstate.c serves struct cfg_sensor and cfg_bus;
-#           once B4's sensors/sensor.h holds the sensor definition, the [bus]
-#           and [sensor] key tables can move beside it (on lib/ini).
+# TODO(B3 follow-up): the simulator reads gateway.conf through gateway/cfg.h,
+#           as simstate.c serves struct cfg_sensor and cfg_bus; sensors/sensor.h
+#           now holds the sensor definition, so the [bus] and [sensor] key
+#           tables can move beside it (on lib/ini).
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
-# TODO(B4): center/watch/watch.c includes gateway/alarm.h for the alarm and
-#           event names and the message text (B4 moves them to sensors/).
-$(WATCH_OBJ) $(B)/center/watch/main.o:   INC += -Igateway
 # Tests and drivers reach into every folder.
 TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/report -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # What a module needs below it: the alarm engine the sensor kinds; cfg.c the
 # engine too (it applies the alarm keys through alarm_cfg_set) and the models.
-ALARM_LINK := $(G)/alarm.o $(LIBSENSORS)
+ALARM_LINK := $(G)/alarm_rules.o $(G)/alarm_engine.o $(G)/alarm_state.o $(LIBSENSORS)
 CFG_LINK   := $(G)/cfg.o $(ALARM_LINK)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -111,35 +105,33 @@ link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B4, then a B3 follow-up): the simulator links gateway/cfg.o (and so
-# alarm.o) to read gateway.conf; see the INC TODO above.
-# TODO(B4): --history (history.c) links the gateway's schema encoders (points.o,
-#           and payload.o and alarm_text.o for the alarm message).
-$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(G)/points.o $(G)/payload.o \
-		$(G)/alarm_text.o $(CFG_LINK) $(LIBSHELTER)
+# TODO(B3 follow-up): the simulator links gateway/cfg.o (and so the alarm
+# engine's rules) to read gateway.conf; see the INC TODO above.  Its
+# --history (history.c) makes alarm messages with the gateway's
+# alarm_msg_from_event (payload.o) on the struct cfg it builds.
+$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(G)/payload.o $(CFG_LINK) $(LIBSHELTER)
 	$(link)
 
-# TODO(B4): shelter-watch links the gateway's alarm names and texts (and so alarm.o).
-$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(ALARM_LINK) \
-		$(LIBSHELTER)
+$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-$(B)/shelter-report: $(B)/center/report/main.o $(REPORT_OBJ) $(LIBSHELTER)
+$(B)/shelter-report: $(B)/center/report/main.o $(REPORT_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 # Per-test link lists: each unit test links the modules it tests and what
 # they need below them; every test also gets libshelter.a.  A module can so
 # be tested alone, or against stubs.
 S := $(B)/sensors/sim
-LINK_test_alarm          := $(ALARM_LINK) $(G)/alarm_text.o
+LINK_test_alarm          := $(ALARM_LINK)
+LINK_test_alarmdef       := $(LIBSENSORS)
 LINK_test_cfg            := $(CFG_LINK)
-LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
+LINK_test_command        := $(G)/command.o $(G)/payload.o $(ALARM_LINK)
 # delivery.c wires the gateway's sinks in delivery_open(), so its test links them
 # (unused: the test passes its own fake sink to delivery_new()).
 LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/storage.o \
                             $(G)/sink_mqtt.o $(G)/intake.o $(G)/sink_influx.o $(G)/reload.o \
-                            $(G)/outbox.o $(G)/payload.o $(G)/points.o $(G)/influx.o \
-                            $(G)/filecheck.o $(G)/uplink.o $(G)/command.o $(G)/alarm_text.o \
+                            $(G)/outbox.o $(G)/payload.o $(G)/influx.o \
+                            $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
 LINK_test_exec           := $(B)/center/watch/exec.o
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
@@ -147,7 +139,7 @@ LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o
 LINK_test_ini            :=
 LINK_test_kind           := $(LIBSENSORS)
-LINK_test_lineproto      := $(G)/points.o $(LIBSENSORS)
+LINK_test_lineproto      := $(LIBSENSORS)
 LINK_test_model          := $(LIBSENSORS)
 LINK_test_mqtt_transport :=
 LINK_test_outbox         := $(G)/outbox.o
@@ -155,14 +147,14 @@ LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
-LINK_test_report         := $(REPORT_OBJ)
-LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o
+LINK_test_report         := $(REPORT_OBJ) $(LIBSENSORS)
+LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
 LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
-LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
+LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(ALARM_LINK)
 LINK_influx_drive        := $(G)/influx.o
-LINK_bench_core          := $(G)/alarm_text.o $(ALARM_LINK)
+LINK_bench_core          := $(ALARM_LINK)
 $(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
 
 $(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)
@@ -218,11 +210,11 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame
 # Every target links common.c and what it needs (cfg, plan, the sensors),
 # then its own list FUZZ_LINK_NAME, then lib.
 FUZZ_COMMON           := $(G)/plan.o $(CFG_LINK)
-FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o
+FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 # watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
-FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(G)/alarm_text.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \

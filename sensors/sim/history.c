@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "alarm.h"
+#include "alarmdef.h"
 #include "cfg.h"
 #include "clock.h"
 #include "kind.h"
@@ -60,7 +60,8 @@ struct gen {
 };
 
 struct shelter {
-    struct cfg cfg;
+    struct cfg cfg; /* for the gateway's alarm_msg_from_event */
+    struct points_site site;
     struct cfg_sensor sensors[SENSORS];
     int index;
     struct alarm_event *evs;
@@ -103,7 +104,7 @@ static void emit_reading(struct gen *g, struct shelter *sh, struct reading *r)
 {
     if (off(sh, r->ts_ms))
         return;
-    put(g, points_reading(&sh->cfg, r, g->buf, sizeof(g->buf)));
+    put(g, points_reading(&sh->site, sensor_defs[r->sensor].name, r, g->buf, sizeof(g->buf)));
 }
 
 static struct reading base_reading(int s, int64_t ts)
@@ -115,7 +116,6 @@ static struct reading base_reading(int s, int64_t ts)
 static void alarm(struct shelter *sh, int s, enum alarm_id id, enum alarm_event_type type,
                   int64_t ts, double value, double threshold, const char *unit, const char *by)
 {
-    struct alarm_cfg ac;
     if (sh->nevs == sh->cap) {
         sh->cap = sh->cap ? sh->cap * 2 : 32;
         sh->evs = realloc(sh->evs, sizeof(*sh->evs) * (size_t)sh->cap);
@@ -124,14 +124,13 @@ static void alarm(struct shelter *sh, int s, enum alarm_id id, enum alarm_event_
             exit(1);
         }
     }
-    alarm_cfg_defaults(sensor_defs[s].kind, &ac);
     struct alarm_event *e = &sh->evs[sh->nevs++];
     *e = (struct alarm_event){.sensor = s,
                               .alarm = id,
                               .type = type,
                               .active = type != ALARM_EV_CLEARED,
                               .acked = type == ALARM_EV_ACKNOWLEDGED,
-                              .severity = ac.rule[id].severity,
+                              .severity = alarm_def(id)->severity,
                               .value = value,
                               .threshold = threshold,
                               .unit = unit,
@@ -157,7 +156,7 @@ static void emit_alarms(struct gen *g, struct shelter *sh)
         if (off(sh, sh->evs[i].ts_ms))
             continue;
         alarm_msg_from_event(&sh->cfg, &sh->evs[i], (uint64_t)i + 1, text, sizeof(text), &m);
-        put(g, points_alarm(&sh->cfg, &m, g->buf, sizeof(g->buf)));
+        put(g, points_alarm(&sh->site, &m, g->buf, sizeof(g->buf)));
     }
 }
 
@@ -207,7 +206,7 @@ static void health(struct gen *g, struct shelter *sh)
                            .uptime_s = (t - boot) / 1000,
                            .polls = (uint64_t)((t - boot) / 1000) * SENSORS,
                            .broker_connected = true};
-        put(g, points_health(&sh->cfg, &h, g->buf, sizeof(g->buf)));
+        put(g, points_health(&sh->site, &h, g->buf, sizeof(g->buf)));
     }
 }
 
@@ -348,31 +347,33 @@ static void smoke(struct gen *g, struct shelter *sh)
 
 /* A blast door: locked between weekly exercise cycles. */
 static void door_reading(struct gen *g, struct shelter *sh, int s, int64_t t, unsigned contacts,
-                         struct door_travel *tr)
+                         struct door_track *tr)
 {
     unsigned present = CONTACT_CLOSED | CONTACT_LOCKED | CONTACT_OPEN;
     struct reading r = base_reading(s, t);
-    const char *movement;
-    double travel_s;
+    struct door_step step;
     r.v.blast_door.contacts = contacts;
     r.v.blast_door.contacts_present = present;
     r.v.blast_door.door = door_state_from_contacts(contacts, present);
     if (off(sh, t))
         return;
     emit_reading(g, sh, &r);
-    if (door_travel_update(tr, &r, &movement, &travel_s) == 1)
-        put(g, points_door_movement(&sh->cfg, s, movement, travel_s, t, g->buf, sizeof(g->buf)));
+    door_track_update(tr, &r, t, &step);
+    if (step.movement != NULL)
+        put(g, points_door_movement(&sh->site, sensor_defs[s].name, step.movement, step.travel_s, t,
+                                    g->buf, sizeof(g->buf)));
 }
 
 static void door(struct gen *g, struct shelter *sh, int s)
 {
-    struct door_travel tr = {0};
+    struct door_track tr;
     bool wearing = sh->index == 2 && s == S_DOOR1, overdue = sh->index == 1 && s == S_DOOR2;
     int64_t first = day_start(g->start) + ((sh->index + (s == S_DOOR2 ? 3 : 0)) % 7) * DAY_MS +
                     10 * HOUR_MS + sh->index * 13 * MIN_MS;
     int64_t next = g->start + (sh->index * 7919 + s * 1301) % g->interval, last_lock = 0;
     unsigned contacts = CONTACT_CLOSED | CONTACT_LOCKED;
 
+    door_track_init(&tr, g->start);
     for (int64_t c = first;; c += 7 * DAY_MS) {
         bool cycle = c + HOUR_MS < g->end && !(overdue && c >= g->end - 35 * DAY_MS);
         int64_t until = cycle ? c : g->end;
@@ -446,13 +447,15 @@ static void shelter(struct gen *g, int i, const char *city, const char *district
     snprintf(c->property, sizeof(c->property), "%s-wuye", communities[st][cm]);
     snprintf(c->name, sizeof(c->name), "%s小区地下人防工程%d号", communities[st][cm], i + 1);
     c->language = LANG_ZH;
+    sh.site =
+        (struct points_site){c->city, c->district, c->street, c->community, c->property, c->id};
     c->sensors = sh.sensors;
     c->nsensors = SENSORS;
     for (int s = 0; s < SENSORS; s++) {
         snprintf(sh.sensors[s].name, sizeof(sh.sensors[s].name), "%s", sensor_defs[s].name);
         snprintf(sh.sensors[s].location, sizeof(sh.sensors[s].location), "%s",
                  sensor_defs[s].location);
-        sh.sensors[s].kind = sensor_defs[s].kind;
+        sh.sensors[s].def.kind = sensor_defs[s].kind;
     }
     if (i == 3) {
         sh.off_from = day_start(g->end - 15 * DAY_MS) + 8 * HOUR_MS;

@@ -3,7 +3,7 @@
  * shelters, for the tests and the demo of shelter-report (docs/design.md
  * section 19): `shelter-sim --history`.  Every point is made by the gateway's
  * own schema code (points_reading, points_alarm with the alarm message of
- * alarm_msg_from_event, points_door_movement after door_travel_update,
+ * alarm_msg_from_event, points_door_movement after door_track_update,
  * points_health), never by hand-written line protocol, so what the report
  * reads is exactly what gateways write.
  *
