@@ -7,11 +7,10 @@
  */
 #include "iql.h"
 
+#include "points.h"
+
 #include <math.h>
 #include <string.h>
-
-const char *const iql_level_keys[IQL_LEVELS + 1] = {"city",     "district", "street", "community",
-                                                    "property", "shelter",  "sensor"};
 
 void iql_subtree_text(const struct topic_subtree *st, char *buf, size_t len)
 {
@@ -33,7 +32,7 @@ void iql_subtree_text(const struct topic_subtree *st, char *buf, size_t len)
 
 const char *iql_child_key(const struct topic_subtree *st)
 {
-    return iql_level_keys[st->nlevels];
+    return points_tag_keys[st->nlevels];
 }
 
 static void quoted(FILE *f, const char *s, char q)
@@ -62,7 +61,7 @@ void iql_where(FILE *f, const struct topic_subtree *st, int64_t from_ms, int64_t
     const char *sep = " WHERE ";
     for (int i = 0; i < st->nlevels; i++) {
         fputs(sep, f);
-        iql_ident(f, iql_level_keys[i]);
+        iql_ident(f, points_tag_keys[i]);
         fputs(" = ", f);
         iql_str(f, st->level[i]);
         sep = " AND ";

@@ -20,8 +20,8 @@
 #define IQL_LEVELS TOPIC_LEVELS       /* city district street community property shelter */
 #define IQL_SLUG_MAX TOPIC_LEVEL_SIZE /* bytes with the NUL, as the gateway's slugs */
 
-/* The tag keys of the maintenance network, top down, then "sensor". */
-extern const char *const iql_level_keys[IQL_LEVELS + 1];
+/* The tag keys are sensors/points.h's points_tag_keys: the five levels,
+ * the shelter, the sensor. */
 
 /* Subtrees are lib/topic's (struct topic_subtree, topic_subtree_parse):
  * "zhengzhou/jinshui" is city AND district, never a district called

@@ -31,6 +31,10 @@
  */
 #include "review.h"
 
+#include "alarmdef.h"
+#include "kind.h"
+#include "points.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -59,11 +63,11 @@ struct pend {
     int idx;
 };
 
-enum door_step { STEP_DONE, STEP_LOCK_AFTER, STEP_LOCK_BEFORE, STEP_OPEN_BEFORE };
+enum exercise_step { STEP_DONE, STEP_LOCK_AFTER, STEP_LOCK_BEFORE, STEP_OPEN_BEFORE };
 
 struct door {
     struct review_site site;
-    enum door_step step;
+    enum exercise_step step;
     int64_t open_ms, before_ms; /* the open being followed; the upper bound */
     int64_t last_exercise;
     int rounds;
@@ -104,7 +108,23 @@ struct priv {
     int capdoor_faults, capfloods, capco2, capsmoke, capoverdue, captravel, capavail, capchildren;
 };
 
-static const char *const movements[] = {"open", "close", "lock"};
+static const char *const movements[] = {"open", "close", "lock"}; /* kind.h struct door_step */
+
+/* The schema's names come from the tables that write it (sensors/points.h,
+ * kind.h, alarmdef.h); the fields of the gateway's health point and of a
+ * door's movement, and an alarm point's seq, by and message, are spelled as
+ * points.c writes them. */
+#define DOOR kind_name(KIND_BLAST_DOOR)
+
+/* The field whose peak an episode shows (DESIGN 14 peak_m; ppm), as the
+ * kind table names it in InfluxDB; NULL: none (water_leak, smoke). */
+static const char *peak_field(enum kind k)
+{
+    const struct kind_field *kf = k == KIND_WATER_LEVEL ? kind_field(k, "level_m")
+                                  : k == KIND_CO2       ? kind_field(k, "co2_ppm")
+                                                        : NULL;
+    return kf != NULL ? kf->influx : NULL;
+}
 
 /* ---- small helpers ---- */
 
@@ -131,7 +151,7 @@ static void site_from(struct review_site *s, const cJSON *series)
 {
     memset(s, 0, sizeof(*s));
     for (int i = 0; i < IQL_LEVELS; i++)
-        copy(s->level[i], sizeof(s->level[i]), iql_tag(series, iql_level_keys[i]));
+        copy(s->level[i], sizeof(s->level[i]), iql_tag(series, points_tag_keys[i]));
     copy(s->sensor, sizeof(s->sensor), iql_tag(series, "sensor"));
 }
 
@@ -168,7 +188,7 @@ static void tag_list(FILE *f, bool sensor)
     for (int i = 0; i < IQL_LEVELS; i++) {
         if (i > 0)
             fputc(',', f);
-        iql_ident(f, iql_level_keys[i]);
+        iql_ident(f, points_tag_keys[i]);
     }
     if (sensor)
         fputs(",\"sensor\"", f);
@@ -299,25 +319,25 @@ static int first_round(struct review *rv, FILE *f)
 
     if (pend(pv, ST_SHELTERS, 0, f) == -1)
         return -1;
-    fputs("SELECT last(\"uptime_s\") FROM \"gateway\"", f);
+    fprintf(f, "SELECT last(\"uptime_s\") FROM \"%s\"", POINTS_GATEWAY);
     iql_where(f, st, from - REVIEW_OVERDUE_DAYS * DAY_MS, to);
     group_by(f, false);
 
     if (pend(pv, ST_FIRST_SEEN, 0, f) == -1)
         return -1;
-    fputs("SELECT first(\"uptime_s\") FROM \"gateway\"", f);
+    fprintf(f, "SELECT first(\"uptime_s\") FROM \"%s\"", POINTS_GATEWAY);
     iql_where(f, st, INT64_MIN, to);
     group_by(f, false);
 
     if (pend(pv, ST_HEALTH, 0, f) == -1)
         return -1;
-    fputs("SELECT count(\"uptime_s\") FROM \"gateway\"", f);
+    fprintf(f, "SELECT count(\"uptime_s\") FROM \"%s\"", POINTS_GATEWAY);
     iql_where(f, st, from, to);
     group_by(f, false);
 
     if (pend(pv, ST_EVENTS, 0, f) == -1)
         return -1;
-    fputs("SELECT \"seq\", \"by\", \"message\", \"location\" FROM \"alarm\"", f);
+    fprintf(f, "SELECT \"seq\", \"by\", \"message\", \"location\" FROM \"%s\"", POINTS_ALARM);
     iql_where(f, st, from, to);
     fputs(" AND \"kind\" != 'gateway'", f);
     group_by(f, true);
@@ -325,22 +345,22 @@ static int first_round(struct review *rv, FILE *f)
 
     if (pend(pv, ST_COMM_BEFORE, 0, f) == -1)
         return -1;
-    fputs("SELECT last(\"seq\") FROM \"alarm\"", f);
+    fprintf(f, "SELECT last(\"seq\") FROM \"%s\"", POINTS_ALARM);
     iql_where(f, st, from - REVIEW_LOOKBACK_DAYS * DAY_MS, from);
-    fputs(" AND \"alarm\" = 'comm_lost'", f);
+    fprintf(f, " AND \"alarm\" = '%s'", alarm_name(ALARM_COMM_LOST));
     group_by(f, true);
     fputs(",\"event\"", f);
 
     if (pend(pv, ST_DOORS, 0, f) == -1)
         return -1;
-    fputs("SELECT last(\"door\") FROM \"blast_door\"", f);
+    fprintf(f, "SELECT last(\"door\") FROM \"%s\"", DOOR);
     iql_where(f, st, from, to);
     group_by(f, true);
 
     for (int m = 0; m < 3; m++) {
         if (pend(pv, ST_TRAVEL, m, f) == -1)
             return -1;
-        fputs("SELECT mean(\"travel_s\"), count(\"travel_s\") FROM \"blast_door\"", f);
+        fprintf(f, "SELECT mean(\"travel_s\"), count(\"travel_s\") FROM \"%s\"", DOOR);
         iql_where(f, st, from, to);
         fputs(" AND \"movement\" = ", f);
         iql_str(f, movements[m]);
@@ -351,14 +371,14 @@ static int first_round(struct review *rv, FILE *f)
 
     if (pend(pv, ST_OPEN_RECENT, 0, f) == -1)
         return -1;
-    fputs("SELECT last(\"door\") FROM \"blast_door\"", f);
+    fprintf(f, "SELECT last(\"door\") FROM \"%s\"", DOOR);
     iql_where(f, st, to - REVIEW_OVERDUE_DAYS * DAY_MS, to);
-    fputs(" AND \"door\" = 'open'", f);
+    fprintf(f, " AND \"door\" = '%s'", door_state_name(DOOR_OPEN));
     group_by(f, true);
 
     if (pend(pv, ST_LOCATIONS, 0, f) == -1)
         return -1;
-    fputs("SELECT last(\"message\") FROM \"alarm\"", f);
+    fprintf(f, "SELECT last(\"message\") FROM \"%s\"", POINTS_ALARM);
     iql_where(f, st, to - REVIEW_LOOKBACK_DAYS * DAY_MS, to);
     fputs(" AND \"kind\" != 'gateway'", f);
     group_by(f, true);
@@ -378,19 +398,19 @@ static int exercise_stmt(struct review *rv, int i, FILE *f)
         return -1;
     switch (d->step) {
     case STEP_LOCK_AFTER: /* the first lock after the open */
-        fputs("SELECT first(\"door\") FROM \"blast_door\"", f);
+        fprintf(f, "SELECT first(\"door\") FROM \"%s\"", DOOR);
         where_site(f, &d->site, d->open_ms + 1, d->before_ms);
-        fputs(" AND \"door\" = 'locked'", f);
+        fprintf(f, " AND \"door\" = '%s'", door_state_name(DOOR_LOCKED));
         break;
     case STEP_LOCK_BEFORE: /* the lock that ended the cycle before */
-        fputs("SELECT last(\"door\") FROM \"blast_door\"", f);
+        fprintf(f, "SELECT last(\"door\") FROM \"%s\"", DOOR);
         where_site(f, &d->site, oldest, d->open_ms);
-        fputs(" AND \"door\" = 'locked'", f);
+        fprintf(f, " AND \"door\" = '%s'", door_state_name(DOOR_LOCKED));
         break;
     case STEP_OPEN_BEFORE:
-        fputs("SELECT last(\"door\") FROM \"blast_door\"", f);
+        fprintf(f, "SELECT last(\"door\") FROM \"%s\"", DOOR);
         where_site(f, &d->site, oldest, d->before_ms);
-        fputs(" AND \"door\" = 'open'", f);
+        fprintf(f, " AND \"door\" = '%s'", door_state_name(DOOR_OPEN));
         break;
     case STEP_DONE:
         break;
@@ -409,18 +429,19 @@ int review_next(struct review *rv, FILE *f)
         int64_t end_cap = min64(rv->opts.period.to_ms, max64(rv->opts.now_ms, 0));
         for (int i = 0; i < rv->nfloods; i++) {
             struct review_episode *e = &rv->floods[i];
-            if (strcmp(e->kind, "water_level") != 0)
-                continue;
+            enum kind k;
+            if (kind_from_name(e->kind, &k) == -1 || peak_field(k) == NULL)
+                continue; /* water_leak: no level */
             if (pend(pv, ST_PEAK_FLOOD, i, f) == -1)
                 return -1;
-            fputs("SELECT max(\"level_m\") FROM \"water_level\"", f);
+            fprintf(f, "SELECT max(\"%s\") FROM \"%s\"", peak_field(k), e->kind);
             where_site(f, &e->site, e->raised, (e->cleared ? e->cleared : end_cap) + 1);
         }
         for (int i = 0; i < rv->nco2; i++) {
             struct review_episode *e = &rv->co2[i];
             if (pend(pv, ST_PEAK_CO2, i, f) == -1)
                 return -1;
-            fputs("SELECT max(\"co2_ppm\") FROM \"co2\"", f);
+            fprintf(f, "SELECT max(\"%s\") FROM \"%s\"", peak_field(KIND_CO2), e->kind);
             where_site(f, &e->site, e->raised, (e->cleared ? e->cleared : end_cap) + 1);
         }
     }
@@ -444,11 +465,11 @@ int review_next(struct review *rv, FILE *f)
 
 static enum event event_of(const char *s)
 {
-    if (strcmp(s, "raised") == 0)
+    if (strcmp(s, alarm_event_type_name(ALARM_EV_RAISED)) == 0)
         return EV_RAISED;
-    if (strcmp(s, "acknowledged") == 0)
+    if (strcmp(s, alarm_event_type_name(ALARM_EV_ACKNOWLEDGED)) == 0)
         return EV_ACKED;
-    if (strcmp(s, "cleared") == 0)
+    if (strcmp(s, alarm_event_type_name(ALARM_EV_CLEARED)) == 0)
         return EV_CLEARED;
     return EV_OTHER;
 }
@@ -504,28 +525,32 @@ static int ev_cmp(const void *a, const void *b)
 
 static bool is_process_alarm(const char *alarm)
 {
-    return strcmp(alarm, "comm_lost") != 0 && strcmp(alarm, "implausible") != 0;
+    return strcmp(alarm, alarm_name(ALARM_COMM_LOST)) != 0 &&
+           strcmp(alarm, alarm_name(ALARM_IMPLAUSIBLE)) != 0;
 }
 
 /* Which list an alarm of this kind goes to (NULL: none). */
 static struct review_episode **list_for(struct review *rv, const struct ev *e, int **n, int **cap)
 {
     struct priv *pv = rv->priv;
-    if (strcmp(e->kind, "blast_door") == 0) {
+    enum kind k;
+    if (kind_from_name(e->kind, &k) == -1)
+        return NULL;
+    if (k == KIND_BLAST_DOOR) {
         *n = &rv->ndoor_faults, *cap = &pv->capdoor_faults;
         return &rv->door_faults;
     }
     if (!is_process_alarm(e->alarm))
         return NULL;
-    if (strcmp(e->kind, "water_level") == 0 || strcmp(e->kind, "water_leak") == 0) {
+    if (k == KIND_WATER_LEVEL || k == KIND_WATER_LEAK) {
         *n = &rv->nfloods, *cap = &pv->capfloods;
         return &rv->floods;
     }
-    if (strcmp(e->kind, "co2") == 0) {
+    if (k == KIND_CO2) {
         *n = &rv->nco2, *cap = &pv->capco2;
         return &rv->co2;
     }
-    if (strcmp(e->kind, "smoke") == 0) {
+    if (k == KIND_SMOKE) {
         *n = &rv->nsmoke, *cap = &pv->capsmoke;
         return &rv->smoke;
     }
@@ -629,7 +654,7 @@ static void comm_lost(struct review *rv)
         const struct ev *e = &pv->evs[i];
         bool first = i == 0 || site_cmp(&e->site, &pv->evs[i - 1].site) != 0 ||
                      strcmp(e->alarm, pv->evs[i - 1].alarm) != 0;
-        if (strcmp(e->alarm, "comm_lost") != 0)
+        if (strcmp(e->alarm, alarm_name(ALARM_COMM_LOST)) != 0)
             continue;
         struct review_avail *a = avail_of(rv, &e->site);
         if (first) {
@@ -658,7 +683,7 @@ static void comm_lost(struct review *rv)
             continue;
         bool seen = false;
         for (int i = 0; i < pv->nevs && !seen; i++)
-            seen = strcmp(pv->evs[i].alarm, "comm_lost") == 0 &&
+            seen = strcmp(pv->evs[i].alarm, alarm_name(ALARM_COMM_LOST)) == 0 &&
                    site_cmp(&pv->evs[i].site, &pv->cb[k].site) == 0;
         struct review_avail *a = avail_of(rv, &pv->cb[k].site);
         if (!seen && a != NULL && end > from)

@@ -7,6 +7,9 @@
  */
 #include "rhtml.h"
 
+#include "alarmdef.h"
+#include "kind.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,17 @@ static void esc(FILE *f, const char *s)
             fputc(*s, f);
         }
     }
+}
+
+/* What an alarm is called in Chinese (the alarm catalogue, alarmdef.h);
+ * its name when the catalogue does not know it. */
+static const char *alarm_zh(const char *kind, const char *alarm)
+{
+    enum kind k;
+    enum alarm_id id;
+    if (kind_from_name(kind, &k) == 0 && alarm_from_name(k, alarm, &id) == 0)
+        return alarm_def(id)->zh;
+    return alarm;
 }
 
 static const char *movement_zh(const char *m)
@@ -317,7 +331,8 @@ static void chart_floods(FILE *f, const struct review *rv)
             fprintf(f,
                     "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
                     "<title>%s %s",
-                    x0, y + 3, w < 3 ? 3 : w, row - 8, flood_color(e->alarm), at, e->alarm);
+                    x0, y + 3, w < 3 ? 3 : w, row - 8, flood_color(e->alarm), at,
+                    alarm_zh(e->kind, e->alarm));
             if (isfinite(e->peak))
                 fprintf(f, " 峰值 %.3f m", review_round(e->peak, REVIEW_DIGITS_M));
             fputs("</title></rect>\n", f);
@@ -340,7 +355,11 @@ static void episode_rows(FILE *f, const struct review *rv, const struct review_e
         text_cell(f, e[i].site.level[IQL_LEVELS - 1]);
         text_cell(f, e[i].site.sensor);
         text_cell(f, e[i].location);
-        text_cell(f, e[i].alarm);
+        fputs("<td title=\"", f);
+        esc(f, e[i].alarm);
+        fputs("\">", f);
+        esc(f, alarm_zh(e[i].kind, e[i].alarm));
+        fputs("</td>", f);
         when(f, p, e[i].raised);
         when(f, p, e[i].acked);
         when(f, p, e[i].cleared);
