@@ -1,7 +1,7 @@
 /*
- * period: see period.h.  Civil dates to days and back with Howard Hinnant's
- * days_from_civil algorithm (proleptic Gregorian), so no TZ environment,
- * mktime() or locale is involved: the same arguments give the same period on
+ * period: see period.h.  Civil dates to days and back with lib/civil
+ * (proleptic Gregorian), so no TZ environment, mktime() or locale is
+ * involved: the same arguments give the same period on
  * every machine.
  */
 #include "period.h"
@@ -9,29 +9,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "civil.h"
+
 #define DAY_MS (86400 * 1000LL)
 
 static int64_t days_from_civil(int y, int m, int d)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return civil_days(y, m, d);
 }
 
 static void civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
+    int64_t year;
+    civil_date(z, &year, m, d);
+    *y = (int)year;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
