@@ -246,14 +246,19 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MODELS_DIR)
 	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(DESTDIR)$(PREFIX)/bin/
-	@for p in shelter-watch shelter-report; do if [ -x $(B)/$$p ]; then \
-		echo "install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/"; \
-		install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/; fi; done
+	@if [ -x $(B)/shelter-watch ]; then \
+		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
+		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
+	install -m 755 $(B)/shelter-report $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sensors/models/*.model $(DESTDIR)$(MODELS_DIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-gateway
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf"; \
 	else install -m 640 conf/gateway.conf $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-report
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf"; \
+	else install -m 644 conf/report.conf $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf; fi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 644 man/shelter-sim.1 man/shelter-watch.1 man/shelter-report.1 $(DESTDIR)$(PREFIX)/share/man/man1/
