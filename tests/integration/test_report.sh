@@ -6,7 +6,9 @@
 # the flood's peak); each level sees only its subtree (a slug alone matches
 # nothing); JSON, CSV and HTML carry the same numbers; the HTML in headless
 # Chromium (chromedriver's WebDriver API): no console errors, a sortable
-# table, a non-empty chart, a screenshot kept under build/artefacts/; an
+# table, non-empty charts (bars, lines, the flood timeline), a screenshot
+# and a PDF print kept under build/artefacts/, A4 pages, nothing wider than
+# A4 laid out for print; smoke and the door-fault times as planted; an
 # empty period, a subtree or period with no data, an unreachable or refusing
 # InfluxDB: a message and a non-zero exit, no report; InfluxDB 2.x through
 # its v1-compatibility API (a local stand-in, tests/integration/influx2_standin.py).
@@ -95,6 +97,29 @@ check "the gateway offline 36 h: 95 % online; the 3 h comm_lost" \
 	jq -e '(.availability[] | select(.shelter == "sh-04") | .online_pct == 95 and .offline_s == 129600)
 		and (.availability[] | select(.shelter == "sh-05") | .comm_lost_s == 10800)' "$T/d.json"
 check "the CO2 event's peak" jq -e '.co2_events[0].peak_ppm == 1450' "$T/d.json"
+# Smoke and the door-fault times, against the facts of April (an
+# acknowledgement or clear after the period's end is not yet one).
+episodes_of() {
+	jq -c --argjson f "$FROM_MS" --argjson t "$TO_MS" '[.'"$1"'[] | select(.raised >= $f and .raised < $t)
+		| {shelter, sensor, alarm,
+		   ack_s: (if .acked > 0 and .acked < $t then (.acked - .raised) / 1000 | round else null end),
+		   duration_s: (if .cleared > 0 and .cleared < $t then (.cleared - .raised) / 1000 | round else null end)}]
+		| sort_by(.shelter, .sensor, .alarm)' "$T/facts.json"
+}
+got=$(jq -c '[.smoke_events[] | {shelter, sensor, alarm, ack_s, duration_s}] | sort_by(.shelter, .sensor, .alarm)' "$T/d.json")
+want=$(episodes_of smoke)
+echo "smoke: $got (planted $want)"
+check "the smoke detector's fault as planted (unacknowledged, its duration)" test "$got" = "$want" -a "$want" != "[]"
+times() {
+	jq -c '(map(.ack_s | select(. != null)) | sort) as $a | (map(.duration_s | select(. != null)) | sort) as $c
+		| def med: if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 | round end;
+		{ack_median_s: ($a | med), ack_worst_s: ($a | max), clear_median_s: ($c | med), clear_worst_s: ($c | max)}'
+}
+got=$(jq -c '.door_fault_times | {ack_median_s, ack_worst_s, clear_median_s, clear_worst_s}' "$T/d.json")
+want=$(episodes_of door_faults | times)
+echo "door-fault times: $got (planted $want)"
+check "the door faults' median and worst times to acknowledge and to clear as planted" test "$got" = "$want"
 
 # A property, a shelter: only their own; a slug alone is no path.
 review --subtree $D/renmin/lvcheng/lvcheng-wuye/sh-03 --format json -o "$T/p.json"
@@ -157,6 +182,8 @@ if wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:$WD_PORT/status"; then
 	check "the door-fault chart has bars ($bars)" test "${bars:-0}" -ge 3
 	lines=$(js "return document.querySelectorAll('#chart-travel polyline').length")
 	check "the travel chart has lines ($lines)" test "${lines:-0}" -ge 2
+	floods=$(js "return Array.from(document.querySelectorAll('#chart-floods rect')).filter(r => r.getBBox().width >= 1).length")
+	check "the flood timeline has a bar per flood alarm ($floods)" test "${floods:-0}" = "$(jq '.floods | length' "$T/d.json")"
 	first=$(js "return document.querySelector('#t-door-faults tbody tr td:nth-child(9)').dataset.v")
 	js "document.querySelector('#t-door-faults th:nth-child(9)').click(); document.querySelector('#t-door-faults th:nth-child(9)').click(); return 1" >/dev/null
 	after=$(js "return document.querySelector('#t-door-faults tbody tr td:nth-child(9)').dataset.v")
@@ -167,6 +194,23 @@ if wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:$WD_PORT/status"; then
 	wd GET "/session/$SID/element/$el/screenshot" | jq -r '.value' | base64 -d >"$ART/report-chart.png"
 	check "screenshots kept: $ART/report-district.png, report-chart.png" \
 		test "$(stat -c %s "$ART/report-chart.png" 2>/dev/null || echo 0)" -gt 2000
+	# On A4 paper: Chromium's print to PDF on the page's own @page size, kept
+	# as an artefact; then, laid out for print at A4's printable width
+	# (210 mm less 2 x 12 mm margins: 703 CSS px), nothing sticks out.
+	cdp() { wd POST "/session/$SID/goog/cdp/execute" "$(jq -cn --arg c "$1" --argjson p "$2" '{cmd: $c, params: $p}')"; }
+	cdp Page.printToPDF '{"preferCSSPageSize":true,"printBackground":true}' | jq -r '.value.data // empty' |
+		base64 -d >"$ART/report-district.pdf"
+	boxes=$(grep -a -o '/MediaBox \[[^]]*\]' "$ART/report-district.pdf" | tr -d '[]' |
+		awk '{a4 = $4 > 593 && $4 < 597 && $5 > 840 && $5 < 844; printf("%s%s", (NR > 1 ? " " : ""), (a4 ? "A4" : $4 "x" $5))}')
+	echo "printed pages: $boxes"
+	check "printed on A4 (${boxes:-no pages}), kept as $ART/report-district.pdf" \
+		bash -c '[ -n "$1" ] && [ -z "$(tr " " "\n" <<<"$1" | grep -vx A4)" ]' _ "$boxes"
+	cdp Emulation.setEmulatedMedia '{"media":"print"}' >/dev/null
+	cdp Emulation.setDeviceMetricsOverride '{"width":703,"height":1000,"deviceScaleFactor":1,"mobile":false}' >/dev/null
+	wide=$(js "return JSON.stringify(Array.from(document.querySelectorAll('body *'))
+		.filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+		.slice(0, 5).map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)))")
+	check "laid out for print at A4's width ($(js 'return window.innerWidth') px), nothing wider: $wide" test "$wide" = "[]"
 	logs=$(wd POST "/session/$SID/se/log" '{"type":"browser"}' | jq -c '[.value[]? | select(.level == "SEVERE" or .level == "WARNING")]')
 	echo "console: $logs"
 	check "no console errors or warnings" test "$logs" = "[]"
