@@ -192,13 +192,14 @@ static int write_out(const struct review *rv, const struct opts *o, int64_t now)
     if (o->out != NULL) {
         int n = snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", o->out);
         int fd = n > 0 && (size_t)n < sizeof(tmp) ? mkstemp(tmp) : -1;
-        if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+        /* mkstemp makes it 0600; a review is for reading (by the office's
+         * web server too), as a file made by shell redirection would be. */
+        if (fd == -1 || fchmod(fd, 0644) == -1 || (f = fdopen(fd, "w")) == NULL) {
             fprintf(stderr, "shelter-report: %s: %s\n", o->out, strerror(errno));
             if (fd != -1)
                 close(fd), unlink(tmp);
             return -1;
         }
-        fchmod(fd, 0644);
     }
     int rc = o->format == FMT_HTML  ? rhtml_write(rv, now, f)
              : o->format == FMT_CSV ? rcsv_write(rv, f)
