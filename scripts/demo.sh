@@ -156,6 +156,7 @@ tail -n +1 -f "$WATCH_LOG" &
 PIDS+=("$!")
 
 # --- the gateway (the watcher shows it coming online) ---
+DEMO_START=$(date +%s) # the evening's review starts on this day
 bg gateway "$GW" -c "$CONF"
 wait_for 15 grep -q 'connected to' "$D/gateway.log" || die "shelter-gateway did not connect to the broker"
 
@@ -198,9 +199,14 @@ if [ -n "${INFLUX_URL:-}" ] && [ "${INFLUX_NOTE#http}" != "$INFLUX_NOTE" ]; then
 	# The evening's review for the property (shelter-report), kept in the build dir.
 	REVIEW=$BUILD/demo-review.html
 	sleep 2 # the gateway's last InfluxDB batch
-	if "$BUILD/shelter-report" -c "$CONF" --subtree "$(dirname "${BASE#shelter/}")" --from "$(date -u -d '+8 hours' +%F)" \
-		--to "$(date -u -d '+32 hours' +%F)" -o "$REVIEW"; then
+	# Its days in China Standard Time, from the day the evening began (it
+	# may have crossed midnight) to the day after it ended.
+	if "$BUILD/shelter-report" -c "$CONF" --subtree "$(dirname "${BASE#shelter/}")" \
+		--from "$(date -u -d "@$((DEMO_START + 8 * 3600))" +%F)" --to "$(date -u -d '+32 hours' +%F)" \
+		-o "$REVIEW"; then
 		echo "  The evening's review for the property (shelter-report): $REVIEW"
+	else
+		echo "  The evening's review for the property could not be made (shelter-report: see above)."
 	fi
 fi
 echo "  Stopping everything."
