@@ -29,6 +29,7 @@ TO_MS=$(( END_S * 1000 ))
 "$SIM" --history --shelters 6 --days 45 --end "$END_S" --interval 900 \
 	--facts "$T/facts.json" -o "$T/history.lp" || { fail "shelter-sim --history"; exit 1; }
 split -l 40000 -d -a 3 "$T/history.lp" "$T/chunk."
+APRIL_POINTS=$(awk -v f="$FROM_MS" -v t="$TO_MS" '$NF >= f && $NF < t' "$T/history.lp" | wc -l)
 loaded=1
 for f in "$T"/chunk.*; do
 	curl -sf -o /dev/null -XPOST "$URL/write?db=$DB&precision=ms" --data-binary "@$f" || loaded=0
@@ -42,6 +43,12 @@ D=zhengzhou/jinshui
 review --subtree $D --format json -o "$T/d.json" -v 2>"$T/d.err"
 check "the district's review is made (exit 0)" test $? = 0
 cat "$T/d.err"
+# Pushed down: InfluxDB aggregates, the review fetches far less than one
+# byte per point of the period (raw readings would be tens of bytes each),
+# in a few requests whatever the number of shelters.
+read -r requests bytes < <(sed -n 's/.*: \([0-9]*\) requests, \([0-9]*\) bytes from InfluxDB.*/\1 \2/p' "$T/d.err")
+check "aggregated in InfluxDB: ${bytes:-?} bytes in ${requests:-?} requests for $APRIL_POINTS points of April" \
+	test "${bytes:-999999999}" -lt $((APRIL_POINTS / 4)) -a "${requests:-99}" -le 6
 
 # Door faults per street and per community: the facts raised in April.
 want_by() {
