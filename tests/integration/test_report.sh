@@ -150,6 +150,10 @@ check "CSV: as many door faults as JSON" test "$(csv_section door_faults | wc -l
 check "CSV: door faults by street as JSON" test "$(csv_section door_faults_by_child | awk -F, '{printf "%s=%s,", $1, $2}')" = \
 	"$(jq -r '.door_faults_by_child | to_entries | map("\(.key)=\(.value)") | join(",")' "$T/d.json"),"
 check "CSV: the overdue door" test "$(csv_section exercise_overdue | cut -d, -f1,2)" = "sh-02,door-2"
+check "CSV: the door-fault times as JSON" test "$(csv_section door_fault_times)" = \
+	"$(jq -r '.door_fault_times | [.faults, .acked, .cleared, .ack_median_s, .ack_worst_s, .clear_median_s, .clear_worst_s] | map(. // "") | join(",")' "$T/d.json")"
+check "CSV: the smoke events as JSON" test "$(csv_section smoke_events | cut -d, -f1,2,5,10,11)" = \
+	"$(jq -r '.smoke_events[] | [.shelter, .sensor, .alarm, .ack_s, .duration_s] | map(. // "") | join(",")' "$T/d.json")"
 same=1
 while read -r sensor alarm peak ack dur; do
 	[ "$peak" = null ] && peak="" || peak=$(printf '%.3f' "$peak")
