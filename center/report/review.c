@@ -13,7 +13,9 @@
  *   door seen `open` and then `locked`; last_exercise is that lock, found
  *   with last()/first() on the door field: the last open before --to, the
  *   first lock after it, and when the door has not been locked since, the
- *   same one cycle back.  Overdue: none ended in the 31 days before --to.
+ *   same one cycle back.  Overdue: none ended in the 31 days before --to,
+ *   and, when none was found at all, the shelter was watched for those 31
+ *   days (as the engine counts from when it first saw the door).
  * - door_travel: daily mean travel time per door and movement (InfluxDB's
  *   mean GROUP BY time(1d) in the period's zone); first_s and last_s are the
  *   means of the first and last days with movements (up to 7 days each, at
@@ -1060,6 +1062,12 @@ static void travel(struct review *rv)
     }
 }
 
+/* Overdue: no full cycle ended in the 31 days before --to.  A door with no
+ * cycle found at all is overdue only when its shelter was watched for those
+ * 31 days (its first health point before them): the gateway's engine counts
+ * a door's 31 days from when it first saw it, so a shelter commissioned
+ * less than 31 days before --to is not overdue yet, and its gateway has
+ * raised no exercise_overdue either. */
 static int overdue(struct review *rv)
 {
     struct priv *pv = rv->priv;
@@ -1067,6 +1075,9 @@ static int overdue(struct review *rv)
     for (int i = 0; i < pv->ndoors; i++) {
         const struct door *d = &pv->doors[i];
         if (d->last_exercise != 0 && d->last_exercise >= limit)
+            continue;
+        const struct review_avail *a = avail_of(rv, &d->site);
+        if (d->last_exercise == 0 && a != NULL && a->first_seen >= limit)
             continue;
         if (GROW(rv->overdue, pv->capoverdue, rv->noverdue) == -1)
             return -1;

@@ -264,6 +264,12 @@ static void take(void)
     ck_assert_msg(review_take(rv, answer, err, sizeof(err)) == 0, "%s", err);
 }
 
+/* 0: sh-b's door-2 last exercised 40 days before the period; 1: no
+ * exercise of it found in 400 days, sh-b commissioned on the 11th (watched
+ * less than 31 days before --to); 2: the same, sh-b watched since 100 days
+ * before the period. */
+static int never_exercised;
+
 static void run_review(void)
 {
     struct review_opts o = {0};
@@ -289,7 +295,7 @@ static void run_review(void)
     series(s, "sh-a", "dongfeng", NULL, NULL, "[\"time\",\"first\"]",
            fmt("[[%lld,0]]", T(-100 * DAY_MS)));
     series(s, "sh-b", "jinyuan", NULL, NULL, "[\"time\",\"first\"]",
-           fmt("[[%lld,0]]", T(10 * DAY_MS + 30000)));
+           fmt("[[%lld,0]]", never_exercised == 2 ? T(-100 * DAY_MS) : T(10 * DAY_MS + 30000)));
     s = stmt(); /* health */
     series(s, "sh-a", "dongfeng", NULL, NULL, "[\"time\",\"count\"]", "[[0,43200]]");
     series(s, "sh-b", "jinyuan", NULL, NULL, "[\"time\",\"count\"]", "[[0,28200]]");
@@ -359,6 +365,14 @@ static void run_review(void)
     series(stmt(), "sh-b", "jinyuan", "co2-1", NULL, "[\"time\",\"max\"]", "[[0,1450]]");
     series(stmt(), "sh-a", "dongfeng", "door-1", NULL, "[\"time\",\"first\"]",
            fmt("[[%lld,\"locked\"]]", T(22 * DAY_MS + 10 * HOUR_MS + 10 * MIN_MS)));
+    if (never_exercised) { /* no open of door-2 in 400 days: done */
+        stmt();
+        take();
+        ck_assert_ptr_null(round_text());
+        cJSON_Delete(answer);
+        answer = NULL;
+        return;
+    }
     series(stmt(), "sh-b", "jinyuan", "door-2", NULL, "[\"time\",\"last\"]",
            fmt("[[%lld,\"open\"]]", T(-40 * DAY_MS)));
     take();
@@ -437,6 +451,22 @@ START_TEST(test_exercise_and_wear)
     ck_assert(t->creeping);
     ck_assert_int_eq(t->count, 4);
     review_free(rv);
+}
+END_TEST
+
+START_TEST(test_a_door_never_exercised_is_overdue_after_31_days_watched)
+{
+    never_exercised = 1; /* sh-b watched since the 11th: not overdue yet */
+    run_review();
+    ck_assert_int_eq(rv->noverdue, 0);
+    review_free(rv);
+    never_exercised = 2; /* watched since 100 days before: overdue, never exercised */
+    run_review();
+    ck_assert_int_eq(rv->noverdue, 1);
+    ck_assert_str_eq(rv->overdue[0].site.sensor, "door-2");
+    ck_assert_int_eq(rv->overdue[0].last_exercise, 0);
+    review_free(rv);
+    never_exercised = 0;
 }
 END_TEST
 
@@ -539,6 +569,7 @@ static Suite *report_suite(void)
     tcase_add_test(tc, test_door_faults_from_their_transitions);
     tcase_add_test(tc, test_floods_co2_and_availability);
     tcase_add_test(tc, test_exercise_and_wear);
+    tcase_add_test(tc, test_a_door_never_exercised_is_overdue_after_31_days_watched);
     tcase_add_test(tc, test_no_shelter_is_no_data_not_all_fine);
     tcase_add_test(tc, test_outputs_carry_the_same_numbers);
     tcase_add_test(tc, test_text_from_the_data_is_escaped);
