@@ -510,6 +510,14 @@ static int take_events(struct review *rv, const cJSON *series)
     return 0;
 }
 
+/* qsort for a list that may be empty: an empty list's pointer may be NULL,
+ * which qsort must not be given, even with no element (C11 7.22.5). */
+static void sort_list(void *base, int n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, (size_t)n, size, cmp);
+}
+
 static int ev_cmp(const void *a, const void *b)
 {
     const struct ev *x = a, *y = b;
@@ -567,7 +575,7 @@ static int episodes(struct review *rv)
     struct review_episode **cur_list = NULL;
     int cur = -1;
 
-    qsort(pv->evs, (size_t)pv->nevs, sizeof(*pv->evs), ev_cmp);
+    sort_list(pv->evs, pv->nevs, sizeof(*pv->evs), ev_cmp);
     for (int i = 0; i < pv->nevs; i++) {
         const struct ev *e = &pv->evs[i];
         if (i > 0 && (site_cmp(&e->site, &pv->evs[i - 1].site) != 0 ||
@@ -960,7 +968,7 @@ static double median(double *v, int n)
 {
     if (n == 0)
         return NAN;
-    qsort(v, (size_t)n, sizeof(*v), dbl_cmp);
+    sort_list(v, n, sizeof(*v), dbl_cmp);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -1032,7 +1040,7 @@ static int children(struct review *rv)
             return -1;
         c->floods++;
     }
-    qsort(rv->children, (size_t)rv->nchildren, sizeof(*rv->children), child_cmp);
+    sort_list(rv->children, rv->nchildren, sizeof(*rv->children), child_cmp);
     return 0;
 }
 
@@ -1117,7 +1125,7 @@ static void fill_locations(struct review *rv, struct review_episode *e, int n)
     for (int i = 0; i < n; i++)
         if (e[i].location[0] == '\0')
             copy(e[i].location, sizeof(e[i].location), location_of(rv, &e[i].site));
-    qsort(e, (size_t)n, sizeof(*e), episode_cmp);
+    sort_list(e, n, sizeof(*e), episode_cmp);
 }
 
 static int avail_cmp(const void *a, const void *b)
@@ -1145,8 +1153,8 @@ static int finish(struct review *rv)
     door_times(rv);
     travel(rv);
     availability(rv);
-    qsort(rv->avail, (size_t)rv->navail, sizeof(*rv->avail), avail_cmp);
-    qsort(rv->travel, (size_t)rv->ntravel, sizeof(*rv->travel), travel_cmp);
+    sort_list(rv->avail, rv->navail, sizeof(*rv->avail), avail_cmp);
+    sort_list(rv->travel, rv->ntravel, sizeof(*rv->travel), travel_cmp);
     if (overdue(rv) == -1 || children(rv) == -1)
         return -1;
     return 0;
