@@ -907,7 +907,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: shelter-sim -c CONF [--serial BUS=PATH]... [--control SOCKET]\n"
                "                   [--scenario FILE] [--speed X] [-v]\n"
-               "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n");
+               "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n"
+               "       shelter-sim --history [OPTIONS]   (shelter-sim --history --help)\n");
 }
 
 int main(int argc, char **argv)
