@@ -309,8 +309,8 @@ static void chart_floods(FILE *f, const struct review *rv)
         tick_label(p, p->from_ms + (int64_t)(span * t / 4), date, sizeof(date));
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
-                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"tick\">%s</text>\n",
-                x, top, x, height - 24, x, height - 10, date);
+                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" class=\"tick\">%s</text>\n",
+                x, top, x, height - 24, x, height - 10, t == 4 ? "end" : "middle", date);
     }
     for (int k = 0; k < nrows; k++) {
         int y = top + k * row;

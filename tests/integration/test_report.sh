@@ -145,6 +145,7 @@ grep -q 'no data' <<<"$out" && pass "the message says no data: $out" || fail "me
 # The same numbers in CSV and HTML as in JSON.
 review --subtree $D --format csv -o "$T/d.csv"
 review --subtree $D -o "$T/d.html"
+review --subtree $D --from 2026-04-21 --to 2026-04-22 -o "$T/day.html" # the flood's day: hours on the axes
 csv_section() { tr -d '\r' <"$T/d.csv" | awk -v s="# $1" '$0 == s {on = 1; getline; next} on && /^$/ {exit} on'; }
 check "CSV: as many door faults as JSON" test "$(csv_section door_faults | wc -l)" = "$(jq '.door_faults | length' "$T/d.json")"
 check "CSV: door faults by street as JSON" test "$(csv_section door_faults_by_child | awk -F, '{printf "%s=%s,", $1, $2}')" = \
@@ -205,6 +206,12 @@ if wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:$WD_PORT/status"; then
 	wd GET "/session/$SID/element/$el/screenshot" | jq -r '.value' | base64 -d >"$ART/report-chart.png"
 	check "screenshots kept: $ART/report-district.png, report-chart.png" \
 		test "$(stat -c %s "$ART/report-chart.png" 2>/dev/null || echo 0)" -gt 2000
+	# Every chart label inside its chart (an SVG clips what sticks out).
+	clipped="return JSON.stringify(Array.from(document.querySelectorAll('svg text')).filter(function (t) {
+		var s = t.ownerSVGElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+		return r.left < s.left - 0.5 || r.right > s.right + 0.5; }).map(function (t) { return t.textContent; }))"
+	cut=$(js "$clipped")
+	check "no chart label cut off: $cut" test "$cut" = "[]"
 	# On A4 paper: Chromium's print to PDF on the page's own @page size, kept
 	# as an artefact; then, laid out for print at A4's printable width
 	# (210 mm less 2 x 12 mm margins: 703 CSS px), nothing sticks out.
@@ -222,6 +229,12 @@ if wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:$WD_PORT/status"; then
 		.filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
 		.slice(0, 5).map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)))")
 	check "laid out for print at A4's width ($(js 'return window.innerWidth') px), nothing wider: $wide" test "$wide" = "[]"
+	# A day's review (hours on the time axes), in the same print layout.
+	wd POST "/session/$SID/url" "{\"url\":\"file://$T/day.html\"}" >/dev/null
+	floods=$(js "return Array.from(document.querySelectorAll('#chart-floods rect')).filter(r => r.getBBox().width >= 1).length")
+	cut=$(js "$clipped")
+	check "a day's review: the flood timeline ($floods bars), no chart label cut off: $cut" \
+		test "${floods:-0}" -ge 1 -a "$cut" = "[]"
 	logs=$(wd POST "/session/$SID/se/log" '{"type":"browser"}' | jq -c '[.value[]? | select(.level == "SEVERE" or .level == "WARNING")]')
 	echo "console: $logs"
 	check "no console errors or warnings" test "$logs" = "[]"
