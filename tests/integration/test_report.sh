@@ -128,6 +128,14 @@ want=$(episodes_of door_faults | times)
 echo "door-fault times: $got (planted $want)"
 check "the door faults' median and worst times to acknowledge and to clear as planted" test "$got" = "$want"
 
+# The city above: per district; a community: per property.
+review --subtree zhengzhou --format json -o "$T/c.json"
+check "city: door faults per district (all of jinshui's)" \
+	test "$(jq -c '.door_faults_by_child' "$T/c.json")" = "{\"jinshui\":$(jq '.door_faults | length' "$T/d.json")}"
+review --subtree $D/wenhua/huayuan --format json -o "$T/m.json"
+check "community: per property, its own shelters only" \
+	jq -e --slurpfile f "$T/facts.json" '.child_level == "property"
+		and ([.availability[].shelter] == [$f[0].shelters[] | select(.community == "huayuan") | .id])' "$T/m.json"
 # A property, a shelter: only their own; a slug alone is no path.
 review --subtree $D/renmin/lvcheng/lvcheng-wuye/sh-03 --format json -o "$T/p.json"
 check "shelter level: only sh-03, children are its sensors" \
