@@ -256,6 +256,9 @@ out=$(review --subtree $D --from 2026-05-01 --to 2026-05-01 -o "$T/e.html" 2>&1)
 check "an empty period: exit 64 and no file ($out)" test "$rc" = 64 -a ! -e "$T/e.html"
 out=$("$REPORT" -c "$T/report.conf" --subtree $D --from 2025-01-01 --to 2025-02-01 -o "$T/e.html" 2>&1); rc=$?
 check "a period before any data: exit 1 and no file ($out)" test "$rc" = 1 -a ! -e "$T/e.html"
+out=$(review --subtree $D -o "$T/no/such/dir/r.html" 2>&1); rc=$?
+check "an output that cannot be written: exit 73 and says where ($out)" \
+	test "$rc" = 73 -a -n "$(grep -F "$T/no/such/dir/r.html" <<<"$out")"
 printf '[influx]\nurl = http://127.0.0.1:%s\ndatabase = shelter\n' "$(free_port)" >"$T/down.conf"
 out=$("$REPORT" -c "$T/down.conf" --subtree $D --from 2026-04-01 --to 2026-05-01 -o "$T/e.html" 2>&1); rc=$?
 check "an unreachable InfluxDB: exit 69, says so, no file ($out)" \
