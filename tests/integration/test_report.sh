@@ -256,6 +256,11 @@ out=$(review --subtree $D --from 2026-05-01 --to 2026-05-01 -o "$T/e.html" 2>&1)
 check "an empty period: exit 64 and no file ($out)" test "$rc" = 64 -a ! -e "$T/e.html"
 out=$("$REPORT" -c "$T/report.conf" --subtree $D --from 2025-01-01 --to 2025-02-01 -o "$T/e.html" 2>&1); rc=$?
 check "a period before any data: exit 1 and no file ($out)" test "$rc" = 1 -a ! -e "$T/e.html"
+this_month=$(TZ=Asia/Shanghai date +%Y-%m-01)
+last_month=$(TZ=Asia/Shanghai date -d "$this_month -1 month" +%Y-%m-01)
+out=$("$REPORT" -c "$T/report.conf" --subtree $D 2>&1 >/dev/null); rc=$?
+check "no dates: the last calendar month ($last_month to $this_month, no data there: exit 1)" \
+	test "$rc" = 1 -a -n "$(grep -F "between $last_month and $this_month" <<<"$out")"
 out=$(review --subtree $D -o "$T/no/such/dir/r.html" 2>&1); rc=$?
 check "an output that cannot be written: exit 73 and says where ($out)" \
 	test "$rc" = 73 -a -n "$(grep -F "$T/no/such/dir/r.html" <<<"$out")"
