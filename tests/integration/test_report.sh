@@ -2,16 +2,20 @@
 # shelter-report against a real influxd holding 45 days of a district's
 # history made by `shelter-sim --history` (through the gateway's own
 # encoders): the planted facts come back exactly (door faults per street and
-# per community, the overdue door and its last exercise, the wearing door,
-# the flood's peak); each level sees only its subtree (a slug alone matches
-# nothing); JSON, CSV and HTML carry the same numbers; the HTML in headless
-# Chromium (chromedriver's WebDriver API): no console errors, a sortable
-# table, non-empty charts (bars, lines, the flood timeline), a screenshot
-# and a PDF print kept under build/artefacts/, A4 pages, nothing wider than
-# A4 laid out for print; smoke and the door-fault times as planted; an
-# empty period, a subtree or period with no data, an unreachable or refusing
-# InfluxDB: a message and a non-zero exit, no report; InfluxDB 2.x through
-# its v1-compatibility API (a local stand-in, tests/integration/influx2_standin.py).
+# per community with their acknowledgements and median and worst times, the
+# overdue door and its last exercise, the wearing door, the flood's peak,
+# the CO2 and smoke events, availability); the work is aggregated in
+# InfluxDB; each level (city, district, street, community, shelter) sees
+# only its subtree (a slug alone matches nothing); JSON, CSV and HTML carry
+# the same numbers; the HTML in headless Chromium (chromedriver's WebDriver
+# API): no console errors, a sortable table, non-empty charts (bars, lines,
+# the flood timeline), no chart label cut off, printed to PDF on A4 and
+# nothing wider than A4 in print layout, a screenshot and the PDF kept under
+# build/artefacts/; without dates, the last calendar month; an empty period,
+# a subtree or period with no data, an unreachable or refusing InfluxDB, an
+# unwritable output: a message and a non-zero exit, no report; InfluxDB 2.x
+# through its v1-compatibility API (a local stand-in,
+# tests/integration/influx2_standin.py).
 . "$(dirname "$0")/lib.sh"
 
 REPORT=$BUILD/shelter-report
