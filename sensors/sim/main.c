@@ -30,6 +30,7 @@
 
 #include "sensorcfg.h"
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "parse.h"
 #include "paths.h"
@@ -906,7 +907,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: shelter-sim -c CONF [--serial BUS=PATH]... [--control SOCKET]\n"
                "                   [--scenario FILE] [--speed X] [-v]\n"
-               "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n");
+               "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n"
+               "       shelter-sim --history [OPTIONS]   (shelter-sim --history --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -928,6 +930,8 @@ int main(int argc, char **argv)
     char models[PATH_MAX], err[512];
     struct sim sim = {.speed = 1.0, .sigpipe = {-1, -1}};
 
+    if (argc >= 2 && strcmp(argv[1], "--history") == 0)
+        return history_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "--ctl") == 0) {
         if (argc < 4) {
             usage(stderr);
