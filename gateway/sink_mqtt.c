@@ -11,6 +11,18 @@
  *   file it needs, its configuration section) or is refused stays down,
  *   raises gateway/uplink (selfalarm), and is set up again with a backoff,
  *   reading its files afresh, until it works.
+ * - The status (docs/design.md section 10.2) says since when this
+ *   connection is up, and the will, fixed when a client is made, says the
+ *   same time: a client made WILL_STALE_MS or more before it (re)connected
+ *   (Paho reconnects with the will it was given) is replaced at once,
+ *   quietly (the broker discards its will), by one whose will is this
+ *   connection's; a replacement is not replaced again on its first connect,
+ *   so a slow broker costs one extra connect, never a loop.
+ * - The status is never stored in the outbox (no flash wear for a
+ *   heartbeat): it is published on every connect, after a mode change or a
+ *   reload, when the active alarm counts changed (at most every
+ *   STATUS_GAP_MS), and every heartbeat_ms; one that cannot be published
+ *   now stays due.
  */
 #include "sink_mqtt.h"
 
@@ -24,6 +36,7 @@
 #include "command.h"
 #include "filecheck.h"
 #include "gwerr.h"
+#include "gwmsg.h"
 #include "intake.h"
 #include "log.h"
 #include "mqtt.h"
@@ -42,6 +55,8 @@
 #define BASE_MAX 448             /* prefix + five levels + id: 7 names of < 64 bytes */
 #define TOPIC_MAX 640            /* base + /alarm/ + sensor + / + alarm */
 #define CONFIRM_MAX (2 * SINK_MQTT_WINDOW + 2)
+#define WILL_STALE_MS 10000 /* a will this much older than its connection is replaced */
+#define STATUS_GAP_MS 2000  /* alarm counts changed: the status again, at most this often */
 
 struct sink_mqtt {
     struct sink sink;
@@ -63,6 +78,13 @@ struct sink_mqtt {
     uint64_t published, publish_failures;
     struct sink_confirm confirm[CONFIRM_MAX];
     int nconfirm;
+    /* the status */
+    int64_t since_ms; /* wall: the "since" of the client's will and of its statuses */
+    bool renewal;     /* the client replaces one whose will was stale */
+    int alarms[GWMSG_SEVERITIES];
+    bool status_due;         /* publish when connected, STATUS_GAP_MS after the last */
+    int64_t status_at_ms;    /* mono: the last status published */
+    int64_t heartbeat_at_ms; /* mono: the next heartbeat */
 };
 
 /* ---- confirmations ----------------------------------------------------------- */
@@ -130,6 +152,13 @@ static void setup(struct sink_mqtt *sm)
         setup_failed(sm, why, true);
         return;
     }
+    /* The will says when its connection began: about now (see the top). */
+    sm->since_ms = wall_ms();
+    char *will = payload_will(c, sm->since_ms);
+    if (will == NULL) {
+        setup_failed(sm, "out of memory", true);
+        return;
+    }
     struct mqtt_opts o = {
         .nuris = c->mqtt.nuri,
         .client_id = c->id,
@@ -140,7 +169,8 @@ static void setup(struct sink_mqtt *sm)
         .key_file = c->mqtt.key_file,
         .keepalive_s = c->mqtt.keepalive_s,
         .will_topic = sm->status_topic,
-        .will_payload = "{\"online\":false}",
+        .will_payload = will,
+        .will_expiry_s = GWMSG_WILL_EXPIRY_S,
         /* QoS 1, retain as published: the broker would clear the retain flag
          * of what it forwards live, and a retained command published while
          * we are connected would look like an ordinary one. */
@@ -158,6 +188,7 @@ static void setup(struct sink_mqtt *sm)
     for (int i = 0; i < c->mqtt.nuri; i++)
         o.uris[i] = c->mqtt.uri[i];
     sm->mq = mqtt_new(&o, err, sizeof(err));
+    free(will);
     if (sm->mq != NULL && sm->started && mqtt_start(sm->mq, err, sizeof(err)) == -1) {
         mqtt_free(sm->mq);
         sm->mq = NULL;
@@ -188,10 +219,16 @@ static void all_again(struct sink_mqtt *sm)
     sm->inflight = 0;
 }
 
+static void publish_status(struct sink_mqtt *sm);
+
 static void timer(void *ctx, int64_t now_ms)
 {
     struct sink_mqtt *sm = ctx;
 
+    if (sm->mq != NULL && mqtt_connected(sm->mq) &&
+        ((sm->status_due && now_ms >= sm->status_at_ms + STATUS_GAP_MS) ||
+         now_ms >= sm->heartbeat_at_ms))
+        publish_status(sm);
     if (sm->setup_at_ms == 0 || now_ms < sm->setup_at_ms)
         return;
     if (sm->mq != NULL && mqtt_connected(sm->mq)) {
@@ -244,6 +281,13 @@ static int64_t timeout_ms(void *ctx, int64_t now_ms, int64_t cap_ms)
         t = sm->retry_at_ms - now_ms;
     if (sm->setup_at_ms != 0 && sm->setup_at_ms - now_ms < t)
         t = sm->setup_at_ms - now_ms;
+    if (sm->mq != NULL && mqtt_connected(sm->mq)) {
+        int64_t status_at = sm->status_due && sm->status_at_ms + STATUS_GAP_MS < sm->heartbeat_at_ms
+                                ? sm->status_at_ms + STATUS_GAP_MS
+                                : sm->heartbeat_at_ms;
+        if (status_at - now_ms < t)
+            t = status_at - now_ms;
+    }
     return t < 0 ? 0 : t;
 }
 
@@ -281,15 +325,39 @@ static const struct sink_ops ops = {
 
 /* ---- events ------------------------------------------------------------------ */
 
+/* The retained status now (when it cannot be, it stays due). */
 static void publish_status(struct sink_mqtt *sm)
 {
-    char *p = payload_status(sm->cfg, sm->mode, wall_ms());
+    struct status_info si = {.mode = sm->mode, .ts_ms = wall_ms(), .since_ms = sm->since_ms};
+    int64_t now = mono_ms();
+
+    memcpy(si.alarms, sm->alarms, sizeof(si.alarms));
+    sm->status_due = true;
+    sm->status_at_ms = now;
+    sm->heartbeat_at_ms = now + sm->cfg->heartbeat_ms;
+    char *p = payload_status(sm->cfg, &si);
     if (p == NULL)
         return;
-    /* id 0: not an outbox record; the status is re-sent on every connect. */
+    /* id 0: not an outbox record (never on disk); QoS 1, retained. */
     if (mqtt_publish(sm->mq, sm->status_topic, p, strlen(p), 1, 1, 0) == -1)
         log_warnx("mqtt: publish status: %s", gw_strerror(errno));
+    else
+        sm->status_due = false;
     free(p);
+}
+
+/* Replace the client by one whose will is this connection's (see the top):
+ * the old one disconnects without its will, what it had in flight goes
+ * back to the outbox. */
+static void renew(struct sink_mqtt *sm)
+{
+    mqtt_drop_will(sm->mq);
+    mqtt_free(sm->mq);
+    sm->mq = NULL;
+    all_again(sm);
+    sync_stop(sm->sy);
+    sm->renewal = true;
+    setup(sm);
 }
 
 static void on_published(struct sink_mqtt *sm, const struct mqtt_event *ev)
@@ -346,12 +414,19 @@ int sink_mqtt_next_command(struct sink_mqtt *sm, struct command *cmd)
 {
     struct mqtt_event ev;
 
-    if (sm->mq == NULL)
-        return 0;
-    while (mqtt_next_event(sm->mq, &ev) == 1) {
+    while (sm->mq != NULL && mqtt_next_event(sm->mq, &ev) == 1) {
         int got = 0;
         switch (ev.type) {
         case MQTT_EV_CONNECTED:
+            if (!sm->renewal && wall_ms() - sm->since_ms >= WILL_STALE_MS) {
+                log_info("mqtt: connected to %s; a fresh connection, so that the will says "
+                         "since when this one is up",
+                         ev.detail);
+                mqtt_event_clear(&ev);
+                renew(sm);
+                continue;
+            }
+            sm->renewal = false;
             log_info("mqtt: connected to %s", ev.detail);
             sm->broker_down_logged = false;
             sm->retry_at_ms = 0;
@@ -423,7 +498,15 @@ void sink_mqtt_set_cfg(struct sink_mqtt *sm, const struct cfg *c)
 {
     sm->cfg = c;
     if (sm->mq != NULL && mqtt_connected(sm->mq))
-        publish_status(sm); /* the name may have changed */
+        publish_status(sm); /* the name, the hash, the heartbeat may have changed */
+}
+
+void sink_mqtt_set_alarms(struct sink_mqtt *sm, const int counts[GWMSG_SEVERITIES])
+{
+    if (memcmp(sm->alarms, counts, sizeof(sm->alarms)) == 0)
+        return;
+    memcpy(sm->alarms, counts, sizeof(sm->alarms));
+    sm->status_due = true;
 }
 
 bool sink_mqtt_connected(const struct sink_mqtt *sm)
