@@ -458,3 +458,19 @@ char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, c
         errno = ENOMEM;
     return text;
 }
+
+char *gwmsg_fleet_payload(const char *id, const char *gateway, const char *mode, const char *by)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
+        cJSON_AddStringToObject(o, "gateway", gateway) != NULL &&
+        (mode == NULL || cJSON_AddStringToObject(o, "mode", mode) != NULL) &&
+        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        errno = ENOMEM;
+    return text;
+}
