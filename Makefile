@@ -127,6 +127,7 @@ LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/st
                             $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
 LINK_test_exec           := $(B)/center/watch/exec.o
+LINK_test_fleet          := $(B)/center/watch/fleet.o $(G)/payload.o $(ALARM_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o

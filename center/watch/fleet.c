@@ -399,7 +399,7 @@ static void row_cells(const struct fleet_gateway *g, enum gw_lang lang, int tz_o
 char *fleet_table(const struct fleet *f, enum gw_lang lang, int64_t now_ms, int tz_offset_s)
 {
     static const struct words heads[NCOL] = {
-        {"状态", "STATE"},  {"自", "SINCE"},    {"网关", "GATEWAY"},
+        {"状态", "STATE"},  {"起始", "SINCE"},  {"网关", "GATEWAY"},
         {"模式", "MODE"},   {"报警", "ALARMS"}, {"版本", "VERSION"},
         {"配置", "CONFIG"}, {"位置", "SITE"},   {"名称", "NAME"},
     };
