@@ -624,6 +624,12 @@ static void on_status(struct watcher *w, const char *base, const struct mqtt_eve
         return;
     }
     rc = watch_gateways_update(w->gws, &st, &online, &gateway, &name);
+    /* The time of the line: now, or for a will when the broker published it
+     * (a watcher that starts later still learns when the gateway went
+     * offline). */
+    int64_t now = wall_ms(), when = online ? 0 : gwmsg_status_published_ms(e->expiry_s, now);
+    if (when <= 0)
+        when = now;
     gwmsg_status_release(&st);
     if (rc < 0) {
         refused(w, base, e->topic, -1, "out of memory");
@@ -631,8 +637,7 @@ static void on_status(struct watcher *w, const char *base, const struct mqtt_eve
     }
     /* Offline gateways are news even in the listing; the online are counted. */
     if (rc == 1 && (w->phase == PH_LIVE || !online)) {
-        int64_t now = wall_ms();
-        watch_format_status(gateway, name, online, w->o->lang, now, now, tz_offset(now), line,
+        watch_format_status(gateway, name, online, w->o->lang, when, now, tz_offset(now), line,
                             sizeof(line));
         print_line(line);
     }

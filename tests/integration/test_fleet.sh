@@ -174,6 +174,21 @@ done
 check "offline since the time they were killed (±2 s), up since their connect" test "$ok" = 1
 check "offline gateways come first in the table" \
 	bash -c "sed -n '3,5p' '$T/table.txt' | grep -c '^OFFLINE ' | grep -qx 3"
+# The live watcher started after the kill: its OFFLINE lines carry the time too.
+bg watch "$WATCH" --broker "$BROKER" --lang en 'shelter/zhengzhou/#'
+WATCH_PID=$LAST_PID
+wait_for 10 grep -q 'watching live' "$T/watch.log"
+kill -INT "$WATCH_PID"; wait "$WATCH_PID"
+grep OFFLINE "$T/watch.log"
+times_ok() {
+	local l t
+	for g in fleet-2 fleet-3 fleet-4; do
+		l=$(grep "($g) gateway OFFLINE" "$T/watch.log") || return 1
+		t=$(date -d "$(date +%F) ${l%% *}" +%s)
+		[ "$t" -ge $((kill_t - 1)) ] && [ "$t" -le $((kill_t + 3)) ] || return 1
+	done
+}
+check "a watcher started later shows them OFFLINE at the time they were killed" times_ok
 check "--json: offline first too" test "$(jq -c '[.[0:3][] | .online]' "$T/fleet.json")" = '[false,false,false]'
 check "--sort gateway keeps offline first, then by id" \
 	bash -c "'$WATCH' gateways --broker '$BROKER' --json --sort gateway zhengzhou | jq -e '.[3].gateway == \"fleet-1\" and .[4].gateway == \"fleet-10\"' >/dev/null"
