@@ -182,13 +182,15 @@ char *payload_status(const struct cfg *c, const struct status_info *si)
     return print_and_free(o);
 }
 
-char *payload_will(const struct cfg *c, int64_t since_ms)
+char *payload_will(const struct cfg *c, int64_t since_ms, enum gw_mode mode)
 {
     cJSON *o = cJSON_CreateObject();
 
     if (o == NULL)
         return NULL;
     status_common(o, c, false, since_ms);
+    cJSON_AddStringToObject(o, "mode", mode_name(mode));
+    cJSON_AddStringToObject(o, "config", c->config_hash);
     return print_and_free(o);
 }
 

@@ -60,10 +60,13 @@ struct status_info {
 char *payload_status(const struct cfg *c, const struct status_info *si);
 
 /* The will, fixed when the connection begins at since_ms:
- * {"online":false,"since","gateway","name","version"}.  The broker
- * publishes it retained when the connection ends, with an expiry interval
- * that tells when (lib/gwmsg.h GWMSG_WILL_EXPIRY_S).  malloc'd; NULL on ENOMEM. */
-char *payload_will(const struct cfg *c, int64_t since_ms);
+ * {"online":false,"since","gateway","name","version","mode","config"}, the
+ * last two as the gateway runs when it is made (sink_mqtt.c renews it when
+ * they change), so the centre still knows them of an offline gateway.  The
+ * broker publishes it retained when the connection ends, with an expiry
+ * interval that tells when (lib/gwmsg.h GWMSG_WILL_EXPIRY_S).  malloc'd;
+ * NULL on ENOMEM. */
+char *payload_will(const struct cfg *c, int64_t since_ms, enum gw_mode mode);
 
 /* cmd_result payload: {"id":...,"verb":...,"ok":...,"error":...,"ts":...}.
  * id may be NULL (a command too broken to have one): "id":null. */

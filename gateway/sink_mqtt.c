@@ -18,6 +18,11 @@
  *   quietly (the broker discards its will), by one whose will is this
  *   connection's; a replacement is not replaced again on its first connect,
  *   so a slow broker costs one extra connect, never a loop.
+ * - The will also says the mode and the configuration's hash: when either
+ *   changes (a mode command, a reload) the client is replaced the same
+ *   quiet way, once nothing is in flight (the command's answer is out
+ *   first) and WILL_RENEW_MS after the change; "since" stays (the gateway
+ *   never went offline).
  * - The status is never stored in the outbox (no flash wear for a
  *   heartbeat): it is published on every connect, after a mode change or a
  *   reload, when the active alarm counts changed (at most every
@@ -57,6 +62,7 @@
 #define CONFIRM_MAX (2 * SINK_MQTT_WINDOW + 2)
 #define WILL_STALE_MS 10000 /* a will this much older than its connection is replaced */
 #define STATUS_GAP_MS 2000  /* alarm counts changed: the status again, at most this often */
+#define WILL_RENEW_MS 2000  /* mode or configuration changed: the will renewed this much later */
 
 struct sink_mqtt {
     struct sink sink;
@@ -79,8 +85,12 @@ struct sink_mqtt {
     struct sink_confirm confirm[CONFIRM_MAX];
     int nconfirm;
     /* the status */
-    int64_t since_ms; /* wall: the "since" of the client's will and of its statuses */
-    bool renewal;     /* the client replaces one whose will was stale */
+    int64_t since_ms;       /* wall: the "since" of the client's will and of its statuses */
+    bool renewal;           /* the client replaces one whose will was stale */
+    bool keep_since;        /* ... or one whose mode or configuration changed */
+    enum gw_mode will_mode; /* what the client's will says */
+    char will_config[sizeof(((struct cfg *)0)->config_hash)];
+    int64_t changed_at_ms; /* mono: the mode or configuration changed (0: the will is current) */
     int alarms[GWMSG_SEVERITIES];
     bool status_due;         /* publish when connected, STATUS_GAP_MS after the last */
     int64_t status_at_ms;    /* mono: the last status published */
@@ -153,8 +163,13 @@ static void setup(struct sink_mqtt *sm)
         return;
     }
     /* The will says when its connection began: about now (see the top). */
-    sm->since_ms = wall_ms();
-    char *will = payload_will(c, sm->since_ms);
+    if (!sm->keep_since)
+        sm->since_ms = wall_ms();
+    sm->keep_since = false;
+    sm->will_mode = sm->mode;
+    snprintf(sm->will_config, sizeof(sm->will_config), "%s", c->config_hash);
+    sm->changed_at_ms = 0;
+    char *will = payload_will(c, sm->since_ms, sm->mode);
     if (will == NULL) {
         setup_failed(sm, "out of memory", true);
         return;
@@ -220,6 +235,20 @@ static void all_again(struct sink_mqtt *sm)
 }
 
 static void publish_status(struct sink_mqtt *sm);
+static void renew(struct sink_mqtt *sm);
+
+/* Is the will of the client out of date, and may it be renewed now (see
+ * the top)? */
+static bool will_renewable(struct sink_mqtt *sm, int64_t now_ms)
+{
+    struct mqtt_stats st;
+
+    if (sm->changed_at_ms == 0 || now_ms < sm->changed_at_ms + WILL_RENEW_MS || sm->mq == NULL ||
+        !mqtt_connected(sm->mq) || sm->inflight > 0)
+        return false;
+    mqtt_get_stats(sm->mq, &st);
+    return st.inflight == 0;
+}
 
 static void timer(void *ctx, int64_t now_ms)
 {
@@ -229,6 +258,13 @@ static void timer(void *ctx, int64_t now_ms)
         ((sm->status_due && now_ms >= sm->status_at_ms + STATUS_GAP_MS) ||
          now_ms >= sm->heartbeat_at_ms))
         publish_status(sm);
+    if (will_renewable(sm, now_ms)) {
+        log_info("mqtt: a fresh connection, so that the will says mode %s and configuration %s",
+                 mode_name(sm->mode), sm->cfg->config_hash);
+        sm->keep_since = true;
+        renew(sm);
+        return;
+    }
     if (sm->setup_at_ms == 0 || now_ms < sm->setup_at_ms)
         return;
     if (sm->mq != NULL && mqtt_connected(sm->mq)) {
@@ -281,6 +317,11 @@ static int64_t timeout_ms(void *ctx, int64_t now_ms, int64_t cap_ms)
         t = sm->retry_at_ms - now_ms;
     if (sm->setup_at_ms != 0 && sm->setup_at_ms - now_ms < t)
         t = sm->setup_at_ms - now_ms;
+    /* The renewal's moment (past it, what holds it up wakes the loop itself:
+     * a publish answered, a connect). */
+    if (sm->changed_at_ms != 0 && sm->changed_at_ms + WILL_RENEW_MS > now_ms &&
+        sm->changed_at_ms + WILL_RENEW_MS - now_ms < t)
+        t = sm->changed_at_ms + WILL_RENEW_MS - now_ms;
     if (sm->mq != NULL && mqtt_connected(sm->mq)) {
         int64_t status_at = sm->status_due && sm->status_at_ms + STATUS_GAP_MS < sm->heartbeat_at_ms
                                 ? sm->status_at_ms + STATUS_GAP_MS
@@ -487,9 +528,22 @@ void sink_mqtt_reply(struct sink_mqtt *sm, const struct command *cmd, bool ok, c
     intake_reply(sm->in, sm->mq, cmd, ok, error);
 }
 
+/* The will is out of date when the mode or the configuration differs from
+ * what it says: renewed later (timer()). */
+static void will_check(struct sink_mqtt *sm)
+{
+    bool stale = sm->mq != NULL &&
+                 (sm->will_mode != sm->mode || strcmp(sm->will_config, sm->cfg->config_hash) != 0);
+    if (!stale)
+        sm->changed_at_ms = 0;
+    else if (sm->changed_at_ms == 0)
+        sm->changed_at_ms = mono_ms();
+}
+
 void sink_mqtt_set_mode(struct sink_mqtt *sm, enum gw_mode mode)
 {
     sm->mode = mode;
+    will_check(sm);
     if (sm->mq != NULL && mqtt_connected(sm->mq))
         publish_status(sm);
 }
@@ -497,6 +551,7 @@ void sink_mqtt_set_mode(struct sink_mqtt *sm, enum gw_mode mode)
 void sink_mqtt_set_cfg(struct sink_mqtt *sm, const struct cfg *c)
 {
     sm->cfg = c;
+    will_check(sm);
     if (sm->mq != NULL && mqtt_connected(sm->mq))
         publish_status(sm); /* the name, the hash, the heartbeat may have changed */
 }

@@ -201,6 +201,8 @@ ERQI=$(for i in $(seq 1 "$N"); do [ "$(district_of "$i")" = erqi ] && echo "$i";
 LIVE_ERQI=$(for i in $ERQI; do case " $KILLED " in *" $i "*) ;; *) echo "$i";; esac; done)
 DEAD_ERQI=$(for i in $ERQI; do case " $KILLED " in *" $i "*) echo "$i";; esac; done)
 FROZEN=$(echo "$LIVE_ERQI" | tail -n 1)
+SW=$(echo "$LIVE_ERQI" | head -n 1) # switched, and killed later
+start_sub sw-status -V 5 -q 1 -t "$(base_of "$SW")/status"
 kill -STOP "${GWPID[$FROZEN]}"
 "$WATCH" mode flood_season zhengzhou/erqi --broker "$BROKER" --lang en --timeout 3 --by 二七区人防办 >"$T/mode.out" 2>&1
 rc=$?
@@ -223,6 +225,20 @@ flood() { gateways_json zhengzhou | jq -c '[.[] | select(.mode == "flood_season"
 want=$(for i in $expected; do echo "fleet-$i"; done | jq -R . | jq -sc 'sort')
 wait_for 10 bash -c "[ \"\$(\"$WATCH\" gateways --broker '$BROKER' --json zhengzhou | jq -c '[.[] | select(.mode == \"flood_season\") | .gateway] | sort')\" = '$want' ]"
 check "their statuses say flood_season, nobody else's" test "$(flood)" = "$want"
+
+# The will follows the mode: a switched gateway that dies later is listed
+# offline in flood_season, with its configuration, up since its first connect.
+wait_for 15 grep -q 'so that the will says mode flood_season' "$T/gw-$SW.log"
+check "the will is renewed after the mode changed, quietly" \
+	eval "grep -q 'so that the will says mode flood_season' '$T/gw-$SW.log' && ! grep -q '\"online\":false' '$T/sw-status.log'"
+up0=$(gateways_json zhengzhou | jq -r --arg g "fleet-$SW" '.[] | select(.gateway == $g) | .since')
+kill -KILL "${GWPID[$SW]}"; wait "${GWPID[$SW]}" 2>/dev/null
+dead_sw() { gateways_json zhengzhou | jq -e --arg g "fleet-$SW" '.[] | select(.gateway == $g) | .online | not' >/dev/null; }
+wait_for 10 dead_sw
+gateways_json zhengzhou | jq -c --arg g "fleet-$SW" '.[] | select(.gateway == $g)' >"$T/sw.json"
+cat "$T/sw.json"
+check "a gateway offline after the switch: its will says flood_season, its config, up since its first connect" \
+	jq -e --arg up "$up0" '.mode == "flood_season" and (.config | length) == 16 and .up_since == $up' "$T/sw.json" >/dev/null
 
 # The yearly test for one street of Jinshui.
 STREET=$(for i in $(seq 1 "$N"); do [ "$(district_of "$i")" = jinshui ] && [ "$(street_of "$i")" = fengchan ] && echo "$i"; done)

@@ -57,7 +57,7 @@ static void feed(const char *id, const char *district, bool online, int64_t sinc
     snprintf(topic, sizeof(topic), "shelter/zz/%s/fc/df/wk/%s/status", district, id);
     if (alarms != NULL)
         memcpy(si.alarms, alarms, sizeof(si.alarms));
-    p = online ? payload_status(&c, &si) : payload_will(&c, since_ms);
+    p = online ? payload_status(&c, &si) : payload_will(&c, since_ms, si.mode);
     ck_assert_ptr_nonnull(p);
     ck_assert_msg(gwmsg_status_parse(topic, p, strlen(p), &st, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_ge(fleet_update(f, &st, published_ms, ts_ms > 0 ? ts_ms : published_ms), 0);
