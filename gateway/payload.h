@@ -46,7 +46,7 @@ char *payload_alarm(const struct cfg *c, const struct alarm_msg *m);
 _Static_assert(ALARM_SEV_CRITICAL == 0 && ALARM_SEV_INFO == GWMSG_SEVERITIES - 1,
                "enum alarm_severity is not gwmsg's severity rank");
 
-/* What a status says besides the configuration (docs/design.md section 10.2). */
+/* What a status says besides the configuration (docs/design.md section 10.1). */
 struct status_info {
     enum gw_mode mode;
     int64_t ts_ms;                /* now: when this status is published */

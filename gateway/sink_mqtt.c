@@ -11,7 +11,7 @@
  *   file it needs, its configuration section) or is refused stays down,
  *   raises gateway/uplink (selfalarm), and is set up again with a backoff,
  *   reading its files afresh, until it works.
- * - The status (docs/design.md section 10.2) says since when this
+ * - The status (docs/design.md section 10.1) says since when this
  *   connection is up, and the will, fixed when a client is made, says the
  *   same time: a client made WILL_STALE_MS or more before it (re)connected
  *   (Paho reconnects with the will it was given) is replaced at once,
