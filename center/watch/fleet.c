@@ -125,8 +125,8 @@ static struct fleet_gateway *add_gateway(struct fleet *f, const char *base)
     }
     struct fleet_gateway *g = &f->gw[f->n];
     memset(g, 0, sizeof(*g));
-    g->base = printable_dup(base);
-    g->gateway = printable_dup(p.level[TOPIC_ID]);
+    g->base = strdup(base); /* the identity, as the broker sends it: made printable when shown */
+    g->gateway = strdup(p.level[TOPIC_ID]);
     g->site = printable_dup(site);
     g->name = printable_dup("");
     g->mode = printable_dup("");
@@ -394,6 +394,8 @@ static void row_cells(const struct fleet_gateway *g, enum gw_lang lang, int tz_o
     snprintf(cells[C_CONFIG], 160, "%s", g->config[0] ? g->config : "?");
     snprintf(cells[C_SITE], 160, "%s", g->site);
     snprintf(cells[C_NAME], 160, "%s", g->name);
+    for (int c = 0; c < NCOL; c++)
+        tb_make_printable(cells[c]); /* the id comes from a topic */
 }
 
 char *fleet_table(const struct fleet *f, enum gw_lang lang, int64_t now_ms, int tz_offset_s)
@@ -462,7 +464,14 @@ static cJSON *gateway_json(const struct fleet_gateway *g)
 
     if (o == NULL)
         return NULL;
-    cJSON_AddStringToObject(o, "gateway", g->gateway);
+    char *id = printable_dup(g->gateway), *topic = printable_dup(g->base);
+    if (id == NULL || topic == NULL) {
+        free(id);
+        free(topic);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "gateway", id);
     cJSON_AddStringToObject(o, "name", g->name);
     cJSON_AddBoolToObject(o, "online", g->online);
     cJSON_AddBoolToObject(o, "stale", g->stale);
@@ -487,7 +496,9 @@ static cJSON *gateway_json(const struct fleet_gateway *g)
         cJSON_AddNumberToObject(o, "heartbeat_s", (double)(g->heartbeat_ms / 1000));
     else
         cJSON_AddNullToObject(o, "heartbeat_s");
-    cJSON_AddStringToObject(o, "topic", g->base);
+    cJSON_AddStringToObject(o, "topic", topic);
+    free(id);
+    free(topic);
     if ((site = cJSON_AddObjectToObject(o, "site")) != NULL) {
         snprintf(levels, sizeof(levels), "%s", g->site);
         char *save = NULL, *lv = strtok_r(levels, "/", &save);
@@ -554,5 +565,7 @@ int fleet_format_outcome(const struct fleet_gateway *g, enum gw_lang lang, int64
         local_time(g->since_ms, tz_offset_s, when, sizeof(when));
         tb_put(&b, zh ? "（%s，自 %s）" : " (%s since %s)", state_word(g, lang), when);
     }
-    return tb_finish(&b);
+    int n = tb_finish(&b);
+    tb_make_printable(buf); /* the id comes from a topic */
+    return n;
 }

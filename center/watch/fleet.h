@@ -27,9 +27,9 @@ enum fleet_outcome {
 };
 
 struct fleet_gateway {
-    char *base;                           /* the topic base: the identity */
-    char *gateway;                        /* the id (the base's last level) */
-    char *site;                           /* "city/district/street/community/property" */
+    char *base;    /* the topic base: the identity, as received (shown printable) */
+    char *gateway; /* the id (the base's last level), as received */
+    char *site;    /* "city/district/street/community/property" */
     char *name, *mode, *version, *config; /* "" when the gateway did not say */
     bool online;
     bool stale;       /* online, but no status for 3 heartbeats and a minute: its broker lost it? */
