@@ -347,10 +347,16 @@ static int parse_opts(int argc, char **argv, enum sub sub, struct opts *o)
         for (; optind < argc; optind++)
             if (fleet_arg(o, argv[optind]) == -1)
                 return -1;
-        static char all[TOPIC_SIZE];
-        snprintf(all, sizeof(all), "%s/#", o->prefix);
-        if (o->nfleet_filters == 0 && fleet_arg(o, all) == -1)
-            return -1;
+        if (o->nfleet_filters == 0) { /* gateways: every gateway's status, nothing else */
+            char all[TOPIC_SIZE];
+            snprintf(all, sizeof(all), "%s/+/+/+/+/+/+/status", o->prefix);
+            o->filters[o->nfilters++] = o->prefix;
+            if (!filter_ok(all) || (o->fleet_filters[o->nfleet_filters] = strdup(all)) == NULL) {
+                fprintf(stderr, "shelter-watch: --prefix: too long\n");
+                return -1;
+            }
+            o->nfleet_filters++;
+        }
         return 0;
     }
     for (; optind < argc; optind++) {
@@ -1150,11 +1156,11 @@ static int fleet_report(struct fleet_run *r)
     snprintf(what, sizeof(what), "%s%s%s", sub_names[o->sub], o->mode ? " " : "",
              o->mode ? o->mode : "");
     snprintf(line, sizeof(line),
-             zh ? "── %s：%zu 个网关，%d 成功，%d 失败，%d 被拒绝，%d 无应答，%d 离线未发送 ──"
-                : "── %s: %zu gateways, %d ok, %d error, %d refused, %d no answer, %d not sent "
+             zh ? "── %s：%zu 个网关%s，%d 成功，%d 失败，%d 被拒绝，%d 无应答，%d 离线未发送 ──"
+                : "── %s: %zu gateway%s, %d ok, %d error, %d refused, %d no answer, %d not sent "
                   "(offline) ──",
-             what, fleet_count(r->fl), n[FLEET_OK], n[FLEET_ERROR], n[FLEET_REFUSED],
-             n[FLEET_WAITING], n[FLEET_NOT_SENT]);
+             what, fleet_count(r->fl), zh || fleet_count(r->fl) == 1 ? "" : "s", n[FLEET_OK],
+             n[FLEET_ERROR], n[FLEET_REFUSED], n[FLEET_WAITING], n[FLEET_NOT_SENT]);
     print_line(line);
     return n[FLEET_OK] == (int)fleet_count(r->fl) && fleet_count(r->fl) > 0 ? 0 : 1;
 }
@@ -1238,9 +1244,10 @@ static int run_fleet(const struct opts *o)
             printf("%s\n", text);
         } else {
             fleet_counts(r.fl, &online, &offline);
-            printf(o->lang != LANG_EN ? "── %s：%zu 个网关，%d 在线，%d 离线 ──\n"
-                                      : "── %s: %zu gateways, %d online, %d offline ──\n",
-                   named(o, heading, sizeof(heading)), fleet_count(r.fl), online, offline);
+            printf(o->lang != LANG_EN ? "── %s：%zu 个网关%s，%d 在线，%d 离线 ──\n"
+                                      : "── %s: %zu gateway%s, %d online, %d offline ──\n",
+                   named(o, heading, sizeof(heading)), fleet_count(r.fl),
+                   o->lang != LANG_EN || fleet_count(r.fl) == 1 ? "" : "s", online, offline);
             if (fleet_count(r.fl) > 0)
                 fputs(text, stdout);
         }

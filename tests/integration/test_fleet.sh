@@ -269,3 +269,5 @@ check "gateways exits 0" test $? = 0
 check "mode with an unknown mode is a usage error (64)" test $? = 64
 "$WATCH" mode flood_season >/dev/null 2>&1
 check "mode without gateways named is a usage error (64)" test $? = 64
+check "gateways without a subtree lists every gateway under the prefix" \
+	test "$(gateways_json | jq length)" = "$(gateways_json zhengzhou | jq length)"
