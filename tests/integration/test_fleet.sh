@@ -133,16 +133,21 @@ cpu_ticks() {
 	echo "$s"
 }
 if [ "${FLEET_FIGURES:-0}" = 1 ] || [ "$N" -ge 50 ]; then
-	rss=0
+	rss=0 pss=0 anon=0
 	for i in "${!GWPID[@]}"; do
 		rss=$((rss + $(awk '/^VmRSS/ {print $2}' "/proc/${GWPID[$i]}/status")))
+		# PSS counts the shared libraries once across the fleet; anonymous
+		# memory is each process's own.
+		pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/${GWPID[$i]}/smaps_rollup")))
+		anon=$((anon + $(awk '/^Anonymous:/ {print $2}' "/proc/${GWPID[$i]}/smaps_rollup")))
 	done
 	c0=$(cpu_ticks); w0=$(date +%s.%N)
 	sleep 10
 	c1=$(cpu_ticks); w1=$(date +%s.%N)
 	hz=$(getconf CLK_TCK)
 	echo "fleet figures: $N gateways (2 sensors at 5 s each, one mosquitto, one simulator):" \
-		"RSS $((rss / 1024)) MiB in all, $((rss / N)) KiB each;" \
+		"RSS $((rss / 1024)) MiB in all, $((rss / N)) KiB each (PSS $((pss / 1024)) MiB in all," \
+		"anonymous $((anon / N)) KiB each);" \
 		"CPU $(echo "scale=2; ($c1 - $c0) * 100 / $hz / ($w1 - $w0)" | bc)% of one core in all," \
 		"$(echo "scale=3; ($c1 - $c0) * 100 / $hz / ($w1 - $w0) / $N" | bc)% each"
 	bp=$(cat /proc/"$BROKER_PID"/status | awk '/^VmRSS/ {print $2}')
