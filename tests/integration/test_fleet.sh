@@ -92,7 +92,7 @@ base_of() { echo "shelter/zhengzhou/$(district_of "$1")/$(street_of "$1")/c$(($1
 
 { printf '[gateway]\nid = fleet-sim\ncity = zhengzhou\ndistrict = x\nstreet = x\ncommunity = x\nproperty = x\nname = sim\nstate_dir = %s\n\n' "$T"
   sensors; } >"$T/sim.conf"
-bg sim "$SIM" -c "$T/sim.conf"
+bg sim "$SIM" -c "$T/sim.conf" --control "$T/sim.sock"
 wait_for 10 port_open "$SIM_PORT" || { fail "simulator did not start"; cat "$T/sim.log"; exit 1; }
 
 declare -A GWPID
@@ -276,3 +276,13 @@ check "mode with an unknown mode is a usage error (64)" test $? = 64
 check "mode without gateways named is a usage error (64)" test $? = 64
 check "gateways without a subtree lists every gateway under the prefix" \
 	test "$(gateways_json | jq length)" = "$(gateways_json zhengzhou | jq length)"
+
+# A fire in every shelter (one simulator serves them all): each status counts
+# it, without waiting for the heartbeat.
+"$SIM" --ctl "$T/sim.sock" set smoke smoke fire >/dev/null
+fire_counted() {
+	gateways_json zhengzhou | jq -e '[.[] | select(.online)] | length > 0 and all(.alarms.critical >= 1)' >/dev/null
+}
+wait_for 20 fire_counted
+check "the statuses count the active critical alarm at once (heartbeat 30 s)" fire_counted
+"$WATCH" gateways --broker "$BROKER" --lang en --sort alarms zhengzhou | sed -n 1,4p
