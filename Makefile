@@ -126,6 +126,7 @@ LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/st
                             $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
 LINK_test_exec           := $(B)/center/watch/exec.o
+LINK_test_fleet          := $(B)/center/watch/fleet.o $(G)/payload.o $(ALARM_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o
@@ -207,7 +208,7 @@ FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 # watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
-FUZZ_LINK_watch       := $(B)/center/watch/watch.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(B)/center/watch/fleet.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \

@@ -64,6 +64,7 @@ struct gw {
     int64_t next_tick_ms;
     int sigfd;
     int once;
+    bool alarms_changed; /* transitions since the status's counts were taken */
 };
 
 static void usage(FILE *f)
@@ -81,6 +82,9 @@ static void print_summary(const struct cfg *c, const struct plan *p)
     printf("configuration OK\n");
     printf("gateway %s (%s), site %s/%s/%s/%s/%s, mode %s\n", c->id, c->name, c->city, c->district,
            c->street, c->community, c->property, mode_name(c->mode));
+    /* What the retained status will call this configuration (its "config"). */
+    printf("configuration hash %s, status heartbeat every %d s\n", c->config_hash,
+           c->heartbeat_ms / 1000);
     printf("%d bus%s, %d sensor%s, %d poll request%s per cycle\n", c->nbuses,
            c->nbuses == 1 ? "" : "es", c->nsensors, c->nsensors == 1 ? "" : "s", p->nrequests,
            p->nrequests == 1 ? "" : "s");
@@ -207,6 +211,7 @@ static void evaluate(struct gw *g, int rc)
     if (rc == -1 && errno == EGW_FULL)
         log_warnx("alarm engine: %d transition(s) deferred to the next evaluation",
                   g->events.deferred);
+    g->alarms_changed |= g->events.n > 0;
     for (int i = 0; i < g->events.n; i++) {
         log_event(g, &g->events.ev[i]);
         if (g->delivery != NULL && delivery_queue_event(g->delivery, &g->events.ev[i]) == -1)
@@ -302,6 +307,7 @@ static int start_alarms(struct gw *g)
         log_warnx("outbox: no alarm state restored: %s", strerror(errno));
     bool had_state = saved != NULL;
     g->alarms = new_engine(g->cfg, mode, g->started_ms, saved, saved_len, &restored);
+    g->alarms_changed = true; /* the restored state's alarms are counted at once */
     if (g->alarms != NULL && withdraw_orphans(g, saved, saved_len) == -1) {
         log_err("alarms of removed sensors could not be withdrawn: stopping (the next start "
                 "tries again)");
@@ -591,6 +597,12 @@ static void run_delivery(struct gw *g, bool force)
     const void *state = NULL;
     if (g->delivery == NULL)
         return;
+    if (g->alarms_changed && g->alarms != NULL) { /* for the status */
+        int counts[4];
+        alarm_active_by_severity(g->alarms, counts);
+        delivery_set_alarm_counts(g->delivery, counts);
+        g->alarms_changed = false;
+    }
     if (force || delivery_wants_state(g->delivery)) {
         int n = alarm_state_save(g->alarms, mono_ms(), wall_ms(), g->state, g->state_len);
         if (n > 0)
@@ -646,6 +658,7 @@ static void reload(struct gw *g)
     plan_free(g->plan);
     cfg_free(g->cfg);
     g->alarms = eng;
+    g->alarms_changed = true;
     g->last = last;
     g->have = have;
     g->cfg = nc;
