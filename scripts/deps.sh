@@ -8,7 +8,8 @@
 # dpkg-dev, lintian: make deb and its test in make check).  Runs
 # `apt-get update` once, then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
 # sanitizer runtimes, for `make fuzz` only.  `deps.sh ARCH` (arm64) adds
-# Debian's cross toolchain and the ARCH -dev libraries, for
+# Debian's cross toolchain, pkgconf:ARCH (ARCH-linux-gnu-pkg-config) and
+# the ARCH -dev libraries, for
 # `make ARCH=arm64` and `make deb ARCH=arm64` (dpkg --add-architecture
 # first: apt then also fetches that architecture's package lists).
 set -e
@@ -25,7 +26,7 @@ fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
 "" | "$(dpkg --print-architecture)") ;;
 *)
 	arch=$1
-	PKGS="$PKGS crossbuild-essential-$arch"
+	PKGS="$PKGS crossbuild-essential-$arch pkgconf:$arch"
 	for l in $LIBS; do PKGS="$PKGS $l:$arch"; done
 	;;
 esac
