@@ -328,11 +328,12 @@ deb:
 check-deb: all
 	@GW_RESULTS=/dev/stdout bash tests/integration/test_deb.sh
 
-# make check-arm64: every program cross-compiled for arm64 (CI runs it after
-# make check; the first run installs the cross toolchain and :arm64
-# libraries).
+# make check-arm64: every program cross-compiled for arm64, then the arm64
+# packages with lintian (.ci/run runs it after make check; the first run
+# installs the cross toolchain and the :arm64 libraries).
 check-arm64:
 	$(MAKE) ARCH=arm64 all
+	$(MAKE) ARCH=arm64 deb
 
 # Formatting: .clang-format (clang-format 14, Debian's); `make check` fails
 # on unformatted C.  Hand-laid tables are fenced with /* clang-format off */.
