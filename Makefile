@@ -307,6 +307,7 @@ DEB_DIR ?= build-deb
 DEB_ABS  = $(abspath $(DEB_DIR))
 DEB_SRC  = $(DEB_ABS)/src-$(ARCH)
 DEB_DATE = $(shell git log -1 --format=%cD 2>/dev/null || date -R)
+DEB_JOBS ?= 2
 deb:
 	@scripts/deps.sh $(DEPS_ARG)
 	rm -rf $(DEB_SRC)
@@ -316,7 +317,7 @@ deb:
 		'  * Built from the source tree by make deb (version from VERSION).' '' \
 		' -- shelter-gateway maintainers <shelter-gateway@example.org>  $(DEB_DATE)' \
 		>$(DEB_SRC)/debian/changelog
-	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc -a$(ARCH) -j2 >$(DEB_ABS)/build-$(ARCH).log 2>&1 || \
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc -a$(ARCH) -j$(DEB_JOBS) >$(DEB_ABS)/build-$(ARCH).log 2>&1 || \
 		{ tail -n 40 $(DEB_ABS)/build-$(ARCH).log; exit 1; }
 	lintian --fail-on error $(DEB_ABS)/shelter-gateway_$(VERSION)_$(ARCH).changes
 	@ls -l $(DEB_ABS)/*_$(VERSION)_$(ARCH).deb
