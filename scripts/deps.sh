@@ -17,9 +17,10 @@ PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
 systemd man-db procps sqlite3 clang-format debhelper dpkg-dev lintian"
-# The libraries the programs link, as in debian/control's Build-Depends.
-LIBS="libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libcjson-dev libinih-dev
-libcurl4-openssl-dev libsystemd-dev libssl-dev"
+# The libraries the programs link, for a cross build: the -dev packages of
+# debian/control's Build-Depends (the one list of them).
+LIBS=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*: /p' "$(dirname "$0")/../debian/control" |
+	grep -o '[a-z0-9][a-z0-9.+-]*-dev')
 arch=""
 case "${1:-}" in
 fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
