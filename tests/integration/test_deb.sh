@@ -116,6 +116,17 @@ check "the service is not enabled (nor started) before it is configured" \
 check "shelter-gateway --version reports $V1" \
 	test "$(in_root shelter-gateway --version)" = "shelter-gateway $V1"
 check "shelter-watch is installed" in_root shelter-watch --version
+# The centre's services (none with shelter-watch alone; shelter-notify once
+# it is in the tree): each brings a user, and its files in /etc/NAME/ are
+# root:NAME 0640 (debian/shelter-center.postinst).
+for f in $(in_root dpkg-query -L shelter-center | grep '^/usr/lib/sysusers\.d/[^/]*\.conf$'); do
+	name=$(basename "$f" .conf)
+	check "shelter-center created its service user $name" grep -q "^$name:" "$R/etc/passwd"
+	for c in $(in_root dpkg-query -W -f='${Conffiles}\n' shelter-center | awk '{ print $1 }' |
+		grep "^/etc/$name/"); do
+		check "$c is root:$name 0640" test "$(in_root stat -c '%U:%G %a' "$c")" = "root:$name 640"
+	done
+done
 
 # The packaged example, checked as the unit's ExecStartPre does: exit 0 with
 # the files it names (password, CA, serial devices) as warnings, so the
