@@ -140,7 +140,30 @@ for f in /etc/shelter-gateway/mqtt.password /etc/shelter-gateway/rf-ca.pem /dev/
 	check "--check names the missing $f" grep -q "^warning: .*: $f: No such file" "$T/check.err"
 done
 
-# --- v1 raises an alarm with the broker down ---------------------------------
+# ... and runs: the packaged example as the service user, with its network
+# addresses (the Modbus TCP bus, the brokers) replaced by closed loopback
+# ports and a state dir of its own.  No password, no CA file: it starts,
+# polls, raises comm_lost locally for the devices that are not there, and
+# names the uplink's missing files.
+sed -e "s|^host = .*|host = 127.0.0.1|; s|^port = .*|port = $(free_port)|" \
+	-e "s|^uri = .*|uri = ssl://127.0.0.1:$(free_port)|" \
+	-e "s|^state_dir = .*|state_dir = /var/lib/shelter-gateway/example|" \
+	"$R/etc/shelter-gateway/gateway.conf" >"$R/etc/shelter-gateway/example.conf"
+in_root chgrp shelter-gateway /etc/shelter-gateway/example.conf
+in_root install -d -o shelter-gateway -g shelter-gateway -m 0700 /var/lib/shelter-gateway/example
+bg example chroot --userspec=shelter-gateway:shelter-gateway "$R" \
+	shelter-gateway -c /etc/shelter-gateway/example.conf
+EX=$LAST_PID
+check "the packaged example starts without uplink credentials and raises alarms locally" \
+	wait_for 30 grep -q 'ALARM raised sump-east comm_lost' "$T/example.log"
+check "and names the missing password file in its log" \
+	grep -q 'mqtt.password: No such file or directory' "$T/example.log"
+kill "$EX"
+wait "$EX"
+check "the example stops cleanly" test $? = 0
+grep -E 'shelter-gateway [0-9]|mqtt.password|ALARM raised sump-east' "$T/example.log" | head -n 4
+
+------------------------------
 SIM_PORT=$(free_port)
 BROKER_PORT=$(free_port)
 cat >"$R/etc/shelter-gateway/test.conf" <<EOF
