@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "alarm.h"
+#include "busdiag.h"
 #include "poller.h"
 #include "cfg.h"
 #include "clock.h"
@@ -51,6 +52,7 @@ struct gw {
     int *have;                  /* per sensor: a reading or loss was reported */
     int64_t *last_result_ms;    /* per plan request: when its last poll result came */
     int *stuck;                 /* per plan request: reported as stuck */
+    int *bus_err;               /* --once, per bus: errno of its last failed poll */
     struct poll_result *result; /* the one being handled (allocated once) */
     struct alarm_engine *alarms;
     struct alarm_events events; /* one evaluation's transitions, sized for any one call */
@@ -385,6 +387,8 @@ static void handle_result(struct gw *g, const struct poll_result *res)
             }
         } else if (res->link == LINK_LOST || g->once) {
             kind_comm_lost(&s->def, si, res->ts_ms, &r);
+            if (g->bus_err != NULL)
+                g->bus_err[rq->bus] = res->err;
         } else {
             continue; /* a failure or two: keep the last reading until the sensor is lost */
         }
@@ -680,6 +684,27 @@ keep:
     sd_notify(0, "READY=1");
 }
 
+/* --once: a bus on which no unit answered gets its likely causes on stderr
+ * (busdiag.c), not only a comm_lost per sensor.  A bus with one unit
+ * answering is not explained: its silent units are the suspects. */
+static void explain_silent_buses(const struct gw *g)
+{
+    for (int b = 0; b < g->cfg->nbuses; b++) {
+        int sensors = 0, silent = 0;
+        for (int i = 0; i < g->cfg->nsensors; i++) {
+            if (g->cfg->sensors[i].bus != b)
+                continue;
+            sensors++;
+            silent += g->last[i].quality == Q_COMM_LOST;
+        }
+        if (sensors == 0 || silent < sensors)
+            continue;
+        char text[2048];
+        busdiag_silent(g->cfg, b, g->bus_err[b], text, sizeof(text));
+        fputs(text, stderr);
+    }
+}
+
 /* The main loop.  Returns the exit code. */
 static int run(struct gw *g)
 {
@@ -840,7 +865,10 @@ int main(int argc, char **argv)
     g.result = malloc(sizeof(*g.result));
     g.last = calloc((size_t)g.cfg->nsensors, sizeof(*g.last));
     g.have = calloc((size_t)g.cfg->nsensors, sizeof(*g.have));
-    if (g.q == NULL || g.result == NULL || g.last == NULL || g.have == NULL) {
+    if (g.once)
+        g.bus_err = calloc((size_t)g.cfg->nbuses, sizeof(*g.bus_err));
+    if (g.q == NULL || g.result == NULL || g.last == NULL || g.have == NULL ||
+        (g.once && g.bus_err == NULL)) {
         log_warn("start");
         goto out;
     }
@@ -887,6 +915,7 @@ int main(int argc, char **argv)
             if (reading_json(&g.last[i], g.cfg->sensors[i].name, json, sizeof(json)) > 0)
                 printf("%s\n", json);
         }
+        explain_silent_buses(&g);
     } else {
         log_info("stopped");
     }
@@ -900,6 +929,7 @@ out:
     free(g.have);
     free(g.last_result_ms);
     free(g.stuck);
+    free(g.bus_err);
     delivery_close(g.delivery);
     alarm_engine_free(g.alarms);
     free(g.events.ev);

@@ -118,7 +118,7 @@ static const char *const movements[] = {"open", "close", "lock"}; /* kind.h stru
  * points.c writes them. */
 #define DOOR kind_name(KIND_BLAST_DOOR)
 
-/* The field whose peak an episode shows (DESIGN 14 peak_m; ppm), as the
+/* The field whose peak an episode shows (peak_m; ppm), as the
  * kind table names it in InfluxDB; NULL: none (water_leak, smoke). */
 static const char *peak_field(enum kind k)
 {
