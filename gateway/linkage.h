@@ -1,5 +1,5 @@
 /*
- * linkage: the on-site warning outputs (联动, docs/design.md section 19) in
+ * linkage: the on-site warning outputs (联动, docs/design.md section 21) in
  * the main loop.  It joins the pure core (output.h: which outputs are on,
  * from the alarm state and the time) to the buses (relay.h: the coils,
  * written by each bus's poller ahead of its polls) and to the delivery

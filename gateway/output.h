@@ -1,6 +1,6 @@
 /*
  * output: the pure core of the on-site warning outputs (联动, docs/design.md
- * section 19): which relay outputs (a siren, an LED sign, a pump contactor)
+ * section 21): which relay outputs (a siren, an LED sign, a pump contactor)
  * are on, from the alarm state and the time.  No I/O, no clock, no logging:
  * the alarm statuses come through the caller's lookup, the monotonic time as
  * an argument.  Main thread only (a set belongs to one thread).

@@ -1,5 +1,5 @@
 /*
- * relay: the coils of a bus's output modules (docs/design.md section 19),
+ * relay: the coils of a bus's output modules (docs/design.md section 21),
  * between the main thread, which decides what each output should be, and the
  * bus's poller thread, which writes and reads them back.
  *

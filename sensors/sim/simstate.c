@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cfg.h"
+#include "sensorcfg.h"
 #include "kind.h"
 #include "parse.h"
 
@@ -50,7 +50,7 @@ struct sim_write_rec {
 };
 
 struct simstate {
-    const struct cfg *cfg;
+    const struct sensorcfg *cfg;
     struct sim_unit *units;
     int nunits;
     struct sim_write_rec writes[WRITES_MAX]; /* a ring: the last WRITES_MAX */
@@ -120,7 +120,7 @@ static const struct cfg_sensor *sensor_find(const struct simstate *st, const cha
     return NULL;
 }
 
-static const struct cfg_output *output_find(const struct simstate *st, const char *name)
+static const struct sensorcfg_output *output_find(const struct simstate *st, const char *name)
 {
     for (int i = 0; i < st->cfg->noutputs; i++)
         if (strcmp(st->cfg->outputs[i].name, name) == 0)
@@ -652,7 +652,7 @@ static int sensor_init(struct simstate *st, const struct cfg_sensor *s, char *er
     return 0;
 }
 
-struct simstate *simstate_new(const struct cfg *c, char *err, size_t errlen)
+struct simstate *simstate_new(const struct sensorcfg *c, char *err, size_t errlen)
 {
     struct simstate *st = calloc(1, sizeof(*st));
     if (st == NULL)
@@ -676,7 +676,7 @@ struct simstate *simstate_new(const struct cfg *c, char *err, size_t errlen)
         u->served_fns |= 1u << s->def.model->function;
     }
     for (int i = 0; i < c->noutputs; i++) {
-        const struct cfg_output *o = &c->outputs[i];
+        const struct sensorcfg_output *o = &c->outputs[i];
         struct sim_unit *u = unit_find(st, o->bus, o->unit);
         if (u == NULL) {
             u = &st->units[st->nunits++];
@@ -795,7 +795,7 @@ int simstate_set(struct simstate *st, const char *sensor, const char *field, con
 int simstate_get(struct simstate *st, const char *sensor, char *out, size_t outlen)
 {
     const struct cfg_sensor *s = sensor_find(st, sensor);
-    const struct cfg_output *o = s == NULL ? output_find(st, sensor) : NULL;
+    const struct sensorcfg_output *o = s == NULL ? output_find(st, sensor) : NULL;
     if (o != NULL) {
         const struct model_point *p = model_outputs(o->model);
         struct sim_unit *u = unit_find(st, o->bus, o->unit);
@@ -900,7 +900,7 @@ static struct sim_unit *target_find(struct simstate *st, const char *target)
     const struct cfg_sensor *s = sensor_find(st, target);
     if (s != NULL)
         return unit_find(st, s->bus, s->unit);
-    const struct cfg_output *o = output_find(st, target);
+    const struct sensorcfg_output *o = output_find(st, target);
     if (o != NULL)
         return unit_find(st, o->bus, o->unit);
     const char *colon = strrchr(target, ':');
