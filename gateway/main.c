@@ -32,6 +32,7 @@
 #include "log.h"
 #include "paths.h"
 #include "plan.h"
+#include "busload.h"
 #include "points.h"
 #include "rqueue.h"
 
@@ -91,8 +92,14 @@ static void print_summary(const struct cfg *c, const struct plan *p)
         else
             printf("  bus %s: rtu %s %d %c%d%d", cb->name, cb->device, cb->baud, cb->parity,
                    cb->data_bits, cb->stop_bits);
-        printf(", %d request%s per cycle\n", plan_bus_requests(p, b),
+        printf(", %d request%s per cycle", plan_bus_requests(p, b),
                plan_bus_requests(p, b) == 1 ? "" : "s");
+        struct busload load;
+        busload_of(c, p, b, &load);
+        if (load.load > 0)
+            printf(", gap %.2f ms, line load %.0f %% (%.1f of %.1f transactions/s)",
+                   cb->gap_us / 1000.0, load.load * 100, load.asked_tps, load.line_tps);
+        printf("\n");
         for (int r = 0; r < p->nrequests; r++) {
             const struct plan_request *rq = &p->requests[r];
             if (rq->bus != b)
@@ -132,6 +139,25 @@ static void print_warning(const char *line, void *arg)
 {
     (void)arg;
     fprintf(stderr, "warning: %s\n", line);
+}
+
+/* --check: each overbooked bus (busload.h) as a warning; the poller logs
+ * it at run time with the cycle it achieves.  Returns how many. */
+static int check_busload(const struct cfg *c, const struct plan *p)
+{
+    int n = 0;
+    for (int b = 0; b < c->nbuses; b++) {
+        struct busload load;
+        char what[512];
+        busload_of(c, p, b, &load);
+        if (!load.overbooked)
+            continue;
+        busload_describe(&load, what, sizeof(what));
+        fprintf(stderr, "warning: %s:%d: [bus %s] %s\n", c->path, c->buses[b].line,
+                c->buses[b].name, what);
+        n++;
+    }
+    return n;
 }
 
 static void log_warning(const char *line, void *arg)
@@ -800,6 +826,7 @@ int main(int argc, char **argv)
          * can use the files; under systemd we are that user. */
         int nwarn =
             report_warnings(g.cfg, geteuid() == 0 ? SERVICE_USER : NULL, false, print_warning);
+        nwarn += check_busload(g.cfg, g.plan);
         print_summary(g.cfg, g.plan);
         if (nwarn > 0)
             printf("%d warning%s (on stderr): they do not stop local polling and alarms, "
