@@ -39,6 +39,7 @@
 #define EX_CONFIG 78
 #define QUEUE_CAPACITY 64
 #define ALARM_TICK_MS 500              /* time-only alarm rules are evaluated at least this often */
+#define STUCK_CHECK_MS 500             /* stuck pollers are looked for at most this often */
 #define HEALTH_EVERY_MS 60000          /* the gateway measurement in InfluxDB */
 #define SERVICE_USER "shelter-gateway" /* the systemd unit's User= */
 
@@ -59,7 +60,8 @@ struct gw {
     size_t state_len;
     struct delivery *delivery;
     int64_t started_ms, next_health_ms;
-    int64_t watchdog_ms; /* ping interval; 0: no systemd watchdog */
+    int64_t next_stuck_ms; /* stuck_timer() looks again then */
+    int64_t watchdog_ms;   /* ping interval; 0: no systemd watchdog */
     int64_t next_watchdog_ms;
     int stalled_bus; /* index of a bus seen stuck, -1: none */
     int64_t next_tick_ms;
@@ -418,6 +420,11 @@ static void handle_result(struct gw *g, const struct poll_result *res)
 static void stuck_timer(struct gw *g)
 {
     int64_t now = mono_ms();
+
+    /* Every request, so not on every wake-up: the limits are seconds. */
+    if (now < g->next_stuck_ms)
+        return;
+    g->next_stuck_ms = now + STUCK_CHECK_MS;
 
     for (int i = 0; i < g->plan->nrequests; i++) {
         const struct plan_request *rq = &g->plan->requests[i];

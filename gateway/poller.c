@@ -11,6 +11,13 @@
  * response timeout per 7 s (under 10 % of the line) and its return is still
  * seen within 10 s.
  *
+ * Cost per poll (issue 11): a request due within BURST_SLACK_MS (at most a
+ * tenth of its interval) is served with the one due now, so the thread
+ * wakes once per burst, not once per poll; on TCP the burst's results wake
+ * the main thread once at its end (or every BURST_HELD_MAX).  A request
+ * served early keeps its schedule: the next is due an interval after the
+ * last due time, not after the poll.
+ *
  * The line (docs/design.md section 8.1): before each request the thread
  * keeps the request's gap (default t3.5 of the line, lib/rtutime.h)
  * counted from the end of the last transaction, not from when it is done
@@ -64,6 +71,8 @@
 #define OVERBOOK_SETTLE_MS 2000 /* measuring an overbooked line: after the staggered start */
 #define OVERBOOK_WINDOW_MS 5000 /* ... for at least this long */
 #define OVERBOOK_WINDOW_MAX_MS 60000
+#define BURST_SLACK_MS 20 /* a request due this soon is served now, with the others due */
+#define BURST_HELD_MAX 16 /* results held back from the main thread in a burst, at most */
 
 struct sched {
     int request; /* index into plan->requests */
@@ -92,9 +101,11 @@ struct poller {
     pthread_cond_t wake;
 
     modbus_t *ctx;
-    int64_t line_quiet_ns;                  /* when the last transaction ended (0: none yet) */
-    int64_t last_gap_ns;                    /* the gap of that transaction's request */
-    struct busload load;                    /* what the plan asks of the line */
+    int64_t line_quiet_ns; /* when the last transaction ended (0: none yet) */
+    int64_t last_gap_ns;   /* the gap of that transaction's request */
+    struct busload load;   /* what the plan asks of the line */
+    int held;              /* results pushed without waking the main thread (a burst) */
+    int64_t stall_limit_ms;
     int64_t window_start_ms, window_end_ms; /* overbooked: the measurement (0: not yet) */
     bool overbook_logged;
     int connected;
@@ -113,6 +124,8 @@ struct poller {
     atomic_llong heartbeat_ms;
     atomic_ullong polls, poll_failures;
 };
+
+static int64_t stall_limit(const struct poller *b);
 
 static const char *ordinal(int n)
 {
@@ -420,7 +433,8 @@ static void poll_one(struct poller *b, struct sched *s)
     res->link = s->link;
     res->failures = s->failures;
     res->ts_ms = wall_ms();
-    rqueue_push(b->q, res, &b->stop);
+    if (rqueue_push_held(b->q, res, &b->stop) == 0)
+        b->held++;
     atomic_store(&b->heartbeat_ms, mono_ms());
 }
 
@@ -516,19 +530,31 @@ static void *poller_thread(void *arg)
             break; /* once mode: every request polled */
         if (b->once) {
             poll_one(b, next);
+            rqueue_wake(b->q);
             next->done = 1;
             continue;
         }
-        if (next->next_due_ms > now) {
+        int interval = b->plan->requests[next->request].interval_ms;
+        int slack = interval / 10 < BURST_SLACK_MS ? interval / 10 : BURST_SLACK_MS;
+        /* Going to sleep, or results held long enough: the main thread takes them now. */
+        if (b->held > 0 && (next->next_due_ms > now + slack || b->held >= BURST_HELD_MAX)) {
+            rqueue_wake(b->q);
+            b->held = 0;
+        }
+        if (next->next_due_ms > now + slack) {
             /* Wake at least every second so the heartbeat shows the thread alive. */
             int64_t until = next->next_due_ms < now + 1000 ? next->next_due_ms : now + 1000;
             sleep_until(b, until);
             continue;
         }
         poll_one(b, next);
+        if (b->conf->type != BUS_TCP && b->held > 0) {
+            /* A transaction on a serial line takes milliseconds: no burst to wait for. */
+            rqueue_wake(b->q);
+            b->held = 0;
+        }
         if (!polled++)
             test_stall(b);
-        int interval = b->plan->requests[next->request].interval_ms;
         now = mono_ms();
         overbook_measure(b, next, now);
         if (next->link == LINK_LOST && interval < POLLER_LOST_RETRY_MS) {
@@ -541,6 +567,7 @@ static void *poller_thread(void *arg)
         if (next->next_due_ms < now - interval)
             next->next_due_ms = now;
     }
+    rqueue_wake(b->q);
     if (b->connected)
         modbus_close(b->ctx);
     b->connected = 0;
@@ -624,6 +651,7 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
         }
         b->nsched++;
     }
+    b->stall_limit_ms = stall_limit(b);
     return b;
 fail:
     poller_free(b);
@@ -674,7 +702,7 @@ void poller_free(struct poller *b)
     free(b);
 }
 
-int64_t poller_stall_limit_ms(const struct poller *b)
+static int64_t stall_limit(const struct poller *b)
 {
     /* The longest a healthy thread goes without a heartbeat: one poll with
      * every retry and gap (it beats between polls and at least every second
@@ -687,6 +715,11 @@ int64_t poller_stall_limit_ms(const struct poller *b)
                        gap_ms * (2 + b->conf->retries) + LATE_REPLY_MS * (1 + b->conf->retries);
     int64_t limit = 2 * one_poll + 3000;
     return limit < 5000 ? 5000 : limit;
+}
+
+int64_t poller_stall_limit_ms(const struct poller *b)
+{
+    return b->stall_limit_ms;
 }
 
 int64_t poller_heartbeat_ms(const struct poller *b)
