@@ -71,7 +71,7 @@
 #define OVERBOOK_SETTLE_MS 2000 /* measuring an overbooked line: after the staggered start */
 #define OVERBOOK_WINDOW_MS 5000 /* ... for at least this long */
 #define OVERBOOK_WINDOW_MAX_MS 60000
-#define BURST_SLACK_MS 20 /* a request due this soon is served now, with the others due */
+#define BURST_SLACK_MS 50 /* a request due this soon is served now, with the others due */
 #define BURST_HELD_MAX 16 /* results held back from the main thread in a burst, at most */
 
 struct sched {
