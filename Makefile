@@ -7,7 +7,10 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 SYSCONFDIR ?= /etc
 MODELS_DIR ?= $(PREFIX)/share/shelter-gateway/models
-VERSION    := 0.1.0
+# The one place the version is written: every program's --version, the
+# status payload, the InfluxDB user agent and the Debian packages (make deb
+# writes debian/changelog from it).  `make VERSION=...` overrides it.
+VERSION    := $(shell cat VERSION)
 
 B       := build
 PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd libcrypto
@@ -15,9 +18,31 @@ CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"'
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
-CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+
+# Cross-compiling: `make ARCH=arm64` builds every program for arm64 into
+# build-arm64/ with Debian's cross toolchain (crossbuild-essential-arm64 and
+# the :arm64 -dev packages; `scripts/deps.sh arm64` installs them).  Only an
+# ARCH given on the command line counts (an ARCH in the environment, as some
+# shells and kernel build setups export, is ignored).
+BUILD_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+ifneq ($(origin ARCH),command line)
+ARCH := $(BUILD_ARCH)
+endif
+ifneq ($(ARCH),$(BUILD_ARCH))
+CROSS   := $(shell dpkg-architecture -a$(ARCH) -qDEB_HOST_GNU_TYPE 2>/dev/null)
+$(if $(CROSS),,$(error ARCH=$(ARCH): not an architecture dpkg-architecture knows))
+B       := build-$(ARCH)
+ifeq ($(origin CC),default)
+CC      := $(CROSS)-gcc
+endif
+PKG_CONFIG := $(CROSS)-pkg-config
+DEPS_ARG := $(ARCH)
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # The layout (docs/design.md section 2): lib/ is what two or more programs
 # share (libshelter.a), sensors/ the sensor knowledge (libsensors.a), and one
@@ -29,6 +54,7 @@ SENSORS_OBJ := $(call obj,$(wildcard sensors/*.c))
 GW_OBJ      := $(call obj,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
 SIM_OBJ     := $(call obj,$(filter-out sensors/sim/main.c,$(wildcard sensors/sim/*.c)))
 WATCH_OBJ   := $(call obj,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
+REPORT_OBJ  := $(call obj,$(filter-out center/report/main.c,$(wildcard center/report/*.c)))
 LIBSHELTER  := $(B)/libshelter.a
 LIBSENSORS  := $(B)/libsensors.a
 G           := $(B)/gateway
@@ -41,14 +67,9 @@ $(SENSORS_OBJ):                          INC := -Ilib -Isensors
 $(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
-# Where the code still crosses a layer, until the step of issue 10 that ends it:
-# TODO(B3 follow-up): the simulator reads gateway.conf through gateway/cfg.h,
-#           as simstate.c serves struct cfg_sensor and cfg_bus; sensors/sensor.h
-#           now holds the sensor definition, so the [bus] and [sensor] key
-#           tables can move beside it (on lib/ini).
-$(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
+$(REPORT_OBJ) $(B)/center/report/main.o: INC := -Ilib -Isensors -Icenter/report
 # Tests and drivers reach into every folder.
-TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Itests/unit
+TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/report -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # What a module needs below it: the alarm engine the sensor kinds; cfg.c the
@@ -67,13 +88,13 @@ FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format \
-	format-check FORCE soak
-all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
+	format-check FORCE soak deb check-deb check-arm64
+all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-report
 
 # Install missing Debian packages once per build tree (idempotent script).
 deps $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p $(B)
-	@scripts/deps.sh
+	@scripts/deps.sh $(DEPS_ARG)
 	@touch $(DEPS_STAMP)
 
 # Install paths compiled in; rewritten only when they change, so
@@ -84,6 +105,15 @@ $(B)/config.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(B)/lib/paths.o: $(B)/config.h
+
+# The version is a -D flag, which make does not track: the objects whose
+# source names GW_VERSION depend on a stamp rewritten when it changes.
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(call obj,$(shell grep -rl GW_VERSION lib sensors gateway center --include='*.c' 2>/dev/null)): \
+	$(B)/version.stamp
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -98,17 +128,20 @@ $(LIBSENSORS): $(SENSORS_OBJ)
 	ar rcs $@ $^
 
 # A program: its objects, then the archives (sensors before lib).
-link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
+link = $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B3 follow-up): the simulator links gateway/cfg.o (and so the alarm
-# engine's rules) to read gateway.conf; see the INC TODO above.
-$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
+# The simulator reads gateway.conf's [bus] and [sensor] through
+# sensors/sensorcfg.c: nothing of the gateway's.
+$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 $(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
+	$(link)
+
+$(B)/shelter-report: $(B)/center/report/main.o $(REPORT_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 # Per-test link lists: each unit test links the modules it tests and what
@@ -127,6 +160,7 @@ LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/st
                             $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
 LINK_test_exec           := $(B)/center/watch/exec.o
+LINK_test_fleet          := $(B)/center/watch/fleet.o $(G)/payload.o $(ALARM_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o
@@ -140,8 +174,10 @@ LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/busload.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
+LINK_test_sensorcfg      := $(LIBSENSORS)
+LINK_test_report         := $(REPORT_OBJ) $(LIBSENSORS)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
-LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
+LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(ALARM_LINK)
@@ -182,6 +218,7 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(LINK_bench_core) $(LIBSHELTER)
 
 bench: all $(B)/tests/bench_core
 	@tests/bench/run.sh
+	@tests/bench/report.sh
 
 # make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
 # a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
@@ -205,7 +242,7 @@ FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 # watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
-FUZZ_LINK_watch       := $(B)/center/watch/watch.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(B)/center/watch/fleet.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \
@@ -240,14 +277,19 @@ install: all
 	@if [ -x $(B)/shelter-watch ]; then \
 		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
 		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
+	install -m 755 $(B)/shelter-report $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sensors/models/*.model $(DESTDIR)$(MODELS_DIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-gateway
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf"; \
 	else install -m 640 conf/gateway.conf $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-report
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf"; \
+	else install -m 644 conf/report.conf $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf; fi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 644 man/shelter-sim.1 man/shelter-watch.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/shelter-sim.1 man/shelter-watch.1 man/shelter-report.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/shelter-gateway.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/shelter-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
@@ -261,6 +303,47 @@ install: all
 		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf && \
 		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
 
+# make deb [ARCH=arm64]: the Debian packages shelter-gateway and
+# shelter-center (debian/), built with debhelper by dpkg-buildpackage from a
+# copy of this tree in $(DEB_DIR)/src-ARCH, so the tree itself gets no
+# debian/tmp or build products.  debian/rules runs `make install
+# DESTDIR=...`: the packages hold what the install target installs.  The
+# changelog is written here from VERSION.  The .debs (and .changes) land in
+# $(DEB_DIR); lintian checks them (errors fail).  ARCH=arm64 cross-builds
+# with Debian's cross toolchain.
+DEB_DIR ?= build-deb
+DEB_ABS  = $(abspath $(DEB_DIR))
+DEB_SRC  = $(DEB_ABS)/src-$(ARCH)
+DEB_DATE = $(shell git log -1 --format=%cD 2>/dev/null || date -R)
+DEB_JOBS ?= 2
+deb:
+	@scripts/deps.sh $(DEPS_ARG)
+	rm -rf $(DEB_SRC)
+	mkdir -p $(DEB_SRC)
+	tar -C $(CURDIR) --exclude=./.git --exclude='./build*' -cf - . | tar -C $(DEB_SRC) -xf -
+	printf '%s\n' 'shelter-gateway ($(VERSION)) unstable; urgency=medium' '' \
+		'  * Built from the source tree by make deb (version from VERSION).' '' \
+		' -- shelter-gateway maintainers <shelter-gateway@example.org>  $(DEB_DATE)' \
+		>$(DEB_SRC)/debian/changelog
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc -a$(ARCH) -j$(DEB_JOBS) >$(DEB_ABS)/build-$(ARCH).log 2>&1 || \
+		{ tail -n 40 $(DEB_ABS)/build-$(ARCH).log; exit 1; }
+	lintian --fail-on error $(DEB_ABS)/shelter-gateway_$(VERSION)_$(ARCH).changes
+	@ls -l $(DEB_ABS)/*_$(VERSION)_$(ARCH).deb
+
+# make check-deb: build both packages, lintian, then install, upgrade (an
+# alarm pending in the outbox is sent after it) and purge them in a
+# throwaway copy-on-write root (tests/integration/test_deb.sh; make check
+# runs it too).
+check-deb: all
+	@GW_RESULTS=/dev/stdout bash tests/integration/test_deb.sh
+
+# make check-arm64: every program cross-compiled for arm64, then the arm64
+# packages with lintian (.ci/run runs it after make check; the first run
+# installs the cross toolchain and the :arm64 libraries).
+check-arm64:
+	$(MAKE) ARCH=arm64 all
+	$(MAKE) ARCH=arm64 deb
+
 # Formatting: .clang-format (clang-format 14, Debian's); `make check` fails
 # on unformatted C.  Hand-laid tables are fenced with /* clang-format off */.
 FORMAT_SRC = $(shell find lib sensors gateway center tests -name '*.[ch]' -not -path '*/corpus/*')
@@ -272,6 +355,6 @@ format-check: $(DEPS_STAMP)
 		{ echo "unformatted C (see above): run make format"; exit 1; }
 
 clean:
-	rm -rf $(B) build-sanitize build-fuzz
+	rm -rf $(B) build-sanitize build-fuzz build-arm64 build-deb
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

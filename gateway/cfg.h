@@ -13,58 +13,18 @@
 
 #include "alarm.h"
 #include "influxcfg.h"
+#include "ini.h"
 #include "kind.h"
 #include "mode.h"
 #include "model.h"
 #include "mqttcfg.h"
 #include "sensor.h"
+#include "sensorcfg.h"
 
-#define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
-#define CFG_TEXT_MAX 256 /* UTF-8 display text, paths */
 #define CFG_URI_MAX MQTTCFG_URI_MAX
 
-enum bus_type { BUS_RTU, BUS_TCP };
-
-struct cfg_bus {
-    char name[CFG_NAME_MAX];
-    int line; /* line of the [bus NAME] header */
-    enum bus_type type;
-    /* rtu */
-    char device[CFG_TEXT_MAX];
-    int device_line; /* where device was set, for the file checks */
-    int baud;        /* default 9600 */
-    char parity;     /* 'N', 'E', 'O'; default 'N' */
-    int data_bits;   /* 7 or 8; default 8 */
-    int stop_bits;   /* 1 or 2; default 1 */
-    /* tcp */
-    char host[CFG_TEXT_MAX];
-    int port; /* default 502 */
-    /* both */
-    int timeout_ms; /* response timeout, default 500 ms (10 ms..5 s) */
-    int retries;    /* extra attempts after a failure, default 1 (0..5) */
-    int gap_ms;     /* silence between transactions as configured (0..1 s); when unset, gap_us
-                       rounded up to the ms */
-    int gap_us;     /* the silence kept before each request, from the end of the last
-                       transaction: `gap`, or by default rtu the line's t3.5 (3.5 characters,
-                       at least CFG_GAP_FLOOR_US; lib/rtutime.h), tcp 0 */
-};
-
-#define CFG_GAP_FLOOR_US 2000 /* the default gap's floor on an RTU line */
-
-struct cfg_sensor {
-    char name[CFG_NAME_MAX];
-    int line; /* line of the [sensor NAME] header */
-    int bus;  /* index into cfg->buses */
-    int unit; /* Modbus unit id 1..247 (tcp: 0..255) */
-    /* kind, model (owned by cfg->models) and the kind's keys: pit_depth,
-     * the *_input channels (-1 unset), inverted_inputs */
-    struct sensor_def def;
-    int interval_ms; /* default 1 s (100 ms..1 h) */
-    int gap_ms;      /* `gap` of its unit (a slow device): -1 unset; the unit keeps the longest
-                        of its sensors' and the bus's */
-    char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
-    struct alarm_cfg alarm;      /* the kind's alarm defaults with this sensor's overrides */
-};
+/* CFG_NAME_MAX, CFG_TEXT_MAX, struct cfg_bus and struct cfg_sensor: the
+ * [bus] and [sensor] sections, sensors/sensorcfg.h. */
 
 struct cfg {
     char path[CFG_TEXT_MAX];
@@ -79,8 +39,12 @@ struct cfg {
     char models_dir[CFG_TEXT_MAX]; /* directory the models came from */
     int telemetry_max_rows;        /* outbox cap on pending telemetry: rows (default 100000) */
     int telemetry_max_mb;          /* ... and payload MiB (default 64); alarms are never capped */
-    struct mqttcfg mqtt;           /* [mqtt] (lib/mqttcfg.h) */
-    struct influxcfg influx;       /* [influx]; enabled = section present (lib/influxcfg.h) */
+    int heartbeat_ms;              /* the retained status again this often (default 5 min) */
+    /* The configuration's hash as the status publishes it: ini_digest() of
+     * this file (comments and layout do not count; lib/ini.h). */
+    char config_hash[INI_DIGEST_SIZE];
+    struct mqttcfg mqtt;     /* [mqtt] (lib/mqttcfg.h) */
+    struct influxcfg influx; /* [influx]; enabled = section present (lib/influxcfg.h) */
     /* What needs fixing but did not fail the load, one "FILE:LINE: ..."
      * line each ("\n"-terminated), or NULL when there was nothing: the
      * [mqtt] and [influx] problems of a lenient load, and warnings (a
@@ -94,6 +58,9 @@ struct cfg {
     int nbuses;
     struct cfg_sensor *sensors;
     int nsensors;
+    /* Each sensor's alarm parameters, indexed like sensors: the kind's
+     * defaults with the sensor's overrides (docs/design.md section 9). */
+    struct alarm_cfg *alarms;
     struct model_set *models;
 };
 

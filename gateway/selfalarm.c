@@ -14,12 +14,14 @@
  */
 #include "selfalarm.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alarmdef.h"
 #include "cfg.h"
 #include "clock.h"
 #include "log.h"
@@ -28,9 +30,8 @@
 #include "points.h"
 #include "sink.h"
 #include "uplink.h"
+#include "topic.h"
 
-#define BASE_MAX 448  /* prefix + five levels + id: 7 names of < 64 bytes */
-#define TOPIC_MAX 640 /* base + /alarm/ + sensor + / + alarm */
 #define LINE_MAX 2048 /* one line-protocol point */
 
 /* clang-format off */
@@ -62,7 +63,7 @@ struct output {
 struct selfalarm {
     const struct cfg *cfg;
     struct outbox *ob;
-    char base[BASE_MAX];
+    char base[TOPIC_BASE_SIZE];
     enum gw_mode mode;
     bool disk_raised;
     bool memory_only;
@@ -71,7 +72,7 @@ struct selfalarm {
 
 int selfalarm_commit(struct selfalarm *sa, const struct alarm_msg *m, const char *what)
 {
-    char topic[TOPIC_MAX], line[LINE_MAX];
+    char topic[TOPIC_SIZE], line[LINE_MAX];
     char *payload = payload_alarm(sa->cfg, m);
     int rc;
 
@@ -80,7 +81,8 @@ int selfalarm_commit(struct selfalarm *sa, const struct alarm_msg *m, const char
                 m->alarm);
         return -1;
     }
-    snprintf(topic, sizeof(topic), "%s/alarm/%s/%s", sa->base, m->sensor, m->alarm);
+    if (topic_join(topic, sizeof(topic), sa->base, "alarm", m->sensor, m->alarm, NULL) == -1)
+        assert(!"a base and two names fit TOPIC_SIZE");
     struct outbox_rec rec[2] = {{.sensor = m->sensor,
                                  .topic = topic,
                                  .payload = payload,
@@ -204,6 +206,16 @@ void selfalarm_disk_commit(struct selfalarm *sa, int rc)
     } else if (rc != OUTBOX_DISK_FAILED && sa->disk_raised && !sa->memory_only) {
         log_warnx("outbox: disk writable again");
         selfalarm_disk(sa, false, "");
+    }
+}
+
+void selfalarm_active_by_severity(const struct selfalarm *sa, int counts[4])
+{
+    for (int i = 0; i < SELF_COUNT; i++) {
+        bool raised = i == SELF_DISK ? sa->disk_raised : sa->out[i].watch.raised;
+        enum alarm_severity sev;
+        if (raised && alarm_severity_from_name(self[i].severity, &sev) == 0 && (unsigned)sev < 4)
+            counts[sev]++;
     }
 }
 

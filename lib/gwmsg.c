@@ -15,21 +15,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "civil.h"
 #include "textbuf.h"
 #include "topic.h"
 
 /* ---- time ---- */
-
-/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static int digits(const char **s, int n, int *out)
 {
@@ -72,7 +62,7 @@ int gwmsg_time_parse(const char *s, int64_t *ms)
     }
     if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -1;
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t t = civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     t -= sign * (oh * 3600 + om * 60);
     *ms = t * 1000 + frac;
     return 0;
@@ -96,6 +86,16 @@ static int64_t opt_time(const cJSON *o, const char *name)
 {
     int64_t ms;
     return gwmsg_time_parse(opt_str(o, name), &ms) == 0 ? ms : 0;
+}
+
+/* A count: an integer 0..INT_MAX, else -1 (absent or not one). */
+static int opt_count(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 2147483647.0 &&
+                   v->valuedouble == floor(v->valuedouble)
+               ? (int)v->valuedouble
+               : -1;
 }
 
 /* A payload's string for a reason: at most 64 bytes, control characters
@@ -307,15 +307,14 @@ bool gwmsg_alarm_is_new(const struct gwmsg_alarm *a)
     return a->active && strcmp(a->event, "raised") == 0 && strcmp(a->alarm, "inhibit") != 0;
 }
 
+const char *const gwmsg_severity_names[GWMSG_SEVERITIES] = {"critical", "major", "minor", "info"};
+
 int gwmsg_severity_rank(const char *severity)
 {
-    static const char *const names[] = {"critical", "major", "minor", "info"};
-    int n = (int)(sizeof(names) / sizeof(names[0]));
-
-    for (int i = 0; severity != NULL && i < n; i++)
-        if (strcmp(severity, names[i]) == 0)
+    for (int i = 0; severity != NULL && i < GWMSG_SEVERITIES; i++)
+        if (strcmp(severity, gwmsg_severity_names[i]) == 0)
             return i;
-    return n;
+    return GWMSG_SEVERITIES;
 }
 
 /* ---- status ---- */
@@ -361,6 +360,18 @@ int gwmsg_status_parse(const char *topic, const void *payload, size_t len, struc
     st->online = cJSON_IsTrue(v);
     st->ts_ms = opt_time(o, "ts");
     st->since_ms = opt_time(o, "since");
+    st->mode = opt_str(o, "mode");
+    st->version = opt_str(o, "version");
+    st->config = opt_str(o, "config");
+    st->sensors = opt_count(o, "sensors");
+    v = cJSON_GetObjectItemCaseSensitive(o, "alarms");
+    st->has_alarms = cJSON_IsObject(v);
+    for (int i = 0; i < GWMSG_SEVERITIES; i++) {
+        int n = st->has_alarms ? opt_count(v, gwmsg_severity_names[i]) : -1;
+        st->alarms[i] = n > 0 ? n : 0;
+    }
+    int hb = opt_count(o, "heartbeat_s");
+    st->heartbeat_ms = hb > 0 ? (int64_t)hb * 1000 : 0;
     return 0;
 
 fail:
@@ -369,6 +380,16 @@ fail:
     if (errlen > 0)
         tb_make_printable(err); /* quotes the payload */
     return rc;
+}
+
+int64_t gwmsg_status_published_ms(int64_t expiry_s, int64_t now_ms)
+{
+    const int64_t not_before_ms = 1577836800000; /* 2020-01-01T00:00:00Z */
+
+    if (expiry_s < 0 || expiry_s > (int64_t)GWMSG_WILL_EXPIRY_S)
+        return 0;
+    int64_t at = now_ms - ((int64_t)GWMSG_WILL_EXPIRY_S - expiry_s) * 1000;
+    return at >= not_before_ms ? at : 0;
 }
 
 void gwmsg_status_release(struct gwmsg_status *st)
@@ -420,6 +441,22 @@ char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, c
     if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
         cJSON_AddStringToObject(o, "sensor", sensor) != NULL &&
         cJSON_AddStringToObject(o, "alarm", alarm) != NULL &&
+        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        errno = ENOMEM;
+    return text;
+}
+
+char *gwmsg_fleet_payload(const char *id, const char *gateway, const char *mode, const char *by)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
+        cJSON_AddStringToObject(o, "gateway", gateway) != NULL &&
+        (mode == NULL || cJSON_AddStringToObject(o, "mode", mode) != NULL) &&
         (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -63,6 +63,11 @@ echo "  Modbus requests served: ${polls}; alarm transitions: ${alarms}"
 echo "$STEADY_LINE1"
 echo "$STEADY_LINE2"
 "$BUILD/tests/bench_core"
+# The fleet: 50 real gateways on one mosquitto and one simulator (the same
+# scenario as tests/integration/test_fleet.sh, which make check runs with 12).
+echo "fleet of 50 gateways (tests/integration/test_fleet.sh, FLEET_N=50):"
+FLEET_N=50 FLEET_FIGURES=1 GW_RESULTS=/dev/null bash "$ROOT/tests/integration/test_fleet.sh" 2>&1 |
+	grep -E '^(fleet|FAIL)' | sed 's/^/  /'
 # Issue 11: the RS-485 line against its wire bound, the cost of a poll at
 # 9/90/900 sensors, and what happens after a broker outage.  Each script
 # runs alone too (BENCH_GW=path measures another build).
