@@ -27,6 +27,7 @@
 #include "textbuf.h"
 
 #define PARTS_MAX 9
+#define MATCH_STEPS 200000 /* per pattern: a line built to make '*' backtrack gives up */
 
 struct zh {
     const char *en, *zh;
@@ -250,17 +251,22 @@ static const struct zh table[] = {
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
 /* Does s match pattern p whole?  Each '*' takes the shortest part that lets
- * the rest match; the parts go to part[] (pointer and length). */
-static bool match(const char *p, const char *s, const char **part, size_t *plen, int *nparts)
+ * the rest match; the parts go to part[] (pointer and length).  *steps
+ * bounds the work (backtracking is exponential in the stars on a line
+ * that repeats a pattern's words): at 0 it gives up, no match. */
+static bool match(const char *p, const char *s, const char **part, size_t *plen, int *nparts,
+                  long *steps)
 {
     for (; *p != '\0'; p++, s++) {
+        if (--*steps < 0)
+            return false;
         if (*p == '*') {
             int k = (*nparts)++;
             if (k >= PARTS_MAX)
                 return false;
             for (const char *end = s;; end++) {
                 int saved = *nparts;
-                if (match(p + 1, end, part, plen, nparts)) {
+                if (match(p + 1, end, part, plen, nparts, steps)) {
                     part[k] = s;
                     plen[k] = (size_t)(end - s);
                     return true;
@@ -314,7 +320,8 @@ static int translate(const char *reason, size_t len, struct textbuf *b, int dept
     copy[len] = '\0';
     for (size_t i = 0; i < NTABLE; i++) {
         int nparts = 0;
-        if (match(table[i].en, copy, part, plen, &nparts)) {
+        long steps = MATCH_STEPS;
+        if (match(table[i].en, copy, part, plen, &nparts, &steps)) {
             /* the parts point into copy, which outlives fill() */
             fill(table[i].zh, part, plen, nparts, b, depth);
             return 0;
