@@ -4,14 +4,17 @@
 # with systemd-analyze and lint the man pages; procps: pgrep in the demo
 # test; libssl-dev: `--check` parses certificates and keys with OpenSSL's
 # libcrypto, the library Paho already links; sqlite3: make soak reads the
-# outbox; clang-format: make check fails on unformatted C).  Runs
+# outbox; clang-format: make check fails on unformatted C; chromium,
+# chromium-driver and a CJK font: the test opens shelter-report's HTML in
+# headless Chromium; python3: the test's InfluxDB 2.x stand-in).  Runs
 # `apt-get update` once, then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
 # sanitizer runtimes, for `make fuzz` only.
 set -e
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
-systemd man-db procps sqlite3 clang-format"
+systemd man-db procps sqlite3 clang-format
+chromium chromium-driver fonts-wqy-microhei python3"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -29,6 +29,10 @@ check "the ack command answered ok" grep -qx '  ok' "$T/demo.out"
 check "the fire acknowledged by the property manager" \
 	grep -q '【严重】已确认 .*B1 配电间：火警已确认，操作人：物业王经理' "$T/demo.out"
 check "the pumps catch up: high_high cleared" grep -q '【严重】恢复 .*集水坑水位超高已恢复' "$T/demo.out"
+review=$(sed -n 's/.*review for the property (shelter-report): //p' "$T/demo.out")
+check "it ends with the evening's review for the property (${review:-none})" test -s "${review:-/nonexistent}"
+check "the review shows the door fault" grep -q 'sensor_disagree' "${review:-/nonexistent}"
+check "the review shows the flood" grep -q 'high_high' "${review:-/nonexistent}"
 dir=$(grep -o '/tmp/shelter-demo\.[A-Za-z0-9]*' "$T/demo.out" | head -n 1)
 check "it used a temp dir ($dir)" test -n "$dir"
 check "the temp dir is removed" test ! -e "$dir"

@@ -64,6 +64,20 @@ check "installs the Chinese man pages under zh_CN" test -f "$MAN/zh_CN/man8/shel
 check "man -L zh_CN finds the Chinese page" \
 	bash -c "MANPATH='$MAN' man -L zh_CN -w shelter-gateway 2>/dev/null | grep -q '/zh_CN/man8/shelter-gateway.8'"
 
+# shelter-report: the program, its page and its example configuration, which
+# the installed program reads (only the server moved to a closed port).
+check "installs usr/bin/shelter-report and shelter-report(1)" \
+	test -x "$R/usr/bin/shelter-report" -a -f "$MAN/man1/shelter-report.1"
+RCONF=$R/etc/shelter-report/report.conf
+check "installs etc/shelter-report/report.conf (the example)" cmp -s "$ROOT/conf/report.conf" "$RCONF"
+sed "s|^url = .*|url = http://127.0.0.1:$(free_port)|" "$RCONF" >"$T/report.conf"
+"$R/usr/bin/shelter-report" -c "$T/report.conf" --from 2026-04-01 --to 2026-05-01 \
+	>/dev/null 2>"$T/report.log"
+rc=$?
+check "the installed shelter-report takes the installed example (exit 69: no InfluxDB, not 78)" \
+	test "$rc" = 69
+cat "$T/report.log"
+
 # The installed example passes the check ExecStartPre makes, with the
 # installed models (the binary looks for them under /usr, not in $R).
 sed "s|^;models_dir = .*|models_dir = $R/usr/share/shelter-gateway/models|" "$CONF" >"$T/check.conf"
@@ -73,9 +87,12 @@ check "the installed example config passes --check with the installed models" ex
 # ---- a second install keeps the site's configuration ----
 echo "; edited on site" >>"$CONF"
 cp "$CONF" "$T/edited.conf"
+echo "; edited on site" >>"$RCONF"
+cp "$RCONF" "$T/edited-report.conf"
 if make_install 2; then
 	check "a second install keeps an edited gateway.conf" cmp -s "$T/edited.conf" "$CONF"
 	check "a second install says it kept gateway.conf" grep -q "keeping existing" "$T/install-2.log"
+	check "a second install keeps an edited report.conf" cmp -s "$T/edited-report.conf" "$RCONF"
 else
 	fail "second make install"
 	tail -n 30 "$T/install-2.log"
