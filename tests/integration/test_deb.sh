@@ -73,7 +73,8 @@ contents=$(dpkg-deb -c "$T/v1/shelter-gateway_${V1}_$ARCH.deb" | awk '{print $6}
 for f in ./usr/bin/shelter-gateway ./usr/bin/shelter-sim ./etc/shelter-gateway/gateway.conf \
 	./lib/systemd/system/shelter-gateway.service ./usr/lib/sysusers.d/shelter-gateway.conf \
 	./usr/share/shelter-gateway/models/level-qdy30a.model ./usr/share/man/man8/shelter-gateway.8.gz \
-	./usr/share/man/man5/shelter-gateway.conf.5.gz; do
+	./usr/share/man/man5/shelter-gateway.conf.5.gz ./usr/share/man/zh_CN/man8/shelter-gateway.8.gz \
+	./usr/share/man/zh_CN/man5/shelter-gateway.conf.5.gz; do
 	echo "$contents" | grep -qx -- "$f" || fail "shelter-gateway lacks $f"
 done
 echo "$contents" | grep -q 'shelter-watch' && fail "shelter-gateway holds shelter-watch"
