@@ -138,7 +138,8 @@ rc=$?
 cat "$T/check.err"
 check "the packaged example passes --check as the service user (exit 0)" test "$rc" = 0
 for f in /etc/shelter-gateway/mqtt.password /etc/shelter-gateway/rf-ca.pem /dev/ttyS1 /dev/ttyS2; do
-	check "--check names the missing $f" grep -q "^warning: .*: $f: No such file" "$T/check.err"
+	# The example says language = zh: --check's lines are in Chinese.
+	check "--check names the missing $f" grep -q "^警告：.*: $f：不存在：请创建它，或改正路径" "$T/check.err"
 done
 
 # ... and runs: the packaged example as the service user, with its network
