@@ -44,7 +44,7 @@ int watch_format_alarm(const struct gwmsg_alarm *a, enum watch_line how, enum gw
 /* An entry of the list of active alarms with the sensor's value now
  * (watch_format_now: from its retained reading) beside the value at the
  * raise, which the alarm's own text gives:
- *   ... · B1 东侧集水坑：集水坑水位超高 1.13 m ≥ 1.08 m · 现在 0.95 m · 3 分钟前
+ *   ... · B1 东侧集水坑：集水坑水位超高 1.13 m ≥ 1.08 m · 现在 1.05 m · 3 分钟前
  * now_value NULL or "": as watch_format_alarm(WATCH_LINE_ACTIVE). */
 int watch_format_active(const struct gwmsg_alarm *a, const char *now_value, enum gw_lang lang,
                         int64_t now_ms, int tz_offset_s, char *buf, size_t len);
