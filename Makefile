@@ -67,6 +67,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Test drivers the integration scripts run (not Check suites themselves).
 DRIVERS  := $(B)/tests/influx_drive
+# Stand-ins of outside services on loopback (tests/standins/): the WeCom and
+# DingTalk robots and a webhook (libmicrohttpd), for shelter-notify.
+MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+STANDINS := $(B)/tests/robot-standin
 # Fuzz targets (tests/fuzz/fuzz_NAME.c); `make check` replays their seeds.
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
@@ -158,11 +162,15 @@ $(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)
 		$(PKG_LIBS) $(CHECK_LIBS)
 
 unit: $(UNIT_BIN)
-integration: all $(DRIVERS)
+integration: all $(DRIVERS) $(STANDINS)
+
+$(B)/tests/robot-standin: tests/standins/robot.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS) $(MHD_LIBS)
 
 # make check: the format check first, then unit tests (Check), then
 # integration tests against real peers; tests/run.sh prints the closing "N passed, N failed" line.
-check: format-check all $(UNIT_BIN) $(DRIVERS) $(FUZZ_REPLAY)
+check: format-check all $(UNIT_BIN) $(DRIVERS) $(STANDINS) $(FUZZ_REPLAY)
 	@tests/run.sh $(UNIT_BIN)
 
 # make check-sanitize: the same suite against an AddressSanitizer and
