@@ -63,6 +63,7 @@ static const struct text
     w_last_seen = {"最后在线", "Last seen"},
     w_off_for   = {"已离线", "Offline for"},
     w_was_off   = {"离线时长", "Was offline for"},
+    w_unknown   = {"未知", "unknown"},
     w_off_hint  = {"可能停电、断网或进水，请尽快到现场查看",
                    "Power, network or water may have cut it off: please check on site"},
     w_test      = {"测试消息", "Test message"},
@@ -358,10 +359,15 @@ static void status_body(struct out *o, const struct ntext_notice *n)
     put_heading_close(o);
     put_gateway_line(o, n);
     if (off) {
-        put_time_line(o, &w_last_seen, n->seen_ms);
-        ntext_duration(n->ts_ms - n->seen_ms, o->lang, d, sizeof(d));
-        put_label(o, &w_off_for);
-        tb_put(&o->b, "%s", d);
+        if (n->seen_ms > 0) {
+            put_time_line(o, &w_last_seen, n->seen_ms);
+            ntext_duration(n->ts_ms - n->seen_ms, o->lang, d, sizeof(d));
+            put_label(o, &w_off_for);
+            tb_put(&o->b, "%s", d);
+        } else {
+            put_label(o, &w_last_seen);
+            tb_put(&o->b, "%s", pick(&w_unknown, o->lang));
+        }
         put_nl(o);
         put_bold(o, pick(&w_off_hint, o->lang), 200);
         put_nl(o);
@@ -471,7 +477,8 @@ static void put_item(struct out *o, const struct ntext_notice *n)
         put_text(o, site_of(n), 120);
         ntext_time(n->kind == NTEXT_OFFLINE ? n->seen_ms : n->ts_ms, o->tz, t, sizeof(t));
         if (n->kind == NTEXT_OFFLINE)
-            tb_put(&o->b, zh ? " %s %s" : " %s %s", pick(&w_last_seen, o->lang), t + 5);
+            tb_put(&o->b, " %s %s", pick(&w_last_seen, o->lang),
+                   n->seen_ms > 0 ? t + 5 : pick(&w_unknown, o->lang));
         else
             tb_put(&o->b, " %s", t + 5);
     }

@@ -99,15 +99,16 @@ static const char *const stmt_sql[NSTMT] = {
                     " FROM alarms WHERE topic = ?1",
     [S_ALARM_ACTIVE] = "SELECT topic, base, seq, event, active, acked, sev, ts_ms, payload"
                        " FROM alarms WHERE active != 0 ORDER BY topic",
-    [S_GW_GET] = "SELECT base, online, changed_ms, seen_ms, noticed, name FROM gateways"
-                 " WHERE base = ?1",
-    [S_GW_PUT] = "INSERT INTO gateways(base, online, changed_ms, seen_ms, noticed, name)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    [S_GW_GET] = "SELECT base, online, since_ms, seen_ms, outage_ms, off_noticed, on_noticed, name"
+                 " FROM gateways WHERE base = ?1",
+    [S_GW_PUT] = "INSERT INTO gateways(base, online, since_ms, seen_ms, outage_ms, off_noticed,"
+                 " on_noticed, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                  " ON CONFLICT(base) DO UPDATE SET online = excluded.online,"
-                 " changed_ms = excluded.changed_ms, seen_ms = excluded.seen_ms,"
-                 " noticed = excluded.noticed, name = coalesce(excluded.name, gateways.name)",
-    [S_GW_ALL] = "SELECT base, online, changed_ms, seen_ms, noticed, name FROM gateways"
-                 " ORDER BY base",
+                 " since_ms = excluded.since_ms, seen_ms = excluded.seen_ms,"
+                 " outage_ms = excluded.outage_ms, off_noticed = excluded.off_noticed,"
+                 " on_noticed = excluded.on_noticed, name = coalesce(excluded.name, gateways.name)",
+    [S_GW_ALL] = "SELECT base, online, since_ms, seen_ms, outage_ms, off_noticed, on_noticed, name"
+                 " FROM gateways ORDER BY base",
     [S_TIMER_ADD] = "INSERT INTO timers(kind, due_ms, key, seq, route, step, since_ms)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_TIMER_DEL] = "DELETE FROM timers WHERE id = ?1",
@@ -140,8 +141,8 @@ static const char schema_sql[] =
     " event TEXT NOT NULL, active INTEGER NOT NULL, acked INTEGER NOT NULL, sev INTEGER NOT NULL,"
     " ts_ms INTEGER NOT NULL, payload BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE gateways(base TEXT PRIMARY KEY, online INTEGER NOT NULL,"
-    " changed_ms INTEGER NOT NULL, seen_ms INTEGER NOT NULL, noticed INTEGER NOT NULL,"
-    " name TEXT) WITHOUT ROWID;"
+    " since_ms INTEGER NOT NULL, seen_ms INTEGER NOT NULL, outage_ms INTEGER NOT NULL,"
+    " off_noticed INTEGER NOT NULL, on_noticed INTEGER NOT NULL, name TEXT) WITHOUT ROWID;"
     "CREATE TABLE timers(id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL,"
     " due_ms INTEGER NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, route TEXT NOT NULL,"
     " step INTEGER NOT NULL, since_ms INTEGER NOT NULL);"
@@ -606,10 +607,12 @@ static void gateway_from_row(sqlite3_stmt *st, struct store_gateway *g)
     memset(g, 0, sizeof(*g));
     g->base = col_dup(st, 0);
     g->online = sqlite3_column_int(st, 1) != 0;
-    g->changed_ms = sqlite3_column_int64(st, 2);
+    g->since_ms = sqlite3_column_int64(st, 2);
     g->seen_ms = sqlite3_column_int64(st, 3);
-    g->noticed = sqlite3_column_int(st, 4) != 0;
-    g->name = col_dup(st, 5);
+    g->outage_ms = sqlite3_column_int64(st, 4);
+    g->off_noticed = sqlite3_column_int(st, 5) != 0;
+    g->on_noticed = sqlite3_column_int(st, 6) != 0;
+    g->name = col_dup(st, 7);
 }
 
 int store_gateway_get(struct store *s, const char *base, struct store_gateway *g)
@@ -643,13 +646,15 @@ int store_gateway_put(struct store *s, const struct store_gateway *g)
         return -1;
     bind_text(st, 1, g->base);
     sqlite3_bind_int(st, 2, g->online);
-    sqlite3_bind_int64(st, 3, g->changed_ms);
+    sqlite3_bind_int64(st, 3, g->since_ms);
     sqlite3_bind_int64(st, 4, g->seen_ms);
-    sqlite3_bind_int(st, 5, g->noticed);
+    sqlite3_bind_int64(st, 5, g->outage_ms);
+    sqlite3_bind_int(st, 6, g->off_noticed);
+    sqlite3_bind_int(st, 7, g->on_noticed);
     if (g->name != NULL)
-        bind_text(st, 6, g->name);
+        bind_text(st, 8, g->name);
     else
-        sqlite3_bind_null(st, 6);
+        sqlite3_bind_null(st, 8);
     return run(s, st, "gateway put");
 }
 

@@ -84,10 +84,12 @@ void store_alarm_release(struct store_alarm *a);
 struct store_gateway {
     char *base;
     bool online;
-    int64_t changed_ms; /* when it went online or offline (as we learned it) */
-    int64_t seen_ms;    /* last seen online */
-    bool noticed;       /* an offline notice was queued for this outage */
-    char *name;         /* display name from its last status, or NULL */
+    int64_t since_ms;  /* when the current state (online or offline) began */
+    int64_t seen_ms;   /* last seen online */
+    int64_t outage_ms; /* online: how long the last outage lasted (0: none known) */
+    bool off_noticed;  /* an offline notice was queued for the current (or last) outage */
+    bool on_noticed;   /* an online notice was queued after the last outage */
+    char *name;        /* display name from its last status, or NULL */
 };
 int store_gateway_get(struct store *s, const char *base, struct store_gateway *g); /* 1, 0, -1 */
 int store_gateway_put(struct store *s, const struct store_gateway *g);

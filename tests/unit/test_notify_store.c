@@ -272,17 +272,19 @@ START_TEST(test_gateways)
     struct store *s = open_store(&fresh);
     struct store_gateway g = {.base = "b",
                               .online = false,
-                              .changed_ms = 5,
+                              .since_ms = 5,
                               .seen_ms = 4,
                               .name = "东风"},
                          got;
     ck_assert_int_eq(store_gateway_put(s, &g), 0);
     g.name = NULL; /* a will carries no name: the old one stays */
-    g.noticed = true;
+    g.off_noticed = true;
     ck_assert_int_eq(store_gateway_put(s, &g), 0);
     ck_assert_int_eq(store_gateway_get(s, "b", &got), 1);
     ck_assert_str_eq(got.name, "东风");
-    ck_assert(got.noticed);
+    ck_assert(got.off_noticed);
+    ck_assert(!got.on_noticed);
+    ck_assert_int_eq(got.since_ms, 5);
     ck_assert(!got.online);
     store_gateway_release(&got);
     ck_assert_int_eq(store_gateway_get(s, "x", &got), 0);

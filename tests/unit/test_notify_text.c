@@ -136,6 +136,11 @@ START_TEST(test_offline_says_when_last_seen)
     ck_assert_ptr_nonnull(strstr(buf, "【离线】东风小区地下人防工程（演示）"));
     ck_assert_ptr_nonnull(strstr(buf, "最后在线：2026-07-20 18:03:04"));
     ck_assert_ptr_nonnull(strstr(buf, "已离线：2 分钟"));
+    n.seen_ms = 0; /* a retained will: not known when */
+    ntext_notice(&n, NTEXT_WECOM, LANG_ZH, CST, NULL, 0, buf, NTEXT_WECOM_MAX);
+    ck_assert_ptr_nonnull(strstr(buf, "最后在线：未知"));
+    ck_assert_ptr_null(strstr(buf, "已离线"));
+    n.seen_ms = TS;
     n.kind = NTEXT_ONLINE;
     ntext_notice(&n, NTEXT_WECOM, LANG_ZH, CST, NULL, 0, buf, NTEXT_WECOM_MAX);
     ck_assert_ptr_nonnull(strstr(buf, "【恢复在线】"));
