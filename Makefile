@@ -130,6 +130,13 @@ S := $(B)/sensors/sim
 LINK_test_alarm          := $(CFG_LINK) $(G)/alarm_text.o
 LINK_test_cfg            := $(CFG_LINK)
 LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+# delivery.c wires the gateway's sinks in delivery_open(), so its test links them
+# (unused: the test passes its own fake sink to delivery_new()).
+LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/storage.o \
+                            $(G)/sink_mqtt.o $(G)/intake.o $(G)/sink_influx.o $(G)/reload.o \
+                            $(G)/outbox.o $(G)/payload.o $(G)/points.o $(G)/influx.o \
+                            $(G)/filecheck.o $(G)/uplink.o $(G)/command.o $(G)/alarm_text.o \
+                            $(CFG_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_influx         := $(G)/influx.o
 LINK_test_kind           := $(LIBSENSORS)

@@ -1,12 +1,19 @@
 /*
- * delivery: gets every alarm transition and reading from the main loop to
- * the central broker, through the durable outbox (docs/design.md sections 1, 3, 10).
+ * delivery: the cycle that gets every alarm transition and reading from the
+ * main loop to the outputs, through the durable outbox (docs/design.md
+ * sections 1, 3, 11).
  *
  * A cycle: the main loop queues engine events and readings, then commits:
  * the alarm payloads get their seq, and the alarms, the engine state and the
  * telemetry are written in one outbox transaction BEFORE anything is handed
- * to MQTT.  Then pump() publishes what is pending, alarms first, and each
- * record is deleted only when its own publish succeeded.  Main thread only.
+ * to a sink.  Then each sink (sink.h: MQTT, InfluxDB) is offered what is
+ * pending, alarms first, as much as it takes now; a record is deleted when
+ * every sink it was addressed to confirmed it.
+ *
+ * delivery_open() wires the gateway's own parts: the outbox (storage.h),
+ * the gateway alarms (selfalarm.h), the MQTT sink with its sync and command
+ * intake, the InfluxDB sink.  delivery_new() takes them from the caller (the
+ * unit test's fake sinks).  Main thread only.
  */
 #ifndef GW_DELIVERY_H
 #define GW_DELIVERY_H
@@ -21,16 +28,24 @@
 
 struct cfg;
 struct delivery;
-
-/* Sinks of outbox records. */
-enum { SINK_MQTT = 0, SINK_INFLUX = 1, SINK_COUNT = 2 };
+struct outbox;
+struct selfalarm;
+struct sink;
 
 /* Open {state_dir}/outbox.db and prepare the MQTT client (not connected
- * yet).  NULL with a reason in err. */
+ * yet) and the InfluxDB writer.  NULL with a reason in err. */
 struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen);
 
+/* The cycle alone over parts the caller made and keeps (the outbox, the
+ * gateway alarms, nsinks sinks, at most SINK_COUNT, one per sink number):
+ * delivery_close() frees none of them.  c->influx.enabled says whether
+ * records are also addressed to SINK_INFLUX.  NULL: ENOMEM. */
+struct delivery *delivery_new(const struct cfg *c, struct outbox *ob, struct selfalarm *sa,
+                              struct sink *const *sinks, int nsinks);
+
 /* Write what is pending and close; disconnects (the broker then publishes the
- * will: offline).  NULL is a no-op. */
+ * will: offline).  Does not commit what is queued (delivery_run(force) does).
+ * NULL is a no-op. */
 void delivery_close(struct delivery *d);
 
 /* The engine state and the mode stored by the last run (restart safety).
@@ -41,7 +56,7 @@ int delivery_restore(struct delivery *d, void **state, size_t *len, enum gw_mode
 int delivery_start(struct delivery *d);
 
 /* The fds to poll for POLLIN (MQTT events, InfluxDB writer): fills fds,
- * returns how many (0..2).  When one is readable call delivery_next_command()
+ * returns how many (0..SINK_COUNT, i.e. 2).  When one is readable call delivery_next_command()
  * and delivery_run(). */
 int delivery_fds(const struct delivery *d, int fds[2]);
 
@@ -64,8 +79,8 @@ int delivery_withdraw(struct delivery *d, const struct alarm_orphan *o);
 int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms);
 
 /* Commit the cycle if it has alarms (at once) or telemetry and confirmations
- * (batched, at most once a second), with the engine state; then publish what
- * is pending.  state may be NULL (keep the stored one).  force: commit now
+ * (batched, at most once a second), with the engine state; then hand what
+ * is pending to the sinks.  state may be NULL (keep the stored one).  force: commit now
  * whatever is queued (shutdown).  Returns 0, or -1 when the outbox failed
  * (logged; alarms are kept in memory and retried). */
 int delivery_run(struct delivery *d, const void *state, size_t state_len, bool force);

@@ -450,3 +450,15 @@ const struct filecheck_problem *filecheck_first_unusable(const struct filecheck_
             return &p[i];
     return NULL;
 }
+
+bool filecheck_unusable(const struct cfg *c, unsigned scope, char *why, size_t len)
+{
+    struct filecheck_problem *fp = NULL;
+    int n = filecheck_run(c, scope, NULL, &fp);
+    const struct filecheck_problem *bad = n > 0 ? filecheck_first_unusable(fp, n, scope) : NULL;
+
+    if (bad != NULL)
+        snprintf(why, len, "%.*s", (int)len - 1, bad->text);
+    free(fp);
+    return bad != NULL;
+}

@@ -20,6 +20,7 @@
 #ifndef GW_FILECHECK_H
 #define GW_FILECHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cfg;
@@ -62,5 +63,10 @@ const char *filecheck_consequence(enum filecheck_scope scope);
 /* The first problem of level FILECHECK_UNUSABLE in the scope, or NULL. */
 const struct filecheck_problem *filecheck_first_unusable(const struct filecheck_problem *p, int n,
                                                          unsigned scopes);
+
+/* Is a file of scope unusable?  The first such problem's text in why.  For
+ * a client about to be set up: an unreadable CA or key is named then,
+ * rather than showing as a TLS failure at every connect. */
+bool filecheck_unusable(const struct cfg *c, unsigned scope, char *why, size_t len);
 
 #endif
