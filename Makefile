@@ -70,7 +70,7 @@ DRIVERS  := $(B)/tests/influx_drive
 # Stand-ins of outside services on loopback (tests/standins/): the WeCom and
 # DingTalk robots and a webhook (libmicrohttpd), for shelter-notify.
 MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
-STANDINS := $(B)/tests/robot-standin
+STANDINS := $(B)/tests/robot-standin $(B)/tests/alarmpub
 # Fuzz targets (tests/fuzz/fuzz_NAME.c); `make check` replays their seeds.
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
@@ -174,6 +174,12 @@ integration: all $(DRIVERS) $(STANDINS)
 $(B)/tests/robot-standin: tests/standins/robot.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS) $(MHD_LIBS)
+
+# A fleet of simulated gateways publishing alarm transitions (storms, bench).
+$(B)/tests/alarmpub: tests/standins/alarmpub.c $(LIBSENSORS) $(LIBSHELTER) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Ilib -Isensors $(PKG_CFLAGS) -o $@ $< \
+		$(LIBSENSORS) $(LIBSHELTER) $(PKG_LIBS)
 
 # make check: the format check first, then unit tests (Check), then
 # integration tests against real peers; tests/run.sh prints the closing "N passed, N failed" line.
