@@ -203,7 +203,7 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(LINK_bench_core) $(LIBSHELTER)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(TEST_INC) $(PKG_CFLAGS) -o $@ $< \
 		$(filter %.o,$(LINK_bench_core)) $(filter %.a,$(LINK_bench_core)) $(LIBSHELTER) $(PKG_LIBS)
 
-bench: all $(B)/tests/bench_core
+bench: all $(B)/tests/bench_core $(STANDINS)
 	@tests/bench/run.sh
 
 # make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
@@ -247,7 +247,7 @@ fuzz:
 	$(MAKE) B=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz-%)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz/fuzz $(FUZZ_TARGETS)
 
-demo: all
+demo: all $(B)/tests/robot-standin
 	@BUILD=$(abspath $(B)) scripts/demo.sh
 
 # The unit goes to $(PREFIX)/lib/systemd/system: /usr/lib/systemd/system for

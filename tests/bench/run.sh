@@ -59,3 +59,5 @@ echo "  Modbus requests served: ${polls}; alarm transitions: ${alarms}"
 echo "$STEADY_LINE1"
 echo "$STEADY_LINE2"
 "$BUILD/tests/bench_core"
+# The notifier: latency and a storm of 600 shelters (tests/bench/notify.sh).
+bash "$(dirname "$0")/notify.sh"

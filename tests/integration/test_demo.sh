@@ -6,7 +6,7 @@
 # must leave nothing behind: no process of its own, no temp dir.
 . "$(dirname "$0")/lib.sh"
 
-for b in "$GW" "$SIM" "$BUILD/shelter-watch"; do
+for b in "$GW" "$SIM" "$BUILD/shelter-watch" "$BUILD/shelter-notify" "$BUILD/tests/robot-standin"; do
 	[ -x "$b" ] || { fail "not built: $b"; exit 1; }
 done
 
@@ -28,6 +28,11 @@ check "the fire raised" grep -q '【严重】报警 .*smoke-power-room（B1 配�
 check "the ack command answered ok" grep -qx '  ok' "$T/demo.out"
 check "the fire acknowledged by the property manager" \
 	grep -q '【严重】已确认 .*smoke-power-room（B1 配电间）：火警已确认，操作人：物业王经理' "$T/demo.out"
+check "shelter-notify: the property's WeCom group shows the alarms as a phone would" \
+	grep -q '┌─ 企业微信群「万科物业值班群」' "$T/demo.out"
+check "shelter-notify: the leak in the WeCom group says 请勿进入车库" grep -q '请勿进入车库' "$T/demo.out"
+check "shelter-notify: nobody acknowledged the flood: escalated to the community's DingTalk group" \
+	bash -c "grep -q '┌─ 钉钉群「东风社区网格群」' '$T/demo.out' && grep -q '未确认，已升级至东风社区' '$T/demo.out'"
 check "the pumps catch up: high_high cleared" grep -q '【严重】恢复 .*集水坑水位超高已恢复' "$T/demo.out"
 dir=$(grep -o '/tmp/shelter-demo\.[A-Za-z0-9]*' "$T/demo.out" | head -n 1)
 check "it used a temp dir ($dir)" test -n "$dir"

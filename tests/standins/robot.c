@@ -482,7 +482,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "robot-standin: cannot listen on 127.0.0.1:%d\n", port);
         return 1;
     }
-    fprintf(stderr, "robot-standin: listening on 127.0.0.1:%d\n", port);
+    if (!print_mode)
+        fprintf(stderr, "robot-standin: listening on 127.0.0.1:%d\n", port);
     while (!stop)
         pause();
     MHD_stop_daemon(d);
