@@ -66,7 +66,7 @@ CFG_LINK := $(CFG_OBJ) $(LIBSENSORS)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Test drivers the integration scripts run (not Check suites themselves).
-DRIVERS  := $(B)/tests/influx_drive
+DRIVERS  := $(B)/tests/influx_drive $(B)/tests/hold_drive
 # Stand-ins of outside services on loopback (tests/standins/): the WeCom and
 # DingTalk robots and a webhook (libmicrohttpd), for shelter-notify.
 MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
@@ -119,6 +119,10 @@ $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
 	$(link)
 
 # TODO(B2): shelter-watch links the gateway's alarm names and texts (and so cfg.o).
+# shelter-notify links libmicrohttpd (the ack pages) besides the common libraries.
+$(B)/shelter-notify: $(B)/center/notify/main.o $(NOTIFY_OBJ) $(LIBSENSORS) $(LIBSHELTER)
+	$(link) $(MHD_LIBS)
+
 $(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(CFG_LINK) \
 		$(LIBSHELTER)
 	$(link)
@@ -159,6 +163,7 @@ LINK_test_notify_channel := $(N)/channel.o $(N)/sign.o
 LINK_test_notify_store   := $(N)/store.o
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
 LINK_influx_drive        := $(G)/influx.o
+LINK_hold_drive          :=
 LINK_bench_core          := $(G)/alarm_text.o $(CFG_LINK)
 $(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
 

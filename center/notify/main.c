@@ -109,13 +109,13 @@ static int client_new(struct notifier *n, int which, char *err, size_t errlen)
     const struct ncfg *c = n->cfg;
     struct mqtt_opts o = {0};
     char id[NCFG_TEXT_MAX + 8];
-    bool shared = which == CLIENT_DUTY && c->mqtt.share_group[0] != '\0';
+    bool shared = which == CLIENT_DUTY && c->nmqtt.share_group[0] != '\0';
     static char filters[CLIENTS][2][TOPIC_SIZE + 80];
 
     for (int i = 0; i < c->mqtt.nuri; i++)
         o.uris[i] = c->mqtt.uri[i];
     o.nuris = c->mqtt.nuri;
-    snprintf(id, sizeof(id), "%s%s", c->mqtt.client_id, which == CLIENT_TRACK ? "-track" : "");
+    snprintf(id, sizeof(id), "%s%s", c->nmqtt.client_id, which == CLIENT_TRACK ? "-track" : "");
     o.client_id = id;
     o.username = c->mqtt.username;
     o.password_file = c->mqtt.password_file;
@@ -123,16 +123,16 @@ static int client_new(struct notifier *n, int which, char *err, size_t errlen)
     o.cert_file = c->mqtt.cert_file;
     o.key_file = c->mqtt.key_file;
     o.keepalive_s = c->mqtt.keepalive_s;
-    o.session_expiry_s = (int)(c->mqtt.session_expiry_ms / 1000);
+    o.session_expiry_s = (int)(c->nmqtt.session_expiry_ms / 1000);
     o.hold_messages = 1;
     o.accept = accept_topic;
     o.max_message_bytes = MESSAGE_MAX_BYTES;
     /* Every gateway's alarms and status: routes pick theirs. */
     if (shared) {
         snprintf(filters[which][0], sizeof(filters[which][0]), "$share/%s/%s/+/+/+/+/+/+/alarm/+/+",
-                 c->mqtt.share_group, c->mqtt.topic_prefix);
+                 c->nmqtt.share_group, c->mqtt.topic_prefix);
         snprintf(filters[which][1], sizeof(filters[which][1]), "$share/%s/%s/+/+/+/+/+/+/status",
-                 c->mqtt.share_group, c->mqtt.topic_prefix);
+                 c->nmqtt.share_group, c->mqtt.topic_prefix);
     } else {
         snprintf(filters[which][0], sizeof(filters[which][0]), "%s/+/+/+/+/+/+/alarm/+/+",
                  c->mqtt.topic_prefix);
@@ -579,14 +579,14 @@ int main(int argc, char **argv)
             fatalx("ack pages: %s", err);
         log_info("ack pages on %s (%s)", n.cfg->listen, n.cfg->ack_url);
     }
-    n.nclients = n.cfg->mqtt.share_group[0] != '\0' ? 2 : 1;
+    n.nclients = n.cfg->nmqtt.share_group[0] != '\0' ? 2 : 1;
     for (int i = 0; i < n.nclients; i++)
         if (client_new(&n, i, err, sizeof(err)) < 0)
             fatalx("broker: %s", err);
     log_info("shelter-notify %s: %d routes, %d channels, state in %s%s%s%s", GW_VERSION,
              n.cfg->nroutes, n.cfg->nchannels, store_path(n.st),
              fresh ? " (new: a summary of what is active follows the first sync)" : "",
-             n.cfg->mqtt.share_group[0] ? ", share_group " : "", n.cfg->mqtt.share_group);
+             n.cfg->nmqtt.share_group[0] ? ", share_group " : "", n.cfg->nmqtt.share_group);
     if (sd_watchdog_enabled(0, &usec) > 0)
         n.watchdog_ms = (int64_t)(usec / 2000);
     sd_notifyf(0, "READY=1\nSTATUS=%d routes, %d channels", n.cfg->nroutes, n.cfg->nchannels);

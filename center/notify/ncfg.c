@@ -78,44 +78,6 @@ struct parse {
 
 /* ---- parsers of our own ---- */
 
-/* uri: one or more tcp:// or ssl:// URIs, separated by blanks or commas. */
-static int p_uris(const struct ini_key *k, const char *value, void *field, char *err, size_t errlen)
-{
-    char(*uri)[NCFG_TEXT_MAX] = field;
-    const char *q = value;
-    int n = 0;
-    (void)k;
-
-    memset(uri, 0, sizeof(char[NCFG_URI_MAX][NCFG_TEXT_MAX]));
-    for (;;) {
-        size_t len;
-        q += strspn(q, " \t,");
-        if (*q == '\0')
-            break;
-        len = strcspn(q, " \t,");
-        if (len >= NCFG_TEXT_MAX) {
-            snprintf(err, errlen, "a URI is too long (at most %d bytes)", NCFG_TEXT_MAX - 1);
-            return -1;
-        }
-        if (n == NCFG_URI_MAX) {
-            snprintf(err, errlen, "too many URIs (at most %d)", NCFG_URI_MAX);
-            return -1;
-        }
-        if (!((len > 6 && strncmp(q, "tcp://", 6) == 0) ||
-              (len > 6 && strncmp(q, "ssl://", 6) == 0))) {
-            snprintf(err, errlen, "'%.*s' is not tcp://HOST:PORT or ssl://HOST:PORT", (int)len, q);
-            return -1;
-        }
-        memcpy(uri[n++], q, len);
-        q += len;
-    }
-    if (n == 0) {
-        snprintf(err, errlen, "no URI given");
-        return -1;
-    }
-    return 0;
-}
-
 static int p_subtree(const struct ini_key *k, const char *value, void *field, char *err,
                      size_t errlen)
 {
@@ -312,39 +274,6 @@ static const struct ini_key notify_keys[NK_COUNT] = {
                     30LL * 86400000, .dflt = "24h"},
 };
 
-enum {
-    MK_URI,
-    MK_USERNAME,
-    MK_PASSWORD_FILE,
-    MK_CA_FILE,
-    MK_CERT_FILE,
-    MK_KEY_FILE,
-    MK_TOPIC_PREFIX,
-    MK_KEEPALIVE,
-    MK_SHARE_GROUP,
-    MK_CLIENT_ID,
-    MK_SESSION_EXPIRY,
-    MK_COUNT
-};
-static const struct ini_key mqtt_keys[MK_COUNT] = {
-    [MK_URI] = {"uri", p_uris, FIELD(struct ncfg, mqtt.uri), .flags = INI_REQUIRED},
-    [MK_USERNAME] = {"username", ini_text, FIELD(struct ncfg, mqtt.username)},
-    [MK_PASSWORD_FILE] = {"password_file", ini_text, FIELD(struct ncfg, mqtt.password_file)},
-    [MK_CA_FILE] = {"ca_file", ini_text, FIELD(struct ncfg, mqtt.ca_file)},
-    [MK_CERT_FILE] = {"cert_file", ini_text, FIELD(struct ncfg, mqtt.cert_file)},
-    [MK_KEY_FILE] = {"key_file", ini_text, FIELD(struct ncfg, mqtt.key_file)},
-    [MK_TOPIC_PREFIX] = {"topic_prefix", ini_topic, FIELD(struct ncfg, mqtt.topic_prefix),
-                         .dflt = "shelter"},
-    [MK_KEEPALIVE] = {"keepalive", ini_duration_s, FIELD(struct ncfg, mqtt.keepalive_s), 5000,
-                      3600000, .dflt = "30s"},
-    [MK_SHARE_GROUP] = {"share_group", ini_slug, FIELD(struct ncfg, mqtt.share_group)},
-    [MK_CLIENT_ID] = {"client_id", p_client_id, FIELD(struct ncfg, mqtt.client_id)},
-    /* MQTT carries it in whole seconds, 32 bits; a week is plenty. */
-    [MK_SESSION_EXPIRY] = {"session_expiry", ini_duration_ms,
-                           FIELD(struct ncfg, mqtt.session_expiry_ms), 0, 7LL * 86400000,
-                           .dflt = "1d"},
-};
-
 enum { CK_TYPE, CK_URL, CK_URL_FILE, CK_SECRET_FILE, CK_RATE, CK_MENTIONS, CK_TIMEOUT, CK_COUNT };
 static const struct ini_key channel_keys[CK_COUNT] = {
     [CK_TYPE] = {"type", ini_enum, FIELD(struct ncfg_channel, type), .flags = INI_REQUIRED,
@@ -409,7 +338,53 @@ static void *open_mqtt(void *user, const char *name, int line, struct ini_keyset
     (void)name, (void)err, (void)errlen;
     p->mqtt_line = line;
     *ks = &p->mqtt_ks;
-    return p->c;
+    return &p->c->mqtt;
+}
+
+/* The notifier's own [mqtt] keys, besides lib/mqttcfg's table. */
+static int mqtt_other_key(void *user, void *base, const char *key, const char *value, int line,
+                          char *err, size_t errlen)
+{
+    struct parse *p = user;
+    struct ncfg *c = p->c;
+    static const struct ini_key client_id = {"client_id", p_client_id,
+                                             INI_FIELD(struct ncfg, nmqtt.client_id)};
+    int *seen;
+    (void)base;
+
+    if (strcmp(key, "share_group") == 0)
+        seen = &c->nmqtt.share_group_line;
+    else if (strcmp(key, "client_id") == 0)
+        seen = &c->nmqtt.client_id_line;
+    else if (strcmp(key, "session_expiry") == 0)
+        seen = &c->nmqtt.session_expiry_line;
+    else {
+        snprintf(err, errlen, "unknown key");
+        return -1;
+    }
+    if (*seen > 0) {
+        snprintf(err, errlen, "repeated (first on line %d)", *seen);
+        return -1;
+    }
+    if (value[0] == '\0') {
+        snprintf(err, errlen, "empty value");
+        return -1;
+    }
+    if (strcmp(key, "share_group") == 0) {
+        if (!ini_is_slug(value, strlen(value)) || strlen(value) >= sizeof(c->nmqtt.share_group)) {
+            snprintf(err, errlen, "'%.64s' is not a group name (A-Z a-z 0-9 _ -)", value);
+            return -1;
+        }
+        snprintf(c->nmqtt.share_group, sizeof(c->nmqtt.share_group), "%s", value);
+    } else if (strcmp(key, "client_id") == 0) {
+        if (p_client_id(&client_id, value, c->nmqtt.client_id, err, errlen) < 0)
+            return -1;
+    } else if (parse_duration_ms(value, 0, 7LL * 86400000, &c->nmqtt.session_expiry_ms, err,
+                                 errlen) < 0) {
+        return -1;
+    }
+    *seen = line;
+    return 0;
 }
 
 static void *open_channel(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
@@ -454,7 +429,7 @@ static void *open_route(void *user, const char *name, int line, struct ini_keyse
 /* clang-format off */
 static const struct ini_section sections[] = {
     {"notify", notify_keys, NK_COUNT, INI_SECTION_REQ, open_notify, NULL, NULL},
-    {"mqtt", mqtt_keys, MK_COUNT, INI_SECTION_REQ, open_mqtt, NULL, NULL},
+    {"mqtt", mqttcfg_keys, MQTTCFG_NKEYS, INI_SECTION_REQ, open_mqtt, mqtt_other_key, NULL},
     {"channel", channel_keys, CK_COUNT, INI_NAMED | INI_SECTION_REQ, open_channel, NULL, NULL},
     {"route", route_keys, RK_COUNT, INI_NAMED | INI_SECTION_REQ, open_route, NULL, NULL},
 };
@@ -550,30 +525,11 @@ static void check_notify(struct parse *p)
 static void check_mqtt(struct parse *p)
 {
     struct ncfg *c = p->c;
-    const struct ini_keyset *ks = &p->mqtt_ks;
-    static const int tls_keys[] = {MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE};
 
     if (p->mqtt_line == 0)
         return;
-    c->mqtt.nuri = 0;
-    while (c->mqtt.nuri < NCFG_URI_MAX && c->mqtt.uri[c->mqtt.nuri][0] != '\0')
-        c->mqtt.nuri++;
-    if (ks->line[MK_CERT_FILE] > 0 && ks->line[MK_KEY_FILE] == 0)
-        ini_error(p->ini, ks->line[MK_CERT_FILE], "mqtt", "cert_file", "needs key_file as well");
-    if (ks->line[MK_KEY_FILE] > 0 && ks->line[MK_CERT_FILE] == 0)
-        ini_error(p->ini, ks->line[MK_KEY_FILE], "mqtt", "key_file", "needs cert_file as well");
-    if (ks->line[MK_PASSWORD_FILE] > 0 && ks->line[MK_USERNAME] == 0)
-        ini_error(p->ini, ks->line[MK_PASSWORD_FILE], "mqtt", "password_file", "needs username");
-    for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
-        if (ks->line[tls_keys[i]] > 0 && c->mqtt.nuri > 0 &&
-            strncmp(c->mqtt.uri[0], "ssl://", 6) != 0)
-            ini_error(p->ini, ks->line[tls_keys[i]], "mqtt", mqtt_keys[tls_keys[i]].name,
-                      "only with ssl:// URIs");
-    for (int i = 1; i < c->mqtt.nuri; i++)
-        if (strncmp(c->mqtt.uri[i], c->mqtt.uri[0], 6) != 0)
-            ini_error(p->ini, ks->line[MK_URI], "mqtt", "uri",
-                      "all tcp:// or all ssl://, not both");
-    if (ks->line[MK_CLIENT_ID] == 0) {
+    mqttcfg_check(p->ini, p->mqtt_line, &p->mqtt_ks, &c->mqtt);
+    if (c->nmqtt.client_id_line == 0) {
         char host[64] = "";
         if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
             snprintf(host, sizeof(host), "host");
@@ -581,12 +537,12 @@ static void check_mqtt(struct parse *p)
         for (char *q = host; *q; q++)
             if (*q <= ' ' || *q > '~' || strchr("+#/", *q) != NULL)
                 *q = '_';
-        snprintf(c->mqtt.client_id, sizeof(c->mqtt.client_id), "shelter-notify-%s", host);
+        snprintf(c->nmqtt.client_id, sizeof(c->nmqtt.client_id), "shelter-notify-%s", host);
     }
-    if (ks->line[MK_SHARE_GROUP] > 0 && c->mqtt.session_expiry_ms == 0)
-        ini_warning(p->ini, ks->line[MK_SHARE_GROUP], "mqtt", "share_group",
-                    "with session_expiry = 0s, alarms in flight to an instance that dies are "
-                    "lost (mosquitto); keep a session");
+    if (c->nmqtt.share_group_line > 0 && c->nmqtt.session_expiry_ms == 0)
+        ini_warning(p->ini, c->nmqtt.session_expiry_line, "mqtt", "session_expiry",
+                    "0s with share_group: alarms in flight to an instance that dies are lost "
+                    "(mosquitto); keep a session");
 }
 
 static void check_channel(struct parse *p, struct channel_parse *cp)
@@ -710,6 +666,7 @@ struct ncfg *ncfg_load(const char *path, FILE *out, int *nerrors)
     if (c == NULL)
         return NULL;
     snprintf(c->path, sizeof(c->path), "%s", path);
+    c->nmqtt.session_expiry_ms = 86400000; /* default 1d */
     p.c = c;
     if ((p.ini = ini_new(path, sections, NSECTIONS, &p)) == NULL)
         goto fail;
@@ -804,9 +761,10 @@ void ncfg_print_summary(const struct ncfg *c, FILE *out)
     fprintf(out, "state_dir %s, language %s, offline_after %llds, ack pages %s\n", c->state_dir,
             lang_name((enum gw_lang)c->language), (long long)(c->offline_after_ms / 1000),
             c->ack_url[0] ? c->listen : "off");
-    fprintf(out, "broker %s%s, client id %s, %s%s\n", c->mqtt.uri[0],
-            c->mqtt.nuri > 1 ? " (and more)" : "", c->mqtt.client_id,
-            c->mqtt.share_group[0] ? "share_group " : "no share_group", c->mqtt.share_group);
+    fprintf(out, "broker %s%s, client id %s, %s%s, session kept %llds\n", c->mqtt.uri[0],
+            c->mqtt.nuri > 1 ? " (and more)" : "", c->nmqtt.client_id,
+            c->nmqtt.share_group[0] ? "share_group " : "no share_group", c->nmqtt.share_group,
+            (long long)(c->nmqtt.session_expiry_ms / 1000));
     for (int i = 0; i < c->nchannels; i++) {
         const struct ncfg_channel *ch = &c->channels[i];
         fprintf(out, "channel %s: %s, url %s", ch->name, channel_type_name(ch->type),

@@ -6,8 +6,7 @@
  *
  *   [notify]        state_dir, language, utc_offset, offline_after, ack_url,
  *                   listen, token_key_file, ack_ttl
- *   [mqtt]          uri, username, password_file, ca_file, cert_file,
- *                   key_file, topic_prefix, keepalive (as the gateway's),
+ *   [mqtt]          lib/mqttcfg's keys (as the gateway's), and
  *                   share_group, client_id, session_expiry
  *   [channel NAME]  type (wecom | dingtalk | webhook), url or url_file,
  *                   secret_file (dingtalk), rate, mentions, timeout
@@ -28,12 +27,12 @@
 
 #include "channel.h"
 #include "mode.h"
+#include "mqttcfg.h"
 #include "parse.h"
 #include "topic.h"
 
 #define NCFG_NAME_MAX 64      /* a section NAME, NUL included */
 #define NCFG_TEXT_MAX 256     /* a display name, a user name, NUL included */
-#define NCFG_URI_MAX 4        /* broker URIs */
 #define NCFG_ROUTE_CHANNELS 8 /* channels of one route */
 #define NCFG_MENTIONS 8       /* mobiles of one channel */
 #define NCFG_SECRET_MAX 512
@@ -97,19 +96,14 @@ struct ncfg {
     unsigned char token_key[NCFG_SECRET_MAX];
     size_t token_key_len;
     int64_t ack_ttl_ms;
-    /* [mqtt] */
+    /* [mqtt]: the shared section (lib/mqttcfg) and the notifier's own keys */
+    struct mqttcfg mqtt;
     struct {
-        char uri[NCFG_URI_MAX][NCFG_TEXT_MAX];
-        int nuri;
-        char username[NCFG_TEXT_MAX];
-        char password_file[PATH_MAX];
-        char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX];
-        char topic_prefix[NCFG_TEXT_MAX];
-        int keepalive_s;
         char share_group[NCFG_NAME_MAX];
         char client_id[NCFG_TEXT_MAX];
         int64_t session_expiry_ms;
-    } mqtt;
+        int share_group_line, client_id_line, session_expiry_line;
+    } nmqtt;
     struct ncfg_channel *channels;
     int nchannels;
     struct ncfg_route *routes;

@@ -43,6 +43,7 @@ ${NOTIFY_EXTRA:-}
 
 [mqtt]
 uri = tcp://127.0.0.1:$BROKER_PORT
+session_expiry = ${SESSION_EXPIRY:-1d}
 keepalive = 5s
 ${MQTT_EXTRA:-}
 CONF

@@ -79,11 +79,11 @@ GW_PID=$LAST_PID
 wait_for 15 grep -q 'connected to' "$T/gateway.log" || { fail "gateway did not connect"; cat "$T/gateway.log"; exit 1; }
 
 # ---- a leak: the property's WeCom group within 2 s of the publish ----
-start_sub published -F '@s@N %t' -t "$BASE/alarm/leak-ramp/leak"
+start_sub published -F '%t @s@N' -t "$BASE/alarm/leak-ramp/leak"
 simctl set leak-ramp wet 1 >/dev/null
 wait_for 15 grep -q "$BASE/alarm/leak-ramp/leak" "$T/published.log" || { fail "the gateway did not publish the leak"; exit 1; }
 wait_for 10 grep -q '"robot":"wecom".*"errcode":0' "$T/robots.jsonl"
-pub_ms=$(awk -v t="$BASE/alarm/leak-ramp/leak" '$2 == t {printf "%d\n", substr($1, 1, 10) * 1000 + substr($1, 11, 3); exit}' "$T/published.log")
+pub_ms=$(awk -v t="$BASE/alarm/leak-ramp/leak" '$1 == t {printf "%.0f\n", substr($2, 1, 10) * 1000 + substr($2, 11, 3); exit}' "$T/published.log")
 wecom=$(jq -c 'select(.robot == "wecom" and .errcode == 0)' "$T/robots.jsonl" | head -n 1)
 got_ms=$(jq -r '.t_ms' <<<"$wecom")
 text=$(jq -r '.body.markdown.content' <<<"$wecom")

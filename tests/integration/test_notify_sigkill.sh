@@ -31,7 +31,7 @@ run_notify() {
 run_notify
 wait_for 15 grep -q 'synchronised' "$T/notify.log" || { fail "notifier did not start"; cat "$T/notify.log"; exit 1; }
 
-"$ALARMPUB" --broker "tcp://127.0.0.1:$BROKER_PORT" --gateways 20 --transitions 24 --rate 40 \
+"$ALARMPUB" --broker "tcp://127.0.0.1:$BROKER_PORT" --gateways 4 --transitions 120 --rate 40 \
 	--log "$T/published.log" 2>"$T/alarmpub.log" &
 PUB_PID=$!
 kills=0
