@@ -36,7 +36,8 @@ G           := $(B)/gateway
 
 # Layering, enforced by include paths: each folder sees only the folders
 # below it (a header outside them does not compile).  -I$(B): config.h.
-$(LIB_OBJ):                              INC := -I$(B) -Ilib
+# lib/ with -iquote: its "ini.h" is ours, <ini.h> is libinih's.
+$(LIB_OBJ):                              INC := -I$(B) -iquote lib
 $(SENSORS_OBJ):                          INC := -Ilib -Isensors
 $(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
@@ -46,8 +47,10 @@ $(NOTIFY_OBJ) $(B)/center/notify/main.o: INC := -Ilib -Isensors -Icenter/notify
 # TODO(B4): sensors/kind.c includes gateway/cfg.h for the sensor definition
 #           (B4 brings sensors/sensor.h).
 $(B)/sensors/kind.o:                     INC += -Igateway
-# TODO(B3): the simulator reads gateway.conf through gateway/cfg.h and its
-#           parsers (B3: the config front-end in lib/).
+# TODO(B4, then a B3 follow-up): the simulator reads gateway.conf through
+#           gateway/cfg.h, as simstate.c serves struct cfg_sensor and cfg_bus;
+#           once B4's sensors/sensor.h holds the sensor definition, the [bus]
+#           and [sensor] key tables can move beside it (on lib/ini).
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
 # TODO(B2): center/watch/watch.c includes gateway/alarm.h for the alarm and
 #           event names and the message text (B2: lib/alarmmsg).
@@ -56,12 +59,10 @@ $(WATCH_OBJ) $(B)/center/watch/main.o:   INC += -Igateway
 TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/notify -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
-# Modules that cannot be linked alone yet.
-# TODO(B3): cfg.c and alarm.c call each other (alarm uses cfg's parse_*, cfg
-#           calls alarm_cfg_set), so whoever links one links both; cfg.c needs
-#           the sensor kinds and models.
-CFG_OBJ  := $(G)/cfg.o $(G)/alarm.o
-CFG_LINK := $(CFG_OBJ) $(LIBSENSORS)
+# What a module needs below it: the alarm engine the sensor kinds; cfg.c the
+# engine too (it applies the alarm keys through alarm_cfg_set) and the models.
+ALARM_LINK := $(G)/alarm.o $(LIBSENSORS)
+CFG_LINK   := $(G)/cfg.o $(ALARM_LINK)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -114,26 +115,27 @@ link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B3): the simulator links gateway/cfg.o (and so alarm.o) to read gateway.conf.
+# TODO(B4, then a B3 follow-up): the simulator links gateway/cfg.o (and so
+# alarm.o) to read gateway.conf; see the INC TODO above.
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
 	$(link)
 
-# TODO(B2): shelter-watch links the gateway's alarm names and texts (and so cfg.o).
 # shelter-notify links libmicrohttpd (the ack pages) besides the common libraries.
 $(B)/shelter-notify: $(B)/center/notify/main.o $(NOTIFY_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link) $(MHD_LIBS)
 
-$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(CFG_LINK) \
+# TODO(B2): shelter-watch links the gateway's alarm names and texts (and so alarm.o).
+$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(ALARM_LINK) \
 		$(LIBSHELTER)
 	$(link)
 
-# Per-test link lists: each unit test links the modules it tests (and, until
-# B3, the cfg/alarm pair where those need it); every test also gets
-# libshelter.a.  A module can so be tested alone, or against stubs.
+# Per-test link lists: each unit test links the modules it tests and what
+# they need below them; every test also gets libshelter.a.  A module can so
+# be tested alone, or against stubs.
 S := $(B)/sensors/sim
-LINK_test_alarm          := $(CFG_LINK) $(G)/alarm_text.o
+LINK_test_alarm          := $(ALARM_LINK) $(G)/alarm_text.o
 LINK_test_cfg            := $(CFG_LINK)
-LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
 # delivery.c wires the gateway's sinks in delivery_open(), so its test links them
 # (unused: the test passes its own fake sink to delivery_new()).
 LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/storage.o \
@@ -143,14 +145,16 @@ LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/st
                             $(CFG_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_influx         := $(G)/influx.o
+LINK_test_ini            :=
 LINK_test_kind           := $(LIBSENSORS)
-LINK_test_lineproto      := $(G)/points.o $(CFG_LINK)
+LINK_test_lineproto      := $(G)/points.o $(LIBSENSORS)
 LINK_test_model          := $(LIBSENSORS)
 LINK_test_mqtt_transport :=
 LINK_test_outbox         := $(G)/outbox.o
+LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
-LINK_test_printable      := $(G)/command.o $(CFG_LINK)
+LINK_test_printable      := $(G)/command.o
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
 LINK_test_uplink         := $(G)/uplink.o
@@ -161,10 +165,10 @@ LINK_test_notify_text    := $(N)/ntext.o
 LINK_test_notify_sender  := $(N)/sender.o $(N)/rate.o
 LINK_test_notify_channel := $(N)/channel.o $(N)/sign.o
 LINK_test_notify_store   := $(N)/store.o
-LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(CFG_LINK)
+LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
 LINK_influx_drive        := $(G)/influx.o
 LINK_hold_drive          :=
-LINK_bench_core          := $(G)/alarm_text.o $(CFG_LINK)
+LINK_bench_core          := $(G)/alarm_text.o $(ALARM_LINK)
 $(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
 
 $(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)

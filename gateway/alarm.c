@@ -19,8 +19,6 @@
  */
 #include "alarm.h"
 
-#include "cfg.h"
-
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -29,6 +27,7 @@
 #include <string.h>
 
 #include "gwerr.h"
+#include "parse.h"
 
 #define T_NONE INT64_MIN /* "not since": an unset time */
 #define SEC 1000LL
@@ -392,23 +391,6 @@ void alarm_cfg_defaults(enum kind kind, struct alarm_cfg *ac)
         ac->rule[ALARM_IMPLAUSIBLE].threshold[m] = jump;
 }
 
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"yes", "true", "on", "1"};
-    static const char *const no[] = {"no", "false", "off", "0"};
-    for (size_t i = 0; i < NELEM(yes); i++) {
-        if (strcmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* s without the suffix, into buf; 1 if s ended with suffix, 0 if not, -1 too long. */
 static int strip_suffix(const char *s, const char *suffix, char *buf, size_t len)
 {
@@ -598,11 +580,7 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
         return 0;
     case P_LATCH:
     case P_ENABLED:
-        if (parse_bool(value, p == P_LATCH ? &rc->latch : &rc->enabled) < 0) {
-            snprintf(err, errlen, "'%.32s' is not yes or no", value);
-            return -1;
-        }
-        return 0;
+        return parse_bool(value, p == P_LATCH ? &rc->latch : &rc->enabled, err, errlen);
     case P_NPARAMS:
         break;
     }

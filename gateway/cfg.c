@@ -1,81 +1,40 @@
 /*
  * cfg: loads the gateway configuration (docs/design.md section 6) into an immutable struct.
  *
- * inih tokenizes `key = value` lines; this module feeds it one physical line
- * at a time through its own reader.  That is the main design choice: the
- * reader is what knows the line of every key (Debian's inih is built without
- * INI_HANDLER_LINENO), sees every section header (inih reports none, so an
- * empty or repeated section would be invisible), and notices every malformed
- * line (inih only returns the first).  Leading whitespace is stripped before
- * inih sees a line and only key lines are handed on, so inih's
- * configparser-style continuation lines can never happen and its comment and
- * section rules cannot differ from ours: an indented line is an ordinary line,
- * and a stray indented value is a syntax error, never part of a previous key.
- *
- * Keys map into the structs through one table per section {key, parser,
- * field, range, default, flags}; defaults go through the same parsers as
- * values.  Rules that span keys or sections (bus type, bus references,
- * models, DI channels) run after the whole file is read.  Every problem is
- * collected, sorted by line and printed at the end.  Owns the model set.
+ * The file is read by the project's one configuration front-end (lib/ini.h):
+ * the line rules, the sections and the key tables, the FILE:LINE problem
+ * list.  What is the gateway's own is here: one key table per section
+ * {key, parser, field, range, default, flags} ([mqtt] and [influx] are
+ * lib/mqttcfg and lib/influxcfg, shared with the centre's programs), the
+ * parsers only the gateway needs (kinds, baud rates, DI channels), and the rules that
+ * span keys or sections (bus type, bus references, models, DI channels,
+ * alarm overrides), which run after the whole file is read.  [mqtt] and
+ * [influx] are INI_LENIENT: their problems affect the uplink only (see
+ * cfg.h).  Owns the model set.
  */
 #include "cfg.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gwerr.h"
+#include "influxcfg.h"
+#include "ini.h"
+#include "mqttcfg.h"
 
-#if INI_HANDLER_LINENO
-#error "cfg.c expects the inih handler without a line number (Debian's libinih)"
-#endif
-
-#define KEYS_MAX 16
 #define CHANNEL_MAX 31    /* inverted_mask is 32 bits wide */
 #define SENSOR_CHANNELS 6 /* closed, locked, open, alarm, fault, input */
 #define LABEL_MAX (CFG_NAME_MAX + 16)
 
-/* ---- problems: collected, then sorted by line and printed ---- */
-
-/* Problems of [mqtt] and [influx] affect the uplink only: in
- * CFG_UPLINK_LENIENT mode they do not fail the load (see cfg.h). */
-enum problem_scope { SCOPE_CORE, SCOPE_MQTT, SCOPE_INFLUX };
-
-struct problem {
-    int line;
-    int seq; /* keeps problems of one line in the order found */
-    enum problem_scope scope;
-    char *text; /* the whole output line */
-};
-
-struct problems {
-    struct problem *v;
-    int n, cap;
-    bool oom;
-};
-
 /* ---- parse state ---- */
-
-enum section_type { SEC_NONE, SEC_GATEWAY, SEC_MQTT, SEC_INFLUX, SEC_BUS, SEC_SENSOR, SEC_SKIP };
-enum line_class { LINE_BLANK, LINE_HEADER, LINE_KEY };
-
-/* Where each key of one section instance was set; 0 = not set.  `bad`
- * marks a key present with an invalid value, so later rules neither call it
- * missing nor build on its (default) value. */
-struct keyset {
-    int line[KEYS_MAX];
-    bool bad[KEYS_MAX];
-};
 
 struct bus_parse {
     struct cfg_bus b;
-    struct keyset ks;
+    struct ini_keyset ks;
 };
 
 struct extra_key { /* a sensor key the kind table does not know */
@@ -87,7 +46,7 @@ struct sensor_parse {
     struct cfg_sensor s;
     char bus_name[CFG_NAME_MAX];
     char model_name[MODEL_NAME_MAX];
-    struct keyset ks;
+    struct ini_keyset ks;
     struct extra_key *extra;
     int nextra;
     /* filled by validation, for the checks across sensors */
@@ -97,77 +56,35 @@ struct sensor_parse {
 };
 
 struct parse {
-    const char *path;
     struct cfg *c;
-    /* reader */
-    FILE *fp;
-    char *buf;
-    size_t bufcap;
-    const char *text; /* current line, whitespace-stripped, inside buf */
-    int lineno;
-    enum line_class cls;
-    bool handled; /* inih called the handler for the current line */
-    bool eof;
-    /* current section */
-    enum section_type cur;
-    int cur_index;
-    char cur_label[LABEL_MAX];
-    /* sections seen */
+    struct ini *ini;
+    /* sections seen: the line of their header (0: absent) */
     int gateway_line, mqtt_line, influx_line;
-    struct keyset gateway_ks, mqtt_ks, influx_ks;
+    struct ini_keyset gateway_ks, mqtt_ks, influx_ks;
     struct bus_parse *buses;
     int nbuses;
     struct sensor_parse *sensors;
     int nsensors;
-    int sensor_headers; /* including invalid ones, for "no sensor" */
-    struct problems probs;
 };
 
 /* ---- key tables ---- */
 
-struct key_desc;
-typedef int (*value_parser)(const struct key_desc *k, const char *value, void *field, char *err,
-                            size_t errlen);
-
+/* Conditions the cross-checks apply (lib/ini.h: a key with one of these is
+ * required only where its condition holds). */
 enum {
-    K_REQUIRED = 1u << 0, /* required where the key applies */
-    K_RTU = 1u << 1,      /* only on rtu buses */
-    K_TCP = 1u << 2,      /* only on tcp buses */
-    K_INPUTS = 1u << 3,   /* only on models with an "inputs" point */
-    K_EMPTY_OK = 1u << 4, /* `key =` is a valid (empty) value */
+    K_RTU = INI_USER(0),    /* only on rtu buses */
+    K_TCP = INI_USER(1),    /* only on tcp buses */
+    K_INPUTS = INI_USER(2), /* only on models with an "inputs" point */
 };
 
-struct key_desc {
-    const char *key;
-    value_parser parse;
-    size_t offset;    /* into the section's base struct */
-    size_t size;      /* of the field */
-    double min, max;  /* numbers; durations in ms */
-    const char *dflt; /* parsed like a value when the section starts */
-    unsigned flags;
-    unsigned kinds;                 /* sensor keys: kinds that have it; 0 = every kind */
-    const struct name_value *names; /* enum keys */
-};
-
-#define FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define FIELD INI_FIELD
 #define KIND_BIT(k) (1u << (k))
 #define DI_KINDS (KIND_BIT(KIND_BLAST_DOOR) | KIND_BIT(KIND_SMOKE) | KIND_BIT(KIND_WATER_LEAK))
 
-static int p_slug(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_topic(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_text(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_host(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_url(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_uris(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_int(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_double(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_duration_ms(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_duration_s(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_enum(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_kind(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_baud(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_channel(const struct key_desc *, const char *, void *, char *, size_t);
-static int p_channels(const struct key_desc *, const char *, void *, char *, size_t);
+static int p_kind(const struct ini_key *, const char *, void *, char *, size_t);
+static int p_baud(const struct ini_key *, const char *, void *, char *, size_t);
+static int p_channel(const struct ini_key *, const char *, void *, char *, size_t);
+static int p_channels(const struct ini_key *, const char *, void *, char *, size_t);
 
 static const struct name_value bus_type_names[] = {{"rtu", BUS_RTU}, {"tcp", BUS_TCP}, {NULL, 0}};
 static const struct name_value parity_names[] = {
@@ -195,58 +112,25 @@ enum {
     GK_TELEMETRY_MAX_MB,
     GK_COUNT
 };
-static const struct key_desc gateway_keys[GK_COUNT] = {
-    [GK_ID] = {"id", p_slug, FIELD(struct cfg, id), .flags = K_REQUIRED},
-    [GK_CITY] = {"city", p_slug, FIELD(struct cfg, city), .flags = K_REQUIRED},
-    [GK_DISTRICT] = {"district", p_slug, FIELD(struct cfg, district), .flags = K_REQUIRED},
-    [GK_STREET] = {"street", p_slug, FIELD(struct cfg, street), .flags = K_REQUIRED},
-    [GK_COMMUNITY] = {"community", p_slug, FIELD(struct cfg, community), .flags = K_REQUIRED},
-    [GK_PROPERTY] = {"property", p_slug, FIELD(struct cfg, property), .flags = K_REQUIRED},
-    [GK_NAME] = {"name", p_text, FIELD(struct cfg, name), .flags = K_EMPTY_OK},
-    [GK_MODE] = {"mode", p_enum, FIELD(struct cfg, mode), .dflt = "peacetime", .names = mode_names},
-    [GK_STATE_DIR] = {"state_dir", p_text, FIELD(struct cfg, state_dir),
+static const struct ini_key gateway_keys[GK_COUNT] = {
+    [GK_ID] = {"id", ini_slug, FIELD(struct cfg, id), .flags = INI_REQUIRED},
+    [GK_CITY] = {"city", ini_slug, FIELD(struct cfg, city), .flags = INI_REQUIRED},
+    [GK_DISTRICT] = {"district", ini_slug, FIELD(struct cfg, district), .flags = INI_REQUIRED},
+    [GK_STREET] = {"street", ini_slug, FIELD(struct cfg, street), .flags = INI_REQUIRED},
+    [GK_COMMUNITY] = {"community", ini_slug, FIELD(struct cfg, community), .flags = INI_REQUIRED},
+    [GK_PROPERTY] = {"property", ini_slug, FIELD(struct cfg, property), .flags = INI_REQUIRED},
+    [GK_NAME] = {"name", ini_text, FIELD(struct cfg, name), .flags = INI_EMPTY_OK},
+    [GK_MODE] = {"mode", ini_enum, FIELD(struct cfg, mode), .dflt = "peacetime",
+                 .names = mode_names},
+    [GK_STATE_DIR] = {"state_dir", ini_text, FIELD(struct cfg, state_dir),
                       .dflt = "/var/lib/shelter-gateway"},
-    [GK_LANGUAGE] = {"language", p_enum, FIELD(struct cfg, language), .dflt = "zh",
+    [GK_LANGUAGE] = {"language", ini_enum, FIELD(struct cfg, language), .dflt = "zh",
                      .names = lang_names},
-    [GK_MODELS_DIR] = {"models_dir", p_text, FIELD(struct cfg, models_dir)},
-    [GK_TELEMETRY_MAX_ROWS] = {"telemetry_max_rows", p_int, FIELD(struct cfg, telemetry_max_rows),
+    [GK_MODELS_DIR] = {"models_dir", ini_text, FIELD(struct cfg, models_dir)},
+    [GK_TELEMETRY_MAX_ROWS] = {"telemetry_max_rows", ini_int, FIELD(struct cfg, telemetry_max_rows),
                                100, 10000000, "100000"},
-    [GK_TELEMETRY_MAX_MB] = {"telemetry_max_mb", p_int, FIELD(struct cfg, telemetry_max_mb), 1,
+    [GK_TELEMETRY_MAX_MB] = {"telemetry_max_mb", ini_int, FIELD(struct cfg, telemetry_max_mb), 1,
                              4096, "64"},
-};
-
-enum {
-    MK_URI,
-    MK_USERNAME,
-    MK_PASSWORD_FILE,
-    MK_CA_FILE,
-    MK_CERT_FILE,
-    MK_KEY_FILE,
-    MK_TOPIC_PREFIX,
-    MK_KEEPALIVE,
-    MK_COUNT
-};
-static const struct key_desc mqtt_keys[MK_COUNT] = {
-    [MK_URI] = {"uri", p_uris, FIELD(struct cfg, mqtt.uri), .flags = K_REQUIRED},
-    [MK_USERNAME] = {"username", p_text, FIELD(struct cfg, mqtt.username)},
-    [MK_PASSWORD_FILE] = {"password_file", p_text, FIELD(struct cfg, mqtt.password_file)},
-    [MK_CA_FILE] = {"ca_file", p_text, FIELD(struct cfg, mqtt.ca_file)},
-    [MK_CERT_FILE] = {"cert_file", p_text, FIELD(struct cfg, mqtt.cert_file)},
-    [MK_KEY_FILE] = {"key_file", p_text, FIELD(struct cfg, mqtt.key_file)},
-    [MK_TOPIC_PREFIX] = {"topic_prefix", p_topic, FIELD(struct cfg, mqtt.topic_prefix),
-                         .dflt = "shelter"},
-    /* MQTT carries the keepalive in whole seconds, 16 bits. */
-    [MK_KEEPALIVE] = {"keepalive", p_duration_s, FIELD(struct cfg, mqtt.keepalive_s), 5000, 3600000,
-                      .dflt = "30s"},
-};
-
-enum { IK_URL, IK_DATABASE, IK_ORG, IK_BUCKET, IK_TOKEN_FILE, IK_COUNT };
-static const struct key_desc influx_keys[IK_COUNT] = {
-    [IK_URL] = {"url", p_url, FIELD(struct cfg, influx.url), .flags = K_REQUIRED},
-    [IK_DATABASE] = {"database", p_text, FIELD(struct cfg, influx.database)},
-    [IK_ORG] = {"org", p_text, FIELD(struct cfg, influx.org)},
-    [IK_BUCKET] = {"bucket", p_text, FIELD(struct cfg, influx.bucket)},
-    [IK_TOKEN_FILE] = {"token_file", p_text, FIELD(struct cfg, influx.token_file)},
 };
 
 enum {
@@ -263,26 +147,26 @@ enum {
     BK_GAP,
     BK_COUNT
 };
-static const struct key_desc bus_keys[BK_COUNT] = {
-    [BK_TYPE] = {"type", p_enum, FIELD(struct bus_parse, b.type), .flags = K_REQUIRED,
+static const struct ini_key bus_keys[BK_COUNT] = {
+    [BK_TYPE] = {"type", ini_enum, FIELD(struct bus_parse, b.type), .flags = INI_REQUIRED,
                  .names = bus_type_names},
-    [BK_DEVICE] = {"device", p_text, FIELD(struct bus_parse, b.device),
-                   .flags = K_RTU | K_REQUIRED},
+    [BK_DEVICE] = {"device", ini_text, FIELD(struct bus_parse, b.device),
+                   .flags = K_RTU | INI_REQUIRED},
     [BK_BAUD] = {"baud", p_baud, FIELD(struct bus_parse, b.baud), .dflt = "9600", .flags = K_RTU},
-    [BK_PARITY] = {"parity", p_enum, FIELD(struct bus_parse, b.parity), .dflt = "none",
+    [BK_PARITY] = {"parity", ini_enum, FIELD(struct bus_parse, b.parity), .dflt = "none",
                    .flags = K_RTU, .names = parity_names},
-    [BK_DATA_BITS] = {"data_bits", p_int, FIELD(struct bus_parse, b.data_bits), 7, 8, .dflt = "8",
+    [BK_DATA_BITS] = {"data_bits", ini_int, FIELD(struct bus_parse, b.data_bits), 7, 8, .dflt = "8",
                       .flags = K_RTU},
-    [BK_STOP_BITS] = {"stop_bits", p_int, FIELD(struct bus_parse, b.stop_bits), 1, 2, .dflt = "1",
+    [BK_STOP_BITS] = {"stop_bits", ini_int, FIELD(struct bus_parse, b.stop_bits), 1, 2, .dflt = "1",
                       .flags = K_RTU},
-    [BK_HOST] = {"host", p_host, FIELD(struct bus_parse, b.host), .flags = K_TCP | K_REQUIRED},
-    [BK_PORT] = {"port", p_int, FIELD(struct bus_parse, b.port), 1, 65535, .dflt = "502",
+    [BK_HOST] = {"host", ini_host, FIELD(struct bus_parse, b.host), .flags = K_TCP | INI_REQUIRED},
+    [BK_PORT] = {"port", ini_int, FIELD(struct bus_parse, b.port), 1, 65535, .dflt = "502",
                  .flags = K_TCP},
-    [BK_TIMEOUT] = {"timeout", p_duration_ms, FIELD(struct bus_parse, b.timeout_ms), 10, 5000,
+    [BK_TIMEOUT] = {"timeout", ini_duration_ms, FIELD(struct bus_parse, b.timeout_ms), 10, 5000,
                     .dflt = "500ms"},
-    [BK_RETRIES] = {"retries", p_int, FIELD(struct bus_parse, b.retries), 0, 5, .dflt = "1"},
+    [BK_RETRIES] = {"retries", ini_int, FIELD(struct bus_parse, b.retries), 0, 5, .dflt = "1"},
     /* No table default: it depends on the type (rtu 20 ms, tcp 0), see check_bus(). */
-    [BK_GAP] = {"gap", p_duration_ms, FIELD(struct bus_parse, b.gap_ms), 0, 1000},
+    [BK_GAP] = {"gap", ini_duration_ms, FIELD(struct bus_parse, b.gap_ms), 0, 1000},
 };
 
 enum {
@@ -302,467 +186,48 @@ enum {
     SK_INVERTED_INPUTS,
     SK_COUNT
 };
-static const struct key_desc sensor_keys[SK_COUNT] = {
-    [SK_BUS] = {"bus", p_slug, FIELD(struct sensor_parse, bus_name), .flags = K_REQUIRED},
+static const struct ini_key sensor_keys[SK_COUNT] = {
+    [SK_BUS] = {"bus", ini_slug, FIELD(struct sensor_parse, bus_name), .flags = INI_REQUIRED},
     /* The range of a unit id depends on the bus type: checked in check_sensor(). */
-    [SK_UNIT] = {"unit", p_int, FIELD(struct sensor_parse, s.unit), 0, 255, .flags = K_REQUIRED},
-    [SK_KIND] = {"kind", p_kind, FIELD(struct sensor_parse, s.kind), .flags = K_REQUIRED},
-    [SK_MODEL] = {"model", p_text, FIELD(struct sensor_parse, model_name), .flags = K_REQUIRED},
-    [SK_INTERVAL] = {"interval", p_duration_ms, FIELD(struct sensor_parse, s.interval_ms), 100,
+    [SK_UNIT] = {"unit", ini_int, FIELD(struct sensor_parse, s.unit), 0, 255,
+                 .flags = INI_REQUIRED},
+    [SK_KIND] = {"kind", p_kind, FIELD(struct sensor_parse, s.kind), .flags = INI_REQUIRED},
+    [SK_MODEL] = {"model", ini_text, FIELD(struct sensor_parse, model_name), .flags = INI_REQUIRED},
+    [SK_INTERVAL] = {"interval", ini_duration_ms, FIELD(struct sensor_parse, s.interval_ms), 100,
                      3600000, .dflt = "1s"},
-    [SK_LOCATION] = {"location", p_text, FIELD(struct sensor_parse, s.location),
-                     .flags = K_EMPTY_OK},
-    [SK_PIT_DEPTH] = {"pit_depth", p_double, FIELD(struct sensor_parse, s.pit_depth_m), 0.01, 100,
-                      .flags = K_REQUIRED, .kinds = KIND_BIT(KIND_WATER_LEVEL)},
+    [SK_LOCATION] = {"location", ini_text, FIELD(struct sensor_parse, s.location),
+                     .flags = INI_EMPTY_OK},
+    [SK_PIT_DEPTH] = {"pit_depth", ini_double, FIELD(struct sensor_parse, s.pit_depth_m), 0.01, 100,
+                      .flags = INI_REQUIRED, .tag = KIND_BIT(KIND_WATER_LEVEL)},
     [SK_CLOSED_INPUT] = {"closed_input", p_channel, FIELD(struct sensor_parse, s.closed_input),
-                         .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_BLAST_DOOR)},
+                         .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_BLAST_DOOR)},
     [SK_LOCKED_INPUT] = {"locked_input", p_channel, FIELD(struct sensor_parse, s.locked_input),
-                         .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_BLAST_DOOR)},
+                         .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_BLAST_DOOR)},
     [SK_OPEN_INPUT] = {"open_input", p_channel, FIELD(struct sensor_parse, s.open_input),
-                       .flags = K_INPUTS, .kinds = KIND_BIT(KIND_BLAST_DOOR)},
+                       .flags = K_INPUTS, .tag = KIND_BIT(KIND_BLAST_DOOR)},
     [SK_ALARM_INPUT] = {"alarm_input", p_channel, FIELD(struct sensor_parse, s.alarm_input),
-                        .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_SMOKE)},
+                        .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_SMOKE)},
     [SK_FAULT_INPUT] = {"fault_input", p_channel, FIELD(struct sensor_parse, s.fault_input),
-                        .flags = K_INPUTS, .kinds = KIND_BIT(KIND_SMOKE)},
+                        .flags = K_INPUTS, .tag = KIND_BIT(KIND_SMOKE)},
     [SK_INPUT] = {"input", p_channel, FIELD(struct sensor_parse, s.input),
-                  .flags = K_INPUTS | K_REQUIRED, .kinds = KIND_BIT(KIND_WATER_LEAK)},
+                  .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_WATER_LEAK)},
     [SK_INVERTED_INPUTS] = {"inverted_inputs", p_channels,
                             FIELD(struct sensor_parse, s.inverted_mask),
-                            .flags = K_INPUTS | K_EMPTY_OK, .kinds = DI_KINDS},
+                            .flags = K_INPUTS | INI_EMPTY_OK, .tag = DI_KINDS},
 };
 
 /* The channel keys of a sensor, in the order channels are claimed. */
 static const int channel_keys[SENSOR_CHANNELS] = {SK_CLOSED_INPUT, SK_LOCKED_INPUT, SK_OPEN_INPUT,
                                                   SK_ALARM_INPUT,  SK_FAULT_INPUT,  SK_INPUT};
 
-struct section_desc {
-    const char *name;
-    enum section_type type;
-    bool named; /* [bus NAME], [sensor NAME] */
-    const struct key_desc *keys;
-    int nkeys;
-};
+_Static_assert(GK_COUNT <= INI_KEYS_MAX && MQTTCFG_NKEYS <= INI_KEYS_MAX &&
+                   INFLUXCFG_NKEYS <= INI_KEYS_MAX && BK_COUNT <= INI_KEYS_MAX &&
+                   SK_COUNT <= INI_KEYS_MAX,
+               "INI_KEYS_MAX too small");
 
-static const struct section_desc sections[] = {
-    {"gateway", SEC_GATEWAY, false, gateway_keys, GK_COUNT},
-    {"mqtt", SEC_MQTT, false, mqtt_keys, MK_COUNT},
-    {"influx", SEC_INFLUX, false, influx_keys, IK_COUNT},
-    {"bus", SEC_BUS, true, bus_keys, BK_COUNT},
-    {"sensor", SEC_SENSOR, true, sensor_keys, SK_COUNT},
-};
-#define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
+/* ---- the gateway's own value parsers (the "parser" column of the key tables) ---- */
 
-_Static_assert(GK_COUNT <= KEYS_MAX && MK_COUNT <= KEYS_MAX && IK_COUNT <= KEYS_MAX &&
-                   BK_COUNT <= KEYS_MAX && SK_COUNT <= KEYS_MAX,
-               "KEYS_MAX too small");
-
-/* ---- strict number parsers (exported) ---- */
-
-struct duration_unit {
-    const char *name;
-    int64_t ms;
-};
-/* Largest first: format_duration() picks the first that divides exactly. */
-static const struct duration_unit duration_units[] = {
-    {"h", 3600000}, {"min", 60000}, {"s", 1000}, {"ms", 1}};
-#define NDURATION_UNITS ((int)(sizeof(duration_units) / sizeof(duration_units[0])))
-
-static void format_duration(int64_t ms, char *buf, size_t len)
-{
-    for (int i = 0; i < NDURATION_UNITS; i++) {
-        if (ms != 0 && ms % duration_units[i].ms == 0) {
-            snprintf(buf, len, "%lld%s", (long long)(ms / duration_units[i].ms),
-                     duration_units[i].name);
-            return;
-        }
-    }
-    snprintf(buf, len, "%lldms", (long long)ms);
-}
-
-int parse_int(const char *s, long min, long max, long *out, char *err, size_t errlen)
-{
-    char *end;
-    long v;
-
-    /* strtol would skip leading blanks and accept "0x"-less hex-free garbage
-     * prefixes; insist on an optional sign followed by a digit. */
-    const char *d = (s[0] == '-' || s[0] == '+') ? s + 1 : s;
-    if (!isdigit((unsigned char)*d)) {
-        snprintf(err, errlen, "'%.64s' is not an integer", s);
-        return -1;
-    }
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (*end != '\0') {
-        snprintf(err, errlen, "'%.64s' is not an integer", s);
-        return -1;
-    }
-    if (errno == ERANGE || v < min || v > max) {
-        snprintf(err, errlen, "%.64s is out of range (%ld..%ld)", s, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int parse_double(const char *s, double min, double max, double *out, char *err, size_t errlen)
-{
-    char *end;
-    double v;
-
-    /* Plain decimal notation only: strtod's "nan", "inf" and hex floats are
-     * never what a person meant in a config file. */
-    if (s[0] == '\0' || strspn(s, "0123456789+-.eE") != strlen(s) ||
-        strpbrk(s, "0123456789") == NULL) {
-        snprintf(err, errlen, "'%.64s' is not a number", s);
-        return -1;
-    }
-    errno = 0;
-    v = strtod(s, &end);
-    if (*end != '\0' || end == s) {
-        snprintf(err, errlen, "'%.64s' is not a number", s);
-        return -1;
-    }
-    if (errno == ERANGE || !isfinite(v) || v < min || v > max) {
-        snprintf(err, errlen, "%.64s is out of range (%g..%g)", s, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out, char *err,
-                      size_t errlen)
-{
-    const char *unit = s;
-    const struct duration_unit *u = NULL;
-    char lo[32], hi[32];
-
-    while (isdigit((unsigned char)*unit))
-        unit++;
-    if (unit == s) {
-        snprintf(err, errlen,
-                 "'%.64s' is not a duration (a whole number with a unit: ms, s, min, h)", s);
-        return -1;
-    }
-    if (*unit == '\0') {
-        snprintf(err, errlen, "'%.64s' needs a unit (ms, s, min, h)", s);
-        return -1;
-    }
-    for (int i = 0; i < NDURATION_UNITS; i++)
-        if (strcmp(unit, duration_units[i].name) == 0)
-            u = &duration_units[i];
-    if (u == NULL) {
-        snprintf(err, errlen, "'%.64s': unknown unit '%.16s' (use ms, s, min, h)", s, unit);
-        return -1;
-    }
-    format_duration(min_ms, lo, sizeof(lo));
-    format_duration(max_ms, hi, sizeof(hi));
-    errno = 0;
-    long long n = strtoll(s, NULL, 10); /* stops at the unit */
-    if (errno == ERANGE || n > INT64_MAX / u->ms || n * u->ms < min_ms || n * u->ms > max_ms) {
-        snprintf(err, errlen, "%.64s is out of range (%s..%s)", s, lo, hi);
-        return -1;
-    }
-    *out = n * u->ms;
-    return 0;
-}
-
-/* ---- value parsers (the "parser" column of the key tables) ---- */
-
-static bool is_slug_char(unsigned char ch)
-{
-    return isalnum(ch) || ch == '_' || ch == '-';
-}
-
-/* Topic-safe: never '+', '#', '/', blanks or non-ASCII inside one level. */
-static bool is_slug(const char *s, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isascii((unsigned char)s[i]) || !is_slug_char((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-static int fits(const struct key_desc *k, const char *value, char *err, size_t errlen)
-{
-    if (strlen(value) >= k->size) {
-        snprintf(err, errlen, "too long (at most %zu bytes)", k->size - 1);
-        return -1;
-    }
-    return 0;
-}
-
-static int p_slug(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
-{
-    if (!is_slug(value, strlen(value))) {
-        snprintf(err, errlen, "'%.64s' is not topic-safe (use only A-Z a-z 0-9 _ -)", value);
-        return -1;
-    }
-    if (fits(k, value, err, errlen) == -1)
-        return -1;
-    memcpy(field, value, strlen(value) + 1);
-    return 0;
-}
-
-/* A topic prefix may have several levels ("cn/shelter"), each a slug. */
-static int p_topic(const struct key_desc *k, const char *value, void *field, char *err,
-                   size_t errlen)
-{
-    const char *level = value;
-    for (;;) {
-        size_t len = strcspn(level, "/");
-        if (!is_slug(level, len)) {
-            snprintf(err, errlen,
-                     "'%.64s' is not topic-safe (levels of A-Z a-z 0-9 _ - separated by '/')",
-                     value);
-            return -1;
-        }
-        if (level[len] == '\0')
-            break;
-        level += len + 1;
-    }
-    if (fits(k, value, err, errlen) == -1)
-        return -1;
-    memcpy(field, value, strlen(value) + 1);
-    return 0;
-}
-
-/* Well-formed UTF-8 without control characters (no overlongs, surrogates). */
-static bool valid_utf8_text(const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    while (*s) {
-        unsigned c = *s;
-        int extra;
-        unsigned cp;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return false;
-            s++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            extra = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            extra = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        for (int i = 1; i <= extra; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        s += extra + 1;
-    }
-    return true;
-}
-
-static int p_text(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
-{
-    if (!valid_utf8_text(value)) {
-        snprintf(err, errlen, "not valid UTF-8 text");
-        return -1;
-    }
-    if (fits(k, value, err, errlen) == -1)
-        return -1;
-    memcpy(field, value, strlen(value) + 1);
-    return 0;
-}
-
-static int p_host(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
-{
-    for (const char *q = value; *q; q++) {
-        if (!isgraph((unsigned char)*q)) {
-            snprintf(err, errlen, "'%.64s' is not a host name or address", value);
-            return -1;
-        }
-    }
-    if (fits(k, value, err, errlen) == -1)
-        return -1;
-    memcpy(field, value, strlen(value) + 1);
-    return 0;
-}
-
-static int p_url(const struct key_desc *k, const char *value, void *field, char *err, size_t errlen)
-{
-    const char *rest = NULL;
-    if (strncmp(value, "http://", 7) == 0)
-        rest = value + 7;
-    else if (strncmp(value, "https://", 8) == 0)
-        rest = value + 8;
-    if (rest == NULL || *rest == '\0' || *rest == '/') {
-        snprintf(err, errlen, "'%.64s' is not an http:// or https:// URL", value);
-        return -1;
-    }
-    return p_host(k, value, field, err, errlen);
-}
-
-/* One MQTT broker URI: tcp://HOST[:PORT] or ssl://..., HOST may be [IPv6]. */
-static int check_uri(const char *uri, char *err, size_t errlen)
-{
-    const char *host, *port = NULL;
-    size_t hostlen;
-    long portnum;
-    char perr[64];
-
-    if (strncmp(uri, "tcp://", 6) != 0 && strncmp(uri, "ssl://", 6) != 0) {
-        snprintf(err, errlen, "'%.64s' must start with tcp:// or ssl://", uri);
-        return -1;
-    }
-    host = uri + 6;
-    if (strchr(host, '/') != NULL) {
-        snprintf(err, errlen, "'%.64s': a broker URI has no path", uri);
-        return -1;
-    }
-    if (host[0] == '[') {
-        const char *close = strchr(host, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
-            snprintf(err, errlen, "'%.64s': bad [IPv6] address", uri);
-            return -1;
-        }
-        hostlen = (size_t)(close - host - 1);
-        if (close[1] == ':')
-            port = close + 2;
-    } else {
-        const char *colon = strchr(host, ':');
-        hostlen = colon != NULL ? (size_t)(colon - host) : strlen(host);
-        if (colon != NULL)
-            port = colon + 1;
-    }
-    if (hostlen == 0) {
-        snprintf(err, errlen, "'%.64s' has no host", uri);
-        return -1;
-    }
-    if (port != NULL && parse_int(port, 1, 65535, &portnum, perr, sizeof(perr)) == -1) {
-        snprintf(err, errlen, "'%.64s': port %s", uri, perr);
-        return -1;
-    }
-    return 0;
-}
-
-/* uri: one or more URIs separated by blanks and/or commas. */
-static int p_uris(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
-{
-    char(*uri)[CFG_TEXT_MAX] = field;
-    char one[CFG_TEXT_MAX];
-    int n = 0;
-    const char *q = value;
-    (void)k;
-
-    memset(uri, 0, sizeof(char[CFG_URI_MAX][CFG_TEXT_MAX]));
-    for (;;) {
-        q += strspn(q, " \t,");
-        if (*q == '\0')
-            break;
-        size_t len = strcspn(q, " \t,");
-        if (len >= sizeof(one)) {
-            snprintf(err, errlen, "a URI is too long (at most %zu bytes)", sizeof(one) - 1);
-            return -1;
-        }
-        memcpy(one, q, len);
-        one[len] = '\0';
-        if (check_uri(one, err, errlen) == -1)
-            return -1;
-        if (n == CFG_URI_MAX) {
-            snprintf(err, errlen, "too many URIs (at most %d)", CFG_URI_MAX);
-            return -1;
-        }
-        memcpy(uri[n++], one, len + 1);
-        q += len;
-    }
-    if (n == 0) {
-        snprintf(err, errlen, "no URI given");
-        return -1;
-    }
-    return 0;
-}
-
-static int p_int(const struct key_desc *k, const char *value, void *field, char *err, size_t errlen)
-{
-    long v;
-    if (parse_int(value, (long)k->min, (long)k->max, &v, err, errlen) == -1)
-        return -1;
-    *(int *)field = (int)v;
-    return 0;
-}
-
-static int p_double(const struct key_desc *k, const char *value, void *field, char *err,
-                    size_t errlen)
-{
-    return parse_double(value, k->min, k->max, (double *)field, err, errlen);
-}
-
-static int p_duration_ms(const struct key_desc *k, const char *value, void *field, char *err,
-                         size_t errlen)
-{
-    int64_t ms;
-    if (parse_duration_ms(value, (int64_t)k->min, (int64_t)k->max, &ms, err, errlen) == -1)
-        return -1;
-    *(int *)field = (int)ms;
-    return 0;
-}
-
-static int p_duration_s(const struct key_desc *k, const char *value, void *field, char *err,
-                        size_t errlen)
-{
-    int64_t ms;
-    if (parse_duration_ms(value, (int64_t)k->min, (int64_t)k->max, &ms, err, errlen) == -1)
-        return -1;
-    if (ms % 1000 != 0) {
-        snprintf(err, errlen, "%.64s is not a whole number of seconds", value);
-        return -1;
-    }
-    *(int *)field = (int)(ms / 1000);
-    return 0;
-}
-
-static void list_names(const struct name_value *names, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (const struct name_value *nv = names; nv->name != NULL && used < len; nv++) {
-        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", nv->name);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-static int p_enum(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
-{
-    char list[128];
-    for (const struct name_value *nv = k->names; nv->name != NULL; nv++) {
-        if (strcmp(nv->name, value) == 0) {
-            if (k->size == sizeof(char))
-                *(char *)field = (char)nv->value;
-            else
-                *(int *)field = nv->value;
-            return 0;
-        }
-    }
-    list_names(k->names, list, sizeof(list));
-    snprintf(err, errlen, "'%.64s' is not one of: %s", value, list);
-    return -1;
-}
-
-static int p_kind(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
+static int p_kind(const struct ini_key *k, const char *value, void *field, char *err, size_t errlen)
 {
     enum kind kind;
     char list[128];
@@ -789,8 +254,7 @@ static int p_kind(const struct key_desc *k, const char *value, void *field, char
  * rates every RS-485 adapter supports are accepted. */
 static const int bauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
 
-static int p_baud(const struct key_desc *k, const char *value, void *field, char *err,
-                  size_t errlen)
+static int p_baud(const struct ini_key *k, const char *value, void *field, char *err, size_t errlen)
 {
     long v;
     (void)k;
@@ -809,7 +273,7 @@ static int p_baud(const struct key_desc *k, const char *value, void *field, char
     return -1;
 }
 
-static int p_channel(const struct key_desc *k, const char *value, void *field, char *err,
+static int p_channel(const struct ini_key *k, const char *value, void *field, char *err,
                      size_t errlen)
 {
     long v;
@@ -821,7 +285,7 @@ static int p_channel(const struct key_desc *k, const char *value, void *field, c
 }
 
 /* inverted_inputs: channel numbers separated by blanks and/or commas. */
-static int p_channels(const struct key_desc *k, const char *value, void *field, char *err,
+static int p_channels(const struct ini_key *k, const char *value, void *field, char *err,
                       size_t errlen)
 {
     unsigned mask = 0;
@@ -852,105 +316,7 @@ static int p_channels(const struct key_desc *k, const char *value, void *field, 
     return 0;
 }
 
-/* ---- problems ---- */
-
-static void add_problem_text(struct parse *p, int line, enum problem_scope scope, char *text)
-{
-    struct problems *pr = &p->probs;
-    if (text == NULL) {
-        pr->oom = true;
-        return;
-    }
-    if (pr->n == pr->cap) {
-        int cap = pr->cap ? pr->cap * 2 : 16;
-        struct problem *v = realloc(pr->v, (size_t)cap * sizeof(*v));
-        if (v == NULL) {
-            free(text);
-            pr->oom = true;
-            return;
-        }
-        pr->v = v;
-        pr->cap = cap;
-    }
-    pr->v[pr->n] = (struct problem){.line = line, .seq = pr->n, .scope = scope, .text = text};
-    pr->n++;
-}
-
-/* "FILE:LINE: [section] key: reason"; section and key may be NULL; line 0
- * (the file itself cannot be read) gives "FILE: reason". */
-static void problem(struct parse *p, int line, const char *section, const char *key,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void problem(struct parse *p, int line, const char *section, const char *key,
-                    const char *fmt, ...)
-{
-    char text[1024];
-    size_t used;
-    va_list ap;
-
-    if (line > 0)
-        snprintf(text, sizeof(text), "%s:%d: ", p->path, line);
-    else
-        snprintf(text, sizeof(text), "%s: ", p->path);
-    used = strlen(text);
-    if (section != NULL && key != NULL)
-        snprintf(text + used, sizeof(text) - used, "[%s] %s: ", section, key);
-    else if (section != NULL)
-        snprintf(text + used, sizeof(text) - used, "[%s]: ", section);
-    else if (key != NULL)
-        snprintf(text + used, sizeof(text) - used, "%s: ", key);
-    used = strlen(text);
-    va_start(ap, fmt);
-    vsnprintf(text + used, sizeof(text) - used, fmt, ap);
-    va_end(ap);
-    enum problem_scope scope = SCOPE_CORE;
-    if (section != NULL && strcmp(section, "mqtt") == 0)
-        scope = SCOPE_MQTT;
-    else if (section != NULL && strcmp(section, "influx") == 0)
-        scope = SCOPE_INFLUX;
-    add_problem_text(p, line, scope, strdup(text));
-}
-
-static bool problem_at(const struct parse *p, int line)
-{
-    for (int i = 0; i < p->probs.n; i++)
-        if (p->probs.v[i].line == line)
-            return true;
-    return false;
-}
-
-static int problem_cmp(const void *a, const void *b)
-{
-    const struct problem *x = a, *y = b;
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Where to report what is missing from the whole file: its last line. */
-static int eof_line(const struct parse *p)
-{
-    return p->lineno > 0 ? p->lineno : 1;
-}
-
-/* ---- sections and keys ---- */
-
-static void *field_of(void *base, const struct key_desc *k)
-{
-    return (char *)base + k->offset;
-}
-
-static void apply_defaults(const struct key_desc *keys, int nkeys, void *base)
-{
-    char err[256];
-    for (int i = 0; i < nkeys; i++) {
-        const struct key_desc *k = &keys[i];
-        if (k->parse == p_channel)
-            *(int *)field_of(base, k) = -1; /* "not wired" */
-        /* A table default that its own parser rejects is a programming error. */
-        if (k->dflt != NULL && k->parse(k, k->dflt, field_of(base, k), err, sizeof(err)) != 0)
-            abort();
-    }
-}
+/* ---- sections: where their keys go ---- */
 
 static void *grow(void *v, int n, size_t elem)
 {
@@ -958,171 +324,81 @@ static void *grow(void *v, int n, size_t elem)
     return realloc(v, (size_t)(n + 1) * elem);
 }
 
-/* Parse "[type name]" (text starts with '[').  Sets the current section,
- * which is SEC_SKIP when the header is invalid so that its keys give no
- * further noise. */
-static void start_section(struct parse *p, const char *text)
+static void *open_gateway(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                          size_t errlen)
 {
-    const struct section_desc *sd = NULL;
-    const char *close = strchr(text, ']');
-    const char *inner, *end, *name;
-    size_t typelen, namelen;
-    int line = p->lineno;
-
-    p->cur = SEC_SKIP;
-    if (close == NULL) {
-        snprintf(p->cur_label, sizeof(p->cur_label), "%.*s", 40, text + 1);
-        problem(p, line, NULL, NULL, "section header without ']'");
-        return;
-    }
-    inner = text + 1;
-    while (inner < close && isspace((unsigned char)*inner))
-        inner++;
-    end = close;
-    while (end > inner && isspace((unsigned char)end[-1]))
-        end--;
-    snprintf(p->cur_label, sizeof(p->cur_label), "%.*s",
-             (int)(end - inner) < 60 ? (int)(end - inner) : 60, inner);
-    const char *after = close + 1;
-    after += strspn(after, " \t");
-    if (*after != '\0' && *after != ';' && *after != '#') {
-        problem(p, line, p->cur_label, NULL, "unexpected text after ']'");
-        return;
-    }
-    typelen = strcspn(inner, " \t]");
-    name = inner + typelen;
-    while (name < end && isspace((unsigned char)*name))
-        name++;
-    namelen = (size_t)(end - name);
-    for (int i = 0; i < NSECTIONS; i++)
-        if (strlen(sections[i].name) == typelen && strncmp(sections[i].name, inner, typelen) == 0)
-            sd = &sections[i];
-    if (sd == NULL) {
-        problem(p, line, p->cur_label, NULL,
-                "unknown section (expected gateway, mqtt, influx, bus NAME or sensor NAME)");
-        return;
-    }
-    if (sd->named && namelen == 0) {
-        problem(p, line, p->cur_label, NULL, "needs a name: [%s NAME]", sd->name);
-        return;
-    }
-    if (!sd->named && namelen > 0) {
-        problem(p, line, p->cur_label, NULL, "takes no name: [%s]", sd->name);
-        return;
-    }
-    if (sd->named && (!is_slug(name, namelen) || namelen >= CFG_NAME_MAX)) {
-        problem(p, line, p->cur_label, NULL,
-                "name '%.*s' is not topic-safe (use only A-Z a-z 0-9 _ -, at most %d bytes)",
-                (int)namelen, name, CFG_NAME_MAX - 1);
-        return;
-    }
-
-    int *seen = NULL;
-    switch (sd->type) {
-    case SEC_GATEWAY:
-        seen = &p->gateway_line;
-        break;
-    case SEC_MQTT:
-        seen = &p->mqtt_line;
-        break;
-    case SEC_INFLUX:
-        seen = &p->influx_line;
-        break;
-    case SEC_BUS:
-        for (int i = 0; i < p->nbuses; i++)
-            if (strlen(p->buses[i].b.name) == namelen &&
-                strncmp(p->buses[i].b.name, name, namelen) == 0)
-                seen = &p->buses[i].b.line;
-        break;
-    case SEC_SENSOR:
-        p->sensor_headers++;
-        /* alarm/gateway/... carries the gateway's own alarms (disk). */
-        if (namelen == strlen("gateway") && strncmp(name, "gateway", namelen) == 0) {
-            problem(p, line, p->cur_label, NULL,
-                    "the name 'gateway' is reserved for the gateway's own alarms");
-            return;
-        }
-        for (int i = 0; i < p->nsensors; i++)
-            if (strlen(p->sensors[i].s.name) == namelen &&
-                strncmp(p->sensors[i].s.name, name, namelen) == 0)
-                seen = &p->sensors[i].s.line;
-        break;
-    default:
-        break;
-    }
-    if (seen != NULL && *seen > 0) {
-        problem(p, line, p->cur_label, NULL, "duplicate section (first at line %d)", *seen);
-        return;
-    }
-
-    switch (sd->type) {
-    case SEC_GATEWAY:
-        p->gateway_line = line;
-        break;
-    case SEC_MQTT:
-        p->mqtt_line = line;
-        break;
-    case SEC_INFLUX:
-        p->influx_line = line;
-        p->c->influx.enabled = 1;
-        break;
-    case SEC_BUS: {
-        struct bus_parse *v = grow(p->buses, p->nbuses, sizeof(*v));
-        if (v == NULL) {
-            p->probs.oom = true;
-            return;
-        }
-        p->buses = v;
-        struct bus_parse *bp = &p->buses[p->nbuses];
-        memset(bp, 0, sizeof(*bp));
-        memcpy(bp->b.name, name, namelen);
-        bp->b.line = line;
-        apply_defaults(bus_keys, BK_COUNT, bp);
-        p->cur_index = p->nbuses++;
-        break;
-    }
-    case SEC_SENSOR: {
-        struct sensor_parse *v = grow(p->sensors, p->nsensors, sizeof(*v));
-        if (v == NULL) {
-            p->probs.oom = true;
-            return;
-        }
-        p->sensors = v;
-        struct sensor_parse *sp = &p->sensors[p->nsensors];
-        memset(sp, 0, sizeof(*sp));
-        memcpy(sp->s.name, name, namelen);
-        sp->s.line = line;
-        apply_defaults(sensor_keys, SK_COUNT, sp);
-        p->cur_index = p->nsensors++;
-        break;
-    }
-    default:
-        break;
-    }
-    p->cur = sd->type;
+    struct parse *p = user;
+    (void)name, (void)err, (void)errlen;
+    p->gateway_line = line;
+    *ks = &p->gateway_ks;
+    return p->c;
 }
 
-/* The one place where sensor keys outside the kind table go.  The alarm
- * engine's per-sensor overrides of its defaults (docs/design.md section 9) will be handed to
- * alarm_cfg_set() here once that exists; until then every such key is
- * unknown.  Called after the whole file is read, so the sensor's kind is
- * known (kind_known false: the kind key is missing or invalid, already
- * reported). */
-static int sensor_extra_key(struct cfg_sensor *s, bool kind_known, const char *key,
-                            const char *value, char *err, size_t errlen)
+static void *open_mqtt(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                       size_t errlen)
 {
-    if (!kind_known) {
-        snprintf(err, errlen, "unknown key (or an alarm key of a sensor without a valid kind)");
-        return -1;
-    }
-    int rc = alarm_cfg_set(&s->alarm, s->kind, key, value, err, errlen);
-    if (rc == 1)
-        snprintf(err, errlen, "unknown key");
-    return rc == 0 ? 0 : -1;
+    struct parse *p = user;
+    (void)name, (void)err, (void)errlen;
+    p->mqtt_line = line;
+    *ks = &p->mqtt_ks;
+    return &p->c->mqtt;
 }
 
-static int remember_extra_key(struct sensor_parse *sp, const char *key, const char *value, int line)
+static void *open_influx(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                         size_t errlen)
 {
+    struct parse *p = user;
+    (void)name, (void)err, (void)errlen;
+    p->influx_line = line;
+    p->c->influx.enabled = 1;
+    *ks = &p->influx_ks;
+    return &p->c->influx;
+}
+
+static void *open_bus(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                      size_t errlen)
+{
+    struct parse *p = user;
+    (void)err, (void)errlen;
+    struct bus_parse *v = grow(p->buses, p->nbuses, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    p->buses = v;
+    struct bus_parse *bp = &p->buses[p->nbuses++];
+    memset(bp, 0, sizeof(*bp));
+    snprintf(bp->b.name, sizeof(bp->b.name), "%s", name);
+    bp->b.line = line;
+    *ks = &bp->ks;
+    return bp;
+}
+
+static void *open_sensor(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                         size_t errlen)
+{
+    struct parse *p = user;
+    (void)err, (void)errlen;
+    struct sensor_parse *v = grow(p->sensors, p->nsensors, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    p->sensors = v;
+    struct sensor_parse *sp = &p->sensors[p->nsensors++];
+    memset(sp, 0, sizeof(*sp));
+    snprintf(sp->s.name, sizeof(sp->s.name), "%s", name);
+    sp->s.line = line;
+    for (int c = 0; c < SENSOR_CHANNELS; c++) /* "not wired" */
+        *(int *)((char *)sp + sensor_keys[channel_keys[c]].offset) = -1;
+    *ks = &sp->ks;
+    return sp;
+}
+
+/* A sensor key outside the kind table: an alarm override (docs/design.md
+ * section 9), kept for check_sensor(), which knows the sensor's kind once
+ * the whole section is read. */
+static int sensor_other_key(void *user, void *base, const char *key, const char *value, int line,
+                            char *err, size_t errlen)
+{
+    struct sensor_parse *sp = base;
+    (void)user, (void)err, (void)errlen;
     struct extra_key *v = grow(sp->extra, sp->nextra, sizeof(*v));
     if (v == NULL)
         return -1;
@@ -1136,246 +412,64 @@ static int remember_extra_key(struct sensor_parse *sp, const char *key, const ch
     return 0;
 }
 
-/* inih handler: one `key = value` of the line the reader handed out last. */
-static int on_key(void *user, const char *section, const char *key, const char *value)
+static int sensor_name_ok(const char *name, char *err, size_t errlen)
 {
-    struct parse *p = user;
-    const struct key_desc *keys = NULL;
-    struct keyset *ks = NULL;
-    void *base = NULL;
-    int nkeys = 0, line = p->lineno;
-    const char *label = p->cur == SEC_NONE ? NULL : p->cur_label;
-    char err[256];
-
-    (void)section; /* ours, from the reader, is the one that knows lines */
-    if (p->handled)
-        return 1; /* cannot happen with one line per read; never count a line twice */
-    p->handled = true;
-    const char *sep = strpbrk(p->text, "=:");
-    if (value == NULL || sep == NULL || *sep != '=') {
-        /* inih also splits at ':' (configparser); here only '=' is allowed. */
-        problem(p, line, label, NULL, "expected `key = value`");
-        return 1;
+    if (!ini_is_slug(name, strlen(name)) || strlen(name) >= CFG_NAME_MAX) {
+        snprintf(err, errlen,
+                 "name '%.64s' is not topic-safe (use only A-Z a-z 0-9 _ -, at most %d bytes)",
+                 name, CFG_NAME_MAX - 1);
+        return -1;
     }
-    if (key[0] == '\0') {
-        problem(p, line, label, NULL, "missing key before '='");
-        return 1;
+    /* alarm/gateway/... carries the gateway's own alarms (disk). */
+    if (strcmp(name, "gateway") == 0) {
+        snprintf(err, errlen, "the name 'gateway' is reserved for the gateway's own alarms");
+        return -1;
     }
-
-    switch (p->cur) {
-    case SEC_NONE:
-        problem(p, line, NULL, key, "key outside any section");
-        return 1;
-    case SEC_SKIP:
-        return 1;
-    case SEC_GATEWAY:
-        keys = gateway_keys, nkeys = GK_COUNT, ks = &p->gateway_ks, base = p->c;
-        break;
-    case SEC_MQTT:
-        keys = mqtt_keys, nkeys = MK_COUNT, ks = &p->mqtt_ks, base = p->c;
-        break;
-    case SEC_INFLUX:
-        keys = influx_keys, nkeys = IK_COUNT, ks = &p->influx_ks, base = p->c;
-        break;
-    case SEC_BUS:
-        keys = bus_keys, nkeys = BK_COUNT, ks = &p->buses[p->cur_index].ks;
-        base = &p->buses[p->cur_index];
-        break;
-    case SEC_SENSOR:
-        keys = sensor_keys, nkeys = SK_COUNT, ks = &p->sensors[p->cur_index].ks;
-        base = &p->sensors[p->cur_index];
-        break;
-    }
-
-    int i = 0;
-    while (i < nkeys && strcmp(keys[i].key, key) != 0)
-        i++;
-    if (i == nkeys) {
-        if (p->cur == SEC_SENSOR) {
-            if (remember_extra_key(&p->sensors[p->cur_index], key, value, line) == -1)
-                p->probs.oom = true;
-        } else {
-            problem(p, line, label, key, "unknown key");
-        }
-        return 1;
-    }
-    const struct key_desc *k = &keys[i];
-    if (ks->line[i] > 0) {
-        problem(p, line, label, key, "duplicate key (first at line %d)", ks->line[i]);
-        return 1;
-    }
-    ks->line[i] = line;
-    if (value[0] == '\0' && !(k->flags & K_EMPTY_OK)) {
-        ks->bad[i] = true;
-        problem(p, line, label, key, "empty value");
-    } else if (k->parse(k, value, field_of(base, k), err, sizeof(err)) == -1) {
-        ks->bad[i] = true;
-        problem(p, line, label, key, "%s", err);
-    }
-    return 1;
+    return 0;
 }
 
-/* A key line inih did not hand to the handler was malformed. */
-static void finish_line(struct parse *p)
+/* clang-format off */
+static const struct ini_section sections[] = {
+    {"gateway", gateway_keys, GK_COUNT, INI_SECTION_REQ, open_gateway, NULL, NULL},
+    {"mqtt", mqttcfg_keys, MQTTCFG_NKEYS, INI_LENIENT, open_mqtt, NULL, NULL},
+    {"influx", influxcfg_keys, INFLUXCFG_NKEYS, INI_LENIENT, open_influx, NULL, NULL},
+    {"bus", bus_keys, BK_COUNT, INI_NAMED, open_bus, NULL, NULL},
+    {"sensor", sensor_keys, SK_COUNT, INI_NAMED | INI_SECTION_REQ, open_sensor, sensor_other_key,
+     sensor_name_ok},
+};
+/* clang-format on */
+#define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
+
+/* The one place where sensor keys outside the kind table go: the alarm
+ * engine's per-sensor overrides of its defaults (docs/design.md section 9).
+ * Called after the whole file is read, so the sensor's kind is known
+ * (kind_known false: the kind key is missing or invalid, already reported). */
+static int sensor_extra_key(struct cfg_sensor *s, bool kind_known, const char *key,
+                            const char *value, char *err, size_t errlen)
 {
-    if (p->lineno > 0 && p->cls == LINE_KEY && !p->handled)
-        problem(p, p->lineno, p->cur == SEC_NONE ? NULL : p->cur_label, NULL,
-                "expected `key = value`");
-    p->cls = LINE_BLANK;
-    p->handled = false;
-}
-
-/* inih reader: exactly one physical line per call (so inih's line count is
- * ours), whitespace-stripped, and only key lines; blank, comment and header
- * lines are handled here and reach inih as empty lines. */
-static char *read_line(char *str, int num, void *stream)
-{
-    struct parse *p = stream;
-    char *text;
-    size_t len;
-
-    finish_line(p);
-    errno = 0;
-    ssize_t n = getline(&p->buf, &p->bufcap, p->fp);
-    if (n < 0) {
-        if (ferror(p->fp))
-            problem(p, 0, NULL, NULL, "read error after line %d: %s", p->lineno,
-                    strerror(errno ? errno : EIO));
-        p->eof = true;
-        return NULL;
+    if (!kind_known) {
+        snprintf(err, errlen, "unknown key (or an alarm key of a sensor without a valid kind)");
+        return -1;
     }
-    p->lineno++;
-    text = p->buf;
-    len = (size_t)n;
-    if (memchr(text, '\0', len) != NULL) {
-        problem(p, p->lineno, NULL, NULL, "NUL byte in line");
-        goto empty;
-    }
-    if (p->lineno == 1 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        text += 3; /* UTF-8 byte order mark written by some Windows editors */
-        len -= 3;
-    }
-    while (len > 0 && isspace((unsigned char)text[len - 1]))
-        text[--len] = '\0';
-    while (len > 0 && isspace((unsigned char)*text))
-        text++, len--;
-    p->text = text;
-
-    if (len == 0 || text[0] == ';' || text[0] == '#')
-        goto empty;
-    if (text[0] == '[') {
-        start_section(p, text);
-        goto empty;
-    }
-    p->cls = LINE_KEY;
-    if (len + 2 > (size_t)num) {
-        /* inih would cut the line and read the rest as another line. */
-        problem(p, p->lineno, p->cur == SEC_NONE ? NULL : p->cur_label, NULL,
-                "line too long (at most %d bytes)", num - 2);
-        p->handled = true;
-        goto empty;
-    }
-    memcpy(str, text, len);
-    str[len] = '\n';
-    str[len + 1] = '\0';
-    return str;
-empty:
-    str[0] = '\n';
-    str[1] = '\0';
-    return str;
+    int rc = alarm_cfg_set(&s->alarm, s->kind, key, value, err, errlen);
+    if (rc == 1)
+        snprintf(err, errlen, "unknown key");
+    return rc == 0 ? 0 : -1;
 }
 
 /* ---- validation after the whole file is read ---- */
 
-static bool key_ok(const struct keyset *ks, int i)
-{
-    return ks->line[i] > 0 && !ks->bad[i];
-}
-
-static void check_required(struct parse *p, const char *label, int header_line,
-                           const struct key_desc *keys, int nkeys, const struct keyset *ks)
-{
-    for (int i = 0; i < nkeys; i++)
-        if ((keys[i].flags & K_REQUIRED) && !(keys[i].flags & (K_RTU | K_TCP | K_INPUTS)) &&
-            keys[i].kinds == 0 && ks->line[i] == 0)
-            problem(p, header_line, label, keys[i].key, "missing (required)");
-}
-
 static void check_gateway(struct parse *p, const char *models_dir_default)
 {
     struct cfg *c = p->c;
-    if (p->gateway_line == 0) {
-        problem(p, eof_line(p), "gateway", NULL, "required section missing");
-    } else {
-        check_required(p, "gateway", p->gateway_line, gateway_keys, GK_COUNT, &p->gateway_ks);
-        if (p->gateway_ks.line[GK_NAME] == 0)
-            memcpy(c->name, c->id, sizeof(c->id)); /* display name defaults to the id */
-    }
+    if (p->gateway_line > 0 && p->gateway_ks.line[GK_NAME] == 0)
+        memcpy(c->name, c->id, sizeof(c->id)); /* display name defaults to the id */
     if (p->gateway_ks.line[GK_MODELS_DIR] == 0) {
         if (strlen(models_dir_default) >= sizeof(c->models_dir))
-            problem(p, p->gateway_line ? p->gateway_line : eof_line(p), "gateway", "models_dir",
-                    "default '%.64s...' is too long", models_dir_default);
+            ini_error(p->ini, p->gateway_line ? p->gateway_line : ini_last_line(p->ini), "gateway",
+                      "models_dir", "default '%.64s...' is too long", models_dir_default);
         else
             strcpy(c->models_dir, models_dir_default);
-    }
-}
-
-static void check_mqtt(struct parse *p)
-{
-    struct cfg *c = p->c;
-    const struct keyset *ks = &p->mqtt_ks;
-
-    if (p->mqtt_line == 0)
-        return; /* optional for now: no MQTT output */
-    check_required(p, "mqtt", p->mqtt_line, mqtt_keys, MK_COUNT, ks);
-    c->mqtt.nuri = 0;
-    while (c->mqtt.nuri < CFG_URI_MAX && c->mqtt.uri[c->mqtt.nuri][0] != '\0')
-        c->mqtt.nuri++;
-    /* A client certificate is useless without its key and vice versa. */
-    if (ks->line[MK_CERT_FILE] > 0 && ks->line[MK_KEY_FILE] == 0)
-        problem(p, ks->line[MK_CERT_FILE], "mqtt", "cert_file", "needs key_file as well");
-    if (ks->line[MK_KEY_FILE] > 0 && ks->line[MK_CERT_FILE] == 0)
-        problem(p, ks->line[MK_KEY_FILE], "mqtt", "key_file", "needs cert_file as well");
-    /* The MQTT client refuses these (mqtt_new()); --check must name them. */
-    if (ks->line[MK_PASSWORD_FILE] > 0 && ks->line[MK_USERNAME] == 0)
-        problem(p, ks->line[MK_PASSWORD_FILE], "mqtt", "password_file", "needs username");
-    if (!key_ok(ks, MK_URI) || c->mqtt.nuri == 0)
-        return;
-    int ntls = 0;
-    for (int i = 0; i < c->mqtt.nuri; i++)
-        ntls += strncmp(c->mqtt.uri[i], "ssl://", 6) == 0;
-    if (ntls > 0 && ntls < c->mqtt.nuri)
-        problem(p, ks->line[MK_URI], "mqtt", "uri",
-                "tcp:// and ssl:// mixed (failing over would drop TLS)");
-    static const int tls_keys[] = {MK_CA_FILE, MK_CERT_FILE, MK_KEY_FILE};
-    for (size_t i = 0; ntls == 0 && i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
-        if (ks->line[tls_keys[i]] > 0)
-            problem(p, ks->line[tls_keys[i]], "mqtt", mqtt_keys[tls_keys[i]].key,
-                    "needs ssl:// URIs");
-}
-
-static void check_influx(struct parse *p)
-{
-    const struct keyset *ks = &p->influx_ks;
-    bool v1, v2_any, v2_all;
-
-    if (p->influx_line == 0)
-        return; /* no InfluxDB output */
-    check_required(p, "influx", p->influx_line, influx_keys, IK_COUNT, ks);
-    v1 = ks->line[IK_DATABASE] > 0;
-    v2_any = ks->line[IK_ORG] > 0 || ks->line[IK_BUCKET] > 0 || ks->line[IK_TOKEN_FILE] > 0;
-    v2_all = ks->line[IK_ORG] > 0 && ks->line[IK_BUCKET] > 0 && ks->line[IK_TOKEN_FILE] > 0;
-    if (v1 && v2_any) {
-        problem(p, ks->line[IK_DATABASE], "influx", "database",
-                "database (InfluxDB 1) and org/bucket/token_file (InfluxDB 2) exclude each other");
-    } else if (!v1 && !v2_any) {
-        problem(p, p->influx_line, "influx", NULL,
-                "needs database (InfluxDB 1) or org, bucket and token_file (InfluxDB 2)");
-    } else if (v2_any && !v2_all) {
-        for (int i = IK_ORG; i <= IK_TOKEN_FILE; i++)
-            if (ks->line[i] == 0)
-                problem(p, p->influx_line, "influx", influx_keys[i].key,
-                        "missing (InfluxDB 2 needs org, bucket and token_file)");
     }
 }
 
@@ -1385,18 +479,17 @@ static void check_bus(struct parse *p, struct bus_parse *bp)
     struct cfg_bus *b = &bp->b;
 
     snprintf(label, sizeof(label), "bus %s", b->name);
-    check_required(p, label, b->line, bus_keys, BK_COUNT, &bp->ks);
-    if (!key_ok(&bp->ks, BK_TYPE))
+    if (!ini_key_ok(&bp->ks, BK_TYPE))
         return; /* which keys belong depends on the type */
     unsigned mine = b->type == BUS_RTU ? K_RTU : K_TCP;
     const char *type = b->type == BUS_RTU ? "rtu" : "tcp";
     for (int i = 0; i < BK_COUNT; i++) {
-        const struct key_desc *k = &bus_keys[i];
+        const struct ini_key *k = &bus_keys[i];
         bool applies = !(k->flags & (K_RTU | K_TCP)) || (k->flags & mine);
         if (bp->ks.line[i] > 0 && !applies)
-            problem(p, bp->ks.line[i], label, k->key, "not a key of a %s bus", type);
-        if (bp->ks.line[i] == 0 && applies && (k->flags & K_REQUIRED) && (k->flags & mine))
-            problem(p, b->line, label, k->key, "missing (required on a %s bus)", type);
+            ini_error(p->ini, bp->ks.line[i], label, k->name, "not a key of a %s bus", type);
+        if (bp->ks.line[i] == 0 && applies && (k->flags & INI_REQUIRED) && (k->flags & mine))
+            ini_error(p->ini, b->line, label, k->name, "missing (required on a %s bus)", type);
     }
     /* RTU needs a silence between frames (3.5 characters, more for slow
      * slaves); TCP framing needs none. */
@@ -1458,39 +551,38 @@ static bool unit_addressable(enum bus_type type, int unit)
 static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct model_set *ms)
 {
     struct cfg_sensor *s = &sp->s;
-    const struct keyset *ks = &sp->ks;
+    const struct ini_keyset *ks = &sp->ks;
     const struct model_point *inputs = NULL;
     const struct cfg_bus *bus = NULL;
     char label[LABEL_MAX], list[256], err[256];
-    bool kind_known = key_ok(ks, SK_KIND), model_known = false;
+    bool kind_known = ini_key_ok(ks, SK_KIND), model_known = false;
 
     snprintf(label, sizeof(label), "sensor %s", s->name);
-    check_required(p, label, s->line, sensor_keys, SK_COUNT, ks);
 
-    if (key_ok(ks, SK_BUS)) {
+    if (ini_key_ok(ks, SK_BUS)) {
         s->bus = find_bus(p, sp->bus_name);
         if (s->bus < 0)
-            problem(p, ks->line[SK_BUS], label, "bus", "unknown bus '%s'", sp->bus_name);
+            ini_error(p->ini, ks->line[SK_BUS], label, "bus", "unknown bus '%s'", sp->bus_name);
         else
             bus = &p->buses[s->bus].b;
     }
     /* Only a valid type tells the unit range; an invalid one is reported. */
-    if (bus != NULL && key_ok(&p->buses[s->bus].ks, BK_TYPE) && key_ok(ks, SK_UNIT) &&
+    if (bus != NULL && ini_key_ok(&p->buses[s->bus].ks, BK_TYPE) && ini_key_ok(ks, SK_UNIT) &&
         !unit_addressable(bus->type, s->unit))
-        problem(p, ks->line[SK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
-                s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
-                bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
-    if (ms != NULL && key_ok(ks, SK_MODEL)) {
+        ini_error(p->ini, ks->line[SK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
+                  s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
+                  bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
+    if (ms != NULL && ini_key_ok(ks, SK_MODEL)) {
         s->model = model_set_find(ms, sp->model_name);
         if (s->model == NULL) {
             list_models(ms, list, sizeof(list));
-            problem(p, ks->line[SK_MODEL], label, "model", "unknown model '%s' (known: %s)",
-                    sp->model_name, list);
+            ini_error(p->ini, ks->line[SK_MODEL], label, "model", "unknown model '%s' (known: %s)",
+                      sp->model_name, list);
         } else if (kind_known && !(s->model->kinds & KIND_BIT(s->kind))) {
             list_kinds(s->model->kinds, list, sizeof(list));
-            problem(p, ks->line[SK_MODEL], label, "model",
-                    "model %s does not support kind %s (it supports: %s)", s->model->name,
-                    kind_name(s->kind), list);
+            ini_error(p->ini, ks->line[SK_MODEL], label, "model",
+                      "model %s does not support kind %s (it supports: %s)", s->model->name,
+                      kind_name(s->kind), list);
         } else {
             model_known = true;
             inputs = inputs_point(s->model);
@@ -1500,23 +592,25 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
     /* Keys of another kind, input keys on a model without inputs, and
      * required kind keys that are missing. */
     for (int i = 0; i < SK_COUNT; i++) {
-        const struct key_desc *k = &sensor_keys[i];
-        if (k->kinds == 0 && !(k->flags & K_INPUTS))
+        const struct ini_key *k = &sensor_keys[i];
+        if (k->tag == 0 && !(k->flags & K_INPUTS))
             continue;
-        bool kind_fits = k->kinds == 0 || (kind_known && (k->kinds & KIND_BIT(s->kind)));
+        bool kind_fits = k->tag == 0 || (kind_known && (k->tag & KIND_BIT(s->kind)));
         bool model_fits = !(k->flags & K_INPUTS) || inputs != NULL;
         if (ks->line[i] > 0) {
             if (kind_known && !kind_fits)
-                problem(p, ks->line[i], label, k->key, "not a key of kind %s", kind_name(s->kind));
+                ini_error(p->ini, ks->line[i], label, k->name, "not a key of kind %s",
+                          kind_name(s->kind));
             else if (model_known && !model_fits)
-                problem(p, ks->line[i], label, k->key, "not a key of model %s (it has no inputs)",
-                        s->model->name);
-        } else if ((k->flags & K_REQUIRED) && kind_known && kind_fits) {
+                ini_error(p->ini, ks->line[i], label, k->name,
+                          "not a key of model %s (it has no inputs)", s->model->name);
+        } else if ((k->flags & INI_REQUIRED) && kind_known && kind_fits) {
             if (!(k->flags & K_INPUTS))
-                problem(p, s->line, label, k->key, "missing (required for %s)", kind_name(s->kind));
+                ini_error(p->ini, s->line, label, k->name, "missing (required for %s)",
+                          kind_name(s->kind));
             else if (model_known && model_fits)
-                problem(p, s->line, label, k->key, "missing (required for %s on model %s)",
-                        kind_name(s->kind), s->model->name);
+                ini_error(p->ini, s->line, label, k->name, "missing (required for %s on model %s)",
+                          kind_name(s->kind), s->model->name);
         }
     }
 
@@ -1525,14 +619,14 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
         unsigned own = 0;
         for (int c = 0; c < SENSOR_CHANNELS; c++) {
             int i = channel_keys[c];
-            const struct key_desc *k = &sensor_keys[i];
-            if (!key_ok(ks, i) || !(k->kinds & KIND_BIT(s->kind)))
+            const struct ini_key *k = &sensor_keys[i];
+            if (!ini_key_ok(ks, i) || !(k->tag & KIND_BIT(s->kind)))
                 continue;
-            int ch = *(const int *)field_of(sp, k);
+            int ch = *(const int *)((const char *)sp + k->offset);
             if (ch >= inputs->bits) {
-                problem(p, ks->line[i], label, k->key,
-                        "channel %d out of range: model %s has inputs 0..%d", ch, s->model->name,
-                        inputs->bits - 1);
+                ini_error(p->ini, ks->line[i], label, k->name,
+                          "channel %d out of range: model %s has inputs 0..%d", ch, s->model->name,
+                          inputs->bits - 1);
                 continue;
             }
             int dup = -1;
@@ -1540,26 +634,26 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
                 if (sp->ch[j] == ch)
                     dup = sp->ch_key[j];
             if (dup >= 0) {
-                problem(p, ks->line[i], label, k->key, "channel %d is already %s", ch,
-                        sensor_keys[dup].key);
+                ini_error(p->ini, ks->line[i], label, k->name, "channel %d is already %s", ch,
+                          sensor_keys[dup].name);
                 continue;
             }
             sp->ch[sp->nch] = ch;
             sp->ch_key[sp->nch++] = i;
             own |= 1u << ch;
         }
-        if (key_ok(ks, SK_INVERTED_INPUTS) &&
-            (sensor_keys[SK_INVERTED_INPUTS].kinds & KIND_BIT(s->kind))) {
+        if (ini_key_ok(ks, SK_INVERTED_INPUTS) &&
+            (sensor_keys[SK_INVERTED_INPUTS].tag & KIND_BIT(s->kind))) {
             for (int ch = 0; ch <= CHANNEL_MAX; ch++) {
                 if (!(s->inverted_mask & (1u << ch)))
                     continue;
                 if (ch >= inputs->bits)
-                    problem(p, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
-                            "channel %d out of range: model %s has inputs 0..%d", ch,
-                            s->model->name, inputs->bits - 1);
+                    ini_error(p->ini, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
+                              "channel %d out of range: model %s has inputs 0..%d", ch,
+                              s->model->name, inputs->bits - 1);
                 else if (!(own & (1u << ch)))
-                    problem(p, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
-                            "channel %d is not an input of this sensor", ch);
+                    ini_error(p->ini, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
+                              "channel %d is not an input of this sensor", ch);
             }
         }
     }
@@ -1571,13 +665,13 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
     for (int i = 0; i < sp->nextra; i++)
         if (sensor_extra_key(s, kind_known, sp->extra[i].key, sp->extra[i].value, err,
                              sizeof(err)) == -1) {
-            problem(p, sp->extra[i].line, label, sp->extra[i].key, "%s", err);
+            ini_error(p->ini, sp->extra[i].line, label, sp->extra[i].key, "%s", err);
             alarm_errors++;
         }
     if (kind_known && alarm_errors == 0 && alarm_cfg_validate(&s->alarm, err, sizeof(err)) == -1)
-        problem(p, s->line, label, NULL, "%s", err);
+        ini_error(p->ini, s->line, label, NULL, "%s", err);
 
-    sp->shareable = bus != NULL && key_ok(ks, SK_UNIT) && model_known;
+    sp->shareable = bus != NULL && ini_key_ok(ks, SK_UNIT) && model_known;
 }
 
 /* One Modbus unit is one device: sensors may share it only when it is a DI
@@ -1596,24 +690,25 @@ static void check_shared_units(struct parse *p)
                 continue;
             const char *bus = p->buses[b->s.bus].b.name;
             if (a->s.model != b->s.model) {
-                problem(p, b->ks.line[SK_UNIT], label, "unit",
-                        "unit %d on bus %s is already sensor %s (line %d) of model %s", b->s.unit,
-                        bus, a->s.name, a->s.line, a->s.model->name);
+                ini_error(p->ini, b->ks.line[SK_UNIT], label, "unit",
+                          "unit %d on bus %s is already sensor %s (line %d) of model %s", b->s.unit,
+                          bus, a->s.name, a->s.line, a->s.model->name);
                 break;
             }
             if (inputs_point(b->s.model) == NULL) {
-                problem(p, b->ks.line[SK_UNIT], label, "unit",
-                        "unit %d on bus %s is already used by sensor %s (line %d)", b->s.unit, bus,
-                        a->s.name, a->s.line);
+                ini_error(p->ini, b->ks.line[SK_UNIT], label, "unit",
+                          "unit %d on bus %s is already used by sensor %s (line %d)", b->s.unit,
+                          bus, a->s.name, a->s.line);
                 break;
             }
             for (int x = 0; x < b->nch; x++)
                 for (int y = 0; y < a->nch; y++)
                     if (b->ch[x] == a->ch[y])
-                        problem(p, b->ks.line[b->ch_key[x]], label, sensor_keys[b->ch_key[x]].key,
-                                "channel %d of unit %d on bus %s is already used by sensor %s "
-                                "(line %d)",
-                                b->ch[x], b->s.unit, bus, a->s.name, a->s.line);
+                        ini_error(p->ini, b->ks.line[b->ch_key[x]], label,
+                                  sensor_keys[b->ch_key[x]].name,
+                                  "channel %d of unit %d on bus %s is already used by sensor %s "
+                                  "(line %d)",
+                                  b->ch[x], b->s.unit, bus, a->s.name, a->s.line);
         }
     }
 }
@@ -1632,16 +727,16 @@ static struct model_set *load_models(struct parse *p)
     if (ms != NULL)
         return ms;
     if (!from_key)
-        line = p->gateway_line ? p->gateway_line : eof_line(p);
-    problem(p, line, "gateway", "models_dir", "cannot load device models from %s%s",
-            p->c->models_dir, from_key ? "" : " (the default)");
+        line = p->gateway_line ? p->gateway_line : ini_last_line(p->ini);
+    ini_error(p->ini, line, "gateway", "models_dir", "cannot load device models from %s%s",
+              p->c->models_dir, from_key ? "" : " (the default)");
     /* The model loader's own "FILE:LINE: reason" lines, one problem each. */
     for (char *q = err, *nl; *q != '\0'; q = nl + 1) {
         nl = strchr(q, '\n');
         if (nl != NULL)
             *nl = '\0';
         if (*q != '\0')
-            add_problem_text(p, line, SCOPE_CORE, strdup(q));
+            ini_error_text(p->ini, line, q);
         if (nl == NULL)
             break;
     }
@@ -1651,17 +746,14 @@ static struct model_set *load_models(struct parse *p)
 static void validate(struct parse *p, const char *models_dir_default)
 {
     check_gateway(p, models_dir_default);
-    check_mqtt(p);
-    check_influx(p);
+    mqttcfg_check(p->ini, p->mqtt_line, &p->mqtt_ks, &p->c->mqtt);
+    influxcfg_check(p->ini, p->influx_line, &p->influx_ks);
     for (int i = 0; i < p->nbuses; i++)
         check_bus(p, &p->buses[i]);
     p->c->models = load_models(p);
     for (int i = 0; i < p->nsensors; i++)
         check_sensor(p, &p->sensors[i], p->c->models);
     check_shared_units(p);
-    if (p->sensor_headers == 0)
-        problem(p, eof_line(p), NULL, NULL,
-                "no sensor: at least one [sensor NAME] section is required");
 }
 
 /* Move the parsed buses and sensors into the cfg's own arrays. */
@@ -1688,40 +780,35 @@ static void record_file_lines(struct parse *p)
 {
     struct cfg *c = p->c;
     c->lines.state_dir = p->gateway_ks.line[GK_STATE_DIR];
-    c->lines.password_file = p->mqtt_ks.line[MK_PASSWORD_FILE];
-    c->lines.ca_file = p->mqtt_ks.line[MK_CA_FILE];
-    c->lines.cert_file = p->mqtt_ks.line[MK_CERT_FILE];
-    c->lines.key_file = p->mqtt_ks.line[MK_KEY_FILE];
-    c->lines.token_file = p->influx_ks.line[IK_TOKEN_FILE];
+    c->lines.password_file = p->mqtt_ks.line[MQTTCFG_PASSWORD_FILE];
+    c->lines.ca_file = p->mqtt_ks.line[MQTTCFG_CA_FILE];
+    c->lines.cert_file = p->mqtt_ks.line[MQTTCFG_CERT_FILE];
+    c->lines.key_file = p->mqtt_ks.line[MQTTCFG_KEY_FILE];
+    c->lines.token_file = p->influx_ks.line[INFLUXCFG_TOKEN_FILE];
 }
 
-/* How many problems fail the load: all of them, or in lenient mode those
- * outside [mqtt] and [influx]. */
-static int fatal_problems(const struct parse *p, unsigned flags)
-{
-    int n = 0;
-    for (int i = 0; i < p->probs.n; i++)
-        n += !(flags & CFG_UPLINK_LENIENT) || p->probs.v[i].scope == SCOPE_CORE;
-    return n;
-}
-
-/* Lenient mode, only uplink problems: the first of each section makes that
- * output unusable (mqtt.error, influx.error); all of them become warnings.
- * -1 when out of memory. */
-static int keep_uplink_problems(struct parse *p)
+/* Every problem is non-fatal (lenient, or a warning): all of them become
+ * c->warnings, and the first error of [mqtt] or [influx] makes that output
+ * unusable (mqtt.error, influx.error).  -1 when out of memory. */
+static int keep_warnings(struct parse *p)
 {
     struct cfg *c = p->c;
     size_t len = 1;
+    int n = ini_count(p->ini);
 
-    for (int i = 0; i < p->probs.n; i++)
-        len += strlen(p->probs.v[i].text) + 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(ini_problem(p->ini, i)->text) + 1;
     if ((c->warnings = malloc(len)) == NULL)
         return -1;
     c->warnings[0] = '\0';
-    for (int i = 0; i < p->probs.n; i++) {
-        const struct problem *pr = &p->probs.v[i];
-        char *first = pr->scope == SCOPE_MQTT ? c->mqtt.error : c->influx.error;
-        if (first[0] == '\0')
+    for (int i = 0; i < n; i++) {
+        const struct ini_problem *pr = ini_problem(p->ini, i);
+        char *first = NULL;
+        if (pr->lenient && strcmp(pr->type, "mqtt") == 0)
+            first = c->mqtt.error;
+        else if (pr->lenient && strcmp(pr->type, "influx") == 0)
+            first = c->influx.error;
+        if (first != NULL && first[0] == '\0')
             snprintf(first, sizeof(c->mqtt.error), "%s", pr->text);
         strcat(strcat(c->warnings, pr->text), "\n");
     }
@@ -1739,10 +826,7 @@ static void parse_free(struct parse *p)
     }
     free(p->sensors);
     free(p->buses);
-    free(p->buf);
-    for (int i = 0; i < p->probs.n; i++)
-        free(p->probs.v[i].text);
-    free(p->probs.v);
+    ini_free(p->ini);
 }
 
 struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *errs, int *nerrors)
@@ -1754,62 +838,47 @@ struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, uns
                            FILE *errs, int *nerrors)
 {
     struct parse p;
-    int nprob, err = EGW_CONFIG;
+    bool lenient = (flags & CFG_UPLINK_LENIENT) != 0, oom = false;
+    int nprob = 0, err = EGW_CONFIG;
 
     memset(&p, 0, sizeof(p));
-    p.path = path;
     p.c = calloc(1, sizeof(*p.c));
-    if (p.c == NULL) {
+    p.ini = ini_new(path, sections, NSECTIONS, &p);
+    if (p.c == NULL || p.ini == NULL) {
         if (errs != NULL)
             fprintf(errs, "%s: out of memory\n", path);
         if (nerrors != NULL)
             *nerrors = 1;
+        free(p.c);
+        ini_free(p.ini);
         errno = ENOMEM;
         return NULL;
     }
     if (strlen(path) < sizeof(p.c->path))
         strcpy(p.c->path, path);
     /* Defaults of every single section hold even when it is absent. */
-    apply_defaults(gateway_keys, GK_COUNT, p.c);
-    apply_defaults(mqtt_keys, MK_COUNT, p.c);
-    apply_defaults(influx_keys, IK_COUNT, p.c);
+    ini_apply_defaults(gateway_keys, GK_COUNT, p.c);
+    ini_apply_defaults(mqttcfg_keys, MQTTCFG_NKEYS, &p.c->mqtt);
+    ini_apply_defaults(influxcfg_keys, INFLUXCFG_NKEYS, &p.c->influx);
 
-    p.fp = fopen(path, "r");
-    if (p.fp == NULL) {
-        err = errno;
-        problem(&p, 0, NULL, NULL, "cannot open: %s", strerror(errno));
+    if (ini_read(p.ini) == -1 && !ini_oom(p.ini)) {
+        err = errno; /* the file cannot be opened: nothing to validate */
     } else {
-        int rc = ini_parse_stream(read_line, &p, on_key, &p);
-        if (rc == -2)
-            p.probs.oom = true;
-        else if (rc > 0 && !problem_at(&p, rc)) /* inih saw something we did not */
-            problem(&p, rc, NULL, NULL, "syntax error");
-        if (!p.eof && !p.probs.oom)
-            problem(&p, p.lineno, NULL, NULL, "parsing stopped early");
-        fclose(p.fp);
         validate(&p, models_dir_default);
         record_file_lines(&p);
-        if (fatal_problems(&p, flags) == 0 && !p.probs.oom && assemble(&p) == -1)
-            p.probs.oom = true;
+        if (ini_fatal(p.ini, lenient) == 0 && !ini_oom(p.ini) && assemble(&p) == -1)
+            oom = true;
     }
-
-    if (p.probs.oom) {
-        problem(&p, 0, NULL, NULL, "out of memory");
-        p.probs.oom = true; /* even if that problem itself could not be stored */
+    oom = oom || ini_oom(p.ini);
+    if (ini_fatal(p.ini, lenient) == 0 && !oom && ini_count(p.ini) > 0 && keep_warnings(&p) == -1)
+        oom = true;
+    if (oom) {
+        ini_error(p.ini, 0, NULL, NULL, "out of memory");
         err = ENOMEM;
     }
-    if (p.probs.n > 1)
-        qsort(p.probs.v, (size_t)p.probs.n, sizeof(*p.probs.v), problem_cmp);
-    if (fatal_problems(&p, flags) == 0 && !p.probs.oom && p.probs.n > 0 &&
-        keep_uplink_problems(&p) == -1) {
-        problem(&p, 0, NULL, NULL, "out of memory");
-        p.probs.oom = true;
-        err = ENOMEM;
-    }
-    nprob = fatal_problems(&p, flags) > 0 || p.probs.oom ? p.probs.n : 0;
-    for (int i = 0; errs != NULL && i < nprob; i++)
-        fprintf(errs, "%s\n", p.probs.v[i].text);
-    if (nprob == 0 && p.probs.oom) {
+    if (ini_fatal(p.ini, lenient) > 0 || oom)
+        nprob = errs != NULL ? ini_print(p.ini, errs) : ini_count(p.ini);
+    if (nprob == 0 && oom) { /* even that problem could not be stored */
         if (errs != NULL)
             fprintf(errs, "%s: out of memory\n", path);
         nprob = 1;

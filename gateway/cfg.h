@@ -1,8 +1,9 @@
 /*
- * cfg: the gateway configuration (docs/design.md section 6), parsed from INI with
- * inih, mapped through key tables into an immutable struct.  Every problem is
- * reported as `FILE:LINE: [section] key: reason`, all of them, not just the
- * first.  Main thread only.
+ * cfg: the gateway configuration (docs/design.md section 6), read through the
+ * configuration front-end (lib/ini.h), mapped through key tables into an
+ * immutable struct.  Every problem is reported as
+ * `FILE:LINE: [section] key: reason`, all of them, not just the first.  The
+ * value parsers are lib/parse.h.  Main thread only.
  */
 #ifndef GW_CFG_H
 #define GW_CFG_H
@@ -11,13 +12,15 @@
 #include <stdio.h>
 
 #include "alarm.h"
+#include "influxcfg.h"
 #include "kind.h"
 #include "mode.h"
 #include "model.h"
+#include "mqttcfg.h"
 
 #define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
 #define CFG_TEXT_MAX 256 /* UTF-8 display text, paths */
-#define CFG_URI_MAX 4
+#define CFG_URI_MAX MQTTCFG_URI_MAX
 
 enum bus_type { BUS_RTU, BUS_TCP };
 
@@ -72,26 +75,12 @@ struct cfg {
     char models_dir[CFG_TEXT_MAX]; /* directory the models came from */
     int telemetry_max_rows;        /* outbox cap on pending telemetry: rows (default 100000) */
     int telemetry_max_mb;          /* ... and payload MiB (default 64); alarms are never capped */
-    /* [mqtt] */
-    struct {
-        char uri[CFG_URI_MAX][CFG_TEXT_MAX];
-        int nuri;
-        char username[CFG_NAME_MAX];
-        char password_file[CFG_TEXT_MAX], ca_file[CFG_TEXT_MAX];
-        char cert_file[CFG_TEXT_MAX], key_file[CFG_TEXT_MAX];
-        char topic_prefix[CFG_NAME_MAX]; /* default "shelter" */
-        int keepalive_s;                 /* default 30 */
-        char error[512]; /* lenient load: the section's first problem; "" when usable */
-    } mqtt;
-    /* [influx]; enabled = section present */
-    struct {
-        int enabled;
-        char url[CFG_TEXT_MAX], database[CFG_NAME_MAX];
-        char org[CFG_NAME_MAX], bucket[CFG_NAME_MAX], token_file[CFG_TEXT_MAX];
-        char error[512]; /* lenient load: the section's first problem; "" when usable */
-    } influx;
-    /* Lenient load: the [mqtt] and [influx] problems, one "FILE:LINE: ..."
-     * line each ("\n"-terminated), or NULL when there were none. */
+    struct mqttcfg mqtt;           /* [mqtt] (lib/mqttcfg.h) */
+    struct influxcfg influx;       /* [influx]; enabled = section present (lib/influxcfg.h) */
+    /* What needs fixing but did not fail the load, one "FILE:LINE: ..."
+     * line each ("\n"-terminated), or NULL when there was nothing: the
+     * [mqtt] and [influx] problems of a lenient load, and warnings (a
+     * comment that is not UTF-8). */
     char *warnings;
     /* Lines of the keys that name files (0: not set, default used). */
     struct {
@@ -121,14 +110,5 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
 struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,
                            FILE *errs, int *nerrors);
 void cfg_free(struct cfg *c);
-
-/* Strict parsers shared by the config and the command tools (chrony style):
- * the whole string must be consumed, the value must lie in [min, max].
- * Durations need a unit: ms, s, min, h (e.g. "500ms", "2s", "10min").
- * Return 0, or -1 with a reason in err. */
-int parse_int(const char *s, long min, long max, long *out, char *err, size_t errlen);
-int parse_double(const char *s, double min, double max, double *out, char *err, size_t errlen);
-int parse_duration_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out, char *err,
-                      size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "cfg.h"
+#include "parse.h"
 #include "textbuf.h"
 
 #define MEMBERS_MAX 64 /* members of a command's object scanned for escaped NULs */

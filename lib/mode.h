@@ -6,15 +6,10 @@
 #ifndef GW_MODE_H
 #define GW_MODE_H
 
+#include "parse.h" /* struct name_value: the form of the config's enum keys */
+
 enum gw_mode { MODE_PEACETIME, MODE_FLOOD_SEASON, MODE_PROTECTIVE };
 enum gw_lang { LANG_ZH, LANG_EN };
-
-/* A name and its enum value; a table of them ends with {NULL, 0}.  The form
- * of gateway/cfg.c's enum keys.  TODO(B3): moves to lib/ with the key tables. */
-struct name_value {
-    const char *name;
-    int value;
-};
 
 /* Every mode and every language with its name, in enum order. */
 extern const struct name_value mode_names[];

@@ -35,16 +35,19 @@ int tb_finish(struct textbuf *b)
     return b->n > (size_t)INT_MAX ? -1 : (int)b->n;
 }
 
-/* Length of the printable UTF-8 character at s, or 0 when s does not start
- * one (a control character, a stray or overlong byte sequence). */
-static size_t printable_char(const unsigned char *s)
+/* Length of the well-formed UTF-8 character at s (at most avail bytes:
+ * shortest form, no surrogate, at most U+10FFFF) and its code point, or 0
+ * when s does not start one. */
+static size_t utf8_char(const unsigned char *s, size_t avail, uint32_t *cp_out)
 {
     unsigned char c = s[0];
     size_t n;
     uint32_t cp, min;
 
-    if (c < 0x80)
-        return c >= 0x20 && c != 0x7F ? 1 : 0;
+    if (c < 0x80) {
+        *cp_out = c;
+        return 1;
+    }
     if (c >= 0xC2 && c <= 0xDF)
         n = 2, cp = c & 0x1Fu, min = 0x80;
     else if (c >= 0xE0 && c <= 0xEF)
@@ -53,14 +56,43 @@ static size_t printable_char(const unsigned char *s)
         n = 4, cp = c & 0x07u, min = 0x10000;
     else
         return 0;
+    if (n > avail)
+        return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
+        if ((s[i] & 0xC0) != 0x80) /* also stops at a NUL */
             return 0;
         cp = cp << 6 | (s[i] & 0x3Fu);
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    *cp_out = cp;
+    return n;
+}
+
+/* Length of the printable UTF-8 character at s, or 0 when s does not start
+ * one (a control character, a stray or overlong byte sequence). */
+static size_t printable_char(const unsigned char *s)
+{
+    uint32_t cp;
+    size_t n = utf8_char(s, 4, &cp);
+
+    if (n == 0 || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
         return 0;
     return n;
+}
+
+bool tb_is_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    while (len > 0) {
+        size_t n = utf8_char(p, len, &cp);
+        if (n == 0)
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
 }
 
 bool tb_is_printable(const char *s)

@@ -30,6 +30,10 @@ int tb_finish(struct textbuf *b);
  * ESC and CSI drive terminals, and whose newline forges log lines). */
 bool tb_is_printable(const char *s);
 
+/* True when the len bytes at s are well-formed UTF-8 (control characters
+ * and NUL allowed): what a configuration line must be. */
+bool tb_is_utf8(const char *s, size_t len);
+
 /* Make s printable in place: every byte that does not start a printable
  * UTF-8 character becomes '?'.  The length is unchanged.  Returns s. */
 char *tb_make_printable(char *s);

@@ -2,16 +2,14 @@
  * model: device register maps loaded from `NAME.model` files (INI), and the
  * pure decoder that turns registers into numbers with them.
  *
- * Design choice: inih only tokenizes.  It is fed through a reader callback
- * that hands it exactly one physical line per call, so our own counter is the
- * file's line number (Debian's libinih is built without line numbers in the
- * handler).  The reader also classifies each line (section header, comment,
- * key line) so that section headers, malformed lines and lines that inih
- * would silently treat as continuations are reported at their own line.
- * Every key is checked against a table as it arrives; checks that need the
- * whole file (address inside the read span, type against function, what the
- * kinds need) run at the end, at the line of the key concerned.  All errors
- * of all files are collected, none stops the load early.
+ * Design choice: a model file is read by the project's one configuration
+ * front-end (lib/ini.h), so it follows the same line rules as gateway.conf
+ * (indentation, comments, UTF-8, line length) and reports the same way,
+ * FILE:LINE: [section] key: reason.  Here are only the key tables of [model]
+ * and [point NAME], their parsers, and the checks that need the whole file
+ * (address inside the read span, type against function, what the kinds
+ * need), reported at the line of the key concerned.  All problems of all
+ * files are collected, none stops the load early.
  *
  * Owns: the loaded models (one array per set), freed by model_set_free().
  */
@@ -20,7 +18,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <ini.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,33 +27,25 @@
 #include <sys/stat.h>
 
 #include "gwerr.h"
+#include "ini.h"
 #include "kind.h"
 
 #define MODEL_SUFFIX ".model"
 #define WHY_MAX 160
+#define LIST_MAX 512 /* a list value (kinds, units, enum) copied to be cut up */
 
 struct model_set {
     struct model *models; /* sorted by name */
     int count;
 };
 
-/* ---- error collection ------------------------------------------------- */
+/* ---- the error text: every problem of every file ------------------------ */
 
-struct err_entry {
-    int line;
-    int seq; /* keeps the order of errors on one line */
-    char *text;
-};
-
-/* Errors of one file are held back and written sorted by line, so checks
- * that run at the end of a file still read in file order. */
-struct errs { /* newline-separated "FILE:LINE: reason" list */
+struct errs { /* newline-separated "FILE:LINE: reason" lines, cut to len */
     char *buf;
     size_t len;
     size_t used;
-    int count;
-    struct err_entry *held;
-    size_t nheld, cap;
+    int count; /* problems that fail the load */
 };
 
 static void errs_write(struct errs *e, const char *text)
@@ -69,10 +59,11 @@ static void errs_write(struct errs *e, const char *text)
     e->used = (size_t)n >= e->len - e->used ? e->len - 1 : e->used + (size_t)n;
 }
 
-static void errs_add(struct errs *e, const char *path, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* A problem of a directory or of a whole file: "PATH: reason". */
+static void errs_add(struct errs *e, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void errs_add(struct errs *e, const char *path, int line, const char *fmt, ...)
+static void errs_add(struct errs *e, const char *path, const char *fmt, ...)
 {
     char msg[512], text[1024];
     va_list ap;
@@ -80,88 +71,12 @@ static void errs_add(struct errs *e, const char *path, int line, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (line > 0)
-        snprintf(text, sizeof text, "%s:%d: %s", path, line, msg);
-    else
-        snprintf(text, sizeof text, "%s: %s", path, msg);
+    snprintf(text, sizeof text, "%s: %s", path, msg);
+    errs_write(e, text);
     e->count++;
-    if (e->nheld == e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 16;
-        struct err_entry *grown = realloc(e->held, cap * sizeof *grown);
-        if (grown == NULL) {
-            errs_write(e, text); /* unsorted beats lost */
-            return;
-        }
-        e->held = grown;
-        e->cap = cap;
-    }
-    char *copy = strdup(text);
-    if (copy == NULL) {
-        errs_write(e, text);
-        return;
-    }
-    e->held[e->nheld] = (struct err_entry){line, (int)e->nheld, copy};
-    e->nheld++;
 }
 
-static int cmp_err(const void *a, const void *b)
-{
-    const struct err_entry *x = a, *y = b;
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void errs_flush(struct errs *e)
-{
-    if (e->nheld == 0)
-        return; /* qsort(NULL, 0) is undefined */
-    qsort(e->held, e->nheld, sizeof *e->held, cmp_err);
-    for (size_t i = 0; i < e->nheld; i++) {
-        errs_write(e, e->held[i].text);
-        free(e->held[i].text);
-    }
-    e->nheld = 0;
-}
-
-static void errs_free(struct errs *e)
-{
-    errs_flush(e);
-    free(e->held);
-}
-
-/* ---- strict value parsers (whole string, ranges) ------------------------ */
-
-/* Unsigned integer, decimal or 0x-hex; no sign, no spaces.  Leading zeros
- * are decimal, never octal: register maps are written from data sheets. */
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
-
-    if (!isdigit((unsigned char)s[0]) || (base == 16 && !isxdigit((unsigned char)s[2])))
-        return -1;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, base);
-    if (errno != 0 || *end != '\0' || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_real(const char *s, double *out)
-{
-    char *end;
-
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return -1;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || *end != '\0' || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
+/* ---- names ---------------------------------------------------------------- */
 
 /* Names of points, enum states and models: [a-z0-9_] (models also '-', '.'),
  * starting with a letter or digit, so they are safe in topics and fields. */
@@ -265,203 +180,157 @@ enum point_key {
     PK_NKEYS
 };
 
-enum section { SEC_NONE, SEC_MODEL, SEC_POINT, SEC_SKIP };
-
-struct load { /* loading one file */
-    const char *path;
+struct load {                /* loading one file */
     const char *expect_name; /* the file's basename */
-    FILE *fp;
-    char *line; /* getline buffer */
-    size_t linecap;
-    int lineno;           /* physical line last handed to inih */
-    int pending_key_line; /* key line inih has not yet passed to the handler */
-    int handler_called;
-    enum section section;
+    struct ini *ini;
     struct model *m;
-    int model_line;        /* line of [model], 0 when absent */
-    int mk_line[MK_NKEYS]; /* line each key was set on, 0 = unset */
+    int model_line; /* line of [model], 0 when absent */
+    struct ini_keyset model_ks;
     int point_line[MODEL_POINTS_MAX];
-    int pk_line[MODEL_POINTS_MAX][PK_NKEYS];
-    int has_function;
-    struct errs *errs;
-    int errors_before; /* errs->count when this file began */
+    struct ini_keyset point_ks[MODEL_POINTS_MAX];
 };
 
-typedef int (*set_fn)(struct load *ld, char *value, char *why);
-
-static struct model_point *cur_point(struct load *ld)
+/* An unsigned number, decimal or 0x hex (register maps are written from
+ * data sheets; leading zeros are decimal): 0, or -1. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
-    return &ld->m->points[ld->m->npoints - 1];
+    char why[WHY_MAX];
+    long v;
+
+    if (!isdigit((unsigned char)s[0]) || parse_int_hex(s, 0, (long)max, &v, why, sizeof why) < 0)
+        return -1;
+    *out = (unsigned long)v;
+    return 0;
 }
 
-static int set_count(struct load *ld, char *value, char *why)
+static int parse_real(const char *s, double *out)
+{
+    char why[WHY_MAX];
+    return parse_double(s, -DBL_MAX, DBL_MAX, out, why, sizeof why);
+}
+
+/* Key parsers (lib/ini.h): the field is the key's, in struct model for
+ * [model] and in struct model_point for [point NAME]; the list keys get the
+ * whole point (offset 0). */
+
+/* A count 1..k->max (a read's registers or bits, a point's inputs). */
+static int p_count(const struct ini_key *k, const char *value, void *field, char *why,
+                   size_t whylen)
 {
     unsigned long v;
-    if (parse_uint(value, 2000, &v) < 0 || v == 0) {
-        snprintf(why, WHY_MAX, "'%s' is not a number of 1..2000", value);
+    if (parse_uint(value, (unsigned long)k->max, &v) < 0 || v == 0) {
+        snprintf(why, whylen, "'%s' is not a number of 1..%lu", value, (unsigned long)k->max);
         return -1;
     }
-    ld->m->count = (uint16_t)v;
+    *(uint16_t *)field = (uint16_t)v;
     return 0;
 }
 
-static int set_description(struct load *ld, char *value, char *why)
+static int p_function(const struct ini_key *k, const char *value, void *field, char *why,
+                      size_t whylen)
 {
-    if (strlen(value) >= sizeof ld->m->description) {
-        snprintf(why, WHY_MAX, "longer than %zu bytes", sizeof ld->m->description - 1);
-        return -1;
-    }
-    strcpy(ld->m->description, value);
-    return 0;
-}
-
-static int set_function(struct load *ld, char *value, char *why)
-{
+    (void)k;
     for (size_t i = 0; i < NFN; i++)
         if (strcmp(value, fn_table[i].number) == 0 || strcmp(value, fn_table[i].word) == 0) {
-            ld->m->function = fn_table[i].fn;
-            ld->has_function = 1;
+            *(enum mb_fn *)field = fn_table[i].fn;
             return 0;
         }
-    snprintf(why, WHY_MAX, "'%s' is not 1, 2, 3, 4, coils, discrete, holding or input", value);
+    snprintf(why, whylen, "'%s' is not 1, 2, 3, 4, coils, discrete, holding or input", value);
     return -1;
 }
 
-static int set_kinds(struct load *ld, char *value, char *why)
+static int p_kinds(const struct ini_key *k, const char *value, void *field, char *why,
+                   size_t whylen)
 {
     unsigned kinds = 0;
-    char *save = NULL;
+    char copy[LIST_MAX], *save = NULL;
+    (void)k;
 
-    for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        enum kind k;
+    snprintf(copy, sizeof copy, "%s", value); /* cut up in place */
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        enum kind kd;
         tok = trim(tok);
-        if (kind_from_name(tok, &k) < 0) {
-            snprintf(why, WHY_MAX, "unknown kind '%s'", tok);
+        if (kind_from_name(tok, &kd) < 0) {
+            snprintf(why, whylen, "unknown kind '%s'", tok);
             return -1;
         }
-        if (kinds & (1u << k)) {
-            snprintf(why, WHY_MAX, "kind '%s' listed twice", tok);
+        if (kinds & (1u << kd)) {
+            snprintf(why, whylen, "kind '%s' listed twice", tok);
             return -1;
         }
-        kinds |= 1u << k;
+        kinds |= 1u << kd;
     }
     if (kinds == 0) {
-        snprintf(why, WHY_MAX, "no kind given");
+        snprintf(why, whylen, "no kind given");
         return -1;
     }
-    ld->m->kinds = kinds;
+    *(unsigned *)field = kinds;
     return 0;
 }
 
-static int set_name(struct load *ld, char *value, char *why)
-{
-    if (strcmp(value, ld->expect_name) != 0) {
-        snprintf(why, WHY_MAX, "'%s' differs from the file name '%s'", value, ld->expect_name);
-        return -1;
-    }
-    /* The name itself was checked with the file name. */
-    strcpy(ld->m->name, value);
-    return 0;
-}
-
-static int set_start(struct load *ld, char *value, char *why)
+/* An address 0..0xFFFF, into a uint16_t or an int field. */
+static int p_address(const struct ini_key *k, const char *value, void *field, char *why,
+                     size_t whylen)
 {
     unsigned long v;
     if (parse_uint(value, 0xFFFF, &v) < 0) {
-        snprintf(why, WHY_MAX, "'%s' is not an address 0..0xFFFF", value);
+        snprintf(why, whylen, "'%s' is not an address 0..0xFFFF", value);
         return -1;
     }
-    ld->m->start = (uint16_t)v;
+    if (k->size == sizeof(uint16_t))
+        *(uint16_t *)field = (uint16_t)v;
+    else
+        *(int *)field = (int)v;
     return 0;
-}
-
-static int parse_address(const char *value, int *out, char *why)
-{
-    unsigned long v;
-    if (parse_uint(value, 0xFFFF, &v) < 0) {
-        snprintf(why, WHY_MAX, "'%s' is not an address 0..0xFFFF", value);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int set_address(struct load *ld, char *value, char *why)
-{
-    int a;
-    if (parse_address(value, &a, why) < 0)
-        return -1;
-    cur_point(ld)->address = (uint16_t)a;
-    return 0;
-}
-
-static int set_bits(struct load *ld, char *value, char *why)
-{
-    unsigned long v;
-    if (parse_uint(value, POINT_BITS_MAX, &v) < 0 || v == 0) {
-        snprintf(why, WHY_MAX, "'%s' is not a number of 1..%d", value, POINT_BITS_MAX);
-        return -1;
-    }
-    cur_point(ld)->bits = (uint16_t)v;
-    return 0;
-}
-
-static int set_decimals_register(struct load *ld, char *value, char *why)
-{
-    return parse_address(value, &cur_point(ld)->decimals_address, why);
-}
-
-static int set_unit_register(struct load *ld, char *value, char *why)
-{
-    return parse_address(value, &cur_point(ld)->unit_address, why);
 }
 
 /* "a:b, c:d" lists; calls item() with each trimmed pair. */
-static int parse_pairs(struct load *ld, char *value, char *why,
-                       int (*item)(struct load *ld, char *key, char *val, char *why))
+static int parse_pairs(struct model_point *p, const char *value, char *why, size_t whylen,
+                       int (*item)(struct model_point *p, char *key, char *val, char *why,
+                                   size_t whylen))
 {
-    char *save = NULL;
+    char copy[LIST_MAX], *save = NULL;
     int n = 0;
 
-    for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    snprintf(copy, sizeof copy, "%s", value); /* cut up in place */
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         if (colon == NULL) {
-            snprintf(why, WHY_MAX, "'%s' is not CODE:VALUE", trim(tok));
+            snprintf(why, whylen, "'%s' is not CODE:VALUE", trim(tok));
             return -1;
         }
         *colon = '\0';
-        if (item(ld, trim(tok), trim(colon + 1), why) < 0)
+        if (item(p, trim(tok), trim(colon + 1), why, whylen) < 0)
             return -1;
         n++;
     }
     if (n == 0) {
-        snprintf(why, WHY_MAX, "empty list");
+        snprintf(why, whylen, "empty list");
         return -1;
     }
     return 0;
 }
 
-static int unit_item(struct load *ld, char *key, char *val, char *why)
+static int unit_item(struct model_point *p, char *key, char *val, char *why, size_t whylen)
 {
-    struct model_point *p = cur_point(ld);
     unsigned long code;
     double factor;
 
     if (parse_uint(key, 0xFFFF, &code) < 0) {
-        snprintf(why, WHY_MAX, "unit code '%s' is not 0..0xFFFF", key);
+        snprintf(why, whylen, "unit code '%s' is not 0..0xFFFF", key);
         return -1;
     }
     if (parse_real(val, &factor) < 0 || factor <= 0) {
-        snprintf(why, WHY_MAX, "factor '%s' is not a positive number", val);
+        snprintf(why, whylen, "factor '%s' is not a positive number", val);
         return -1;
     }
     for (int i = 0; i < p->nunits; i++)
         if (p->units[i].code == code) {
-            snprintf(why, WHY_MAX, "unit code 0x%lX listed twice", code);
+            snprintf(why, whylen, "unit code 0x%lX listed twice", code);
             return -1;
         }
     if (p->nunits == MODEL_UNITS_MAX) {
-        snprintf(why, WHY_MAX, "more than %d unit codes", MODEL_UNITS_MAX);
+        snprintf(why, whylen, "more than %d unit codes", MODEL_UNITS_MAX);
         return -1;
     }
     p->units[p->nunits].code = (uint16_t)code;
@@ -470,27 +339,26 @@ static int unit_item(struct load *ld, char *key, char *val, char *why)
     return 0;
 }
 
-static int enum_item(struct load *ld, char *key, char *val, char *why)
+static int enum_item(struct model_point *p, char *key, char *val, char *why, size_t whylen)
 {
-    struct model_point *p = cur_point(ld);
     unsigned long raw;
 
     if (parse_uint(key, 0xFFFF, &raw) < 0) {
-        snprintf(why, WHY_MAX, "enum value '%s' is not 0..0xFFFF", key);
+        snprintf(why, whylen, "enum value '%s' is not 0..0xFFFF", key);
         return -1;
     }
     if (!valid_name(val, sizeof p->enums[0].name, NULL)) {
-        snprintf(why, WHY_MAX, "state name '%s' is not [a-z0-9_], 1..%zu characters", val,
+        snprintf(why, whylen, "state name '%s' is not [a-z0-9_], 1..%zu characters", val,
                  sizeof p->enums[0].name - 1);
         return -1;
     }
     for (int i = 0; i < p->nenums; i++)
         if (p->enums[i].raw == raw) {
-            snprintf(why, WHY_MAX, "enum value %lu listed twice", raw);
+            snprintf(why, whylen, "enum value %lu listed twice", raw);
             return -1;
         }
     if (p->nenums == MODEL_ENUM_MAX) {
-        snprintf(why, WHY_MAX, "more than %d enum values", MODEL_ENUM_MAX);
+        snprintf(why, whylen, "more than %d enum values", MODEL_ENUM_MAX);
         return -1;
     }
     p->enums[p->nenums].raw = (uint16_t)raw;
@@ -499,322 +367,195 @@ static int enum_item(struct load *ld, char *key, char *val, char *why)
     return 0;
 }
 
-static int set_units(struct load *ld, char *value, char *why)
+static int p_units(const struct ini_key *k, const char *value, void *field, char *why,
+                   size_t whylen)
 {
-    return parse_pairs(ld, value, why, unit_item);
+    (void)k;
+    return parse_pairs(field, value, why, whylen, unit_item);
 }
 
-static int set_enum(struct load *ld, char *value, char *why)
+static int p_enum(const struct ini_key *k, const char *value, void *field, char *why, size_t whylen)
 {
-    return parse_pairs(ld, value, why, enum_item);
+    (void)k;
+    return parse_pairs(field, value, why, whylen, enum_item);
 }
 
-static int set_over_range(struct load *ld, char *value, char *why)
+static int p_over_range(const struct ini_key *k, const char *value, void *field, char *why,
+                        size_t whylen)
 {
+    struct model_point *p = field;
     unsigned long v;
+    (void)k;
     if (parse_uint(value, 0xFFFFFFFFul, &v) < 0) {
-        snprintf(why, WHY_MAX, "'%s' is not a raw value 0..0xFFFFFFFF", value);
+        snprintf(why, whylen, "'%s' is not a raw value 0..0xFFFFFFFF", value);
         return -1;
     }
-    cur_point(ld)->has_over_range = 1;
-    cur_point(ld)->over_range = (uint32_t)v;
+    p->has_over_range = 1;
+    p->over_range = (uint32_t)v;
     return 0;
 }
 
-static int set_scale(struct load *ld, char *value, char *why)
+static int p_scale(const struct ini_key *k, const char *value, void *field, char *why,
+                   size_t whylen)
 {
     double v;
+    (void)k;
     if (parse_real(value, &v) < 0 || v == 0) {
-        snprintf(why, WHY_MAX, "'%s' is not a non-zero number", value);
+        snprintf(why, whylen, "'%s' is not a non-zero number", value);
         return -1;
     }
-    cur_point(ld)->scale = v;
+    *(double *)field = v;
     return 0;
 }
 
-static int set_type(struct load *ld, char *value, char *why)
+static int p_type(const struct ini_key *k, const char *value, void *field, char *why, size_t whylen)
 {
+    (void)k;
     for (size_t i = 0; i < NTYPES; i++)
         if (strcmp(value, type_table[i].name) == 0) {
-            cur_point(ld)->type = type_table[i].type;
+            *(enum point_type *)field = type_table[i].type;
             return 0;
         }
-    snprintf(why, WHY_MAX, "'%s' is not uint16, int16, uint32, int32, float32 or bits", value);
+    snprintf(why, whylen, "'%s' is not uint16, int16, uint32, int32, float32 or bits", value);
     return -1;
 }
 
-static int set_word_order(struct load *ld, char *value, char *why)
+static int p_word_order(const struct ini_key *k, const char *value, void *field, char *why,
+                        size_t whylen)
 {
+    (void)k;
     if (strcmp(value, "big") == 0)
-        cur_point(ld)->word_swap = 0;
+        *(int *)field = 0;
     else if (strcmp(value, "little") == 0)
-        cur_point(ld)->word_swap = 1;
+        *(int *)field = 1;
     else {
-        snprintf(why, WHY_MAX, "'%s' is not big or little", value);
+        snprintf(why, whylen, "'%s' is not big or little", value);
         return -1;
     }
     return 0;
 }
 
 /* Alphabetical, indexed by enum model_key / enum point_key. */
-static const struct {
-    const char *name;
-    set_fn set;
-} model_keys[MK_NKEYS] = {
-    [MK_COUNT] = {"count", set_count},
-    [MK_DESCRIPTION] = {"description", set_description},
-    [MK_FUNCTION] = {"function", set_function},
-    [MK_KINDS] = {"kinds", set_kinds},
-    [MK_NAME] = {"name", set_name},
-    [MK_START] = {"start", set_start},
+#define MFIELD(member) INI_FIELD(struct model, member)
+#define PFIELD(member) INI_FIELD(struct model_point, member)
+#define WHOLE_POINT .offset = 0, .size = sizeof(struct model_point)
+static const struct ini_key model_keys[MK_NKEYS] = {
+    [MK_COUNT] = {"count", p_count, MFIELD(count), .max = 2000, .flags = INI_REQUIRED},
+    [MK_DESCRIPTION] = {"description", ini_text, MFIELD(description)},
+    [MK_FUNCTION] = {"function", p_function, MFIELD(function), .flags = INI_REQUIRED},
+    [MK_KINDS] = {"kinds", p_kinds, MFIELD(kinds), .flags = INI_REQUIRED},
+    [MK_NAME] = {"name", ini_text, MFIELD(name), .flags = INI_REQUIRED},
+    [MK_START] = {"start", p_address, MFIELD(start), .flags = INI_REQUIRED},
 };
 
-static const struct {
-    const char *name;
-    set_fn set;
-} point_keys[PK_NKEYS] = {
-    [PK_ADDRESS] = {"address", set_address},
-    [PK_BITS] = {"bits", set_bits},
-    [PK_DECIMALS_REGISTER] = {"decimals_register", set_decimals_register},
-    [PK_ENUM] = {"enum", set_enum},
-    [PK_OVER_RANGE] = {"over_range", set_over_range},
-    [PK_SCALE] = {"scale", set_scale},
-    [PK_TYPE] = {"type", set_type},
-    [PK_UNIT_REGISTER] = {"unit_register", set_unit_register},
-    [PK_UNITS] = {"units", set_units},
-    [PK_WORD_ORDER] = {"word_order", set_word_order},
+static const struct ini_key point_keys[PK_NKEYS] = {
+    [PK_ADDRESS] = {"address", p_address, PFIELD(address), .flags = INI_REQUIRED},
+    [PK_BITS] = {"bits", p_count, PFIELD(bits), .max = POINT_BITS_MAX},
+    [PK_DECIMALS_REGISTER] = {"decimals_register", p_address, PFIELD(decimals_address)},
+    [PK_ENUM] = {"enum", p_enum, WHOLE_POINT},
+    [PK_OVER_RANGE] = {"over_range", p_over_range, WHOLE_POINT},
+    [PK_SCALE] = {"scale", p_scale, PFIELD(scale)},
+    [PK_TYPE] = {"type", p_type, PFIELD(type), .flags = INI_REQUIRED},
+    [PK_UNIT_REGISTER] = {"unit_register", p_address, PFIELD(unit_address)},
+    [PK_UNITS] = {"units", p_units, WHOLE_POINT},
+    [PK_WORD_ORDER] = {"word_order", p_word_order, PFIELD(word_swap)},
 };
 
-static void open_section(struct load *ld, char *header)
+_Static_assert(sizeof(enum mb_fn) == sizeof(int) && sizeof(enum point_type) == sizeof(int),
+               "enum fields are written as int-sized enums");
+
+static void *open_model(void *user, const char *name, int line, struct ini_keyset **ks, char *why,
+                        size_t whylen)
 {
-    char *words[3] = {NULL, NULL, NULL};
-    int n = 0;
-    char *save = NULL;
+    struct load *ld = user;
+    (void)name, (void)why, (void)whylen;
+    ld->model_line = line;
+    *ks = &ld->model_ks;
+    return ld->m;
+}
 
-    for (char *tok = strtok_r(header, " \t", &save); tok && n < 3;
-         tok = strtok_r(NULL, " \t", &save))
-        words[n++] = tok;
-
-    ld->section = SEC_SKIP; /* keys of a bad section are not reported again */
-    if (n == 1 && strcmp(words[0], "model") == 0) {
-        if (ld->model_line) {
-            errs_add(ld->errs, ld->path, ld->lineno,
-                     "[model]: duplicate section (first on line %d)", ld->model_line);
-            return;
-        }
-        ld->model_line = ld->lineno;
-        ld->section = SEC_MODEL;
-        return;
-    }
-    if (n == 0 || strcmp(words[0], "point") != 0) {
-        errs_add(ld->errs, ld->path, ld->lineno,
-                 "[%s]: unknown section (expected [model] or "
-                 "[point NAME])",
-                 n ? words[0] : "");
-        return;
-    }
-    if (n != 2) {
-        errs_add(ld->errs, ld->path, ld->lineno, "[point]: expected exactly one point name");
-        return;
-    }
-    const char *name = words[1];
-    if (!valid_name(name, sizeof ld->m->points[0].name, NULL)) {
-        errs_add(ld->errs, ld->path, ld->lineno,
-                 "[point %s]: point name is not [a-z0-9_], 1..%zu characters", name,
-                 sizeof ld->m->points[0].name - 1);
-        return;
-    }
-    for (int i = 0; i < ld->m->npoints; i++)
-        if (strcmp(ld->m->points[i].name, name) == 0) {
-            errs_add(ld->errs, ld->path, ld->lineno,
-                     "[point %s]: duplicate point (first on line %d)", name, ld->point_line[i]);
-            return;
-        }
+static void *open_point(void *user, const char *name, int line, struct ini_keyset **ks, char *why,
+                        size_t whylen)
+{
+    struct load *ld = user;
     if (ld->m->npoints == MODEL_POINTS_MAX) {
-        errs_add(ld->errs, ld->path, ld->lineno, "[point %s]: more than %d points", name,
-                 MODEL_POINTS_MAX);
-        return;
+        snprintf(why, whylen, "more than %d points", MODEL_POINTS_MAX);
+        return NULL;
     }
     struct model_point *p = &ld->m->points[ld->m->npoints];
     memset(p, 0, sizeof *p);
-    strcpy(p->name, name);
+    strcpy(p->name, name); /* point_name_ok() checked its length */
     p->type = PT_UINT16;
     p->scale = 1.0;
     p->decimals_address = -1;
     p->unit_address = -1;
-    ld->point_line[ld->m->npoints] = ld->lineno;
-    memset(ld->pk_line[ld->m->npoints], 0, sizeof ld->pk_line[0]);
+    ld->point_line[ld->m->npoints] = line;
+    *ks = &ld->point_ks[ld->m->npoints];
     ld->m->npoints++;
-    ld->section = SEC_POINT;
+    return p;
 }
 
-/* Section name for messages: "model" or "point NAME". */
-static const char *section_label(struct load *ld, char *buf, size_t len)
+static int point_name_ok(const char *name, char *why, size_t whylen)
 {
-    if (ld->section == SEC_MODEL)
-        return "model";
-    snprintf(buf, len, "point %s", cur_point(ld)->name);
-    return buf;
+    if (!valid_name(name, sizeof(((struct model_point *)0)->name), NULL)) {
+        snprintf(why, whylen, "point name is not [a-z0-9_], 1..%zu characters",
+                 sizeof(((struct model_point *)0)->name) - 1);
+        return -1;
+    }
+    return 0;
 }
 
-static int on_key(void *user, const char *section, const char *name, const char *value)
-{
-    struct load *ld = user;
-    char why[WHY_MAX], buf[32], copy[512];
-    (void)section; /* tracked by the reader, which also sees empty sections */
-
-    ld->handler_called = 1;
-    if (ld->section == SEC_SKIP)
-        return 1;
-    if (ld->section == SEC_NONE) {
-        errs_add(ld->errs, ld->path, ld->lineno, "%s: key outside any section", name);
-        return 1;
-    }
-    int is_model = ld->section == SEC_MODEL;
-    size_t nkeys = is_model ? MK_NKEYS : PK_NKEYS;
-    int *lines = is_model ? ld->mk_line : ld->pk_line[ld->m->npoints - 1];
-    const char *label = section_label(ld, buf, sizeof buf);
-    for (size_t i = 0; i < nkeys; i++) {
-        const char *kname = is_model ? model_keys[i].name : point_keys[i].name;
-        if (strcmp(name, kname) != 0)
-            continue;
-        if (lines[i]) {
-            errs_add(ld->errs, ld->path, ld->lineno, "[%s] %s: duplicate key (first on line %d)",
-                     label, name, lines[i]);
-            return 1;
-        }
-        lines[i] = ld->lineno;
-        snprintf(copy, sizeof copy, "%s", value); /* setters tokenize in place */
-        set_fn set = is_model ? model_keys[i].set : point_keys[i].set;
-        if (set(ld, copy, why) < 0)
-            errs_add(ld->errs, ld->path, ld->lineno, "[%s] %s: %s", label, name, why);
-        return 1;
-    }
-    errs_add(ld->errs, ld->path, ld->lineno, "[%s] %s: unknown key", label, name);
-    return 1;
-}
-
-/* inih's reader: one physical line per call.  Lines we reject are replaced
- * by an empty line so inih skips them and does not report them again. */
-static char *read_line(char *str, int num, void *stream)
-{
-    struct load *ld = stream;
-
-    if (ld->pending_key_line && !ld->handler_called)
-        errs_add(ld->errs, ld->path, ld->pending_key_line, "expected KEY = VALUE");
-    ld->pending_key_line = 0;
-    ld->handler_called = 0;
-
-    ssize_t n = getline(&ld->line, &ld->linecap, ld->fp);
-    if (n < 0)
-        return NULL;
-    ld->lineno++;
-    if (memchr(ld->line, '\0', (size_t)n) != NULL) {
-        errs_add(ld->errs, ld->path, ld->lineno, "NUL byte in line");
-        goto skip;
-    }
-    size_t content = (size_t)n;
-    while (content > 0 && (ld->line[content - 1] == '\n' || ld->line[content - 1] == '\r'))
-        content--;
-    if (content + 3 > (size_t)num) { /* inih needs room for "\r\n\0" */
-        errs_add(ld->errs, ld->path, ld->lineno, "line longer than %d characters", num - 3);
-        goto skip;
-    }
-
-    const char *s = ld->line;
-    if (ld->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-        s += 3;
-    const char *start = s;
-    while (*start == ' ' || *start == '\t')
-        start++;
-    if (*start == '\0' || *start == '\n' || *start == '\r' || *start == ';' || *start == '#')
-        goto pass; /* blank or comment */
-    if (start != s) {
-        /* inih would glue it to the previous key as a continuation. */
-        errs_add(ld->errs, ld->path, ld->lineno,
-                 "indented line (keys and sections start in "
-                 "column 1; continuation lines are not supported)");
-        goto skip;
-    }
-    if (*start == '[') {
-        char header[256];
-        const char *close = strchr(start, ']');
-        if (close == NULL) {
-            errs_add(ld->errs, ld->path, ld->lineno, "section header without ']'");
-            ld->section = SEC_SKIP;
-            goto skip;
-        }
-        snprintf(header, sizeof header, "%.*s", (int)(close - start - 1), start + 1);
-        open_section(ld, header);
-        goto pass;
-    }
-    ld->pending_key_line = ld->lineno;
-
-pass:
-    /* Only the content and one "\n": the line's own trailing CR/LF run can
-     * be longer than inih's buffer (the length check counted content only). */
-    memcpy(str, ld->line, content);
-    str[content] = '\n';
-    str[content + 1] = '\0';
-    return str;
-skip:
-    str[0] = '\n';
-    str[1] = '\0';
-    return str;
-}
+static const struct ini_section sections[] = {
+    {"model", model_keys, MK_NKEYS, INI_SECTION_REQ, open_model, NULL, NULL},
+    {"point", point_keys, PK_NKEYS, INI_NAMED, open_point, NULL, point_name_ok},
+};
 
 /* Whole-file checks, each reported at the line of the key concerned. */
 static void check_model(struct load *ld)
 {
     struct model *m = ld->m;
-    const char *path = ld->path;
+    const int *ml = ld->model_ks.line;
     int hdr = ld->model_line;
 
-    if (!hdr) {
-        errs_add(ld->errs, path, 1, "missing [model] section");
-        return;
-    }
-    for (int k = 0; k < MK_NKEYS; k++)
-        if (!ld->mk_line[k] && k != MK_DESCRIPTION)
-            errs_add(ld->errs, path, hdr, "[model] %s: missing", model_keys[k].name);
-    if (!ld->mk_line[MK_FUNCTION] || !ld->mk_line[MK_START] || !ld->mk_line[MK_COUNT] ||
-        !ld->has_function)
+    if (!hdr)
+        return; /* a required section: reported */
+    if (ini_key_ok(&ld->model_ks, MK_NAME) && strcmp(m->name, ld->expect_name) != 0)
+        ini_error(ld->ini, ml[MK_NAME], "model", "name", "'%s' differs from the file name '%s'",
+                  m->name, ld->expect_name);
+    if (!ini_key_ok(&ld->model_ks, MK_FUNCTION) || !ml[MK_START] || !ml[MK_COUNT])
         return; /* spans cannot be checked without them */
 
     int fi = fn_index(m->function);
     int bit_access = fn_table[fi].bit_access;
     if (m->count > fn_table[fi].max_count)
-        errs_add(ld->errs, path, ld->mk_line[MK_COUNT],
-                 "[model] count: %u exceeds the %s limit of %u %s per read", m->count,
-                 fn_table[fi].label, fn_table[fi].max_count, bit_access ? "bits" : "registers");
+        ini_error(ld->ini, ml[MK_COUNT], "model", "count",
+                  "%u exceeds the %s limit of %u %s per read", m->count, fn_table[fi].label,
+                  fn_table[fi].max_count, bit_access ? "bits" : "registers");
     if ((unsigned long)m->start + m->count > 0x10000ul)
-        errs_add(ld->errs, path, ld->mk_line[MK_COUNT],
-                 "[model] count: span 0x%04X + %u runs past address 0xFFFF", m->start, m->count);
+        ini_error(ld->ini, ml[MK_COUNT], "model", "count",
+                  "span 0x%04X + %u runs past address 0xFFFF", m->start, m->count);
     if (m->npoints == 0)
-        errs_add(ld->errs, path, hdr, "[model]: no [point NAME] section");
+        ini_error(ld->ini, hdr, "model", NULL, "no [point NAME] section");
 
     unsigned long lo = m->start, hi = (unsigned long)m->start + m->count; /* [lo, hi) */
     for (int i = 0; i < m->npoints; i++) {
         struct model_point *p = &m->points[i];
-        int *kl = ld->pk_line[i];
+        const int *kl = ld->point_ks[i].line;
         int pl = ld->point_line[i];
-        const char *pn = p->name;
+        char pn[32]; /* the label: "point NAME" */
 
-        if (!kl[PK_ADDRESS])
-            errs_add(ld->errs, path, pl, "[point %s] address: missing", pn);
-        if (!kl[PK_TYPE])
-            errs_add(ld->errs, path, pl, "[point %s] type: missing", pn);
+        snprintf(pn, sizeof pn, "point %s", p->name);
         if (!kl[PK_ADDRESS] || !kl[PK_TYPE])
-            continue;
+            continue; /* required: reported */
         int ti = type_index(p->type);
         int is_bits = p->type == PT_BITS;
         if (is_bits != bit_access) {
-            errs_add(ld->errs, path, kl[PK_TYPE], "[point %s] type: %s cannot be read with %s", pn,
-                     type_table[ti].name, fn_table[fi].label);
+            ini_error(ld->ini, kl[PK_TYPE], pn, "type", "%s cannot be read with %s",
+                      type_table[ti].name, fn_table[fi].label);
             continue;
         }
         if (is_bits && !kl[PK_BITS]) {
-            errs_add(ld->errs, path, pl, "[point %s] bits: missing (required for type bits)", pn);
+            ini_error(ld->ini, pl, pn, "bits", "missing (required for type bits)");
             continue;
         }
         /* Keys that only make sense for some types. */
@@ -849,22 +590,22 @@ static void check_model(struct load *ld)
             else if (applies[a].enum_forbids && kl[PK_ENUM])
                 why = "an enum point has no scale, decimals or units";
             if (why) {
-                errs_add(ld->errs, path, line, "[point %s] %s: %s", pn, kn, why);
+                ini_error(ld->ini, line, pn, kn, "%s", why);
                 bad = 1;
             }
         }
         if (kl[PK_UNIT_REGISTER] && !kl[PK_UNITS]) {
-            errs_add(ld->errs, path, kl[PK_UNIT_REGISTER],
-                     "[point %s] unit_register: needs units = CODE:FACTOR, ...", pn);
+            ini_error(ld->ini, kl[PK_UNIT_REGISTER], pn, "unit_register",
+                      "needs units = CODE:FACTOR, ...");
             bad = 1;
         }
         if (kl[PK_UNITS] && !kl[PK_UNIT_REGISTER]) {
-            errs_add(ld->errs, path, kl[PK_UNITS], "[point %s] units: needs unit_register", pn);
+            ini_error(ld->ini, kl[PK_UNITS], pn, "units", "needs unit_register");
             bad = 1;
         }
         if (kl[PK_OVER_RANGE] && type_table[ti].words == 1 && p->over_range > 0xFFFF) {
-            errs_add(ld->errs, path, kl[PK_OVER_RANGE],
-                     "[point %s] over_range: %u does not fit a 16-bit register", pn, p->over_range);
+            ini_error(ld->ini, kl[PK_OVER_RANGE], pn, "over_range",
+                      "%u does not fit a 16-bit register", p->over_range);
             bad = 1;
         }
         if (bad)
@@ -872,9 +613,9 @@ static void check_model(struct load *ld)
 
         unsigned long width = is_bits ? p->bits : (unsigned long)type_table[ti].words;
         if (p->address < lo || p->address + width > hi)
-            errs_add(ld->errs, path, kl[PK_ADDRESS],
-                     "[point %s] address: 0x%04X..0x%04lX outside the read span 0x%04lX..0x%04lX",
-                     pn, p->address, p->address + width - 1, lo, hi - 1);
+            ini_error(ld->ini, kl[PK_ADDRESS], pn, "address",
+                      "0x%04X..0x%04lX outside the read span 0x%04lX..0x%04lX", p->address,
+                      p->address + width - 1, lo, hi - 1);
         static const struct {
             enum point_key key;
             size_t offset;
@@ -885,58 +626,51 @@ static void check_model(struct load *ld)
         for (size_t r = 0; r < sizeof regs / sizeof regs[0]; r++) {
             int a = *(const int *)((const char *)p + regs[r].offset);
             if (kl[regs[r].key] && ((unsigned long)a < lo || (unsigned long)a >= hi))
-                errs_add(ld->errs, path, kl[regs[r].key],
-                         "[point %s] %s: 0x%04X outside the read span 0x%04lX..0x%04lX", pn,
-                         point_keys[regs[r].key].name, a, lo, hi - 1);
+                ini_error(ld->ini, kl[regs[r].key], pn, point_keys[regs[r].key].name,
+                          "0x%04X outside the read span 0x%04lX..0x%04lX", a, lo, hi - 1);
         }
     }
 
     /* What the kinds need from the model (kind.c knows the roles). */
-    if (ld->mk_line[MK_KINDS] && ld->errs->count == ld->errors_before)
+    if (ini_key_ok(&ld->model_ks, MK_KINDS) && ini_fatal(ld->ini, false) == 0)
         for (int k = 0; k < KIND_COUNT; k++) {
             char why[WHY_MAX];
             if ((m->kinds & (1u << k)) && kind_model_check((enum kind)k, m, why, sizeof why) < 0)
-                errs_add(ld->errs, path, ld->mk_line[MK_KINDS], "[model] kinds: %s: %s",
-                         kind_name((enum kind)k), why);
+                ini_error(ld->ini, ml[MK_KINDS], "model", "kinds", "%s: %s",
+                          kind_name((enum kind)k), why);
         }
 }
 
+/* Load one file into m; its problems go to errs (sorted by line).  0 when
+ * it has no error. */
 static int load_file(const char *path, const char *name, struct model *m, struct errs *errs)
 {
     struct load ld;
-    int errors_before = errs->count;
 
     memset(&ld, 0, sizeof ld);
     memset(m, 0, sizeof *m);
-    ld.path = path;
     ld.expect_name = name;
     ld.m = m;
-    ld.errs = errs;
-    ld.errors_before = errors_before;
     if (!valid_name(name, sizeof m->name, "-.")) {
-        errs_add(errs, path, 0, "file name is not a model name ([a-z0-9_.-], 1..%zu characters)",
+        errs_add(errs, path, "file name is not a model name ([a-z0-9_.-], 1..%zu characters)",
                  sizeof m->name - 1);
         return -1;
     }
-    ld.fp = fopen(path, "r");
-    if (ld.fp == NULL) {
-        errs_add(errs, path, 0, "%s", strerror(errno));
+    ld.ini = ini_new(path, sections, (int)(sizeof sections / sizeof sections[0]), &ld);
+    if (ld.ini == NULL) {
+        errs_add(errs, path, "out of memory");
         return -1;
     }
-    int rc = ini_parse_stream(read_line, &ld, on_key, &ld);
-    if (ferror(ld.fp))
-        errs_add(errs, path, 0, "read error");
-    free(ld.line);
-    fclose(ld.fp);
-    if (rc == -2)
-        errs_add(errs, path, 0, "out of memory");
-    else if (rc != 0 && errs->count == errors_before)
-        errs_add(errs, path, rc, "syntax error"); /* a case the reader did not foresee */
-    check_model(&ld);
-    errs_flush(errs);
-    return errs->count == errors_before ? 0 : -1;
+    if (ini_read(ld.ini) == 0)
+        check_model(&ld);
+    int nerr = ini_fatal(ld.ini, false);
+    if (nerr > 0) /* warnings are told only with the errors of their file */
+        for (int i = 0; i < ini_count(ld.ini); i++)
+            errs_write(errs, ini_problem(ld.ini, i)->text);
+    errs->count += nerr;
+    ini_free(ld.ini);
+    return nerr == 0 ? 0 : -1;
 }
-
 static int cmp_model(const void *a, const void *b)
 {
     return strcmp(((const struct model *)a)->name, ((const struct model *)b)->name);
@@ -949,7 +683,7 @@ static int cmp_str(const void *a, const void *b)
 
 struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
 {
-    struct errs errs = {err, errlen, 0, 0, NULL, 0, 0};
+    struct errs errs = {err, errlen, 0, 0};
     struct model_set *ms = NULL;
     char **names = NULL;
     size_t nnames = 0, cap = 0;
@@ -962,7 +696,7 @@ struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
     d = opendir(dir);
     if (d == NULL) {
         saved_errno = errno;
-        errs_add(&errs, dir, 0, "%s", strerror(errno));
+        errs_add(&errs, dir, "%s", strerror(errno));
         goto fail;
     }
     /* Sorted, so models and error messages come out in a stable order. */
@@ -984,7 +718,7 @@ struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
     closedir(d);
     d = NULL;
     if (nnames == 0) {
-        errs_add(&errs, dir, 0, "no *%s files", MODEL_SUFFIX);
+        errs_add(&errs, dir, "no *%s files", MODEL_SUFFIX);
         goto fail;
     }
     qsort(names, nnames, sizeof *names, cmp_str);
@@ -1004,19 +738,18 @@ struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
             ms->count++;
     }
     if (ms->count == 0 && errs.count == 0)
-        errs_add(&errs, dir, 0, "no *%s files", MODEL_SUFFIX);
+        errs_add(&errs, dir, "no *%s files", MODEL_SUFFIX);
     if (errs.count > 0)
         goto fail;
     qsort(ms->models, (size_t)ms->count, sizeof *ms->models, cmp_model);
     for (size_t i = 0; i < nnames; i++)
         free(names[i]);
     free(names);
-    errs_free(&errs);
     return ms;
 
 oom:
     saved_errno = ENOMEM;
-    errs_add(&errs, dir, 0, "out of memory");
+    errs_add(&errs, dir, "out of memory");
 fail:
     if (d)
         closedir(d);
@@ -1024,7 +757,6 @@ fail:
         free(names[i]);
     free(names);
     model_set_free(ms);
-    errs_free(&errs);
     errno = saved_errno;
     return NULL;
 }

@@ -31,6 +31,7 @@
 #include "cfg.h"
 #include "clock.h"
 #include "log.h"
+#include "parse.h"
 #include "paths.h"
 #include "mbslave.h"
 #include "scenario.h"

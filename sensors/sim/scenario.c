@@ -10,17 +10,19 @@
 #include "scenario.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
+#include "parse.h"
 
 #define SCN_LINE_MAX 512
 #define SCN_TIME_MAX_MS (24LL * 3600 * 1000)
 #define SCN_WORD_MAX 64
+#define SCN_PATH_MAX 256
 
 struct scn_step {
     int line;
@@ -34,7 +36,7 @@ struct scn_step {
 };
 
 struct scn {
-    char path[CFG_TEXT_MAX];
+    char path[SCN_PATH_MAX];
     struct scn_step *steps;
     int nsteps, cap;
     int64_t start_ms;
@@ -74,13 +76,8 @@ static int scn_time(const char *tok, double speed, int64_t *out, char *why, size
 
 static int scn_number(const char *tok, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(tok, &end);
-    if (*tok == '\0' || *end != '\0' || errno != 0 || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    char why[160];
+    return parse_double(tok, -DBL_MAX, DBL_MAX, out, why, sizeof(why));
 }
 
 static struct scn_step *step_add(struct scn *s)
@@ -310,7 +307,7 @@ static int64_t earlier(int64_t next, int64_t t)
 static void ramp_set(const struct scn *s, const struct scn_step *st, double v, int is_step,
                      scn_exec_fn *exec, void *ctx)
 {
-    char cmd[SCN_LINE_MAX], where[CFG_TEXT_MAX + 16];
+    char cmd[SCN_LINE_MAX], where[SCN_PATH_MAX + 16];
     snprintf(cmd, sizeof(cmd), "set %s %s %.4f", st->sensor, st->field, v);
     snprintf(where, sizeof(where), "%s:%d", s->path, st->line);
     exec(cmd, where, is_step, ctx);
@@ -319,7 +316,7 @@ static void ramp_set(const struct scn *s, const struct scn_step *st, double v, i
 int64_t scn_run(struct scn *s, int64_t now_ms, scn_exec_fn *exec, void *ctx)
 {
     int64_t next = -1;
-    char where[CFG_TEXT_MAX + 16];
+    char where[SCN_PATH_MAX + 16];
 
     for (int i = 0; i < s->nsteps; i++) {
         struct scn_step *st = &s->steps[i];

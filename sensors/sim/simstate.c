@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "cfg.h"
+#include "parse.h"
 
 #define FC_COUNT 256
 #define ARGS_MAX 8
@@ -51,27 +52,18 @@ __attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen, 
     return -1;
 }
 
-/* Strict number parsing: the whole string, within [min, max]. */
+/* Strict number parsing (lib/parse.h): the whole string, within [min, max];
+ * decimal or 0x hex, and "010" is ten, never eight. */
 static int num_long(const char *s, long min, long max, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 0);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    char why[160];
+    return parse_int_hex(s, min, max, out, why, sizeof(why));
 }
 
 static int num_double(const char *s, double min, double max, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    char why[160];
+    return parse_double(s, min, max, out, why, sizeof(why));
 }
 
 static const struct model_point *point_find(const struct model *m, const char *name)

@@ -36,6 +36,8 @@ static void model_file_name(const char *text, size_t len, char *name, size_t nam
     for (const char *q = text; q < text + len;) {
         const char *nl = memchr(q, '\n', (size_t)(text + len - q));
         size_t linelen = nl ? (size_t)(nl - q) : (size_t)(text + len - q);
+        while (linelen > 0 && (*q == ' ' || *q == '\t')) /* indentation is ignored */
+            q++, linelen--;
         if (linelen > 4 && strncmp(q, "name", 4) == 0) {
             const char *v = q + 4, *end = q + linelen;
             while (v < end && (*v == ' ' || *v == '\t'))

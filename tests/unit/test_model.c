@@ -500,24 +500,33 @@ static const struct {
      "/bad.model:6: [model] count: span 0xFFFF + 2 runs past address 0xFFFF"},
     {"[model]\nname = other\nkinds = co2\nfunction = 3\nstart = 0\ncount = 4\n" GOOD_POINT,
      "/bad.model:2: [model] name: 'other' differs from the file name 'bad'"},
-    {GOOD_POINT, "/bad.model:1: missing [model] section"},
+    {GOOD_POINT, "/bad.model:3: [model]: required section missing"},
     {"; comment\n[model]\nname = bad\n" GOOD_POINT, "/bad.model:2: [model] kinds: missing"},
     {"[model]\nname = bad\n" GOOD_POINT, "/bad.model:1: [model] count: missing"},
     {"[model]\nname = bad\nkinds = co2\n" GOOD_POINT, "/bad.model:1: [model] function: missing"},
     {GOOD_HEAD, "/bad.model:1: [model]: no [point NAME] section"},
     {GOOD_HEAD "count = 4\n" GOOD_POINT,
-     "/bad.model:7: [model] count: duplicate key (first on line 6)"},
+     "/bad.model:7: [model] count: duplicate key (first at line 6)"},
     {GOOD_HEAD GOOD_POINT "[point co2]\n",
-     "/bad.model:10: [point co2]: duplicate point (first on line 7)"},
+     "/bad.model:10: [point co2]: duplicate section (first at line 7)"},
     {GOOD_HEAD "[model]\n" GOOD_POINT,
-     "/bad.model:7: [model]: duplicate section (first on line 1)"},
-    {GOOD_HEAD "this line has no value\n" GOOD_POINT, "/bad.model:7: expected KEY = VALUE"},
-    {GOOD_HEAD GOOD_POINT "no value at the end", "/bad.model:10: expected KEY = VALUE"},
-    {GOOD_HEAD "  description = indented\n" GOOD_POINT, "/bad.model:7: indented line"},
+     "/bad.model:7: [model]: duplicate section (first at line 1)"},
+    {GOOD_HEAD "this line has no value\n" GOOD_POINT,
+     "/bad.model:7: [model]: expected `key = value`"},
+    {GOOD_HEAD GOOD_POINT "no value at the end",
+     "/bad.model:10: [point co2]: expected `key = value`"},
+    /* An indented line is an ordinary line, never the continuation of a value. */
+    {GOOD_HEAD "description = two\n  lines\n" GOOD_POINT,
+     "/bad.model:8: [model]: expected `key = value`"},
     {GOOD_HEAD "[point co2\naddress = 3\ntype = uint16\n",
      "/bad.model:7: section header without ']'"},
-    {GOOD_HEAD "[sensor x]\na = 1\n" GOOD_POINT, "/bad.model:7: [sensor]: unknown section"},
-    {GOOD_HEAD "[point]\n" GOOD_POINT, "/bad.model:7: [point]: expected exactly one point name"},
+    {GOOD_HEAD "[sensor x]\na = 1\n" GOOD_POINT,
+     "/bad.model:7: [sensor x]: unknown section (expected model or point NAME)"},
+    {GOOD_HEAD "[point]\n" GOOD_POINT, "/bad.model:7: [point]: needs a name: [point NAME]"},
+    {GOOD_HEAD "[point a b]\n" GOOD_POINT, "/bad.model:7: [point a b]: point name is not"},
+    {GOOD_HEAD "[model] junk\n" GOOD_POINT, "/bad.model:7: [model]: unexpected text after ']'"},
+    {GOOD_HEAD "description = \xb6\xab\xb7\xe7\n" GOOD_POINT, /* GBK */
+     "/bad.model:7: [model] description: not valid UTF-8 text (is the file saved as GBK?"},
     {GOOD_HEAD "[point Co2]\n", "/bad.model:7: [point Co2]: point name is not [a-z0-9_]"},
     {"name = bad\n" GOOD_HEAD GOOD_POINT, "/bad.model:1: name: key outside any section"},
     {GOOD_HEAD "[point co2]\naddress = 0x\ntype = uint16\n",
@@ -634,7 +643,8 @@ START_TEST(test_over_long_line_is_reported_at_its_line)
     make_tmpdir();
     write_model("bad.model", text);
     ck_assert(!load_tmp_ok());
-    ck_assert_msg(strstr(err, "/bad.model:7: line longer than") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "/bad.model:7: [model]: line too long (at most 198 bytes)") != NULL,
+                  "%s", err);
     /* and the next line still counts right */
     ck_assert_ptr_null(strstr(err, ":8:"));
     remove_tmpdir();
@@ -651,6 +661,28 @@ START_TEST(test_line_numbers_survive_crlf_bom_and_comments)
     ck_assert(!load_tmp_ok());
     ck_assert_msg(strstr(err, "/bad.model:13: [point co2] bogus: unknown key") != NULL, "%s", err);
     ck_assert_ptr_null(strchr(err, '\n')); /* the only error */
+    remove_tmpdir();
+}
+END_TEST
+
+/* Model files follow gateway.conf's line rules (lib/ini): indentation is
+ * ignored, so an indented file loads, with every value where it belongs. */
+START_TEST(test_indented_lines_load_like_gateway_conf)
+{
+    make_tmpdir();
+    write_model("ok.model", "[model]\n  name = ok\n\tkinds = co2\n  function = 3\n"
+                            "  start = 0\n  count = 4\n  [point co2]\n    address = 3\n"
+                            "    type = uint16\n    scale = 0.5 ; half\n");
+    struct model_set *ms = model_set_load(tmpdir, err, sizeof err);
+    ck_assert_msg(ms != NULL, "%s", err);
+    const struct model *m = model_set_find(ms, "ok");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->count, 4);
+    const struct model_point *p = model_point(m, "co2");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(p->address, 3);
+    ck_assert_double_eq(p->scale, 0.5);
+    model_set_free(ms);
     remove_tmpdir();
 }
 END_TEST
@@ -718,6 +750,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_over_long_line_is_reported_at_its_line);
     tcase_add_test(tc, test_line_ending_in_many_carriage_returns_is_safe);
     tcase_add_test(tc, test_line_numbers_survive_crlf_bom_and_comments);
+    tcase_add_test(tc, test_indented_lines_load_like_gateway_conf);
     tcase_add_test(tc, test_error_text_is_truncated_safely);
     tcase_add_test(tc, test_missing_or_empty_directory_is_an_error);
     suite_add_tcase(s, tc);

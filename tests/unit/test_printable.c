@@ -92,7 +92,7 @@ START_TEST(test_duration_value_with_control_character_is_not_echoed_raw)
 {
     ck_assert_int_eq(parse("inhibit", "{\"id\":\"x\",\"sensor\":\"s\",\"duration\":\"2\\u001bh\"}"),
                      -1);
-    ck_assert_str_eq(err, "field \"duration\": '2?h': unknown unit '?h' (use ms, s, min, h)");
+    ck_assert_str_eq(err, "field \"duration\": '2?h': unknown unit '?h' (use ms, s, min, h, d)");
 }
 END_TEST
 

@@ -435,6 +435,21 @@ START_TEST(test_co2_and_smoke_registers)
 }
 END_TEST
 
+/* Numbers are decimal or 0x hex: "010" is ten, as in the model files (the
+ * simulator used to read it as octal eight, strtol base 0). */
+START_TEST(test_raw_numbers_with_leading_zeros_are_decimal)
+{
+    const struct mbs_tables *co2 = simstate_tables(st, 1, 1);
+    ck_assert_str_eq(cmd("raw tcp-1 1 4 010 0x11"), "ok");
+    ck_assert_uint_eq(co2->input[10], 0x11);
+    ck_assert_uint_ne(co2->input[8], 0x11);
+    ck_assert_str_eq(cmd("raw tcp-1 01 4 3 0100"), "ok");
+    ck_assert_uint_eq(co2->input[3], 100);
+    ck_assert_str_eq(cmd("fault tcp-1:02 slow 010"), "ok tcp-1:2 slow");
+    ck_assert_int_eq(simstate_fault(st, 1, 2).arg, 10);
+}
+END_TEST
+
 START_TEST(test_unknown_unit_is_not_served)
 {
     ck_assert_ptr_null(simstate_tables(st, 0, 4));
@@ -543,6 +558,7 @@ int main(void)
     tcase_add_test(state, test_door_starts_closed_and_locked_with_polarity);
     tcase_add_test(state, test_sensors_sharing_a_di8_own_their_channels);
     tcase_add_test(state, test_co2_and_smoke_registers);
+    tcase_add_test(state, test_raw_numbers_with_leading_zeros_are_decimal);
     tcase_add_test(state, test_unknown_unit_is_not_served);
     tcase_add_test(state, test_fault_targets_sensor_unit_or_bus_unit);
     tcase_add_test(state, test_stats_count_requests_per_unit_and_function);

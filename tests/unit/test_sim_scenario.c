@@ -1,7 +1,7 @@
 /*
  * Unit tests of the simulator's scenario timeline (sensors/sim/scenario.c),
  * with a fake clock: scn_run() gets the time as an argument.  It links
- * scenario.o and simstate.o, and gateway/cfg.o for parse_duration_ms()
+ * scenario.o and simstate.o, and gateway/cfg.o to load the demo config
  * (Makefile: LINK_test_sim_scenario).  The last test plays the demo's flood
  * against the demo config, so a renamed sensor breaks the build, not the demo.
  */
