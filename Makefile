@@ -165,6 +165,8 @@ LINK_test_notify_text    := $(N)/ntext.o
 LINK_test_notify_sender  := $(N)/sender.o $(N)/rate.o
 LINK_test_notify_channel := $(N)/channel.o $(N)/sign.o
 LINK_test_notify_store   := $(N)/store.o
+LINK_test_notify_dispatch := $(N)/dispatch.o $(N)/store.o $(N)/ncfg.o $(N)/ntext.o $(N)/sender.o \
+                            $(N)/rate.o $(N)/channel.o $(N)/sign.o $(N)/token.o
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
 LINK_influx_drive        := $(G)/influx.o
 LINK_hold_drive          :=
