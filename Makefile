@@ -239,6 +239,7 @@ FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(G)/alarm_text.o
+FUZZ_LINK_notify      := $(N)/token.o $(N)/sign.o $(N)/channel.o $(N)/ntext.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \

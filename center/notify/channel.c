@@ -168,7 +168,9 @@ static int robot_errcode(const char *body, size_t len, long *code, char *msg, si
 
     msg[0] = '\0';
     if (cJSON_IsNumber(c)) {
-        *code = (long)c->valuedouble;
+        /* Any number: one out of long's range is no code we know (and
+         * converting it would be undefined). */
+        *code = c->valuedouble >= -1e9 && c->valuedouble <= 1e9 ? (long)c->valuedouble : -1;
         if (cJSON_IsString(m))
             snprintf(msg, msglen, "%s", m->valuestring);
         tb_make_printable(msg);

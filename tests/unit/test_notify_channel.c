@@ -105,6 +105,9 @@ START_TEST(test_answers)
     ck_assert_int_eq(A(CHANNEL_WEBHOOK, 400, ""), SENDER_REFUSED);
     ck_assert_int_eq(A(CHANNEL_WEBHOOK, 403, ""), SENDER_REJECTED);
     ck_assert_int_eq(A(CHANNEL_WEBHOOK, 503, ""), SENDER_RETRY);
+    /* A code out of any range (found by fuzz_notify): no code we know. */
+    ck_assert_int_eq(A(CHANNEL_WECOM, 200, "{\"errcode\":4.5e300}"), SENDER_REFUSED);
+    ck_assert_str_eq(why, "errcode -1");
     /* An errmsg with control characters is made printable. */
     ck_assert_int_eq(A(CHANNEL_WECOM, 200, "{\"errcode\":1,\"errmsg\":\"a\\u001b[31mb\"}"),
                      SENDER_REFUSED);
