@@ -27,47 +27,46 @@ static struct ncfg *cfg;
 static struct store *st;
 static struct dispatch *d;
 
-static const char conf_fmt[] =
-    "[notify]\n"
-    "state_dir = %s\n"
-    "offline_after = 60s\n"
-    "ack_url = https://c.example.cn/ack\n"
-    "listen = 127.0.0.1:1\n"
-    "token_key_file = %s/key\n"
-    "[mqtt]\n"
-    "uri = tcp://127.0.0.1:1\n"
-    "[channel wecom]\n"
-    "type = wecom\n"
-    "url = http://127.0.0.1:1/cgi-bin/webhook/send?key=K\n"
-    "[channel ding]\n"
-    "type = dingtalk\n"
-    "url = http://127.0.0.1:1/robot/send?access_token=T\n"
-    "secret_file = %s/secret\n"
-    "[channel hook]\n"
-    "type = webhook\n"
-    "url = http://127.0.0.1:1/hook/x\n"
-    "[route wanke]\n"
-    "name = 万科物业\n"
-    "subtree = zz/js/fc/df/wk\n"
-    "events = raised, acknowledged, cleared, offline, online\n"
-    "channels = wecom\n"
-    "escalate_after = 5min\n"
-    "escalate_to = dongfeng\n"
-    "[route dongfeng]\n"
-    "name = 东风社区\n"
-    "subtree = zz/js/fc/df\n"
-    "min_severity = critical\n"
-    "events = offline\n"
-    "channels = ding\n"
-    "escalate_after = 10min\n"
-    "escalate_to = street\n"
-    "[route street]\n"
-    "subtree = zz/js/fc\n"
-    "events = test\n"
-    "channels = hook\n"
-    "[route other]\n"
-    "subtree = zz/js/other\n"
-    "channels = hook\n";
+static const char conf_fmt[] = "[notify]\n"
+                               "state_dir = %s\n"
+                               "offline_after = 60s\n"
+                               "ack_url = https://c.example.cn/ack\n"
+                               "listen = 127.0.0.1:1\n"
+                               "token_key_file = %s/key\n"
+                               "[mqtt]\n"
+                               "uri = tcp://127.0.0.1:1\n"
+                               "[channel wecom]\n"
+                               "type = wecom\n"
+                               "url = http://127.0.0.1:1/cgi-bin/webhook/send?key=K\n"
+                               "[channel ding]\n"
+                               "type = dingtalk\n"
+                               "url = http://127.0.0.1:1/robot/send?access_token=T\n"
+                               "secret_file = %s/secret\n"
+                               "[channel hook]\n"
+                               "type = webhook\n"
+                               "url = http://127.0.0.1:1/hook/x\n"
+                               "[route wanke]\n"
+                               "name = 万科物业\n"
+                               "subtree = zz/js/fc/df/wk\n"
+                               "events = raised, acknowledged, cleared, offline, online\n"
+                               "channels = wecom\n"
+                               "escalate_after = 5min\n"
+                               "escalate_to = dongfeng\n"
+                               "[route dongfeng]\n"
+                               "name = 东风社区\n"
+                               "subtree = zz/js/fc/df\n"
+                               "min_severity = critical\n"
+                               "events = offline\n"
+                               "channels = ding\n"
+                               "escalate_after = 10min\n"
+                               "escalate_to = street\n"
+                               "[route street]\n"
+                               "subtree = zz/js/fc\n"
+                               "events = test\n"
+                               "channels = hook\n"
+                               "[route other]\n"
+                               "subtree = zz/js/other\n"
+                               "channels = hook\n";
 
 static void write_file(const char *name, const char *text)
 {
@@ -375,9 +374,8 @@ START_TEST(test_a_payload_disagreeing_with_its_topic_is_refused)
 {
     const char *p = "{\"seq\":1,\"gateway\":\"gw-9\",\"sensor\":\"leak-1\",\"alarm\":\"leak\","
                     "\"event\":\"raised\",\"active\":true}";
-    ck_assert_int_eq(dispatch_message(d, BASE "/alarm/leak-1/leak", p, strlen(p), DISPATCH_LIVE,
-                                      T0),
-                     0);
+    ck_assert_int_eq(
+        dispatch_message(d, BASE "/alarm/leak-1/leak", p, strlen(p), DISPATCH_LIVE, T0), 0);
     ck_assert_int_eq(pending("wecom"), 0);
     struct dispatch_stats s;
     dispatch_get_stats(d, &s);
@@ -397,7 +395,8 @@ START_TEST(test_request_and_answers)
     ck_assert_str_eq(r.url, "http://127.0.0.1:1/cgi-bin/webhook/send?key=K");
     ck_assert_int_eq(r.nids, 1);
     body = cJSON_Parse(r.body);
-    const char *md = cJSON_GetObjectItem(cJSON_GetObjectItem(body, "markdown"), "content")->valuestring;
+    const char *md =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(body, "markdown"), "content")->valuestring;
     ck_assert_ptr_nonnull(strstr(md, "东风小区人防"));
     ck_assert_ptr_nonnull(strstr(md, "请勿进入车库"));
     ck_assert_ptr_nonnull(strstr(md, "https://c.example.cn/ack?t="));
