@@ -494,7 +494,7 @@ struct delivery *delivery_new(const struct cfg *c, struct outbox *ob, struct sel
     d->events_cap = 256;
     d->events = calloc((size_t)d->events_cap, sizeof(*d->events));
     if (d->recs == NULL || d->last == NULL || d->doors == NULL || d->events == NULL ||
-        topic_base(c, d->base, sizeof(d->base)) == -1)
+        payload_topic_base(c, d->base, sizeof(d->base)) == -1)
         goto fail;
     d->last_commit_ms = d->last_state_ms = mono_ms();
     return d;
@@ -517,7 +517,7 @@ struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
     struct sink *sinks[SINK_COUNT];
     int nsinks = 0;
 
-    if (topic_base(c, base, sizeof(base)) == -1) {
+    if (payload_topic_base(c, base, sizeof(base)) == -1) {
         snprintf(err, errlen, "out of memory or topic too long");
         return NULL;
     }

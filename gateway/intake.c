@@ -33,7 +33,7 @@ struct intake *intake_new(const struct cfg *c)
 
     if (in == NULL)
         return NULL;
-    if (topic_base(c, in->base, sizeof(in->base)) == -1) {
+    if (payload_topic_base(c, in->base, sizeof(in->base)) == -1) {
         free(in);
         errno = ENOSPC;
         return NULL;

@@ -13,16 +13,25 @@
 #include <cjson/cJSON.h>
 
 #include "cfg.h"
+#include "topic.h"
 
-int topic_base(const struct cfg *c, char *buf, size_t len)
+/* The site's levels in topic order (enum topic_level). */
+static void site_levels(const struct cfg *c, const char *level[TOPIC_LEVELS])
 {
-    int n = snprintf(buf, len, "%s/%s/%s/%s/%s/%s/%s", c->mqtt.topic_prefix, c->city, c->district,
-                     c->street, c->community, c->property, c->id);
-    if (n < 0 || (size_t)n >= len) {
-        errno = ENOSPC;
-        return -1;
-    }
-    return n;
+    level[TOPIC_CITY] = c->city;
+    level[TOPIC_DISTRICT] = c->district;
+    level[TOPIC_STREET] = c->street;
+    level[TOPIC_COMMUNITY] = c->community;
+    level[TOPIC_PROPERTY] = c->property;
+    level[TOPIC_ID] = c->id;
+}
+
+int payload_topic_base(const struct cfg *c, char *buf, size_t len)
+{
+    const char *level[TOPIC_LEVELS];
+
+    site_levels(c, level);
+    return topic_base(buf, len, c->mqtt.topic_prefix, level);
 }
 
 static const char *const event_names[] = {
@@ -105,12 +114,10 @@ char *payload_alarm(const struct cfg *c, const struct alarm_msg *m)
     cJSON_AddStringToObject(o, "gateway", c->id);
     site = cJSON_AddObjectToObject(o, "site");
     if (site != NULL) {
-        cJSON_AddStringToObject(site, "city", c->city);
-        cJSON_AddStringToObject(site, "district", c->district);
-        cJSON_AddStringToObject(site, "street", c->street);
-        cJSON_AddStringToObject(site, "community", c->community);
-        cJSON_AddStringToObject(site, "property", c->property);
-        cJSON_AddStringToObject(site, "shelter", c->id);
+        const char *level[TOPIC_LEVELS];
+        site_levels(c, level);
+        for (int i = 0; i < TOPIC_LEVELS; i++)
+            cJSON_AddStringToObject(site, topic_site_keys[i], level[i]);
         cJSON_AddStringToObject(site, "name", c->name);
     }
     cJSON_AddStringToObject(o, "sensor", m->sensor);

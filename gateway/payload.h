@@ -35,9 +35,9 @@ struct alarm_msg {
                             "sensor_removed"; NULL = absent */
 };
 
-/* The topic base {prefix}/{city}/{district}/{street}/{community}/{property}/{id}.
- * Returns the length or -1 (ENOSPC). */
-int topic_base(const struct cfg *c, char *buf, size_t len);
+/* The gateway's topic base {prefix}/{city}/{district}/{street}/{community}/
+ * {property}/{id} (lib/topic.h).  Returns the length or -1 (ENOSPC). */
+int payload_topic_base(const struct cfg *c, char *buf, size_t len);
 
 /* Fill m from an engine event; text (len bytes) receives the message.  Inhibit
  * events map to alarm "inhibit", raised when it starts and cleared when it ends

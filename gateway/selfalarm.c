@@ -299,7 +299,7 @@ struct selfalarm *selfalarm_new(const struct cfg *c, struct outbox *ob, enum gw_
 
     if (sa == NULL)
         return NULL;
-    if (topic_base(c, sa->base, sizeof(sa->base)) == -1) {
+    if (payload_topic_base(c, sa->base, sizeof(sa->base)) == -1) {
         free(sa);
         errno = ENOSPC;
         return NULL;

@@ -141,6 +141,14 @@ static void setup(struct sink_mqtt *sm)
         .keepalive_s = c->mqtt.keepalive_s,
         .will_topic = sm->status_topic,
         .will_payload = "{\"online\":false}",
+        /* QoS 1, retain as published: the broker would clear the retain flag
+         * of what it forwards live, and a retained command published while
+         * we are connected would look like an ordinary one. */
+        .subscriptions = {{.filter = intake_filter(sm->in), .qos = 1, .retain_as_published = 1},
+                          /* The sync: our retained alarms come back, then (one
+                           * SUBSCRIBE, in order) our retained status marks their end. */
+                          {.filter = sm->alarm_filter, .qos = 1, .retain_as_published = 1},
+                          {.filter = sm->status_topic, .qos = 1, .retain_as_published = 1}},
         .nsubscriptions = 3,
         /* The outbox never fills the window: replies and status always fit. */
         .max_inflight = SINK_MQTT_WINDOW + DIRECT_WINDOW,
@@ -149,11 +157,6 @@ static void setup(struct sink_mqtt *sm)
     };
     for (int i = 0; i < c->mqtt.nuri; i++)
         o.uris[i] = c->mqtt.uri[i];
-    o.subscriptions[0] = intake_filter(sm->in);
-    /* The sync: our retained alarms come back, then (one SUBSCRIBE, in
-     * order) our retained status marks their end. */
-    o.subscriptions[1] = sm->alarm_filter;
-    o.subscriptions[2] = sm->status_topic;
     sm->mq = mqtt_new(&o, err, sizeof(err));
     if (sm->mq != NULL && sm->started && mqtt_start(sm->mq, err, sizeof(err)) == -1) {
         mqtt_free(sm->mq);
@@ -460,7 +463,7 @@ struct sink_mqtt *sink_mqtt_new(const struct cfg *c, struct selfalarm *sa, struc
     if (sm == NULL)
         return NULL;
     sm->in = intake_new(c);
-    if (sm->in == NULL || topic_base(c, base, sizeof(base)) == -1) {
+    if (sm->in == NULL || payload_topic_base(c, base, sizeof(base)) == -1) {
         intake_free(sm->in);
         free(sm);
         return NULL;

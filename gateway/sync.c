@@ -471,7 +471,7 @@ struct sync *sync_new(const struct cfg *c, struct outbox *ob, struct selfalarm *
 
     if (sy == NULL)
         return NULL;
-    if (topic_base(c, sy->base, sizeof(sy->base)) == -1) {
+    if (payload_topic_base(c, sy->base, sizeof(sy->base)) == -1) {
         free(sy);
         errno = ENOSPC;
         return NULL;

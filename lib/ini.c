@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "textbuf.h"
+#include "topic.h"
 
 #if INI_HANDLER_LINENO
 #error "ini.c expects the inih handler without a line number (Debian's libinih)"
@@ -345,14 +346,7 @@ int ini_text(const struct ini_key *k, const char *value, void *field, char *err,
 
 bool ini_is_slug(const char *s, size_t len)
 {
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!isascii(ch) || !(isalnum(ch) || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
+    return topic_slug_valid(s, len); /* the one definition */
 }
 
 int ini_slug(const struct ini_key *k, const char *value, void *field, char *err, size_t errlen)

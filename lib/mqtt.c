@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gwerr.h"
+#include "topic.h"
 
 #define PASSWORD_MAX 1024
 #define DEFAULT_WILL "{\"online\":false}"
@@ -62,10 +65,14 @@ struct mqtt {
     int tls;
     char *client_id, *username, *password;
     char *ca_file, *cert_file, *key_file;
-    char *will_topic, *will_payload;
+    char *will_topic, *will_payload; /* NULL: no will */
     char *subs[MQTT_SUB_MAX];
     int sub_qos[MQTT_SUB_MAX];
+    MQTTSubscribe_options sub_opts[MQTT_SUB_MAX];
     int nsubs;
+    int (*accept)(const char *topic, void *arg);
+    void *accept_arg;
+    int session_expiry_s;
     int keepalive_s, connect_timeout_s, retry_min_s, retry_max_s;
     int max_inflight, max_queued_messages;
     size_t max_message_bytes;
@@ -105,28 +112,24 @@ static void copy_detail(char *dst, const char *src)
     snprintf(dst, MQTT_DETAIL_MAX, "%.*s", MQTT_DETAIL_MAX - 1, src ? src : "");
 }
 
-static int has_wildcard(const char *topic)
+/* Block every asynchronous signal while Paho may start its threads (they
+ * inherit the mask), so signals reach the program's own threads only.  The
+ * synchronous ones stay open: a fault in Paho's thread must still reach its
+ * handler (ASan's, a core dump). */
+static void signals_block(sigset_t *old)
 {
-    return strpbrk(topic, "+#") != NULL;
+    static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+    sigset_t all;
+
+    sigfillset(&all);
+    for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
+        sigdelset(&all, sync_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &all, old);
 }
 
-/* MQTT filter syntax: '+' fills a whole level, '#' only the last one.  A
- * broker disconnects a client that subscribes to anything else. */
-static int filter_ok(const char *f)
+static void signals_restore(const sigset_t *old)
 {
-    const char *p;
-
-    if (!*f)
-        return 0;
-    for (p = f; *p; p++) {
-        int level_start = p == f || p[-1] == '/';
-        int level_end = p[1] == '\0' || p[1] == '/';
-        if (*p == '+' && !(level_start && level_end))
-            return 0;
-        if (*p == '#' && !(level_start && p[1] == '\0'))
-            return 0;
-    }
-    return 1;
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* Read the password: the file's first line without its line ending.  Errors
@@ -231,21 +234,34 @@ static int validate(const struct mqtt_opts *o, char *err, size_t errlen)
                             "uri");
     if (o->key_file && *o->key_file && !(o->cert_file && *o->cert_file))
         return config_error(err, errlen, "%s: key_file needs cert_file", "key_file");
-    if (!o->client_id || !*o->client_id)
-        return config_error(err, errlen, "%s: empty", "client_id");
+    if (o->client_id && strlen(o->client_id) >= 65535)
+        return config_error(err, errlen, "%s: too long", "client_id");
+    if (o->client_id_prefix && strlen(o->client_id_prefix) > MQTT_CLIENT_ID_MAX / 2)
+        return config_error(err, errlen, "%s: longer than %d bytes", "client_id_prefix",
+                            MQTT_CLIENT_ID_MAX / 2);
     if (o->password_file && *o->password_file && !(o->username && *o->username))
         return config_error(err, errlen, "%s: needs username", "password_file");
-    if (!o->will_topic || !*o->will_topic || has_wildcard(o->will_topic))
-        return config_error(err, errlen, "will topic \"%s\": empty or has a wildcard",
-                            o->will_topic ? o->will_topic : "");
+    if (o->will_topic && *o->will_topic && !topic_name_valid(o->will_topic))
+        return config_error(err, errlen, "will topic \"%s\": has a wildcard", o->will_topic);
+    if (o->will_payload && !(o->will_topic && *o->will_topic))
+        return config_error(err, errlen, "%s: needs a will topic", "will_payload");
     if (o->nsubscriptions < 0 || o->nsubscriptions > MQTT_SUB_MAX)
-        return config_error(err, errlen, "%s: at most 8", "subscriptions");
-    for (i = 0; i < o->nsubscriptions; i++)
-        if (!o->subscriptions[i] || !filter_ok(o->subscriptions[i]))
+        return config_error(err, errlen, "%s: at most %d", "subscriptions", MQTT_SUB_MAX);
+    for (i = 0; i < o->nsubscriptions; i++) {
+        const struct mqtt_sub *sub = &o->subscriptions[i];
+        if (!topic_filter_valid(sub->filter))
             return config_error(err, errlen, "subscription \"%s\": not a valid topic filter",
-                                o->subscriptions[i] ? o->subscriptions[i] : "");
-    if (o->keepalive_s < 0 || o->keepalive_s > 65535 || o->connect_timeout_s < 0 ||
-        o->retry_min_s < 0 || o->retry_max_s < 0 ||
+                                sub->filter ? sub->filter : "");
+        if (sub->qos < 0 || sub->qos > 1)
+            return config_error(err, errlen, "subscription \"%s\": QoS 0 or 1", sub->filter);
+        if (sub->no_local && topic_filter_shared(sub->filter))
+            return config_error(err, errlen,
+                                "subscription \"%s\": no_local on a shared subscription "
+                                "(a protocol error in MQTT 5)",
+                                sub->filter);
+    }
+    if (o->session_expiry_s < 0 || o->keepalive_s < 0 || o->keepalive_s > 65535 ||
+        o->connect_timeout_s < 0 || o->retry_min_s < 0 || o->retry_max_s < 0 ||
         (o->retry_max_s && o->retry_min_s > o->retry_max_s) || o->max_inflight < 0 ||
         o->max_inflight > 65535 || o->max_queued_messages < 0)
         return config_error(err, errlen, "%s: a number is out of range", "mqtt options");
@@ -402,7 +418,8 @@ static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
 }
 
 /* Every connect, first or automatic: report it, then subscribe again (the
- * session starts clean each time). */
+ * session starts clean each time; a resumed one has them, and subscribing
+ * again changes nothing). */
 static void on_connected(void *ctx, char *cause)
 {
     struct mqtt *m = ctx;
@@ -420,17 +437,11 @@ static void on_connected(void *ctx, char *cause)
     if (m->nsubs > 0) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
         MQTTSubscribe_options opts[MQTT_SUB_MAX];
-        int i, rc;
+        int rc;
 
-        /* Retain as published: without it the broker clears the retain flag
-         * of a message it forwards live, and a retained command published
-         * while we are connected would look like an ordinary one.  Paho
-         * takes subscribeOptions for one filter and the list for several;
-         * it copies both. */
-        for (i = 0; i < m->nsubs; i++) {
-            opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
-            opts[i].retainAsPublished = 1;
-        }
+        /* Paho takes subscribeOptions for one filter and the list for
+         * several; it copies both. */
+        memcpy(opts, m->sub_opts, sizeof(opts));
         ro.subscribeOptions = opts[0];
         if (m->nsubs > 1) {
             ro.subscribeOptionsCount = m->nsubs;
@@ -489,6 +500,12 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     struct node *n = NULL;
     int full;
 
+    if (m->accept) {
+        /* Paho's topic is NUL-terminated unless it holds a NUL itself (then
+         * topic_len counts it): such a topic is no one's. */
+        if (memchr(topic, '\0', tlen) != NULL || !m->accept(topic, m->accept_arg))
+            goto out;
+    }
     pthread_mutex_lock(&m->lock);
     full = m->queued_messages >= m->max_queued_messages;
     if (full)
@@ -520,6 +537,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
             push(m, n);
         }
     }
+out:
     MQTTAsync_freeMessage(&msg);
     MQTTAsync_free(topic);
     return 1; /* taken (or dropped by policy): never redelivered by Paho */
@@ -569,6 +587,24 @@ static void on_publish_fail(void *ctx, MQTTAsync_failureData5 *r)
 
 /* ---- construction ---- */
 
+/* A client id of our own: the unique part first (pid, a time, a count of
+ * the ids this process made), so that an id cut short somewhere (a command
+ * id of 64 bytes) stays unique; the host last, for whoever reads the
+ * broker's log. */
+static char *make_client_id(const char *prefix)
+{
+    static unsigned made;
+    char host[64] = "", id[MQTT_CLIENT_ID_MAX];
+
+    if (gethostname(host, sizeof(host)) == -1)
+        host[0] = '\0';
+    host[sizeof(host) - 1] = '\0';
+    snprintf(id, sizeof(id), "%s-%ld-%lld-%u-%s", prefix && *prefix ? prefix : "shelter",
+             (long)getpid(), (long long)(mono_ms() % 100000),
+             __atomic_fetch_add(&made, 1, __ATOMIC_RELAXED), host);
+    return strdup(id);
+}
+
 int mqtt_password_check(const char *path, char *why, size_t len)
 {
     char *pw = read_password(path, why, len);
@@ -584,6 +620,7 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
 {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
     struct mqtt *m;
+    sigset_t oldmask;
     char why[1024];
     int i, rc, saved;
 
@@ -614,15 +651,27 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
             goto nomem;
     m->nsubs = o->nsubscriptions;
     for (i = 0; i < o->nsubscriptions; i++) {
-        if ((m->subs[i] = strdup(o->subscriptions[i])) == NULL)
+        const struct mqtt_sub *sub = &o->subscriptions[i];
+        if ((m->subs[i] = strdup(sub->filter)) == NULL)
             goto nomem;
-        m->sub_qos[i] = 1;
+        m->sub_qos[i] = sub->qos;
+        m->sub_opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
+        m->sub_opts[i].retainAsPublished = sub->retain_as_published ? 1 : 0;
+        m->sub_opts[i].noLocal = sub->no_local ? 1 : 0;
     }
-    m->client_id = strdup(o->client_id);
-    m->will_topic = strdup(o->will_topic);
-    m->will_payload = strdup(o->will_payload ? o->will_payload : DEFAULT_WILL);
-    if (!m->client_id || !m->will_topic || !m->will_payload)
+    m->accept = o->accept;
+    m->accept_arg = o->accept_arg;
+    m->session_expiry_s = o->session_expiry_s;
+    m->client_id =
+        o->client_id && *o->client_id ? strdup(o->client_id) : make_client_id(o->client_id_prefix);
+    if (!m->client_id)
         goto nomem;
+    if (o->will_topic && *o->will_topic) {
+        m->will_topic = strdup(o->will_topic);
+        m->will_payload = strdup(o->will_payload ? o->will_payload : DEFAULT_WILL);
+        if (!m->will_topic || !m->will_payload)
+            goto nomem;
+    }
     m->username = dup_opt(o->username);
     m->ca_file = dup_opt(o->ca_file);
     m->cert_file = dup_opt(o->cert_file);
@@ -661,8 +710,10 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
     co.deleteOldestMessages = 0;
     co.restoreMessages = 0;
     co.maxBufferedMessages = m->max_inflight + 16; /* our own cap is hit first */
+    signals_block(&oldmask);
     rc = MQTTAsync_createWithOptions(&m->client, m->uris[0], m->client_id,
                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    signals_restore(&oldmask);
     if (rc != MQTTASYNC_SUCCESS) {
         m->client = NULL;
         snprintf(err, errlen, "uri %s: %s", m->uris[0], MQTTAsync_strerror(rc));
@@ -694,6 +745,9 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperty expiry;
+    sigset_t oldmask;
     int rc;
 
     if (m->started) {
@@ -701,18 +755,33 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
         errno = EALREADY;
         return -1;
     }
-    will.topicName = m->will_topic;
-    will.message = NULL;
-    will.payload.data = m->will_payload;
-    will.payload.len = (int)strlen(m->will_payload);
-    will.retained = 1;
-    will.qos = 1;
+    if (m->will_topic) {
+        will.topicName = m->will_topic;
+        will.message = NULL;
+        will.payload.data = m->will_payload;
+        will.payload.len = (int)strlen(m->will_payload);
+        will.retained = 1;
+        will.qos = 1;
+        co.will = &will;
+    }
 
     co.keepAliveInterval = m->keepalive_s;
-    co.cleansession = 0; /* MQTT 5 uses cleanstart; no session expiry: */
-    co.cleanstart = 1;   /* the outbox, not the broker, resends */
+    co.cleansession = 0; /* MQTT 5 uses cleanstart */
+    if (m->session_expiry_s > 0) {
+        /* Resume the broker's session; it outlives a disconnect this long. */
+        co.cleanstart = 0;
+        expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+        expiry.value.integer4 = (unsigned int)m->session_expiry_s;
+        if ((rc = MQTTProperties_add(&props, &expiry)) != 0) {
+            snprintf(err, errlen, "session expiry: %s", MQTTAsync_strerror(rc));
+            errno = EIO;
+            return -1;
+        }
+        co.connectProperties = &props;
+    } else {
+        co.cleanstart = 1; /* no session expiry: the gateway's outbox, not the broker, resends */
+    }
     co.maxInflight = m->max_inflight;
-    co.will = &will;
     co.username = m->username;
     co.password = m->password;
     co.connectTimeout = m->connect_timeout_s;
@@ -735,8 +804,12 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
         ssl.ssl_error_context = m;
         co.ssl = &ssl;
     }
-    /* Paho copies everything it keeps; our strings outlive the client anyway. */
+    /* Paho copies everything it keeps (the properties too); our strings
+     * outlive the client anyway.  Its threads start here. */
+    signals_block(&oldmask);
     rc = MQTTAsync_connect(m->client, &co);
+    signals_restore(&oldmask);
+    MQTTProperties_free(&props);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(err, errlen, "connect: %s", MQTTAsync_strerror(rc));
         errno = EIO;
@@ -749,6 +822,11 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
 int mqtt_fd(const struct mqtt *m)
 {
     return m->efd;
+}
+
+const char *mqtt_client_id(const struct mqtt *m)
+{
+    return m->client_id;
 }
 
 int mqtt_connected(const struct mqtt *m)
@@ -969,8 +1047,7 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
     struct pub *p;
     int rc;
 
-    if (!topic || !*topic || has_wildcard(topic) || qos < 0 || qos > 1 || len > INT_MAX ||
-        (len && !payload)) {
+    if (!topic_name_valid(topic) || qos < 0 || qos > 1 || len > INT_MAX || (len && !payload)) {
         errno = EINVAL;
         return -1;
     }
@@ -1055,7 +1132,9 @@ static void disconnect(struct mqtt *m)
     if (!MQTTAsync_isConnected(m->client))
         return;
     d.timeout = 0; /* in-flight publishes stay in the outbox: no need to wait */
-    d.reasonCode = MQTTREASONCODE_DISCONNECT_WITH_WILL_MESSAGE;
+    /* With a will: the broker publishes it (the gateway is offline). */
+    d.reasonCode = m->will_topic ? MQTTREASONCODE_DISCONNECT_WITH_WILL_MESSAGE
+                                 : MQTTREASONCODE_NORMAL_DISCONNECTION;
     d.onSuccess5 = on_disconnect_done;
     d.onFailure5 = on_disconnect_fail;
     d.context = m;

@@ -1,10 +1,11 @@
 /*
- * mqtt: the MQTT 5 transport to the central broker (docs/design.md sections 10, 14), on Paho C's
- * async client.  The main thread owns the struct; Paho's threads only append
- * to an internal event queue and signal mqtt_fd().  The SQLite outbox stays
- * the source of truth: Paho keeps nothing on disk and buffers nothing while
- * disconnected, so a publish is either in flight on the current connection or
- * refused.
+ * mqtt: the MQTT 5 client of every program (docs/design.md sections 10, 14),
+ * on Paho C's async client: the gateway's uplink, shelter-watch, and the
+ * centre's daemons.  The main thread owns the struct; Paho's threads only
+ * append to an internal event queue and signal mqtt_fd().  Nothing is kept on
+ * disk and nothing is buffered while disconnected, so a publish is either in
+ * flight on the current connection or refused: the gateway's SQLite outbox
+ * stays the source of truth.
  *
  * Delivery contract: every mqtt_publish() that returns 0 is answered by
  * exactly one MQTT_EV_PUBLISHED event carrying its id -- ok only when the
@@ -14,7 +15,20 @@
  * DISCONNECTED nothing is in flight.  A failed id may have reached the broker
  * anyway (at-least-once: the centre drops duplicates by seq).
  *
- * Thread: every function here is for the main thread only.
+ * Incoming messages: Paho acknowledges a QoS 1 message (PUBACK) as it
+ * arrives, before it is queued here, so a message still in the queue when
+ * the process dies is not sent again by the broker.  A receiver that must
+ * not lose one keeps what it needs in its own durable store, or relies on
+ * retained state.
+ *
+ * What differs between programs is optional: the client id (made up when not
+ * given), the will, the subscriptions and their options (QoS, retain as
+ * published, no local, shared subscriptions $share/GROUP/FILTER), a
+ * persistent session, and a filter on incoming topics.
+ *
+ * Thread: every function here is for the main thread only.  Paho's threads
+ * are started with every asynchronous signal blocked, so signals reach the
+ * program's own threads only.
  */
 #ifndef GW_MQTT_H
 #define GW_MQTT_H
@@ -23,17 +37,35 @@
 #include <stdint.h>
 
 #define MQTT_URI_MAX 4
-#define MQTT_SUB_MAX 8
+#define MQTT_SUB_MAX 16
 #define MQTT_DETAIL_MAX 160
+#define MQTT_CLIENT_ID_MAX 128 /* a made-up client id, NUL included */
 
 struct mqtt;
+
+/* One subscription, (re)made on every connect.  Zero options: QoS 0, the
+ * broker clears the retain flag of what it forwards live, our own
+ * publications come back. */
+struct mqtt_sub {
+    const char *filter;      /* a topic filter, or $share/{group}/{filter} (MQTT 5 shared
+                              * subscription: each message goes to one of the group;
+                              * mosquitto 2.0.11 sends the retained messages to the member
+                              * that subscribes, other brokers may send none) */
+    int qos;                 /* 0 or 1 */
+    int retain_as_published; /* keep the retain flag on live messages: a retained command
+                              * published while we are connected still looks retained */
+    int no_local;            /* not our own publications (not on a shared subscription) */
+};
 
 /* What mqtt_new() needs.  Strings are copied; NULL or "" means "not set".
  * Zero numeric fields take the default given. */
 struct mqtt_opts {
     const char *uris[MQTT_URI_MAX]; /* tcp://host:port or ssl://host:port, tried in order */
     int nuris;                      /* 1..MQTT_URI_MAX; all tcp:// or all ssl:// */
-    const char *client_id;          /* required: the gateway id */
+    const char *client_id;          /* the gateway's id; NULL or "": made up from
+                                     * client_id_prefix, the pid, a time and the host (see
+                                     * mqtt_client_id()) */
+    const char *client_id_prefix;   /* default "shelter" */
     const char *username;
     const char *password_file;    /* first line is the password; needs username */
     const char *ca_file;          /* ssl:// only: trust store (else system CAs) */
@@ -43,11 +75,20 @@ struct mqtt_opts {
     int connect_timeout_s;        /* per attempt and URI; default 10 */
     int retry_min_s, retry_max_s; /* reconnect backoff, doubling; default 1, 30 (Paho
                                    * reconnects ~3 s later than this at the earliest) */
-    const char *will_topic;       /* will: retained, QoS 1; required */
-    const char *will_payload;     /* default {"online":false} */
-    const char *subscriptions[MQTT_SUB_MAX]; /* QoS 1 filters, (re)subscribed on every connect,
-                                              * retain as published (MQTT 5) */
+    const char *will_topic;       /* will: retained, QoS 1; NULL or "": no will */
+    const char *will_payload;     /* default {"online":false}; needs will_topic */
+    struct mqtt_sub subscriptions[MQTT_SUB_MAX]; /* (re)subscribed on every connect, in one
+                                                  * SUBSCRIBE, in this order */
     int nsubscriptions;
+    int session_expiry_s; /* 0: every connect starts a clean session (nothing is kept for
+                           * us while away).  > 0: the broker keeps the session (its
+                           * subscriptions, and QoS 1 messages for them) this long after
+                           * a disconnect, and a connect with the same client id resumes
+                           * it; Paho then also resends what it had in flight */
+    /* Called on Paho's threads for each incoming message before it is queued:
+     * 0 drops it, uncounted.  Must be pure (it races with everything else). */
+    int (*accept)(const char *topic, void *accept_arg);
+    void *accept_arg;
     int max_inflight;         /* publishes awaiting their result; default 10.  Keep it
                                * at or below the broker's Receive Maximum (mosquitto
                                * 20, HiveMQ 10): Paho holds the excess, and after a
@@ -105,10 +146,14 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen);
  * with errno and "PATH: reason" in why (never the contents).  Any thread. */
 int mqtt_password_check(const char *path, char *why, size_t len);
 
+/* The client id in use (given, or made up by mqtt_new()).  Valid until
+ * mqtt_free(). */
+const char *mqtt_client_id(const struct mqtt *m);
+
 /* Begin connecting in the background; Paho reconnects by itself forever with
- * doubling backoff, through the URIs in order, each session clean (nothing
- * resent by Paho or the broker: the outbox resends).  0, or -1 with errno
- * (EALREADY, EIO) and err. */
+ * doubling backoff, through the URIs in order; without session_expiry_s each
+ * session is clean (nothing resent by Paho or the broker: the gateway's
+ * outbox resends).  0, or -1 with errno (EALREADY, EIO) and err. */
 int mqtt_start(struct mqtt *m, char *err, size_t errlen);
 
 /* Readable while events are queued; poll it for POLLIN and then call
@@ -134,8 +179,8 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
 int mqtt_connected(const struct mqtt *m);
 void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *st);
 
-/* Disconnect (waiting up to 2 s; with MQTT 5 reason 0x04 so the broker
- * publishes the will: the gateway is offline) and destroy.  Events not yet
+/* Disconnect (waiting up to 2 s; with a will, MQTT 5 reason 0x04 so the
+ * broker publishes it: the gateway is offline) and destroy.  Events not yet
  * taken and publishes in flight are dropped unreported: the outbox still holds
  * them.  NULL is a no-op. */
 void mqtt_free(struct mqtt *m);

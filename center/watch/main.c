@@ -8,55 +8,46 @@
  * Watching: subscribe to the filters, list the active alarms from the
  * retained alarm topics, then print every transition and every gateway going
  * online or offline as one line; duplicates (same gateway and seq: delivery is
- * at least once) are dropped.  --exec runs CMD with /bin/sh -c per new alarm,
- * the alarm's JSON on its stdin.
+ * at least once) are dropped.  --exec runs CMD per new alarm (exec.c).
  *
- * Shape, as in the daemon: Paho's async client runs on its own threads and
- * only queues what arrives (bounded) and wakes the main thread through an
- * eventfd.  The main thread owns everything else in one poll() loop over
- * that fd and a self-pipe for signals: it prints, and it runs the --exec
- * children (fork, at most EXEC_RUNNING_MAX at a time, reaped on SIGCHLD,
- * killed after EXEC_TIMEOUT_MS), so a slow CMD never holds up the lines.
- * The formatting and duplicate logic is the pure module watch.c.
+ * Shape, as in the daemon: the MQTT client is lib/mqtt (Paho's threads only
+ * queue what arrives, bounded, and wake the main thread through its fd; a
+ * filter there drops readings before they are queued).  The main thread owns
+ * everything else in one poll() loop over that fd and a self-pipe for
+ * signals: it prints, and it runs the --exec children, so a slow CMD never
+ * holds up the lines.  Messages are parsed by lib/gwmsg (identity from the
+ * topic); the lines and the duplicate logic are the pure module watch.c.
  */
-#include <MQTTAsync.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "exec.h"
+#include "gwmsg.h"
 #include "log.h"
+#include "mqtt.h"
+#include "topic.h"
 #include "watch.h"
 
 #define DEFAULT_BROKER "tcp://127.0.0.1:1883"
 #define DEFAULT_FILTER "shelter/#"
-#define FILTERS_MAX 16
-#define TOPIC_MAX 1024
-#define PASSWORD_MAX 1024
+#define FILTERS_MAX 16            /* MQTT_SUB_MAX */
 #define MESSAGE_MAX_BYTES 16384   /* larger alarm payloads are not ours: dropped, counted */
 #define QUEUE_MAX_MESSAGES 100000 /* while the main thread lags; then dropped, counted */
 #define SEEN_CAPACITY 65536       /* (gateway, seq) pairs remembered for duplicates */
 #define LISTING_QUIET_MS 700      /* the retained burst is over after this much silence */
 #define LISTING_MAX_MS 5000       /* ... or after this long in any case */
 #define ACK_TIMEOUT_MS 10000
-#define EXEC_RUNNING_MAX 4
-#define EXEC_QUEUE_MAX 256
-#define EXEC_TIMEOUT_MS 60000
-#define EXEC_DRAIN_MS 5000 /* on exit, running CMDs get this long to finish */
 
 /* ---- options ---- */
 
@@ -84,20 +75,10 @@ static void usage(FILE *f)
             DEFAULT_FILTER, DEFAULT_BROKER);
 }
 
-/* MQTT filter syntax: '+' fills a whole level, '#' only the last one. */
+/* A filter the broker takes (lib/topic), of a length we take. */
 static bool filter_ok(const char *f)
 {
-    if (*f == '\0' || strlen(f) >= TOPIC_MAX)
-        return false;
-    for (const char *p = f; *p; p++) {
-        bool level_start = p == f || p[-1] == '/';
-        bool level_end = p[1] == '\0' || p[1] == '/';
-        if (*p == '+' && !(level_start && level_end))
-            return false;
-        if (*p == '#' && !(level_start && p[1] == '\0'))
-            return false;
-    }
-    return true;
+    return strlen(f) < TOPIC_SIZE && topic_filter_valid(f);
 }
 
 /* Returns 0, or -1 after printing why (exit 64, EX_USAGE). */
@@ -207,538 +188,73 @@ not_here:
     return -1;
 }
 
-/* The password: the file's first line.  Errors name the file, never the text. */
-static char *read_password(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-
-    if (f == NULL) {
-        log_warn("password file %s", path);
-        return NULL;
-    }
-    n = getline(&line, &cap, f);
-    fclose(f);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    if (n <= 0 || n > PASSWORD_MAX || memchr(line, '\0', (size_t)n) != NULL) {
-        log_warnx("password file %s: the first line must hold the password", path);
-        if (line != NULL)
-            explicit_bzero(line, cap);
-        free(line);
-        return NULL;
-    }
-    return line;
-}
-
-/* ---- the broker connection: Paho's threads queue, the main thread takes ---- */
-
-enum ev_type { EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_SUBSCRIBED, EV_PUBLISHED, EV_MESSAGE };
-
-struct ev {
-    struct ev *next;
-    enum ev_type type;
-    bool ok;          /* SUBSCRIBED, PUBLISHED */
-    char detail[400]; /* failures: why */
-    char *topic;      /* MESSAGE */
-    char *payload;    /* MESSAGE: NUL-terminated, len bytes */
-    size_t len;
-    bool retained;
-};
-
-struct conn {
-    MQTTAsync client;
-    char *password;
-    const struct opts *o;
-    const char *const *filters;
-    int nfilters;
-    bool tls;
-    int efd;
-
-    pthread_mutex_t lock; /* leaf lock: no Paho call while holding it */
-    pthread_cond_t cond;
-    struct ev *head, *tail;
-    size_t nmessages;
-    uint64_t dropped_full, dropped_big;
-    bool lost_event; /* an event could not be allocated */
-    bool disconnected;
-    char ssl_error[160];
-};
-
-static void ev_free(struct ev *e)
-{
-    if (e != NULL) {
-        free(e->topic);
-        free(e->payload);
-        free(e);
-    }
-}
-
-static struct ev *ev_new(enum ev_type type)
-{
-    struct ev *e = calloc(1, sizeof(*e));
-    if (e != NULL)
-        e->type = type;
-    return e;
-}
-
-static void push(struct conn *c, struct ev *e, enum ev_type type)
-{
-    uint64_t one = 1;
-
-    pthread_mutex_lock(&c->lock);
-    if (e != NULL) {
-        e->type = type;
-        if (c->tail != NULL)
-            c->tail->next = e;
-        else
-            c->head = e;
-        c->tail = e;
-        if (type == EV_MESSAGE)
-            c->nmessages++;
-    } else {
-        c->lost_event = true;
-    }
-    ssize_t w = write(c->efd, &one, sizeof(one)); /* fails only when already readable */
-    (void)w;
-    pthread_mutex_unlock(&c->lock);
-}
-
-static struct ev *pop(struct conn *c)
-{
-    struct ev *e;
-
-    pthread_mutex_lock(&c->lock);
-    if ((e = c->head) != NULL) {
-        c->head = e->next;
-        if (c->head == NULL)
-            c->tail = NULL;
-        if (e->type == EV_MESSAGE)
-            c->nmessages--;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return e;
-}
-
-static void detail_with_ssl(struct conn *c, struct ev *e, const char *what)
-{
-    pthread_mutex_lock(&c->lock);
-    if (c->ssl_error[0] != '\0')
-        snprintf(e->detail, sizeof(e->detail), "%s (TLS: %s)", what, c->ssl_error);
-    else
-        snprintf(e->detail, sizeof(e->detail), "%s", what);
-    c->ssl_error[0] = '\0';
-    pthread_mutex_unlock(&c->lock);
-}
-
-static int on_ssl_error(const char *str, size_t len, void *ctx)
-{
-    struct conn *c = ctx;
-    const char *reason = strstr(str, "error:");
-
-    if (reason == NULL || (size_t)(reason - str) >= len)
-        reason = str;
-    pthread_mutex_lock(&c->lock);
-    snprintf(c->ssl_error, sizeof(c->ssl_error), "%.*s", (int)(len - (size_t)(reason - str)),
-             reason);
-    c->ssl_error[strcspn(c->ssl_error, "\n")] = '\0';
-    pthread_mutex_unlock(&c->lock);
-    return 0;
-}
-
-static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
-{
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_SUBSCRIBED);
-
-    if (e != NULL) {
-        e->ok = true;
-        /* Paho fills reasonCodes only for two or more filters. */
-        if (r != NULL && c->nfilters > 1 && r->alt.sub.reasonCodes != NULL) {
-            for (int i = 0; i < r->alt.sub.reasonCodeCount && i < c->nfilters; i++)
-                if (r->alt.sub.reasonCodes[i] >= 0x80 && e->ok) {
-                    e->ok = false;
-                    snprintf(e->detail, sizeof(e->detail), "%s: %s", c->filters[i],
-                             MQTTReasonCode_toString(r->alt.sub.reasonCodes[i]));
-                }
-        } else if (r != NULL && r->reasonCode >= 0x80) {
-            e->ok = false;
-            snprintf(e->detail, sizeof(e->detail), "%s: %s", c->filters[0],
-                     MQTTReasonCode_toString(r->reasonCode));
-        }
-    }
-    push(c, e, EV_SUBSCRIBED);
-}
-
-static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
-{
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_SUBSCRIBED);
-
-    if (e != NULL) {
-        if (r != NULL && r->reasonCode >= 0x80)
-            snprintf(e->detail, sizeof(e->detail), "%s: %s", c->filters[0],
-                     MQTTReasonCode_toString(r->reasonCode));
-        else
-            snprintf(e->detail, sizeof(e->detail), "%s",
-                     r != NULL && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1));
-    }
-    push(c, e, EV_SUBSCRIBED);
-}
-
-/* Every connect, first or automatic: report it and subscribe (clean start). */
-static void on_connected(void *ctx, char *cause)
-{
-    struct conn *c = ctx;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int qos[FILTERS_MAX], rc;
-    struct ev *e = ev_new(EV_CONNECTED);
-
-    if (e != NULL)
-        snprintf(e->detail, sizeof(e->detail), "%s", cause != NULL ? cause : "");
-    push(c, e, EV_CONNECTED);
-    for (int i = 0; i < c->nfilters; i++)
-        qos[i] = 1;
-    ro.onSuccess5 = on_sub_ok;
-    ro.onFailure5 = on_sub_fail;
-    ro.context = c;
-    rc = MQTTAsync_subscribeMany(c->client, c->nfilters, (char *const *)c->filters, qos, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-        struct ev *f = ev_new(EV_SUBSCRIBED);
-        if (f != NULL)
-            snprintf(f->detail, sizeof(f->detail), "%s", MQTTAsync_strerror(rc));
-        push(c, f, EV_SUBSCRIBED);
-    }
-}
-
-static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
-{
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_CONNECT_FAILED);
-    char what[160];
-
-    if (e != NULL) {
-        /* Paho puts a CONNACK refusal in code, not in reasonCode. */
-        if (r != NULL && r->code > 0)
-            snprintf(what, sizeof(what), "refused by the broker: %s",
-                     MQTTReasonCode_toString((enum MQTTReasonCodes)r->code));
-        else if (r != NULL && r->reasonCode >= 0x80)
-            snprintf(what, sizeof(what), "refused by the broker: %s",
-                     MQTTReasonCode_toString(r->reasonCode));
-        else
-            snprintf(what, sizeof(what), "%s",
-                     r != NULL && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1));
-        detail_with_ssl(c, e, what);
-    }
-    push(c, e, EV_CONNECT_FAILED);
-}
-
-static void on_connection_lost(void *ctx, char *cause)
-{
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_LOST);
-
-    if (e != NULL)
-        detail_with_ssl(c, e, cause != NULL && *cause ? cause : "connection lost");
-    push(c, e, EV_LOST);
-}
-
-static void on_server_disconnect(void *ctx, MQTTProperties *props, enum MQTTReasonCodes reason)
-{
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_LOST);
-
-    (void)props;
-    if (e != NULL)
-        snprintf(e->detail, sizeof(e->detail), "disconnected by the broker: %s",
-                 MQTTReasonCode_toString(reason));
-    push(c, e, EV_LOST);
-}
+/* ---- the broker: lib/mqtt ---- */
 
 /* Only what the main thread uses is queued: alarm, status and cmd_result
- * messages.  Readings (retained, many) are dropped here uncounted. */
-static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+ * messages.  Readings (retained, many) are dropped on Paho's thread,
+ * uncounted.  Pure, as lib/mqtt asks. */
+static int wanted(const char *topic, void *arg)
 {
-    struct conn *c = ctx;
-    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-    size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-    char base[TOPIC_MAX], *t = NULL;
-    struct ev *e = NULL;
-    enum watch_topic type = WATCH_TOPIC_OTHER;
-    bool full;
+    enum topic_type type = topic_type_of(topic);
 
-    if (tlen < TOPIC_MAX && (t = malloc(tlen + 1)) != NULL) {
-        memcpy(t, topic, tlen);
-        t[tlen] = '\0';
-        type = watch_topic_parse(t, base, sizeof(base));
-    }
-    if (type == WATCH_TOPIC_ALARM || type == WATCH_TOPIC_STATUS || type == WATCH_TOPIC_CMD_RESULT) {
-        pthread_mutex_lock(&c->lock);
-        full = c->nmessages >= QUEUE_MAX_MESSAGES;
-        if (full)
-            c->dropped_full++;
-        else if (plen > MESSAGE_MAX_BYTES)
-            c->dropped_big++;
-        pthread_mutex_unlock(&c->lock);
-        if (!full && plen <= MESSAGE_MAX_BYTES && (e = ev_new(EV_MESSAGE)) != NULL &&
-            (e->payload = malloc(plen + 1)) != NULL) {
-            if (plen > 0)
-                memcpy(e->payload, msg->payload, plen);
-            e->payload[plen] = '\0';
-            e->len = plen;
-            e->retained = msg->retained != 0;
-            e->topic = t;
-            t = NULL;
-            push(c, e, EV_MESSAGE);
-        } else if (e != NULL) {
-            ev_free(e);
-            push(c, NULL, EV_MESSAGE); /* out of memory: counted as lost */
-        }
-    }
-    free(t);
-    MQTTAsync_freeMessage(&msg);
-    MQTTAsync_free(topic);
-    return 1;
+    (void)arg;
+    return type == TOPIC_ALARM || type == TOPIC_STATUS || type == TOPIC_CMD_RESULT;
 }
 
-static void on_publish_ok(void *ctx, MQTTAsync_successData5 *r)
+/* A client subscribing to the filters at QoS 1 (the retain flag as the
+ * broker sets it: a retained message predates the subscription), with a
+ * client id of its own; not started.  NULL after logging why. */
+static struct mqtt *broker_new(const struct opts *o, const char *const *filters, int nfilters)
 {
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_PUBLISHED);
+    struct mqtt_opts mo = {
+        .uris = {o->broker},
+        .nuris = 1,
+        .client_id_prefix = "shelter-watch",
+        .username = o->username,
+        .password_file = o->password_file,
+        .ca_file = o->ca_file,
+        .nsubscriptions = nfilters,
+        .max_message_bytes = MESSAGE_MAX_BYTES,
+        .max_queued_messages = QUEUE_MAX_MESSAGES,
+        .accept = wanted,
+    };
+    char err[512];
+    struct mqtt *m;
 
-    if (e != NULL) {
-        e->ok = r == NULL || r->reasonCode < 0x80;
-        if (!e->ok)
-            snprintf(e->detail, sizeof(e->detail), "%s", MQTTReasonCode_toString(r->reasonCode));
-    }
-    push(c, e, EV_PUBLISHED);
+    for (int i = 0; i < nfilters; i++)
+        mo.subscriptions[i] = (struct mqtt_sub){.filter = filters[i], .qos = 1};
+    if ((m = mqtt_new(&mo, err, sizeof(err))) == NULL)
+        log_warnx("broker %s: %s", o->broker, err);
+    return m;
 }
 
-static void on_publish_fail(void *ctx, MQTTAsync_failureData5 *r)
+/* Start connecting (retrying in the background): 0, or -1 after logging. */
+static int broker_start(const struct opts *o, struct mqtt *m)
 {
-    struct conn *c = ctx;
-    struct ev *e = ev_new(EV_PUBLISHED);
+    char err[256];
 
-    if (e != NULL)
-        snprintf(e->detail, sizeof(e->detail), "%s",
-                 r != NULL && r->code == 0 && r->reasonCode >= 0x80
-                     ? MQTTReasonCode_toString(r->reasonCode)
-                 : r != NULL && r->message ? r->message
-                                           : MQTTAsync_strerror(r ? r->code : -1));
-    push(c, e, EV_PUBLISHED);
-}
-
-static void on_disconnect_done(void *ctx, MQTTAsync_successData5 *r)
-{
-    struct conn *c = ctx;
-
-    (void)r;
-    pthread_mutex_lock(&c->lock);
-    c->disconnected = true;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
-{
-    (void)r;
-    on_disconnect_done(ctx, NULL);
-}
-
-/* A unique client id: host, pid and a start time. */
-static void client_id(char *buf, size_t len)
-{
-    char host[64] = "";
-
-    if (gethostname(host, sizeof(host)) == -1)
-        host[0] = '\0';
-    host[sizeof(host) - 1] = '\0';
-    /* The unique part first: a command id is cut at WATCH_TEXT_MAX bytes. */
-    snprintf(buf, len, "shelter-watch-%ld-%lld-%s", (long)getpid(), (long long)(mono_ms() % 100000),
-             host);
-}
-
-static void conn_free(struct conn *c);
-
-/* Create and start connecting; reconnect: retry forever in the background.
- * NULL after logging why. */
-static struct conn *conn_start(const struct opts *o, const char *const *filters, int nfilters,
-                               bool reconnect)
-{
-    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
-    MQTTAsync_connectOptions cn = MQTTAsync_connectOptions_initializer5;
-    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    struct conn *c = calloc(1, sizeof(*c));
-    sigset_t sigs, oldmask;
-    char id[128];
-    int rc;
-
-    sigemptyset(&oldmask);
-    pthread_sigmask(SIG_SETMASK, NULL, &oldmask);
-
-    if (c == NULL) {
-        log_warnx("out of memory");
-        return NULL;
-    }
-    c->o = o;
-    c->filters = filters;
-    c->nfilters = nfilters;
-    c->tls = strncmp(o->broker, "ssl://", 6) == 0;
-    c->efd = -1;
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, NULL);
-    if (o->password_file != NULL && (c->password = read_password(o->password_file)) == NULL)
-        goto fail;
-    if (o->ca_file != NULL && access(o->ca_file, R_OK) == -1) {
-        log_warn("ca file %s", o->ca_file);
-        goto fail;
-    }
-    if ((c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-        log_warn("eventfd");
-        goto fail;
-    }
-    client_id(id, sizeof(id));
-    /* Paho's threads, created from here on, inherit a mask without our
-     * signals: they are delivered to the main thread only. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &sigs, &oldmask);
-    co.sendWhileDisconnected = 0;
-    co.MQTTVersion = MQTTVERSION_5;
-    rc = MQTTAsync_createWithOptions(&c->client, o->broker, id, MQTTCLIENT_PERSISTENCE_NONE, NULL,
-                                     &co);
-    if (rc != MQTTASYNC_SUCCESS) {
-        c->client = NULL;
-        log_warnx("broker %s: %s", o->broker, MQTTAsync_strerror(rc));
-        goto fail;
-    }
-    if ((rc = MQTTAsync_setCallbacks(c->client, c, on_connection_lost, on_message, NULL)) !=
-            MQTTASYNC_SUCCESS ||
-        (rc = MQTTAsync_setConnected(c->client, c, on_connected)) != MQTTASYNC_SUCCESS ||
-        (rc = MQTTAsync_setDisconnected(c->client, c, on_server_disconnect)) != MQTTASYNC_SUCCESS) {
-        log_warnx("paho callbacks: %s", MQTTAsync_strerror(rc));
-        goto fail;
-    }
-    cn.keepAliveInterval = 30;
-    cn.cleansession = 0;
-    cn.cleanstart = 1; /* nothing kept for us between connections: retained state is the truth */
-    cn.username = o->username;
-    cn.password = c->password;
-    cn.connectTimeout = 10;
-    cn.MQTTVersion = MQTTVERSION_5;
-    cn.automaticReconnect = reconnect;
-    cn.minRetryInterval = 1;
-    cn.maxRetryInterval = 30;
-    cn.onFailure5 = on_connect_fail;
-    cn.context = c;
-    if (c->tls) {
-        ssl.trustStore = o->ca_file; /* NULL: the system's CAs */
-        ssl.enableServerCertAuth = 1;
-        ssl.verify = 1; /* the certificate must name the host we dialled */
-        ssl.ssl_error_cb = on_ssl_error;
-        ssl.ssl_error_context = c;
-        cn.ssl = &ssl;
-    }
-    if ((rc = MQTTAsync_connect(c->client, &cn)) != MQTTASYNC_SUCCESS) {
-        log_warnx("connect to %s: %s", o->broker, MQTTAsync_strerror(rc));
-        goto fail;
-    }
-    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
-    return c;
-
-fail:
-    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
-    conn_free(c);
-    return NULL;
-}
-
-static int conn_publish(struct conn *c, const char *topic, const char *payload)
-{
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    int rc;
-
-    ro.onSuccess5 = on_publish_ok;
-    ro.onFailure5 = on_publish_fail;
-    ro.context = c;
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)strlen(payload);
-    msg.qos = 1;
-    msg.retained = 0; /* the gateway refuses retained commands */
-    if ((rc = MQTTAsync_sendMessage(c->client, topic, &msg, &ro)) != MQTTASYNC_SUCCESS) {
-        log_warnx("publish %s: %s", topic, MQTTAsync_strerror(rc));
+    if (mqtt_start(m, err, sizeof(err)) == -1) {
+        log_warnx("connect to %s: %s", o->broker, err);
         return -1;
     }
     return 0;
 }
 
-/* Disconnect (waiting up to 2 s), destroy, free. NULL is a no-op. */
-static void conn_free(struct conn *c)
+/* Messages dropped since the last call: over the queue's bound (from the
+ * client's count, *dropped the count already reported) or too large. */
+static void log_drops(struct mqtt *m, uint64_t *dropped, uint64_t *oversized)
 {
-    struct ev *e;
+    struct mqtt_stats st;
 
-    if (c == NULL)
-        return;
-    if (c->client != NULL) {
-        if (MQTTAsync_isConnected(c->client)) {
-            MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
-            struct timespec until;
-            d.timeout = 1000;
-            d.onSuccess5 = on_disconnect_done;
-            d.onFailure5 = on_disconnect_fail;
-            d.context = c;
-            if (MQTTAsync_disconnect(c->client, &d) == MQTTASYNC_SUCCESS) {
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_sec += 2;
-                pthread_mutex_lock(&c->lock);
-                while (!c->disconnected)
-                    if (pthread_cond_timedwait(&c->cond, &c->lock, &until) == ETIMEDOUT)
-                        break;
-                pthread_mutex_unlock(&c->lock);
-            }
-        }
-        MQTTAsync_destroy(&c->client); /* no callback runs after this */
-    }
-    while ((e = pop(c)) != NULL)
-        ev_free(e);
-    if (c->password != NULL) {
-        explicit_bzero(c->password, strlen(c->password));
-        free(c->password);
-    }
-    if (c->efd >= 0)
-        close(c->efd);
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
-}
-
-/* Drain the eventfd and report what Paho dropped since the last call. */
-static void conn_drain(struct conn *c)
-{
-    uint64_t n, full, big;
-    bool lost;
-
-    while (read(c->efd, &n, sizeof(n)) == (ssize_t)sizeof(n))
-        ;
-    pthread_mutex_lock(&c->lock);
-    full = c->dropped_full;
-    big = c->dropped_big;
-    lost = c->lost_event;
-    c->dropped_full = c->dropped_big = 0;
-    c->lost_event = false;
-    pthread_mutex_unlock(&c->lock);
-    if (full > 0)
-        log_warnx("%llu messages dropped: more than %d waiting", (unsigned long long)full,
-                  QUEUE_MAX_MESSAGES);
-    if (big > 0)
-        log_warnx("%llu messages dropped: larger than %d bytes", (unsigned long long)big,
+    mqtt_get_stats(m, &st);
+    if (st.messages_dropped > *dropped)
+        log_warnx("%llu messages dropped: more than %d waiting",
+                  (unsigned long long)(st.messages_dropped - *dropped), QUEUE_MAX_MESSAGES);
+    *dropped = st.messages_dropped;
+    if (*oversized > 0)
+        log_warnx("%llu messages dropped: larger than %d bytes", (unsigned long long)*oversized,
                   MESSAGE_MAX_BYTES);
-    if (lost)
-        log_warnx("out of memory: messages or events were lost");
+    *oversized = 0;
 }
 
 /* ---- signals: handlers only set flags and wake poll() ---- */
@@ -782,240 +298,6 @@ static void signals_drain(void)
         ;
 }
 
-/* ---- --exec: bounded children, never waited for in the loop ---- */
-
-struct job {
-    char *json; /* the alarm payload as received */
-    char *topic;
-    char what[200]; /* "gateway sensor alarm seq N" for log lines */
-};
-
-struct child {
-    pid_t pid; /* 0: slot free */
-    int64_t started_ms;
-    bool killed;
-    char what[200];
-};
-
-struct execs {
-    const char *cmd;
-    struct child running[EXEC_RUNNING_MAX];
-    int nrunning;
-    struct job queue[EXEC_QUEUE_MAX]; /* ring */
-    int qhead, qlen;
-};
-
-static void job_clear(struct job *j)
-{
-    free(j->json);
-    free(j->topic);
-    memset(j, 0, sizeof(*j));
-}
-
-/* The environment of a child: ours plus SHELTER_ALARM_TOPIC (built before
- * fork: the child of a threaded process may only call async-signal-safe
- * functions until it execs). */
-extern char **environ;
-static char **child_env(const char *topic)
-{
-    size_t n = 0, k = 0;
-    char **env, *var;
-
-    while (environ[n] != NULL)
-        n++;
-    if ((env = calloc(n + 2, sizeof(*env))) == NULL)
-        return NULL;
-    if ((var = malloc(strlen("SHELTER_ALARM_TOPIC=") + strlen(topic) + 1)) == NULL) {
-        free(env);
-        return NULL;
-    }
-    sprintf(var, "SHELTER_ALARM_TOPIC=%s", topic);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "SHELTER_ALARM_TOPIC=", 20) != 0)
-            env[k++] = environ[i];
-    env[k++] = var;
-    env[k] = NULL;
-    return env;
-}
-
-static void child_env_free(char **env)
-{
-    if (env != NULL) {
-        size_t k = 0;
-        while (env[k] != NULL)
-            k++;
-        if (k > 0)
-            free(env[k - 1]); /* ours is the last one */
-        free(env);
-    }
-}
-
-/* Start a job: its JSON in a memfd as stdin (no pipe to feed, no blocking). */
-static int exec_start(struct execs *x, struct job *j)
-{
-    int fd = -1, slot;
-    char **env = NULL;
-    size_t len = strlen(j->json), off = 0;
-    pid_t pid;
-
-    for (slot = 0; slot < EXEC_RUNNING_MAX && x->running[slot].pid != 0; slot++)
-        ;
-    if (slot == EXEC_RUNNING_MAX)
-        return -1;
-    if ((fd = memfd_create("shelter-watch-alarm", MFD_CLOEXEC)) == -1) {
-        log_warn("--exec for %s: memfd_create", j->what);
-        return -1;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, j->json + off, len - off);
-        if (w == -1 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            log_warn("--exec for %s: write", j->what);
-            goto fail;
-        }
-        off += (size_t)w;
-    }
-    if (lseek(fd, 0, SEEK_SET) == -1 || (env = child_env(j->topic)) == NULL) {
-        log_warn("--exec for %s", j->what);
-        goto fail;
-    }
-    fflush(stdout);
-    if ((pid = fork()) == -1) {
-        log_warn("--exec for %s: fork", j->what);
-        goto fail;
-    }
-    if (pid == 0) {
-        /* Own process group: a Ctrl-C for the watcher does not cut a
-         * notification short, and a hung CMD is killed as a whole. */
-        struct sigaction dfl;
-        sigset_t none;
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
-        sigaction(SIGPIPE, &dfl, NULL);
-        sigaction(SIGCHLD, &dfl, NULL);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setpgid(0, 0);
-        if (dup2(fd, STDIN_FILENO) == -1)
-            _exit(126);
-        execle("/bin/sh", "sh", "-c", x->cmd, (char *)NULL, env);
-        _exit(127);
-    }
-    setpgid(pid, pid); /* also here: whichever runs first */
-    close(fd);
-    child_env_free(env);
-    x->running[slot] = (struct child){.pid = pid, .started_ms = mono_ms()};
-    memcpy(x->running[slot].what, j->what, sizeof(j->what)); /* same size, NUL-terminated */
-    x->nrunning++;
-    log_debug("--exec for %s: pid %ld", j->what, (long)pid);
-    return 0;
-
-fail:
-    if (fd >= 0)
-        close(fd);
-    child_env_free(env);
-    return -1;
-}
-
-/* Queue a run for a new alarm; started at once when a slot is free. */
-static void exec_add(struct execs *x, const char *json, const char *topic, const char *what)
-{
-    struct job *j;
-
-    if (x->qlen == EXEC_QUEUE_MAX) {
-        /* Bounded: the oldest waiting run goes, loudly (the line was printed). */
-        j = &x->queue[x->qhead];
-        log_warnx("--exec for %s dropped: %d runs waiting", j->what, EXEC_QUEUE_MAX);
-        job_clear(j);
-        x->qhead = (x->qhead + 1) % EXEC_QUEUE_MAX;
-        x->qlen--;
-    }
-    j = &x->queue[(x->qhead + x->qlen) % EXEC_QUEUE_MAX];
-    j->json = strdup(json);
-    j->topic = strdup(topic);
-    snprintf(j->what, sizeof(j->what), "%s", what);
-    if (j->json == NULL || j->topic == NULL) {
-        log_warnx("--exec for %s: out of memory", what);
-        job_clear(j);
-        return;
-    }
-    x->qlen++;
-}
-
-/* Start what waits while slots are free. */
-static void exec_pump(struct execs *x)
-{
-    while (x->qlen > 0 && x->nrunning < EXEC_RUNNING_MAX) {
-        struct job *j = &x->queue[x->qhead];
-        if (exec_start(x, j) == -1 && x->nrunning < EXEC_RUNNING_MAX)
-            log_warnx("--exec for %s not run", j->what);
-        job_clear(j);
-        x->qhead = (x->qhead + 1) % EXEC_QUEUE_MAX;
-        x->qlen--;
-    }
-}
-
-/* Reap finished children (logging failures) and kill overdue ones. */
-static void exec_reap(struct execs *x, int64_t now)
-{
-    for (int i = 0; i < EXEC_RUNNING_MAX; i++) {
-        struct child *ch = &x->running[i];
-        int st;
-        pid_t r;
-
-        if (ch->pid == 0)
-            continue;
-        r = waitpid(ch->pid, &st, WNOHANG);
-        if (r == ch->pid) {
-            if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
-                log_warnx("--exec for %s: exit status %d", ch->what, WEXITSTATUS(st));
-            else if (WIFSIGNALED(st))
-                log_warnx("--exec for %s: killed by signal %d%s", ch->what, WTERMSIG(st),
-                          ch->killed ? " (took too long)" : "");
-            else
-                log_debug("--exec for %s: done", ch->what);
-            ch->pid = 0;
-            x->nrunning--;
-        } else if (r == -1 && errno == ECHILD) {
-            ch->pid = 0;
-            x->nrunning--;
-        } else if (!ch->killed && now - ch->started_ms >= EXEC_TIMEOUT_MS) {
-            log_warnx("--exec for %s: still running after %d s, killing it", ch->what,
-                      EXEC_TIMEOUT_MS / 1000);
-            kill(-ch->pid, SIGKILL); /* its own process group, started by us */
-            ch->killed = true;
-        }
-    }
-}
-
-/* On exit: give running CMDs EXEC_DRAIN_MS, then stop them. */
-static void exec_finish(struct execs *x)
-{
-    int64_t until = mono_ms() + EXEC_DRAIN_MS;
-
-    if (x->qlen > 0)
-        log_warnx("%d --exec runs not started (exiting)", x->qlen);
-    while (x->qlen > 0) {
-        job_clear(&x->queue[x->qhead]);
-        x->qhead = (x->qhead + 1) % EXEC_QUEUE_MAX;
-        x->qlen--;
-    }
-    while (x->nrunning > 0 && mono_ms() < until) {
-        exec_reap(x, mono_ms());
-        if (x->nrunning > 0)
-            poll(NULL, 0, 50);
-    }
-    for (int i = 0; i < EXEC_RUNNING_MAX; i++)
-        if (x->running[i].pid != 0) {
-            log_warnx("--exec for %s: still running at exit, stopping it", x->running[i].what);
-            kill(-x->running[i].pid, SIGTERM);
-            waitpid(x->running[i].pid, NULL, 0);
-            x->running[i].pid = 0;
-        }
-    x->nrunning = 0;
-}
-
 /* ---- watching ---- */
 
 static int tz_offset(int64_t ms)
@@ -1034,17 +316,18 @@ static void print_line(const char *line)
 
 /* One active alarm of the listing, held until the retained burst is over. */
 struct listed {
-    struct watch_alarm a;
+    struct gwmsg_alarm a;
     char *topic;
 };
 
 struct watcher {
     const struct opts *o;
-    struct conn *conn;
+    struct mqtt *mq;
+    uint64_t dropped, oversized; /* messages: reported so far, and since the last report */
     struct watch_seen *seen;
     struct watch_gateways *gws;
     struct watch_once *refused; /* topic bases whose refusal was logged */
-    struct execs execs;
+    struct exec *exec;          /* --exec, or NULL */
     enum { PH_CONNECTING, PH_LISTING, PH_LIVE } phase;
     int64_t quiet_until, listing_until; /* PH_LISTING: monotonic ms */
     int64_t start_wall_ms;
@@ -1057,7 +340,7 @@ struct watcher {
 static int listed_cmp(const void *pa, const void *pb)
 {
     const struct listed *a = pa, *b = pb;
-    int ra = watch_severity_rank(a->a.severity), rb = watch_severity_rank(b->a.severity);
+    int ra = gwmsg_severity_rank(a->a.severity), rb = gwmsg_severity_rank(b->a.severity);
 
     if (ra != rb)
         return ra - rb;
@@ -1066,7 +349,7 @@ static int listed_cmp(const void *pa, const void *pb)
     return strcmp(a->topic, b->topic);
 }
 
-static void print_alarm(struct watcher *w, const struct watch_alarm *a, enum watch_line how,
+static void print_alarm(struct watcher *w, const struct gwmsg_alarm *a, enum watch_line how,
                         const char *topic)
 {
     char line[2048];
@@ -1105,7 +388,7 @@ static void end_listing(struct watcher *w)
     print_line(line);
     for (size_t i = 0; i < w->nlisted; i++) {
         print_alarm(w, &w->listed[i].a, WATCH_LINE_ACTIVE, w->listed[i].topic);
-        watch_alarm_release(&w->listed[i].a);
+        gwmsg_alarm_release(&w->listed[i].a);
         free(w->listed[i].topic);
     }
     free(w->listed);
@@ -1137,21 +420,24 @@ static void refused(struct watcher *w, const char *base, const char *topic, int 
         log_debug("ignoring %s: not its gateway's: %s", topic, why);
 }
 
-static void on_status(struct watcher *w, const char *base, const struct ev *e)
+static void on_status(struct watcher *w, const char *base, const struct mqtt_event *e)
 {
+    struct gwmsg_status st;
     bool online;
     const char *gateway, *name;
-    char line[1024];
+    char line[1024], err[200];
     int rc;
-
-    char err[200];
 
     if (e->len == 0)
         return; /* a retained status being removed */
-    rc = watch_gateways_update(w->gws, base, e->payload, e->len, &online, &gateway, &name, err,
-                               sizeof(err));
-    if (rc < 0) {
+    if ((rc = gwmsg_status_parse(e->topic, e->payload, e->len, &st, err, sizeof(err))) < 0) {
         refused(w, base, e->topic, rc, err);
+        return;
+    }
+    rc = watch_gateways_update(w->gws, &st, &online, &gateway, &name);
+    gwmsg_status_release(&st);
+    if (rc < 0) {
+        refused(w, base, e->topic, -1, "out of memory");
         return;
     }
     /* Offline gateways are news even in the listing; the online are counted. */
@@ -1163,15 +449,15 @@ static void on_status(struct watcher *w, const char *base, const struct ev *e)
     }
 }
 
-static void on_alarm(struct watcher *w, const char *base, const struct ev *e)
+static void on_alarm(struct watcher *w, const char *base, const struct mqtt_event *e)
 {
-    struct watch_alarm a;
+    struct gwmsg_alarm a;
     char err[256], what[200];
     int rc;
 
     if (e->len == 0)
         return; /* a retained alarm topic being removed */
-    if ((rc = watch_alarm_parse_message(e->topic, e->payload, e->len, &a, err, sizeof(err))) < 0) {
+    if ((rc = gwmsg_alarm_parse(e->topic, e->payload, e->len, &a, err, sizeof(err))) < 0) {
         refused(w, base, e->topic, rc, err);
         return;
     }
@@ -1180,13 +466,13 @@ static void on_alarm(struct watcher *w, const char *base, const struct ev *e)
     rc = watch_seen_add(w->seen, a.base, a.seq);
     if (rc == 0) {
         log_debug("duplicate %s seq %llu dropped", a.gateway, (unsigned long long)a.seq);
-        watch_alarm_release(&a);
+        gwmsg_alarm_release(&a);
         return;
     }
     if (e->retained && w->phase == PH_LISTING) {
         w->quiet_until = mono_ms() + LISTING_QUIET_MS;
         if (!a.active) {
-            watch_alarm_release(&a);
+            gwmsg_alarm_release(&a);
             return;
         }
         if (w->nlisted == w->caplisted) {
@@ -1194,7 +480,7 @@ static void on_alarm(struct watcher *w, const char *base, const struct ev *e)
             struct listed *l = realloc(w->listed, cap * sizeof(*l));
             if (l == NULL) {
                 log_warnx("out of memory: %s not listed", e->topic);
-                watch_alarm_release(&a);
+                gwmsg_alarm_release(&a);
                 return;
             }
             w->listed = l;
@@ -1202,7 +488,7 @@ static void on_alarm(struct watcher *w, const char *base, const struct ev *e)
         }
         w->listed[w->nlisted].a = a;
         if ((w->listed[w->nlisted].topic = strdup(e->topic)) == NULL) {
-            watch_alarm_release(&a);
+            gwmsg_alarm_release(&a);
             return;
         }
         w->nlisted++;
@@ -1211,21 +497,21 @@ static void on_alarm(struct watcher *w, const char *base, const struct ev *e)
     /* A transition: live, or the retained state of one we missed while
      * disconnected (a new seq on reconnect). */
     print_alarm(w, &a, WATCH_LINE_LIVE, e->topic);
-    if (w->o->exec_cmd != NULL && watch_alarm_is_new(&a) &&
+    if (w->exec != NULL && gwmsg_alarm_is_new(&a) &&
         (!e->retained || a.ts_ms >= w->start_wall_ms)) {
         snprintf(what, sizeof(what), "%s %s %s seq %llu", a.gateway, a.sensor, a.alarm,
                  (unsigned long long)a.seq);
-        exec_add(&w->execs, e->payload, e->topic, what);
+        exec_add(w->exec, e->payload, e->topic, what);
     }
-    watch_alarm_release(&a);
+    gwmsg_alarm_release(&a);
 }
 
-static void on_event(struct watcher *w, struct ev *e)
+static void on_event(struct watcher *w, const struct mqtt_event *e)
 {
-    char base[TOPIC_MAX];
+    struct topic_parts p;
 
     switch (e->type) {
-    case EV_CONNECTED:
+    case MQTT_EV_CONNECTED:
         if (!w->connected_once)
             log_info("connected to %s", w->o->broker);
         else
@@ -1233,7 +519,7 @@ static void on_event(struct watcher *w, struct ev *e)
         w->connected_once = true;
         w->outage = false;
         break;
-    case EV_CONNECT_FAILED:
+    case MQTT_EV_CONNECT_FAILED:
         /* One line per outage, not one per retry. */
         if (!w->outage)
             log_warnx("cannot connect to %s: %s (retrying)", w->o->broker, e->detail);
@@ -1241,11 +527,11 @@ static void on_event(struct watcher *w, struct ev *e)
             log_debug("cannot connect to %s: %s", w->o->broker, e->detail);
         w->outage = true;
         break;
-    case EV_LOST:
+    case MQTT_EV_DISCONNECTED:
         log_warnx("connection to %s lost: %s (reconnecting)", w->o->broker, e->detail);
         w->outage = true;
         break;
-    case EV_SUBSCRIBED:
+    case MQTT_EV_SUBSCRIBED:
         if (!e->ok) {
             log_warnx("subscribe refused: %s", e->detail);
             if (w->phase == PH_CONNECTING)
@@ -1256,22 +542,26 @@ static void on_event(struct watcher *w, struct ev *e)
             w->listing_until = mono_ms() + LISTING_MAX_MS;
         }
         break;
-    case EV_PUBLISHED:
-        break;
-    case EV_MESSAGE:
+    case MQTT_EV_MESSAGE:
+        if (e->oversized) { /* dropped, counted */
+            w->oversized++;
+            break;
+        }
         /* A live message ends the listing: the retained burst comes first. */
         if (w->phase == PH_LISTING && !e->retained)
             end_listing(w);
-        switch (watch_topic_parse(e->topic, base, sizeof(base))) {
-        case WATCH_TOPIC_ALARM:
-            on_alarm(w, base, e);
+        switch (topic_parse(e->topic, &p)) {
+        case TOPIC_ALARM:
+            on_alarm(w, p.base, e);
             break;
-        case WATCH_TOPIC_STATUS:
-            on_status(w, base, e);
+        case TOPIC_STATUS:
+            on_status(w, p.base, e);
             break;
         default:
             break;
         }
+        break;
+    default: /* MQTT_EV_PUBLISHED: the watcher publishes nothing */
         break;
     }
 }
@@ -1279,30 +569,31 @@ static void on_event(struct watcher *w, struct ev *e)
 static int run_watch(const struct opts *o)
 {
     struct watcher w;
-    struct ev *e;
+    struct mqtt_event e;
     int rc = 0;
 
     memset(&w, 0, sizeof(w));
     w.o = o;
-    w.execs.cmd = o->exec_cmd;
     w.start_wall_ms = wall_ms();
     w.seen = watch_seen_new(SEEN_CAPACITY);
     w.gws = watch_gateways_new();
     w.refused = watch_once_new();
-    if (w.seen == NULL || w.gws == NULL || w.refused == NULL) {
+    if (w.seen == NULL || w.gws == NULL || w.refused == NULL ||
+        (o->exec_cmd != NULL &&
+         (w.exec = exec_new(&(struct exec_opts){.cmd = o->exec_cmd})) == NULL)) {
         log_warnx("out of memory");
         rc = 1;
         goto out;
     }
-    if ((w.conn = conn_start(o, o->filters, o->nfilters, true)) == NULL) {
+    if ((w.mq = broker_new(o, o->filters, o->nfilters)) == NULL || broker_start(o, w.mq) == -1) {
         rc = 1;
         goto out;
     }
     while (quit_signal == 0) {
-        struct pollfd pfd[2] = {{.fd = w.conn->efd, .events = POLLIN},
+        struct pollfd pfd[2] = {{.fd = mqtt_fd(w.mq), .events = POLLIN},
                                 {.fd = sig_pipe[0], .events = POLLIN}};
         int64_t now = mono_ms();
-        int timeout = w.execs.nrunning > 0 ? 1000 : -1;
+        int timeout = w.exec != NULL && exec_running(w.exec) > 0 ? 1000 : -1;
 
         if (w.phase == PH_LISTING) {
             int64_t until = w.quiet_until < w.listing_until ? w.quiet_until : w.listing_until;
@@ -1314,27 +605,29 @@ static int run_watch(const struct opts *o)
             break;
         }
         signals_drain();
-        conn_drain(w.conn);
-        while (quit_signal == 0 && (e = pop(w.conn)) != NULL) {
-            on_event(&w, e);
-            ev_free(e);
+        while (quit_signal == 0 && mqtt_next_event(w.mq, &e) == 1) {
+            on_event(&w, &e);
+            mqtt_event_clear(&e);
         }
+        log_drops(w.mq, &w.dropped, &w.oversized);
         now = mono_ms();
         if (w.phase == PH_LISTING && (now >= w.quiet_until || now >= w.listing_until))
             end_listing(&w);
-        if (child_signal || w.execs.nrunning > 0) {
-            child_signal = 0;
-            exec_reap(&w.execs, now);
+        if (w.exec != NULL) {
+            if (child_signal || exec_running(w.exec) > 0) {
+                child_signal = 0;
+                exec_reap(w.exec, now);
+            }
+            exec_pump(w.exec);
         }
-        exec_pump(&w.execs);
     }
     if (quit_signal == -1)
         rc = 1;
 out:
-    conn_free(w.conn);
-    exec_finish(&w.execs);
+    mqtt_free(w.mq);
+    exec_free(w.exec);
     for (size_t i = 0; i < w.nlisted; i++) {
-        watch_alarm_release(&w.listed[i].a);
+        gwmsg_alarm_release(&w.listed[i].a);
         free(w.listed[i].topic);
     }
     free(w.listed);
@@ -1348,12 +641,13 @@ out:
 
 static int run_ack(const struct opts *o)
 {
-    char base[TOPIC_MAX], sensor[WATCH_TEXT_MAX + 1], alarm[WATCH_TEXT_MAX + 1], err[256];
-    char result_topic[TOPIC_MAX + 16], cmd_topic[TOPIC_MAX + 16], id[WATCH_TEXT_MAX + 1];
-    char by[WATCH_TEXT_MAX + 1];
+    char base[TOPIC_SIZE], sensor[GWMSG_TEXT_MAX + 1], alarm[GWMSG_TEXT_MAX + 1], err[256];
+    char result_topic[TOPIC_SIZE + 16], cmd_topic[TOPIC_SIZE + 16], id[GWMSG_TEXT_MAX + 1];
+    char by[GWMSG_TEXT_MAX + 1];
     const char *filters[1];
     char *payload = NULL;
-    struct conn *c = NULL;
+    struct mqtt *m = NULL;
+    uint64_t dropped = 0, oversized = 0;
     int64_t deadline = mono_ms() + ACK_TIMEOUT_MS;
     int rc = 1;
     bool sent = false;
@@ -1364,8 +658,8 @@ static int run_ack(const struct opts *o)
         return 64;
     }
     if (o->by != NULL) {
-        if (strlen(o->by) == 0 || strlen(o->by) > WATCH_TEXT_MAX) {
-            fprintf(stderr, "shelter-watch ack: --by: 1..%d bytes\n", WATCH_TEXT_MAX);
+        if (strlen(o->by) == 0 || strlen(o->by) > GWMSG_TEXT_MAX) {
+            fprintf(stderr, "shelter-watch ack: --by: 1..%d bytes\n", GWMSG_TEXT_MAX);
             return 64;
         }
         snprintf(by, sizeof(by), "%s", o->by);
@@ -1373,20 +667,24 @@ static int run_ack(const struct opts *o)
         struct passwd *pw = getpwuid(getuid());
         snprintf(by, sizeof(by), "%s", pw != NULL ? pw->pw_name : "shelter-watch");
     }
-    client_id(id, sizeof(id));
-    snprintf(result_topic, sizeof(result_topic), "%s/cmd_result", base);
-    snprintf(cmd_topic, sizeof(cmd_topic), "%s/cmd/ack", base);
-    if ((payload = watch_ack_payload(id, sensor, alarm, by)) == NULL) {
-        log_warnx("out of memory");
-        return 1;
-    }
+    topic_join(result_topic, sizeof(result_topic), base, "cmd_result", NULL);
+    topic_join(cmd_topic, sizeof(cmd_topic), base, "cmd", "ack", NULL);
     filters[0] = result_topic;
-    if ((c = conn_start(o, filters, 1, false)) == NULL)
+    if ((m = broker_new(o, filters, 1)) == NULL)
+        goto out;
+    /* The command's id is the client's (made unique, the unique part first:
+     * an id is cut at GWMSG_TEXT_MAX bytes). */
+    snprintf(id, sizeof(id), "%s", mqtt_client_id(m));
+    if ((payload = gwmsg_ack_payload(id, sensor, alarm, by)) == NULL) {
+        log_warnx("out of memory");
+        goto out;
+    }
+    if (broker_start(o, m) == -1)
         goto out;
     for (;;) {
-        struct pollfd pfd = {.fd = c->efd, .events = POLLIN};
+        struct pollfd pfd = {.fd = mqtt_fd(m), .events = POLLIN};
         int64_t now = mono_ms();
-        struct ev *e;
+        struct mqtt_event e;
 
         if (now >= deadline) {
             printf("error: %s\n", sent ? "no answer from the gateway within 10 s"
@@ -1397,38 +695,41 @@ static int run_ack(const struct opts *o)
             log_warn("poll");
             goto out;
         }
-        conn_drain(c);
-        while ((e = pop(c)) != NULL) {
+        while (mqtt_next_event(m, &e) == 1) {
             bool ok, done = true;
             char why[256];
-            switch (e->type) {
-            case EV_CONNECT_FAILED:
-                printf("error: cannot connect to %s: %s\n", o->broker, e->detail);
+            switch (e.type) {
+            case MQTT_EV_CONNECT_FAILED:
+                printf("error: cannot connect to %s: %s\n", o->broker, e.detail);
                 break;
-            case EV_LOST:
-                printf("error: connection to %s lost: %s\n", o->broker, e->detail);
+            case MQTT_EV_DISCONNECTED:
+                printf("error: connection to %s lost: %s\n", o->broker, e.detail);
                 break;
-            case EV_SUBSCRIBED:
-                if (!e->ok)
-                    printf("error: subscribe refused: %s\n", e->detail);
-                else if (!sent && conn_publish(c, cmd_topic, payload) == 0) {
+            case MQTT_EV_SUBSCRIBED:
+                /* QoS 1, not retained: the gateway refuses retained commands. */
+                if (!e.ok)
+                    printf("error: subscribe refused: %s\n", e.detail);
+                else if (!sent &&
+                         mqtt_publish(m, cmd_topic, payload, strlen(payload), 1, 0, 1) == 0) {
                     sent = true;
                     done = false;
                 } else if (!sent)
-                    printf("error: publish failed\n");
+                    printf("error: publish failed: %s\n", strerror(errno));
                 else
                     done = false;
                 break;
-            case EV_PUBLISHED:
-                if (!e->ok)
-                    printf("error: %s refused: %s\n", cmd_topic, e->detail);
+            case MQTT_EV_PUBLISHED:
+                if (!e.ok)
+                    printf("error: %s refused: %s\n", cmd_topic, e.detail);
                 else
                     done = false;
                 break;
-            case EV_MESSAGE:
+            case MQTT_EV_MESSAGE:
                 done = false;
-                if (strcmp(e->topic, result_topic) == 0 &&
-                    watch_cmd_result(e->payload, e->len, id, &ok, why, sizeof(why)) == 1) {
+                if (e.oversized)
+                    oversized++;
+                else if (strcmp(e.topic, result_topic) == 0 &&
+                         gwmsg_cmd_result(e.payload, e.len, id, &ok, why, sizeof(why)) == 1) {
                     done = true;
                     if (ok) {
                         printf("ok\n");
@@ -1442,14 +743,15 @@ static int run_ack(const struct opts *o)
                 done = false;
                 break;
             }
-            ev_free(e);
+            mqtt_event_clear(&e);
             if (done)
                 goto out;
         }
+        log_drops(m, &dropped, &oversized);
     }
 out:
     fflush(stdout);
-    conn_free(c);
+    mqtt_free(m);
     free(payload);
     return rc;
 }

@@ -1,9 +1,10 @@
 /*
  * watch: the pure part of shelter-watch, the tool of the people who receive
- * alarms (docs/design.md sections 5.2, 10).  Topic classification, alarm and status payload
- * parsing with the identity taken from the topic, duplicate detection by
- * (gateway, seq), the readable zh/en lines,
- * and the ack command.  No I/O, no clock reads: the caller passes the time.
+ * alarms (docs/design.md sections 5.2, 10).  The readable zh/en lines,
+ * duplicate detection by (gateway, seq), the gateways' online states, the
+ * refusals already logged, and the target of `shelter-watch ack`.  Messages
+ * are parsed by lib/gwmsg (identity from the topic), topics by lib/topic.
+ * No I/O, no clock reads: the caller passes the time.
  * Any thread, but an object (watch_seen, watch_gateways) belongs to one.
  */
 #ifndef GW_WATCH_H
@@ -13,93 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gwmsg.h"
 #include "mode.h"
 
-#define WATCH_TEXT_MAX 64 /* sensor, alarm, by, id: bytes, NUL excluded (CMD_TEXT_MAX) */
-
-/* ---- topics ---- */
-
-enum watch_topic {
-    WATCH_TOPIC_OTHER,      /* not a gateway topic of the v1 contract: ignored */
-    WATCH_TOPIC_ALARM,      /* {base}/alarm/{sensor}/{alarm} */
-    WATCH_TOPIC_STATUS,     /* {base}/status */
-    WATCH_TOPIC_READING,    /* {base}/reading/{sensor}: ignored by the watcher */
-    WATCH_TOPIC_CMD,        /* {base}/cmd/{verb} */
-    WATCH_TOPIC_CMD_RESULT, /* {base}/cmd_result */
-};
-
-/* What topic is, judged from its last levels; base (len bytes) receives the
- * gateway's topic base ("" for OTHER, or when it does not fit). */
-enum watch_topic watch_topic_parse(const char *topic, char *base, size_t len);
+/* ---- ack ---- */
 
 /* For `shelter-watch ack`: split an alarm topic {base}/alarm/{sensor}/{alarm}
  * (no wildcards) into base, sensor and alarm (each buffer at least
- * WATCH_TEXT_MAX + 1 for sensor and alarm).  0, or -1 with a reason in err. */
+ * GWMSG_TEXT_MAX + 1 for sensor and alarm).  0, or -1 with a reason in err. */
 int watch_ack_target(const char *alarm_topic, char *base, size_t baselen, char *sensor, char *alarm,
                      char *err, size_t errlen);
-
-/* The cmd/ack payload {"id":...,"sensor":...,"alarm":...,"by":...}: malloc'd
- * (caller frees), NULL on ENOMEM. */
-char *watch_ack_payload(const char *id, const char *sensor, const char *alarm, const char *by);
-
-/* A cmd_result payload: 1 when it answers `id` (ok and, on error, the
- * reason in error), 0 when it answers another id, -1 when it is not a
- * cmd_result object. */
-int watch_cmd_result(const void *payload, size_t len, const char *id, bool *ok, char *error,
-                     size_t errlen);
-
-/* ---- alarm payloads ---- */
-
-/* An alarm payload of docs/design.md section 10.  The strings point into `json` and `ident`,
- * which the struct owns until watch_alarm_release() (a copy of the struct
- * takes them over); absent optional strings are "". */
-struct watch_alarm {
-    void *json;  /* cJSON tree */
-    char *ident; /* watch_alarm_parse_message: the topic's identity levels */
-    uint64_t seq;
-    int64_t ts_ms;    /* detection time, wall clock; 0 if absent or unreadable */
-    const char *base; /* the gateway's topic base (its identity); "" from watch_alarm_parse */
-    const char *gateway, *sensor, *kind, *location, *alarm, *event, *severity;
-    const char *unit, *message, *by;
-    const char *reason;    /* "sensor_removed" on a withdrawal; "" if absent */
-    const char *site_name; /* site.name: the display name, the one thing the topic does not say */
-    const char *city, *district, *street, *community, *property; /* site.city, ... */
-    bool active, acked;
-    double value, threshold; /* NAN when null or absent */
-    int64_t until_ms;        /* inhibit: end of the window; 0 if absent */
-};
-
-/* Parse an alarm payload alone.  Required: seq (integer >= 0), gateway,
- * sensor, alarm, event (strings), active (bool); everything else is
- * optional.  Identity (gateway, site) is as the payload claims it.  0, or -1
- * with a reason in err (a struct that needs no release). */
-int watch_alarm_parse(const void *payload, size_t len, struct watch_alarm *a, char *err,
-                      size_t errlen);
-
-/* Parse an alarm message as received: topic and payload.  The topic is the
- * identity (the broker's ACL pins each gateway to its base): it must be
- *   {prefix}/{city}/{district}/{street}/{community}/{property}/{id}/alarm/{sensor}/{alarm}
- * and gateway, site.{city,...,property,shelter}, sensor and alarm are taken
- * from it; a payload that says otherwise in any of them is rejected (a
- * forgery, or a gateway publishing where it does not belong).  a->base is the
- * key for duplicates.  0; -1 when topic or payload is malformed; -2 when the
- * payload disagrees with its topic; on error the reason is in err and the
- * struct needs no release.  Pure: the entry point for fuzzing the watcher's
- * input. */
-int watch_alarm_parse_message(const char *topic, const void *payload, size_t len,
-                              struct watch_alarm *a, char *err, size_t errlen);
-void watch_alarm_release(struct watch_alarm *a);
-
-/* A new alarm for --exec: event raised, active, and a real alarm (not the
- * start of a maintenance inhibit). */
-bool watch_alarm_is_new(const struct watch_alarm *a);
-
-/* Severity rank for ordering: critical 0, major 1, minor 2, info 3, other 4. */
-int watch_severity_rank(const char *severity);
-
-/* "2026-07-20T18:03:04.123Z" (or with a +hh:mm offset) to ms since the
- * epoch.  0, or -1 when it is not RFC 3339. */
-int watch_parse_time(const char *s, int64_t *ms);
 
 /* ---- lines ---- */
 
@@ -114,7 +38,7 @@ enum watch_line {
  * on the day of now_ms, else MM-DD HH:MM; the text comes from the gateway's
  * own zh/en table when the kind and alarm are known, else from the payload's
  * message.  Returns the length (snprintf style), or -1. */
-int watch_format_alarm(const struct watch_alarm *a, enum watch_line how, enum gw_lang lang,
+int watch_format_alarm(const struct gwmsg_alarm *a, enum watch_line how, enum gw_lang lang,
                        int64_t now_ms, int tz_offset_s, char *buf, size_t len);
 
 /* "just now", "3 min ago", "5 h ago", "2 d ago" (zh "刚刚", "3 分钟前", ...)
@@ -128,7 +52,7 @@ int watch_format_status(const char *gateway, const char *name, bool online, enum
 /* ---- duplicates ---- */
 
 /* The (gateway, seq) pairs seen, to drop the duplicates of at-least-once
- * delivery.  The gateway is its topic base (watch_alarm.base), never a
+ * delivery.  The gateway is its topic base (gwmsg_alarm.base), never a
  * payload's claim.  Bounded: two generations of `capacity`/2 entries each; when the
  * newer is full the older is forgotten, so a duplicate is recognised while
  * fewer than capacity/2 newer messages have arrived. */
@@ -162,17 +86,13 @@ struct watch_gateways;
 struct watch_gateways *watch_gateways_new(void); /* NULL on ENOMEM */
 void watch_gateways_free(struct watch_gateways *g);
 
-/* A status payload on {base}/status.  The topic is the identity: base must
- * be a gateway's (the six levels after the prefix), *gateway is its last
- * level, and a payload whose "gateway" says otherwise is rejected.  Sets
- * *online, *gateway and *name (the last display name this gateway
- * published, else its id; valid until the next call).  Returns 1 when the
- * state is new or changed, 0 when unchanged; -1 when the topic is not a
- * gateway's or the payload not a status object, -2 when the payload names
- * another gateway (state unchanged, the reason in err). */
-int watch_gateways_update(struct watch_gateways *g, const char *base, const void *payload,
-                          size_t len, bool *online, const char **gateway, const char **name,
-                          char *err, size_t errlen);
+/* A gateway's status, parsed (gwmsg_status_parse: the topic is its
+ * identity).  Sets *online, *gateway (its id) and *name (the last display
+ * name this gateway published, else its id); both valid until the next
+ * call.  Returns 1 when the state is new or changed, 0 when unchanged, -1 on
+ * ENOMEM (state unchanged). */
+int watch_gateways_update(struct watch_gateways *g, const struct gwmsg_status *st, bool *online,
+                          const char **gateway, const char **name);
 /* Counts of gateways known online and offline. */
 void watch_gateways_count(const struct watch_gateways *g, int *online, int *offline);
 

@@ -1,13 +1,15 @@
 /*
- * fuzz_watch: shelter-watch's message path (center/watch/watch.c) on any
- * topic and payload, as center/watch/main.c's on_event() takes them: the
- * topic is classified; an alarm message is parsed with its topic
- * (watch_alarm_parse_message: the topic is the identity), checked against
- * the seen (gateway, seq) pairs and formatted as the live and the listed
- * line in both languages; a status payload updates the gateways' table and
- * is formatted; a cmd_result is matched.  The payload alone also goes
- * through watch_alarm_parse, and the topic through `shelter-watch ack`'s
- * topic splitter.
+ * fuzz_watch: shelter-watch's message path on any topic and payload, as
+ * center/watch/main.c's on_event() takes them: the topic is classified and
+ * taken apart (lib/topic.c: topic_parse); an alarm message is parsed with
+ * its topic (lib/gwmsg.c: gwmsg_alarm_parse, the topic is the identity; the
+ * entry point shelter-notify shares), checked against the seen (gateway,
+ * seq) pairs and formatted as the live and the listed line in both
+ * languages (center/watch/watch.c); a status message is parsed
+ * (gwmsg_status_parse), updates the gateways' table and is formatted; a
+ * cmd_result is matched (gwmsg_cmd_result).  The payload alone also goes
+ * through gwmsg_alarm_parse_payload, and the topic through
+ * `shelter-watch ack`'s topic splitter.
  *
  * Input: the topic up to the first NUL, then the payload (any bytes).
  *
@@ -26,10 +28,10 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "gwmsg.h"
 #include "mode.h"
+#include "topic.h"
 #include "watch/watch.h"
-
-#define TOPIC_MAX 1024 /* center/watch/main.c */
 #define NOW_MS 1784541784123LL
 
 /* UTF-8 (shortest forms, no surrogates) without C0, DEL or C1 controls. */
@@ -69,7 +71,7 @@ static void check_line(int n, const char *buf, size_t len)
     FUZZ_ASSERT(clean_text(buf));
 }
 
-static void check_alarm(const struct watch_alarm *a)
+static void check_alarm(const struct gwmsg_alarm *a)
 {
     char line[2048], small[40];
 
@@ -101,8 +103,8 @@ static void check_alarm(const struct watch_alarm *a)
             check_line(watch_format_alarm(a, h, l, NOW_MS, 0, small, sizeof(small)), small,
                        sizeof(small));
         }
-    (void)watch_alarm_is_new(a);
-    (void)watch_severity_rank(a->severity);
+    (void)gwmsg_alarm_is_new(a);
+    (void)gwmsg_severity_rank(a->severity);
 }
 
 /* The last level of base (the gateway id). */
@@ -114,12 +116,12 @@ static const char *last_level(const char *base)
 
 static void on_alarm(const char *topic, const char *base, const char *payload, size_t len)
 {
-    struct watch_alarm a;
+    struct gwmsg_alarm a;
     char err[160];
 
     /* As received: the topic is the identity. */
     err[0] = '\0';
-    int rc = watch_alarm_parse_message(topic, payload, len, &a, err, sizeof(err));
+    int rc = gwmsg_alarm_parse(topic, payload, len, &a, err, sizeof(err));
     FUZZ_ASSERT(rc == 0 || rc == -1 || rc == -2);
     if (rc < 0) {
         /* The reason is logged ("ignoring TOPIC: REASON"). */
@@ -128,51 +130,55 @@ static void on_alarm(const char *topic, const char *base, const char *payload, s
     } else {
         FUZZ_ASSERT(strcmp(a.base, base) == 0);
         FUZZ_ASSERT(strcmp(a.gateway, last_level(base)) == 0);
-        char ab[TOPIC_MAX], sensor[WATCH_TEXT_MAX + 1], alarm[WATCH_TEXT_MAX + 1], why[512];
+        char ab[TOPIC_SIZE], sensor[GWMSG_TEXT_MAX + 1], alarm[GWMSG_TEXT_MAX + 1], why[512];
         if (watch_ack_target(topic, ab, sizeof(ab), sensor, alarm, why, sizeof(why)) == 0)
             FUZZ_ASSERT(strcmp(a.sensor, sensor) == 0 && strcmp(a.alarm, alarm) == 0);
         check_alarm(&a);
-        watch_alarm_release(&a);
+        gwmsg_alarm_release(&a);
     }
 
     /* The payload alone, its identity as it claims. */
     err[0] = '\0';
-    if (watch_alarm_parse(payload, len, &a, err, sizeof(err)) == -1) {
+    if (gwmsg_alarm_parse_payload(payload, len, &a, err, sizeof(err)) == -1) {
         FUZZ_ASSERT(err[0] != '\0' && a.json == NULL);
         return;
     }
     check_alarm(&a);
-    watch_alarm_release(&a);
+    gwmsg_alarm_release(&a);
 }
 
-static void on_status(const char *base, const char *payload, size_t len)
+static void on_status(const char *topic, const char *base, const char *payload, size_t len)
 {
     struct watch_gateways *g = watch_gateways_new();
+    struct gwmsg_status st;
     bool online = false;
     const char *gateway = NULL, *name = NULL;
     char line[1024], err[256];
-    int on = 0, off = 0;
+    int on = 0, off = 0, rc;
 
     FUZZ_ASSERT(g != NULL);
     err[0] = '\0';
-    int rc =
-        watch_gateways_update(g, base, payload, len, &online, &gateway, &name, err, sizeof(err));
-    FUZZ_ASSERT(rc == -2 || rc == -1 || rc == 1); /* first sight of this gateway */
-    watch_gateways_count(g, &on, &off);
-    if (rc == 1) {
+    rc = gwmsg_status_parse(topic, payload, len, &st, err, sizeof(err));
+    FUZZ_ASSERT(rc == -2 || rc == -1 || rc == 0);
+    if (rc == 0) {
+        FUZZ_ASSERT(strcmp(st.base, base) == 0);
+        FUZZ_ASSERT(strcmp(st.gateway, last_level(base)) == 0); /* the topic's, not a claim */
+        rc = watch_gateways_update(g, &st, &online, &gateway, &name);
+        FUZZ_ASSERT(rc == 1); /* first sight of this gateway */
+        watch_gateways_count(g, &on, &off);
         FUZZ_ASSERT(gateway != NULL && name != NULL && on + off == 1 && on == online);
-        FUZZ_ASSERT(strcmp(gateway, last_level(base)) == 0); /* the topic's, not a claim */
+        FUZZ_ASSERT(strcmp(gateway, last_level(base)) == 0);
         for (int lang = 0; lang < 2; lang++)
             check_line(watch_format_status(gateway, name, online, lang ? LANG_EN : LANG_ZH, NOW_MS,
                                            NOW_MS, 8 * 3600, line, sizeof(line)),
                        line, sizeof(line));
-        /* The same payload again changes nothing. */
-        FUZZ_ASSERT(watch_gateways_update(g, base, payload, len, &online, &gateway, &name, err,
-                                          sizeof(err)) == 0);
+        /* The same status again changes nothing. */
+        FUZZ_ASSERT(watch_gateways_update(g, &st, &online, &gateway, &name) == 0);
+        gwmsg_status_release(&st);
     } else {
-        FUZZ_ASSERT(on + off == 0);
-        if (rc == -2) /* logged */
-            FUZZ_ASSERT(err[0] != '\0' && clean_text(err));
+        FUZZ_ASSERT(st.json == NULL && st.ident == NULL);
+        /* The reason is logged ("ignoring TOPIC: REASON"). */
+        FUZZ_ASSERT(err[0] != '\0' && clean_text(err));
     }
     watch_gateways_free(g);
 }
@@ -182,7 +188,7 @@ static void on_cmd_result(const char *payload, size_t len)
     bool ok = false;
     char error[256];
 
-    int rc = watch_cmd_result(payload, len, "fuzz-1", &ok, error, sizeof(error));
+    int rc = gwmsg_cmd_result(payload, len, "fuzz-1", &ok, error, sizeof(error));
     FUZZ_ASSERT(rc >= -1 && rc <= 1);
     /* The reason is printed by `shelter-watch mode` and `test`. */
     if (rc == 1 && !ok)
@@ -191,7 +197,8 @@ static void on_cmd_result(const char *payload, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char topic[TOPIC_MAX], base[TOPIC_MAX];
+    char topic[TOPIC_SIZE];
+    struct topic_parts p;
     const uint8_t *nul = memchr(data, '\0', size);
 
     if (nul == NULL || (size_t)(nul - data) >= sizeof(topic))
@@ -203,24 +210,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(payload != NULL);
     memcpy(payload, nul + 1, len);
 
-    enum watch_topic type = watch_topic_parse(topic, base, sizeof(base));
-    if (type == WATCH_TOPIC_OTHER) {
-        FUZZ_ASSERT(base[0] == '\0');
+    enum topic_type type = topic_parse(topic, &p);
+    const char *base = p.base;
+    FUZZ_ASSERT(type == topic_type_of(topic));
+    if (type == TOPIC_OTHER) {
+        FUZZ_ASSERT(base[0] == '\0' && !p.site);
     } else {
         size_t blen = strlen(base);
         FUZZ_ASSERT(blen > 0 && blen < strlen(topic) && strncmp(base, topic, blen) == 0 &&
                     topic[blen] == '/');
     }
+    if (p.site) {
+        /* The split puts the base together again: prefix/levels. */
+        char joined[TOPIC_SIZE];
+        FUZZ_ASSERT(topic_base(joined, sizeof(joined), p.prefix, p.level) == (int)strlen(base));
+        FUZZ_ASSERT(strcmp(joined, base) == 0);
+    }
     switch (type) {
-    case WATCH_TOPIC_ALARM:
+    case TOPIC_ALARM:
         if (len > 0) /* an empty payload removes a retained alarm */
             on_alarm(topic, base, payload, len);
         break;
-    case WATCH_TOPIC_STATUS:
+    case TOPIC_STATUS:
         if (len > 0)
-            on_status(base, payload, len);
+            on_status(topic, base, payload, len);
         break;
-    case WATCH_TOPIC_CMD_RESULT:
+    case TOPIC_CMD_RESULT:
         on_cmd_result(payload, len);
         break;
     default:
@@ -228,11 +243,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* `shelter-watch ack TOPIC` */
-    char abase[TOPIC_MAX], sensor[WATCH_TEXT_MAX + 1], alarm[WATCH_TEXT_MAX + 1], err[512];
+    char abase[TOPIC_SIZE], sensor[GWMSG_TEXT_MAX + 1], alarm[GWMSG_TEXT_MAX + 1], err[512];
     if (watch_ack_target(topic, abase, sizeof(abase), sensor, alarm, err, sizeof(err)) == 0) {
-        FUZZ_ASSERT(type == WATCH_TOPIC_ALARM && strcmp(abase, base) == 0);
+        FUZZ_ASSERT(type == TOPIC_ALARM && strcmp(abase, base) == 0);
         FUZZ_ASSERT(sensor[0] != '\0' && alarm[0] != '\0');
-        char *ack = watch_ack_payload("fuzz-1", sensor, alarm, "fuzz");
+        char *ack = gwmsg_ack_payload("fuzz-1", sensor, alarm, "fuzz");
         FUZZ_ASSERT(ack != NULL);
         free(ack);
     }

@@ -196,9 +196,9 @@ START_TEST(test_topic_base_has_five_levels_and_id)
 {
     struct cfg c = site();
     char base[256];
-    ck_assert_int_gt(topic_base(&c, base, sizeof(base)), 0);
+    ck_assert_int_gt(payload_topic_base(&c, base, sizeof(base)), 0);
     ck_assert_str_eq(base, "shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke/gw-1");
-    ck_assert_int_eq(topic_base(&c, base, 10), -1);
+    ck_assert_int_eq(payload_topic_base(&c, base, 10), -1);
 }
 END_TEST
 
