@@ -80,7 +80,7 @@ DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format \
 	format-check FORCE soak
-all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch
+all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-notify
 
 # Install missing Debian packages once per build tree (idempotent script).
 deps $(DEPS_STAMP): scripts/deps.sh
@@ -274,7 +274,7 @@ demo: all $(B)/tests/robot-standin
 # gateway.conf; a package does that in its postinst.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MODELS_DIR)
-	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-notify $(DESTDIR)$(PREFIX)/bin/
 	@if [ -x $(B)/shelter-watch ]; then \
 		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
 		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
@@ -283,21 +283,33 @@ install: all
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf"; \
 	else install -m 640 conf/gateway.conf $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-notify
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf"; \
+	else install -m 640 conf/notify.conf $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf; fi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 644 man/shelter-sim.1 man/shelter-watch.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/shelter-gateway.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 644 man/shelter-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/shelter-gateway.conf.5 man/shelter-notify.conf.5 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/shelter-gateway.8 man/shelter-notify.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/shelter-gateway.service \
 		>$(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service
 	install -m 644 systemd/shelter-gateway.sysusers \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/shelter-gateway.conf
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/shelter-notify.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-notify.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-notify.service
+	install -m 644 systemd/shelter-notify.sysusers \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/shelter-notify.conf
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 		echo "systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf"; \
 		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf && \
-		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf && \
+		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-notify.conf && \
+		chgrp shelter-notify $(SYSCONFDIR)/shelter-notify/notify.conf; fi
 
 # Formatting: .clang-format (clang-format 14, Debian's); `make check` fails
 # on unformatted C.  Hand-laid tables are fenced with /* clang-format off */.
