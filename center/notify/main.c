@@ -594,12 +594,17 @@ int main(int argc, char **argv)
     rc = run(&n);
 
     sd_notify(0, "STOPPING=1");
+    /* What came before the stop is stored; the message Paho may be holding
+     * now is not, and mqtt_free() would let Paho acknowledge it.  So the
+     * clients are not freed: the process ends with the connection, the
+     * broker keeps the unacknowledged message for the session (as after a
+     * kill -9) and sends it to the next start. */
+    for (int i = 0; i < n.nclients; i++)
+        client_drain(&n, i, wall_ms());
     report(&n);
-    for (int i = 0; i < n.nclients; i++) {
+    for (int i = 0; i < n.nclients; i++)
         if (n.cl[i].have_held)
             mqtt_event_clear(&n.cl[i].held);
-        mqtt_free(n.cl[i].m);
-    }
     for (int i = 0; i < n.nreq; i++)
         dispatch_request_free(&n.req[i]);
     ackweb_free(n.web);
