@@ -109,6 +109,7 @@ static int client_new(struct notifier *n, int which, char *err, size_t errlen)
     const struct ncfg *c = n->cfg;
     struct mqtt_opts o = {0};
     char id[NCFG_TEXT_MAX + 8];
+    static char track_user[MQTTCFG_NAME_MAX + 8];
     bool shared = which == CLIENT_DUTY && c->nmqtt.share_group[0] != '\0';
     static char filters[CLIENTS][2][TOPIC_SIZE + 80];
 
@@ -117,7 +118,15 @@ static int client_new(struct notifier *n, int which, char *err, size_t errlen)
     o.nuris = c->mqtt.nuri;
     snprintf(id, sizeof(id), "%s%s", c->nmqtt.client_id, which == CLIENT_TRACK ? "-track" : "");
     o.client_id = id;
-    o.username = c->mqtt.username;
+    /* The tracking connection is a user of its own (USER-track): under
+     * mosquitto's use_username_as_clientid two connections of one user
+     * would replace each other. */
+    if (which == CLIENT_TRACK && c->mqtt.username[0] != '\0') {
+        snprintf(track_user, sizeof(track_user), "%s-track", c->mqtt.username);
+        o.username = track_user;
+    } else {
+        o.username = c->mqtt.username;
+    }
     o.password_file = c->mqtt.password_file;
     o.ca_file = c->mqtt.ca_file;
     o.cert_file = c->mqtt.cert_file;
