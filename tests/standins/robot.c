@@ -133,9 +133,9 @@ static bool dingtalk_sign_ok(const struct robot *r, const char *ts, const char *
 static void print_message(const char *robot_name, const char *kind, const char *text)
 {
     char t[32];
-    time_t now = time(NULL);
+    time_t now = time(NULL) + 8 * 3600; /* the groups are in China: UTC+8 */
     struct tm tm;
-    localtime_r(&now, &tm);
+    gmtime_r(&now, &tm);
     strftime(t, sizeof(t), "%H:%M:%S", &tm);
     printf("\n  ┌─ %s「%s」 %s\n", strcmp(kind, "wecom") == 0 ? "企业微信群" : "钉钉群", robot_name,
            t);
