@@ -87,6 +87,17 @@ static struct sender *channel_sender(const struct ncfg_channel *c)
     return sender_new(&p);
 }
 
+/* Notices queued for a channel the configuration no longer has wait for
+ * ever: say so at every start (they go again if the channel comes back). */
+static void orphan_channel(const char *channel, int64_t n, void *ctx)
+{
+    const struct ncfg *cfg = ctx;
+    if (channel != NULL && ncfg_channel_index(cfg, channel) < 0)
+        log_warnx("%" PRId64 " notices are queued for channel %s, which is not configured: they "
+                  "wait until it is",
+                  n, channel);
+}
+
 struct dispatch *dispatch_new(const struct ncfg *cfg, struct store *st, bool fresh, int64_t now,
                               char *err, size_t errlen)
 {
@@ -134,6 +145,8 @@ struct dispatch *dispatch_new(const struct ncfg *cfg, struct store *st, bool fre
         return NULL;
     }
     d->first_start = fresh || first_done == 0;
+    if (store_out_channels(st, orphan_channel, (void *)cfg) < 0)
+        log_warnx("state store: %s", store_errmsg(st));
     d->next_housekeeping = now;
     return d;
 nomem:

@@ -68,6 +68,7 @@ enum {
     S_OUT_ADD,
     S_OUT_PENDING,
     S_OUT_COUNT,
+    S_OUT_CHANNELS,
     S_OUT_DONE,
     S_OUT_REFUSED,
     S_SENT_ADD,
@@ -124,6 +125,7 @@ static const char *const stmt_sql[NSTMT] = {
                       " step, from_route, unacked_ms, ts_ms, seen_ms, body, refusals FROM outq"
                       " WHERE channel = ?1 ORDER BY refusals, sev, id LIMIT ?2",
     [S_OUT_COUNT] = "SELECT count(*) FROM outq WHERE channel = ?1",
+    [S_OUT_CHANNELS] = "SELECT channel, count(*) FROM outq GROUP BY channel ORDER BY channel",
     [S_OUT_DONE] = "DELETE FROM outq WHERE id = ?1",
     [S_OUT_REFUSED] = "UPDATE outq SET refusals = refusals + 1 WHERE id = ?1",
     [S_SENT_ADD] = "INSERT INTO sent(channel, at_ms) VALUES (?1, ?2)",
@@ -876,6 +878,20 @@ int64_t store_out_count(struct store *s, const char *channel)
         n = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? n : fail(s, rc, "outq count");
+}
+
+int store_out_channels(struct store *s, void (*fn)(const char *channel, int64_t n, void *ctx),
+                       void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_CHANNELS);
+    int rc = SQLITE_DONE;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ctx);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, rc, "outq channels");
 }
 
 static int each_id(struct store *s, int which, const int64_t *ids, int n, const char *what)

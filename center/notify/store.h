@@ -151,6 +151,9 @@ int64_t store_out_add(struct store *s, const struct store_out *o); /* its id, or
 int store_out_pending(struct store *s, const char *channel, struct store_out *o, int max);
 /* How many notices channel has pending, -1 on error. */
 int64_t store_out_count(struct store *s, const char *channel);
+/* Call fn(channel, count) for every channel with pending notices.  0 or -1. */
+int store_out_channels(struct store *s, void (*fn)(const char *channel, int64_t n, void *ctx),
+                       void *ctx);
 /* The channel delivered these: delete them. */
 int store_out_done(struct store *s, const int64_t *ids, int n);
 /* The channel refused a request holding these: count it against them. */

@@ -204,6 +204,12 @@ static int64_t add_out(struct store *s, const char *channel, int sev, int refusa
     return id;
 }
 
+static void count_channels(const char *channel, int64_t n, void *ctx)
+{
+    int64_t *counts = ctx;
+    counts[strcmp(channel, "dingtalk") == 0 ? 0 : 1] = n;
+}
+
 START_TEST(test_outq_order_and_done)
 {
     bool fresh;
@@ -226,6 +232,10 @@ START_TEST(test_outq_order_and_done)
     ck_assert_int_eq(store_out_done(s, ids, 2), 0);
     ck_assert_int_eq(store_out_count(s, "wecom"), 1);
     ck_assert_int_eq(store_out_count(s, "dingtalk"), 1);
+    int64_t counts[2] = {0, 0};
+    ck_assert_int_eq(store_out_channels(s, count_channels, counts), 0);
+    ck_assert_int_eq(counts[0], 1); /* dingtalk */
+    ck_assert_int_eq(counts[1], 1); /* wecom */
     (void)other;
     store_close(s);
 }
