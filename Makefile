@@ -44,24 +44,18 @@ $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
 $(NOTIFY_OBJ) $(B)/center/notify/main.o: INC := -Ilib -Isensors -Icenter/notify
 # Where the code still crosses a layer, until the step of issue 10 that ends it:
-# TODO(B4): sensors/kind.c includes gateway/cfg.h for the sensor definition
-#           (B4 brings sensors/sensor.h).
-$(B)/sensors/kind.o:                     INC += -Igateway
-# TODO(B4, then a B3 follow-up): the simulator reads gateway.conf through
-#           gateway/cfg.h, as simstate.c serves struct cfg_sensor and cfg_bus;
-#           once B4's sensors/sensor.h holds the sensor definition, the [bus]
-#           and [sensor] key tables can move beside it (on lib/ini).
+# TODO(B3 follow-up): the simulator reads gateway.conf through gateway/cfg.h,
+#           as simstate.c serves struct cfg_sensor and cfg_bus; sensors/sensor.h
+#           now holds the sensor definition, so the [bus] and [sensor] key
+#           tables can move beside it (on lib/ini).
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
-# TODO(B4): center/watch/watch.c includes gateway/alarm.h for the alarm and
-#           event names and the message text (B4 moves them to sensors/).
-$(WATCH_OBJ) $(B)/center/watch/main.o:   INC += -Igateway
 # Tests and drivers reach into every folder.
 TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/notify -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # What a module needs below it: the alarm engine the sensor kinds; cfg.c the
 # engine too (it applies the alarm keys through alarm_cfg_set) and the models.
-ALARM_LINK := $(G)/alarm.o $(LIBSENSORS)
+ALARM_LINK := $(G)/alarm_rules.o $(G)/alarm_engine.o $(G)/alarm_state.o $(LIBSENSORS)
 CFG_LINK   := $(G)/cfg.o $(ALARM_LINK)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -115,8 +109,8 @@ link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B4, then a B3 follow-up): the simulator links gateway/cfg.o (and so
-# alarm.o) to read gateway.conf; see the INC TODO above.
+# TODO(B3 follow-up): the simulator links gateway/cfg.o (and so the alarm
+# engine's rules) to read gateway.conf; see the INC TODO above.
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
 	$(link)
 
@@ -124,24 +118,23 @@ $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
 $(B)/shelter-notify: $(B)/center/notify/main.o $(NOTIFY_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link) $(MHD_LIBS)
 
-# TODO(B4): shelter-watch links the gateway's alarm names and texts (and so alarm.o).
-$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(G)/alarm_text.o $(ALARM_LINK) \
-		$(LIBSHELTER)
+$(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 # Per-test link lists: each unit test links the modules it tests and what
 # they need below them; every test also gets libshelter.a.  A module can so
 # be tested alone, or against stubs.
 S := $(B)/sensors/sim
-LINK_test_alarm          := $(ALARM_LINK) $(G)/alarm_text.o
+LINK_test_alarm          := $(ALARM_LINK)
+LINK_test_alarmdef       := $(LIBSENSORS)
 LINK_test_cfg            := $(CFG_LINK)
-LINK_test_command        := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
+LINK_test_command        := $(G)/command.o $(G)/payload.o $(ALARM_LINK)
 # delivery.c wires the gateway's sinks in delivery_open(), so its test links them
 # (unused: the test passes its own fake sink to delivery_new()).
 LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/storage.o \
                             $(G)/sink_mqtt.o $(G)/intake.o $(G)/sink_influx.o $(G)/reload.o \
-                            $(G)/outbox.o $(G)/payload.o $(G)/points.o $(G)/influx.o \
-                            $(G)/filecheck.o $(G)/uplink.o $(G)/command.o $(G)/alarm_text.o \
+                            $(G)/outbox.o $(G)/payload.o $(G)/influx.o \
+                            $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
 LINK_test_exec           := $(B)/center/watch/exec.o
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
@@ -149,7 +142,7 @@ LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o
 LINK_test_ini            :=
 LINK_test_kind           := $(LIBSENSORS)
-LINK_test_lineproto      := $(G)/points.o $(LIBSENSORS)
+LINK_test_lineproto      := $(LIBSENSORS)
 LINK_test_model          := $(LIBSENSORS)
 LINK_test_mqtt_transport :=
 LINK_test_outbox         := $(G)/outbox.o
@@ -157,7 +150,7 @@ LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
-LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o
+LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
 LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
@@ -169,11 +162,11 @@ LINK_test_notify_sender  := $(N)/sender.o $(N)/rate.o
 LINK_test_notify_channel := $(N)/channel.o $(N)/sign.o
 LINK_test_notify_store   := $(N)/store.o
 LINK_test_notify_dispatch := $(N)/dispatch.o $(N)/store.o $(N)/ncfg.o $(N)/ntext.o $(N)/sender.o \
-                            $(N)/rate.o $(N)/channel.o $(N)/sign.o $(N)/token.o
-LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(G)/alarm_text.o $(ALARM_LINK)
+                            $(N)/rate.o $(N)/channel.o $(N)/sign.o $(N)/token.o $(LIBSENSORS)
+LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(ALARM_LINK)
 LINK_influx_drive        := $(G)/influx.o
 LINK_hold_drive          :=
-LINK_bench_core          := $(G)/alarm_text.o $(ALARM_LINK)
+LINK_bench_core          := $(ALARM_LINK)
 $(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
 
 $(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)
@@ -238,11 +231,11 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame
 # Every target links common.c and what it needs (cfg, plan, the sensors),
 # then its own list FUZZ_LINK_NAME, then lib.
 FUZZ_COMMON           := $(G)/plan.o $(CFG_LINK)
-FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o $(G)/alarm_text.o
+FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 # watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
-FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(G)/alarm_text.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o
 FUZZ_LINK_notify      := $(N)/token.o $(N)/sign.o $(N)/channel.o $(N)/ntext.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))

@@ -3,6 +3,9 @@
  * no logging.  Readings and the time (monotonic ms for delays, wall-clock ms
  * for event timestamps) come in as arguments; alarm transitions go out as
  * events into a caller-provided bounded array.  Main thread only.
+ * Three files keep this contract: alarm_rules.c (the rules, their defaults
+ * and config keys), alarm_engine.c (evaluation), alarm_state.c (the state
+ * image); the alarms themselves are the catalogue's (sensors/alarmdef.h).
  *
  * Per (sensor, alarm) lifecycle: inactive -> active -> active+acked, and for
  * latching alarms active -> "returned, latched" until acknowledged.  Events:
@@ -56,11 +59,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alarmdef.h"
 #include "kind.h"
 #include "mode.h"
 
 #define ALARM_MODES 3     /* enum gw_mode values */
-#define ALARM_BY_MAX 64   /* "who" of an ack / inhibit / test, NUL included */
 #define ALARM_NAME_MAX 64 /* sensor names as kept by the engine (CFG_NAME_MAX) */
 #define ALARM_KIND_MAX 8  /* most alarms any one kind has (blast_door) */
 /* Most events one per-sensor call can produce: one per alarm of the sensor,
@@ -70,41 +73,8 @@
 #define ALARM_SENSOR_EVENTS_MAX (ALARM_KIND_MAX + 1)
 #define ALARM_INHIBIT_MAX_MS (7LL * 24 * 3600 * 1000)
 
-/* Every alarm of every kind; names are the {alarm} of MQTT topics. */
-enum alarm_id {
-    ALARM_COMM_LOST,        /* every kind */
-    ALARM_IMPLAUSIBLE,      /* every kind */
-    ALARM_WL_HIGH,          /* water_level "high" */
-    ALARM_WL_HIGH_HIGH,     /* water_level "high_high" */
-    ALARM_WL_RISING_FAST,   /* water_level "rising_fast" */
-    ALARM_LEAK,             /* water_leak "leak" */
-    ALARM_CO2_HIGH,         /* co2 "high" */
-    ALARM_CO2_HIGH_HIGH,    /* co2 "high_high" */
-    ALARM_CO2_CRITICAL,     /* co2 "critical" */
-    ALARM_CO2_OVER_RANGE,   /* co2 "over_range" */
-    ALARM_DOOR_DISAGREE,    /* blast_door "sensor_disagree" */
-    ALARM_DOOR_CHATTER,     /* blast_door "chatter" */
-    ALARM_DOOR_NOT_SECURED, /* blast_door "not_secured" */
-    ALARM_DOOR_OPEN_TOO_LONG,
-    ALARM_DOOR_CLOSED_NOT_LOCKED,
-    ALARM_DOOR_EXERCISE_OVERDUE,
-    ALARM_SMOKE_FIRE,  /* smoke "fire" */
-    ALARM_SMOKE_FAULT, /* smoke "fault" */
-    ALARM_COUNT,
-    ALARM_INHIBIT = ALARM_COUNT /* pseudo alarm "inhibit" of inhibit_* events */
-};
-
-enum alarm_severity { ALARM_SEV_CRITICAL, ALARM_SEV_MAJOR, ALARM_SEV_MINOR, ALARM_SEV_INFO };
-
-enum alarm_event_type {
-    ALARM_EV_RAISED,
-    ALARM_EV_CLEARED,
-    ALARM_EV_ACKNOWLEDGED,
-    ALARM_EV_TEST,
-    ALARM_EV_INHIBIT_STARTED,
-    ALARM_EV_INHIBIT_ENDED,
-    ALARM_EV_WITHDRAWN, /* its sensor left the configuration (alarm_state_orphans) */
-};
+/* The alarms, severities, event types, their names and texts and struct
+ * alarm_event are the catalogue's: sensors/alarmdef.h. */
 
 /* Lifecycle of one (sensor, alarm).  LATCHED: the condition is gone but the
  * alarm latches; it is still published as raised until acknowledged. */
@@ -122,7 +92,7 @@ struct alarm_rule_cfg {
     int64_t clear_delay_ms[ALARM_MODES];
     int64_t window_ms;
     int count;
-    unsigned mode_set; /* private to alarm.c: which per-mode values are mode-specific */
+    unsigned mode_set; /* private to alarm_rules.c: which per-mode values are mode-specific */
 };
 
 /* A sensor's alarm parameters; lives in struct cfg_sensor.  Indexed by
@@ -147,33 +117,7 @@ int alarm_cfg_set(struct alarm_cfg *ac, enum kind kind, const char *key, const c
  * a reason naming the alarm. */
 int alarm_cfg_validate(const struct alarm_cfg *ac, char *err, size_t errlen);
 
-/* ---- names ---- */
-const char *alarm_name(enum alarm_id id); /* "high_high"; "inhibit" for ALARM_INHIBIT */
-/* The alarm called `name` for `kind` (comm_lost and implausible for all). 0 or -1. */
-int alarm_from_name(enum kind kind, const char *name, enum alarm_id *out);
-bool alarm_applies(enum kind kind, enum alarm_id id);
-/* Raises on value > threshold and clears on < clear (else >= and <=). */
-bool alarm_is_strict(enum alarm_id id);
-const char *alarm_severity_name(enum alarm_severity s);
-int alarm_severity_from_name(const char *name, enum alarm_severity *out);
-const char *alarm_event_type_name(enum alarm_event_type t); /* "raised", "inhibit_started" */
-
 /* ---- events ---- */
-struct alarm_event {
-    int sensor;          /* index as given to alarm_engine_new */
-    enum alarm_id alarm; /* ALARM_INHIBIT for inhibit_* events */
-    enum alarm_event_type type;
-    bool active; /* after the transition */
-    bool acked;
-    enum alarm_severity severity;
-    double value;     /* in `unit`; NAN when not applicable (publish null) */
-    double threshold; /* raise level (raised, ack, test), clear level (cleared); NAN */
-    const char *unit; /* static: "m", "cm/min", "ppm", "s", "d" or "" */
-    enum gw_mode mode;
-    int64_t ts_ms;         /* wall clock of the reading or tick that detected it */
-    int64_t until_ms;      /* inhibit_started: wall-clock end of the inhibit; else 0 */
-    char by[ALARM_BY_MAX]; /* acknowledged, inhibit_*, test: who; else "" */
-};
 
 /* Caller-owned bounded output.  When it is full the engine does NOT make the
  * transition (state unchanged, so the next call makes it again), counts it in
@@ -184,14 +128,6 @@ struct alarm_events {
     int n;
     int deferred;
 };
-
-/* Human text of an event in one language, from the one table that holds both:
- * e.g. zh "sump-1（B2 泵房）：集水坑水位超高 1.10 m ≥ 1.08 m",
- *      en "sump-1 (B2 pump room): sump level high-high 1.10 m >= 1.08 m".
- * location may be NULL or "".  Returns the length (snprintf style, truncated
- * at a UTF-8 character boundary), or -1. */
-int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const char *sensor_name,
-                        const char *location, char *buf, size_t len);
 
 /* ---- engine ---- */
 
@@ -253,6 +189,14 @@ int alarm_inhibit(struct alarm_engine *eng, int sensor, int64_t duration_ms, con
 /* A "test" event for (sensor, alarm) with its current state; no state change. */
 int alarm_test(struct alarm_engine *eng, int sensor, enum alarm_id alarm, const char *by,
                int64_t wall_ms, struct alarm_events *out);
+
+/* The movement ("close", "lock", "open", kind.h struct door_step) the last
+ * reading of blast door `sensor` completed: 1 with *movement and *travel_s,
+ * or 0 (none, or not a door).  For the InfluxDB door point; the engine
+ * follows each door's state for chatter and exercise_overdue, so one
+ * tracker serves both. */
+int alarm_door_movement(const struct alarm_engine *eng, int sensor, const char **movement,
+                        double *travel_s);
 
 /* ---- state queries ---- */
 enum alarm_status alarm_status(const struct alarm_engine *eng, int sensor, enum alarm_id alarm);

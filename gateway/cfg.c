@@ -191,28 +191,28 @@ static const struct ini_key sensor_keys[SK_COUNT] = {
     /* The range of a unit id depends on the bus type: checked in check_sensor(). */
     [SK_UNIT] = {"unit", ini_int, FIELD(struct sensor_parse, s.unit), 0, 255,
                  .flags = INI_REQUIRED},
-    [SK_KIND] = {"kind", p_kind, FIELD(struct sensor_parse, s.kind), .flags = INI_REQUIRED},
+    [SK_KIND] = {"kind", p_kind, FIELD(struct sensor_parse, s.def.kind), .flags = INI_REQUIRED},
     [SK_MODEL] = {"model", ini_text, FIELD(struct sensor_parse, model_name), .flags = INI_REQUIRED},
     [SK_INTERVAL] = {"interval", ini_duration_ms, FIELD(struct sensor_parse, s.interval_ms), 100,
                      3600000, .dflt = "1s"},
     [SK_LOCATION] = {"location", ini_text, FIELD(struct sensor_parse, s.location),
                      .flags = INI_EMPTY_OK},
-    [SK_PIT_DEPTH] = {"pit_depth", ini_double, FIELD(struct sensor_parse, s.pit_depth_m), 0.01, 100,
-                      .flags = INI_REQUIRED, .tag = KIND_BIT(KIND_WATER_LEVEL)},
-    [SK_CLOSED_INPUT] = {"closed_input", p_channel, FIELD(struct sensor_parse, s.closed_input),
+    [SK_PIT_DEPTH] = {"pit_depth", ini_double, FIELD(struct sensor_parse, s.def.pit_depth_m), 0.01,
+                      100, .flags = INI_REQUIRED, .tag = KIND_BIT(KIND_WATER_LEVEL)},
+    [SK_CLOSED_INPUT] = {"closed_input", p_channel, FIELD(struct sensor_parse, s.def.closed_input),
                          .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_BLAST_DOOR)},
-    [SK_LOCKED_INPUT] = {"locked_input", p_channel, FIELD(struct sensor_parse, s.locked_input),
+    [SK_LOCKED_INPUT] = {"locked_input", p_channel, FIELD(struct sensor_parse, s.def.locked_input),
                          .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_BLAST_DOOR)},
-    [SK_OPEN_INPUT] = {"open_input", p_channel, FIELD(struct sensor_parse, s.open_input),
+    [SK_OPEN_INPUT] = {"open_input", p_channel, FIELD(struct sensor_parse, s.def.open_input),
                        .flags = K_INPUTS, .tag = KIND_BIT(KIND_BLAST_DOOR)},
-    [SK_ALARM_INPUT] = {"alarm_input", p_channel, FIELD(struct sensor_parse, s.alarm_input),
+    [SK_ALARM_INPUT] = {"alarm_input", p_channel, FIELD(struct sensor_parse, s.def.alarm_input),
                         .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_SMOKE)},
-    [SK_FAULT_INPUT] = {"fault_input", p_channel, FIELD(struct sensor_parse, s.fault_input),
+    [SK_FAULT_INPUT] = {"fault_input", p_channel, FIELD(struct sensor_parse, s.def.fault_input),
                         .flags = K_INPUTS, .tag = KIND_BIT(KIND_SMOKE)},
-    [SK_INPUT] = {"input", p_channel, FIELD(struct sensor_parse, s.input),
+    [SK_INPUT] = {"input", p_channel, FIELD(struct sensor_parse, s.def.input),
                   .flags = K_INPUTS | INI_REQUIRED, .tag = KIND_BIT(KIND_WATER_LEAK)},
     [SK_INVERTED_INPUTS] = {"inverted_inputs", p_channels,
-                            FIELD(struct sensor_parse, s.inverted_mask),
+                            FIELD(struct sensor_parse, s.def.inverted_mask),
                             .flags = K_INPUTS | INI_EMPTY_OK, .tag = DI_KINDS},
 };
 
@@ -451,7 +451,7 @@ static int sensor_extra_key(struct cfg_sensor *s, bool kind_known, const char *k
         snprintf(err, errlen, "unknown key (or an alarm key of a sensor without a valid kind)");
         return -1;
     }
-    int rc = alarm_cfg_set(&s->alarm, s->kind, key, value, err, errlen);
+    int rc = alarm_cfg_set(&s->alarm, s->def.kind, key, value, err, errlen);
     if (rc == 1)
         snprintf(err, errlen, "unknown key");
     return rc == 0 ? 0 : -1;
@@ -573,19 +573,19 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
                   s->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
                   bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
     if (ms != NULL && ini_key_ok(ks, SK_MODEL)) {
-        s->model = model_set_find(ms, sp->model_name);
-        if (s->model == NULL) {
+        s->def.model = model_set_find(ms, sp->model_name);
+        if (s->def.model == NULL) {
             list_models(ms, list, sizeof(list));
             ini_error(p->ini, ks->line[SK_MODEL], label, "model", "unknown model '%s' (known: %s)",
                       sp->model_name, list);
-        } else if (kind_known && !(s->model->kinds & KIND_BIT(s->kind))) {
-            list_kinds(s->model->kinds, list, sizeof(list));
+        } else if (kind_known && !(s->def.model->kinds & KIND_BIT(s->def.kind))) {
+            list_kinds(s->def.model->kinds, list, sizeof(list));
             ini_error(p->ini, ks->line[SK_MODEL], label, "model",
-                      "model %s does not support kind %s (it supports: %s)", s->model->name,
-                      kind_name(s->kind), list);
+                      "model %s does not support kind %s (it supports: %s)", s->def.model->name,
+                      kind_name(s->def.kind), list);
         } else {
             model_known = true;
-            inputs = inputs_point(s->model);
+            inputs = inputs_point(s->def.model);
         }
     }
 
@@ -595,22 +595,22 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
         const struct ini_key *k = &sensor_keys[i];
         if (k->tag == 0 && !(k->flags & K_INPUTS))
             continue;
-        bool kind_fits = k->tag == 0 || (kind_known && (k->tag & KIND_BIT(s->kind)));
+        bool kind_fits = k->tag == 0 || (kind_known && (k->tag & KIND_BIT(s->def.kind)));
         bool model_fits = !(k->flags & K_INPUTS) || inputs != NULL;
         if (ks->line[i] > 0) {
             if (kind_known && !kind_fits)
                 ini_error(p->ini, ks->line[i], label, k->name, "not a key of kind %s",
-                          kind_name(s->kind));
+                          kind_name(s->def.kind));
             else if (model_known && !model_fits)
                 ini_error(p->ini, ks->line[i], label, k->name,
-                          "not a key of model %s (it has no inputs)", s->model->name);
+                          "not a key of model %s (it has no inputs)", s->def.model->name);
         } else if ((k->flags & INI_REQUIRED) && kind_known && kind_fits) {
             if (!(k->flags & K_INPUTS))
                 ini_error(p->ini, s->line, label, k->name, "missing (required for %s)",
-                          kind_name(s->kind));
+                          kind_name(s->def.kind));
             else if (model_known && model_fits)
                 ini_error(p->ini, s->line, label, k->name, "missing (required for %s on model %s)",
-                          kind_name(s->kind), s->model->name);
+                          kind_name(s->def.kind), s->def.model->name);
         }
     }
 
@@ -620,13 +620,13 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
         for (int c = 0; c < SENSOR_CHANNELS; c++) {
             int i = channel_keys[c];
             const struct ini_key *k = &sensor_keys[i];
-            if (!ini_key_ok(ks, i) || !(k->tag & KIND_BIT(s->kind)))
+            if (!ini_key_ok(ks, i) || !(k->tag & KIND_BIT(s->def.kind)))
                 continue;
             int ch = *(const int *)((const char *)sp + k->offset);
             if (ch >= inputs->bits) {
                 ini_error(p->ini, ks->line[i], label, k->name,
-                          "channel %d out of range: model %s has inputs 0..%d", ch, s->model->name,
-                          inputs->bits - 1);
+                          "channel %d out of range: model %s has inputs 0..%d", ch,
+                          s->def.model->name, inputs->bits - 1);
                 continue;
             }
             int dup = -1;
@@ -643,14 +643,14 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
             own |= 1u << ch;
         }
         if (ini_key_ok(ks, SK_INVERTED_INPUTS) &&
-            (sensor_keys[SK_INVERTED_INPUTS].tag & KIND_BIT(s->kind))) {
+            (sensor_keys[SK_INVERTED_INPUTS].tag & KIND_BIT(s->def.kind))) {
             for (int ch = 0; ch <= CHANNEL_MAX; ch++) {
-                if (!(s->inverted_mask & (1u << ch)))
+                if (!(s->def.inverted_mask & (1u << ch)))
                     continue;
                 if (ch >= inputs->bits)
                     ini_error(p->ini, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
                               "channel %d out of range: model %s has inputs 0..%d", ch,
-                              s->model->name, inputs->bits - 1);
+                              s->def.model->name, inputs->bits - 1);
                 else if (!(own & (1u << ch)))
                     ini_error(p->ini, ks->line[SK_INVERTED_INPUTS], label, "inverted_inputs",
                               "channel %d is not an input of this sensor", ch);
@@ -660,7 +660,7 @@ static void check_sensor(struct parse *p, struct sensor_parse *sp, const struct 
 
     /* Alarm overrides apply on top of the kind's defaults, whatever the key order. */
     if (kind_known)
-        alarm_cfg_defaults(s->kind, &s->alarm);
+        alarm_cfg_defaults(s->def.kind, &s->alarm);
     int alarm_errors = 0;
     for (int i = 0; i < sp->nextra; i++)
         if (sensor_extra_key(s, kind_known, sp->extra[i].key, sp->extra[i].value, err,
@@ -689,13 +689,13 @@ static void check_shared_units(struct parse *p)
             if (!a->shareable || a->s.bus != b->s.bus || a->s.unit != b->s.unit)
                 continue;
             const char *bus = p->buses[b->s.bus].b.name;
-            if (a->s.model != b->s.model) {
+            if (a->s.def.model != b->s.def.model) {
                 ini_error(p->ini, b->ks.line[SK_UNIT], label, "unit",
                           "unit %d on bus %s is already sensor %s (line %d) of model %s", b->s.unit,
-                          bus, a->s.name, a->s.line, a->s.model->name);
+                          bus, a->s.name, a->s.line, a->s.def.model->name);
                 break;
             }
-            if (inputs_point(b->s.model) == NULL) {
+            if (inputs_point(b->s.def.model) == NULL) {
                 ini_error(p->ini, b->ks.line[SK_UNIT], label, "unit",
                           "unit %d on bus %s is already used by sensor %s (line %d)", b->s.unit,
                           bus, a->s.name, a->s.line);
@@ -723,7 +723,7 @@ static struct model_set *load_models(struct parse *p)
     if (p->c->models_dir[0] == '\0')
         return NULL; /* no usable directory: already reported */
     err[0] = '\0';
-    ms = model_set_load(p->c->models_dir, err, sizeof(err));
+    ms = kind_models_load(p->c->models_dir, err, sizeof(err));
     if (ms != NULL)
         return ms;
     if (!from_key)

@@ -17,6 +17,7 @@
 #include "mode.h"
 #include "model.h"
 #include "mqttcfg.h"
+#include "sensor.h"
 
 #define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
 #define CFG_TEXT_MAX 256 /* UTF-8 display text, paths */
@@ -49,17 +50,12 @@ struct cfg_sensor {
     int line; /* line of the [sensor NAME] header */
     int bus;  /* index into cfg->buses */
     int unit; /* Modbus unit id 1..247 (tcp: 0..255) */
-    enum kind kind;
-    const struct model *model;   /* owned by cfg->models */
+    /* kind, model (owned by cfg->models) and the kind's keys: pit_depth,
+     * the *_input channels (-1 unset), inverted_inputs */
+    struct sensor_def def;
     int interval_ms;             /* default 1 s (100 ms..1 h) */
     char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
-    /* kind keys */
-    double pit_depth_m;                         /* water_level: required, > 0 */
-    int closed_input, locked_input, open_input; /* blast_door on di8; -1 unset */
-    int alarm_input, fault_input;               /* smoke on di8; -1 unset */
-    int input;                                  /* water_leak on di8; -1 unset */
-    unsigned inverted_mask; /* bit n set: input n is normally-closed (active when 0) */
-    struct alarm_cfg alarm; /* the kind's alarm defaults with this sensor's overrides */
+    struct alarm_cfg alarm;      /* the kind's alarm defaults with this sensor's overrides */
 };
 
 struct cfg {

@@ -83,8 +83,7 @@ struct delivery {
     int nevents, events_cap;
     struct tel *tel;
     int ntel, tel_cap;
-    struct last_pub *last;     /* per sensor: last reading published */
-    struct door_travel *doors; /* per sensor (blast doors only) */
+    struct last_pub *last; /* per sensor: last reading published */
 
     int64_t last_commit_ms, last_state_ms;
     bool confirmations;         /* outbox_done() calls not yet committed */
@@ -179,32 +178,6 @@ int delivery_queue_event(struct delivery *d, const struct alarm_event *ev)
     return 0;
 }
 
-/* Has the reading moved enough to be worth publishing? */
-static bool reading_moved(const struct reading *a, const struct reading *b)
-{
-    if (a->quality != b->quality || a->no_value != b->no_value)
-        return true;
-    if (a->no_value)
-        return false;
-    switch (a->kind) {
-    case KIND_WATER_LEVEL:
-        return fabs(a->v.water_level.level_m - b->v.water_level.level_m) >= 0.01;
-    case KIND_WATER_LEAK:
-        return a->v.water_leak.wet != b->v.water_leak.wet;
-    case KIND_CO2:
-        return fabs(a->v.co2.co2_ppm - b->v.co2.co2_ppm) >= 20 ||
-               a->v.co2.over_range != b->v.co2.over_range ||
-               a->v.co2.sensor_error != b->v.co2.sensor_error;
-    case KIND_BLAST_DOOR:
-        return a->v.blast_door.door != b->v.blast_door.door ||
-               a->v.blast_door.contacts != b->v.blast_door.contacts;
-    case KIND_SMOKE:
-        return a->v.smoke.smoke != b->v.smoke.smoke;
-    default:
-        return true;
-    }
-}
-
 /* Queue one telemetry record for the cycle's commit (payload copied). */
 static int add_tel(struct delivery *d, int sensor, unsigned sink, const char *payload, size_t len,
                    int64_t ts_ms)
@@ -233,22 +206,14 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
     char buf[LINE_MAX];
     int n, rc = 0;
 
-    /* Door movements are measured on every reading, not only published ones. */
-    if (d->influx && r->kind == KIND_BLAST_DOOR) {
-        const char *movement;
-        double travel_s;
-        if (door_travel_update(&d->doors[r->sensor], r, &movement, &travel_s) == 1 &&
-            (n = points_door_movement(d->cfg, r->sensor, movement, travel_s, r->ts_ms, buf,
-                                      sizeof(buf))) > 0)
-            rc |= add_tel(d, r->sensor, SINK_INFLUX, buf, (size_t)n, r->ts_ms);
-    }
-    if (lp->have && !reading_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
+    if (lp->have && !kind_moved(r, &lp->r) && now_ms - lp->at_ms < READING_EVERY_MS)
         return rc;
     if ((n = reading_json(r, d->cfg->sensors[r->sensor].name, buf, sizeof(buf))) < 0)
         return -1;
     rc |= add_tel(d, r->sensor, SINK_MQTT, buf, (size_t)n, r->ts_ms);
     if (d->influx) {
-        if ((n = points_reading(d->cfg, r, buf, sizeof(buf))) < 0)
+        struct points_site site = payload_site(d->cfg);
+        if ((n = points_reading(&site, d->cfg->sensors[r->sensor].name, r, buf, sizeof(buf))) < 0)
             log_warn("sensor %s: InfluxDB point", d->cfg->sensors[r->sensor].name);
         else
             rc |= add_tel(d, r->sensor, SINK_INFLUX, buf, (size_t)n, r->ts_ms);
@@ -259,8 +224,23 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
     return rc;
 }
 
+int delivery_queue_movement(struct delivery *d, int sensor, const char *movement, double travel_s,
+                            int64_t ts_ms)
+{
+    struct points_site site = payload_site(d->cfg);
+    char buf[LINE_MAX];
+    int n;
+
+    if (!d->influx)
+        return 0;
+    n = points_door_movement(&site, d->cfg->sensors[sensor].name, movement, travel_s, ts_ms, buf,
+                             sizeof(buf));
+    return n > 0 ? add_tel(d, sensor, SINK_INFLUX, buf, (size_t)n, ts_ms) : 0;
+}
+
 int delivery_queue_health(struct delivery *d, struct health *h)
 {
+    struct points_site site = payload_site(d->cfg);
     char buf[LINE_MAX];
     struct delivery_stats st;
     int n;
@@ -272,7 +252,7 @@ int delivery_queue_health(struct delivery *d, struct health *h)
     h->pending_alarms = st.pending_alarms;
     h->pending_telemetry = st.pending_telemetry;
     h->telemetry_dropped = st.telemetry_dropped;
-    if ((n = points_health(d->cfg, h, buf, sizeof(buf))) < 0)
+    if ((n = points_health(&site, h, buf, sizeof(buf))) < 0)
         return -1;
     return add_tel(d, -1, SINK_INFLUX, buf, (size_t)n, h->ts_ms);
 }
@@ -355,7 +335,8 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                                         .created_ms = m.ts_ms,
                                         .sinks = 1u << SINK_MQTT};
         if (per_event == 2) {
-            int n = points_alarm(d->cfg, &m, line, sizeof(line));
+            struct points_site site = payload_site(d->cfg);
+            int n = points_alarm(&site, &m, line, sizeof(line));
             if (n < 0 || (texts[nr] = strdup(line)) == NULL) {
                 /* The history loses a point; the alarm itself must not wait. */
                 log_warn("InfluxDB point of %s %s (seq %llu) not written", m.sensor, m.alarm,
@@ -489,11 +470,10 @@ struct delivery *delivery_new(const struct cfg *c, struct outbox *ob, struct sel
     }
     d->recs = calloc((size_t)d->recs_cap + 1, sizeof(*d->recs));
     d->last = calloc((size_t)c->nsensors + 1, sizeof(*d->last));
-    d->doors = calloc((size_t)c->nsensors + 1, sizeof(*d->doors));
     /* Room for a storm of transitions without allocating when it comes. */
     d->events_cap = 256;
     d->events = calloc((size_t)d->events_cap, sizeof(*d->events));
-    if (d->recs == NULL || d->last == NULL || d->doors == NULL || d->events == NULL ||
+    if (d->recs == NULL || d->last == NULL || d->events == NULL ||
         payload_topic_base(c, d->base, sizeof(d->base)) == -1)
         goto fail;
     d->last_commit_ms = d->last_state_ms = mono_ms();
@@ -611,7 +591,6 @@ void delivery_close(struct delivery *d)
     free(d->tel);
     free(d->events);
     free(d->last);
-    free(d->doors);
     free(d->recs);
     free(d);
 }
@@ -696,17 +675,13 @@ int delivery_reconfigure(struct delivery *d, const struct cfg *b, char *why, siz
     /* Nothing of the old configuration may be queued: the caller has
      * committed the cycle.  Per-sensor memories start afresh (indices change). */
     struct last_pub *last = calloc((size_t)b->nsensors + 1, sizeof(*last));
-    struct door_travel *doors = calloc((size_t)b->nsensors + 1, sizeof(*doors));
-    if (last == NULL || doors == NULL || d->nevents > 0 || d->ntel > 0) {
+    if (last == NULL || d->nevents > 0 || d->ntel > 0) {
         free(last);
-        free(doors);
         snprintf(why, len, "%s", d->nevents || d->ntel ? "uncommitted records" : "out of memory");
         return -1;
     }
     free(d->last);
-    free(d->doors);
     d->last = last;
-    d->doors = doors;
     d->cfg = b;
     selfalarm_set_cfg(d->sa, b);
     if (d->sync != NULL)

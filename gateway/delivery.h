@@ -78,6 +78,11 @@ int delivery_withdraw(struct delivery *d, const struct alarm_orphan *o);
  * quality change, and at least every minute; else ignored. */
 int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms);
 
+/* Offer a blast door's movement (alarm_door_movement) for InfluxDB; a
+ * no-op without [influx]. */
+int delivery_queue_movement(struct delivery *d, int sensor, const char *movement, double travel_s,
+                            int64_t ts_ms);
+
 /* Commit the cycle if it has alarms (at once) or telemetry and confirmations
  * (batched, at most once a second), with the engine state; then hand what
  * is pending to the sinks.  state may be NULL (keep the stored one).  force: commit now

@@ -242,8 +242,10 @@ static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, i
         return NULL;
     for (int i = 0; i < c->nsensors; i++) {
         const struct cfg_sensor *s = &c->sensors[i];
-        as[i] = (struct alarm_sensor){
-            .name = s->name, .kind = s->kind, .pit_depth_m = s->pit_depth_m, .cfg = &s->alarm};
+        as[i] = (struct alarm_sensor){.name = s->name,
+                                      .kind = s->def.kind,
+                                      .pit_depth_m = s->def.pit_depth_m,
+                                      .cfg = &s->alarm};
     }
     /* started_ms: warm-up counts from the gateway's start, not from a reload. */
     eng = alarm_engine_new(as, c->nsensors, mode, started_ms);
@@ -339,6 +341,12 @@ static void take_reading(struct gw *g, int si, struct reading *r)
     }
     if (g->alarms != NULL)
         evaluate(g, alarm_on_reading(g->alarms, r, mono_ms(), &g->events));
+    const char *movement;
+    double travel_s;
+    if (g->alarms != NULL && g->delivery != NULL &&
+        alarm_door_movement(g->alarms, si, &movement, &travel_s) == 1 &&
+        delivery_queue_movement(g->delivery, si, movement, travel_s, r->ts_ms) == -1)
+        log_warnx("sensor %s: door movement not queued: out of memory", s->name);
     if (g->delivery != NULL && delivery_queue_reading(g->delivery, r, mono_ms()) == -1)
         log_warnx("sensor %s: reading not queued: out of memory", s->name);
 }
@@ -360,17 +368,17 @@ static void handle_result(struct gw *g, const struct poll_result *res)
         struct reading r;
 
         if (res->ok) {
-            int off = s->model->start - rq->start;
+            int off = s->def.model->start - rq->start;
             int bits = rq->fn == MB_FN_COILS || rq->fn == MB_FN_DISCRETE;
-            if (kind_decode(s, si, bits ? NULL : res->data.regs + off,
+            if (kind_decode(&s->def, si, bits ? NULL : res->data.regs + off,
                             bits ? res->data.bits + off : NULL, res->ts_ms, &r) == -1) {
-                log_warnx("sensor %s: cannot decode %s data: %s", s->name, s->model->name,
+                log_warnx("sensor %s: cannot decode %s data: %s", s->name, s->def.model->name,
                           gw_strerror(errno));
-                kind_comm_lost(s, si, res->ts_ms, &r);
+                kind_comm_lost(&s->def, si, res->ts_ms, &r);
                 r.quality = Q_IMPLAUSIBLE;
             }
         } else if (res->link == LINK_LOST || g->once) {
-            kind_comm_lost(s, si, res->ts_ms, &r);
+            kind_comm_lost(&s->def, si, res->ts_ms, &r);
         } else {
             continue; /* a failure or two: keep the last reading until the sensor is lost */
         }
@@ -400,7 +408,7 @@ static void stuck_timer(struct gw *g)
         for (int m = 0; m < rq->nmembers; m++) {
             int si = g->plan->members[rq->first_member + m];
             struct reading r;
-            kind_comm_lost(&g->cfg->sensors[si], si, wall_ms(), &r);
+            kind_comm_lost(&g->cfg->sensors[si].def, si, wall_ms(), &r);
             take_reading(g, si, &r);
         }
     }
@@ -489,7 +497,8 @@ static void handle_command(struct gw *g, const struct command *cmd)
         snprintf(why, sizeof(why), "an alarm needs its sensor");
         goto answer;
     }
-    if (cmd->alarm[0] != '\0' && alarm_from_name(g->cfg->sensors[si].kind, cmd->alarm, &id) == -1) {
+    if (cmd->alarm[0] != '\0' &&
+        alarm_from_name(g->cfg->sensors[si].def.kind, cmd->alarm, &id) == -1) {
         snprintf(why, sizeof(why), "sensor \"%s\" has no alarm \"%s\"", cmd->sensor, cmd->alarm);
         goto answer;
     }
@@ -857,7 +866,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < g.cfg->nsensors; i++) {
             char json[512];
             if (!g.have[i]) {
-                kind_comm_lost(&g.cfg->sensors[i], i, wall_ms(), &g.last[i]);
+                kind_comm_lost(&g.cfg->sensors[i].def, i, wall_ms(), &g.last[i]);
                 rc = 1;
             }
             if (g.last[i].quality == Q_COMM_LOST)

@@ -34,6 +34,11 @@ int payload_topic_base(const struct cfg *c, char *buf, size_t len)
     return topic_base(buf, len, c->mqtt.topic_prefix, level);
 }
 
+struct points_site payload_site(const struct cfg *c)
+{
+    return (struct points_site){c->city, c->district, c->street, c->community, c->property, c->id};
+}
+
 static const char *const event_names[] = {
     [ALARM_EV_RAISED] = "raised",
     [ALARM_EV_CLEARED] = "cleared",
@@ -77,7 +82,7 @@ void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uin
                           char *text, size_t len, struct alarm_msg *m)
 {
     const struct cfg_sensor *s = &c->sensors[ev->sensor];
-    msg_from(c, ev, s->name, s->kind, s->location, seq, text, len, m);
+    msg_from(c, ev, s->name, s->def.kind, s->location, seq, text, len, m);
 }
 
 void alarm_msg_from_orphan(const struct cfg *c, const struct alarm_orphan *o, uint64_t seq,

@@ -11,29 +11,16 @@
 #include <stdint.h>
 
 #include "alarm.h"
+#include "points.h"
 
 struct cfg;
 
-/* One alarm message, from an engine event or a gateway-level alarm. */
-struct alarm_msg {
-    uint64_t seq;
-    int64_t ts_ms;      /* time of detection, wall clock */
-    const char *sensor; /* sensor name, or "gateway" for the gateway's own alarms */
-    const char *kind;   /* sensor kind, or "gateway" */
-    const char *location;
-    const char *alarm; /* topic name, e.g. "high_high", "inhibit", "disk" */
-    const char *event; /* raised | cleared | acknowledged | test */
-    bool active, acked;
-    const char *severity;
-    double value, threshold; /* NAN: null */
-    const char *unit;
-    enum gw_mode mode;
-    const char *message; /* human text in the configured language */
-    const char *by;      /* who acknowledged / tested / inhibited; "" = absent */
-    int64_t until_ms;    /* inhibit: end of the window (wall clock); 0 = absent */
-    const char *reason;  /* a clear not caused by the condition ending:
-                            "sensor_removed"; NULL = absent */
-};
+/* struct alarm_msg, one alarm message (from an engine event or a gateway-level
+ * alarm), is the catalogue's: sensors/alarmdef.h. */
+
+/* The gateway's site as InfluxDB points carry it (sensors/points.h); the
+ * strings are c's. */
+struct points_site payload_site(const struct cfg *c);
 
 /* The gateway's topic base {prefix}/{city}/{district}/{street}/{community}/
  * {property}/{id} (lib/topic.h).  Returns the length or -1 (ENOSPC). */

@@ -103,9 +103,9 @@ struct plan *plan_from_cfg(const struct cfg *c)
         needs[i] = (struct plan_need){.sensor = i,
                                       .bus = s->bus,
                                       .unit = s->unit,
-                                      .fn = s->model->function,
-                                      .start = s->model->start,
-                                      .count = s->model->count,
+                                      .fn = s->def.model->function,
+                                      .start = s->def.model->start,
+                                      .count = s->def.model->count,
                                       .interval_ms = s->interval_ms};
     }
     struct plan *p = plan_build(needs, c->nsensors);

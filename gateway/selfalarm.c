@@ -91,7 +91,8 @@ int selfalarm_commit(struct selfalarm *sa, const struct alarm_msg *m, const char
                                  .created_ms = m->ts_ms,
                                  .sinks = 1u << SINK_MQTT}};
     /* For InfluxDB also while its writer is down: the outbox keeps the backlog. */
-    int n = sa->out[SELF_INFLUX].wanted ? points_alarm(sa->cfg, m, line, sizeof(line)) : -1;
+    struct points_site site = payload_site(sa->cfg);
+    int n = sa->out[SELF_INFLUX].wanted ? points_alarm(&site, m, line, sizeof(line)) : -1;
     if (n > 0)
         rec[1] = (struct outbox_rec){.sensor = m->sensor,
                                      .topic = "",

@@ -1,7 +1,11 @@
 /*
- * kind: what the five sensor kinds make of a read.  Each kind is one row of
- * a table (name, what it needs from a model, decoder, payload values), so a
- * new kind is a new row, not new branches across the gateway.
+ * kind: the per-kind table (see kind.h) and what is done with it: decoding a
+ * read into a reading, the checks of models and sensors against what a kind
+ * needs, the reading JSON, the deadband, a blast door's movements.
+ *
+ * Each kind is one row of `kinds`: its fields, the model points and DI
+ * channels it reads, and a decoder.  Everything else here walks the rows, so
+ * no kind is spelled outside its row and its decoder.
  *
  * Pure: no I/O, no clock, no state between calls.  A reading's quality says
  * whether the values can be trusted; a value that is there but impossible
@@ -21,7 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cfg.h"
 #include "gwerr.h"
 #include "model.h"
 
@@ -30,13 +33,7 @@
 #define LEVEL_MIN_M (-0.05)
 #define LEVEL_MAX_PIT_DEPTHS 2.0
 
-struct kind_info {
-    const char *name;
-    int (*model_check)(const struct model *m, char *why, size_t whylen);
-    int (*decode)(const struct cfg_sensor *s, const uint16_t *regs, const uint8_t *bits,
-                  struct reading *r);
-    int (*add_values)(const struct reading *r, cJSON *obj); /* 0, -1 out of memory */
-};
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const quality_names[] = {
     [Q_GOOD] = "good",
@@ -58,7 +55,9 @@ static const char *const smoke_names[] = {
     [SMOKE_FAULT] = "fault",
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* FIELD_STATE values are read through an unsigned. */
+_Static_assert(sizeof(enum door_state) == sizeof(unsigned), "enum door_state is not int-sized");
+_Static_assert(sizeof(enum smoke_state) == sizeof(unsigned), "enum smoke_state is not int-sized");
 
 static const char *name_at(const char *const *names, size_t n, unsigned i)
 {
@@ -113,7 +112,6 @@ enum door_state door_state_from_contacts(unsigned contacts, unsigned present)
     unsigned idx = contacts & (CONTACT_CLOSED | CONTACT_LOCKED | (has_open ? CONTACT_OPEN : 0));
     return door_by_contacts[has_open][idx];
 }
-
 /* ---- model checks ---------------------------------------------------------- */
 
 static int need_number(const struct model *m, const char *role, int optional, char *why,
@@ -141,18 +139,6 @@ static int need_inputs(const struct model *m, char *why, size_t whylen)
         return -1;
     }
     return 0;
-}
-
-static int check_water_level(const struct model *m, char *why, size_t whylen)
-{
-    return need_number(m, "level", 0, why, whylen);
-}
-
-static int check_co2(const struct model *m, char *why, size_t whylen)
-{
-    if (need_number(m, "co2", 0, why, whylen) < 0)
-        return -1;
-    return need_number(m, "status", 1, why, whylen);
 }
 
 /* A smoke model either reports a state (an enum whose names are all smoke
@@ -195,7 +181,7 @@ static void no_value(struct reading *r)
 /* Decode a numeric point.  Returns 0 with *value, 1 when the device sent a
  * placeholder or a unit/decimals code outside the model (reading marked),
  * -1 with errno when the point cannot be decoded at all. */
-static int decode_number(const struct cfg_sensor *s, const char *role, const uint16_t *regs,
+static int decode_number(const struct sensor_def *s, const char *role, const uint16_t *regs,
                          double *value, uint32_t *raw, struct reading *r)
 {
     const struct model_point *p = model_point(s->model, role);
@@ -215,7 +201,7 @@ static int decode_number(const struct cfg_sensor *s, const char *role, const uin
 
 /* Inputs of a DI module after polarity: a channel listed in inverted_inputs
  * is wired normally-closed, so it is active when the module reads 0. */
-static int active_inputs(const struct cfg_sensor *s, const uint8_t *bits, uint32_t *active,
+static int active_inputs(const struct sensor_def *s, const uint8_t *bits, uint32_t *active,
                          int *nchannels)
 {
     const struct model_point *p = model_point(s->model, "inputs");
@@ -240,7 +226,7 @@ static int channel(uint32_t active, int nchannels, int ch, bool *on)
     return 0;
 }
 
-static int decode_water_level(const struct cfg_sensor *s, const uint16_t *regs, const uint8_t *bits,
+static int decode_water_level(const struct sensor_def *s, const uint16_t *regs, const uint8_t *bits,
                               struct reading *r)
 {
     double level_m;
@@ -260,7 +246,7 @@ static int decode_water_level(const struct cfg_sensor *s, const uint16_t *regs, 
     return 0;
 }
 
-static int decode_water_leak(const struct cfg_sensor *s, const uint16_t *regs, const uint8_t *bits,
+static int decode_water_leak(const struct sensor_def *s, const uint16_t *regs, const uint8_t *bits,
                              struct reading *r)
 {
     uint32_t active;
@@ -274,7 +260,7 @@ static int decode_water_leak(const struct cfg_sensor *s, const uint16_t *regs, c
     return 0;
 }
 
-static int decode_co2(const struct cfg_sensor *s, const uint16_t *regs, const uint8_t *bits,
+static int decode_co2(const struct sensor_def *s, const uint16_t *regs, const uint8_t *bits,
                       struct reading *r)
 {
     const struct model_point *p = model_point(s->model, "co2");
@@ -304,7 +290,7 @@ static int decode_co2(const struct cfg_sensor *s, const uint16_t *regs, const ui
     return 0;
 }
 
-static int decode_blast_door(const struct cfg_sensor *s, const uint16_t *regs, const uint8_t *bits,
+static int decode_blast_door(const struct sensor_def *s, const uint16_t *regs, const uint8_t *bits,
                              struct reading *r)
 {
     uint32_t active;
@@ -337,7 +323,7 @@ static int decode_blast_door(const struct cfg_sensor *s, const uint16_t *regs, c
  * that works is proof the detector can still signal, a false fire alarm costs
  * an inspection while a fire hidden behind a fault costs lives, and the fault
  * alarm (3 consecutive reads) follows anyway once the fire input drops. */
-static int decode_smoke(const struct cfg_sensor *s, const uint16_t *regs, const uint8_t *bits,
+static int decode_smoke(const struct sensor_def *s, const uint16_t *regs, const uint8_t *bits,
                         struct reading *r)
 {
     const struct model_point *p = model_point(s->model, "state");
@@ -368,82 +354,111 @@ static int decode_smoke(const struct cfg_sensor *s, const uint16_t *regs, const 
     return 0;
 }
 
-/* ---- payload values ------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------------ */
 
-static double round_to(double v, int decimals)
-{
-    double f = decimals == 3 ? 1000.0 : decimals == 1 ? 10.0 : 1.0;
-    double r = round(v * f) / f;
-    return r == 0 ? 0.0 : r; /* no "-0" in payloads */
-}
+#define AT(member) offsetof(struct reading, v.member)
+#define INPUT(member) offsetof(struct sensor_def, member)
 
-/* Adds a number unless it is not finite: NaN and inf are not JSON and not
- * InfluxDB fields, so they are never emitted. */
-static int add_number(cJSON *obj, const char *key, double v)
-{
-    if (!isfinite(v))
-        return 0;
-    return cJSON_AddNumberToObject(obj, key, v) ? 0 : -1;
-}
-
-static int values_water_level(const struct reading *r, cJSON *obj)
-{
-    if (add_number(obj, "level_m", round_to(r->v.water_level.level_m, 3)) < 0)
-        return -1;
-    return add_number(obj, "level_pct", round_to(r->v.water_level.level_pct, 1));
-}
-
-static int values_water_leak(const struct reading *r, cJSON *obj)
-{
-    return cJSON_AddBoolToObject(obj, "wet", r->v.water_leak.wet) ? 0 : -1;
-}
-
-/* Whole ppm: the resolution of NDIR sensors is far coarser than 1 ppm. */
-static int values_co2(const struct reading *r, cJSON *obj)
-{
-    return add_number(obj, "co2_ppm", round_to(r->v.co2.co2_ppm, 0));
-}
-
-static int values_blast_door(const struct reading *r, cJSON *obj)
-{
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } contact_names[] = {
-        {CONTACT_CLOSED, "closed"},
-        {CONTACT_LOCKED, "locked"},
-        {CONTACT_OPEN, "open"},
-    };
-    unsigned c = r->v.blast_door.contacts;
-
-    if (!cJSON_AddStringToObject(obj, "door", door_state_name(r->v.blast_door.door)))
-        return -1;
-    cJSON *contacts = cJSON_AddObjectToObject(obj, "contacts");
-    if (contacts == NULL)
-        return -1;
-    for (size_t i = 0; i < NELEM(contact_names); i++) {
-        /* closed and locked always exist; open only when fitted */
-        unsigned bit = contact_names[i].bit;
-        if (bit == CONTACT_OPEN && !(r->v.blast_door.contacts_present & CONTACT_OPEN))
-            continue;
-        if (!cJSON_AddBoolToObject(contacts, contact_names[i].name, (c & bit) != 0))
-            return -1;
+/* Numbers: JSON rounded to what the sensor resolves (water to the mm and the
+ * tenth of a percent; CO2 to the ppm, NDIR sensors resolve far coarser); a
+ * level is published again when it moved 1 cm, CO2 when it moved 20 ppm. */
+#define NUMBER(name, member, unit_, decimals_, deadband_)                                          \
+    {                                                                                              \
+        .json = name, .influx = name, .type = FIELD_NUMBER, .offset = AT(member), .unit = unit_,   \
+        .decimals = decimals_, .deadband = deadband_                                               \
     }
-    return 0;
-}
+#define BOOL(json_, influx_, member)                                                               \
+    {                                                                                              \
+        .json = json_, .influx = influx_, .type = FIELD_BOOL, .offset = AT(member), .unit = ""     \
+    }
+#define STATE(name, member, names)                                                                 \
+    {                                                                                              \
+        .json = name, .influx = name, .type = FIELD_STATE, .offset = AT(member), .unit = "",       \
+        .states = names, .nstates = (int)NELEM(names)                                              \
+    }
+/* Line protocol has no objects: a door's contacts object becomes contact_* booleans. */
+#define CONTACT(name, bit_, present_)                                                              \
+    {                                                                                              \
+        .json = name, .group = "contacts", .influx = "contact_" name, .type = FIELD_CONTACT,       \
+        .offset = AT(blast_door.contacts), .unit = "", .bit = bit_, .present = present_            \
+    }
 
-static int values_smoke(const struct reading *r, cJSON *obj)
-{
-    return cJSON_AddStringToObject(obj, "smoke", smoke_state_name(r->v.smoke.smoke)) ? 0 : -1;
-}
-
-static const struct kind_info kinds[KIND_COUNT] = {
-    [KIND_WATER_LEVEL] = {"water_level", check_water_level, decode_water_level, values_water_level},
-    [KIND_WATER_LEAK] = {"water_leak", need_inputs, decode_water_leak, values_water_leak},
-    [KIND_CO2] = {"co2", check_co2, decode_co2, values_co2},
-    [KIND_BLAST_DOOR] = {"blast_door", need_inputs, decode_blast_door, values_blast_door},
-    [KIND_SMOKE] = {"smoke", check_smoke, decode_smoke, values_smoke},
+/* clang-format off */
+static const struct kind_field water_level_fields[] = {
+    NUMBER("level_m", water_level.level_m, "m", 3, 0.01),
+    /* follows level_m (the pit depth is fixed): never a reason to publish of its own */
+    NUMBER("level_pct", water_level.level_pct, "%", 1, NAN),
 };
+
+static const struct kind_field water_leak_fields[] = {
+    BOOL("wet", "wet", water_leak.wet),
+};
+
+static const struct kind_field co2_fields[] = {
+    NUMBER("co2_ppm", co2.co2_ppm, "ppm", 0, 20),
+    BOOL(NULL, "over_range", co2.over_range),
+    BOOL(NULL, NULL, co2.sensor_error), /* the status register: shows as quality implausible */
+};
+
+static const struct kind_field blast_door_fields[] = {
+    STATE("door", blast_door.door, door_names),
+    CONTACT("closed", CONTACT_CLOSED, 0),
+    CONTACT("locked", CONTACT_LOCKED, 0),
+    CONTACT("open", CONTACT_OPEN, AT(blast_door.contacts_present)),
+};
+
+static const struct kind_field smoke_fields[] = {
+    STATE("smoke", smoke.smoke, smoke_names),
+};
+static const struct kind_point water_level_points[] = {
+    {"level", false, "level_m", -100, 100, "0.30"},
+};
+
+static const struct kind_point co2_points[] = {
+    {"co2", false, "co2_ppm", 0, 1e6, "600"},
+    {"status", true, "status", 0, 65535, "0"}, /* non-zero: sensor error */
+};
+
+static const struct kind_point smoke_points[] = {
+    {"state", false, NULL, 0, 0, NULL}, /* enum of smoke_names; shelter-sim: "smoke" */
+};
+
+static const struct kind_input water_leak_inputs[] = {
+    {"input", INPUT(input), true, "wet", "0"},
+};
+
+static const struct kind_input blast_door_inputs[] = {
+    {"closed_input", INPUT(closed_input), true, "closed", "1"},
+    {"locked_input", INPUT(locked_input), true, "locked", "1"},
+    {"open_input", INPUT(open_input), false, "open", "0"},
+};
+
+static const struct kind_input smoke_inputs[] = {
+    {"alarm_input", INPUT(alarm_input), true, NULL, NULL}, /* shelter-sim: "smoke" */
+    {"fault_input", INPUT(fault_input), false, NULL, NULL},
+};
+
+#define ROWS(a) a, (int)NELEM(a)
+static const struct kind_def kinds[KIND_COUNT] = {
+    [KIND_WATER_LEVEL] = {"water_level", ROWS(water_level_fields), .value = 1, .saturated = -1,
+                          .points = ROWS(water_level_points), .decode = decode_water_level},
+    [KIND_WATER_LEAK] = {"water_leak", ROWS(water_leak_fields), .value = -1, .saturated = -1,
+                         .inputs = ROWS(water_leak_inputs), .decode = decode_water_leak},
+    /* NDIR sensors read low until their lamp and cell are warm */
+    [KIND_CO2] = {"co2", ROWS(co2_fields), .value = 0, .saturated = 1, .warmup_ms = 180000,
+                  .points = ROWS(co2_points), .decode = decode_co2},
+    [KIND_BLAST_DOOR] = {"blast_door", ROWS(blast_door_fields), .value = -1, .saturated = -1,
+                         .inputs = ROWS(blast_door_inputs), .decode = decode_blast_door},
+    [KIND_SMOKE] = {"smoke", ROWS(smoke_fields), .value = -1, .saturated = -1,
+                    .points = ROWS(smoke_points), .inputs = ROWS(smoke_inputs),
+                    .model_check = check_smoke, .decode = decode_smoke},
+};
+/* clang-format on */
+
+const struct kind_def *kind_def(enum kind k)
+{
+    return (unsigned)k < KIND_COUNT ? &kinds[k] : NULL;
+}
 
 const char *kind_name(enum kind k)
 {
@@ -461,33 +476,115 @@ int kind_from_name(const char *name, enum kind *out)
     return -1;
 }
 
+const struct kind_field *kind_field(enum kind k, const char *name)
+{
+    const struct kind_def *kd = kind_def(k);
+
+    for (int i = 0; kd != NULL && name != NULL && i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        if ((f->json != NULL && strcmp(f->json, name) == 0) ||
+            (f->influx != NULL && strcmp(f->influx, name) == 0))
+            return f;
+    }
+    return NULL;
+}
+
+static const void *at(const struct reading *r, size_t offset)
+{
+    return (const char *)r + offset;
+}
+
+int kind_state(const struct reading *r, const struct kind_field *f)
+{
+    switch (f->type) {
+    case FIELD_NUMBER:
+        return (int)kind_number(r, f);
+    case FIELD_BOOL:
+        return *(const bool *)at(r, f->offset);
+    case FIELD_STATE: /* every state enum of struct reading is an int-sized enum */
+        return (int)*(const unsigned *)at(r, f->offset);
+    case FIELD_CONTACT:
+        return (*(const unsigned *)at(r, f->offset) & f->bit) != 0;
+    }
+    return 0;
+}
+
+double kind_number(const struct reading *r, const struct kind_field *f)
+{
+    if (f->type == FIELD_NUMBER)
+        return *(const double *)at(r, f->offset);
+    return kind_state(r, f);
+}
+
+bool kind_field_present(const struct reading *r, const struct kind_field *f)
+{
+    return f->type != FIELD_CONTACT || f->present == 0 ||
+           (*(const unsigned *)at(r, f->present) & f->bit) != 0;
+}
+
+/* ---- models and sensors ---------------------------------------------------- */
+
 int kind_model_check(enum kind k, const struct model *m, char *why, size_t whylen)
 {
-    if ((unsigned)k >= KIND_COUNT || m == NULL) {
+    const struct kind_def *kd = kind_def(k);
+
+    if (kd == NULL || m == NULL) {
         snprintf(why, whylen, "no such kind or model");
         return -1;
     }
-    return kinds[k].model_check(m, why, whylen);
+    if (kd->model_check != NULL)
+        return kd->model_check(m, why, whylen);
+    for (int i = 0; i < kd->npoints; i++)
+        if (need_number(m, kd->points[i].role, kd->points[i].optional, why, whylen) < 0)
+            return -1;
+    return kd->ninputs > 0 ? need_inputs(m, why, whylen) : 0;
 }
 
-/* Channel keys of the kinds on a DI module; required ones must be set. */
-static const struct {
-    const char *key;
-    size_t offset;
+static int model_check_of(int k, const struct model *m, char *why, size_t whylen)
+{
+    return kind_model_check((enum kind)k, m, why, whylen);
+}
+
+struct model_set *kind_models_load(const char *dir, char *err, size_t errlen)
+{
+    const char *names[KIND_COUNT];
+
+    for (int k = 0; k < KIND_COUNT; k++)
+        names[k] = kinds[k].name;
+    struct model_kinds mk = {names, KIND_COUNT, model_check_of};
+    return model_set_load(dir, &mk, err, errlen);
+}
+
+/* Does the sensor read its kind through DI channels on this model: the model
+ * has inputs and none of the kind's own points (a smoke detector with a
+ * state register is not read through a DI module). */
+static bool uses_inputs(const struct kind_def *kd, const struct model *m)
+{
+    const struct model_point *inputs = model_point(m, "inputs");
+
+    if (kd->ninputs == 0 || inputs == NULL || inputs->type != PT_BITS)
+        return false;
+    for (int i = 0; i < kd->npoints; i++)
+        if (model_point(m, kd->points[i].role) != NULL)
+            return false;
+    return true;
+}
+
+struct input_ref {
+    const struct kind_input *in;
     enum kind kind;
-    bool required;
-} input_keys[] = {
-    {"alarm_input", offsetof(struct cfg_sensor, alarm_input), KIND_SMOKE, true},
-    {"closed_input", offsetof(struct cfg_sensor, closed_input), KIND_BLAST_DOOR, true},
-    {"fault_input", offsetof(struct cfg_sensor, fault_input), KIND_SMOKE, false},
-    {"input", offsetof(struct cfg_sensor, input), KIND_WATER_LEAK, true},
-    {"locked_input", offsetof(struct cfg_sensor, locked_input), KIND_BLAST_DOOR, true},
-    {"open_input", offsetof(struct cfg_sensor, open_input), KIND_BLAST_DOOR, false},
 };
 
-int kind_sensor_check(const struct cfg_sensor *s, char *why, size_t whylen)
+static int cmp_input_key(const void *a, const void *b)
+{
+    return strcmp(((const struct input_ref *)a)->in->key, ((const struct input_ref *)b)->in->key);
+}
+
+int kind_sensor_check(const struct sensor_def *s, char *why, size_t whylen)
 {
     const struct model *m = s->model;
+    struct input_ref keys[32];
+    size_t nkeys = 0;
 
     if ((unsigned)s->kind >= KIND_COUNT) {
         snprintf(why, whylen, "kind: unknown");
@@ -506,14 +603,19 @@ int kind_sensor_check(const struct cfg_sensor *s, char *why, size_t whylen)
         return -1;
     }
 
+    /* Every kind's channel keys, in key order: one of another kind is an error too. */
+    for (int k = 0; k < KIND_COUNT; k++)
+        for (int i = 0; i < kinds[k].ninputs && nkeys < NELEM(keys); i++)
+            keys[nkeys++] = (struct input_ref){&kinds[k].inputs[i], (enum kind)k};
+    qsort(keys, nkeys, sizeof keys[0], cmp_input_key);
+
     const struct model_point *inputs = model_point(m, "inputs");
-    bool uses_inputs = inputs != NULL && inputs->type == PT_BITS &&
-                       !(s->kind == KIND_SMOKE && model_point(m, "state") != NULL);
+    bool own = uses_inputs(&kinds[s->kind], m);
     uint32_t used = 0;
-    for (size_t i = 0; i < NELEM(input_keys); i++) {
-        int ch = *(const int *)((const char *)s + input_keys[i].offset);
-        const char *key = input_keys[i].key;
-        if (input_keys[i].kind != s->kind || !uses_inputs) {
+    for (size_t i = 0; i < nkeys; i++) {
+        int ch = *(const int *)(const void *)((const char *)s + keys[i].in->offset);
+        const char *key = keys[i].in->key;
+        if (keys[i].kind != s->kind || !own) {
             if (ch >= 0) {
                 snprintf(why, whylen, "%s: not used by kind %s on model %s", key,
                          kind_name(s->kind), m->name);
@@ -522,7 +624,7 @@ int kind_sensor_check(const struct cfg_sensor *s, char *why, size_t whylen)
             continue;
         }
         if (ch < 0) {
-            if (!input_keys[i].required)
+            if (!keys[i].in->required)
                 continue;
             snprintf(why, whylen, "%s: missing (kind %s on model %s)", key, kind_name(s->kind),
                      m->name);
@@ -549,7 +651,7 @@ int kind_sensor_check(const struct cfg_sensor *s, char *why, size_t whylen)
     return 0;
 }
 
-int kind_decode(const struct cfg_sensor *s, int sensor_index, const uint16_t *regs,
+int kind_decode(const struct sensor_def *s, int sensor_index, const uint16_t *regs,
                 const uint8_t *bits, int64_t ts_ms, struct reading *out)
 {
     memset(out, 0, sizeof *out);
@@ -565,7 +667,7 @@ int kind_decode(const struct cfg_sensor *s, int sensor_index, const uint16_t *re
     return kinds[s->kind].decode(s, regs, bits, out);
 }
 
-void kind_comm_lost(const struct cfg_sensor *s, int sensor_index, int64_t ts_ms,
+void kind_comm_lost(const struct sensor_def *s, int sensor_index, int64_t ts_ms,
                     struct reading *out)
 {
     memset(out, 0, sizeof *out);
@@ -574,6 +676,88 @@ void kind_comm_lost(const struct cfg_sensor *s, int sensor_index, int64_t ts_ms,
     out->quality = Q_COMM_LOST;
     out->ts_ms = ts_ms;
     out->no_value = true;
+}
+
+/* ---- outputs -------------------------------------------------------------- */
+
+bool kind_moved(const struct reading *a, const struct reading *b)
+{
+    const struct kind_def *kd = kind_def(a->kind);
+
+    if (a->quality != b->quality || a->no_value != b->no_value)
+        return true;
+    if (a->no_value)
+        return false;
+    if (kd == NULL)
+        return true;
+    for (int i = 0; i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        if (f->type != FIELD_NUMBER) {
+            if (kind_state(a, f) != kind_state(b, f))
+                return true;
+        } else if (!isnan(f->deadband) &&
+                   fabs(kind_number(a, f) - kind_number(b, f)) >= f->deadband) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static double round_to(double v, int decimals)
+{
+    double f = 1.0;
+    for (int i = 0; i < decimals; i++)
+        f *= 10.0;
+    double r = round(v * f) / f;
+    return r == 0 ? 0.0 : r; /* no "-0" in payloads */
+}
+
+/* One field into obj.  A number that is not finite is left out: NaN and
+ * inf are not JSON (nor InfluxDB fields).  0, or -1 out of memory. */
+static int add_field(cJSON *obj, const struct reading *r, const struct kind_field *f)
+{
+    switch (f->type) {
+    case FIELD_NUMBER: {
+        double v = round_to(kind_number(r, f), f->decimals);
+        if (!isfinite(v))
+            return 0;
+        return cJSON_AddNumberToObject(obj, f->json, v) ? 0 : -1;
+    }
+    case FIELD_BOOL:
+    case FIELD_CONTACT:
+        return cJSON_AddBoolToObject(obj, f->json, kind_state(r, f) != 0) ? 0 : -1;
+    case FIELD_STATE:
+        return cJSON_AddStringToObject(
+                   obj, f->json, name_at(f->states, (size_t)f->nstates, (unsigned)kind_state(r, f)))
+                   ? 0
+                   : -1;
+    }
+    return 0;
+}
+
+static int add_values(const struct reading *r, cJSON *obj)
+{
+    const struct kind_def *kd = &kinds[r->kind];
+    cJSON *group = NULL;
+    const char *group_name = NULL;
+
+    for (int i = 0; i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        cJSON *into = obj;
+        if (f->json == NULL)
+            continue;
+        if (f->group != NULL) {
+            if (group == NULL || strcmp(group_name, f->group) != 0) {
+                if ((group = cJSON_AddObjectToObject(obj, f->group)) == NULL)
+                    return -1;
+                group_name = f->group;
+            }
+            into = group;
+        }
+        if (kind_field_present(r, f) && add_field(into, r, f) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 void format_rfc3339_ms(int64_t ts_ms, char *buf, size_t len)
@@ -613,7 +797,7 @@ int reading_json(const struct reading *r, const char *sensor_name, char *buf, si
         goto fail;
     /* A silent or undecodable sensor has no values: say so by their absence,
      * never with stale or made-up numbers. */
-    if (r->quality != Q_COMM_LOST && !r->no_value && kinds[r->kind].add_values(r, obj) < 0)
+    if (r->quality != Q_COMM_LOST && !r->no_value && add_values(r, obj) < 0)
         goto fail;
     if ((text = cJSON_PrintUnformatted(obj)) == NULL)
         goto fail;
@@ -631,4 +815,69 @@ out:
     cJSON_free(text);
     cJSON_Delete(obj);
     return n;
+}
+
+/* ---- a blast door's movements ---------------------------------------------- */
+
+void door_track_init(struct door_track *t, int64_t now_mono_ms)
+{
+    *t = (struct door_track){.prev_door = -1, .last_cycle_ms = now_mono_ms};
+}
+
+/* Movements: the contact edges since the last reading.  Nothing is known of
+ * a movement already under way when tracking starts. */
+static void track_movement(struct door_track *t, const struct reading *r, struct door_step *step)
+{
+    unsigned now = r->v.blast_door.contacts, was = t->contacts;
+    unsigned made = now & ~was, released = was & ~now;
+    int64_t ts = r->ts_ms;
+
+    if (!t->have) {
+        t->have = true;
+        t->contacts = now;
+        return;
+    }
+    if (released & CONTACT_OPEN)
+        t->left_open_ms = ts;
+    if (released & CONTACT_CLOSED)
+        t->left_closed_ms = ts;
+    int64_t *start = NULL;
+    if ((made & CONTACT_CLOSED) && t->left_open_ms > 0) {
+        step->movement = "close";
+        start = &t->left_open_ms;
+    } else if ((made & CONTACT_LOCKED) && (now & CONTACT_CLOSED) && t->closed_at_ms > 0) {
+        step->movement = "lock";
+        start = &t->closed_at_ms;
+    } else if ((made & CONTACT_OPEN) && t->left_closed_ms > 0) {
+        step->movement = "open";
+        start = &t->left_closed_ms;
+    }
+    int64_t since = start != NULL ? *start : 0;
+    if (made & CONTACT_CLOSED)
+        t->closed_at_ms = ts;
+    if (start != NULL) {
+        step->travel_s = (double)(ts - since) / 1000.0;
+        *start = 0;
+    }
+    t->contacts = now;
+}
+
+void door_track_update(struct door_track *t, const struct reading *r, int64_t now_mono_ms,
+                       struct door_step *step)
+{
+    memset(step, 0, sizeof *step);
+    if (r->kind != KIND_BLAST_DOOR || r->quality == Q_COMM_LOST || r->no_value)
+        return;
+    enum door_state door = r->v.blast_door.door;
+    step->changed = t->prev_door >= 0 && (int32_t)door != t->prev_door;
+    if (door == DOOR_OPEN) {
+        t->cycle_phase = 1;
+    } else if (door == DOOR_LOCKED && t->cycle_phase == 1) {
+        t->cycle_phase = 0;
+        t->last_cycle_ms = now_mono_ms; /* a full open -> close -> lock cycle */
+        step->cycled = true;
+    }
+    t->prev_door = (int32_t)door;
+    if (r->quality == Q_GOOD)
+        track_movement(t, r, step);
 }

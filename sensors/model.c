@@ -28,7 +28,6 @@
 
 #include "gwerr.h"
 #include "ini.h"
-#include "kind.h"
 
 #define MODEL_SUFFIX ".model"
 #define WHY_MAX 160
@@ -188,6 +187,12 @@ struct load {                /* loading one file */
     struct ini_keyset model_ks;
     int point_line[MODEL_POINTS_MAX];
     struct ini_keyset point_ks[MODEL_POINTS_MAX];
+    /* The kinds the caller knows (struct model_kinds): the `kinds` key
+     * looks their names up in its own copy of the tables. */
+    const struct model_kinds *kinds;
+    struct name_value kind_names[32 + 1];
+    struct ini_key model_keys[MK_NKEYS];
+    struct ini_section sections[2];
 };
 
 /* An unsigned number, decimal or 0x hex (register maps are written from
@@ -244,16 +249,18 @@ static int p_kinds(const struct ini_key *k, const char *value, void *field, char
 {
     unsigned kinds = 0;
     char copy[LIST_MAX], *save = NULL;
-    (void)k;
 
     snprintf(copy, sizeof copy, "%s", value); /* cut up in place */
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        enum kind kd;
+        const struct name_value *nv = k->names; /* the caller's kinds (load_file) */
         tok = trim(tok);
-        if (kind_from_name(tok, &kd) < 0) {
+        while (nv->name != NULL && strcmp(nv->name, tok) != 0)
+            nv++;
+        if (nv->name == NULL) {
             snprintf(why, whylen, "unknown kind '%s'", tok);
             return -1;
         }
+        int kd = nv->value;
         if (kinds & (1u << kd)) {
             snprintf(why, whylen, "kind '%s' listed twice", tok);
             return -1;
@@ -509,6 +516,7 @@ static const struct ini_section sections[] = {
     {"model", model_keys, MK_NKEYS, INI_SECTION_REQ, open_model, NULL, NULL},
     {"point", point_keys, PK_NKEYS, INI_NAMED, open_point, NULL, point_name_ok},
 };
+_Static_assert(sizeof(sections) == sizeof(((struct load *)0)->sections), "struct load copies them");
 
 /* Whole-file checks, each reported at the line of the key concerned. */
 static void check_model(struct load *ld)
@@ -631,19 +639,20 @@ static void check_model(struct load *ld)
         }
     }
 
-    /* What the kinds need from the model (kind.c knows the roles). */
+    /* What the kinds need from the model (the kind table knows the roles). */
     if (ini_key_ok(&ld->model_ks, MK_KINDS) && ini_fatal(ld->ini, false) == 0)
-        for (int k = 0; k < KIND_COUNT; k++) {
+        for (int k = 0; k < ld->kinds->count; k++) {
             char why[WHY_MAX];
-            if ((m->kinds & (1u << k)) && kind_model_check((enum kind)k, m, why, sizeof why) < 0)
-                ini_error(ld->ini, ml[MK_KINDS], "model", "kinds", "%s: %s",
-                          kind_name((enum kind)k), why);
+            if ((m->kinds & (1u << k)) && ld->kinds->check(k, m, why, sizeof why) < 0)
+                ini_error(ld->ini, ml[MK_KINDS], "model", "kinds", "%s: %s", ld->kinds->names[k],
+                          why);
         }
 }
 
 /* Load one file into m; its problems go to errs (sorted by line).  0 when
  * it has no error. */
-static int load_file(const char *path, const char *name, struct model *m, struct errs *errs)
+static int load_file(const char *path, const char *name, const struct model_kinds *kinds,
+                     struct model *m, struct errs *errs)
 {
     struct load ld;
 
@@ -651,12 +660,19 @@ static int load_file(const char *path, const char *name, struct model *m, struct
     memset(m, 0, sizeof *m);
     ld.expect_name = name;
     ld.m = m;
+    ld.kinds = kinds;
+    for (int k = 0; k < kinds->count && k < 32; k++)
+        ld.kind_names[k] = (struct name_value){kinds->names[k], k};
+    memcpy(ld.model_keys, model_keys, sizeof ld.model_keys);
+    ld.model_keys[MK_KINDS].names = ld.kind_names;
+    memcpy(ld.sections, sections, sizeof ld.sections);
+    ld.sections[0].keys = ld.model_keys;
     if (!valid_name(name, sizeof m->name, "-.")) {
         errs_add(errs, path, "file name is not a model name ([a-z0-9_.-], 1..%zu characters)",
                  sizeof m->name - 1);
         return -1;
     }
-    ld.ini = ini_new(path, sections, (int)(sizeof sections / sizeof sections[0]), &ld);
+    ld.ini = ini_new(path, ld.sections, (int)(sizeof ld.sections / sizeof ld.sections[0]), &ld);
     if (ld.ini == NULL) {
         errs_add(errs, path, "out of memory");
         return -1;
@@ -681,7 +697,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
+struct model_set *model_set_load(const char *dir, const struct model_kinds *kinds, char *err,
+                                 size_t errlen)
 {
     struct errs errs = {err, errlen, 0, 0};
     struct model_set *ms = NULL;
@@ -734,7 +751,7 @@ struct model_set *model_set_load(const char *dir, char *err, size_t errlen)
                  names[i]);
         if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
             continue;
-        if (load_file(path, base, &ms->models[ms->count], &errs) == 0)
+        if (load_file(path, base, kinds, &ms->models[ms->count], &errs) == 0)
             ms->count++;
     }
     if (ms->count == 0 && errs.count == 0)

@@ -4,7 +4,7 @@
  * model is a new file, not new code.
  *
  * A model says which Modbus function serves it, the span of addresses one
- * read must cover, and named points the sensor kinds know (see kind.h):
+ * read must cover, and named points the sensor kinds know (kind.c's table):
  *   level  (water_level) metres, co2 (co2) ppm, status (co2) non-zero = sensor
  *   error, state (smoke) enum, inputs (di8) discrete inputs.
  * File format: see sensors/models/README and the reference files.
@@ -57,7 +57,7 @@ struct model_point {
 struct model {
     char name[MODEL_NAME_MAX];
     char description[128];
-    unsigned kinds; /* bit mask of 1u << enum kind that may use it */
+    unsigned kinds; /* bit mask of 1u << kind (struct model_kinds) that may use it */
     enum mb_fn function;
     uint16_t start; /* span a single read must cover: [start, start+count) */
     uint16_t count; /* registers (FC03/04) or bits (FC01/02) */
@@ -67,10 +67,23 @@ struct model {
 
 struct model_set;
 
-/* Load every *.model file in dir.  Returns NULL on error with a
- * "FILE:LINE: reason" message in err (errors of all files, newline-separated,
- * truncated to errlen).  Caller frees with model_set_free(). */
-struct model_set *model_set_load(const char *dir, char *err, size_t errlen);
+/* The sensor kinds a model's `kinds` key may name, as the loader sees them:
+ * the kind table (sensors/kind.c, kind_models_load) hands them in, so models
+ * know nothing of kinds but their names and what each checks.  A kind's
+ * index in names[] is its bit in struct model.kinds. */
+struct model_kinds {
+    const char *const *names;
+    int count; /* <= 32 */
+    /* Has model m what kind k needs?  0, or -1 with a reason in why. */
+    int (*check)(int k, const struct model *m, char *why, size_t whylen);
+};
+
+/* Load every *.model file in dir, for the kinds given.  Returns NULL on
+ * error with a "FILE:LINE: reason" message in err (errors of all files,
+ * newline-separated, truncated to errlen).  Caller frees with
+ * model_set_free(). */
+struct model_set *model_set_load(const char *dir, const struct model_kinds *kinds, char *err,
+                                 size_t errlen);
 void model_set_free(struct model_set *ms);
 
 /* Look a model up by name; NULL when unknown.  Pointer valid until freed. */

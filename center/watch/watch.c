@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alarm.h"
+#include "alarmdef.h"
 #include "kind.h"
 #include "textbuf.h"
 #include "topic.h"

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "cfg.h"
+#include "kind.h"
 #include "parse.h"
 
 #define FC_COUNT 256
@@ -257,8 +258,8 @@ static int channel_base(const struct model *m)
 /* level = active XOR inverted: a normally-closed channel reads 0 when active. */
 static void channel_write(struct sim_unit *u, const struct cfg_sensor *s, int channel, int active)
 {
-    const struct model *m = s->model;
-    int level = (active ? 1 : 0) ^ (int)((s->inverted_mask >> channel) & 1u);
+    const struct model *m = s->def.model;
+    int level = (active ? 1 : 0) ^ (int)((s->def.inverted_mask >> channel) & 1u);
     int base = channel_base(m);
 
     if (is_bit_fn(m->function)) {
@@ -271,48 +272,49 @@ static void channel_write(struct sim_unit *u, const struct cfg_sensor *s, int ch
 
 static int channel_read(struct sim_unit *u, const struct cfg_sensor *s, int channel)
 {
-    const struct model *m = s->model;
+    const struct model *m = s->def.model;
     int base = channel_base(m);
     int level = is_bit_fn(m->function) ? bits_of(u, m->function)[base + channel] != 0
                                        : (regs_of(u, m->function)[base] >> channel) & 1;
-    return level ^ (int)((s->inverted_mask >> channel) & 1u);
+    return level ^ (int)((s->def.inverted_mask >> channel) & 1u);
 }
 
 static int channel_of(const struct cfg_sensor *s, size_t offset)
 {
-    return *(const int *)(const void *)((const char *)s + offset);
+    return *(const int *)(const void *)((const char *)&s->def + offset);
 }
 
 /* ---- fields of each kind ------------------------------------------------- */
 
+/* A field `set` and `get` know: the kind table's (kind.h) model points and
+ * DI channels that name a shelter-sim field, and the composite states below. */
 struct field_op {
-    enum kind kind;
     const char *name;
     int (*set)(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
                const char *value, char *err, size_t errlen);
-    const char *point; /* numeric fields: model point role */
-    double min, max;   /* numeric fields: accepted values */
-    size_t channel;    /* contact fields: offsetof(struct cfg_sensor, X_input) */
+    const struct kind_point *point; /* numbers: the model point and its range */
+    const struct kind_input *input; /* contacts: the channel */
 };
 
 static int set_numeric(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
                        const char *value, char *err, size_t errlen)
 {
-    const struct model_point *p = point_find(s->model, f->point);
+    const struct kind_point *kp = f->point;
+    const struct model_point *p = point_find(s->def.model, kp->role);
     double v;
 
     if (p == NULL)
-        return errf(err, errlen, "model %s has no %s point", s->model->name, f->point);
-    if (num_double(value, f->min, f->max, &v) < 0)
-        return errf(err, errlen, "%s: '%s' is not a number in %g..%g", f->name, value, f->min,
-                    f->max);
-    return point_write(u, s->model, p, v, err, errlen);
+        return errf(err, errlen, "model %s has no %s point", s->def.model->name, kp->role);
+    if (num_double(value, kp->sim_min, kp->sim_max, &v) < 0)
+        return errf(err, errlen, "%s: '%s' is not a number in %g..%g", f->name, value, kp->sim_min,
+                    kp->sim_max);
+    return point_write(u, s->def.model, p, v, err, errlen);
 }
 
 static int set_contact(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
                        const char *value, char *err, size_t errlen)
 {
-    int channel = channel_of(s, f->channel);
+    int channel = channel_of(s, f->input->offset);
     long v;
 
     if (channel < 0)
@@ -336,17 +338,18 @@ static const struct door_contacts {
 static int set_door(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
                     const char *value, char *err, size_t errlen)
 {
+    const struct sensor_def *d = &s->def;
     (void)f;
     for (size_t i = 0; i < sizeof(door_table) / sizeof(door_table[0]); i++) {
-        const struct door_contacts *d = &door_table[i];
-        if (strcmp(d->name, value) != 0)
+        const struct door_contacts *dc = &door_table[i];
+        if (strcmp(dc->name, value) != 0)
             continue;
-        if (s->closed_input < 0 || s->locked_input < 0)
+        if (d->closed_input < 0 || d->locked_input < 0)
             return errf(err, errlen, "sensor %s lacks closed/locked inputs", s->name);
-        channel_write(u, s, s->closed_input, d->closed);
-        channel_write(u, s, s->locked_input, d->locked);
-        if (s->open_input >= 0)
-            channel_write(u, s, s->open_input, d->open);
+        channel_write(u, s, d->closed_input, dc->closed);
+        channel_write(u, s, d->locked_input, dc->locked);
+        if (d->open_input >= 0)
+            channel_write(u, s, d->open_input, dc->open);
         return 0;
     }
     return errf(err, errlen, "door: '%s' is not open, closed or locked", value);
@@ -357,6 +360,7 @@ static const char *const smoke_names[] = {"normal", "fire", "fault"};
 static int set_smoke(const struct cfg_sensor *s, struct sim_unit *u, const struct field_op *f,
                      const char *value, char *err, size_t errlen)
 {
+    const struct sensor_def *d = &s->def;
     size_t state;
     (void)f;
     for (state = 0; state < 3 && strcmp(smoke_names[state], value) != 0; state++)
@@ -364,67 +368,21 @@ static int set_smoke(const struct cfg_sensor *s, struct sim_unit *u, const struc
     if (state == 3)
         return errf(err, errlen, "smoke: '%s' is not normal, fire or fault", value);
 
-    if (s->alarm_input >= 0) { /* contacts of a DI module */
-        if (state == 2 && s->fault_input < 0)
+    if (d->alarm_input >= 0) { /* contacts of a DI module */
+        if (state == 2 && d->fault_input < 0)
             return errf(err, errlen, "sensor %s has no fault input", s->name);
-        channel_write(u, s, s->alarm_input, state == 1);
-        if (s->fault_input >= 0)
-            channel_write(u, s, s->fault_input, state == 2);
+        channel_write(u, s, d->alarm_input, state == 1);
+        if (d->fault_input >= 0)
+            channel_write(u, s, d->fault_input, state == 2);
         return 0;
     }
-    const struct model_point *p = point_find(s->model, "state");
+    const struct model_point *p = point_find(d->model, "state");
     if (p == NULL)
-        return errf(err, errlen, "model %s has no state point", s->model->name);
+        return errf(err, errlen, "model %s has no state point", d->model->name);
     for (int i = 0; i < p->nenums; i++)
         if (strcmp(p->enums[i].name, value) == 0)
-            return point_write(u, s->model, p, p->enums[i].raw, err, errlen);
-    return errf(err, errlen, "model %s has no state value for %s", s->model->name, value);
-}
-
-static const struct field_op field_ops[] = {
-    {KIND_WATER_LEVEL, "level_m", set_numeric, "level", -100, 100, 0},
-    {KIND_CO2, "co2_ppm", set_numeric, "co2", 0, 1e6, 0},
-    {KIND_CO2, "status", set_numeric, "status", 0, 65535, 0},
-    {KIND_SMOKE, "smoke", set_smoke, NULL, 0, 0, 0},
-    {KIND_BLAST_DOOR, "closed", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, closed_input)},
-    {KIND_BLAST_DOOR, "locked", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, locked_input)},
-    {KIND_BLAST_DOOR, "open", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, open_input)},
-    {KIND_BLAST_DOOR, "door", set_door, NULL, 0, 0, 0},
-    {KIND_WATER_LEAK, "wet", set_contact, NULL, 0, 0, offsetof(struct cfg_sensor, input)},
-};
-
-/* The normal state; optional rows apply only where the sensor has the point
- * or input (co2 status, the door's open contact). */
-static const struct initial_value {
-    enum kind kind;
-    const char *field, *value;
-    int optional;
-} initial_values[] = {
-    {KIND_WATER_LEVEL, "level_m", "0.30", 0},
-    {KIND_CO2, "co2_ppm", "600", 0},
-    {KIND_CO2, "status", "0", 1},
-    {KIND_SMOKE, "smoke", "normal", 0},
-    {KIND_BLAST_DOOR, "closed", "1", 0},
-    {KIND_BLAST_DOOR, "locked", "1", 0},
-    {KIND_BLAST_DOOR, "open", "0", 1},
-    {KIND_WATER_LEAK, "wet", "0", 0},
-};
-
-static const struct field_op *field_find(enum kind k, const char *name)
-{
-    for (size_t i = 0; i < sizeof(field_ops) / sizeof(field_ops[0]); i++)
-        if (field_ops[i].kind == k && strcmp(field_ops[i].name, name) == 0)
-            return &field_ops[i];
-    return NULL;
-}
-
-static void field_list(enum kind k, char *out, size_t outlen)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof(field_ops) / sizeof(field_ops[0]) && n < outlen; i++)
-        if (field_ops[i].kind == k)
-            n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", field_ops[i].name);
+            return point_write(u, d->model, p, p->enums[i].raw, err, errlen);
+    return errf(err, errlen, "model %s has no state value for %s", d->model->name, value);
 }
 
 /* ---- get: decode each kind ----------------------------------------------- */
@@ -446,48 +404,18 @@ static const char *fmt_number(double v, char *buf, size_t len)
     return buf;
 }
 
-static int get_level(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
-{
-    const struct model_point *p = point_find(s->model, "level");
-    double v;
-    char err[128], num[32];
-    if (p == NULL || point_read(u, s->model, p, &v, err, sizeof(err)) < 0)
-        return snprintf(out, len, "level_m=?");
-    return snprintf(out, len, "level_m=%s", fmt_number(v, num, sizeof(num)));
-}
-
-static int get_co2(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
-{
-    const struct model_point *p = point_find(s->model, "co2");
-    const struct model_point *st = point_find(s->model, "status");
-    double v = 0, status = 0;
-    char err[128], num[32];
-    int n;
-    if (p == NULL || point_read(u, s->model, p, &v, err, sizeof(err)) < 0)
-        n = snprintf(out, len, "co2_ppm=?");
-    else
-        n = snprintf(out, len, "co2_ppm=%s", fmt_number(v, num, sizeof(num)));
-    if (st != NULL && n >= 0 && (size_t)n < len) {
-        if (point_read(u, s->model, st, &status, err, sizeof(err)) < 0)
-            n += snprintf(out + n, len - (size_t)n, " status=?");
-        else
-            n += snprintf(out + n, len - (size_t)n, " status=%s",
-                          fmt_number(status, num, sizeof(num)));
-    }
-    return n;
-}
-
 static int get_smoke(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
 {
-    if (s->alarm_input >= 0) {
-        int fire = channel_read(u, s, s->alarm_input);
-        int fault = s->fault_input >= 0 && channel_read(u, s, s->fault_input);
+    const struct sensor_def *d = &s->def;
+    if (d->alarm_input >= 0) {
+        int fire = channel_read(u, s, d->alarm_input);
+        int fault = d->fault_input >= 0 && channel_read(u, s, d->fault_input);
         return snprintf(out, len, "smoke=%s", smoke_names[fire ? 1 : fault ? 2 : 0]);
     }
-    const struct model_point *p = point_find(s->model, "state");
-    if (p == NULL || is_bit_fn(s->model->function))
+    const struct model_point *p = point_find(d->model, "state");
+    if (p == NULL || is_bit_fn(d->model->function))
         return snprintf(out, len, "smoke=?");
-    uint16_t raw = regs_of(u, s->model->function)[p->address];
+    uint16_t raw = regs_of(u, d->model->function)[p->address];
     for (int i = 0; i < p->nenums; i++)
         if (p->enums[i].raw == raw)
             return snprintf(out, len, "smoke=%s", p->enums[i].name);
@@ -496,41 +424,131 @@ static int get_smoke(const struct cfg_sensor *s, struct sim_unit *u, char *out, 
 
 static int get_door(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
 {
-    int closed = s->closed_input >= 0 && channel_read(u, s, s->closed_input);
-    int locked = s->locked_input >= 0 && channel_read(u, s, s->locked_input);
-    int open = s->open_input >= 0 && channel_read(u, s, s->open_input);
+    const struct sensor_def *d = &s->def;
+    int closed = d->closed_input >= 0 && channel_read(u, s, d->closed_input);
+    int locked = d->locked_input >= 0 && channel_read(u, s, d->locked_input);
+    int open = d->open_input >= 0 && channel_read(u, s, d->open_input);
     const char *door = "unknown";
     for (size_t i = 0; i < sizeof(door_table) / sizeof(door_table[0]); i++)
         if (door_table[i].closed == closed && door_table[i].locked == locked &&
-            (s->open_input < 0 || door_table[i].open == open))
+            (d->open_input < 0 || door_table[i].open == open))
             door = door_table[i].name;
-    if (s->open_input >= 0)
-        return snprintf(out, len, "closed=%d locked=%d open=%d door=%s", closed, locked, open,
-                        door);
-    return snprintf(out, len, "closed=%d locked=%d door=%s", closed, locked, door);
+    return snprintf(out, len, "door=%s", door);
 }
 
-static int get_leak(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
-{
-    return snprintf(out, len, "wet=%d", s->input >= 0 && channel_read(u, s, s->input));
-}
-
-static const struct kind_get {
+/* States made of several points or channels: the simulator's own reading
+ * of them, independent of kind.c's, so it checks the gateway. */
+static const struct composite {
     enum kind kind;
+    struct field_op op;
     int (*get)(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len);
-} kind_gets[] = {
-    {KIND_WATER_LEVEL, get_level}, {KIND_CO2, get_co2},         {KIND_SMOKE, get_smoke},
-    {KIND_BLAST_DOOR, get_door},   {KIND_WATER_LEAK, get_leak},
+    const char *normal; /* initial value, or NULL (set through its channels) */
+} composites[] = {
+    {KIND_BLAST_DOOR, {"door", set_door, NULL, NULL}, get_door, NULL},
+    {KIND_SMOKE, {"smoke", set_smoke, NULL, NULL}, get_smoke, "normal"},
 };
+
+/* The field called name of kind k, into *op; -1 when there is none. */
+static int field_find(enum kind k, const char *name, struct field_op *op)
+{
+    const struct kind_def *kd = kind_def(k);
+
+    for (int i = 0; kd != NULL && i < kd->npoints; i++)
+        if (kd->points[i].sim_field != NULL && strcmp(kd->points[i].sim_field, name) == 0) {
+            *op = (struct field_op){name, set_numeric, &kd->points[i], NULL};
+            return 0;
+        }
+    for (int i = 0; kd != NULL && i < kd->ninputs; i++)
+        if (kd->inputs[i].sim_field != NULL && strcmp(kd->inputs[i].sim_field, name) == 0) {
+            *op = (struct field_op){name, set_contact, NULL, &kd->inputs[i]};
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof(composites) / sizeof(composites[0]); i++)
+        if (composites[i].kind == k && strcmp(composites[i].op.name, name) == 0) {
+            *op = composites[i].op;
+            return 0;
+        }
+    return -1;
+}
+
+/* Append to out (len bytes) at *n, snprintf style; stops when full. */
+__attribute__((format(printf, 4, 5))) static void appendf(char *out, size_t len, size_t *n,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    if (*n >= len)
+        return;
+    va_start(ap, fmt);
+    int k = vsnprintf(out + *n, len - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n += (size_t)k;
+}
+
+static void field_list(enum kind k, char *out, size_t outlen)
+{
+    const struct kind_def *kd = kind_def(k);
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; kd != NULL && i < kd->npoints; i++)
+        if (kd->points[i].sim_field != NULL)
+            appendf(out, outlen, &n, "%s%s", n ? ", " : "", kd->points[i].sim_field);
+    for (int i = 0; kd != NULL && i < kd->ninputs; i++)
+        if (kd->inputs[i].sim_field != NULL)
+            appendf(out, outlen, &n, "%s%s", n ? ", " : "", kd->inputs[i].sim_field);
+    for (size_t i = 0; i < sizeof(composites) / sizeof(composites[0]); i++)
+        if (composites[i].kind == k)
+            appendf(out, outlen, &n, "%s%s", n ? ", " : "", composites[i].op.name);
+}
+
+/* "level_m=0.85", "co2_ppm=600 status=0", "closed=1 locked=1 open=0 door=locked":
+ * each numeric point the model has (a required one also when it does not,
+ * as "?"), each channel (an optional one only when wired), then the
+ * composite state. */
+static void sensor_get(const struct cfg_sensor *s, struct sim_unit *u, char *out, size_t len)
+{
+    const struct kind_def *kd = kind_def(s->def.kind);
+    char err[128], num[32];
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < kd->npoints; i++) {
+        const struct kind_point *kp = &kd->points[i];
+        const struct model_point *p = point_find(s->def.model, kp->role);
+        double v = 0;
+        if (kp->sim_field == NULL || (p == NULL && kp->optional))
+            continue;
+        if (p == NULL || point_read(u, s->def.model, p, &v, err, sizeof(err)) < 0)
+            appendf(out, len, &n, "%s%s=?", n ? " " : "", kp->sim_field);
+        else
+            appendf(out, len, &n, "%s%s=%s", n ? " " : "", kp->sim_field,
+                    fmt_number(v, num, sizeof(num)));
+    }
+    for (int i = 0; i < kd->ninputs; i++) {
+        const struct kind_input *in = &kd->inputs[i];
+        int ch = channel_of(s, in->offset);
+        if (in->sim_field == NULL || (ch < 0 && !in->required))
+            continue;
+        appendf(out, len, &n, "%s%s=%d", n ? " " : "", in->sim_field,
+                ch >= 0 && channel_read(u, s, ch));
+    }
+    for (size_t i = 0; i < sizeof(composites) / sizeof(composites[0]); i++) {
+        if (composites[i].kind != s->def.kind)
+            continue;
+        appendf(out, len, &n, "%s", n ? " " : "");
+        if (n < len)
+            composites[i].get(s, u, out + n, len - n);
+    }
+}
 
 /* ---- the state ----------------------------------------------------------- */
 
 /* Check that everything a sensor's model and inputs address lies in 0..255. */
 static int sensor_check(const struct cfg_sensor *s, char *err, size_t errlen)
 {
-    const struct model *m = s->model;
-    const int inputs[] = {s->closed_input, s->locked_input, s->open_input,
-                          s->alarm_input,  s->fault_input,  s->input};
+    const struct model *m = s->def.model;
+    const struct kind_def *kd = kind_def(s->def.kind);
 
     if (m == NULL)
         return errf(err, errlen, "sensor %s has no model", s->name);
@@ -545,10 +563,11 @@ static int sensor_check(const struct cfg_sensor *s, char *err, size_t errlen)
             return errf(err, errlen, "sensor %s: model %s point %s beyond address 255", s->name,
                         m->name, p->name);
     }
-    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+    for (int i = 0; kd != NULL && i < kd->ninputs; i++) {
         int limit = is_bit_fn(m->function) ? MBS_ADDR_COUNT - channel_base(m) : 16;
-        if (inputs[i] >= limit)
-            return errf(err, errlen, "sensor %s: input %d out of range", s->name, inputs[i]);
+        int ch = channel_of(s, kd->inputs[i].offset);
+        if (ch >= limit)
+            return errf(err, errlen, "sensor %s: input %d out of range", s->name, ch);
     }
     return 0;
 }
@@ -557,7 +576,7 @@ static int sensor_check(const struct cfg_sensor *s, char *err, size_t errlen)
  * LEVEL_DECIMALS decimals, so that set/get have a defined scale. */
 static void sensor_prepare_scale(const struct cfg_sensor *s, struct sim_unit *u)
 {
-    const struct model *m = s->model;
+    const struct model *m = s->def.model;
     if (is_bit_fn(m->function))
         return;
     uint16_t *regs = regs_of(u, m->function);
@@ -581,13 +600,31 @@ static int sensor_init(struct simstate *st, const struct cfg_sensor *s, char *er
     char why[160];
 
     sensor_prepare_scale(s, u);
-    for (size_t i = 0; i < sizeof(initial_values) / sizeof(initial_values[0]); i++) {
-        const struct initial_value *iv = &initial_values[i];
-        if (iv->kind != s->kind)
+    /* The normal state; optional points and channels only where the sensor has them. */
+    const struct kind_def *kd = kind_def(s->def.kind);
+    struct field_op f;
+    for (int i = 0; i < kd->npoints; i++) {
+        const struct kind_point *kp = &kd->points[i];
+        if (kp->sim_normal == NULL || field_find(s->def.kind, kp->sim_field, &f) < 0)
             continue;
-        const struct field_op *f = field_find(iv->kind, iv->field);
-        if (f->set(s, u, f, iv->value, why, sizeof(why)) < 0 && !iv->optional)
-            return errf(err, errlen, "sensor %s: initial %s %s: %s", s->name, iv->field, iv->value,
+        if (f.set(s, u, &f, kp->sim_normal, why, sizeof(why)) < 0 && !kp->optional)
+            return errf(err, errlen, "sensor %s: initial %s %s: %s", s->name, kp->sim_field,
+                        kp->sim_normal, why);
+    }
+    for (int i = 0; i < kd->ninputs; i++) {
+        const struct kind_input *in = &kd->inputs[i];
+        if (in->sim_normal == NULL || field_find(s->def.kind, in->sim_field, &f) < 0)
+            continue;
+        if (f.set(s, u, &f, in->sim_normal, why, sizeof(why)) < 0 && in->required)
+            return errf(err, errlen, "sensor %s: initial %s %s: %s", s->name, in->sim_field,
+                        in->sim_normal, why);
+    }
+    for (size_t i = 0; i < sizeof(composites) / sizeof(composites[0]); i++) {
+        const struct composite *c = &composites[i];
+        if (c->kind != s->def.kind || c->normal == NULL)
+            continue;
+        if (c->op.set(s, u, &c->op, c->normal, why, sizeof(why)) < 0)
+            return errf(err, errlen, "sensor %s: initial %s %s: %s", s->name, c->op.name, c->normal,
                         why);
     }
     return 0;
@@ -614,7 +651,7 @@ struct simstate *simstate_new(const struct cfg *c, char *err, size_t errlen)
             u->bus = s->bus;
             u->unit = s->unit;
         }
-        u->served_fns |= 1u << s->model->function;
+        u->served_fns |= 1u << s->def.model->function;
     }
     for (int i = 0; i < c->nsensors; i++)
         if (sensor_init(st, &c->sensors[i], err, errlen) < 0) {
@@ -665,12 +702,12 @@ int simstate_set(struct simstate *st, const char *sensor, const char *field, con
 
     if (s == NULL)
         return errf(err, errlen, "no sensor %s", sensor);
-    const struct field_op *f = field_find(s->kind, field);
-    if (f == NULL) {
-        field_list(s->kind, fields, sizeof(fields));
+    struct field_op f;
+    if (field_find(s->def.kind, field, &f) < 0) {
+        field_list(s->def.kind, fields, sizeof(fields));
         return errf(err, errlen, "sensor %s has no field %s (fields: %s)", sensor, field, fields);
     }
-    return f->set(s, unit_find(st, s->bus, s->unit), f, value, err, errlen);
+    return f.set(s, unit_find(st, s->bus, s->unit), &f, value, err, errlen);
 }
 
 int simstate_get(struct simstate *st, const char *sensor, char *out, size_t outlen)
@@ -678,12 +715,10 @@ int simstate_get(struct simstate *st, const char *sensor, char *out, size_t outl
     const struct cfg_sensor *s = sensor_find(st, sensor);
     if (s == NULL)
         return errf(out, outlen, "no sensor %s", sensor);
-    for (size_t i = 0; i < sizeof(kind_gets) / sizeof(kind_gets[0]); i++)
-        if (kind_gets[i].kind == s->kind) {
-            kind_gets[i].get(s, unit_find(st, s->bus, s->unit), out, outlen);
-            return 0;
-        }
-    return errf(out, outlen, "sensor %s: kind not simulated", sensor);
+    if (kind_def(s->def.kind) == NULL)
+        return errf(out, outlen, "sensor %s: kind not simulated", sensor);
+    sensor_get(s, unit_find(st, s->bus, s->unit), out, outlen);
+    return 0;
 }
 
 /* ---- control commands ---------------------------------------------------- */

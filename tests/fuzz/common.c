@@ -212,7 +212,7 @@ void fuzz_check_reading(const struct cfg_sensor *s, const struct reading *r)
     int n = reading_json(r, s->name, json, sizeof(json));
 
     FUZZ_ASSERT(n > 0 && (size_t)n < sizeof(json));
-    FUZZ_ASSERT(r->kind == s->kind);
+    FUZZ_ASSERT(r->kind == s->def.kind);
     FUZZ_ASSERT(r->quality == Q_GOOD || r->quality == Q_IMPLAUSIBLE);
     FUZZ_ASSERT(!r->no_value || r->quality == Q_IMPLAUSIBLE);
 
@@ -221,14 +221,14 @@ void fuzz_check_reading(const struct cfg_sensor *s, const struct reading *r)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "sensor");
     FUZZ_ASSERT(cJSON_IsString(v) && strcmp(v->valuestring, s->name) == 0);
     v = cJSON_GetObjectItemCaseSensitive(o, "kind");
-    FUZZ_ASSERT(cJSON_IsString(v) && strcmp(v->valuestring, kind_name(s->kind)) == 0);
+    FUZZ_ASSERT(cJSON_IsString(v) && strcmp(v->valuestring, kind_name(s->def.kind)) == 0);
     v = cJSON_GetObjectItemCaseSensitive(o, "quality");
     FUZZ_ASSERT(cJSON_IsString(v) && strcmp(v->valuestring, quality_name(r->quality)) == 0);
-    for (int i = 0; r->quality == Q_GOOD && i < 3 && kind_values[s->kind][i] != NULL; i++)
-        FUZZ_ASSERT(cJSON_GetObjectItemCaseSensitive(o, kind_values[s->kind][i]) != NULL);
+    for (int i = 0; r->quality == Q_GOOD && i < 3 && kind_values[s->def.kind][i] != NULL; i++)
+        FUZZ_ASSERT(cJSON_GetObjectItemCaseSensitive(o, kind_values[s->def.kind][i]) != NULL);
     if (r->no_value)
-        for (int i = 0; i < 3 && kind_values[s->kind][i] != NULL; i++)
-            FUZZ_ASSERT(cJSON_GetObjectItemCaseSensitive(o, kind_values[s->kind][i]) == NULL);
+        for (int i = 0; i < 3 && kind_values[s->def.kind][i] != NULL; i++)
+            FUZZ_ASSERT(cJSON_GetObjectItemCaseSensitive(o, kind_values[s->def.kind][i]) == NULL);
     cJSON_Delete(o);
 }
 
@@ -241,13 +241,13 @@ void fuzz_decode_request(const struct cfg *c, const struct plan *p, int request,
     for (int m = 0; m < rq->nmembers; m++) {
         int si = p->members[rq->first_member + m];
         const struct cfg_sensor *s = &c->sensors[si];
-        int off = s->model->start - rq->start;
+        int off = s->def.model->start - rq->start;
         struct reading r;
 
-        FUZZ_ASSERT(off >= 0 && off + s->model->count <= rq->count);
+        FUZZ_ASSERT(off >= 0 && off + s->def.model->count <= rq->count);
         /* A sensor that passed --check always decodes (kind.h): -1 is for
          * data that cannot belong to it, which the config rules exclude. */
-        FUZZ_ASSERT(kind_decode(s, si, bit_access ? NULL : regs + off,
+        FUZZ_ASSERT(kind_decode(&s->def, si, bit_access ? NULL : regs + off,
                                 bit_access ? bits + off : NULL, 1784541784123, &r) == 0);
         FUZZ_ASSERT(r.sensor == si && r.ts_ms == 1784541784123);
         fuzz_check_reading(s, &r);

@@ -66,8 +66,8 @@ static void check_loaded(struct cfg *c)
     for (int i = 0; i < c->nsensors; i++) {
         char why[256];
         const struct cfg_sensor *s = &c->sensors[i];
-        FUZZ_ASSERT(s->bus >= 0 && s->bus < c->nbuses && s->model != NULL);
-        FUZZ_ASSERT(kind_sensor_check(s, why, sizeof(why)) == 0);
+        FUZZ_ASSERT(s->bus >= 0 && s->bus < c->nbuses && s->def.model != NULL);
+        FUZZ_ASSERT(kind_sensor_check(&s->def, why, sizeof(why)) == 0);
     }
     /* Any data decodes for every sensor the config accepted. */
     for (int fill = 0; fill < 2; fill++) {

@@ -75,28 +75,28 @@ static bool make_sensor(const struct model *m, enum kind k, unsigned inverted, s
 
     memset(s, 0, sizeof(*s));
     snprintf(s->name, sizeof(s->name), "fuzz-%s", kind_name(k));
-    s->kind = k;
-    s->model = m;
-    s->pit_depth_m = 1.2;
-    s->closed_input = s->locked_input = s->open_input = -1;
-    s->alarm_input = s->fault_input = s->input = -1;
+    s->def.kind = k;
+    s->def.model = m;
+    s->def.pit_depth_m = 1.2;
+    s->def.closed_input = s->def.locked_input = s->def.open_input = -1;
+    s->def.alarm_input = s->def.fault_input = s->def.input = -1;
     if (di) {
         int *ch[3] = {NULL, NULL, NULL};
         if (k == KIND_BLAST_DOOR)
-            ch[0] = &s->closed_input, ch[1] = &s->locked_input, ch[2] = &s->open_input;
+            ch[0] = &s->def.closed_input, ch[1] = &s->def.locked_input, ch[2] = &s->def.open_input;
         else if (k == KIND_SMOKE)
-            ch[0] = &s->alarm_input, ch[1] = &s->fault_input;
+            ch[0] = &s->def.alarm_input, ch[1] = &s->def.fault_input;
         else if (k == KIND_WATER_LEAK)
-            ch[0] = &s->input;
+            ch[0] = &s->def.input;
         unsigned used = 0;
         for (int i = 0; i < 3 && ch[i] != NULL && i < nbits; i++) {
             *ch[i] = i;
             used |= 1u << i;
         }
-        s->inverted_mask = inverted & used;
+        s->def.inverted_mask = inverted & used;
     }
     /* What the config loader would refuse never reaches the decoder. */
-    return kind_sensor_check(s, why, sizeof(why)) == 0;
+    return kind_sensor_check(&s->def, why, sizeof(why)) == 0;
 }
 
 static void decode_points(const struct model *m, const uint16_t *regs, const uint8_t *bits)
@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof(path), "%s/%s.model", dir, name);
     fuzz_write_file(path, data, textlen);
 
-    struct model_set *ms = model_set_load(dir, err, sizeof(err));
+    struct model_set *ms = kind_models_load(dir, err, sizeof(err));
     if (ms == NULL) {
         FUZZ_ASSERT(err[0] != '\0');
         return 0;
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(kind_model_check((enum kind)k, m, why, sizeof(why)) == 0);
         if (!make_sensor(m, (enum kind)k, payloadlen ? payload[0] : 0, &s))
             continue;
-        FUZZ_ASSERT(kind_decode(&s, 0, bit_access ? NULL : regs, bit_access ? bits : NULL,
+        FUZZ_ASSERT(kind_decode(&s.def, 0, bit_access ? NULL : regs, bit_access ? bits : NULL,
                                 1784541784123, &r) == 0);
         fuzz_check_reading(&s, &r);
     }

@@ -1094,6 +1094,43 @@ START_TEST(test_door_closed_not_locked)
 }
 END_TEST
 
+/* The engine follows each door for its rules and says which movement a
+ * reading completed (the InfluxDB door point), whether or not anything
+ * writes it. */
+START_TEST(test_door_movements_come_from_the_engines_tracker)
+{
+    const char *movement = NULL;
+    double travel_s = 0;
+
+    start(MODE_PEACETIME);
+    door(DOOR_OPEN); /* the first reading: nothing known of a movement */
+    ck_assert_int_eq(alarm_door_movement(eng, S_DOOR, &movement, &travel_s), 0);
+    at(2 * SEC);
+    door_contacts(DOOR_OPEN, 0); /* leaves the open position */
+    ck_assert_int_eq(alarm_door_movement(eng, S_DOOR, &movement, &travel_s), 0);
+    at(5 * SEC);
+    door(DOOR_CLOSED);
+    ck_assert_int_eq(alarm_door_movement(eng, S_DOOR, &movement, &travel_s), 1);
+    ck_assert_str_eq(movement, "close");
+    ck_assert_double_eq(travel_s, 3.0);
+    at(6 * SEC);
+    feed(&(struct reading){.sensor = S_LEAK, .kind = KIND_WATER_LEAK, .ts_ms = wall()});
+    ck_assert_int_eq(alarm_door_movement(eng, S_DOOR, &movement, &travel_s), 1); /* still */
+    at(7 * SEC);
+    door(DOOR_LOCKED);
+    ck_assert_int_eq(alarm_door_movement(eng, S_DOOR, &movement, &travel_s), 1);
+    ck_assert_str_eq(movement, "lock");
+    ck_assert_double_eq(travel_s, 2.0);
+    at(8 * SEC);
+    struct reading lost = reading(S_DOOR, Q_COMM_LOST);
+    feed(&lost); /* a new reading: the last movement is over */
+    ck_assert_int_eq(alarm_door_movement(eng, S_DOOR, &movement, &travel_s), 0);
+    ck_assert_int_eq(alarm_door_movement(eng, S_SUMP, &movement, &travel_s), 0);
+    ck_assert_int_eq(alarm_door_movement(eng, NS, &movement, &travel_s), 0);
+    ck_assert_int_eq(alarm_door_movement(eng, -1, &movement, &travel_s), 0);
+}
+END_TEST
+
 START_TEST(test_door_exercise_overdue_after_31_days)
 {
     start(MODE_PEACETIME);
@@ -1786,6 +1823,7 @@ static Suite *alarm_suite(void)
     tcase_add_test(tc, test_door_open_too_long);
     tcase_add_test(tc, test_door_closed_not_locked);
     tcase_add_test(tc, test_door_exercise_overdue_after_31_days);
+    tcase_add_test(tc, test_door_movements_come_from_the_engines_tracker);
     tcase_add_test(tc, test_leak_raises_after_5s_and_clears_after_60s_dry);
     tcase_add_test(tc, test_inhibit_suppresses_then_raises_right_after_expiry);
     tcase_add_test(tc, test_inhibit_keeps_active_alarm_until_it_ends);

@@ -207,22 +207,22 @@ START_TEST(test_base_config_loads_with_defaults)
     ck_assert_int_eq(sump->line, 19);
     ck_assert_int_eq(sump->bus, 0);
     ck_assert_int_eq(sump->unit, 1);
-    ck_assert_int_eq(sump->kind, KIND_WATER_LEVEL);
-    ck_assert_ptr_nonnull(sump->model);
-    ck_assert_str_eq(sump->model->name, "level-qdy30a");
+    ck_assert_int_eq(sump->def.kind, KIND_WATER_LEVEL);
+    ck_assert_ptr_nonnull(sump->def.model);
+    ck_assert_str_eq(sump->def.model->name, "level-qdy30a");
     ck_assert_int_eq(sump->interval_ms, 1000);
     ck_assert_str_eq(sump->location, "");
-    ck_assert_double_eq_tol(sump->pit_depth_m, 1.2, 1e-9);
-    ck_assert_int_eq(sump->closed_input, -1);
-    ck_assert_int_eq(sump->input, -1);
-    ck_assert_int_eq(door->kind, KIND_BLAST_DOOR);
-    ck_assert_str_eq(door->model->name, "di8");
-    ck_assert_int_eq(door->closed_input, 0);
-    ck_assert_int_eq(door->locked_input, 1);
-    ck_assert_int_eq(door->open_input, -1);
-    ck_assert_int_eq(door->alarm_input, -1);
-    ck_assert_int_eq(door->fault_input, -1);
-    ck_assert_uint_eq(door->inverted_mask, 0);
+    ck_assert_double_eq_tol(sump->def.pit_depth_m, 1.2, 1e-9);
+    ck_assert_int_eq(sump->def.closed_input, -1);
+    ck_assert_int_eq(sump->def.input, -1);
+    ck_assert_int_eq(door->def.kind, KIND_BLAST_DOOR);
+    ck_assert_str_eq(door->def.model->name, "di8");
+    ck_assert_int_eq(door->def.closed_input, 0);
+    ck_assert_int_eq(door->def.locked_input, 1);
+    ck_assert_int_eq(door->def.open_input, -1);
+    ck_assert_int_eq(door->def.alarm_input, -1);
+    ck_assert_int_eq(door->def.fault_input, -1);
+    ck_assert_uint_eq(door->def.inverted_mask, 0);
     ck_assert_ptr_nonnull(c->models);
     cfg_free(c);
 }
@@ -252,7 +252,7 @@ START_TEST(test_comments_blank_lines_and_inline_comments)
                             "bus = rs485-1\nunit = 2\nkind = water_level\nmodel = level-qdy30a\n"
                             "pit_depth = 1.5\n"
                             "location = B1 西侧集水坑 ;  note\n"));
-    ck_assert_int_eq(c->sensors[1].open_input, 2);
+    ck_assert_int_eq(c->sensors[1].def.open_input, 2);
     ck_assert_str_eq(c->sensors[2].location, "B1 西侧集水坑");
     cfg_free(c);
 }
@@ -447,7 +447,7 @@ END_TEST
 START_TEST(test_indented_line_is_not_a_continuation)
 {
     struct cfg *c = ok(with("    open_input = 2\n\tlocation = B1\n"));
-    ck_assert_int_eq(c->sensors[1].open_input, 2);
+    ck_assert_int_eq(c->sensors[1].def.open_input, 2);
     ck_assert_str_eq(c->sensors[1].location, "B1");
     cfg_free(c);
     expect_one(with("location = B1\n    东侧集水坑\n"), 34,
@@ -984,7 +984,7 @@ START_TEST(test_pit_depth)
     }
     snprintf(text, sizeof(text), body, "pit_depth = 2.25");
     struct cfg *c = ok(with_sensor(text));
-    ck_assert_double_eq_tol(c->sensors[2].pit_depth_m, 2.25, 1e-12);
+    ck_assert_double_eq_tol(c->sensors[2].def.pit_depth_m, 2.25, 1e-12);
     cfg_free(c);
 #undef body
 }
@@ -1018,7 +1018,7 @@ START_TEST(test_input_key_on_model_without_inputs_is_error)
                     "inverted_inputs = 0\n"),
         38, "[sensor extra-1] inverted_inputs: not a key of model smoke-rs485 (it has no inputs)");
     struct cfg *c = ok(with_sensor("bus = rs485-1\nunit = 3\nkind = smoke\nmodel = smoke-rs485\n"));
-    ck_assert_int_eq(c->sensors[2].alarm_input, -1);
+    ck_assert_int_eq(c->sensors[2].def.alarm_input, -1);
     cfg_free(c);
 }
 END_TEST
@@ -1058,12 +1058,12 @@ START_TEST(test_sensors_sharing_a_di_module)
                 "[sensor leak-1]\nbus = rs485-1\nunit = 5\nkind = water_leak\nmodel = di8\n"
                 "input = 7\n"));
     ck_assert_int_eq(c->nsensors, 4);
-    ck_assert_uint_eq(c->sensors[1].inverted_mask, 0x5);
-    ck_assert_int_eq(c->sensors[2].alarm_input, 3);
-    ck_assert_int_eq(c->sensors[2].fault_input, 4);
-    ck_assert_uint_eq(c->sensors[2].inverted_mask, 0x10);
-    ck_assert_int_eq(c->sensors[3].input, 7);
-    ck_assert_ptr_eq(c->sensors[1].model, c->sensors[3].model);
+    ck_assert_uint_eq(c->sensors[1].def.inverted_mask, 0x5);
+    ck_assert_int_eq(c->sensors[2].def.alarm_input, 3);
+    ck_assert_int_eq(c->sensors[2].def.fault_input, 4);
+    ck_assert_uint_eq(c->sensors[2].def.inverted_mask, 0x10);
+    ck_assert_int_eq(c->sensors[3].def.input, 7);
+    ck_assert_ptr_eq(c->sensors[1].def.model, c->sensors[3].def.model);
     cfg_free(c);
 }
 END_TEST
@@ -1108,10 +1108,10 @@ START_TEST(test_inverted_inputs)
     expect_one(with("inverted_inputs = 0;1\n"), 33,
                "[sensor door-1] inverted_inputs: '0;1' is not an integer");
     struct cfg *c = ok(with("inverted_inputs = 1,0\n"));
-    ck_assert_uint_eq(c->sensors[1].inverted_mask, 0x3);
+    ck_assert_uint_eq(c->sensors[1].def.inverted_mask, 0x3);
     cfg_free(c);
     c = ok(with("inverted_inputs =\n"));
-    ck_assert_uint_eq(c->sensors[1].inverted_mask, 0);
+    ck_assert_uint_eq(c->sensors[1].def.inverted_mask, 0);
     cfg_free(c);
 }
 END_TEST

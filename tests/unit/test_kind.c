@@ -1,8 +1,11 @@
 /* Unit tests of kind: door state for every contact combination and polarity,
  * each kind's decoding with the reference models, implausible readings, the
- * sensor checks for the config loader, and the exact reading payloads.
+ * sensor checks for the config loader, the exact reading payloads; the kind
+ * table against the contract (every field of every kind in JSON and line
+ * protocol), its deadbands, and a door's movements.
  * Run from the repository root (loads sensors/models). */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,10 +13,10 @@
 #include <string.h>
 
 #include "check_run.h"
-#include "cfg.h"
 #include "gwerr.h"
 #include "kind.h"
 #include "model.h"
+#include "points.h"
 
 #define MODELS_DIR "sensors/models"
 #define TS_MS 1784570584123LL /* 2026-07-20T18:03:04.123Z */
@@ -23,7 +26,7 @@ static struct model_set *refs;
 static void load_refs(void)
 {
     char err[4096];
-    refs = model_set_load(MODELS_DIR, err, sizeof err);
+    refs = kind_models_load(MODELS_DIR, err, sizeof err);
     ck_assert_msg(refs != NULL, "reference models do not load: %s", err);
 }
 
@@ -34,21 +37,19 @@ static void free_refs(void)
 }
 
 /* A sensor as the config loader would fill it: inputs unset = -1. */
-static struct cfg_sensor sensor(enum kind k, const char *model)
+static struct sensor_def sensor(enum kind k, const char *model)
 {
-    struct cfg_sensor s;
+    struct sensor_def s;
     memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "test-1");
     s.kind = k;
     s.model = model_set_find(refs, model);
     ck_assert_msg(s.model != NULL, "model %s missing", model);
-    s.unit = 1;
     s.closed_input = s.locked_input = s.open_input = -1;
     s.alarm_input = s.fault_input = s.input = -1;
     return s;
 }
 
-static struct reading decode_regs(const struct cfg_sensor *s, const uint16_t *regs)
+static struct reading decode_regs(const struct sensor_def *s, const uint16_t *regs)
 {
     struct reading r;
     ck_assert_msg(kind_decode(s, 3, regs, NULL, TS_MS, &r) == 0, "%s", gw_strerror(errno));
@@ -58,7 +59,7 @@ static struct reading decode_regs(const struct cfg_sensor *s, const uint16_t *re
     return r;
 }
 
-static struct reading decode_bits(const struct cfg_sensor *s, const uint8_t *bits)
+static struct reading decode_bits(const struct sensor_def *s, const uint8_t *bits)
 {
     struct reading r;
     ck_assert_msg(kind_decode(s, 0, NULL, bits, TS_MS, &r) == 0, "%s", gw_strerror(errno));
@@ -153,7 +154,7 @@ START_TEST(test_door_every_contact_combination_and_polarity)
 {
     unsigned logical = (unsigned)_i & 7;
     int open_fitted = (_i >> 3) & 1, inverted = (_i >> 4) & 1;
-    struct cfg_sensor s = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def s = sensor(KIND_BLAST_DOOR, "di8");
     uint8_t bits[8];
     const int closed_ch = 5, locked_ch = 2, open_ch = 7;
 
@@ -181,7 +182,7 @@ END_TEST
 
 START_TEST(test_door_channel_outside_module_is_an_error)
 {
-    struct cfg_sensor s = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def s = sensor(KIND_BLAST_DOOR, "di8");
     uint8_t bits[8] = {0};
     struct reading r;
 
@@ -197,7 +198,7 @@ END_TEST
 
 START_TEST(test_water_level_in_metres_and_percent_of_pit)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     uint16_t cm[3] = {0x11, 1, 1255}; /* 125.5 cm */
     uint16_t m[3] = {0x12, 3, 1255};  /* 1.255 m */
@@ -221,7 +222,7 @@ START_TEST(test_water_level_bounds_of_plausibility)
         {-5, Q_GOOD},         {-6, Q_IMPLAUSIBLE}, {400, Q_GOOD},
         {401, Q_IMPLAUSIBLE}, {0, Q_GOOD},         {-300, Q_IMPLAUSIBLE},
     };
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint16_t regs[3] = {0x11, 0, (uint16_t)cases[i].cm};
@@ -242,7 +243,7 @@ START_TEST(test_water_level_placeholder_or_bad_unit_is_implausible_without_value
         {0x13, 0, 100},                                          /* unknown unit */
         {0x12, 7, 100},                                          /* decimals > 6 */
     };
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct reading r = decode_regs(&s, cases[i]);
@@ -255,7 +256,7 @@ END_TEST
 
 START_TEST(test_water_level_without_pit_depth_is_an_error)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     uint16_t regs[3] = {0x12, 0, 1};
     struct reading r;
 
@@ -270,7 +271,7 @@ END_TEST
 
 START_TEST(test_water_leak_follows_input_and_polarity)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEAK, "di8");
+    struct sensor_def s = sensor(KIND_WATER_LEAK, "di8");
     uint8_t bits[8] = {1, 1, 1, 0, 1, 1, 1, 1};
 
     s.input = 3;
@@ -290,7 +291,7 @@ END_TEST
 
 START_TEST(test_co2_jxct_ppm_and_over_range)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def s = sensor(KIND_CO2, "co2-jxct");
     uint16_t regs[1] = {812};
 
     struct reading r = decode_regs(&s, regs);
@@ -309,7 +310,7 @@ END_TEST
 
 START_TEST(test_co2_placeholder_is_implausible_without_value)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def s = sensor(KIND_CO2, "co2-jxct");
     uint16_t regs[1] = {0xFFFF};
 
     struct reading r = decode_regs(&s, regs);
@@ -320,7 +321,7 @@ END_TEST
 
 START_TEST(test_co2_senseair_status_bits_mean_sensor_error)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-senseair-s8");
+    struct sensor_def s = sensor(KIND_CO2, "co2-senseair-s8");
     uint16_t regs[4] = {0, 0, 0, 650};
 
     struct reading r = decode_regs(&s, regs);
@@ -356,7 +357,7 @@ START_TEST(test_smoke_register_states)
         {2, Q_GOOD, SMOKE_FAULT, false},          {3, Q_IMPLAUSIBLE, SMOKE_NORMAL, true},
         {100, Q_IMPLAUSIBLE, SMOKE_NORMAL, true}, {0xFFFF, Q_IMPLAUSIBLE, SMOKE_NORMAL, true},
     };
-    struct cfg_sensor s = sensor(KIND_SMOKE, "smoke-rs485");
+    struct sensor_def s = sensor(KIND_SMOKE, "smoke-rs485");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct reading r = decode_regs(&s, &cases[i].raw);
         ck_assert_int_eq(r.quality, cases[i].q);
@@ -377,7 +378,7 @@ START_TEST(test_smoke_inputs_fire_beats_fault)
         {0, 1, SMOKE_FAULT},
         {1, 1, SMOKE_FIRE},
     };
-    struct cfg_sensor s = sensor(KIND_SMOKE, "di8");
+    struct sensor_def s = sensor(KIND_SMOKE, "di8");
     s.alarm_input = 6;
     s.fault_input = 1;
     for (int inv = 0; inv < 2; inv++) {
@@ -396,7 +397,7 @@ END_TEST
 
 START_TEST(test_smoke_inputs_without_fault_contact_ignore_other_channels)
 {
-    struct cfg_sensor s = sensor(KIND_SMOKE, "di8");
+    struct sensor_def s = sensor(KIND_SMOKE, "di8");
     uint8_t bits[8] = {1, 1, 1, 1, 0, 1, 1, 1};
 
     s.alarm_input = 4;
@@ -410,8 +411,8 @@ END_TEST
 
 START_TEST(test_missing_data_is_an_error)
 {
-    struct cfg_sensor lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
-    struct cfg_sensor leak = sensor(KIND_WATER_LEAK, "di8");
+    struct sensor_def lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def leak = sensor(KIND_WATER_LEAK, "di8");
     uint16_t regs[8] = {0};
     uint8_t bits[8] = {0};
     struct reading r;
@@ -431,7 +432,7 @@ END_TEST
 
 START_TEST(test_comm_lost_reading_has_no_values)
 {
-    struct cfg_sensor s = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def s = sensor(KIND_CO2, "co2-jxct");
     struct reading r;
 
     memset(&r, 0x5A, sizeof r);
@@ -450,18 +451,18 @@ END_TEST
 START_TEST(test_sensor_check_accepts_valid_sensors)
 {
     char why[160];
-    struct cfg_sensor door = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def door = sensor(KIND_BLAST_DOOR, "di8");
     door.closed_input = 0;
     door.locked_input = 1;
     door.open_input = 2;
     door.inverted_mask = 1u << 1;
     ck_assert_msg(kind_sensor_check(&door, why, sizeof why) == 0, "%s", why);
 
-    struct cfg_sensor lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     lvl.pit_depth_m = 2.5;
     ck_assert_msg(kind_sensor_check(&lvl, why, sizeof why) == 0, "%s", why);
 
-    struct cfg_sensor smoke = sensor(KIND_SMOKE, "smoke-rs485");
+    struct sensor_def smoke = sensor(KIND_SMOKE, "smoke-rs485");
     ck_assert_msg(kind_sensor_check(&smoke, why, sizeof why) == 0, "%s", why);
     smoke = sensor(KIND_SMOKE, "di8");
     smoke.alarm_input = 7;
@@ -472,7 +473,7 @@ END_TEST
 START_TEST(test_sensor_check_rejects_what_cannot_work)
 {
     char why[160];
-    struct cfg_sensor s;
+    struct sensor_def s;
 
     s = sensor(KIND_BLAST_DOOR, "di8");
     s.closed_input = 0;
@@ -542,14 +543,14 @@ END_TEST
 
 START_TEST(test_json_of_decoded_readings_for_every_kind)
 {
-    struct cfg_sensor lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def lvl = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     lvl.pit_depth_m = 2.0;
     uint16_t lregs[3] = {0x11, 1, 1234}; /* 123.4 cm */
     struct reading r = decode_regs(&lvl, lregs);
     ck_assert_str_eq(json(&r),
                      HEAD("water_level", "good") ",\"level_m\":1.234,\"level_pct\":61.7}");
 
-    struct cfg_sensor leak = sensor(KIND_WATER_LEAK, "di8");
+    struct sensor_def leak = sensor(KIND_WATER_LEAK, "di8");
     leak.input = 0;
     uint8_t wet[8] = {1};
     r = decode_bits(&leak, wet);
@@ -558,12 +559,12 @@ START_TEST(test_json_of_decoded_readings_for_every_kind)
     r = decode_bits(&leak, dry);
     ck_assert_str_eq(json(&r), HEAD("water_leak", "good") ",\"wet\":false}");
 
-    struct cfg_sensor co2 = sensor(KIND_CO2, "co2-jxct");
+    struct sensor_def co2 = sensor(KIND_CO2, "co2-jxct");
     uint16_t cregs[1] = {812};
     r = decode_regs(&co2, cregs);
     ck_assert_str_eq(json(&r), HEAD("co2", "good") ",\"co2_ppm\":812}");
 
-    struct cfg_sensor door = sensor(KIND_BLAST_DOOR, "di8");
+    struct sensor_def door = sensor(KIND_BLAST_DOOR, "di8");
     door.closed_input = 0;
     door.locked_input = 1;
     uint8_t locked[8] = {1, 1, 0};
@@ -580,7 +581,7 @@ START_TEST(test_json_of_decoded_readings_for_every_kind)
                        "good") ",\"door\":\"open\",\"contacts\":{\"closed\":false,\"locked\":false,"
                                "\"open\":true}}");
 
-    struct cfg_sensor smoke = sensor(KIND_SMOKE, "smoke-rs485");
+    struct sensor_def smoke = sensor(KIND_SMOKE, "smoke-rs485");
     uint16_t sregs[1] = {1};
     r = decode_regs(&smoke, sregs);
     ck_assert_str_eq(json(&r), HEAD("smoke", "good") ",\"smoke\":\"fire\"}");
@@ -589,7 +590,7 @@ END_TEST
 
 START_TEST(test_json_comm_lost_and_valueless_readings_carry_no_values)
 {
-    struct cfg_sensor s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
+    struct sensor_def s = sensor(KIND_WATER_LEVEL, "level-qdy30a");
     s.pit_depth_m = 2.0;
     struct reading r;
 
@@ -654,6 +655,395 @@ START_TEST(test_rfc3339_ms_utc_including_before_1970)
 }
 END_TEST
 
+/* ---- the table against the contract (docs/design.md sections 10, 15) ------- */
+
+/* What each kind publishes, written out from the contract: the reading
+ * payload's keys (a door's contacts in the "contacts" object) and the
+ * InfluxDB fields after "quality". */
+static const struct {
+    enum kind kind;
+    const char *json;   /* top-level keys, space-separated */
+    const char *group;  /* keys inside "contacts" */
+    const char *influx; /* fields after quality */
+} contract[KIND_COUNT] = {
+    {KIND_WATER_LEVEL, "level_m level_pct", "", "level_m level_pct"},
+    {KIND_WATER_LEAK, "wet", "", "wet"},
+    {KIND_CO2, "co2_ppm", "", "co2_ppm over_range"},
+    {KIND_BLAST_DOOR, "door contacts", "closed locked open",
+     "door contact_closed contact_locked contact_open"},
+    {KIND_SMOKE, "smoke", "", "smoke"},
+};
+
+/* A good reading of kind k with every field set to something not zero. */
+static struct reading full_reading(enum kind k)
+{
+    struct reading r = {.sensor = 0, .kind = k, .quality = Q_GOOD, .ts_ms = TS_MS};
+    const struct kind_def *kd = kind_def(k);
+    for (int i = 0; i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        char *at = (char *)&r + f->offset;
+        switch (f->type) {
+        case FIELD_NUMBER:
+            *(double *)(void *)at = 1.5 + i;
+            break;
+        case FIELD_BOOL:
+            *(bool *)at = true;
+            break;
+        case FIELD_STATE:
+            *(unsigned *)(void *)at = 1;
+            break;
+        case FIELD_CONTACT:
+            *(unsigned *)(void *)at |= f->bit;
+            if (f->present != 0)
+                *(unsigned *)(void *)((char *)&r + f->present) |= f->bit;
+            break;
+        }
+    }
+    if (k == KIND_BLAST_DOOR) /* decode sets these */
+        r.v.blast_door.contacts_present |= CONTACT_CLOSED | CONTACT_LOCKED;
+    return r;
+}
+
+/* The space-separated keys of a JSON object, skipping the reading's head. */
+static void json_keys(const cJSON *o, char *out, size_t len)
+{
+    static const char *const head[] = {"ts", "sensor", "kind", "quality"};
+    size_t n = 0;
+    out[0] = '\0';
+    for (const cJSON *c = o->child; c != NULL; c = c->next) {
+        bool skip = false;
+        for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+            skip |= strcmp(c->string, head[i]) == 0;
+        if (!skip)
+            n += (size_t)snprintf(out + n, len - n, "%s%s", n ? " " : "", c->string);
+    }
+}
+
+/* The field keys of a line after quality=...: "k1=v1,k2=v2 ts". */
+static void lp_keys(const char *line, char *out, size_t len)
+{
+    const char *p = strstr(line, " quality=");
+    size_t n = 0;
+    ck_assert_ptr_nonnull(p);
+    p = strchr(p + 1, ',');
+    out[0] = '\0';
+    while (p != NULL && *p == ',') {
+        const char *eq = strchr(p + 1, '=');
+        n += (size_t)snprintf(out + n, len - n, "%s%.*s", n ? " " : "", (int)(eq - p - 1), p + 1);
+        p = eq + strcspn(eq, ", ");
+    }
+}
+
+static const struct points_site site = {"zz", "js", "fc", "df", "wk", "gw1"};
+
+START_TEST(test_every_field_of_every_kind_in_json_and_line_protocol)
+{
+    enum kind k = (enum kind)_i;
+    struct reading r = full_reading(k);
+    char buf[1024], keys[256];
+
+    ck_assert_int_eq(contract[k].kind, k);
+    ck_assert_str_eq(kind_def(k)->name, kind_name(k));
+    cJSON *o = cJSON_Parse(json(&r));
+    ck_assert_ptr_nonnull(o);
+    json_keys(o, keys, sizeof keys);
+    ck_assert_str_eq(keys, contract[k].json);
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(o, "contacts");
+    keys[0] = '\0';
+    if (group != NULL)
+        json_keys(group, keys, sizeof keys);
+    ck_assert_str_eq(keys, contract[k].group);
+    cJSON_Delete(o);
+
+    ck_assert_int_gt(points_reading(&site, "s-1", &r, buf, sizeof buf), 0);
+    ck_assert_msg(strncmp(buf, kind_name(k), strlen(kind_name(k))) == 0, "%s", buf);
+    lp_keys(buf, keys, sizeof keys);
+    ck_assert_str_eq(keys, contract[k].influx);
+
+    /* every field is found by each of its names, and only in its kind */
+    for (int i = 0; i < kind_def(k)->nfields; i++) {
+        const struct kind_field *f = &kind_def(k)->fields[i];
+        if (f->json != NULL)
+            ck_assert_ptr_eq(kind_field(k, f->json), f);
+        if (f->influx != NULL)
+            ck_assert_ptr_eq(kind_field(k, f->influx), f);
+    }
+}
+END_TEST
+
+#define SITE_TAGS "city=zz,community=df,district=js,property=wk,sensor=s-1,shelter=gw1,street=fc"
+
+static const char *line(const struct reading *r)
+{
+    static char buf[1024];
+    ck_assert_int_gt(points_reading(&site, "s-1", r, buf, sizeof buf), 0);
+    return buf;
+}
+
+START_TEST(test_line_protocol_of_every_kind)
+{
+    struct reading r = {.kind = KIND_WATER_LEVEL, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.water_level.level_m = 1.25;
+    r.v.water_level.level_pct = 62.5;
+    ck_assert_str_eq(line(&r), "water_level," SITE_TAGS
+                               " quality=\"good\",level_m=1.25,level_pct=62.5 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_WATER_LEAK, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.water_leak.wet = true;
+    ck_assert_str_eq(line(&r),
+                     "water_leak," SITE_TAGS " quality=\"good\",wet=true 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_CO2, .quality = Q_IMPLAUSIBLE, .ts_ms = TS_MS};
+    r.v.co2.co2_ppm = 812;
+    r.v.co2.sensor_error = true; /* shows as the quality only */
+    ck_assert_str_eq(line(&r), "co2," SITE_TAGS " quality=\"implausible\",co2_ppm=812,"
+                               "over_range=false 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_BLAST_DOOR, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.blast_door.door = DOOR_LOCKED;
+    r.v.blast_door.contacts = CONTACT_CLOSED | CONTACT_LOCKED;
+    r.v.blast_door.contacts_present = CONTACT_CLOSED | CONTACT_LOCKED;
+    ck_assert_str_eq(line(&r), "blast_door," SITE_TAGS
+                               " quality=\"good\",door=\"locked\",contact_closed=true,"
+                               "contact_locked=true 1784570584123\n");
+    r.v.blast_door.contacts_present |= CONTACT_OPEN; /* fitted: written, false */
+    ck_assert_str_eq(line(&r), "blast_door," SITE_TAGS
+                               " quality=\"good\",door=\"locked\",contact_closed=true,"
+                               "contact_locked=true,contact_open=false 1784570584123\n");
+
+    r = (struct reading){.kind = KIND_SMOKE, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.smoke.smoke = SMOKE_FIRE;
+    ck_assert_str_eq(line(&r),
+                     "smoke," SITE_TAGS " quality=\"good\",smoke=\"fire\" 1784570584123\n");
+
+    /* no values: the quality alone; NaN left out */
+    r = (struct reading){.kind = KIND_WATER_LEVEL, .quality = Q_COMM_LOST, .ts_ms = TS_MS};
+    r.v.water_level.level_m = 1;
+    ck_assert_str_eq(line(&r), "water_level," SITE_TAGS " quality=\"comm_lost\" 1784570584123\n");
+    r = (struct reading){.kind = KIND_WATER_LEVEL, .quality = Q_GOOD, .ts_ms = TS_MS};
+    r.v.water_level.level_m = NAN;
+    r.v.water_level.level_pct = 10;
+    ck_assert_str_eq(line(&r),
+                     "water_level," SITE_TAGS " quality=\"good\",level_pct=10 1784570584123\n");
+    r.kind = KIND_COUNT;
+    errno = 0;
+    ck_assert_int_eq(points_reading(&site, "s-1", &r, (char[64]){0}, 64), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_door_movement_point)
+{
+    char buf[512];
+    ck_assert_int_gt(points_door_movement(&site, "s-1", "lock", 2.5, TS_MS, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf,
+                     "blast_door," SITE_TAGS " movement=\"lock\",travel_s=2.5 1784570584123\n");
+}
+END_TEST
+
+/* ---- deadbands: when a reading is published again -------------------------- */
+
+START_TEST(test_deadbands_of_the_contract)
+{
+    struct reading a = {.kind = KIND_WATER_LEVEL, .quality = Q_GOOD}, b = a;
+    a.v.water_level.level_m = b.v.water_level.level_m = 0.50;
+    ck_assert(!kind_moved(&a, &b));
+    a.v.water_level.level_m = 0.5099;
+    a.v.water_level.level_pct = 99; /* follows level_m: never on its own */
+    ck_assert(!kind_moved(&a, &b));
+    a.v.water_level.level_m = 0.5101; /* 1 cm */
+    ck_assert(kind_moved(&a, &b));
+
+    a = b = (struct reading){.kind = KIND_CO2, .quality = Q_GOOD};
+    a.v.co2.co2_ppm = 619;
+    b.v.co2.co2_ppm = 600;
+    ck_assert(!kind_moved(&a, &b));
+    a.v.co2.co2_ppm = 620; /* 20 ppm */
+    ck_assert(kind_moved(&a, &b));
+    a.v.co2.co2_ppm = 600;
+    a.v.co2.over_range = true;
+    ck_assert(kind_moved(&a, &b));
+    a.v.co2.over_range = false;
+    a.v.co2.sensor_error = true;
+    ck_assert(kind_moved(&a, &b));
+
+    a = b = (struct reading){.kind = KIND_BLAST_DOOR, .quality = Q_GOOD};
+    a.v.blast_door.door = b.v.blast_door.door = DOOR_UNKNOWN;
+    a.v.blast_door.contacts = CONTACT_CLOSED | CONTACT_OPEN; /* same state, other contacts */
+    b.v.blast_door.contacts = CONTACT_LOCKED;
+    ck_assert(kind_moved(&a, &b));
+    a.v.blast_door.contacts = CONTACT_LOCKED;
+    a.v.blast_door.contacts_present = CONTACT_OPEN; /* which are fitted: not a value */
+    ck_assert(!kind_moved(&a, &b));
+
+    /* quality and the presence of values, whatever the values */
+    a = b = (struct reading){.kind = KIND_SMOKE, .quality = Q_GOOD};
+    ck_assert(!kind_moved(&a, &b));
+    a.quality = Q_IMPLAUSIBLE;
+    ck_assert(kind_moved(&a, &b));
+    a.quality = Q_GOOD;
+    a.no_value = true;
+    ck_assert(kind_moved(&a, &b));
+    b.no_value = true;
+    a.v.smoke.smoke = SMOKE_FIRE; /* stale values behind no_value do not count */
+    ck_assert(!kind_moved(&a, &b));
+    a = b = (struct reading){.kind = KIND_COUNT};
+    ck_assert(kind_moved(&a, &b));
+}
+END_TEST
+
+/* Every field of every kind: a number moves at its deadband and not below
+ * it (NAN: never), anything else at any change. */
+START_TEST(test_every_field_has_its_deadband)
+{
+    enum kind k = (enum kind)_i;
+    const struct kind_def *kd = kind_def(k);
+
+    for (int i = 0; i < kd->nfields; i++) {
+        const struct kind_field *f = &kd->fields[i];
+        struct reading a = {.kind = k, .quality = Q_GOOD}, b = a;
+        char *at = (char *)&a + f->offset;
+        switch (f->type) {
+        case FIELD_NUMBER:
+            if (isnan(f->deadband)) {
+                *(double *)(void *)at = 1e6;
+                ck_assert_msg(!kind_moved(&a, &b), "%s", f->json);
+                break;
+            }
+            ck_assert_msg(f->deadband > 0, "%s", f->json);
+            *(double *)(void *)at = f->deadband * 0.99;
+            ck_assert_msg(!kind_moved(&a, &b), "%s", f->json);
+            *(double *)(void *)at = f->deadband;
+            ck_assert_msg(kind_moved(&a, &b), "%s", f->json);
+            break;
+        case FIELD_BOOL:
+            *(bool *)at = true;
+            ck_assert(kind_moved(&a, &b));
+            break;
+        case FIELD_STATE:
+            *(unsigned *)(void *)at = 1;
+            ck_assert_msg(kind_moved(&a, &b), "%s", f->json);
+            break;
+        case FIELD_CONTACT:
+            *(unsigned *)(void *)at = f->bit;
+            ck_assert_msg(kind_moved(&a, &b), "%s", f->json);
+            break;
+        }
+    }
+}
+END_TEST
+
+/* ---- a blast door's movements ------------------------------------------------ */
+
+static struct reading door_at(int64_t ts, unsigned contacts, unsigned present)
+{
+    struct reading r = {.kind = KIND_BLAST_DOOR, .quality = Q_GOOD, .ts_ms = ts};
+    r.v.blast_door.contacts = contacts;
+    r.v.blast_door.contacts_present = present;
+    r.v.blast_door.door = door_state_from_contacts(contacts, present);
+    return r;
+}
+
+/* Feed (ts, contacts) to t; the movement completed, or NULL. */
+static const char *feed_door(struct door_track *t, int64_t ts, unsigned contacts, unsigned present,
+                             double *travel_s)
+{
+    struct door_step st;
+    struct reading r = door_at(ts, contacts, present);
+    door_track_update(t, &r, ts, &st);
+    *travel_s = st.travel_s;
+    return st.movement;
+}
+
+START_TEST(test_door_movements_with_their_travel_times)
+{
+    const unsigned all = C | L | O;
+    struct door_track t;
+    double s;
+
+    door_track_init(&t, 0);
+    ck_assert_ptr_null(feed_door(&t, 1000, O, all, &s)); /* first: nothing known yet */
+    ck_assert_ptr_null(feed_door(&t, 2000, 0, all, &s)); /* leaves open */
+    ck_assert_str_eq(feed_door(&t, 5500, C, all, &s), "close");
+    ck_assert_double_eq(s, 3.5);
+    ck_assert_str_eq(feed_door(&t, 7500, C | L, all, &s), "lock");
+    ck_assert_double_eq(s, 2.0);
+    ck_assert_ptr_null(feed_door(&t, 9000, C | L, all, &s)); /* no edge, no movement */
+    ck_assert_ptr_null(feed_door(&t, 10000, 0, all, &s));    /* leaves closed */
+    ck_assert_str_eq(feed_door(&t, 14000, O, all, &s), "open");
+    ck_assert_double_eq(s, 4.0);
+    /* open released and closed made between two polls: a close of 0 s */
+    ck_assert_str_eq(feed_door(&t, 20000, C, all, &s), "close");
+    ck_assert_double_eq(s, 0.0);
+    /* closed and locked made together, no open contact released: lock from the close */
+    door_track_init(&t, 0);
+    ck_assert_ptr_null(feed_door(&t, 1000, 0, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 2000, C, C | L, &s)); /* no open contact: no close */
+    ck_assert_str_eq(feed_door(&t, 4000, C | L, C | L, &s), "lock");
+    ck_assert_double_eq(s, 2.0);
+    /* a lock is timed once: made again without a new close, it is not */
+    ck_assert_ptr_null(feed_door(&t, 5000, C, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 6000, C | L, C | L, &s));
+    /* closed and locked made in one poll: the lock counts from the last
+     * close seen (here 8 s), and then that close is used up */
+    ck_assert_ptr_null(feed_door(&t, 7000, 0, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 8000, C, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 9000, 0, C | L, &s));
+    ck_assert_str_eq(feed_door(&t, 11000, C | L, C | L, &s), "lock");
+    ck_assert_double_eq(s, 3.0);
+    ck_assert_ptr_null(feed_door(&t, 12000, C, C | L, &s));
+    ck_assert_ptr_null(feed_door(&t, 13000, C | L, C | L, &s));
+}
+END_TEST
+
+START_TEST(test_door_track_counts_changes_and_cycles)
+{
+    struct door_track t;
+    struct door_step st;
+    struct reading r;
+
+    door_track_init(&t, 500);
+    ck_assert_int_eq(t.prev_door, -1);
+    ck_assert_int_eq(t.last_cycle_ms, 500);
+    r = door_at(1, C | L, C | L);
+    door_track_update(&t, &r, 1000, &st);
+    ck_assert(!st.changed && !st.cycled); /* the first state is no change */
+    r = door_at(2, C, C | L);
+    door_track_update(&t, &r, 2000, &st);
+    ck_assert(st.changed && !st.cycled); /* closed: not yet opened */
+    r = door_at(3, 0, C | L);
+    door_track_update(&t, &r, 3000, &st);
+    ck_assert(st.changed && !st.cycled);
+    r = door_at(4, C, C | L);
+    door_track_update(&t, &r, 4000, &st);
+    ck_assert(st.changed && !st.cycled);
+    ck_assert_int_eq(t.last_cycle_ms, 500);
+    r = door_at(5, C | L, C | L);
+    door_track_update(&t, &r, 5000, &st);
+    ck_assert(st.changed && st.cycled); /* open -> close -> lock */
+    ck_assert_int_eq(t.last_cycle_ms, 5000);
+    door_track_update(&t, &r, 6000, &st);
+    ck_assert(!st.changed && !st.cycled);
+
+    /* no values, comm_lost, other kinds: nothing; implausible: state, no movement */
+    r = door_at(7, 0, C | L);
+    r.no_value = true;
+    door_track_update(&t, &r, 7000, &st);
+    ck_assert(!st.changed && t.prev_door == DOOR_LOCKED);
+    r.no_value = false;
+    r.quality = Q_COMM_LOST;
+    door_track_update(&t, &r, 7000, &st);
+    ck_assert(!st.changed && t.prev_door == DOOR_LOCKED);
+    r.quality = Q_IMPLAUSIBLE;
+    door_track_update(&t, &r, 7000, &st);
+    ck_assert(st.changed && st.movement == NULL);
+    ck_assert_uint_eq(t.contacts, C | L); /* movements only from good readings */
+    r = (struct reading){.kind = KIND_SMOKE, .quality = Q_GOOD};
+    door_track_update(&t, &r, 8000, &st);
+    ck_assert(!st.changed && t.prev_door == DOOR_OPEN);
+}
+END_TEST
+
 static Suite *kind_suite(void)
 {
     Suite *s = suite_create("kind");
@@ -686,6 +1076,16 @@ static Suite *kind_suite(void)
     tcase_add_test(tc, test_json_never_emits_nan_or_inf);
     tcase_add_test(tc, test_json_escapes_sensor_name_and_respects_buffer);
     tcase_add_test(tc, test_rfc3339_ms_utc_including_before_1970);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("table");
+    tcase_add_loop_test(tc, test_every_field_of_every_kind_in_json_and_line_protocol, 0,
+                        KIND_COUNT);
+    tcase_add_test(tc, test_line_protocol_of_every_kind);
+    tcase_add_test(tc, test_door_movement_point);
+    tcase_add_test(tc, test_deadbands_of_the_contract);
+    tcase_add_loop_test(tc, test_every_field_has_its_deadband, 0, KIND_COUNT);
+    tcase_add_test(tc, test_door_movements_with_their_travel_times);
+    tcase_add_test(tc, test_door_track_counts_changes_and_cycles);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,10 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
 #include "check_run.h"
 #include "lineproto.h"
-#include "payload.h"
 #include "points.h"
 
 #define MAXN 4
@@ -366,7 +364,12 @@ END_TEST
 
 /* ---- the alarm point (points.c, docs/design.md section 15) ---- */
 
-static struct cfg site;
+static const struct points_site site = {.city = "zz",
+                                        .district = "js",
+                                        .street = "fc",
+                                        .community = "df",
+                                        .property = "wk",
+                                        .shelter = "gw1"};
 
 static void alarm_line(const char *event, bool active, char *buf, size_t len)
 {
@@ -385,12 +388,6 @@ static void alarm_line(const char *event, bool active, char *buf, size_t len)
                           .unit = "",
                           .message = "火警",
                           .by = "物业王经理"};
-    snprintf(site.id, sizeof(site.id), "gw1");
-    snprintf(site.city, sizeof(site.city), "zz");
-    snprintf(site.district, sizeof(site.district), "js");
-    snprintf(site.street, sizeof(site.street), "fc");
-    snprintf(site.community, sizeof(site.community), "df");
-    snprintf(site.property, sizeof(site.property), "wk");
     ck_assert_int_gt(points_alarm(&site, &m, buf, len), 0);
 }
 

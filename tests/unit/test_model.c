@@ -23,7 +23,7 @@ static char err[8192];
 
 static void load_refs(void)
 {
-    refs = model_set_load(MODELS_DIR, err, sizeof err);
+    refs = kind_models_load(MODELS_DIR, err, sizeof err);
     ck_assert_msg(refs != NULL, "reference models do not load: %s", err);
 }
 
@@ -81,7 +81,7 @@ static void write_model(const char *file, const char *text)
 /* Load tmpdir; the model set (or NULL) is freed here, err keeps the text. */
 static int load_tmp_ok(void)
 {
-    struct model_set *ms = model_set_load(tmpdir, err, sizeof err);
+    struct model_set *ms = kind_models_load(tmpdir, err, sizeof err);
     int ok = ms != NULL;
     model_set_free(ms);
     return ok;
@@ -332,7 +332,7 @@ static void load_types(void)
 {
     make_tmpdir();
     write_model("types.model", types_model);
-    types_set = model_set_load(tmpdir, err, sizeof err);
+    types_set = kind_models_load(tmpdir, err, sizeof err);
     ck_assert_msg(types_set != NULL, "%s", err);
     types = model_set_find(types_set, "types");
 }
@@ -456,7 +456,7 @@ START_TEST(test_scaled_value_beyond_double_is_out_of_range)
     write_model("huge.model", "[model]\nname = huge\nkinds = co2\nfunction = input\nstart = 0\n"
                               "count = 2\n[point co2]\naddress = 0\ntype = float32\n"
                               "scale = 1e300\n");
-    struct model_set *ms = model_set_load(tmpdir, err, sizeof err);
+    struct model_set *ms = kind_models_load(tmpdir, err, sizeof err);
     ck_assert_msg(ms != NULL, "%s", err);
     const struct model *m = model_set_find(ms, "huge");
     const struct model_point *p = model_point(m, "co2");
@@ -673,7 +673,7 @@ START_TEST(test_indented_lines_load_like_gateway_conf)
     write_model("ok.model", "[model]\n  name = ok\n\tkinds = co2\n  function = 3\n"
                             "  start = 0\n  count = 4\n  [point co2]\n    address = 3\n"
                             "    type = uint16\n    scale = 0.5 ; half\n");
-    struct model_set *ms = model_set_load(tmpdir, err, sizeof err);
+    struct model_set *ms = kind_models_load(tmpdir, err, sizeof err);
     ck_assert_msg(ms != NULL, "%s", err);
     const struct model *m = model_set_find(ms, "ok");
     ck_assert_ptr_nonnull(m);
@@ -693,7 +693,7 @@ START_TEST(test_error_text_is_truncated_safely)
     make_tmpdir();
     write_model("bad.model", GOOD_HEAD "a = 1\nb = 2\n");
     memset(small, 'x', sizeof small);
-    struct model_set *ms = model_set_load(tmpdir, small, sizeof small);
+    struct model_set *ms = kind_models_load(tmpdir, small, sizeof small);
     ck_assert_ptr_null(ms);
     ck_assert_uint_eq(strlen(small), sizeof small - 1);
     remove_tmpdir();
@@ -703,7 +703,7 @@ END_TEST
 START_TEST(test_missing_or_empty_directory_is_an_error)
 {
     errno = 0;
-    ck_assert_ptr_null(model_set_load("/nonexistent/models", err, sizeof err));
+    ck_assert_ptr_null(kind_models_load("/nonexistent/models", err, sizeof err));
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_str_eq(err, "/nonexistent/models: No such file or directory");
 

@@ -291,10 +291,10 @@ static struct cfg_sensor *add_sensor(const char *name, int bus, int unit, enum k
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->bus = bus;
     s->unit = unit;
-    s->kind = k;
-    s->model = m;
-    s->closed_input = s->locked_input = s->open_input = -1;
-    s->alarm_input = s->fault_input = s->input = -1;
+    s->def.kind = k;
+    s->def.model = m;
+    s->def.closed_input = s->def.locked_input = s->def.open_input = -1;
+    s->def.alarm_input = s->def.fault_input = s->def.input = -1;
     return s;
 }
 
@@ -313,13 +313,13 @@ static void state_setup(void)
     conf.nbuses = 2;
     conf.sensors = sensors;
 
-    add_sensor("sump-1", 0, 3, KIND_WATER_LEVEL, &m_level)->pit_depth_m = 1.2;
+    add_sensor("sump-1", 0, 3, KIND_WATER_LEVEL, &m_level)->def.pit_depth_m = 1.2;
     struct cfg_sensor *door = add_sensor("door-1", 0, 5, KIND_BLAST_DOOR, &m_di8);
-    door->closed_input = 0;
-    door->locked_input = 1;
-    door->open_input = 2;
-    door->inverted_mask = 1u << 1; /* the lock contact is normally-closed */
-    add_sensor("leak-1", 0, 5, KIND_WATER_LEAK, &m_di8)->input = 4;
+    door->def.closed_input = 0;
+    door->def.locked_input = 1;
+    door->def.open_input = 2;
+    door->def.inverted_mask = 1u << 1; /* the lock contact is normally-closed */
+    add_sensor("leak-1", 0, 5, KIND_WATER_LEAK, &m_di8)->def.input = 4;
     add_sensor("co2-1", 1, 1, KIND_CO2, &m_s8);
     add_sensor("smoke-1", 1, 2, KIND_SMOKE, &m_smoke);
 

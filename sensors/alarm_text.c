@@ -1,41 +1,18 @@
 /*
- * alarm_text: the human text of alarm events, Chinese and English side by
- * side in one table so a new alarm cannot get one language and not the other.
+ * alarm_text: the human text of alarm events (alarmdef.h): what the alarm is
+ * from the catalogue's row, and the words around it, Chinese and English side
+ * by side in one table so nothing gets one language and not the other.
  * Pure (no locale, no time zone: durations, never clock times).
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "alarm.h"
+#include "alarmdef.h"
 #include "textbuf.h"
 
 struct text {
     const char *zh, *en;
-};
-
-/* What the alarm is.  Indexed by enum alarm_id, ALARM_INHIBIT included. */
-static const struct text alarm_texts[ALARM_COUNT + 1] = {
-    [ALARM_COMM_LOST] = {"通信中断", "communication lost"},
-    [ALARM_IMPLAUSIBLE] = {"数据异常", "implausible reading"},
-    [ALARM_WL_HIGH] = {"集水坑水位高", "sump level high"},
-    [ALARM_WL_HIGH_HIGH] = {"集水坑水位超高", "sump level high-high"},
-    [ALARM_WL_RISING_FAST] = {"集水坑水位快速上涨", "sump level rising fast"},
-    [ALARM_LEAK] = {"漏水", "water leak"},
-    [ALARM_CO2_HIGH] = {"二氧化碳浓度偏高", "CO2 high"},
-    [ALARM_CO2_HIGH_HIGH] = {"二氧化碳浓度过高", "CO2 high-high"},
-    [ALARM_CO2_CRITICAL] = {"二氧化碳浓度危险", "CO2 critical"},
-    [ALARM_CO2_OVER_RANGE] = {"二氧化碳超出量程", "CO2 over range"},
-    [ALARM_DOOR_DISAGREE] = {"人防门位置信号矛盾", "blast door contacts disagree"},
-    [ALARM_DOOR_CHATTER] = {"人防门信号频繁跳变", "blast door contacts chattering"},
-    [ALARM_DOOR_NOT_SECURED] = {"防护状态下人防门未关闭锁紧",
-                                "blast door not closed and locked in protective mode"},
-    [ALARM_DOOR_OPEN_TOO_LONG] = {"人防门开启超时", "blast door open too long"},
-    [ALARM_DOOR_CLOSED_NOT_LOCKED] = {"人防门关闭未锁紧", "blast door closed but not locked"},
-    [ALARM_DOOR_EXERCISE_OVERDUE] = {"人防门超期未启闭", "blast door exercise overdue"},
-    [ALARM_SMOKE_FIRE] = {"火警", "fire"},
-    [ALARM_SMOKE_FAULT] = {"烟感故障", "smoke detector fault"},
-    [ALARM_INHIBIT] = {"维护屏蔽", "maintenance inhibit"},
 };
 
 /* The words around it.  Indexed by enum alarm_event_type. */
@@ -103,7 +80,8 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
         tb_put(&b, zh ? "%s（%s）：" : "%s (%s): ", sensor_name, location);
     else
         tb_put(&b, zh ? "%s：" : "%s: ", sensor_name);
-    tb_put(&b, "%s%s", pick(&alarm_texts[ev->alarm], lang), pick(&event_words[ev->type], lang));
+    const struct alarm_def *ad = alarm_def(ev->alarm);
+    tb_put(&b, "%s%s", lang == LANG_EN ? ad->en : ad->zh, pick(&event_words[ev->type], lang));
 
     bool numbers = !isnan(ev->value) && !isnan(ev->threshold) && ev->unit[0] != '\0';
     if (ev->type == ALARM_EV_RAISED || ev->type == ALARM_EV_CLEARED || ev->type == ALARM_EV_TEST) {
