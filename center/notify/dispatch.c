@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alarmdef.h"
 #include "channel.h"
 #include "gwmsg.h"
 #include "log.h"
@@ -63,7 +64,7 @@ struct dispatch {
     struct topic_parts tp; /* scratch */
     /* dispatch_ack_view's strings */
     struct gwmsg_alarm view;
-    char view_time[40];
+    char view_time[40], view_detail[1024];
     /* refusals already logged (one line per gateway base, first few only) */
     int refusals_logged;
 };
@@ -649,6 +650,7 @@ failed:
 /* A notice ready for ntext, with what it points into. */
 struct rendered {
     struct gwmsg_alarm a;
+    char detail[1024];
     struct store_gateway g;
     struct topic_parts tp;
     char path[TOPIC_SIZE];
@@ -697,9 +699,25 @@ static void ack_link(const struct dispatch *d, const struct store_out *o, int64_
 
 /* 0 and r filled, or -1 when the stored notice cannot be read (refused
  * then: it is a bug or a damaged row, and must not block the channel). */
+/* What the alarm is and the sentence with its values, in the notifier's
+ * language from the catalogue (sensors/alarmdef.h), as the gateway would say
+ * it; the payload's own message (in the gateway's language) when this build
+ * does not know the alarm. */
+static void alarm_words(const struct gwmsg_alarm *a, enum gw_lang lang, char *detail, size_t len,
+                        const char **what, const char **text)
+{
+    enum alarm_event_type type;
+
+    *what = NULL;
+    *text = a->message;
+    if (alarm_event_type_of(a, &type) == 0 && alarm_msg_text(a, type, lang, detail, len, what) >= 0)
+        *text = detail;
+}
+
 static int render(struct dispatch *d, const struct chan *c, const struct store_out *o, int64_t now,
                   struct rendered *r)
 {
+    const char *what, *detail;
     char err[256];
 
     memset(r, 0, sizeof(*r));
@@ -709,6 +727,8 @@ static int render(struct dispatch *d, const struct chan *c, const struct store_o
             return -1;
         topic_parse(o->topic, &r->tp);
         site_path(&r->tp, r->path, sizeof(r->path));
+        alarm_words(&r->a, (enum gw_lang)d->cfg->language, r->detail, sizeof(r->detail), &what,
+                    &detail);
         r->n = (struct ntext_notice){
             .kind = NTEXT_ALARM,
             .event = r->a.event,
@@ -719,8 +739,8 @@ static int render(struct dispatch *d, const struct chan *c, const struct store_o
             .sensor = r->a.sensor,
             .location = r->a.location,
             .alarm = r->a.alarm,
-            .what = NULL, /* TODO(B4): the alarm's words from the catalogue in sensors/ */
-            .detail = r->a.message,
+            .what = what,
+            .detail = detail,
             .value = r->a.value,
             .threshold = r->a.threshold,
             .unit = r->a.unit,
@@ -1130,10 +1150,12 @@ void dispatch_ack_view(struct dispatch *d, const struct token_claim *claim, stru
         v->acked = cur.acked;
         v->newer = cur.seq != claim->seq && strcmp(cur.event, "raised") == 0;
         v->severity = d->view.severity;
-        v->what = d->view.alarm; /* TODO(B4): the alarm's words from the catalogue */
+        alarm_words(&d->view, (enum gw_lang)d->cfg->language, d->view_detail,
+                    sizeof(d->view_detail), &v->what, &v->detail);
+        if (v->what == NULL)
+            v->what = d->view.alarm;
         v->site_name = d->view.site_name[0] ? d->view.site_name : d->view.gateway;
         v->location = d->view.location;
-        v->detail = d->view.message;
         v->by = d->view.by;
         v->water = water_kind(d->view.kind);
         ntext_time(d->view.ts_ms, d->cfg->utc_offset_s, d->view_time, sizeof(d->view_time));

@@ -95,6 +95,7 @@ check "a WeCom markdown message within 4096 bytes" test "$(printf %s "$text" | w
 	"$(jq -r '.body.msgtype' <<<"$wecom")" = markdown
 check "the text says critical, names the shelter and the place" \
 	grep -q '【严重】.*东风小区地下人防工程（演示）.*位置：B1 入口坡道底部 地面漏水检测' <<<"${text//$'\n'/ }"
+check "what it is, in the catalogue's words: 【严重】漏水" grep -q '【严重】漏水' <<<"$text"
 check "water: 请勿进入车库" grep -q '请勿进入车库' <<<"$text"
 check "the time of detection in China Standard Time" grep -qE '时间：20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9:]{8}' <<<"$text"
 check "an ack link" grep -qE "\[确认收到\]\(http://127.0.0.1:$ACK_PORT/ack\?t=[A-Za-z0-9_.-]+\)" <<<"$text"
