@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ntext.h"
 #include "textbuf.h"
 
 #define BODY_MAX 4096
@@ -69,24 +70,6 @@ static const struct text
 static const char *pick(const struct text *t, enum gw_lang lang)
 {
     return lang == LANG_EN ? t->en : t->zh;
-}
-
-static const struct {
-    const char *name;
-    struct text word;
-} severities[] = {
-    {"critical", {"严重", "CRITICAL"}},
-    {"major", {"重要", "MAJOR"}},
-    {"minor", {"一般", "MINOR"}},
-    {"info", {"提示", "INFO"}},
-};
-
-static const char *severity_word(const char *s, enum gw_lang lang)
-{
-    for (size_t i = 0; s != NULL && i < sizeof(severities) / sizeof(severities[0]); i++)
-        if (strcmp(s, severities[i].name) == 0)
-            return pick(&severities[i].word, lang);
-    return "";
 }
 
 /* HTML-escaped text. */
@@ -165,7 +148,7 @@ int ackweb_render(enum ackweb_page how, const struct ackweb_view *v, const char 
     }
     tb_put(&b, "<h1 class=\"%s\">",
            v->severity && strcmp(v->severity, "critical") == 0 ? "crit" : "");
-    tb_put(&b, zh ? "【%s】" : "[%s] ", severity_word(v->severity, lang));
+    tb_put(&b, zh ? "【%s】" : "[%s] ", ntext_severity_word(v->severity, lang));
     put_html(&b, v->what != NULL ? v->what : "?");
     tb_put(&b, "</h1>\n<p class=\"site\">");
     put_html(&b, v->site_name);
