@@ -116,3 +116,21 @@ check "--send-test with a wrong secret: exit 1, errcode 310000" \
 check "the test message arrived as a phone shows it" \
 	bash -c "jq -r 'select(.errcode == 0) | .body.markdown.content // .body.markdown.text' '$T/robots.jsonl' | grep -q '测试消息'"
 check "no URL or secret in any output" bash -c "! grep -q 'WRONG\|SECgood\|SECwrong\|key=GOOD' '$T'/send-*.out"
+
+# ---- every key documented: in the example and in shelter-notify.conf(5) ----
+keys=$( (grep -oE '\[(NK|CK|RK)_[A-Z_]+\] = \{"[a-z_]+"' "$ROOT/center/notify/ncfg.c";
+	grep -oE '\[MQTTCFG_[A-Z_]+\] = \{"[a-z_]+"' "$ROOT/lib/mqttcfg.c") | grep -oE '"[a-z_]+"' | tr -d '"';
+	grep -oE 'strcmp\(key, "[a-z_]+"\)' "$ROOT/center/notify/ncfg.c" | grep -oE '"[a-z_]+"' | tr -d '"')
+undocumented() {
+	local k
+	for k in $keys; do
+		grep -qwE "^;? *$k" "$ROOT/conf/notify.conf" || grep -qE "[ (]$k = " "$ROOT/conf/notify.conf" ||
+			echo "conf/notify.conf: $k"
+		grep -E '^\.(B|BR|IR|RB) ' "$ROOT/man/shelter-notify.conf.5" | grep -qw "$k" ||
+			echo "shelter-notify.conf(5): $k"
+	done
+}
+missing_docs=$(undocumented)
+echo "$(wc -w <<<"$keys") keys; undocumented: ${missing_docs:-none}"
+check "every key of notify.conf is in conf/notify.conf and shelter-notify.conf(5)" \
+	test -n "$keys" -a -z "$missing_docs"

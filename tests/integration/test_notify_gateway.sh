@@ -176,3 +176,5 @@ wait_for 20 online
 check "the gateway back: an online notice" online
 check "no request refused by a robot" test "$(robot_count "$T/robots.jsonl" '.errcode != 0')" = 0
 grep -E 'warning|error' "$T/notify.log" | head -n 5
+check "no robot URL, key or secret in the notifier's log (-v)" \
+	bash -c "! grep -qE 'WANKEKEY|DFTOKEN|FCTOKEN|SECdongfeng|SECfengchan|/cgi-bin/|/robot/send' '$T/notify.log'"

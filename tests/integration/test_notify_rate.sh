@@ -99,3 +99,5 @@ wait_for 60 all_present "$T/flaky.jsonl" 停机C 8
 check "a robot down for 6 s: every alarm arrived afterwards" all_present "$T/flaky.jsonl" 停机C 8
 check "... after it answered 503" test "$(robot_count "$T/flaky.jsonl" '.status == 503')" -ge 1
 grep -E 'channel' "$T/notify.log" | head -n 8
+check "no robot URL, key or secret in the notifier's log, through 130101 and 503 answers (-v)" \
+	bash -c "! grep -qE 'KEY40|STRICT|SECstrict|FLAKY|/cgi-bin/|/robot/send' '$T/notify.log'"
