@@ -4,7 +4,8 @@
 # duplicates are counted and printed (at-least-once allows them).  The
 # storm: 20 simulated gateways toggling an alarm (raised, cleared, ...) for
 # about 12 s; the notifier is killed about every 0.6 s and started again at
-# once, as systemd would.
+# once, as systemd would.  Meanwhile the webhook is down twice (HTTP 503,
+# then connections closed), so notices also wait in the queue across kills.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/notify_lib.sh"
 
@@ -34,8 +35,11 @@ wait_for 15 grep -q 'synchronised' "$T/notify.log" || { fail "notifier did not s
 "$ALARMPUB" --broker "tcp://127.0.0.1:$BROKER_PORT" --gateways 4 --transitions 120 --rate 40 \
 	--log "$T/published.log" 2>"$T/alarmpub.log" &
 PUB_PID=$!
+hook_outage() { curl -s -XPOST "http://127.0.0.1:$ROBOT_PORT/_ctl/outage?seconds=$1&mode=$2" >/dev/null; }
 kills=0
 while [ "$kills" -lt "$KILLS" ]; do
+	[ "$kills" = 3 ] && hook_outage 2 503
+	[ "$kills" = 10 ] && hook_outage 2 close
 	sleep 0.$((4 + RANDOM % 4))
 	kill -KILL "$NOTIFY_PID" 2>/dev/null
 	wait "$NOTIFY_PID" 2>/dev/null
@@ -61,7 +65,9 @@ total=$(delivered | wc -l)
 distinct=$(delivered | sort -u | wc -l)
 published=$(wc -l <"$T/published.log")
 echo "webhook: $total notices for $published transitions ($distinct distinct): $((total - distinct)) duplicates after $kills SIGKILLs; $missing raised missing"
-check "SIGKILLed $kills times during a storm: every raised seq reached the webhook" test "$missing" = 0
+check "... the webhook down twice meanwhile ($(robot_count "$T/hook.jsonl" '.status == 503') answers 503)" \
+	test "$(robot_count "$T/hook.jsonl" '.status == 503')" -ge 1
+check "SIGKILLed $kills times during a storm and webhook outages: every raised seq reached the webhook" test "$missing" = 0
 cleared_missing=$(comm -23 <(awk '$4 == "cleared" {print $2 " " $3}' "$T/published.log" | sort -u) \
 	<(delivered | awk '$3 == "cleared" {print $1 " " $2}' | sort -u) | wc -l)
 check "... and every cleared one ($cleared_missing missing)" test "$cleared_missing" = 0
