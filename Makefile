@@ -215,8 +215,10 @@ bench: all $(B)/tests/bench_core $(STANDINS)
 
 # make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
 # a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
-soak: all
+# Then the notifier's first start on a big city's retained state.
+soak: all $(STANDINS)
 	@tests/soak/run.sh
+	@bash tests/soak/notify_city.sh
 
 # make fuzz: the libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang,
 # ASan and UBSan in build-fuzz/, each run FUZZ_SECONDS (default 60) from its
