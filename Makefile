@@ -30,6 +30,7 @@ GW_OBJ      := $(call obj,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
 SIM_OBJ     := $(call obj,$(filter-out sensors/sim/main.c,$(wildcard sensors/sim/*.c)))
 WATCH_OBJ   := $(call obj,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
 NOTIFY_OBJ  := $(call obj,$(filter-out center/notify/main.c,$(wildcard center/notify/*.c)))
+REPORT_OBJ  := $(call obj,$(filter-out center/report/main.c,$(wildcard center/report/*.c)))
 LIBSHELTER  := $(B)/libshelter.a
 LIBSENSORS  := $(B)/libsensors.a
 G           := $(B)/gateway
@@ -43,14 +44,9 @@ $(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
 $(NOTIFY_OBJ) $(B)/center/notify/main.o: INC := -Ilib -Isensors -Icenter/notify
-# Where the code still crosses a layer, until the step of issue 10 that ends it:
-# TODO(B3 follow-up): the simulator reads gateway.conf through gateway/cfg.h,
-#           as simstate.c serves struct cfg_sensor and cfg_bus; sensors/sensor.h
-#           now holds the sensor definition, so the [bus] and [sensor] key
-#           tables can move beside it (on lib/ini).
-$(SIM_OBJ) $(B)/sensors/sim/main.o:      INC += -Igateway
+$(REPORT_OBJ) $(B)/center/report/main.o: INC := -Ilib -Isensors -Icenter/report
 # Tests and drivers reach into every folder.
-TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/notify -Itests/unit
+TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/notify -Icenter/report -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # What a module needs below it: the alarm engine the sensor kinds; cfg.c the
@@ -74,7 +70,8 @@ DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format \
 	format-check FORCE soak
-all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-notify
+all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-notify \
+	$(B)/shelter-report
 
 # Install missing Debian packages once per build tree (idempotent script).
 deps $(DEPS_STAMP): scripts/deps.sh
@@ -109,9 +106,9 @@ link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
-# TODO(B3 follow-up): the simulator links gateway/cfg.o (and so the alarm
-# engine's rules) to read gateway.conf; see the INC TODO above.
-$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(CFG_LINK) $(LIBSHELTER)
+# The simulator reads gateway.conf's [bus] and [sensor] through
+# sensors/sensorcfg.c: nothing of the gateway's.
+$(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 # shelter-notify links libmicrohttpd (the ack pages) besides the common libraries.
@@ -119,6 +116,9 @@ $(B)/shelter-notify: $(B)/center/notify/main.o $(NOTIFY_OBJ) $(LIBSENSORS) $(LIB
 	$(link) $(MHD_LIBS)
 
 $(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
+	$(link)
+
+$(B)/shelter-report: $(B)/center/report/main.o $(REPORT_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
 # Per-test link lists: each unit test links the modules it tests and what
@@ -150,8 +150,10 @@ LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
 LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
+LINK_test_sensorcfg      := $(LIBSENSORS)
+LINK_test_report         := $(REPORT_OBJ) $(LIBSENSORS)
 LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
-LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(CFG_LINK)
+LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
 N := $(B)/center/notify
@@ -212,6 +214,7 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(LINK_bench_core) $(LIBSHELTER)
 
 bench: all $(B)/tests/bench_core $(STANDINS)
 	@tests/bench/run.sh
+	@tests/bench/report.sh
 
 # make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
 # a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
@@ -273,6 +276,7 @@ install: all
 	@if [ -x $(B)/shelter-watch ]; then \
 		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
 		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
+	install -m 755 $(B)/shelter-report $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sensors/models/*.model $(DESTDIR)$(MODELS_DIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-gateway
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
@@ -282,9 +286,13 @@ install: all
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf"; \
 	else install -m 640 conf/notify.conf $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-report
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf"; \
+	else install -m 644 conf/report.conf $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf; fi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 644 man/shelter-sim.1 man/shelter-watch.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/shelter-sim.1 man/shelter-watch.1 man/shelter-report.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/shelter-gateway.conf.5 man/shelter-notify.conf.5 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/shelter-gateway.8 man/shelter-notify.8 $(DESTDIR)$(PREFIX)/share/man/man8/

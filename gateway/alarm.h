@@ -208,7 +208,10 @@ bool alarm_warming_up(const struct alarm_engine *eng, int sensor, int64_t now_mo
 /* ---- persistence ----
  * A versioned byte image of every sensor's state (lifecycle, acks, timers,
  * rolling windows, inhibit), matched on load by sensor name and kind, so it
- * survives config edits.  Monotonic times are saved relative to an anchor
+ * survives config edits; kinds and alarms are saved by name, so it survives
+ * a build whose alarm catalogue grew or shrank (docs/design.md section 9.1):
+ * an alarm the image does not name starts afresh, a name the build does not
+ * know is skipped.  Monotonic times are saved relative to an anchor
  * (a monotonic time that moves every 12 h, with its wall time in the header)
  * and re-based on load with the wall-clock time since then (clamped at 0
  * when the wall clock went back): the time the gateway was down counts as
@@ -224,8 +227,9 @@ int alarm_state_save(const struct alarm_engine *eng, int64_t now_mono_ms, int64_
                      void *buf, size_t len);
 /* Returns the number of sensors restored (saved sensors no longer configured
  * are skipped: see alarm_state_orphans for their raised alarms), or -1 with
- * errno EINVAL (not an engine image, other version or sizes, truncated); the
- * engine is unchanged on -1. */
+ * errno EINVAL (not an engine image, a version this build cannot read,
+ * truncated or corrupt); the engine is unchanged on -1.  Reads every version
+ * saved since the image had one (1, 2); saves the newest. */
 int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int64_t now_mono_ms,
                      int64_t wall_ms);
 
@@ -236,7 +240,8 @@ int alarm_state_load(struct alarm_engine *eng, const void *buf, size_t len, int6
  * gets one).  Without a withdrawal its retained message would stay
  * raised at the centre for ever.  ev is the withdrawal event: type
  * ALARM_EV_WITHDRAWN, sensor -1 (the name is here), not active, the kind's
- * default severity (the overrides went with the configuration). */
+ * default severity (the overrides went with the configuration).  An alarm
+ * or kind this build does not know cannot be named, so it has no orphan. */
 struct alarm_orphan {
     char sensor[ALARM_NAME_MAX];
     enum kind kind;

@@ -18,45 +18,12 @@
 #include "model.h"
 #include "mqttcfg.h"
 #include "sensor.h"
+#include "sensorcfg.h"
 
-#define CFG_NAME_MAX 64  /* ids, slugs, bus and sensor names */
-#define CFG_TEXT_MAX 256 /* UTF-8 display text, paths */
 #define CFG_URI_MAX MQTTCFG_URI_MAX
 
-enum bus_type { BUS_RTU, BUS_TCP };
-
-struct cfg_bus {
-    char name[CFG_NAME_MAX];
-    int line; /* line of the [bus NAME] header */
-    enum bus_type type;
-    /* rtu */
-    char device[CFG_TEXT_MAX];
-    int device_line; /* where device was set, for the file checks */
-    int baud;        /* default 9600 */
-    char parity;     /* 'N', 'E', 'O'; default 'N' */
-    int data_bits;   /* 7 or 8; default 8 */
-    int stop_bits;   /* 1 or 2; default 1 */
-    /* tcp */
-    char host[CFG_TEXT_MAX];
-    int port; /* default 502 */
-    /* both */
-    int timeout_ms; /* response timeout, default 500 ms (10 ms..5 s) */
-    int retries;    /* extra attempts after a failure, default 1 (0..5) */
-    int gap_ms;     /* silence after each transaction; default rtu 20 ms, tcp 0 */
-};
-
-struct cfg_sensor {
-    char name[CFG_NAME_MAX];
-    int line; /* line of the [sensor NAME] header */
-    int bus;  /* index into cfg->buses */
-    int unit; /* Modbus unit id 1..247 (tcp: 0..255) */
-    /* kind, model (owned by cfg->models) and the kind's keys: pit_depth,
-     * the *_input channels (-1 unset), inverted_inputs */
-    struct sensor_def def;
-    int interval_ms;             /* default 1 s (100 ms..1 h) */
-    char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
-    struct alarm_cfg alarm;      /* the kind's alarm defaults with this sensor's overrides */
-};
+/* CFG_NAME_MAX, CFG_TEXT_MAX, struct cfg_bus and struct cfg_sensor: the
+ * [bus] and [sensor] sections, sensors/sensorcfg.h. */
 
 struct cfg {
     char path[CFG_TEXT_MAX];
@@ -86,6 +53,9 @@ struct cfg {
     int nbuses;
     struct cfg_sensor *sensors;
     int nsensors;
+    /* Each sensor's alarm parameters, indexed like sensors: the kind's
+     * defaults with the sensor's overrides (docs/design.md section 9). */
+    struct alarm_cfg *alarms;
     struct model_set *models;
 };
 

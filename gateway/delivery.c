@@ -24,6 +24,7 @@
  */
 #include "delivery.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,14 +45,13 @@
 #include "sink_mqtt.h"
 #include "storage.h"
 #include "sync.h"
+#include "topic.h"
 
 #define COMMIT_EVERY_MS 1000     /* telemetry and confirmations */
 #define STATE_EVERY_MS 600000    /* engine timers and windows (alarm commits carry it at once) */
 #define TELEMETRY_SPILL_MS 30000 /* telemetry not delivered by then is written to the outbox */
 #define READING_EVERY_MS 60000   /* a reading is republished at least this often */
 #define LINE_MAX 2048            /* one line-protocol point */
-#define BASE_MAX 448             /* prefix + five levels + id: 7 names of < 64 bytes */
-#define TOPIC_MAX 640            /* base + /alarm/ + sensor + / + alarm */
 #define CONFIRM_BATCH 32         /* confirmations taken from a sink at a time */
 
 struct tel {       /* telemetry waiting for the cycle's commit */
@@ -76,7 +76,7 @@ struct delivery {
     int nsinks;
     struct outbox_rec *recs; /* the fetch buffer: the largest sink batch */
     int recs_cap;
-    char base[BASE_MAX];
+    char base[TOPIC_BASE_SIZE];
     bool influx; /* records are addressed to InfluxDB too ([influx] configured) */
 
     struct alarm_event *events; /* this cycle's engine events */
@@ -305,7 +305,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     struct outbox_rec *alarms = calloc((size_t)nrec + 1, sizeof(*alarms));
     struct outbox_rec *tel = calloc((size_t)d->ntel + 1, sizeof(*tel));
     char **texts = calloc((size_t)nrec + 1, sizeof(*texts));
-    char(*topics)[TOPIC_MAX] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_MAX);
+    char(*topics)[TOPIC_SIZE] = calloc((size_t)(d->nevents + d->ntel) + 1, TOPIC_SIZE);
     int rc = -1, ti = 0, nr = 0; /* nr: alarm records built so far */
 
     if (alarms == NULL || tel == NULL || texts == NULL || topics == NULL) {
@@ -324,7 +324,8 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
             log_warnx("outbox commit: out of memory (retrying next cycle)");
             goto out;
         }
-        snprintf(topics[ti], TOPIC_MAX, "%s/alarm/%s/%s", d->base, m.sensor, m.alarm);
+        if (topic_join(topics[ti], TOPIC_SIZE, d->base, "alarm", m.sensor, m.alarm, NULL) == -1)
+            assert(!"a base and two names fit TOPIC_SIZE");
         alarms[k] = (struct outbox_rec){.sensor = m.sensor,
                                         .topic = topics[ti++],
                                         .payload = texts[k],
@@ -358,7 +359,8 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
         const char *name = t->sensor >= 0 ? d->cfg->sensors[t->sensor].name : "gateway";
         const char *topic = "";
         if (t->sink == SINK_MQTT) {
-            snprintf(topics[ti], TOPIC_MAX, "%s/reading/%s", d->base, name);
+            if (topic_join(topics[ti], TOPIC_SIZE, d->base, "reading", name, NULL) == -1)
+                assert(!"a base and a name fit TOPIC_SIZE");
             topic = topics[ti++];
         }
         tel[i] = (struct outbox_rec){.sensor = name,
@@ -486,7 +488,7 @@ fail:
 
 struct delivery *delivery_open(const struct cfg *c, char *err, size_t errlen)
 {
-    char path[CFG_TEXT_MAX + 16], seq_path[CFG_TEXT_MAX + 16], base[BASE_MAX];
+    char path[CFG_TEXT_MAX + 16], seq_path[CFG_TEXT_MAX + 16], base[TOPIC_BASE_SIZE];
     char problem[320];
     bool memory_only;
     struct outbox *ob = NULL;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "secret.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "dev"
@@ -243,44 +244,6 @@ static void finish(struct influx *ix, CURLcode rc, struct influx_result *res)
     ix->busy = 0;
 }
 
-static int read_token(const char *path, char *token, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-    size_t len = 0;
-
-    if (fd == -1)
-        return -1;
-    while (len < size - 1 && (n = read(fd, token + len, size - 1 - len)) != 0) {
-        if (n == -1) {
-            if (errno == EINTR)
-                continue;
-            int saved = errno;
-            close(fd);
-            errno = saved;
-            return -1;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    if (len == size - 1) {
-        errno = EINVAL; /* not a token: real ones are under 100 bytes */
-        return -1;
-    }
-    while (len > 0 && (unsigned char)token[len - 1] <= ' ')
-        len--; /* trailing newline of the file */
-    token[len] = '\0';
-    /* Anything else below ' ' would end up inside an HTTP header. */
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)token[i] < ' ' || token[i] == 0x7F)
-            len = 0;
-    if (len == 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    return 0;
-}
-
 static int nonempty(const char *s)
 {
     return s != NULL && s[0] != '\0';
@@ -289,7 +252,7 @@ static int nonempty(const char *s)
 int influx_token_check(const char *path, char *why, size_t len)
 {
     char token[TOKEN_MAX];
-    int rc = read_token(path, token, sizeof(token));
+    int rc = secret_read_token(path, token, sizeof(token));
     int saved = errno;
 
     explicit_bzero(token, sizeof(token));
@@ -367,7 +330,7 @@ static int build_headers(struct influx *ix, const char *token_file)
     }
     if (!nonempty(token_file))
         return 0;
-    if (read_token(token_file, token, sizeof(token)) == -1)
+    if (secret_read_token(token_file, token, sizeof(token)) == -1)
         return -1;
     snprintf(auth, sizeof(auth), "Authorization: Token %s", token);
     l = curl_slist_append(ix->headers, auth);

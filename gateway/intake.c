@@ -17,14 +17,12 @@
 #include "log.h"
 #include "mqtt.h"
 #include "payload.h"
-
-#define BASE_MAX 448  /* prefix + five levels + id: 7 names of < 64 bytes */
-#define TOPIC_MAX 640 /* base + /cmd/ + verb */
+#include "topic.h"
 
 struct intake {
     char id[CFG_NAME_MAX]; /* the gateway's: a command naming another is refused */
-    char base[BASE_MAX];
-    char filter[TOPIC_MAX], result_topic[TOPIC_MAX];
+    char base[TOPIC_BASE_SIZE];
+    char filter[TOPIC_SIZE], result_topic[TOPIC_SIZE];
 };
 
 struct intake *intake_new(const struct cfg *c)
@@ -33,14 +31,15 @@ struct intake *intake_new(const struct cfg *c)
 
     if (in == NULL)
         return NULL;
-    if (payload_topic_base(c, in->base, sizeof(in->base)) == -1) {
+    if (payload_topic_base(c, in->base, sizeof(in->base)) == -1 ||
+        topic_join(in->filter, sizeof(in->filter), in->base, "cmd", "+", NULL) == -1 ||
+        topic_join(in->result_topic, sizeof(in->result_topic), in->base, "cmd_result", NULL) ==
+            -1) {
         free(in);
         errno = ENOSPC;
         return NULL;
     }
     snprintf(in->id, sizeof(in->id), "%s", c->id);
-    snprintf(in->filter, sizeof(in->filter), "%s/cmd/+", in->base);
-    snprintf(in->result_topic, sizeof(in->result_topic), "%s/cmd_result", in->base);
     return in;
 }
 

@@ -245,7 +245,7 @@ static struct alarm_engine *new_engine(const struct cfg *c, enum gw_mode mode, i
         as[i] = (struct alarm_sensor){.name = s->name,
                                       .kind = s->def.kind,
                                       .pit_depth_m = s->def.pit_depth_m,
-                                      .cfg = &s->alarm};
+                                      .cfg = &c->alarms[i]};
     }
     /* started_ms: warm-up counts from the gateway's start, not from a reload. */
     eng = alarm_engine_new(as, c->nsensors, mode, started_ms);

@@ -36,59 +36,23 @@ int payload_topic_base(const struct cfg *c, char *buf, size_t len)
 
 struct points_site payload_site(const struct cfg *c)
 {
-    return (struct points_site){c->city, c->district, c->street, c->community, c->property, c->id};
-}
+    struct points_site site;
 
-static const char *const event_names[] = {
-    [ALARM_EV_RAISED] = "raised",
-    [ALARM_EV_CLEARED] = "cleared",
-    [ALARM_EV_ACKNOWLEDGED] = "acknowledged",
-    [ALARM_EV_TEST] = "test",
-    [ALARM_EV_INHIBIT_STARTED] = "raised",
-    [ALARM_EV_INHIBIT_ENDED] = "cleared",
-    [ALARM_EV_WITHDRAWN] = "cleared",
-};
-
-/* m from an event of the sensor called name. */
-static void msg_from(const struct cfg *c, const struct alarm_event *ev, const char *name,
-                     enum kind kind, const char *location, uint64_t seq, char *text, size_t len,
-                     struct alarm_msg *m)
-{
-    if (alarm_event_message(ev, c->language, name, location, text, len) < 0 && len > 0)
-        text[0] = '\0';
-    *m = (struct alarm_msg){
-        .seq = seq,
-        .ts_ms = ev->ts_ms,
-        .sensor = name,
-        .kind = kind_name(kind),
-        .location = location,
-        .alarm = alarm_name(ev->alarm),
-        .event = event_names[ev->type],
-        .active = ev->active,
-        .acked = ev->acked,
-        .severity = alarm_severity_name(ev->severity),
-        .value = ev->value,
-        .threshold = ev->threshold,
-        .unit = ev->unit,
-        .mode = ev->mode,
-        .message = text,
-        .by = ev->by,
-        .until_ms = ev->until_ms,
-        .reason = ev->type == ALARM_EV_WITHDRAWN ? "sensor_removed" : NULL,
-    };
+    site_levels(c, site.level);
+    return site;
 }
 
 void alarm_msg_from_event(const struct cfg *c, const struct alarm_event *ev, uint64_t seq,
                           char *text, size_t len, struct alarm_msg *m)
 {
     const struct cfg_sensor *s = &c->sensors[ev->sensor];
-    msg_from(c, ev, s->name, s->def.kind, s->location, seq, text, len, m);
+    alarm_msg_from(ev, c->language, s->name, s->def.kind, s->location, seq, text, len, m);
 }
 
 void alarm_msg_from_orphan(const struct cfg *c, const struct alarm_orphan *o, uint64_t seq,
                            char *text, size_t len, struct alarm_msg *m)
 {
-    msg_from(c, &o->ev, o->sensor, o->kind, "", seq, text, len, m);
+    alarm_msg_from(&o->ev, c->language, o->sensor, o->kind, "", seq, text, len, m);
 }
 
 static cJSON *number_or_null(double v)

@@ -14,6 +14,7 @@
  */
 #include "selfalarm.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,9 +29,8 @@
 #include "points.h"
 #include "sink.h"
 #include "uplink.h"
+#include "topic.h"
 
-#define BASE_MAX 448  /* prefix + five levels + id: 7 names of < 64 bytes */
-#define TOPIC_MAX 640 /* base + /alarm/ + sensor + / + alarm */
 #define LINE_MAX 2048 /* one line-protocol point */
 
 /* clang-format off */
@@ -62,7 +62,7 @@ struct output {
 struct selfalarm {
     const struct cfg *cfg;
     struct outbox *ob;
-    char base[BASE_MAX];
+    char base[TOPIC_BASE_SIZE];
     enum gw_mode mode;
     bool disk_raised;
     bool memory_only;
@@ -71,7 +71,7 @@ struct selfalarm {
 
 int selfalarm_commit(struct selfalarm *sa, const struct alarm_msg *m, const char *what)
 {
-    char topic[TOPIC_MAX], line[LINE_MAX];
+    char topic[TOPIC_SIZE], line[LINE_MAX];
     char *payload = payload_alarm(sa->cfg, m);
     int rc;
 
@@ -80,7 +80,8 @@ int selfalarm_commit(struct selfalarm *sa, const struct alarm_msg *m, const char
                 m->alarm);
         return -1;
     }
-    snprintf(topic, sizeof(topic), "%s/alarm/%s/%s", sa->base, m->sensor, m->alarm);
+    if (topic_join(topic, sizeof(topic), sa->base, "alarm", m->sensor, m->alarm, NULL) == -1)
+        assert(!"a base and two names fit TOPIC_SIZE");
     struct outbox_rec rec[2] = {{.sensor = m->sensor,
                                  .topic = topic,
                                  .payload = payload,

@@ -60,6 +60,16 @@ struct sink_ops {
     int (*take)(void *ctx, struct sink_confirm *out, int max);
 };
 
+/* The ops table of a sink module whose static functions carry the names of
+ * the members above (sink_mqtt.c, sink_influx.c; a test's fake may choose
+ * other names): `static const struct sink_ops ops = SINK_OPS;`.  The one
+ * list of the interface, so a member added is added once. */
+#define SINK_OPS                                                                                   \
+    {                                                                                              \
+        .fd = fd, .timeout_ms = timeout_ms, .start = start, .timer = timer, .room = room,          \
+        .offer = offer, .take = take,                                                              \
+    }
+
 struct sync;
 
 struct sink {

@@ -226,15 +226,7 @@ static int start(void *ctx)
     return 0;
 }
 
-static const struct sink_ops ops = {
-    .fd = fd,
-    .timeout_ms = timeout_ms,
-    .start = start,
-    .timer = timer,
-    .room = room,
-    .offer = offer,
-    .take = take,
-};
+static const struct sink_ops ops = SINK_OPS;
 
 struct sink_influx *sink_influx_new(const struct cfg *c, struct selfalarm *sa)
 {

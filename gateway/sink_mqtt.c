@@ -32,6 +32,7 @@
 #include "sink.h"
 #include "sync.h"
 #include "uplink.h"
+#include "topic.h"
 
 #define RETRY_MIN_MS 1000 /* a publish the broker refused: back off */
 #define RETRY_MAX_MS 30000
@@ -39,8 +40,6 @@
 #define SETUP_RETRY_MIN_MS 2000  /* a client that could not be set up or was refused: */
 #define SETUP_RETRY_MAX_MS 60000 /* set up again after this backoff (files read afresh) */
 #define RECREATE_DOWN_MS 60000   /* not connected this long: a fresh client */
-#define BASE_MAX 448             /* prefix + five levels + id: 7 names of < 64 bytes */
-#define TOPIC_MAX 640            /* base + /alarm/ + sensor + / + alarm */
 #define CONFIRM_MAX (2 * SINK_MQTT_WINDOW + 2)
 
 struct sink_mqtt {
@@ -50,7 +49,7 @@ struct sink_mqtt {
     struct sync *sy;
     struct intake *in;
     struct mqtt *mq;
-    char status_topic[TOPIC_MAX], alarm_filter[TOPIC_MAX];
+    char status_topic[TOPIC_SIZE], alarm_filter[TOPIC_SIZE];
     enum gw_mode mode;
     bool started; /* start() done: a new client connects at once */
     bool broker_down_logged;
@@ -269,15 +268,7 @@ static int offer(void *ctx, const struct outbox_rec *recs, int n)
     return n;
 }
 
-static const struct sink_ops ops = {
-    .fd = fd,
-    .timeout_ms = timeout_ms,
-    .start = start,
-    .timer = timer,
-    .room = room,
-    .offer = offer,
-    .take = take,
-};
+static const struct sink_ops ops = SINK_OPS;
 
 /* ---- events ------------------------------------------------------------------ */
 
@@ -458,18 +449,18 @@ struct sink_mqtt *sink_mqtt_new(const struct cfg *c, struct selfalarm *sa, struc
                                 enum gw_mode mode)
 {
     struct sink_mqtt *sm = calloc(1, sizeof(*sm));
-    char base[BASE_MAX];
+    char base[TOPIC_BASE_SIZE];
 
     if (sm == NULL)
         return NULL;
     sm->in = intake_new(c);
-    if (sm->in == NULL || payload_topic_base(c, base, sizeof(base)) == -1) {
+    if (sm->in == NULL || payload_topic_base(c, base, sizeof(base)) == -1 ||
+        topic_join(sm->status_topic, sizeof(sm->status_topic), base, "status", NULL) == -1 ||
+        topic_join(sm->alarm_filter, sizeof(sm->alarm_filter), base, "alarm", "#", NULL) == -1) {
         intake_free(sm->in);
         free(sm);
         return NULL;
     }
-    snprintf(sm->status_topic, sizeof(sm->status_topic), "%s/status", base);
-    snprintf(sm->alarm_filter, sizeof(sm->alarm_filter), "%s/alarm/#", base);
     sm->sink = (struct sink){.name = "mqtt",
                              .id = SINK_MQTT,
                              .batch = SINK_MQTT_WINDOW,

@@ -27,9 +27,7 @@
 #include "payload.h"
 #include "selfalarm.h"
 #include "sink.h"
-
-#define BASE_MAX 448  /* prefix + five levels + id: 7 names of < 64 bytes */
-#define TOPIC_MAX 640 /* base + /alarm/ + sensor + / + alarm */
+#include "topic.h"
 
 /* A retained alarm message of ours, as the broker sent it back. */
 struct retained {
@@ -49,8 +47,8 @@ struct sync {
     const struct cfg *cfg;
     struct outbox *ob;
     struct selfalarm *sa;
-    char base[BASE_MAX];
-    char alarm_filter[TOPIC_MAX], status_topic[TOPIC_MAX]; /* for the log line */
+    char base[TOPIC_BASE_SIZE];
+    char alarm_filter[TOPIC_SIZE], status_topic[TOPIC_SIZE]; /* for the log line */
     enum sync_phase phase;
     int64_t deadline_ms;
     struct retained *bro; /* the broker's retained alarms, during the sync */
@@ -471,13 +469,14 @@ struct sync *sync_new(const struct cfg *c, struct outbox *ob, struct selfalarm *
 
     if (sy == NULL)
         return NULL;
-    if (payload_topic_base(c, sy->base, sizeof(sy->base)) == -1) {
+    if (payload_topic_base(c, sy->base, sizeof(sy->base)) == -1 ||
+        topic_join(sy->alarm_filter, sizeof(sy->alarm_filter), sy->base, "alarm", "#", NULL) ==
+            -1 ||
+        topic_join(sy->status_topic, sizeof(sy->status_topic), sy->base, "status", NULL) == -1) {
         free(sy);
         errno = ENOSPC;
         return NULL;
     }
-    snprintf(sy->alarm_filter, sizeof(sy->alarm_filter), "%s/alarm/#", sy->base);
-    snprintf(sy->status_topic, sizeof(sy->status_topic), "%s/status", sy->base);
     sy->cfg = c;
     sy->ob = ob;
     sy->sa = sa;

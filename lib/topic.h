@@ -19,7 +19,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TOPIC_SIZE 1024     /* a gateway topic with its NUL: longer ones are no gateway's */
+#define TOPIC_SIZE 1024 /* a gateway topic with its NUL: longer ones are no gateway's */
+/* A configured gateway's base with its NUL: the prefix and the six levels,
+ * seven names of < 64 bytes each (gateway.conf); under it a gateway's own
+ * levels (a sensor and an alarm name, < 64 bytes each) stay in TOPIC_SIZE. */
+#define TOPIC_BASE_SIZE 448
 #define TOPIC_LEVEL_SIZE 64 /* one level of a site with its NUL (gateway.conf's slugs) */
 
 /* The levels of a site under the prefix, in topic order. */

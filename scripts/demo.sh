@@ -38,7 +38,8 @@ case $DEMO_SECONDS in '' | *[!0-9]*) echo "demo: DEMO_SECONDS must be a number o
 [ "$DEMO_SECONDS" -lt 30 ] && DEMO_SECONDS=30
 case $DEMO_LANG in zh | en) ;; *) echo "demo: DEMO_LANG is zh or en" >&2; exit 64 ;; esac
 
-if [ ! -x "$GW" ] || [ ! -x "$SIM" ] || [ ! -x "$WATCH" ] || [ ! -x "$NOTIFY" ] || [ ! -x "$ROBOT" ]; then
+if [ ! -x "$GW" ] || [ ! -x "$SIM" ] || [ ! -x "$WATCH" ] || [ ! -x "$NOTIFY" ] || [ ! -x "$ROBOT" ] ||
+	[ ! -x "$BUILD/shelter-report" ]; then
 	echo "demo: building into $BUILD"
 	make -C "$ROOT" -s B="$BUILD" all "$BUILD/tests/robot-standin" || exit 1
 fi
@@ -208,6 +209,7 @@ tail -n +1 -f "$D/robots.log" &
 PIDS+=("$!")
 
 # --- the gateway (the watcher shows it coming online) ---
+DEMO_START=$(date +%s) # the evening's review starts on this day
 bg gateway "$GW" -c "$CONF"
 wait_for 15 grep -q 'connected to' "$D/gateway.log" || die "shelter-gateway did not connect to the broker"
 
@@ -247,6 +249,18 @@ if [ -n "${INFLUX_URL:-}" ] && [ "${INFLUX_NOTE#http}" != "$INFLUX_NOTE" ]; then
 	points=$(curl -sf -G "$INFLUX_URL/query" --data-urlencode "db=shelter" \
 		--data-urlencode "q=SELECT count(level_m) FROM water_level" | jq -r '.results[0].series[0].values[0][1] // 0' 2>/dev/null)
 	echo "  InfluxDB holds ${points:-0} water-level readings of this evening."
+	# The evening's review for the property (shelter-report), kept in the build dir.
+	REVIEW=$BUILD/demo-review.html
+	sleep 2 # the gateway's last InfluxDB batch
+	# Its days in China Standard Time, from the day the evening began (it
+	# may have crossed midnight) to the day after it ended.
+	if "$BUILD/shelter-report" -c "$CONF" --subtree "$(dirname "${BASE#shelter/}")" \
+		--from "$(date -u -d "@$((DEMO_START + 8 * 3600))" +%F)" --to "$(date -u -d '+32 hours' +%F)" \
+		-o "$REVIEW"; then
+		echo "  The evening's review for the property (shelter-report): $REVIEW"
+	else
+		echo "  The evening's review for the property could not be made (shelter-report: see above)."
+	fi
 fi
 echo "  Stopping everything."
 cleanup

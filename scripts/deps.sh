@@ -6,8 +6,9 @@
 # libcrypto, the library Paho already links; sqlite3: make soak reads the
 # outbox; clang-format: make check fails on unformatted C; libmicrohttpd:
 # shelter-notify's ack pages and the test stand-ins of the WeCom and DingTalk
-# robots; chromium and chromium-driver: the ack page is tested in a real
-# headless browser).  Runs
+# robots; chromium, chromium-driver and a CJK font: the ack page and
+# shelter-report's HTML are tested in headless Chromium; python3: the
+# report test's InfluxDB 2.x stand-in).  Runs
 # `apt-get update` once, then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
 # sanitizer runtimes, for `make fuzz` only.
 set -e
@@ -15,7 +16,7 @@ PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
 systemd man-db procps sqlite3 clang-format
-libmicrohttpd-dev chromium chromium-driver"
+libmicrohttpd-dev chromium chromium-driver fonts-wqy-microhei python3"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

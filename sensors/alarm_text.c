@@ -159,3 +159,41 @@ int alarm_msg_text(const struct gwmsg_alarm *a, enum alarm_event_type type, enum
         *what = lang == LANG_EN ? alarm_def(id)->en : alarm_def(id)->zh;
     return alarm_event_message(&ev, lang, a->sensor, a->location, buf, len);
 }
+
+static const char *const msg_event_names[] = {
+    [ALARM_EV_RAISED] = "raised",
+    [ALARM_EV_CLEARED] = "cleared",
+    [ALARM_EV_ACKNOWLEDGED] = "acknowledged",
+    [ALARM_EV_TEST] = "test",
+    [ALARM_EV_INHIBIT_STARTED] = "raised",
+    [ALARM_EV_INHIBIT_ENDED] = "cleared",
+    [ALARM_EV_WITHDRAWN] = "cleared",
+};
+
+void alarm_msg_from(const struct alarm_event *ev, enum gw_lang lang, const char *name,
+                    enum kind kind, const char *location, uint64_t seq, char *text, size_t len,
+                    struct alarm_msg *m)
+{
+    if (alarm_event_message(ev, lang, name, location, text, len) < 0 && len > 0)
+        text[0] = '\0';
+    *m = (struct alarm_msg){
+        .seq = seq,
+        .ts_ms = ev->ts_ms,
+        .sensor = name,
+        .kind = kind_name(kind),
+        .location = location,
+        .alarm = alarm_name(ev->alarm),
+        .event = msg_event_names[ev->type],
+        .active = ev->active,
+        .acked = ev->acked,
+        .severity = alarm_severity_name(ev->severity),
+        .value = ev->value,
+        .threshold = ev->threshold,
+        .unit = ev->unit,
+        .mode = ev->mode,
+        .message = text,
+        .by = ev->by,
+        .until_ms = ev->until_ms,
+        .reason = ev->type == ALARM_EV_WITHDRAWN ? "sensor_removed" : NULL,
+    };
+}

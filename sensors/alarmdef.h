@@ -153,4 +153,13 @@ struct alarm_msg {
                             "sensor_removed"; NULL = absent */
 };
 
+/* Fill m from an event of the sensor called name (alarm_text.c); text (len
+ * bytes) receives the message in lang.  Inhibit events map to alarm
+ * "inhibit", raised when it starts and cleared when it ends; a withdrawal is
+ * "cleared" with reason "sensor_removed".  The gateway's payloads and
+ * shelter-sim's --history build their messages here. */
+void alarm_msg_from(const struct alarm_event *ev, enum gw_lang lang, const char *name,
+                    enum kind kind, const char *location, uint64_t seq, char *text, size_t len,
+                    struct alarm_msg *m);
+
 #endif

@@ -357,7 +357,7 @@ static int decode_smoke(const struct sensor_def *s, const uint16_t *regs, const 
 /* ---- the table ------------------------------------------------------------ */
 
 #define AT(member) offsetof(struct reading, v.member)
-#define INPUT(member) offsetof(struct sensor_def, member)
+#define DEF(member) offsetof(struct sensor_def, member)
 
 /* Numbers: JSON rounded to what the sensor resolves (water to the mm and the
  * tenth of a percent; CO2 to the ppm, NDIR sensors resolve far coarser); a
@@ -423,25 +423,30 @@ static const struct kind_point smoke_points[] = {
     {"state", false, NULL, 0, 0, NULL}, /* enum of smoke_names; shelter-sim: "smoke" */
 };
 
+static const struct kind_key water_level_keys[] = {
+    {"pit_depth", DEF(pit_depth_m), 0.01, 100, true}, /* m: levels are % of it */
+};
+
 static const struct kind_input water_leak_inputs[] = {
-    {"input", INPUT(input), true, "wet", "0"},
+    {"input", DEF(input), true, "wet", "0"},
 };
 
 static const struct kind_input blast_door_inputs[] = {
-    {"closed_input", INPUT(closed_input), true, "closed", "1"},
-    {"locked_input", INPUT(locked_input), true, "locked", "1"},
-    {"open_input", INPUT(open_input), false, "open", "0"},
+    {"closed_input", DEF(closed_input), true, "closed", "1"},
+    {"locked_input", DEF(locked_input), true, "locked", "1"},
+    {"open_input", DEF(open_input), false, "open", "0"},
 };
 
 static const struct kind_input smoke_inputs[] = {
-    {"alarm_input", INPUT(alarm_input), true, NULL, NULL}, /* shelter-sim: "smoke" */
-    {"fault_input", INPUT(fault_input), false, NULL, NULL},
+    {"alarm_input", DEF(alarm_input), true, NULL, NULL}, /* shelter-sim: "smoke" */
+    {"fault_input", DEF(fault_input), false, NULL, NULL},
 };
 
 #define ROWS(a) a, (int)NELEM(a)
 static const struct kind_def kinds[KIND_COUNT] = {
     [KIND_WATER_LEVEL] = {"water_level", ROWS(water_level_fields), .value = 1, .saturated = -1,
-                          .points = ROWS(water_level_points), .decode = decode_water_level},
+                          .points = ROWS(water_level_points), .keys = ROWS(water_level_keys),
+                          .decode = decode_water_level},
     [KIND_WATER_LEAK] = {"water_leak", ROWS(water_leak_fields), .value = -1, .saturated = -1,
                          .inputs = ROWS(water_leak_inputs), .decode = decode_water_leak},
     /* NDIR sensors read low until their lamp and cell are warm */
@@ -598,9 +603,13 @@ int kind_sensor_check(const struct sensor_def *s, char *why, size_t whylen)
         snprintf(why, whylen, "model: %s does not serve kind %s", m->name, kind_name(s->kind));
         return -1;
     }
-    if (s->kind == KIND_WATER_LEVEL && !(s->pit_depth_m > 0 && isfinite(s->pit_depth_m))) {
-        snprintf(why, whylen, "pit_depth: missing or not > 0");
-        return -1;
+    for (int i = 0; i < kinds[s->kind].nkeys; i++) {
+        const struct kind_key *k = &kinds[s->kind].keys[i];
+        double v = *(const double *)(const void *)((const char *)s + k->offset);
+        if (k->required && !(v > 0 && isfinite(v))) {
+            snprintf(why, whylen, "%s: missing or not > 0", k->key);
+            return -1;
+        }
     }
 
     /* Every kind's channel keys, in key order: one of another kind is an error too. */

@@ -102,6 +102,15 @@ struct kind_input {
     const char *sim_normal; /* "1" */
 };
 
+/* A key of its own (beyond its DI channels) a sensor of the kind has in
+ * its [sensor] section: a number stored at `offset` in struct sensor_def. */
+struct kind_key {
+    const char *key; /* "pit_depth" */
+    size_t offset;   /* of a double */
+    double min, max;
+    bool required;
+};
+
 struct kind_def {
     const char *name; /* as in the config and payloads; the InfluxDB measurement */
     const struct kind_field *fields;
@@ -114,6 +123,8 @@ struct kind_def {
     const struct kind_input *inputs; /* used on a model with an `inputs` bits point
                                         and none of the kind's points */
     int ninputs;
+    const struct kind_key *keys; /* its own [sensor] keys (sensors/sensorcfg.c) */
+    int nkeys;
     /* What a model must have beyond points and inputs (NULL: nothing).
      * 0, or -1 with a reason. */
     int (*model_check)(const struct model *m, char *why, size_t whylen);

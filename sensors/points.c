@@ -14,20 +14,13 @@
 
 #define MAX_FIELDS 12
 
-const char *const points_tag_keys[POINTS_SITE_TAGS] = {
-    "city", "district", "street", "community", "property", "shelter", "sensor",
-};
-
 const char *const points_alarm_tag_keys[4] = {"alarm", "severity", "kind", "event"};
 
 static void site_tags(const struct points_site *site, const char *sensor, struct lp_tag *t)
 {
-    const char *values[POINTS_SITE_TAGS] = {
-        site->city,     site->district, site->street, site->community,
-        site->property, site->shelter,  sensor,
-    };
-    for (int i = 0; i < POINTS_SITE_TAGS; i++)
-        t[i] = (struct lp_tag){points_tag_keys[i], values[i]};
+    for (int i = 0; i < TOPIC_LEVELS; i++)
+        t[i] = (struct lp_tag){topic_site_keys[i], site->level[i]};
+    t[TOPIC_LEVELS] = (struct lp_tag){POINTS_SENSOR_TAG, sensor};
 }
 
 static int encode(const char *measurement, const struct lp_tag *tags, size_t ntags,

@@ -23,22 +23,25 @@
 
 #include "alarmdef.h"
 #include "kind.h"
+#include "topic.h"
 
 /* Measurements besides the kinds' (kind_name()). */
 #define POINTS_ALARM "alarm"
 #define POINTS_GATEWAY "gateway"
 
-/* Tag keys, in this order on every point: the five levels, the shelter, the
- * sensor ("gateway" on health points). */
-enum { POINTS_SITE_TAGS = 7 };
-extern const char *const points_tag_keys[POINTS_SITE_TAGS];
+/* Tags, in this order on every point: the five levels and the shelter,
+ * named as in an alarm payload's "site" (lib/topic.h topic_site_keys:
+ * "city" .. "property", "shelter"), then the sensor ("gateway" on health
+ * points). */
+#define POINTS_SENSOR_TAG "sensor"
+enum { POINTS_SITE_TAGS = TOPIC_LEVELS + 1 };
 /* The extra tags of an alarm point: "alarm", "severity", "kind", "event". */
 extern const char *const points_alarm_tag_keys[4];
 
-/* Where points come from: the gateway's site. */
+/* Where points come from: the gateway's site, its levels as in its base
+ * topic (enum topic_level order: city .. property, then the gateway's id). */
 struct points_site {
-    const char *city, *district, *street, *community, *property;
-    const char *shelter; /* the gateway's id */
+    const char *level[TOPIC_LEVELS];
 };
 
 /* Each returns the bytes written to buf (one line, '\n' included) or -1

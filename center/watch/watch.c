@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "alarmdef.h"
+#include "civil.h"
 #include "kind.h"
 #include "textbuf.h"
 #include "topic.h"
@@ -151,18 +152,6 @@ int watch_ack_target(const char *alarm_topic, char *base, size_t baselen, char *
 
 /* ---- time ---- */
 
-static void civil_from_days(int64_t z, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-}
-
 /* The severities' words, by gwmsg_severity_rank(). */
 static const struct text severities[] = {
     {"严重", "CRITICAL"},
@@ -216,7 +205,8 @@ static void put_time(struct textbuf *b, int64_t ts_ms, int64_t now_ms, int tz_of
     if (day == now_day) {
         tb_put(b, "%02d:%02d:%02d", (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
     } else {
-        civil_from_days(day, &m, &d);
+        int64_t y;
+        civil_date(day, &y, &m, &d);
         tb_put(b, "%02d-%02d %02d:%02d", m, d, (int)(sod / 3600), (int)(sod / 60 % 60));
     }
 }

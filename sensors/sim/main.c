@@ -28,8 +28,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cfg.h"
+#include "sensorcfg.h"
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "parse.h"
 #include "paths.h"
@@ -87,7 +88,7 @@ struct serial_map {
 };
 
 struct sim {
-    struct cfg *cfg;
+    struct sensorcfg *cfg;
     struct simstate *st;
     struct conn *conns;
     struct pending *pending;
@@ -572,7 +573,7 @@ static int rtu_open(struct sim *sim, int bus, const char *path)
     return 0;
 }
 
-static int bus_has_sensors(const struct cfg *c, int bus)
+static int bus_has_sensors(const struct sensorcfg *c, int bus)
 {
     for (int i = 0; i < c->nsensors; i++)
         if (c->sensors[i].bus == bus)
@@ -906,7 +907,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: shelter-sim -c CONF [--serial BUS=PATH]... [--control SOCKET]\n"
                "                   [--scenario FILE] [--speed X] [-v]\n"
-               "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n");
+               "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n"
+               "       shelter-sim --history [OPTIONS]   (shelter-sim --history --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -928,6 +930,8 @@ int main(int argc, char **argv)
     char models[PATH_MAX], err[512];
     struct sim sim = {.speed = 1.0, .sigpipe = {-1, -1}};
 
+    if (argc >= 2 && strcmp(argv[1], "--history") == 0)
+        return history_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "--ctl") == 0) {
         if (argc < 4) {
             usage(stderr);
@@ -983,13 +987,14 @@ int main(int argc, char **argv)
     }
     log_init(verbose);
 
-    sim.cfg = cfg_load(conf, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
+    sim.cfg =
+        sensorcfg_load(conf, paths_models_dir_default(models, sizeof(models)), stderr, &nerrors);
     if (sim.cfg == NULL)
         return EX_CONFIG;
     sim.st = simstate_new(sim.cfg, err, sizeof(err));
     if (sim.st == NULL) {
         log_err("%s: %s", conf, errno == EINVAL ? err : strerror(errno));
-        cfg_free(sim.cfg);
+        sensorcfg_free(sim.cfg);
         return EX_CONFIG;
     }
     sim.conns = calloc(CONN_MAX, sizeof(*sim.conns));
@@ -1028,6 +1033,6 @@ out:
     free(sim.conns);
     free(sim.pending);
     simstate_free(sim.st);
-    cfg_free(sim.cfg);
+    sensorcfg_free(sim.cfg);
     return rc;
 }

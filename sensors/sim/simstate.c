@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cfg.h"
+#include "sensorcfg.h"
 #include "kind.h"
 #include "parse.h"
 
@@ -38,7 +38,7 @@ struct sim_unit {
 };
 
 struct simstate {
-    const struct cfg *cfg;
+    const struct sensorcfg *cfg;
     struct sim_unit *units;
     int nunits;
 };
@@ -630,7 +630,7 @@ static int sensor_init(struct simstate *st, const struct cfg_sensor *s, char *er
     return 0;
 }
 
-struct simstate *simstate_new(const struct cfg *c, char *err, size_t errlen)
+struct simstate *simstate_new(const struct sensorcfg *c, char *err, size_t errlen)
 {
     struct simstate *st = calloc(1, sizeof(*st));
     if (st == NULL)

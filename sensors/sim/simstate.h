@@ -14,7 +14,7 @@
 
 #include "mbslave.h"
 
-struct cfg;
+struct sensorcfg;
 struct simstate;
 
 enum sim_fault_mode {
@@ -36,7 +36,7 @@ struct sim_fault {
  * with each sensor's input polarity applied.  c is borrowed and must outlive
  * the state.  Returns NULL with errno (ENOMEM, or EINVAL with a reason in
  * err when a sensor's model lacks a point its kind needs). */
-struct simstate *simstate_new(const struct cfg *c, char *err, size_t errlen);
+struct simstate *simstate_new(const struct sensorcfg *c, char *err, size_t errlen);
 void simstate_free(struct simstate *st);
 
 /* The tables served at (bus index, unit id); NULL when no sensor sits there

@@ -34,6 +34,10 @@ check "shelter-notify: the leak in the WeCom group says 请勿进入车库" grep
 check "shelter-notify: nobody acknowledged the flood: escalated to the community's DingTalk group" \
 	bash -c "grep -q '┌─ 钉钉群「东风社区网格群」' '$T/demo.out' && grep -q '未确认，已升级至东风社区' '$T/demo.out'"
 check "the pumps catch up: high_high cleared" grep -q '【严重】恢复 .*集水坑水位超高已恢复' "$T/demo.out"
+review=$(sed -n 's/.*review for the property (shelter-report): //p' "$T/demo.out")
+check "it ends with the evening's review for the property (${review:-none})" test -s "${review:-/nonexistent}"
+check "the review shows the door fault" grep -q 'sensor_disagree' "${review:-/nonexistent}"
+check "the review shows the flood" grep -q 'high_high' "${review:-/nonexistent}"
 dir=$(grep -o '/tmp/shelter-demo\.[A-Za-z0-9]*' "$T/demo.out" | head -n 1)
 check "it used a temp dir ($dir)" test -n "$dir"
 check "the temp dir is removed" test ! -e "$dir"

@@ -65,6 +65,20 @@ check "installs shelter-notify, its config (640), unit, service user and man pag
 	-a -f "$R/usr/lib/sysusers.d/shelter-notify.conf" \
 	-a -f "$MAN/man8/shelter-notify.8" -a -f "$MAN/man5/shelter-notify.conf.5"
 
+# shelter-report: the program, its page and its example configuration, which
+# the installed program reads (only the server moved to a closed port).
+check "installs usr/bin/shelter-report and shelter-report(1)" \
+	test -x "$R/usr/bin/shelter-report" -a -f "$MAN/man1/shelter-report.1"
+RCONF=$R/etc/shelter-report/report.conf
+check "installs etc/shelter-report/report.conf (the example)" cmp -s "$ROOT/conf/report.conf" "$RCONF"
+sed "s|^url = .*|url = http://127.0.0.1:$(free_port)|" "$RCONF" >"$T/report.conf"
+"$R/usr/bin/shelter-report" -c "$T/report.conf" --from 2026-04-01 --to 2026-05-01 \
+	>/dev/null 2>"$T/report.log"
+rc=$?
+check "the installed shelter-report takes the installed example (exit 69: no InfluxDB, not 78)" \
+	test "$rc" = 69
+cat "$T/report.log"
+
 # The installed example passes the check ExecStartPre makes, with the
 # installed models (the binary looks for them under /usr, not in $R).
 sed "s|^;models_dir = .*|models_dir = $R/usr/share/shelter-gateway/models|" "$CONF" >"$T/check.conf"
@@ -74,9 +88,12 @@ check "the installed example config passes --check with the installed models" ex
 # ---- a second install keeps the site's configuration ----
 echo "; edited on site" >>"$CONF"
 cp "$CONF" "$T/edited.conf"
+echo "; edited on site" >>"$RCONF"
+cp "$RCONF" "$T/edited-report.conf"
 if make_install 2; then
 	check "a second install keeps an edited gateway.conf" cmp -s "$T/edited.conf" "$CONF"
 	check "a second install says it kept gateway.conf" grep -q "keeping existing" "$T/install-2.log"
+	check "a second install keeps an edited report.conf" cmp -s "$T/edited-report.conf" "$RCONF"
 else
 	fail "second make install"
 	tail -n 30 "$T/install-2.log"

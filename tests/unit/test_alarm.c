@@ -1746,6 +1746,187 @@ START_TEST(test_event_message_in_both_languages)
 }
 END_TEST
 
+/* ---- state images of earlier builds (tests/unit/fixtures/README.md) ---- */
+
+#define FIXTURE_SAVED_AT (740 * SEC) /* the scenario's save, after T0 */
+
+/* The state the fixtures hold: sump-1 high acknowledged by "wang", smoke-1
+ * fire latched, door-1 comm_lost, nine minutes of co2-1 at 1200 ppm (its
+ * hourly mean), leak-1 inhibited for 10 min by "m". */
+static void fixture_scenario(void)
+{
+    start(MODE_PEACETIME);
+    raise_high(); /* 0 .. 30 s */
+    ck_assert_int_eq(alarm_ack(eng, S_SUMP, ALARM_WL_HIGH, "wang", now_ms, wall(), &out), 0);
+    smoke(SMOKE_FIRE);
+    smoke(SMOKE_FIRE);
+    smoke(SMOKE_NORMAL);
+    lost(S_DOOR);
+    for (int64_t t = 200 * SEC; t <= 200 * SEC + 9 * MIN; t += MIN) {
+        at(t);
+        co2(1200, false);
+    }
+    at(FIXTURE_SAVED_AT);
+    ck_assert_int_eq(alarm_inhibit(eng, S_LEAK, 10 * MIN, "m", now_ms, wall(), &out), 0);
+    clear_events();
+}
+
+/* `test_alarm --write-state-fixture FILE`: the scenario's image in this
+ * build's format, for the fixture of the next format change (a suite of its
+ * own: the scenario asserts). */
+static const char *fixture_out;
+
+START_TEST(write_state_fixture)
+{
+    size_t len;
+    fixture_scenario();
+    void *buf = save(&len);
+    FILE *f = fopen(fixture_out, "wb");
+    ck_assert_msg(f != NULL, "%s: %s", fixture_out, strerror(errno));
+    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(buf);
+}
+END_TEST
+
+static Suite *fixture_writer_suite(const char *path)
+{
+    Suite *s = suite_create("alarm state fixture");
+    TCase *tc = tcase_create("write");
+    fixture_out = path;
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, write_state_fixture);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* The images fixture_scenario() left in each format this engine has saved;
+ * every one must load in every later build (tests/unit/fixtures/README.md). */
+static const char *const state_fixtures[] = {
+    "tests/unit/fixtures/alarm_state_v1.bin",
+    "tests/unit/fixtures/alarm_state_v2.bin",
+};
+
+static void *read_fixture(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    static unsigned char data[1 << 16];
+    *len = fread(data, 1, sizeof(data), f);
+    ck_assert(feof(f) && !ferror(f));
+    fclose(f);
+    void *buf = malloc(*len);
+    ck_assert_ptr_nonnull(buf);
+    memcpy(buf, data, *len);
+    return buf;
+}
+
+/* An image an earlier build saved loads: the acknowledged high, the latched
+ * fire, the comm_lost, the inhibit and the co2 mean carry over, nothing is
+ * raised again, and a sensor since removed is withdrawn. */
+START_TEST(test_state_image_of_earlier_builds_loads)
+{
+    size_t len;
+    void *buf = read_fixture(state_fixtures[_i], &len);
+    at(FIXTURE_SAVED_AT);
+    reboot(buf, len, 30 * SEC, NS);
+    ck_assert_int_eq(st(S_SUMP, ALARM_WL_HIGH), ALARM_ST_ACKED);
+    ck_assert_int_eq(st(S_SMOKE, ALARM_SMOKE_FIRE), ALARM_ST_LATCHED);
+    ck_assert_int_eq(st(S_DOOR, ALARM_COMM_LOST), ALARM_ST_ACTIVE);
+    ck_assert_int_eq(alarm_active_count(eng), 3);
+    ck_assert(alarm_inhibited(eng, S_LEAK, now_ms));
+    ck_assert_int_eq(alarm_ack(eng, S_SUMP, ALARM_WL_HIGH, "li", now_ms, wall(), &out), 1);
+    now_ms += 4 * MIN; /* warm-up over: 9 + 4.5 min of mean data */
+    level(0.90);
+    lost(S_DOOR);
+    smoke(SMOKE_NORMAL);
+    co2(1200, false);
+    ck_assert_int_eq(out.n, 1); /* the hourly mean, from the saved buckets */
+    ck_assert_int_eq(count(S_CO2, ALARM_CO2_HIGH, ALARM_EV_RAISED), 1);
+    ck_assert_int_eq(alarm_ack(eng, S_SMOKE, ALARM_SMOKE_FIRE, "li", now_ms, wall(), &out), 0);
+    ck_assert_int_eq(count(S_SMOKE, ALARM_SMOKE_FIRE, ALARM_EV_CLEARED), 1);
+
+    /* smoke-1 left the configuration: its latched fire is withdrawn. */
+    struct alarm_sensor s[NS - 1];
+    for (int i = 0; i < NS - 1; i++)
+        s[i] = (struct alarm_sensor){names[i], kinds[i], PIT, &cfgs[i]};
+    struct alarm_engine *e2 = alarm_engine_new(s, NS - 1, MODE_PEACETIME, now_ms);
+    ck_assert_ptr_nonnull(e2);
+    struct alarm_orphan *o;
+    ck_assert_int_eq(alarm_state_orphans(e2, buf, len, now_ms, wall(), &o), 1);
+    ck_assert_str_eq(o[0].sensor, "smoke-1");
+    ck_assert_int_eq(o[0].ev.alarm, ALARM_SMOKE_FIRE);
+    ck_assert_int_eq(o[0].kind, KIND_SMOKE);
+    free(o);
+    alarm_engine_free(e2);
+    free(buf);
+}
+END_TEST
+
+/* Replace the first 32-byte name field `from` in an image by `to`. */
+static void rename_in_image(unsigned char *buf, size_t len, const char *from, const char *to)
+{
+    char a[32] = {0}, b[32] = {0};
+    memcpy(a, from, strlen(from));
+    memcpy(b, to, strlen(to));
+    unsigned char *at_field = memmem(buf, len, a, sizeof(a));
+    ck_assert_ptr_nonnull(at_field);
+    memcpy(at_field, b, sizeof(b));
+}
+
+/* The catalogue grows and shrinks between builds: an image naming an alarm
+ * or a kind this build does not know still loads; what it names is skipped,
+ * an alarm it does not hold starts afresh, the rest carries over. */
+START_TEST(test_state_image_survives_a_changed_catalogue)
+{
+    start(MODE_PEACETIME);
+    raise_high();
+    smoke(SMOKE_FIRE);
+    smoke(SMOKE_FIRE); /* fire active */
+    ck_assert_int_eq(alarm_ack(eng, S_SUMP, ALARM_WL_HIGH, "wang", now_ms, wall(), &out), 0);
+    lost(S_DOOR);
+    clear_events();
+    size_t len;
+    unsigned char *buf = save(&len);
+
+    /* sump-1's "high" is an alarm of another build (so this build's "high"
+     * is missing from the image). */
+    unsigned char *img = malloc(len);
+    memcpy(img, buf, len);
+    rename_in_image(img, len, "high", "high_of_a_later_build");
+    reboot(img, len, 0, NS);
+    ck_assert_int_eq(st(S_SUMP, ALARM_WL_HIGH), ALARM_ST_INACTIVE);
+    ck_assert_int_eq(st(S_SMOKE, ALARM_SMOKE_FIRE), ALARM_ST_ACTIVE);
+    ck_assert_int_eq(st(S_DOOR, ALARM_COMM_LOST), ALARM_ST_ACTIVE);
+    int64_t t = now_ms; /* the fresh "high" counts its delay from now */
+    level(0.90);
+    now_ms = t + 30 * SEC - 1;
+    level(0.90);
+    ck_assert_int_eq(out.n, 0);
+    now_ms = t + 30 * SEC;
+    level(0.90);
+    ck_assert_int_eq(count(S_SUMP, ALARM_WL_HIGH, ALARM_EV_RAISED), 1);
+
+    /* smoke-1's kind is one this build does not know: not restored, and no
+     * orphan (its alarms cannot be named); the others are. */
+    memcpy(img, buf, len);
+    rename_in_image(img, len, "smoke", "smoke_of_a_later_build");
+    reboot(img, len, 0, NS - 1);
+    ck_assert_int_eq(st(S_SMOKE, ALARM_SMOKE_FIRE), ALARM_ST_INACTIVE);
+    ck_assert_int_eq(st(S_SUMP, ALARM_WL_HIGH), ALARM_ST_ACKED);
+    struct alarm_orphan *o;
+    ck_assert_int_eq(alarm_state_orphans(eng, img, len, now_ms, wall(), &o), 0);
+
+    /* A name that no build writes is a corrupt image. */
+    memcpy(img, buf, len);
+    rename_in_image(img, len, "high", "High");
+    ck_assert_int_eq(alarm_state_load(eng, img, len, now_ms, wall()), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    free(img);
+    free(buf);
+}
+END_TEST
+
 /* Flash wear (issue 9, defect 12): with nothing new, a later save writes the
  * same record bytes, so the outbox has nothing to write; a change shows. */
 START_TEST(test_state_image_is_stable_while_nothing_changes)
@@ -1843,11 +2024,16 @@ static Suite *alarm_suite(void)
     tcase_add_test(tc, test_alarm_names_per_kind);
     tcase_add_test(tc, test_event_message_in_both_languages);
     tcase_add_test(tc, test_state_image_is_stable_while_nothing_changes);
+    tcase_add_test(tc, test_state_image_survives_a_changed_catalogue);
+    tcase_add_loop_test(tc, test_state_image_of_earlier_builds_loads, 0,
+                        (int)(sizeof(state_fixtures) / sizeof(state_fixtures[0])));
     suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--write-state-fixture") == 0)
+        return run_suite(fixture_writer_suite(argv[2]));
     return run_suite(alarm_suite());
 }

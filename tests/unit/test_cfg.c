@@ -324,7 +324,7 @@ START_TEST(test_alarm_overrides_apply_on_top_of_defaults)
     struct cfg *c =
         ok(with_sensor("high = 80%\nhigh_delay = 10s\nhigh_high_severity = major\n" LEVEL_SENSOR
                        "rising_fast_enabled = no\n"));
-    const struct alarm_cfg *ac = &c->sensors[2].alarm;
+    const struct alarm_cfg *ac = &c->alarms[2];
     ck_assert_int_eq(ac->kind, KIND_WATER_LEVEL);
     ck_assert_double_eq(ac->rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 80);
     ck_assert_int_eq(ac->rule[ALARM_WL_HIGH].delay_ms[MODE_PEACETIME], 10000);
@@ -333,7 +333,7 @@ START_TEST(test_alarm_overrides_apply_on_top_of_defaults)
     /* Untouched: the docs/design.md section 9 defaults. */
     ck_assert_double_eq(ac->rule[ALARM_WL_HIGH].clear[MODE_PEACETIME], 65);
     ck_assert_double_eq(ac->rule[ALARM_WL_HIGH_HIGH].threshold[MODE_PEACETIME], 90);
-    ck_assert_double_eq(c->sensors[0].alarm.rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 70);
+    ck_assert_double_eq(c->alarms[0].rule[ALARM_WL_HIGH].threshold[MODE_PEACETIME], 70);
     cfg_free(c);
 }
 END_TEST

@@ -734,7 +734,7 @@ static void lp_keys(const char *line, char *out, size_t len)
     }
 }
 
-static const struct points_site site = {"zz", "js", "fc", "df", "wk", "gw1"};
+static const struct points_site site = {{"zz", "js", "fc", "df", "wk", "gw1"}};
 
 START_TEST(test_every_field_of_every_kind_in_json_and_line_protocol)
 {

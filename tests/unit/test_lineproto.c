@@ -364,12 +364,12 @@ END_TEST
 
 /* ---- the alarm point (points.c, docs/design.md section 15) ---- */
 
-static const struct points_site site = {.city = "zz",
-                                        .district = "js",
-                                        .street = "fc",
-                                        .community = "df",
-                                        .property = "wk",
-                                        .shelter = "gw1"};
+static const struct points_site site = {.level = {[TOPIC_CITY] = "zz",
+                                                  [TOPIC_DISTRICT] = "js",
+                                                  [TOPIC_STREET] = "fc",
+                                                  [TOPIC_COMMUNITY] = "df",
+                                                  [TOPIC_PROPERTY] = "wk",
+                                                  [TOPIC_ID] = "gw1"}};
 
 static void alarm_line(const char *event, bool active, char *buf, size_t len)
 {

@@ -1209,7 +1209,7 @@ START_TEST(test_telemetry_cap_counts_memory_and_keeps_the_newest)
     struct outbox_limits lim = limits;
     struct outbox_rec r[25], out[32];
     struct outbox_stats st;
-    char text_buf[25][8];
+    char text_buf[25][16]; /* room for any int: gcc -O1 cannot bound i */
 
     lim.telemetry_spill_ms = 60000;
     lim.max_telemetry_rows = 10;

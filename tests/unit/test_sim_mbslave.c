@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "check_run.h"
-#include "cfg.h"
+#include "sensorcfg.h"
 #include "kind.h"
 #include "model.h"
 #include "sim/mbslave.h"
@@ -225,7 +225,7 @@ END_TEST
 static struct model m_level, m_di8, m_s8, m_smoke;
 static struct cfg_bus buses[2];
 static struct cfg_sensor sensors[5];
-static struct cfg conf;
+static struct sensorcfg conf;
 static struct simstate *st;
 
 static struct model_point *add_point(struct model *m, const char *name, uint16_t addr,

@@ -1,7 +1,7 @@
 /*
  * Unit tests of the simulator's scenario timeline (sensors/sim/scenario.c),
  * with a fake clock: scn_run() gets the time as an argument.  It links
- * scenario.o and simstate.o, and gateway/cfg.o to load the demo config
+ * scenario.o and simstate.o, and sensors/sensorcfg.o to load the demo config
  * (Makefile: LINK_test_sim_scenario).  The last test plays the demo's flood
  * against the demo config, so a renamed sensor breaks the build, not the demo.
  */
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
-#include "cfg.h"
+#include "sensorcfg.h"
 #include "sim/mbslave.h"
 #include "sim/scenario.h"
 #include "sim/simstate.h"
@@ -163,7 +163,7 @@ START_TEST(test_rain_scenario_runs_against_demo_conf)
 {
     char err[512];
     int nerrors = 0;
-    struct cfg *c = cfg_load("conf/demo.conf", "sensors/models", stderr, &nerrors);
+    struct sensorcfg *c = sensorcfg_load("conf/demo.conf", "sensors/models", stderr, &nerrors);
     ck_assert_msg(c != NULL, "conf/demo.conf: %d errors", nerrors);
     struct simstate *state = simstate_new(c, err, sizeof(err));
     ck_assert_msg(state != NULL, "%s", err);
@@ -190,7 +190,7 @@ START_TEST(test_rain_scenario_runs_against_demo_conf)
     ck_assert_str_eq(out, "level_m=0.45"); /* below 50% again */
     scn_free(s);
     simstate_free(state);
-    cfg_free(c);
+    sensorcfg_free(c);
 }
 END_TEST
 
