@@ -7,7 +7,10 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 SYSCONFDIR ?= /etc
 MODELS_DIR ?= $(PREFIX)/share/shelter-gateway/models
-VERSION    := 0.1.0
+# The one place the version is written: every program's --version, the
+# status payload, the InfluxDB user agent and the Debian packages (make deb
+# writes debian/changelog from it).  `make VERSION=...` overrides it.
+VERSION    := $(shell cat VERSION)
 
 B       := build
 PKGS    := libmodbus sqlite3 libcjson inih libcurl libsystemd libcrypto
@@ -15,9 +18,31 @@ CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"'
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
-CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+
+# Cross-compiling: `make ARCH=arm64` builds every program for arm64 into
+# build-arm64/ with Debian's cross toolchain (crossbuild-essential-arm64 and
+# the :arm64 -dev packages; `scripts/deps.sh arm64` installs them).  Only an
+# ARCH given on the command line counts (an ARCH in the environment, as some
+# shells and kernel build setups export, is ignored).
+BUILD_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+ifneq ($(origin ARCH),command line)
+ARCH := $(BUILD_ARCH)
+endif
+ifneq ($(ARCH),$(BUILD_ARCH))
+CROSS   := $(shell dpkg-architecture -a$(ARCH) -qDEB_HOST_GNU_TYPE 2>/dev/null)
+$(if $(CROSS),,$(error ARCH=$(ARCH): not an architecture dpkg-architecture knows))
+B       := build-$(ARCH)
+ifeq ($(origin CC),default)
+CC      := $(CROSS)-gcc
+endif
+PKG_CONFIG := $(CROSS)-pkg-config
+DEPS_ARG := $(ARCH)
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # The layout (docs/design.md section 2): lib/ is what two or more programs
 # share (libshelter.a), sensors/ the sensor knowledge (libsensors.a), and one
@@ -69,14 +94,14 @@ FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format \
-	format-check FORCE soak
+	format-check FORCE soak deb check-deb check-arm64
 all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-notify \
 	$(B)/shelter-report
 
 # Install missing Debian packages once per build tree (idempotent script).
 deps $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p $(B)
-	@scripts/deps.sh
+	@scripts/deps.sh $(DEPS_ARG)
 	@touch $(DEPS_STAMP)
 
 # Install paths compiled in; rewritten only when they change, so
@@ -87,6 +112,15 @@ $(B)/config.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(B)/lib/paths.o: $(B)/config.h
+
+# The version is a -D flag, which make does not track: the objects whose
+# source names GW_VERSION depend on a stamp rewritten when it changes.
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(call obj,$(shell grep -rl GW_VERSION lib sensors gateway center --include='*.c' 2>/dev/null)): \
+	$(B)/version.stamp
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -101,7 +135,7 @@ $(LIBSENSORS): $(SENSORS_OBJ)
 	ar rcs $@ $^
 
 # A program: its objects, then the archives (sensors before lib).
-link = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
+link = $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 
 $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
@@ -137,6 +171,7 @@ LINK_test_delivery       := $(G)/delivery.o $(G)/selfalarm.o $(G)/sync.o $(G)/st
                             $(G)/filecheck.o $(G)/uplink.o $(G)/command.o \
                             $(CFG_LINK)
 LINK_test_exec           := $(B)/center/watch/exec.o
+LINK_test_fleet          := $(B)/center/watch/fleet.o $(G)/payload.o $(ALARM_LINK)
 LINK_test_filecheck      := $(G)/filecheck.o $(G)/influx.o $(CFG_LINK)
 LINK_test_gwmsg          :=
 LINK_test_influx         := $(G)/influx.o
@@ -240,7 +275,7 @@ FUZZ_LINK_command     := $(G)/command.o $(G)/payload.o
 FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 # watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
-FUZZ_LINK_watch       := $(B)/center/watch/watch.o
+FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(B)/center/watch/fleet.o
 FUZZ_LINK_notify      := $(N)/token.o $(N)/sign.o $(N)/channel.o $(N)/ntext.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
@@ -314,6 +349,47 @@ install: all
 		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-notify.conf && \
 		chgrp shelter-notify $(SYSCONFDIR)/shelter-notify/notify.conf; fi
 
+# make deb [ARCH=arm64]: the Debian packages shelter-gateway and
+# shelter-center (debian/), built with debhelper by dpkg-buildpackage from a
+# copy of this tree in $(DEB_DIR)/src-ARCH, so the tree itself gets no
+# debian/tmp or build products.  debian/rules runs `make install
+# DESTDIR=...`: the packages hold what the install target installs.  The
+# changelog is written here from VERSION.  The .debs (and .changes) land in
+# $(DEB_DIR); lintian checks them (errors fail).  ARCH=arm64 cross-builds
+# with Debian's cross toolchain.
+DEB_DIR ?= build-deb
+DEB_ABS  = $(abspath $(DEB_DIR))
+DEB_SRC  = $(DEB_ABS)/src-$(ARCH)
+DEB_DATE = $(shell git log -1 --format=%cD 2>/dev/null || date -R)
+DEB_JOBS ?= 2
+deb:
+	@scripts/deps.sh $(DEPS_ARG)
+	rm -rf $(DEB_SRC)
+	mkdir -p $(DEB_SRC)
+	tar -C $(CURDIR) --exclude=./.git --exclude='./build*' -cf - . | tar -C $(DEB_SRC) -xf -
+	printf '%s\n' 'shelter-gateway ($(VERSION)) unstable; urgency=medium' '' \
+		'  * Built from the source tree by make deb (version from VERSION).' '' \
+		' -- shelter-gateway maintainers <shelter-gateway@example.org>  $(DEB_DATE)' \
+		>$(DEB_SRC)/debian/changelog
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc -a$(ARCH) -j$(DEB_JOBS) >$(DEB_ABS)/build-$(ARCH).log 2>&1 || \
+		{ tail -n 40 $(DEB_ABS)/build-$(ARCH).log; exit 1; }
+	lintian --fail-on error $(DEB_ABS)/shelter-gateway_$(VERSION)_$(ARCH).changes
+	@ls -l $(DEB_ABS)/*_$(VERSION)_$(ARCH).deb
+
+# make check-deb: build both packages, lintian, then install, upgrade (an
+# alarm pending in the outbox is sent after it) and purge them in a
+# throwaway copy-on-write root (tests/integration/test_deb.sh; make check
+# runs it too).
+check-deb: all
+	@GW_RESULTS=/dev/stdout bash tests/integration/test_deb.sh
+
+# make check-arm64: every program cross-compiled for arm64, then the arm64
+# packages with lintian (.ci/run runs it after make check; the first run
+# installs the cross toolchain and the :arm64 libraries).
+check-arm64:
+	$(MAKE) ARCH=arm64 all
+	$(MAKE) ARCH=arm64 deb
+
 # Formatting: .clang-format (clang-format 14, Debian's); `make check` fails
 # on unformatted C.  Hand-laid tables are fenced with /* clang-format off */.
 FORMAT_SRC = $(shell find lib sensors gateway center tests -name '*.[ch]' -not -path '*/corpus/*')
@@ -325,6 +401,6 @@ format-check: $(DEPS_STAMP)
 		{ echo "unformatted C (see above): run make format"; exit 1; }
 
 clean:
-	rm -rf $(B) build-sanitize build-fuzz
+	rm -rf $(B) build-sanitize build-fuzz build-arm64 build-deb
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -201,6 +201,8 @@ int alarm_door_movement(const struct alarm_engine *eng, int sensor, const char *
 /* ---- state queries ---- */
 enum alarm_status alarm_status(const struct alarm_engine *eng, int sensor, enum alarm_id alarm);
 int alarm_active_count(const struct alarm_engine *eng); /* active, acked or latched */
+/* The same, by severity: counts[enum alarm_severity] (4 entries), for the status. */
+void alarm_active_by_severity(const struct alarm_engine *eng, int counts[4]);
 bool alarm_inhibited(const struct alarm_engine *eng, int sensor, int64_t now_mono_ms);
 /* co2 readings taken now should be flagged quality warming_up. */
 bool alarm_warming_up(const struct alarm_engine *eng, int sensor, int64_t now_mono_ms);

@@ -855,6 +855,17 @@ int alarm_active_count(const struct alarm_engine *eng)
     return n;
 }
 
+void alarm_active_by_severity(const struct alarm_engine *eng, int counts[4])
+{
+    for (int k = 0; k < 4; k++)
+        counts[k] = 0;
+    for (int i = 0; i < eng->n; i++)
+        for (int id = 0; id < ALARM_COUNT; id++)
+            if (eng->s[i].slot[id].st != ALARM_ST_INACTIVE &&
+                (unsigned)eng->s[i].cfg.rule[id].severity < 4)
+                counts[eng->s[i].cfg.rule[id].severity]++;
+}
+
 bool alarm_inhibited(const struct alarm_engine *eng, int sensor, int64_t now_mono_ms)
 {
     return sensor >= 0 && sensor < eng->n && inhibited(&eng->s[sensor], now_mono_ms);

@@ -62,6 +62,7 @@ enum {
     GK_MODELS_DIR,
     GK_TELEMETRY_MAX_ROWS,
     GK_TELEMETRY_MAX_MB,
+    GK_HEARTBEAT,
     GK_COUNT
 };
 static const struct ini_key gateway_keys[GK_COUNT] = {
@@ -83,6 +84,8 @@ static const struct ini_key gateway_keys[GK_COUNT] = {
                                100, 10000000, "100000"},
     [GK_TELEMETRY_MAX_MB] = {"telemetry_max_mb", ini_int, FIELD(struct cfg, telemetry_max_mb), 1,
                              4096, "64"},
+    [GK_HEARTBEAT] = {"heartbeat", ini_duration_ms, FIELD(struct cfg, heartbeat_ms), 1000, 86400000,
+                      "5min"},
 };
 
 _Static_assert(GK_COUNT <= INI_KEYS_MAX && MQTTCFG_NKEYS <= INI_KEYS_MAX &&
@@ -341,6 +344,8 @@ struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, uns
     if (ini_read(p.ini) == -1 && !ini_oom(p.ini)) {
         err = errno; /* the file cannot be opened: nothing to validate */
     } else {
+        if (ini_digest(p.ini, p.c->config_hash, sizeof(p.c->config_hash)) == -1)
+            oom = true;
         validate(&p, models_dir_default);
         record_file_lines(&p);
         if (ini_fatal(p.ini, lenient) == 0 && !ini_oom(p.ini) && assemble(&p) == -1)

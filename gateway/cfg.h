@@ -13,6 +13,7 @@
 
 #include "alarm.h"
 #include "influxcfg.h"
+#include "ini.h"
 #include "kind.h"
 #include "mode.h"
 #include "model.h"
@@ -38,8 +39,12 @@ struct cfg {
     char models_dir[CFG_TEXT_MAX]; /* directory the models came from */
     int telemetry_max_rows;        /* outbox cap on pending telemetry: rows (default 100000) */
     int telemetry_max_mb;          /* ... and payload MiB (default 64); alarms are never capped */
-    struct mqttcfg mqtt;           /* [mqtt] (lib/mqttcfg.h) */
-    struct influxcfg influx;       /* [influx]; enabled = section present (lib/influxcfg.h) */
+    int heartbeat_ms;              /* the retained status again this often (default 5 min) */
+    /* The configuration's hash as the status publishes it: ini_digest() of
+     * this file (comments and layout do not count; lib/ini.h). */
+    char config_hash[INI_DIGEST_SIZE];
+    struct mqttcfg mqtt;     /* [mqtt] (lib/mqttcfg.h) */
+    struct influxcfg influx; /* [influx]; enabled = section present (lib/influxcfg.h) */
     /* What needs fixing but did not fail the load, one "FILE:LINE: ..."
      * line each ("\n"-terminated), or NULL when there was nothing: the
      * [mqtt] and [influx] problems of a lenient load, and warnings (a

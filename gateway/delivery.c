@@ -98,6 +98,7 @@ struct delivery {
     struct sink_influx *influx_sink;
     struct sync *sync;
     enum gw_mode mode;
+    int engine_alarms[4]; /* the engine's active alarms by severity (the status's count) */
 };
 
 /* ---- hand-out ---------------------------------------------------------------- */
@@ -428,6 +429,12 @@ int delivery_run(struct delivery *d, const void *state, size_t state_len, bool f
     int rc = 0;
     if (!force) { /* force: stopping or reloading, no clients made now */
         selfalarm_tick(d->sa);
+        if (d->mqtt != NULL) { /* the status counts the gateway's own alarms too */
+            int counts[4];
+            memcpy(counts, d->engine_alarms, sizeof(counts));
+            selfalarm_active_by_severity(d->sa, counts);
+            sink_mqtt_set_alarms(d->mqtt, counts);
+        }
         for (int i = 0; i < d->nsinks; i++)
             d->sinks[i]->ops->timer(d->sinks[i]->ctx, mono_ms());
     }
@@ -651,6 +658,11 @@ void delivery_set_mode(struct delivery *d, enum gw_mode mode)
                   outbox_errmsg(d->ob));
     if (d->mqtt != NULL)
         sink_mqtt_set_mode(d->mqtt, mode);
+}
+
+void delivery_set_alarm_counts(struct delivery *d, const int counts[4])
+{
+    memcpy(d->engine_alarms, counts, sizeof(d->engine_alarms));
 }
 
 void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)

@@ -105,6 +105,11 @@ void delivery_reply(struct delivery *d, const struct command *cmd, bool ok, cons
 /* Publish the retained status again (after a mode change). */
 void delivery_set_mode(struct delivery *d, enum gw_mode mode);
 
+/* The engine's active alarms by severity (enum alarm_severity, 4 entries;
+ * alarm_active_by_severity()): the status counts them with the gateway's
+ * own, and is published again when they change. */
+void delivery_set_alarm_counts(struct delivery *d, const int counts[4]);
+
 /* Queue the `gateway` health point for InfluxDB (the delivery figures are
  * filled in here); a no-op without [influx]. */
 struct health;

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "alarm.h"
+#include "busdiag.h"
 #include "poller.h"
 #include "cfg.h"
 #include "clock.h"
@@ -51,6 +52,7 @@ struct gw {
     int *have;                  /* per sensor: a reading or loss was reported */
     int64_t *last_result_ms;    /* per plan request: when its last poll result came */
     int *stuck;                 /* per plan request: reported as stuck */
+    int *bus_err;               /* --once, per bus: errno of its last failed poll */
     struct poll_result *result; /* the one being handled (allocated once) */
     struct alarm_engine *alarms;
     struct alarm_events events; /* one evaluation's transitions, sized for any one call */
@@ -64,6 +66,7 @@ struct gw {
     int64_t next_tick_ms;
     int sigfd;
     int once;
+    bool alarms_changed; /* transitions since the status's counts were taken */
 };
 
 static void usage(FILE *f)
@@ -81,6 +84,9 @@ static void print_summary(const struct cfg *c, const struct plan *p)
     printf("configuration OK\n");
     printf("gateway %s (%s), site %s/%s/%s/%s/%s, mode %s\n", c->id, c->name, c->city, c->district,
            c->street, c->community, c->property, mode_name(c->mode));
+    /* What the retained status will call this configuration (its "config"). */
+    printf("configuration hash %s, status heartbeat every %d s\n", c->config_hash,
+           c->heartbeat_ms / 1000);
     printf("%d bus%s, %d sensor%s, %d poll request%s per cycle\n", c->nbuses,
            c->nbuses == 1 ? "" : "es", c->nsensors, c->nsensors == 1 ? "" : "s", p->nrequests,
            p->nrequests == 1 ? "" : "s");
@@ -207,6 +213,7 @@ static void evaluate(struct gw *g, int rc)
     if (rc == -1 && errno == EGW_FULL)
         log_warnx("alarm engine: %d transition(s) deferred to the next evaluation",
                   g->events.deferred);
+    g->alarms_changed |= g->events.n > 0;
     for (int i = 0; i < g->events.n; i++) {
         log_event(g, &g->events.ev[i]);
         if (g->delivery != NULL && delivery_queue_event(g->delivery, &g->events.ev[i]) == -1)
@@ -302,6 +309,7 @@ static int start_alarms(struct gw *g)
         log_warnx("outbox: no alarm state restored: %s", strerror(errno));
     bool had_state = saved != NULL;
     g->alarms = new_engine(g->cfg, mode, g->started_ms, saved, saved_len, &restored);
+    g->alarms_changed = true; /* the restored state's alarms are counted at once */
     if (g->alarms != NULL && withdraw_orphans(g, saved, saved_len) == -1) {
         log_err("alarms of removed sensors could not be withdrawn: stopping (the next start "
                 "tries again)");
@@ -379,6 +387,8 @@ static void handle_result(struct gw *g, const struct poll_result *res)
             }
         } else if (res->link == LINK_LOST || g->once) {
             kind_comm_lost(&s->def, si, res->ts_ms, &r);
+            if (g->bus_err != NULL)
+                g->bus_err[rq->bus] = res->err;
         } else {
             continue; /* a failure or two: keep the last reading until the sensor is lost */
         }
@@ -591,6 +601,12 @@ static void run_delivery(struct gw *g, bool force)
     const void *state = NULL;
     if (g->delivery == NULL)
         return;
+    if (g->alarms_changed && g->alarms != NULL) { /* for the status */
+        int counts[4];
+        alarm_active_by_severity(g->alarms, counts);
+        delivery_set_alarm_counts(g->delivery, counts);
+        g->alarms_changed = false;
+    }
     if (force || delivery_wants_state(g->delivery)) {
         int n = alarm_state_save(g->alarms, mono_ms(), wall_ms(), g->state, g->state_len);
         if (n > 0)
@@ -646,6 +662,7 @@ static void reload(struct gw *g)
     plan_free(g->plan);
     cfg_free(g->cfg);
     g->alarms = eng;
+    g->alarms_changed = true;
     g->last = last;
     g->have = have;
     g->cfg = nc;
@@ -665,6 +682,27 @@ keep:
     plan_free(np);
     cfg_free(nc);
     sd_notify(0, "READY=1");
+}
+
+/* --once: a bus on which no unit answered gets its likely causes on stderr
+ * (busdiag.c), not only a comm_lost per sensor.  A bus with one unit
+ * answering is not explained: its silent units are the suspects. */
+static void explain_silent_buses(const struct gw *g)
+{
+    for (int b = 0; b < g->cfg->nbuses; b++) {
+        int sensors = 0, silent = 0;
+        for (int i = 0; i < g->cfg->nsensors; i++) {
+            if (g->cfg->sensors[i].bus != b)
+                continue;
+            sensors++;
+            silent += g->last[i].quality == Q_COMM_LOST;
+        }
+        if (sensors == 0 || silent < sensors)
+            continue;
+        char text[2048];
+        busdiag_silent(g->cfg, b, g->bus_err[b], text, sizeof(text));
+        fputs(text, stderr);
+    }
 }
 
 /* The main loop.  Returns the exit code. */
@@ -827,7 +865,10 @@ int main(int argc, char **argv)
     g.result = malloc(sizeof(*g.result));
     g.last = calloc((size_t)g.cfg->nsensors, sizeof(*g.last));
     g.have = calloc((size_t)g.cfg->nsensors, sizeof(*g.have));
-    if (g.q == NULL || g.result == NULL || g.last == NULL || g.have == NULL) {
+    if (g.once)
+        g.bus_err = calloc((size_t)g.cfg->nbuses, sizeof(*g.bus_err));
+    if (g.q == NULL || g.result == NULL || g.last == NULL || g.have == NULL ||
+        (g.once && g.bus_err == NULL)) {
         log_warn("start");
         goto out;
     }
@@ -874,6 +915,7 @@ int main(int argc, char **argv)
             if (reading_json(&g.last[i], g.cfg->sensors[i].name, json, sizeof(json)) > 0)
                 printf("%s\n", json);
         }
+        explain_silent_buses(&g);
     } else {
         log_info("stopped");
     }
@@ -887,6 +929,7 @@ out:
     free(g.have);
     free(g.last_result_ms);
     free(g.stuck);
+    free(g.bus_err);
     delivery_close(g.delivery);
     alarm_engine_free(g.alarms);
     free(g.events.ev);

@@ -113,21 +113,48 @@ char *payload_alarm(const struct cfg *c, const struct alarm_msg *m)
     return print_and_free(o);
 }
 
-char *payload_status(const struct cfg *c, enum gw_mode mode, int64_t ts_ms)
+/* The fields every status has, the will included. */
+static void status_common(cJSON *o, const struct cfg *c, bool online, int64_t since_ms)
+{
+    char since[40];
+
+    format_rfc3339_ms(since_ms, since, sizeof(since));
+    cJSON_AddBoolToObject(o, "online", online);
+    cJSON_AddStringToObject(o, "since", since);
+    cJSON_AddStringToObject(o, "gateway", c->id);
+    cJSON_AddStringToObject(o, "name", c->name);
+    cJSON_AddStringToObject(o, "version", GW_VERSION);
+}
+
+char *payload_status(const struct cfg *c, const struct status_info *si)
 {
     char ts[40];
+    cJSON *o = cJSON_CreateObject(), *alarms;
+
+    if (o == NULL)
+        return NULL;
+    format_rfc3339_ms(si->ts_ms, ts, sizeof(ts));
+    status_common(o, c, true, si->since_ms);
+    cJSON_AddStringToObject(o, "ts", ts);
+    cJSON_AddStringToObject(o, "mode", mode_name(si->mode));
+    cJSON_AddStringToObject(o, "config", c->config_hash);
+    cJSON_AddNumberToObject(o, "sensors", c->nsensors);
+    alarms = cJSON_AddObjectToObject(o, "alarms");
+    for (int i = 0; alarms != NULL && i < GWMSG_SEVERITIES; i++)
+        cJSON_AddNumberToObject(alarms, alarm_severity_name((enum alarm_severity)i), si->alarms[i]);
+    cJSON_AddNumberToObject(o, "heartbeat_s", c->heartbeat_ms / 1000);
+    return print_and_free(o);
+}
+
+char *payload_will(const struct cfg *c, int64_t since_ms, enum gw_mode mode)
+{
     cJSON *o = cJSON_CreateObject();
 
     if (o == NULL)
         return NULL;
-    format_rfc3339_ms(ts_ms, ts, sizeof(ts));
-    cJSON_AddBoolToObject(o, "online", 1);
-    cJSON_AddStringToObject(o, "ts", ts);
-    cJSON_AddStringToObject(o, "gateway", c->id);
-    cJSON_AddStringToObject(o, "name", c->name);
+    status_common(o, c, false, since_ms);
     cJSON_AddStringToObject(o, "mode", mode_name(mode));
-    cJSON_AddStringToObject(o, "version", GW_VERSION);
-    cJSON_AddNumberToObject(o, "sensors", c->nsensors);
+    cJSON_AddStringToObject(o, "config", c->config_hash);
     return print_and_free(o);
 }
 

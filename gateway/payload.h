@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "alarm.h"
+#include "gwmsg.h"
 #include "points.h"
 
 struct cfg;
@@ -40,9 +41,32 @@ void alarm_msg_from_orphan(const struct cfg *c, const struct alarm_orphan *o, ui
 /* The alarm payload: a malloc'd JSON string (caller frees), NULL on ENOMEM. */
 char *payload_alarm(const struct cfg *c, const struct alarm_msg *m);
 
-/* Retained status payload: {"online":true,"ts":...,"gateway":...,"version":...,
- * "mode":...,"name":...}.  malloc'd; NULL on ENOMEM. */
-char *payload_status(const struct cfg *c, enum gw_mode mode, int64_t ts_ms);
+/* The status counts alarms by the centre's severity ranks (lib/gwmsg.h),
+ * which are the engine's severities in the same order. */
+_Static_assert(ALARM_SEV_CRITICAL == 0 && ALARM_SEV_INFO == GWMSG_SEVERITIES - 1,
+               "enum alarm_severity is not gwmsg's severity rank");
+
+/* What a status says besides the configuration (docs/design.md section 10.1). */
+struct status_info {
+    enum gw_mode mode;
+    int64_t ts_ms;                /* now: when this status is published */
+    int64_t since_ms;             /* when this connection began */
+    int alarms[GWMSG_SEVERITIES]; /* active alarms by severity (enum alarm_severity) */
+};
+
+/* The retained status: {"online":true,"ts","since","gateway","name","mode",
+ * "version","config","sensors","alarms":{"critical","major","minor","info"},
+ * "heartbeat_s"}.  malloc'd; NULL on ENOMEM. */
+char *payload_status(const struct cfg *c, const struct status_info *si);
+
+/* The will, fixed when the connection begins at since_ms:
+ * {"online":false,"since","gateway","name","version","mode","config"}, the
+ * last two as the gateway runs when it is made (sink_mqtt.c renews it when
+ * they change), so the centre still knows them of an offline gateway.  The
+ * broker publishes it retained when the connection ends, with an expiry
+ * interval that tells when (lib/gwmsg.h GWMSG_WILL_EXPIRY_S).  malloc'd;
+ * NULL on ENOMEM. */
+char *payload_will(const struct cfg *c, int64_t since_ms, enum gw_mode mode);
 
 /* cmd_result payload: {"id":...,"verb":...,"ok":...,"error":...,"ts":...}.
  * id may be NULL (a command too broken to have one): "id":null. */

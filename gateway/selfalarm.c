@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alarmdef.h"
 #include "cfg.h"
 #include "clock.h"
 #include "log.h"
@@ -205,6 +206,16 @@ void selfalarm_disk_commit(struct selfalarm *sa, int rc)
     } else if (rc != OUTBOX_DISK_FAILED && sa->disk_raised && !sa->memory_only) {
         log_warnx("outbox: disk writable again");
         selfalarm_disk(sa, false, "");
+    }
+}
+
+void selfalarm_active_by_severity(const struct selfalarm *sa, int counts[4])
+{
+    for (int i = 0; i < SELF_COUNT; i++) {
+        bool raised = i == SELF_DISK ? sa->disk_raised : sa->out[i].watch.raised;
+        enum alarm_severity sev;
+        if (raised && alarm_severity_from_name(self[i].severity, &sev) == 0 && (unsigned)sev < 4)
+            counts[sev]++;
     }
 }
 

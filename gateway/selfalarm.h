@@ -51,6 +51,10 @@ void selfalarm_disk(struct selfalarm *sa, bool raised, const char *why);
 void selfalarm_disk_commit(struct selfalarm *sa, int rc);
 bool selfalarm_disk_raised(const struct selfalarm *sa);
 
+/* Add the raised ones to counts[enum alarm_severity] (4 entries): the status
+ * counts them with the engine's. */
+void selfalarm_active_by_severity(const struct selfalarm *sa, int counts[4]);
+
 /* ---- the outputs: SELF_UPLINK (MQTT), SELF_INFLUX ---- */
 
 /* Configured or not: an output that is not has nothing to raise (a stored

@@ -11,6 +11,23 @@
  *   file it needs, its configuration section) or is refused stays down,
  *   raises gateway/uplink (selfalarm), and is set up again with a backoff,
  *   reading its files afresh, until it works.
+ * - The status (docs/design.md section 10.1) says since when this
+ *   connection is up, and the will, fixed when a client is made, says the
+ *   same time: a client made WILL_STALE_MS or more before it (re)connected
+ *   (Paho reconnects with the will it was given) is replaced at once,
+ *   quietly (the broker discards its will), by one whose will is this
+ *   connection's; a replacement is not replaced again on its first connect,
+ *   so a slow broker costs one extra connect, never a loop.
+ * - The will also says the mode and the configuration's hash: when either
+ *   changes (a mode command, a reload) the client is replaced the same
+ *   quiet way, once nothing is in flight (the command's answer is out
+ *   first) and WILL_RENEW_MS after the change; "since" stays (the gateway
+ *   never went offline).
+ * - The status is never stored in the outbox (no flash wear for a
+ *   heartbeat): it is published on every connect, after a mode change or a
+ *   reload, when the active alarm counts changed (at most every
+ *   STATUS_GAP_MS), and every heartbeat_ms; one that cannot be published
+ *   now stays due.
  */
 #include "sink_mqtt.h"
 
@@ -24,6 +41,7 @@
 #include "command.h"
 #include "filecheck.h"
 #include "gwerr.h"
+#include "gwmsg.h"
 #include "intake.h"
 #include "log.h"
 #include "mqtt.h"
@@ -41,6 +59,9 @@
 #define SETUP_RETRY_MAX_MS 60000 /* set up again after this backoff (files read afresh) */
 #define RECREATE_DOWN_MS 60000   /* not connected this long: a fresh client */
 #define CONFIRM_MAX (2 * SINK_MQTT_WINDOW + 2)
+#define WILL_STALE_MS 10000 /* a will this much older than its connection is replaced */
+#define STATUS_GAP_MS 2000  /* alarm counts changed: the status again, at most this often */
+#define WILL_RENEW_MS 2000  /* mode or configuration changed: the will renewed this much later */
 
 struct sink_mqtt {
     struct sink sink;
@@ -62,6 +83,17 @@ struct sink_mqtt {
     uint64_t published, publish_failures;
     struct sink_confirm confirm[CONFIRM_MAX];
     int nconfirm;
+    /* the status */
+    int64_t since_ms;       /* wall: the "since" of the client's will and of its statuses */
+    bool renewal;           /* the client replaces one whose will was stale */
+    bool keep_since;        /* ... or one whose mode or configuration changed */
+    enum gw_mode will_mode; /* what the client's will says */
+    char will_config[sizeof(((struct cfg *)0)->config_hash)];
+    int64_t changed_at_ms; /* mono: the mode or configuration changed (0: the will is current) */
+    int alarms[GWMSG_SEVERITIES];
+    bool status_due;         /* publish when connected, STATUS_GAP_MS after the last */
+    int64_t status_at_ms;    /* mono: the last status published */
+    int64_t heartbeat_at_ms; /* mono: the next heartbeat */
 };
 
 /* ---- confirmations ----------------------------------------------------------- */
@@ -129,6 +161,18 @@ static void setup(struct sink_mqtt *sm)
         setup_failed(sm, why, true);
         return;
     }
+    /* The will says when its connection began: about now (see the top). */
+    if (!sm->keep_since)
+        sm->since_ms = wall_ms();
+    sm->keep_since = false;
+    sm->will_mode = sm->mode;
+    snprintf(sm->will_config, sizeof(sm->will_config), "%s", c->config_hash);
+    sm->changed_at_ms = 0;
+    char *will = payload_will(c, sm->since_ms, sm->mode);
+    if (will == NULL) {
+        setup_failed(sm, "out of memory", true);
+        return;
+    }
     struct mqtt_opts o = {
         .nuris = c->mqtt.nuri,
         .client_id = c->id,
@@ -139,7 +183,8 @@ static void setup(struct sink_mqtt *sm)
         .key_file = c->mqtt.key_file,
         .keepalive_s = c->mqtt.keepalive_s,
         .will_topic = sm->status_topic,
-        .will_payload = "{\"online\":false}",
+        .will_payload = will,
+        .will_expiry_s = GWMSG_WILL_EXPIRY_S,
         /* QoS 1, retain as published: the broker would clear the retain flag
          * of what it forwards live, and a retained command published while
          * we are connected would look like an ordinary one. */
@@ -157,6 +202,7 @@ static void setup(struct sink_mqtt *sm)
     for (int i = 0; i < c->mqtt.nuri; i++)
         o.uris[i] = c->mqtt.uri[i];
     sm->mq = mqtt_new(&o, err, sizeof(err));
+    free(will);
     if (sm->mq != NULL && sm->started && mqtt_start(sm->mq, err, sizeof(err)) == -1) {
         mqtt_free(sm->mq);
         sm->mq = NULL;
@@ -187,10 +233,37 @@ static void all_again(struct sink_mqtt *sm)
     sm->inflight = 0;
 }
 
+static void publish_status(struct sink_mqtt *sm);
+static void renew(struct sink_mqtt *sm);
+
+/* Is the will of the client out of date, and may it be renewed now (see
+ * the top)? */
+static bool will_renewable(struct sink_mqtt *sm, int64_t now_ms)
+{
+    struct mqtt_stats st;
+
+    if (sm->changed_at_ms == 0 || now_ms < sm->changed_at_ms + WILL_RENEW_MS || sm->mq == NULL ||
+        !mqtt_connected(sm->mq) || sm->inflight > 0)
+        return false;
+    mqtt_get_stats(sm->mq, &st);
+    return st.inflight == 0;
+}
+
 static void timer(void *ctx, int64_t now_ms)
 {
     struct sink_mqtt *sm = ctx;
 
+    if (sm->mq != NULL && mqtt_connected(sm->mq) &&
+        ((sm->status_due && now_ms >= sm->status_at_ms + STATUS_GAP_MS) ||
+         now_ms >= sm->heartbeat_at_ms))
+        publish_status(sm);
+    if (will_renewable(sm, now_ms)) {
+        log_info("mqtt: a fresh connection, so that the will says mode %s and configuration %s",
+                 mode_name(sm->mode), sm->cfg->config_hash);
+        sm->keep_since = true;
+        renew(sm);
+        return;
+    }
     if (sm->setup_at_ms == 0 || now_ms < sm->setup_at_ms)
         return;
     if (sm->mq != NULL && mqtt_connected(sm->mq)) {
@@ -243,6 +316,18 @@ static int64_t timeout_ms(void *ctx, int64_t now_ms, int64_t cap_ms)
         t = sm->retry_at_ms - now_ms;
     if (sm->setup_at_ms != 0 && sm->setup_at_ms - now_ms < t)
         t = sm->setup_at_ms - now_ms;
+    /* The renewal's moment (past it, what holds it up wakes the loop itself:
+     * a publish answered, a connect). */
+    if (sm->changed_at_ms != 0 && sm->changed_at_ms + WILL_RENEW_MS > now_ms &&
+        sm->changed_at_ms + WILL_RENEW_MS - now_ms < t)
+        t = sm->changed_at_ms + WILL_RENEW_MS - now_ms;
+    if (sm->mq != NULL && mqtt_connected(sm->mq)) {
+        int64_t status_at = sm->status_due && sm->status_at_ms + STATUS_GAP_MS < sm->heartbeat_at_ms
+                                ? sm->status_at_ms + STATUS_GAP_MS
+                                : sm->heartbeat_at_ms;
+        if (status_at - now_ms < t)
+            t = status_at - now_ms;
+    }
     return t < 0 ? 0 : t;
 }
 
@@ -272,15 +357,39 @@ static const struct sink_ops ops = SINK_OPS;
 
 /* ---- events ------------------------------------------------------------------ */
 
+/* The retained status now (when it cannot be, it stays due). */
 static void publish_status(struct sink_mqtt *sm)
 {
-    char *p = payload_status(sm->cfg, sm->mode, wall_ms());
+    struct status_info si = {.mode = sm->mode, .ts_ms = wall_ms(), .since_ms = sm->since_ms};
+    int64_t now = mono_ms();
+
+    memcpy(si.alarms, sm->alarms, sizeof(si.alarms));
+    sm->status_due = true;
+    sm->status_at_ms = now;
+    sm->heartbeat_at_ms = now + sm->cfg->heartbeat_ms;
+    char *p = payload_status(sm->cfg, &si);
     if (p == NULL)
         return;
-    /* id 0: not an outbox record; the status is re-sent on every connect. */
+    /* id 0: not an outbox record (never on disk); QoS 1, retained. */
     if (mqtt_publish(sm->mq, sm->status_topic, p, strlen(p), 1, 1, 0) == -1)
         log_warnx("mqtt: publish status: %s", gw_strerror(errno));
+    else
+        sm->status_due = false;
     free(p);
+}
+
+/* Replace the client by one whose will is this connection's (see the top):
+ * the old one disconnects without its will, what it had in flight goes
+ * back to the outbox. */
+static void renew(struct sink_mqtt *sm)
+{
+    mqtt_drop_will(sm->mq);
+    mqtt_free(sm->mq);
+    sm->mq = NULL;
+    all_again(sm);
+    sync_stop(sm->sy);
+    sm->renewal = true;
+    setup(sm);
 }
 
 static void on_published(struct sink_mqtt *sm, const struct mqtt_event *ev)
@@ -337,12 +446,19 @@ int sink_mqtt_next_command(struct sink_mqtt *sm, struct command *cmd)
 {
     struct mqtt_event ev;
 
-    if (sm->mq == NULL)
-        return 0;
-    while (mqtt_next_event(sm->mq, &ev) == 1) {
+    while (sm->mq != NULL && mqtt_next_event(sm->mq, &ev) == 1) {
         int got = 0;
         switch (ev.type) {
         case MQTT_EV_CONNECTED:
+            if (!sm->renewal && wall_ms() - sm->since_ms >= WILL_STALE_MS) {
+                log_info("mqtt: connected to %s; a fresh connection, so that the will says "
+                         "since when this one is up",
+                         ev.detail);
+                mqtt_event_clear(&ev);
+                renew(sm);
+                continue;
+            }
+            sm->renewal = false;
             log_info("mqtt: connected to %s", ev.detail);
             sm->broker_down_logged = false;
             sm->retry_at_ms = 0;
@@ -403,9 +519,22 @@ void sink_mqtt_reply(struct sink_mqtt *sm, const struct command *cmd, bool ok, c
     intake_reply(sm->in, sm->mq, cmd, ok, error);
 }
 
+/* The will is out of date when the mode or the configuration differs from
+ * what it says: renewed later (timer()). */
+static void will_check(struct sink_mqtt *sm)
+{
+    bool stale = sm->mq != NULL &&
+                 (sm->will_mode != sm->mode || strcmp(sm->will_config, sm->cfg->config_hash) != 0);
+    if (!stale)
+        sm->changed_at_ms = 0;
+    else if (sm->changed_at_ms == 0)
+        sm->changed_at_ms = mono_ms();
+}
+
 void sink_mqtt_set_mode(struct sink_mqtt *sm, enum gw_mode mode)
 {
     sm->mode = mode;
+    will_check(sm);
     if (sm->mq != NULL && mqtt_connected(sm->mq))
         publish_status(sm);
 }
@@ -413,8 +542,17 @@ void sink_mqtt_set_mode(struct sink_mqtt *sm, enum gw_mode mode)
 void sink_mqtt_set_cfg(struct sink_mqtt *sm, const struct cfg *c)
 {
     sm->cfg = c;
+    will_check(sm);
     if (sm->mq != NULL && mqtt_connected(sm->mq))
-        publish_status(sm); /* the name may have changed */
+        publish_status(sm); /* the name, the hash, the heartbeat may have changed */
+}
+
+void sink_mqtt_set_alarms(struct sink_mqtt *sm, const int counts[GWMSG_SEVERITIES])
+{
+    if (memcmp(sm->alarms, counts, sizeof(sm->alarms)) == 0)
+        return;
+    memcpy(sm->alarms, counts, sizeof(sm->alarms));
+    sm->status_due = true;
 }
 
 bool sink_mqtt_connected(const struct sink_mqtt *sm)

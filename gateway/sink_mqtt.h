@@ -2,7 +2,8 @@
  * sink_mqtt: the MQTT uplink as a sink of outbox records (sink.h) over the
  * one MQTT client (lib/mqtt.h), docs/design.md sections 10, 14.  It owns the
  * client: set up (files checked first), set up afresh after a refusal or a
- * long outage, never fatal; the retained status (and the will); the events:
+ * long outage, never fatal; the retained status (on connect, on changes,
+ * every heartbeat) and the will; the events:
  * publish results become confirmations, a connect starts the sync (sync.h),
  * messages go to the sync or to the command intake (intake.h).  At most
  * SINK_MQTT_WINDOW outbox records are in flight.  Main thread only.
@@ -44,6 +45,9 @@ void sink_mqtt_reply(struct sink_mqtt *sm, const struct command *cmd, bool ok, c
 /* The retained status again, when connected: after a mode change, a reload. */
 void sink_mqtt_set_mode(struct sink_mqtt *sm, enum gw_mode mode);
 void sink_mqtt_set_cfg(struct sink_mqtt *sm, const struct cfg *c);
+/* The active alarms by severity (enum alarm_severity, 4 entries): a change
+ * publishes the status again (at most every 2 s). */
+void sink_mqtt_set_alarms(struct sink_mqtt *sm, const int counts[4]);
 
 bool sink_mqtt_connected(const struct sink_mqtt *sm);
 int sink_mqtt_inflight(const struct sink_mqtt *sm); /* outbox records not yet answered */

@@ -88,6 +88,16 @@ static int64_t opt_time(const cJSON *o, const char *name)
     return gwmsg_time_parse(opt_str(o, name), &ms) == 0 ? ms : 0;
 }
 
+/* A count: an integer 0..INT_MAX, else -1 (absent or not one). */
+static int opt_count(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 2147483647.0 &&
+                   v->valuedouble == floor(v->valuedouble)
+               ? (int)v->valuedouble
+               : -1;
+}
+
 /* A payload's string for a reason: at most 64 bytes, control characters
  * shown as '?' (the payload is the untrusted side). */
 static const char *shown(const char *s, char *buf, size_t len)
@@ -297,15 +307,14 @@ bool gwmsg_alarm_is_new(const struct gwmsg_alarm *a)
     return a->active && strcmp(a->event, "raised") == 0 && strcmp(a->alarm, "inhibit") != 0;
 }
 
+const char *const gwmsg_severity_names[GWMSG_SEVERITIES] = {"critical", "major", "minor", "info"};
+
 int gwmsg_severity_rank(const char *severity)
 {
-    static const char *const names[] = {"critical", "major", "minor", "info"};
-    int n = (int)(sizeof(names) / sizeof(names[0]));
-
-    for (int i = 0; severity != NULL && i < n; i++)
-        if (strcmp(severity, names[i]) == 0)
+    for (int i = 0; severity != NULL && i < GWMSG_SEVERITIES; i++)
+        if (strcmp(severity, gwmsg_severity_names[i]) == 0)
             return i;
-    return n;
+    return GWMSG_SEVERITIES;
 }
 
 /* ---- status ---- */
@@ -351,6 +360,18 @@ int gwmsg_status_parse(const char *topic, const void *payload, size_t len, struc
     st->online = cJSON_IsTrue(v);
     st->ts_ms = opt_time(o, "ts");
     st->since_ms = opt_time(o, "since");
+    st->mode = opt_str(o, "mode");
+    st->version = opt_str(o, "version");
+    st->config = opt_str(o, "config");
+    st->sensors = opt_count(o, "sensors");
+    v = cJSON_GetObjectItemCaseSensitive(o, "alarms");
+    st->has_alarms = cJSON_IsObject(v);
+    for (int i = 0; i < GWMSG_SEVERITIES; i++) {
+        int n = st->has_alarms ? opt_count(v, gwmsg_severity_names[i]) : -1;
+        st->alarms[i] = n > 0 ? n : 0;
+    }
+    int hb = opt_count(o, "heartbeat_s");
+    st->heartbeat_ms = hb > 0 ? (int64_t)hb * 1000 : 0;
     return 0;
 
 fail:
@@ -359,6 +380,16 @@ fail:
     if (errlen > 0)
         tb_make_printable(err); /* quotes the payload */
     return rc;
+}
+
+int64_t gwmsg_status_published_ms(int64_t expiry_s, int64_t now_ms)
+{
+    const int64_t not_before_ms = 1577836800000; /* 2020-01-01T00:00:00Z */
+
+    if (expiry_s < 0 || expiry_s > (int64_t)GWMSG_WILL_EXPIRY_S)
+        return 0;
+    int64_t at = now_ms - ((int64_t)GWMSG_WILL_EXPIRY_S - expiry_s) * 1000;
+    return at >= not_before_ms ? at : 0;
 }
 
 void gwmsg_status_release(struct gwmsg_status *st)
@@ -410,6 +441,22 @@ char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, c
     if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
         cJSON_AddStringToObject(o, "sensor", sensor) != NULL &&
         cJSON_AddStringToObject(o, "alarm", alarm) != NULL &&
+        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        errno = ENOMEM;
+    return text;
+}
+
+char *gwmsg_fleet_payload(const char *id, const char *gateway, const char *mode, const char *by)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
+        cJSON_AddStringToObject(o, "gateway", gateway) != NULL &&
+        (mode == NULL || cJSON_AddStringToObject(o, "mode", mode) != NULL) &&
         (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

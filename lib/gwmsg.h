@@ -75,8 +75,23 @@ int gwmsg_time_parse(const char *s, int64_t *ms);
 
 /* ---- status ---- */
 
+/* The severities a status counts active alarms by, in gwmsg_severity_rank()
+ * order: the keys of its "alarms" object. */
+#define GWMSG_SEVERITIES 4
+extern const char *const gwmsg_severity_names[GWMSG_SEVERITIES];
+
+/* The MQTT 5 Message Expiry Interval of a gateway's will: 2^31-1 s (68
+ * years: it never expires; Paho 1.3.12 sends larger ones mangled, e.g.
+ * 2^32-1 as 255, verified against mosquitto 2.0.11).  An MQTT 5 broker
+ * forwards a retained message with what is left of its interval, so a
+ * receiver that comes later still learns when the broker published the
+ * will, i.e. when the gateway went offline (gwmsg_status_published_ms()). */
+#define GWMSG_WILL_EXPIRY_S 2147483647u
+
 /* A status payload ({base}/status).  Strings point into the struct's own
- * storage until gwmsg_status_release(). */
+ * storage until gwmsg_status_release().  A gateway publishes it retained
+ * when it connects and every heartbeat, and the broker publishes its will
+ * ({"online":false,"since",...}) when the connection ends. */
 struct gwmsg_status {
     void *json;       /* cJSON tree */
     char *ident;      /* the topic's base and its levels */
@@ -84,17 +99,34 @@ struct gwmsg_status {
     const char *gateway;
     const char *name; /* the display name the payload gives; "" if absent */
     bool online;
-    int64_t ts_ms, since_ms; /* 0 if absent or unreadable */
+    int64_t ts_ms, since_ms; /* 0 if absent or unreadable.  ts: when it was published (a
+                              * will has none); since: when the connection began (online),
+                              * or when the connection that ended began (will) */
+    /* Absent from the payloads of gateways before 0.2 (and mostly from wills): */
+    const char *mode, *version, *config; /* "" if absent; config: the configuration's hash */
+    int sensors;                         /* -1 if absent */
+    bool has_alarms;                     /* "alarms" was an object: */
+    int alarms[GWMSG_SEVERITIES];        /* active alarms by severity rank (absent keys 0) */
+    int64_t heartbeat_ms;                /* the gateway's heartbeat period; 0 if absent */
 };
 
 /* Parse a status message: the topic must be a gateway's {base}/status, the
  * payload an object with "online" (bool); a "gateway" that is not the
- * topic's id is refused (the will may carry none).  0; -1 malformed; -2 the
- * payload names another gateway; on error a printable reason in err and
- * nothing to release. */
+ * topic's id is refused (the will may carry none).  Optional fields of the
+ * wrong type read as absent.  0; -1 malformed; -2 the payload names another
+ * gateway; on error a printable reason in err and nothing to release. */
 int gwmsg_status_parse(const char *topic, const void *payload, size_t len, struct gwmsg_status *st,
                        char *err, size_t errlen);
 void gwmsg_status_release(struct gwmsg_status *st);
+
+/* When the broker published a status, in the receiver's clock, from the
+ * Message Expiry Interval it arrived with (expiry_s as lib/mqtt gives it, -1
+ * when none) and the time it was received: for a will, when the gateway
+ * went offline (the broker's view: at most 1.5 keepalives after the gateway
+ * was last heard).  0 when unknown: no interval, one larger than a
+ * gateway's will has, or a result before 2020 (a broker that caps expiry
+ * intervals sends less than is left: refused rather than believed). */
+int64_t gwmsg_status_published_ms(int64_t expiry_s, int64_t now_ms);
 
 /* ---- commands ---- */
 
@@ -107,5 +139,11 @@ int gwmsg_cmd_result(const void *payload, size_t len, const char *id, bool *ok, 
 /* The cmd/ack payload {"id","sensor","alarm","by"} (by omitted when NULL or
  * ""): malloc'd (caller frees), NULL with errno ENOMEM. */
 char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, const char *by);
+
+/* The payload of a command to one gateway of a fleet (shelter-watch mode,
+ * test): {"id","gateway","mode","by"}: mode only when not NULL (cmd/mode),
+ * by omitted when NULL or "".  The gateway refuses it if gateway is not its
+ * id.  malloc'd; NULL on ENOMEM. */
+char *gwmsg_fleet_payload(const char *id, const char *gateway, const char *mode, const char *by);
 
 #endif

@@ -24,6 +24,7 @@
 #include <float.h>
 #include <ini.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #define CUR_NONE (-1) /* before the first header */
 #define CUR_SKIP (-2) /* after a refused header: its keys give no further noise */
 #define NOT_UTF8 "(is the file saved as GBK? it must be UTF-8)"
+#define DIGEST_HEX 16 /* ini_digest(): the first 64 bits of the SHA-256, in hex */
 
 enum line_class { LINE_BLANK, LINE_KEY };
 
@@ -79,6 +81,8 @@ struct ini {
     int cur_line;
     struct seen *seen;
     int nseen;
+    /* the digest of the content (ini_digest): headers and key lines */
+    EVP_MD_CTX *digest;
     /* problems */
     struct problem *probs;
     int nprobs, cap;
@@ -445,6 +449,21 @@ static void list_sections(const struct ini *ini, char *buf, size_t len)
     tb_finish(&tb);
 }
 
+/* The content the digest covers, one item at a time: "[type NAME]\n" for a
+ * header and "key=value\n" for a key line, as the reader hands them over
+ * (indentation, blanks around '=', comments and line ends already gone). */
+static void digest_add(struct ini *ini, const char *a, const char *sep, const char *b,
+                       const char *end)
+{
+    const char *part[4] = {a, sep, b, end};
+
+    for (int i = 0; i < 4 && ini->digest != NULL; i++)
+        if (EVP_DigestUpdate(ini->digest, part[i], strlen(part[i])) != 1) {
+            EVP_MD_CTX_free(ini->digest); /* ini_digest() then fails */
+            ini->digest = NULL;
+        }
+}
+
 /* "[type name]" (text starts with '[').  Makes it the current section, or
  * CUR_SKIP when the header is refused. */
 static void start_section(struct ini *ini, const char *text)
@@ -476,6 +495,7 @@ static void start_section(struct ini *ini, const char *text)
     snprintf(label, sizeof(label), "%.*s%s%.*s", (int)(typelen < 60 ? typelen : 60), inner,
              namelen > 0 ? " " : "", (int)(namelen < 60 ? namelen : 60), name);
     memcpy(ini->cur_label, label, sizeof(label)); /* also for the keys of a refused header */
+    digest_add(ini, "[", label, "]", "\n");
     const char *after = close + 1;
     after += strspn(after, " \t");
     if (*after != '\0' && *after != ';' && *after != '#') {
@@ -588,6 +608,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
         ini_error(ini, line, label, NULL, "missing key before '='");
         return 1;
     }
+    digest_add(ini, key, "=", value, "\n");
     if (ini->cur == CUR_SKIP)
         return 1;
     if (!tb_is_utf8(key, strlen(key))) {
@@ -750,6 +771,11 @@ struct ini *ini_new(const char *path, const struct ini_section *sections, int ns
     ini->nsections = nsections;
     ini->user = user;
     ini->cur = CUR_NONE;
+    ini->digest = EVP_MD_CTX_new();
+    if (ini->digest != NULL && EVP_DigestInit_ex(ini->digest, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ini->digest);
+        ini->digest = NULL;
+    }
     return ini;
 }
 
@@ -764,6 +790,7 @@ void ini_free(struct ini *ini)
     free(ini->buf);
     free(ini->headers);
     free(ini->path);
+    EVP_MD_CTX_free(ini->digest);
     free(ini);
 }
 
@@ -825,4 +852,28 @@ int ini_last_line(const struct ini *ini)
 const char *ini_path(const struct ini *ini)
 {
     return ini->path;
+}
+
+int ini_digest(const struct ini *ini, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    int ok = copy != NULL && ini->digest != NULL && EVP_MD_CTX_copy_ex(copy, ini->digest) == 1 &&
+             EVP_DigestFinal_ex(copy, md, &mdlen) == 1 && mdlen >= DIGEST_HEX / 2;
+
+    EVP_MD_CTX_free(copy);
+    if (!ok || len < DIGEST_HEX + 1) {
+        if (len > 0)
+            buf[0] = '\0';
+        errno = ok ? ENOSPC : ENOMEM;
+        return -1;
+    }
+    for (int i = 0; i < DIGEST_HEX / 2; i++) {
+        buf[2 * i] = hex[md[i] >> 4];
+        buf[2 * i + 1] = hex[md[i] & 15];
+    }
+    buf[DIGEST_HEX] = '\0';
+    return 0;
 }

@@ -180,6 +180,16 @@ int ini_last_line(const struct ini *ini);
 
 const char *ini_path(const struct ini *ini);
 
+/* The digest of what was read: the first 64 bits of a SHA-256 (16 hex
+ * digits and a NUL in buf, len >= INI_DIGEST_SIZE) over every section header
+ * ("[type NAME]") and every `key=value` in file order.  Comments, blank
+ * lines, indentation, blanks around '=' and before a ` ;` comment, CR LF and
+ * a byte order mark do not count; any change of a header, key or value
+ * does.  The gateway publishes it as its configuration's hash (a change
+ * detector, not a signature).  0, or -1 (ENOMEM, ENOSPC). */
+#define INI_DIGEST_SIZE 17
+int ini_digest(const struct ini *ini, char *buf, size_t len);
+
 /* ---- the problem list ---- */
 
 /* Add a problem "FILE:LINE: [label] key: reason"; label ("bus rs485-1") and

@@ -66,6 +66,8 @@ struct mqtt {
     char *client_id, *username, *password;
     char *ca_file, *cert_file, *key_file;
     char *will_topic, *will_payload; /* NULL: no will */
+    unsigned will_expiry_s;
+    int drop_will; /* mqtt_drop_will(): disconnect without publishing it */
     char *subs[MQTT_SUB_MAX];
     int sub_qos[MQTT_SUB_MAX];
     MQTTSubscribe_options sub_opts[MQTT_SUB_MAX];
@@ -579,6 +581,10 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
         uint64_t hold = m->hold_messages ? ++m->hold_last : 0; /* this thread only */
         n->ev.len = plen;
         n->ev.retained = msg->retained;
+        n->ev.expiry_s = -1;
+        if (MQTTProperties_hasProperty(&msg->properties, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL))
+            n->ev.expiry_s = (int64_t)(unsigned)MQTTProperties_getNumericValue(
+                &msg->properties, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL);
         n->ev.oversized = plen > m->max_message_bytes;
         n->ev.topic = malloc(tlen + 1);
         if (!n->ev.oversized)
@@ -740,6 +746,7 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
         m->will_payload = strdup(o->will_payload ? o->will_payload : DEFAULT_WILL);
         if (!m->will_topic || !m->will_payload)
             goto nomem;
+        m->will_expiry_s = o->will_expiry_s;
     }
     m->username = dup_opt(o->username);
     m->ca_file = dup_opt(o->ca_file);
@@ -815,6 +822,7 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperties will_props = MQTTProperties_initializer;
     MQTTProperty expiry;
     sigset_t oldmask;
     int rc;
@@ -832,6 +840,16 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
         will.retained = 1;
         will.qos = 1;
         co.will = &will;
+        if (m->will_expiry_s > 0) {
+            MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL};
+            p.value.integer4 = m->will_expiry_s;
+            if ((rc = MQTTProperties_add(&will_props, &p)) != 0) {
+                snprintf(err, errlen, "will expiry: %s", MQTTAsync_strerror(rc));
+                errno = EIO;
+                return -1;
+            }
+            co.willProperties = &will_props;
+        }
     }
 
     co.keepAliveInterval = m->keepalive_s;
@@ -879,6 +897,7 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
     rc = MQTTAsync_connect(m->client, &co);
     signals_restore(&oldmask);
     MQTTProperties_free(&props);
+    MQTTProperties_free(&will_props);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(err, errlen, "connect: %s", MQTTAsync_strerror(rc));
         errno = EIO;
@@ -1209,8 +1228,8 @@ static void disconnect(struct mqtt *m)
         return;
     d.timeout = 0; /* in-flight publishes stay in the outbox: no need to wait */
     /* With a will: the broker publishes it (the gateway is offline). */
-    d.reasonCode = m->will_topic ? MQTTREASONCODE_DISCONNECT_WITH_WILL_MESSAGE
-                                 : MQTTREASONCODE_NORMAL_DISCONNECTION;
+    d.reasonCode = m->will_topic && !m->drop_will ? MQTTREASONCODE_DISCONNECT_WITH_WILL_MESSAGE
+                                                  : MQTTREASONCODE_NORMAL_DISCONNECTION;
     d.onSuccess5 = on_disconnect_done;
     d.onFailure5 = on_disconnect_fail;
     d.context = m;
@@ -1279,6 +1298,11 @@ void mqtt_free(struct mqtt *m)
     pthread_cond_destroy(&m->hold_cond);
     pthread_mutex_destroy(&m->lock);
     free(m);
+}
+
+void mqtt_drop_will(struct mqtt *m)
+{
+    m->drop_will = 1;
 }
 
 const char *mqtt_reason_str(int reason)

@@ -82,6 +82,9 @@ struct mqtt_opts {
                                    * reconnects ~3 s later than this at the earliest) */
     const char *will_topic;       /* will: retained, QoS 1; NULL or "": no will */
     const char *will_payload;     /* default {"online":false}; needs will_topic */
+    unsigned will_expiry_s;       /* MQTT 5 Message Expiry Interval of the will; 0: none.  The
+                                   * broker forwards a retained message with what is left of
+                                   * it, so a receiver learns when the will was published */
     struct mqtt_sub subscriptions[MQTT_SUB_MAX]; /* (re)subscribed on every connect, in one
                                                   * SUBSCRIBE, in this order */
     int nsubscriptions;
@@ -133,11 +136,13 @@ struct mqtt_event {
     char detail[MQTT_DETAIL_MAX]; /* human-readable; never holds a secret */
     /* MESSAGE: owned by the event until mqtt_event_clear() */
     char *topic;
-    void *payload; /* NUL-terminated for convenience (not counted in len); NULL if oversized */
-    size_t len;    /* the payload's length as received */
-    int retained;  /* as published: also set on a retained message forwarded live */
-    int oversized; /* len > max_message_bytes: payload dropped, reject the command */
-    uint64_t hold; /* hold_messages: give it to mqtt_message_done() once stored */
+    void *payload;    /* NUL-terminated for convenience (not counted in len); NULL if oversized */
+    size_t len;       /* the payload's length as received */
+    int retained;     /* as published: also set on a retained message forwarded live */
+    int64_t expiry_s; /* MQTT 5 Message Expiry Interval as received (what is left of the
+                       * publisher's: the time it waited in the broker is taken off), -1: none */
+    int oversized;    /* len > max_message_bytes: payload dropped, reject the command */
+    uint64_t hold;    /* hold_messages: give it to mqtt_message_done() once stored */
 };
 
 struct mqtt_stats {
@@ -203,6 +208,11 @@ void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *st);
  * taken and publishes in flight are dropped unreported: the outbox still holds
  * them.  NULL is a no-op. */
 void mqtt_free(struct mqtt *m);
+
+/* Make the next disconnect (mqtt_free()) a normal one: the broker discards
+ * the will instead of publishing it.  For replacing a client by one whose
+ * will is newer without telling the world the program went offline. */
+void mqtt_drop_will(struct mqtt *m);
 
 /* MQTT 5 reason code name ("not authorized"), for log lines. */
 const char *mqtt_reason_str(int reason);

@@ -73,8 +73,9 @@ static int p_channel(const struct ini_key *, const char *, void *, char *, size_
 static int p_channels(const struct ini_key *, const char *, void *, char *, size_t);
 
 static const struct name_value bus_type_names[] = {{"rtu", BUS_RTU}, {"tcp", BUS_TCP}, {NULL, 0}};
+/* N, E, O: the letter of a device manual's "9600 8N1". */
 static const struct name_value parity_names[] = {
-    {"none", 'N'}, {"even", 'E'}, {"odd", 'O'}, {NULL, 0}};
+    {"none", 'N'}, {"even", 'E'}, {"odd", 'O'}, {"N", 'N'}, {"E", 'E'}, {"O", 'O'}, {NULL, 0}};
 
 /* Enum keys store through an int; make sure the enums are int-sized. */
 _Static_assert(sizeof(enum bus_type) == sizeof(int), "enum bus_type is not int-sized");

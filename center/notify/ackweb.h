@@ -1,5 +1,5 @@
 /*
- * ackweb: the ack pages (docs/design.md section 20.7).  A raised alarm's
+ * ackweb: the ack pages (docs/design.md section 21.7).  A raised alarm's
  * message carries a link {ack_url}?t=TOKEN (token.h); this small HTTP
  * server, on libmicrohttpd driven from shelter-notify's poll() loop, shows
  * the alarm on a phone (Chinese by default) with one button that

@@ -1,6 +1,6 @@
 /*
  * channel: what the robots and webhooks take and what their answers mean
- * (docs/design.md section 20.5): the request bodies of WeCom and DingTalk
+ * (docs/design.md section 21.5): the request bodies of WeCom and DingTalk
  * group robots and of a generic webhook, DingTalk's per-request URL
  * signature, and the classification of an answer.  The HTTP itself is
  * http.c's.

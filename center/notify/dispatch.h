@@ -1,5 +1,5 @@
 /*
- * dispatch: shelter-notify's core (docs/design.md section 20): from the
+ * dispatch: shelter-notify's core (docs/design.md section 21): from the
  * gateways' messages to the notices each channel must deliver, and from the
  * queue to the channels' requests.  It owns the rules; the store (store.h)
  * owns what must survive a crash.

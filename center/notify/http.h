@@ -1,6 +1,6 @@
 /*
  * http: HTTP POSTs of JSON from shelter-notify's poll() loop, on libcurl's
- * multi-socket interface (docs/design.md section 20.2): nothing here waits.
+ * multi-socket interface (docs/design.md section 21.2): nothing here waits.
  * The caller adds curl's sockets to its poll set (http_pollfds), hands the
  * results back (http_run) and takes the finished requests (http_next_done).
  *

@@ -1,5 +1,5 @@
 /*
- * shelter-notify: alarms to people's phones (docs/design.md section 20).
+ * shelter-notify: alarms to people's phones (docs/design.md section 21).
  *
  *   shelter-notify [-c FILE] [--check] [--send-test CHANNEL] [-v] [--version] [--help]
  *

@@ -1,6 +1,6 @@
 /*
  * ncfg: notify.conf, shelter-notify's configuration (docs/design.md section
- * 20.1; every key is documented in conf/notify.conf and notify.conf(5)),
+ * 21.1; every key is documented in conf/notify.conf and notify.conf(5)),
  * read through the project's one INI front-end (lib/ini.h): FILE:LINE
  * problems, unknown keys and bad values are errors, exit 78.
  *

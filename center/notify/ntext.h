@@ -1,6 +1,6 @@
 /*
  * ntext: the texts shelter-notify sends to people (docs/design.md section
- * 20.6): one alarm transition, its escalation, a gateway going offline or
+ * 21.6): one alarm transition, its escalation, a gateway going offline or
  * coming back, and summaries of many (a flood, a rate limit's overflow, the
  * alarms already active at the first start).  In Chinese or English, as
  * WeCom markdown, DingTalk markdown (a title and a text) or plain text (the

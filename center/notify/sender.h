@@ -1,6 +1,6 @@
 /*
  * sender: when a channel may send its next request, and what it holds
- * (docs/design.md section 20.4): one notice alone, or a summary of several,
+ * (docs/design.md section 21.4): one notice alone, or a summary of several,
  * so that a robot's rate limit is never exceeded and nothing is dropped.
  *
  * The rules, per channel:

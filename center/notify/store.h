@@ -1,5 +1,5 @@
 /*
- * store: shelter-notify's durable state (docs/design.md section 20.3), one
+ * store: shelter-notify's durable state (docs/design.md section 21.3), one
  * SQLite database {state_dir}/notify.db in WAL mode with synchronous=FULL:
  *
  *   seen      (gateway, seq) pairs taken, so a duplicate is sent once

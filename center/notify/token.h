@@ -1,5 +1,5 @@
 /*
- * token: the signed claim an ack link carries (docs/design.md section 20):
+ * token: the signed claim an ack link carries (docs/design.md section 21):
  * which alarm (its topic and the seq of the raise), which route's people may
  * acknowledge it (the ack's `by` is the route's name), and until when.
  *

@@ -32,7 +32,7 @@ void iql_subtree_text(const struct topic_subtree *st, char *buf, size_t len)
 
 const char *iql_child_key(const struct topic_subtree *st)
 {
-    return topic_site_keys[st->nlevels];
+    return st->nlevels < TOPIC_LEVELS ? topic_site_keys[st->nlevels] : POINTS_SENSOR_TAG;
 }
 
 static void quoted(FILE *f, const char *s, char q)

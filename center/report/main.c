@@ -1,6 +1,6 @@
 /*
  * shelter-report: a review of InfluxDB history for any level of the
- * maintenance network (docs/design.md section 19; DESIGN 14): door faults,
+ * maintenance network (docs/design.md section 19): door faults,
  * door exercise, door wear, floods, CO2 and smoke, availability, as HTML,
  * CSV or JSON.
  *

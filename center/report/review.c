@@ -118,7 +118,7 @@ static const char *const movements[] = {"open", "close", "lock"}; /* kind.h stru
  * points.c writes them. */
 #define DOOR kind_name(KIND_BLAST_DOOR)
 
-/* The field whose peak an episode shows (DESIGN 14 peak_m; ppm), as the
+/* The field whose peak an episode shows (peak_m; ppm), as the
  * kind table names it in InfluxDB; NULL: none (water_leak, smoke). */
 static const char *peak_field(enum kind k)
 {
@@ -154,7 +154,7 @@ static void site_from(struct review_site *s, const cJSON *series)
     memset(s, 0, sizeof(*s));
     for (int i = 0; i < IQL_LEVELS; i++)
         copy(s->level[i], sizeof(s->level[i]), iql_tag(series, topic_site_keys[i]));
-    copy(s->sensor, sizeof(s->sensor), iql_tag(series, "sensor"));
+    copy(s->sensor, sizeof(s->sensor), iql_tag(series, POINTS_SENSOR_TAG));
 }
 
 static int site_cmp(const struct review_site *a, const struct review_site *b)

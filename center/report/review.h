@@ -14,7 +14,7 @@
  * peak between its raise and clear, a door's last full exercise cycle looked
  * up before the period).  Raw readings are never fetched.
  *
- * Sections (JSON keys of DESIGN 14, all times Unix ms, 0 = null):
+ * Sections (JSON keys of docs/design.md section 19, all times Unix ms, 0 = null):
  * door_faults, door_faults_by_child, door_fault_times, exercise_overdue,
  * door_travel, floods, co2_events, smoke_events, availability.
  * An object belongs to one thread.

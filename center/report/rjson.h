@@ -1,5 +1,5 @@
 /*
- * rjson: a review as JSON (docs/design.md section 19; the keys of DESIGN 14
+ * rjson: a review as JSON (docs/design.md section 19 and its keys
  * and a few more): one object, each section a list of objects (times RFC
  * 3339 in the period's zone, null while not happened), door_faults_by_child
  * an object slug -> count.  Pure apart from writing to f.

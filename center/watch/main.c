@@ -4,6 +4,9 @@
  *   shelter-watch [--broker URI] [--username U --password-file F] [--ca-file F]
  *                 [--lang zh|en] [--exec CMD] [FILTER ...]     default FILTER shelter/#
  *   shelter-watch ack [--broker URI ...] [--by NAME] ALARM_TOPIC
+ *   shelter-watch gateways [--json] [--sort KEY] [FILTER ...]
+ *   shelter-watch mode MODE FILTER ...
+ *   shelter-watch test [--by NAME] FILTER ...
  *
  * Watching: subscribe to the filters, list the active alarms from the
  * retained alarm topics, then print every transition and every gateway going
@@ -17,6 +20,11 @@
  * signals: it prints, and it runs the --exec children, so a slow CMD never
  * holds up the lines.  Messages are parsed by lib/gwmsg (identity from the
  * topic); the lines and the duplicate logic are the pure module watch.c.
+ *
+ * The fleet (gateways, mode, test): the retained statuses under the filters
+ * make the list of gateways (fleet.c); `mode` and `test` then send their
+ * command to each online one and wait for each cmd_result, so the user
+ * learns which gateways did it, which refused and which did not answer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +41,8 @@
 
 #include "clock.h"
 #include "exec.h"
+#include "fleet.h"
+#include "gwerr.h"
 #include "gwmsg.h"
 #include "log.h"
 #include "mqtt.h"
@@ -48,15 +58,35 @@
 #define LISTING_QUIET_MS 700      /* the retained burst is over after this much silence */
 #define LISTING_MAX_MS 5000       /* ... or after this long in any case */
 #define ACK_TIMEOUT_MS 10000
+#define FLEET_TIMEOUT_S 10 /* mode, test: answers awaited this long after the last send */
+#define FLEET_INFLIGHT 20  /* commands in flight at once (mosquitto's Receive Maximum) */
+#define DEFAULT_PREFIX "shelter"
+
+/* The subcommands: the first argument names one, else it is watching. */
+enum sub { SUB_WATCH, SUB_ACK, SUB_GATEWAYS, SUB_MODE, SUB_TEST };
+static const char *const sub_names[] = {[SUB_WATCH] = "watching",
+                                        [SUB_ACK] = "ack",
+                                        [SUB_GATEWAYS] = "gateways",
+                                        [SUB_MODE] = "mode",
+                                        [SUB_TEST] = "test"};
 
 /* ---- options ---- */
 
 struct opts {
+    enum sub sub;
     const char *broker, *username, *password_file, *ca_file, *exec_cmd, *by;
     enum gw_lang lang;
     const char *filters[FILTERS_MAX];
     int nfilters;
     const char *alarm_topic; /* ack */
+    /* the fleet */
+    const char *prefix;               /* topic_prefix of the gateways; a SUBTREE is under it */
+    bool json;                        /* gateways --json */
+    enum fleet_key sort;              /* gateways --sort */
+    const char *mode;                 /* mode MODE */
+    int timeout_s;                    /* mode, test: --timeout */
+    char *fleet_filters[FILTERS_MAX]; /* the filters subscribed to (malloc'd) */
+    int nfleet_filters;
 };
 
 static void usage(FILE *f)
@@ -65,14 +95,22 @@ static void usage(FILE *f)
             "usage: shelter-watch [--broker URI] [--username U --password-file F] [--ca-file F]\n"
             "                     [--lang zh|en] [--exec CMD] [FILTER ...]   (default FILTER %s)\n"
             "       shelter-watch ack [--broker URI ...] [--by NAME] ALARM_TOPIC\n"
+            "       shelter-watch gateways [--json] [--sort KEY] [FILTER|SUBTREE ...]\n"
+            "       shelter-watch mode peacetime|flood_season|protective FILTER|SUBTREE ...\n"
+            "       shelter-watch test [--by NAME] FILTER|SUBTREE ...\n"
             "\n"
             "Lists the active alarms under the filters, then shows every alarm transition\n"
             "and every gateway going online or offline, one line each.  --exec runs CMD\n"
             "(/bin/sh -c) for each new alarm with the alarm's JSON on its stdin and the\n"
             "alarm topic in $SHELTER_ALARM_TOPIC.  `ack` acknowledges an alarm and prints\n"
-            "the gateway's answer (exit 0 ok, 1 error).  Broker default %s;\n"
+            "the gateway's answer (exit 0 ok, 1 error).  `gateways` lists every gateway\n"
+            "under the filters (offline first; --sort %s;\n"
+            "--json for scripts).  `mode` and `test` send the command to every online\n"
+            "gateway under them and print each answer, and which did not answer (exit 0\n"
+            "when all did it; --timeout SECONDS, default %d).  A SUBTREE is levels under\n"
+            "--prefix (default %s), city first: zhengzhou/jinshui.  Broker default %s;\n"
             "ssl:// URIs with --ca-file for TLS; the password only from a file.\n",
-            DEFAULT_FILTER, DEFAULT_BROKER);
+            DEFAULT_FILTER, fleet_key_names, FLEET_TIMEOUT_S, DEFAULT_PREFIX, DEFAULT_BROKER);
 }
 
 /* A filter the broker takes (lib/topic), of a length we take. */
@@ -81,10 +119,83 @@ static bool filter_ok(const char *f)
     return strlen(f) < TOPIC_SIZE && topic_filter_valid(f);
 }
 
-/* Returns 0, or -1 after printing why (exit 64, EX_USAGE). */
-static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
+/* A fleet argument: a topic filter (it has a wildcard), or a SUBTREE of the
+ * maintenance network under the prefix ("zhengzhou/jinshui", also with the
+ * prefix in front).  A subtree becomes the filters of exactly what the
+ * command needs: the statuses at the gateways' depth (no readings sent
+ * over the wire) and, for mode and test, their cmd_result.  0, or -1 after
+ * printing why. */
+static int fleet_arg(struct opts *o, const char *arg)
 {
-    enum { O_BROKER = 1, O_USER, O_PWFILE, O_CA, O_LANG, O_EXEC, O_BY, O_HELP, O_VERSION };
+    struct topic_subtree st;
+    char err[200], filter[TOPIC_SIZE], tail[TOPIC_SIZE] = "";
+    size_t plen = strlen(o->prefix);
+    const char *ends[2] = {"status", "cmd_result"};
+    int nends = o->sub == SUB_GATEWAYS ? 1 : 2;
+
+    if (o->nfilters < FILTERS_MAX) /* as the user named them, for the headings */
+        o->filters[o->nfilters++] = arg;
+
+    if (strpbrk(arg, "+#") != NULL) {
+        if (!filter_ok(arg)) {
+            fprintf(stderr, "shelter-watch: \"%s\" is not a valid topic filter\n", arg);
+            return -1;
+        }
+        if (o->nfleet_filters == FILTERS_MAX)
+            goto too_many;
+        if ((o->fleet_filters[o->nfleet_filters] = strdup(arg)) == NULL)
+            return -1;
+        o->nfleet_filters++;
+        return 0;
+    }
+    if (strncmp(arg, o->prefix, plen) == 0 && arg[plen] == '/')
+        arg += plen + 1;
+    if (topic_subtree_parse(arg, &st, err, sizeof(err)) == -1) {
+        fprintf(stderr, "shelter-watch: \"%s\": not a topic filter, nor a subtree: %s\n", arg, err);
+        return -1;
+    }
+    for (int i = st.nlevels; i < TOPIC_LEVELS; i++)
+        strcat(tail, "+/");
+    for (int k = 0; k < nends; k++) {
+        int n = snprintf(filter, sizeof(filter), "%s", o->prefix);
+        for (int i = 0; i < st.nlevels; i++)
+            n += snprintf(filter + n, sizeof(filter) - (size_t)n, "/%s", st.level[i]);
+        snprintf(filter + n, sizeof(filter) - (size_t)n, "/%s%s", tail, ends[k]);
+        if (!filter_ok(filter)) {
+            fprintf(stderr, "shelter-watch: \"%s\": the filter is too long\n", arg);
+            return -1;
+        }
+        if (o->nfleet_filters == FILTERS_MAX)
+            goto too_many;
+        if ((o->fleet_filters[o->nfleet_filters] = strdup(filter)) == NULL)
+            return -1;
+        o->nfleet_filters++;
+    }
+    return 0;
+
+too_many:
+    fprintf(stderr, "shelter-watch: at most %d filters\n", FILTERS_MAX / nends);
+    return -1;
+}
+
+/* Returns 0, or -1 after printing why (exit 64, EX_USAGE). */
+static int parse_opts(int argc, char **argv, enum sub sub, struct opts *o)
+{
+    enum {
+        O_BROKER = 1,
+        O_USER,
+        O_PWFILE,
+        O_CA,
+        O_LANG,
+        O_EXEC,
+        O_BY,
+        O_JSON,
+        O_SORT,
+        O_PREFIX,
+        O_TIMEOUT,
+        O_HELP,
+        O_VERSION
+    };
     static const struct option longs[] = {
         {"broker", required_argument, NULL, O_BROKER},
         {"username", required_argument, NULL, O_USER},
@@ -93,17 +204,28 @@ static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
         {"lang", required_argument, NULL, O_LANG},
         {"exec", required_argument, NULL, O_EXEC},
         {"by", required_argument, NULL, O_BY},
+        {"json", no_argument, NULL, O_JSON},
+        {"sort", required_argument, NULL, O_SORT},
+        {"prefix", required_argument, NULL, O_PREFIX},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
+    bool fleet = sub == SUB_GATEWAYS || sub == SUB_MODE || sub == SUB_TEST;
+    char *end;
     int c;
 
     memset(o, 0, sizeof(*o));
+    o->sub = sub;
     o->broker = DEFAULT_BROKER;
     o->lang = LANG_ZH;
+    o->prefix = DEFAULT_PREFIX;
+    o->timeout_s = FLEET_TIMEOUT_S;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
+    /* The fleet's options may follow its arguments (GNU order); watching
+     * and ack stop at the first argument, as they always did. */
+    while ((c = getopt_long(argc, argv, fleet ? "h" : "+h", longs, NULL)) != -1) {
         switch (c) {
         case O_BROKER:
             o->broker = optarg;
@@ -124,14 +246,48 @@ static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
             }
             break;
         case O_EXEC:
-            if (ack)
+            if (sub != SUB_WATCH)
                 goto not_here;
             o->exec_cmd = optarg;
             break;
         case O_BY:
-            if (!ack)
+            if (sub != SUB_ACK && sub != SUB_MODE && sub != SUB_TEST)
                 goto not_here;
             o->by = optarg;
+            break;
+        case O_JSON:
+            if (sub != SUB_GATEWAYS)
+                goto not_here;
+            o->json = true;
+            break;
+        case O_SORT:
+            if (sub != SUB_GATEWAYS)
+                goto not_here;
+            if (fleet_key_from_name(optarg, &o->sort) == -1) {
+                fprintf(stderr, "shelter-watch: --sort: one of %s, not \"%s\"\n", fleet_key_names,
+                        optarg);
+                return -1;
+            }
+            break;
+        case O_PREFIX:
+            if (!fleet)
+                goto not_here;
+            if (!filter_ok(optarg) || strpbrk(optarg, "+#") != NULL) {
+                fprintf(stderr, "shelter-watch: --prefix: topic levels, not \"%s\"\n", optarg);
+                return -1;
+            }
+            o->prefix = optarg;
+            break;
+        case O_TIMEOUT:
+            if (sub != SUB_MODE && sub != SUB_TEST)
+                goto not_here;
+            errno = 0;
+            long t = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || t < 1 || t > 3600) {
+                fprintf(stderr, "shelter-watch: --timeout: seconds, 1..3600, not \"%s\"\n", optarg);
+                return -1;
+            }
+            o->timeout_s = (int)t;
             break;
         case 'h':
             usage(stdout);
@@ -158,13 +314,49 @@ static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
         fprintf(stderr, "shelter-watch: --password-file needs --username\n");
         return -1;
     }
-    if (ack) {
+    if (o->by != NULL && (strlen(o->by) == 0 || strlen(o->by) > GWMSG_TEXT_MAX)) {
+        fprintf(stderr, "shelter-watch: --by: 1..%d bytes\n", GWMSG_TEXT_MAX);
+        return -1;
+    }
+    if (sub == SUB_ACK) {
         if (optind != argc - 1) {
             fprintf(stderr, "shelter-watch ack: exactly one ALARM_TOPIC\n");
             usage(stderr);
             return -1;
         }
         o->alarm_topic = argv[optind];
+        return 0;
+    }
+    if (sub == SUB_MODE) {
+        enum gw_mode m;
+        if (optind == argc || mode_from_name(argv[optind], &m) == -1) {
+            fprintf(stderr, "shelter-watch mode: peacetime, flood_season or protective%s%s%s\n",
+                    optind < argc ? ", not \"" : "", optind < argc ? argv[optind] : "",
+                    optind < argc ? "\"" : "");
+            return -1;
+        }
+        o->mode = argv[optind++];
+    }
+    if (fleet) {
+        /* mode and test change gateways: the subtree is never implied */
+        if (optind == argc && sub != SUB_GATEWAYS) {
+            fprintf(stderr, "shelter-watch %s: name the gateways: FILTER or SUBTREE\n",
+                    sub_names[sub]);
+            return -1;
+        }
+        for (; optind < argc; optind++)
+            if (fleet_arg(o, argv[optind]) == -1)
+                return -1;
+        if (o->nfleet_filters == 0) { /* gateways: every gateway's status, nothing else */
+            char all[TOPIC_SIZE];
+            snprintf(all, sizeof(all), "%s/+/+/+/+/+/+/status", o->prefix);
+            o->filters[o->nfilters++] = o->prefix;
+            if (!filter_ok(all) || (o->fleet_filters[o->nfleet_filters] = strdup(all)) == NULL) {
+                fprintf(stderr, "shelter-watch: --prefix: too long\n");
+                return -1;
+            }
+            o->nfleet_filters++;
+        }
         return 0;
     }
     for (; optind < argc; optind++) {
@@ -183,8 +375,7 @@ static int parse_opts(int argc, char **argv, bool ack, struct opts *o)
     return 0;
 
 not_here:
-    fprintf(stderr, "shelter-watch: %s is not an option of %s\n", argv[optind - 1],
-            ack ? "ack" : "watching");
+    fprintf(stderr, "shelter-watch: %s is not an option of %s\n", argv[optind - 1], sub_names[sub]);
     return -1;
 }
 
@@ -197,7 +388,9 @@ static int wanted(const char *topic, void *arg)
 {
     enum topic_type type = topic_type_of(topic);
 
-    (void)arg;
+    if (arg != NULL) /* the fleet: statuses, and the answers of mode and test */
+        return type == TOPIC_STATUS ||
+               (type == TOPIC_CMD_RESULT && *(enum sub *)arg != SUB_GATEWAYS);
     return type == TOPIC_ALARM || type == TOPIC_STATUS || type == TOPIC_CMD_RESULT;
 }
 
@@ -217,6 +410,8 @@ static struct mqtt *broker_new(const struct opts *o, const char *const *filters,
         .max_message_bytes = MESSAGE_MAX_BYTES,
         .max_queued_messages = QUEUE_MAX_MESSAGES,
         .accept = wanted,
+        .accept_arg = o->sub == SUB_WATCH || o->sub == SUB_ACK ? NULL : (void *)&o->sub,
+        .max_inflight = FLEET_INFLIGHT,
     };
     char err[512];
     struct mqtt *m;
@@ -435,6 +630,12 @@ static void on_status(struct watcher *w, const char *base, const struct mqtt_eve
         return;
     }
     rc = watch_gateways_update(w->gws, &st, &online, &gateway, &name);
+    /* The time of the line: now, or for a will when the broker published it
+     * (a watcher that starts later still learns when the gateway went
+     * offline). */
+    int64_t now = wall_ms(), when = online ? 0 : gwmsg_status_published_ms(e->expiry_s, now);
+    if (when <= 0)
+        when = now;
     gwmsg_status_release(&st);
     if (rc < 0) {
         refused(w, base, e->topic, -1, "out of memory");
@@ -442,8 +643,7 @@ static void on_status(struct watcher *w, const char *base, const struct mqtt_eve
     }
     /* Offline gateways are news even in the listing; the online are counted. */
     if (rc == 1 && (w->phase == PH_LIVE || !online)) {
-        int64_t now = wall_ms();
-        watch_format_status(gateway, name, online, w->o->lang, now, now, tz_offset(now), line,
+        watch_format_status(gateway, name, online, w->o->lang, when, now, tz_offset(now), line,
                             sizeof(line));
         print_line(line);
     }
@@ -756,19 +956,340 @@ out:
     return rc;
 }
 
+/* ---- the fleet: gateways, mode, test ---- */
+
+/* The filters and subtrees as the user named them, for a heading. */
+static const char *named(const struct opts *o, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < o->nfilters && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "", o->filters[i]);
+    return buf;
+}
+
+struct fleet_run {
+    const struct opts *o;
+    struct mqtt *mq;
+    struct fleet *fl;
+    char id[GWMSG_TEXT_MAX + 1]; /* the commands' id: the client id */
+    char by[GWMSG_TEXT_MAX + 1];
+    enum { FR_CONNECTING, FR_LISTING, FR_SENDING, FR_WAITING, FR_DONE } phase;
+    int64_t quiet_until, listing_until, deadline;
+    size_t next_send; /* the next gateway to send to (fleet order) */
+    int inflight;
+    uint64_t dropped, oversized;
+    int rc;
+};
+
+static void fleet_status(struct fleet_run *r, const char *base, const struct mqtt_event *e)
+{
+    struct gwmsg_status st;
+    char err[200];
+    int64_t now = wall_ms();
+
+    if (e->len == 0)
+        return; /* a retained status being removed */
+    if (gwmsg_status_parse(e->topic, e->payload, e->len, &st, err, sizeof(err)) < 0) {
+        log_warnx("ignoring %s: %s", e->topic, err);
+        return;
+    }
+    /* During a command the list is fixed: a gateway seen later was not sent to. */
+    if (r->phase <= FR_LISTING || fleet_find(r->fl, base) != NULL) {
+        if (fleet_update(r->fl, &st, gwmsg_status_published_ms(e->expiry_s, now), now) == -1)
+            log_warnx("out of memory: %s not listed", base);
+    }
+    gwmsg_status_release(&st);
+}
+
+static void fleet_result(struct fleet_run *r, const char *base, const struct mqtt_event *e)
+{
+    struct fleet_gateway *g = fleet_find(r->fl, base);
+    char why[256];
+    bool ok;
+
+    if (g == NULL || g->outcome != FLEET_WAITING ||
+        gwmsg_cmd_result(e->payload, e->len, r->id, &ok, why, sizeof(why)) != 1)
+        return;
+    if (fleet_set_outcome(g, ok ? FLEET_OK : FLEET_ERROR, ok ? NULL : why) == -1)
+        g->outcome = ok ? FLEET_OK : FLEET_ERROR;
+}
+
+/* Send the command to the online gateways, as many as may be in flight. */
+static void fleet_send(struct fleet_run *r)
+{
+    const struct opts *o = r->o;
+    char topic[TOPIC_SIZE + 16];
+
+    while (r->next_send < fleet_count(r->fl) && r->inflight < FLEET_INFLIGHT) {
+        struct fleet_gateway *g = fleet_at(r->fl, r->next_send);
+        if (!g->online || g->stale) {
+            r->next_send++; /* FLEET_NOT_SENT */
+            continue;
+        }
+        char *payload = gwmsg_fleet_payload(r->id, g->gateway, o->mode, r->by);
+        if (payload == NULL ||
+            topic_join(topic, sizeof(topic), g->base, "cmd", sub_names[o->sub], NULL) == -1) {
+            free(payload);
+            fleet_set_outcome(g, FLEET_REFUSED, "out of memory");
+            r->next_send++;
+            continue;
+        }
+        /* QoS 1, not retained (the gateway refuses retained commands); the
+         * publish id is the gateway's place in the list, plus one. */
+        int rc = mqtt_publish(r->mq, topic, payload, strlen(payload), 1, 0, r->next_send + 1);
+        free(payload);
+        if (rc == -1) {
+            if (errno == EGW_FULL)
+                return; /* more after the next PUBLISHED */
+            fleet_set_outcome(g, FLEET_REFUSED, gw_strerror(errno));
+        } else {
+            g->outcome = FLEET_WAITING;
+            r->inflight++;
+        }
+        r->next_send++;
+    }
+    if (r->next_send == fleet_count(r->fl) && r->phase == FR_SENDING) {
+        r->phase = FR_WAITING;
+        r->deadline = mono_ms() + (int64_t)o->timeout_s * 1000;
+    }
+}
+
+/* Are answers still awaited? */
+static bool fleet_waiting(struct fleet_run *r)
+{
+    if (r->inflight > 0)
+        return true;
+    for (size_t i = 0; i < fleet_count(r->fl); i++)
+        if (fleet_at(r->fl, i)->outcome == FLEET_WAITING)
+            return true;
+    return false;
+}
+
+static void fleet_listed(struct fleet_run *r)
+{
+    if (r->o->sub == SUB_GATEWAYS) {
+        r->phase = FR_DONE;
+        return;
+    }
+    r->phase = FR_SENDING;
+    fleet_send(r);
+}
+
+static void fleet_event(struct fleet_run *r, const struct mqtt_event *e)
+{
+    struct topic_parts p;
+
+    switch (e->type) {
+    case MQTT_EV_CONNECT_FAILED:
+        log_warnx("cannot connect to %s: %s", r->o->broker, e->detail);
+        r->phase = FR_DONE;
+        r->rc = 1;
+        break;
+    case MQTT_EV_DISCONNECTED:
+        log_warnx("connection to %s lost: %s", r->o->broker, e->detail);
+        r->phase = FR_DONE;
+        r->rc = 1;
+        break;
+    case MQTT_EV_SUBSCRIBED:
+        if (!e->ok) {
+            log_warnx("subscribe refused: %s", e->detail);
+            r->phase = FR_DONE;
+            r->rc = 1;
+        } else if (r->phase == FR_CONNECTING) {
+            r->phase = FR_LISTING;
+            r->quiet_until = mono_ms() + LISTING_QUIET_MS;
+            r->listing_until = mono_ms() + LISTING_MAX_MS;
+        }
+        break;
+    case MQTT_EV_PUBLISHED:
+        if (e->id >= 1 && e->id <= fleet_count(r->fl)) {
+            struct fleet_gateway *g = fleet_at(r->fl, (size_t)(e->id - 1));
+            r->inflight--;
+            if (!e->ok && g->outcome == FLEET_WAITING) /* e.g. not authorized (the ACL) */
+                fleet_set_outcome(g, FLEET_REFUSED, e->detail);
+        }
+        if (r->phase == FR_SENDING)
+            fleet_send(r);
+        break;
+    case MQTT_EV_MESSAGE:
+        if (e->oversized) {
+            r->oversized++;
+            break;
+        }
+        if (r->phase == FR_LISTING && e->retained)
+            r->quiet_until = mono_ms() + LISTING_QUIET_MS;
+        switch (topic_parse(e->topic, &p)) {
+        case TOPIC_STATUS:
+            fleet_status(r, p.base, e);
+            break;
+        case TOPIC_CMD_RESULT:
+            fleet_result(r, p.base, e);
+            break;
+        default:
+            break;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* The summary and the lines of mode and test; the exit status: 0 when
+ * every gateway did it. */
+static int fleet_report(struct fleet_run *r)
+{
+    const struct opts *o = r->o;
+    bool zh = o->lang != LANG_EN;
+    int n[FLEET_REFUSED + 1] = {0};
+    int64_t now = wall_ms();
+    char line[2048], what[64];
+
+    fleet_sort(r->fl, FLEET_BY_SITE);
+    for (size_t i = 0; i < fleet_count(r->fl); i++) {
+        struct fleet_gateway *g = fleet_at(r->fl, i);
+        n[g->outcome]++;
+        if (fleet_format_outcome(g, o->lang, now, tz_offset(now), line, sizeof(line)) >= 0)
+            print_line(line);
+    }
+    snprintf(what, sizeof(what), "%s%s%s", sub_names[o->sub], o->mode ? " " : "",
+             o->mode ? o->mode : "");
+    snprintf(line, sizeof(line),
+             zh ? "── %s：%zu 个网关%s，%d 成功，%d 失败，%d 被拒绝，%d 无应答，%d 离线未发送 ──"
+                : "── %s: %zu gateway%s, %d ok, %d error, %d refused, %d no answer, %d not sent "
+                  "(offline) ──",
+             what, fleet_count(r->fl), zh || fleet_count(r->fl) == 1 ? "" : "s", n[FLEET_OK],
+             n[FLEET_ERROR], n[FLEET_REFUSED], n[FLEET_WAITING], n[FLEET_NOT_SENT]);
+    print_line(line);
+    return n[FLEET_OK] == (int)fleet_count(r->fl) && fleet_count(r->fl) > 0 ? 0 : 1;
+}
+
+static int run_fleet(const struct opts *o)
+{
+    struct fleet_run r;
+    const char *filters[FILTERS_MAX];
+    char heading[512];
+    int64_t start = mono_ms();
+
+    memset(&r, 0, sizeof(r));
+    r.o = o;
+    for (int i = 0; i < o->nfleet_filters; i++)
+        filters[i] = o->fleet_filters[i];
+    if (o->by != NULL) {
+        snprintf(r.by, sizeof(r.by), "%s", o->by);
+    } else {
+        struct passwd *pw = getpwuid(getuid());
+        snprintf(r.by, sizeof(r.by), "%s", pw != NULL ? pw->pw_name : "shelter-watch");
+    }
+    if ((r.fl = fleet_new()) == NULL ||
+        (r.mq = broker_new(o, filters, o->nfleet_filters)) == NULL) {
+        r.rc = 1;
+        goto out;
+    }
+    snprintf(r.id, sizeof(r.id), "%s", mqtt_client_id(r.mq));
+    if (broker_start(o, r.mq) == -1) {
+        r.rc = 1;
+        goto out;
+    }
+    while (r.phase != FR_DONE && quit_signal == 0) {
+        struct pollfd pfd = {.fd = mqtt_fd(r.mq), .events = POLLIN};
+        struct mqtt_event e;
+        int64_t now = mono_ms(), until = start + ACK_TIMEOUT_MS;
+
+        if (r.phase == FR_LISTING)
+            until = r.quiet_until < r.listing_until ? r.quiet_until : r.listing_until;
+        else if (r.phase == FR_SENDING || r.phase == FR_WAITING)
+            until = r.phase == FR_WAITING ? r.deadline : now + 1000;
+        if (now >= until) {
+            if (r.phase == FR_CONNECTING) {
+                log_warnx("broker %s not reached within %d s", o->broker, ACK_TIMEOUT_MS / 1000);
+                r.rc = 1;
+                break;
+            }
+            if (r.phase == FR_LISTING)
+                fleet_listed(&r);
+            else if (r.phase == FR_WAITING)
+                break; /* who has not answered by now did not answer */
+            continue;
+        }
+        if (poll(&pfd, 1, (int)(until - now)) == -1 && errno != EINTR) {
+            log_warn("poll");
+            r.rc = 1;
+            break;
+        }
+        while (r.phase != FR_DONE && mqtt_next_event(r.mq, &e) == 1) {
+            fleet_event(&r, &e);
+            mqtt_event_clear(&e);
+        }
+        log_drops(r.mq, &r.dropped, &r.oversized);
+        if (r.phase == FR_WAITING && !fleet_waiting(&r))
+            break;
+    }
+    if (r.rc != 0 || quit_signal != 0)
+        goto out;
+    if (o->sub == SUB_GATEWAYS) {
+        int online, offline;
+        int64_t now = wall_ms();
+        char *text;
+
+        fleet_sort(r.fl, o->sort);
+        text = o->json ? fleet_json(r.fl) : fleet_table(r.fl, o->lang, now, tz_offset(now));
+        if (text == NULL) {
+            log_warnx("out of memory");
+            r.rc = 1;
+            goto out;
+        }
+        if (o->json) {
+            printf("%s\n", text);
+        } else {
+            fleet_counts(r.fl, &online, &offline);
+            printf(o->lang != LANG_EN ? "── %s：%zu 个网关%s，%d 在线，%d 离线 ──\n"
+                                      : "── %s: %zu gateway%s, %d online, %d offline ──\n",
+                   named(o, heading, sizeof(heading)), fleet_count(r.fl),
+                   o->lang != LANG_EN || fleet_count(r.fl) == 1 ? "" : "s", online, offline);
+            if (fleet_count(r.fl) > 0)
+                fputs(text, stdout);
+        }
+        free(text);
+    } else if (fleet_count(r.fl) == 0) {
+        printf(o->lang != LANG_EN ? "没有网关：%s\n" : "no gateways under %s\n",
+               named(o, heading, sizeof(heading)));
+        r.rc = 1;
+    } else {
+        r.rc = fleet_report(&r);
+    }
+out:
+    fflush(stdout);
+    mqtt_free(r.mq);
+    fleet_free(r.fl);
+    return r.rc;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
-    bool ack = argc > 1 && strcmp(argv[1], "ack") == 0;
+    enum sub sub = SUB_WATCH;
+    int rc;
 
+    for (int i = SUB_ACK; argc > 1 && i <= SUB_TEST; i++)
+        if (strcmp(argv[1], sub_names[i]) == 0)
+            sub = (enum sub)i;
     log_init(getenv("SHELTER_WATCH_DEBUG") != NULL);
-    if (parse_opts(ack ? argc - 1 : argc, ack ? argv + 1 : argv, ack, &o) == -1)
-        return 64;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGPIPE, SIG_IGN);
-    if (!ack && signals_init() == -1) {
-        log_warn("signals");
-        return 1;
+    if (parse_opts(sub != SUB_WATCH ? argc - 1 : argc, sub != SUB_WATCH ? argv + 1 : argv, sub,
+                   &o) == -1)
+        rc = 64;
+    else {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        signal(SIGPIPE, SIG_IGN);
+        if (sub != SUB_ACK && signals_init() == -1) {
+            log_warn("signals");
+            rc = 1;
+        } else {
+            rc = sub == SUB_ACK ? run_ack(&o) : sub == SUB_WATCH ? run_watch(&o) : run_fleet(&o);
+        }
     }
-    return ack ? run_ack(&o) : run_watch(&o);
+    for (int i = 0; i < o.nfleet_filters; i++)
+        free(o.fleet_filters[i]);
+    return rc;
 }

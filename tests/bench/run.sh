@@ -61,3 +61,8 @@ echo "$STEADY_LINE2"
 "$BUILD/tests/bench_core"
 # The notifier: latency and a storm of 600 shelters (tests/bench/notify.sh).
 bash "$(dirname "$0")/notify.sh"
+# The fleet: 50 real gateways on one mosquitto and one simulator (the same
+# scenario as tests/integration/test_fleet.sh, which make check runs with 12).
+echo "fleet of 50 gateways (tests/integration/test_fleet.sh, FLEET_N=50):"
+FLEET_N=50 FLEET_FIGURES=1 GW_RESULTS=/dev/null bash "$ROOT/tests/integration/test_fleet.sh" 2>&1 |
+	grep -E '^(fleet|FAIL)' | sed 's/^/  /'

@@ -6,7 +6,9 @@
  * entry point shelter-notify shares), checked against the seen (gateway,
  * seq) pairs and formatted as the live and the listed line in both
  * languages (center/watch/watch.c); a status message is parsed
- * (gwmsg_status_parse), updates the gateways' table and is formatted; a
+ * (gwmsg_status_parse), updates the gateways' table and is formatted,
+ * and goes into the fleet of `shelter-watch gateways` (center/watch/fleet.c:
+ * its table, its JSON and a command's outcome line); a
  * cmd_result is matched (gwmsg_cmd_result).  The payload alone also goes
  * through gwmsg_alarm_parse_payload, and the topic through
  * `shelter-watch ack`'s topic splitter.
@@ -30,8 +32,12 @@
 #include "fuzz.h"
 #include "gwmsg.h"
 #include "mode.h"
+#include "textbuf.h"
 #include "topic.h"
+#include "watch/fleet.h"
 #include "watch/watch.h"
+
+#include <cjson/cJSON.h>
 #define NOW_MS 1784541784123LL
 
 /* UTF-8 (shortest forms, no surrogates) without C0, DEL or C1 controls. */
@@ -147,6 +153,41 @@ static void on_alarm(const char *topic, const char *base, const char *payload, s
     gwmsg_alarm_release(&a);
 }
 
+/* The fleet: one gateway, its table (every line printable), its JSON (one
+ * object, the topic's identity), its outcome line. */
+static void on_fleet(const struct gwmsg_status *st)
+{
+    struct fleet *f = fleet_new();
+    char line[1024];
+
+    FUZZ_ASSERT(f != NULL);
+    FUZZ_ASSERT(fleet_update(f, st, NOW_MS - 1000, NOW_MS) == 1);
+    FUZZ_ASSERT(fleet_update(f, st, NOW_MS - 1000, NOW_MS) == 0);
+    fleet_sort(f, FLEET_BY_ALARMS);
+    for (int lang = 0; lang < 2; lang++) {
+        char *t = fleet_table(f, lang ? LANG_EN : LANG_ZH, NOW_MS, 8 * 3600);
+        FUZZ_ASSERT(t != NULL);
+        for (char *save = NULL, *l = strtok_r(t, "\n", &save); l != NULL;
+             l = strtok_r(NULL, "\n", &save))
+            FUZZ_ASSERT(clean_text(l));
+        free(t);
+        check_line(fleet_format_outcome(fleet_at(f, 0), lang ? LANG_EN : LANG_ZH, NOW_MS, 8 * 3600,
+                                        line, sizeof(line)),
+                   line, sizeof(line));
+    }
+    char *j = fleet_json(f);
+    cJSON *arr = cJSON_Parse(j);
+    FUZZ_ASSERT(cJSON_GetArraySize(arr) == 1);
+    char *id = strdup(st->gateway); /* shown printable, as every id from a topic */
+    FUZZ_ASSERT(id != NULL);
+    FUZZ_ASSERT(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "gateway")->valuestring,
+                       tb_make_printable(id)) == 0);
+    free(id);
+    cJSON_Delete(arr);
+    free(j);
+    fleet_free(f);
+}
+
 static void on_status(const char *topic, const char *base, const char *payload, size_t len)
 {
     struct watch_gateways *g = watch_gateways_new();
@@ -174,6 +215,7 @@ static void on_status(const char *topic, const char *base, const char *payload, 
                        line, sizeof(line));
         /* The same status again changes nothing. */
         FUZZ_ASSERT(watch_gateways_update(g, &st, &online, &gateway, &name) == 0);
+        on_fleet(&st);
         gwmsg_status_release(&st);
     } else {
         FUZZ_ASSERT(st.json == NULL && st.ident == NULL);

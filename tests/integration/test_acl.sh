@@ -87,6 +87,15 @@ pub wy-wanke-dongfeng "$JS/cmd/mode" '{"id":"m1","mode":"protective","who":"prop
 pub wy-wanke-dongfeng "$JS/alarm/sump-east/high_high" '{"who":"property-forges"}'
 pub wy-wanke-dongfeng "$EQ/cmd/ack" '{"id":"a0","who":"property-acks-erqi"}'
 pub rf-zz-js-fengchan "$JS/cmd/ack" '{"id":"a1","who":"street-acks"}'
+# mode and test: a district in its own district only, a street test only.
+pub rf-zz-jinshui "$JS/cmd/mode" '{"id":"m2","mode":"flood_season","who":"district-mode"}'
+pub rf-zz-jinshui "$JS/cmd/test" '{"id":"t1","who":"district-test"}'
+pub rf-zz-erqi "$JS/cmd/mode" '{"id":"m3","mode":"flood_season","who":"erqi-mode-into-jinshui"}'
+pub rf-zz-erqi "$JS/cmd/test" '{"id":"t2","who":"erqi-test-into-jinshui"}'
+pub rf-zz-erqi "$EQ/cmd/mode" '{"id":"m4","mode":"flood_season","who":"erqi-mode"}'
+pub rf-zz-js-fengchan "$JS/cmd/test" '{"id":"t3","who":"street-test"}'
+pub rf-zz-js-fengchan "$JS/cmd/mode" '{"id":"m5","mode":"flood_season","who":"street-mode"}'
+pub sq-zz-js-dongfeng "$JS/cmd/test" '{"id":"t4","who":"community-test"}'
 pub sq-zz-js-dongfeng "$JS/cmd/ack" '{"id":"a2","who":"community-acks"}'
 pub wy-wanke-dongfeng "$JS/cmd/ack" '{"id":"a3","who":"property-acks"}'
 # Sentinels: the last messages, one per side of the city.
@@ -117,6 +126,14 @@ check "a property can send cmd/ack to its gateway" got gateway property-acks
 check "a community can send cmd/ack to its gateways" got gateway community-acks
 check "a street cannot send cmd/ack" not_got observer street-acks
 check "a property cannot send cmd/mode" not_got observer property-mode
+check "a district can send cmd/mode and cmd/test to its gateways" \
+	eval 'got gateway district-mode && got gateway district-test'
+check "a district cannot send cmd/mode or cmd/test into another district" \
+	eval 'not_got observer erqi-mode-into-jinshui && not_got observer erqi-test-into-jinshui'
+check "the other district can send cmd/mode to its own gateways" got observer erqi-mode
+check "a street can send cmd/test to its gateways, not cmd/mode" \
+	eval 'got gateway street-test && not_got observer street-mode'
+check "a community cannot send cmd/test" not_got observer community-test
 check "a property cannot publish alarms" not_got observer property-forges
 check "a property cannot ack another district's gateway" not_got observer property-acks-erqi
 check "a gateway reads its own alarms back, not another's" eval 'got gateway js-own && not_got gateway eq-own'
@@ -132,3 +149,27 @@ check "a late district subscriber gets its retained alarm" got late js-own
 check "a late district subscriber gets no other district's retained state" \
 	eval 'not_got late eq-own && not_got late eq-sentinel'
 check "a refused retained publish left no retained message" not_got late district-forges
+
+# shelter-watch mode under the ACL: the status of the Jinshui gateway is
+# retained (the sentinel above: online, no gateway process answers).
+WATCH=$BUILD/shelter-watch
+watch_as() {
+	local user=$1; shift
+	"$WATCH" "$@" --broker "tcp://127.0.0.1:$PORT" --lang en --username "$user" \
+		--password-file "$T/pw-$user"
+}
+for u in rf-zz-jinshui rf-zz-erqi wy-wanke-dongfeng; do echo "pw-$u" >"$T/pw-$u"; done
+watch_as rf-zz-erqi mode flood_season zhengzhou/jinshui --timeout 1 >"$T/mode-erqi.out" 2>&1
+rc=$?
+cat "$T/mode-erqi.out"
+check "shelter-watch mode by another district: no Jinshui gateway visible, exit 1" \
+	eval 'test "$rc" = 1 && grep -q "^no gateways under zhengzhou/jinshui" "$T/mode-erqi.out"'
+watch_as wy-wanke-dongfeng mode flood_season zhengzhou/jinshui --timeout 1 >"$T/mode-wy.out" 2>&1
+rc=$?
+cat "$T/mode-wy.out"
+check "shelter-watch mode by a property: the broker refuses, shown per gateway" \
+	eval 'test "$rc" = 1 && grep -qi "^refused   $GW_JS .*: not authorized" "$T/mode-wy.out"'
+watch_as rf-zz-jinshui mode flood_season zhengzhou/jinshui --timeout 1 >"$T/mode-js.out" 2>&1
+cat "$T/mode-js.out"
+check "shelter-watch mode by the district: sent (no gateway process here: no answer)" \
+	grep -q "^no answer $GW_JS " "$T/mode-js.out"

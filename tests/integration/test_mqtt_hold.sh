@@ -3,7 +3,7 @@
 # session: a message the program has not said it stored is not acknowledged
 # to the broker, so after a kill -9 the broker sends it again; without the
 # hold, Paho acknowledges it as it arrives and it is lost with the process.
-# (shelter-notify relies on this: docs/design.md section 20.3.)
+# (shelter-notify relies on this: docs/design.md section 21.3.)
 . "$(dirname "$0")/lib.sh"
 
 DRIVE=$BUILD/tests/hold_drive

@@ -804,6 +804,20 @@ START_TEST(test_key_of_other_bus_type_is_error)
 }
 END_TEST
 
+/* A device manual's "9600 8N1" / "8E1" / "8O1": parity = N, E, O. */
+START_TEST(test_bus_parity_manual_letters)
+{
+    struct cfg *c = ok(with("[bus rs-n]\ntype = rtu\ndevice = /dev/ttyUSB0\nparity = N\n"
+                            "[bus rs-e]\ntype = rtu\ndevice = /dev/ttyUSB1\nparity = E\n"
+                            "[bus rs-o]\ntype = rtu\ndevice = /dev/ttyUSB2\nparity = O\n"));
+    ck_assert_str_eq(c->buses[2].name, "rs-n");
+    ck_assert_int_eq(c->buses[2].parity, 'N');
+    ck_assert_int_eq(c->buses[3].parity, 'E');
+    ck_assert_int_eq(c->buses[4].parity, 'O');
+    cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_bus_values_and_ranges)
 {
     struct cfg *c = ok(with("[bus rs-9]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\n"
@@ -833,8 +847,8 @@ START_TEST(test_bus_values_and_ranges)
     } bad[] = {
         {"baud = 9601", "baud: 9601 is not a supported baud rate"},
         {"baud = fast", "baud: 'fast' is not an integer"},
-        {"parity = mark", "parity: 'mark' is not one of: none, even, odd"},
-        {"parity = N", "parity: 'N' is not one of: none, even, odd"},
+        {"parity = mark", "parity: 'mark' is not one of: none, even, odd, N, E, O"},
+        {"parity = n", "parity: 'n' is not one of: none, even, odd, N, E, O"},
         {"data_bits = 6", "data_bits: 6 is out of range (7..8)"},
         {"stop_bits = 3", "stop_bits: 3 is out of range (1..2)"},
         {"timeout = 5ms", "timeout: 5ms is out of range (10ms..5s)"},
@@ -1220,6 +1234,7 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_bus_required_keys);
     tcase_add_test(tc, test_key_of_other_bus_type_is_error);
     tcase_add_test(tc, test_bus_values_and_ranges);
+    tcase_add_test(tc, test_bus_parity_manual_letters);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sensor");

@@ -351,7 +351,78 @@ START_TEST(test_status_naming_another_gateway_is_refused)
 }
 END_TEST
 
+START_TEST(test_status_reads_the_fleet_fields)
+{
+    ck_assert_msg(status(GW1, "{\"online\":true,\"gateway\":\"gw1\",\"mode\":\"flood_season\","
+                              "\"version\":\"0.2.0\",\"config\":\"0123456789abcdef\","
+                              "\"sensors\":8,\"alarms\":{\"critical\":2,\"major\":0,"
+                              "\"minor\":1,\"info\":0,\"other\":5},\"heartbeat_s\":300,"
+                              "\"new_field\":[1]}") == 0,
+                  "%s", err);
+    ck_assert_str_eq(st.mode, "flood_season");
+    ck_assert_str_eq(st.version, "0.2.0");
+    ck_assert_str_eq(st.config, "0123456789abcdef");
+    ck_assert_int_eq(st.sensors, 8);
+    ck_assert(st.has_alarms);
+    ck_assert_int_eq(st.alarms[0], 2);
+    ck_assert_int_eq(st.alarms[1], 0);
+    ck_assert_int_eq(st.alarms[2], 1);
+    ck_assert_int_eq(st.alarms[3], 0);
+    ck_assert_int_eq(st.heartbeat_ms, 300000);
+    /* A gateway before 0.2: none of them, and still a status. */
+    ck_assert_int_eq(status(GW1, "{\"online\":true}"), 0);
+    ck_assert_str_eq(st.mode, "");
+    ck_assert_str_eq(st.config, "");
+    ck_assert_int_eq(st.sensors, -1);
+    ck_assert(!st.has_alarms);
+    ck_assert_int_eq(st.heartbeat_ms, 0);
+    /* Wrong types read as absent, never as a refusal or a garbage count. */
+    ck_assert_int_eq(status(GW1, "{\"online\":true,\"mode\":3,\"sensors\":-1,\"heartbeat_s\":"
+                                 "1.5,\"alarms\":{\"critical\":\"2\",\"major\":1e12}}"),
+                     0);
+    ck_assert_str_eq(st.mode, "");
+    ck_assert_int_eq(st.sensors, -1);
+    ck_assert_int_eq(st.heartbeat_ms, 0);
+    ck_assert(st.has_alarms);
+    ck_assert_int_eq(st.alarms[0], 0);
+    ck_assert_int_eq(st.alarms[1], 0);
+    gwmsg_status_release(&st);
+}
+END_TEST
+
+START_TEST(test_will_publication_time_from_its_expiry)
+{
+    const int64_t now = TS;
+    /* Received 90 s after the broker published it: 90 s of its interval gone. */
+    ck_assert_int_eq(gwmsg_status_published_ms((int64_t)GWMSG_WILL_EXPIRY_S - 90, now),
+                     now - 90000);
+    ck_assert_int_eq(gwmsg_status_published_ms(GWMSG_WILL_EXPIRY_S, now), now);
+    /* No interval, one larger than a will's, or before 2020: unknown. */
+    ck_assert_int_eq(gwmsg_status_published_ms(-1, now), 0);
+    ck_assert_int_eq(gwmsg_status_published_ms((int64_t)GWMSG_WILL_EXPIRY_S + 1, now), 0);
+    ck_assert_int_eq(gwmsg_status_published_ms(3600, now), 0);
+}
+END_TEST
+
 /* ---- commands ---- */
+
+START_TEST(test_fleet_payload_is_a_gateway_command)
+{
+    char *p = gwmsg_fleet_payload("w-2", "gw1", "flood_season", "二七区人防办");
+    cJSON *o = cJSON_Parse(p);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "id")->valuestring, "w-2");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "gateway")->valuestring, "gw1");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "mode")->valuestring, "flood_season");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "by")->valuestring, "二七区人防办");
+    ck_assert_int_eq(cJSON_GetArraySize(o), 4);
+    cJSON_Delete(o);
+    free(p);
+    p = gwmsg_fleet_payload("w-3", "gw1", NULL, NULL); /* test */
+    ck_assert_str_eq(p, "{\"id\":\"w-3\",\"gateway\":\"gw1\"}");
+    free(p);
+}
+END_TEST
 
 START_TEST(test_ack_payload_is_the_gateway_ack_command)
 {
@@ -420,7 +491,10 @@ int main(void)
     tcase_add_test(tc, test_refusal_reason_is_printable);
     tcase_add_test(tc, test_status_takes_identity_from_the_topic);
     tcase_add_test(tc, test_status_naming_another_gateway_is_refused);
+    tcase_add_test(tc, test_status_reads_the_fleet_fields);
+    tcase_add_test(tc, test_will_publication_time_from_its_expiry);
     tcase_add_test(tc, test_ack_payload_is_the_gateway_ack_command);
+    tcase_add_test(tc, test_fleet_payload_is_a_gateway_command);
     tcase_add_test(tc, test_cmd_result_matched_by_id);
     tcase_add_test(tc, test_cmd_result_reason_escapes_control_characters);
     suite_add_tcase(s, tc);

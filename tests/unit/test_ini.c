@@ -773,6 +773,40 @@ START_TEST(test_long_problem_is_cut_at_a_character)
 }
 END_TEST
 
+/* ---- the digest ---- */
+
+static void digest_of(const char *text, char *buf)
+{
+    read_text(text);
+    ck_assert_int_eq(ini_digest(ini, buf, INI_DIGEST_SIZE), 0);
+    ck_assert_uint_eq(strlen(buf), INI_DIGEST_SIZE - 1);
+}
+
+START_TEST(test_digest_ignores_comments_and_layout_but_not_content)
+{
+    char a[INI_DIGEST_SIZE], b[INI_DIGEST_SIZE], small[8];
+
+    digest_of("[notify]\noffline_after = 2min\n[channel c]\ntype = wecom\nurl = http://h\n", a);
+    /* comments, blank lines, indentation, blanks, an inline comment, CR LF, a BOM */
+    digest_of("\xef\xbb\xbf; the notifier\r\n\r\n  [notify]   ; daemon\r\n"
+              "\toffline_after=2min ; two minutes\r\n# channels\r\n"
+              "[channel c]\r\ntype   =   wecom\r\n    url = http://h\r\n\r\n",
+              b);
+    ck_assert_str_eq(a, b);
+    /* a value, a key, a section name: each changes it */
+    digest_of("[notify]\noffline_after = 3min\n[channel c]\ntype = wecom\nurl = http://h\n", b);
+    ck_assert_str_ne(a, b);
+    digest_of("[notify]\nofflineafter = 2min\n[channel c]\ntype = wecom\nurl = http://h\n", b);
+    ck_assert_str_ne(a, b);
+    digest_of("[notify]\noffline_after = 2min\n[channel d]\ntype = wecom\nurl = http://h\n", b);
+    ck_assert_str_ne(a, b);
+    /* a key moved to another section is another configuration */
+    digest_of("[notify]\n[channel c]\noffline_after = 2min\ntype = wecom\nurl = http://h\n", b);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(ini_digest(ini, small, sizeof(small)), -1);
+}
+END_TEST
+
 static Suite *ini_suite(void)
 {
     Suite *s = suite_create("ini");
@@ -816,6 +850,11 @@ static Suite *ini_suite(void)
     tcase_add_test(tc, test_problems_added_later_sort_into_line_order);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_long_problem_is_cut_at_a_character);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("digest");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_digest_ignores_comments_and_layout_but_not_content);
     suite_add_tcase(s, tc);
     return s;
 }
