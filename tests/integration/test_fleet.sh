@@ -113,8 +113,8 @@ status=$(mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -C 1 -W 5 -t "$(base_of 1)
 echo "status: $status"
 hash=$("$GW" -c "$T/gw-1.conf" --check | sed -n 's/^configuration hash \([0-9a-f]*\),.*/\1/p')
 check "the status carries since, config (the --check hash), version, mode, sensors, alarms, heartbeat_s" \
-	jq -e --arg h "$hash" '.online and (.since | test("Z$")) and .config == $h and (.config | length) == 16
-		and .version == "0.1.0" and .mode == "peacetime" and .sensors == 2 and .heartbeat_s == 30
+	jq -e --arg h "$hash" --arg v "$(cat VERSION)" '.online and (.since | test("Z$")) and .config == $h and (.config | length) == 16
+		and .version == $v and .mode == "peacetime" and .sensors == 2 and .heartbeat_s == 30
 		and .alarms == {"critical":0,"major":0,"minor":0,"info":0} and .gateway == "fleet-1"' <<<"$status" >/dev/null
 
 # The table: every gateway, all online.
