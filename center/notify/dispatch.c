@@ -404,7 +404,7 @@ static int notify_status(struct dispatch *d, const char *base, enum store_out_ki
 }
 
 static int take_status(struct dispatch *d, const char *topic, const void *payload, size_t len,
-                       enum dispatch_via via, int64_t now)
+                       enum dispatch_via via, int64_t published_ms, int64_t now)
 {
     struct gwmsg_status s;
     struct store_gateway g, put;
@@ -452,9 +452,15 @@ static int take_status(struct dispatch *d, const char *topic, const void *payloa
             if (via == DISPATCH_RETAINED && s.ts_ms > 0 && s.ts_ms <= now)
                 put.since_ms = s.ts_ms;
             /* A will is published when the broker gives the gateway up:
-             * the last time it was seen, to a keepalive.  A retained one
-             * says nothing of when (0: unknown). */
-            put.seen_ms = via == DISPATCH_RETAINED ? (have ? g.seen_ms : 0) : now;
+             * the last time it was seen, to a keepalive.  When it was
+             * published comes with it (its expiry interval, lib/gwmsg.h),
+             * also for one that waited in our session or was retained
+             * while we were away; without that, a live one is about now
+             * and a retained one says nothing of when (0: unknown). */
+            if (published_ms > 0 && published_ms <= now)
+                put.since_ms = put.seen_ms = published_ms;
+            else
+                put.seen_ms = via == DISPATCH_RETAINED ? (have ? g.seen_ms : 0) : now;
             put.off_noticed = false;
             put.on_noticed = false;
             put.outage_ms = 0;
@@ -491,14 +497,14 @@ failed:
 }
 
 int dispatch_message(struct dispatch *d, const char *topic, const void *payload, size_t len,
-                     enum dispatch_via via, int64_t now)
+                     enum dispatch_via via, int64_t published_ms, int64_t now)
 {
     d->stats.messages++;
     switch (topic_type_of(topic)) {
     case TOPIC_ALARM:
         return take_alarm(d, topic, payload, len, via, now);
     case TOPIC_STATUS:
-        return take_status(d, topic, payload, len, via, now);
+        return take_status(d, topic, payload, len, via, published_ms, now);
     default:
         return 0; /* not ours */
     }

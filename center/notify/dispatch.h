@@ -70,11 +70,13 @@ struct dispatch *dispatch_new(const struct ncfg *cfg, struct store *st, bool fre
                               char *err, size_t errlen);
 void dispatch_free(struct dispatch *d); /* NULL is a no-op */
 
-/* A message as received.  0: done (committed, a duplicate, or not ours):
- * release it to the broker; -1: the store failed: keep it, try again later
- * (it is logged). */
+/* A message as received; published_ms: when the broker published it, if
+ * the message says (a gateway's will, by its expiry interval:
+ * gwmsg_status_published_ms()), else 0.  0: done (committed, a duplicate,
+ * or not ours): release it to the broker; -1: the store failed: keep it,
+ * try again later (it is logged). */
 int dispatch_message(struct dispatch *d, const char *topic, const void *payload, size_t len,
-                     enum dispatch_via via, int64_t now);
+                     enum dispatch_via via, int64_t published_ms, int64_t now);
 
 /* The retained messages after a subscribe have all come: the first start
  * is over. */

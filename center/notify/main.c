@@ -35,6 +35,7 @@
 #include "ackweb.h"
 #include "clock.h"
 #include "dispatch.h"
+#include "gwmsg.h"
 #include "http.h"
 #include "log.h"
 #include "mqtt.h"
@@ -218,7 +219,8 @@ static bool take_message(struct notifier *n, int which, struct mqtt_event *ev, i
         via = which == CLIENT_TRACK ? DISPATCH_TRACK : DISPATCH_LIVE;
     }
     if (!ev->oversized && ev->payload != NULL)
-        rc = dispatch_message(n->d, ev->topic, ev->payload, ev->len, via, now);
+        rc = dispatch_message(n->d, ev->topic, ev->payload, ev->len, via,
+                              gwmsg_status_published_ms(ev->expiry_s, now), now);
     else
         log_warnx("refused a message on %s: over %d bytes", ev->topic, MESSAGE_MAX_BYTES);
     if (rc < 0)

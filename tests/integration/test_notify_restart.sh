@@ -13,7 +13,7 @@
 #    restarted too: every raise the broker queued in the notifier's session
 #    is notified when it is back (the retained state alone is the clear);
 #  - a gateway that went offline while the notifier was down is notified
-#    offline when it starts.
+#    offline when it starts, last seen when its will was published.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/notify_lib.sh"
 
@@ -131,10 +131,14 @@ check "STOPPING=1 on SIGTERM" grep -q STOPPING=1 "$T/sd.msgs"
 # Raised and cleared: the broker's retained state is the clear; the raise
 # is only in the notifier's session.
 pub brk 6 2 11
-# A gateway whose last word is its will (as a gateway's: no time).
-mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -r -t "shelter/$SITE/brk/gw-dead/status" -m '{"online":false}'
+# A gateway whose last word is its will, published as the broker publishes
+# a gateway's (MQTT 5, the expiry interval that tells when: lib/gwmsg.h).
+will_at=$(date +%s)
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -V mqttv5 -q 1 -r -t "shelter/$SITE/brk/gw-dead/status" \
+	-D publish message-expiry-interval 2147483647 -m '{"online":false}'
 stop_broker
 start_broker
+sleep 3
 run_notify notify-3
 brk2() { test "$(notices | awk '$1 == "brk" && $3 == 11 && $4 == "raised"' | wc -l)" -ge 6; }
 wait_for 20 brk2
@@ -142,6 +146,12 @@ check "stopped while 6 alarms were raised and cleared, the broker restarted: eve
 offline() { notices | grep -q '^brk .*/gw-dead 0 offline'; }
 wait_for 15 offline
 check "a gateway gone offline while the notifier was down: notified offline" offline
+seen=$(jq -r 'select(.body.event == "offline" and (.body.gateway == "gw-dead")) | .body.text' "$T/hook.jsonl" |
+	grep -oE '最后在线：[0-9-]+ [0-9:]+' | head -n 1 | sed 's/^最后在线：//')
+seen_s=$(date -d "$seen +0800" +%s 2>/dev/null || echo 0)
+echo "gw-dead: will published at $(date -d "@$will_at" '+%F %T %Z'), the notice says last seen $seen (UTC+8)"
+check "... last seen when its will was published, not when the notifier got it (${seen:-none})" \
+	test "$((seen_s - will_at))" -ge -1 -a "$((seen_s - will_at))" -le 1
 total=$(notices | wc -l)
 distinct=$(notices | sort -u | wc -l)
 echo "webhook: $total notices, $((total - distinct)) duplicates"

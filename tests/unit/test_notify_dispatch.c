@@ -146,14 +146,14 @@ static int alarm_msg(enum dispatch_via via, const char *gateway, uint64_t seq, c
              "\"mode\":\"peacetime\",\"message\":\"leak-1：漏水\"%s}",
              (unsigned long long)seq, gateway, gateway, event, active ? "true" : "false",
              acked ? "true" : "false", severity, acked ? ",\"by\":\"wanke\"" : "");
-    return dispatch_message(d, topic, payload, strlen(payload), via, now);
+    return dispatch_message(d, topic, payload, strlen(payload), via, 0, now);
 }
 
 static int status_msg(enum dispatch_via via, bool online, int64_t now)
 {
     const char *p = online ? "{\"online\":true,\"gateway\":\"gw-1\",\"name\":\"东风小区人防\"}"
                            : "{\"online\":false}";
-    return dispatch_message(d, BASE "/status", p, strlen(p), via, now);
+    return dispatch_message(d, BASE "/status", p, strlen(p), via, 0, now);
 }
 
 static int pending(const char *channel)
@@ -331,6 +331,25 @@ START_TEST(test_offline_after_offline_after_and_back)
 }
 END_TEST
 
+/* A will that waited in the session while the notifier was away: its
+ * expiry interval says when the broker published it, and that is when the
+ * gateway was last seen, not when the notifier got it. */
+START_TEST(test_a_late_will_says_when_the_gateway_went_offline)
+{
+    struct store_out o[4];
+    const char *will = "{\"online\":false}";
+    status_msg(DISPATCH_LIVE, true, T0);
+    ck_assert_int_eq(dispatch_message(d, BASE "/status", will, strlen(will), DISPATCH_LIVE,
+                                      T0 + 1000, T0 + 3 * 3600 * 1000LL),
+                     0);
+    dispatch_tick(d, T0 + 3 * 3600 * 1000LL); /* offline_after (60 s) long over */
+    ck_assert_int_eq(outq("wecom", o, 4), 1);
+    ck_assert_int_eq(o[0].kind, STORE_OUT_OFFLINE);
+    ck_assert_int_eq(o[0].seen_ms, T0 + 1000);
+    store_out_release(&o[0]);
+}
+END_TEST
+
 START_TEST(test_a_short_outage_is_no_news)
 {
     status_msg(DISPATCH_LIVE, true, T0);
@@ -375,7 +394,7 @@ START_TEST(test_a_payload_disagreeing_with_its_topic_is_refused)
     const char *p = "{\"seq\":1,\"gateway\":\"gw-9\",\"sensor\":\"leak-1\",\"alarm\":\"leak\","
                     "\"event\":\"raised\",\"active\":true}";
     ck_assert_int_eq(
-        dispatch_message(d, BASE "/alarm/leak-1/leak", p, strlen(p), DISPATCH_LIVE, T0), 0);
+        dispatch_message(d, BASE "/alarm/leak-1/leak", p, strlen(p), DISPATCH_LIVE, 0, T0), 0);
     ck_assert_int_eq(pending("wecom"), 0);
     struct dispatch_stats s;
     dispatch_get_stats(d, &s);
@@ -486,6 +505,7 @@ static Suite *dispatch_suite(void)
     tcase_add_test(tc, test_escalation_timers_survive_a_restart);
     tcase_add_test(tc, test_flood_turns_notices_into_summaries);
     tcase_add_test(tc, test_offline_after_offline_after_and_back);
+    tcase_add_test(tc, test_a_late_will_says_when_the_gateway_went_offline);
     tcase_add_test(tc, test_a_short_outage_is_no_news);
     tcase_add_test(tc, test_first_start_summarises_what_is_active);
     tcase_add_test(tc, test_a_payload_disagreeing_with_its_topic_is_refused);
