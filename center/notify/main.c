@@ -48,7 +48,7 @@
 #define RETAINED_QUIET_MS 1500 /* the retained burst is over after this much quiet */
 /* ... or this long after the subscription: a fence, not the usual end.  A
  * city's burst is tens of thousands of retained topics, each a transaction
- * (40000 took about 20 s on a busy 2-core VM); cut short, the rest of a first
+ * (40000 took 20-45 s on a busy 2-core VM); cut short, the rest of a first
  * start's active alarms would go out one by one as an alarm flood instead
  * of in the summary (tests/soak/notify_city.sh). */
 #define RETAINED_MAX_MS 180000
