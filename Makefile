@@ -7,6 +7,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 SYSCONFDIR ?= /etc
 MODELS_DIR ?= $(PREFIX)/share/shelter-gateway/models
+MANDIR     ?= $(PREFIX)/share/man
 # The one place the version is written: every program's --version, the
 # status payload, the InfluxDB user agent and the Debian packages (make deb
 # writes debian/changelog from it).  `make VERSION=...` overrides it.
@@ -183,7 +184,7 @@ LINK_test_mqtt_transport :=
 LINK_test_outbox         := $(G)/outbox.o
 LINK_test_parse          :=
 LINK_test_plan           := $(G)/plan.o $(G)/rqueue.o
-LINK_test_poller         := $(G)/poller.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
+LINK_test_poller         := $(G)/poller.o $(G)/busload.o $(G)/mbtcp.o $(G)/plan.o $(G)/rqueue.o $(CFG_LINK)
 LINK_test_printable      := $(G)/command.o
 LINK_test_sensorcfg      := $(LIBSENSORS)
 LINK_test_report         := $(REPORT_OBJ) $(LIBSENSORS)
@@ -331,6 +332,9 @@ install: all
 	install -m 644 man/shelter-gateway.conf.5 man/shelter-notify.conf.5 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/shelter-gateway.8 man/shelter-notify.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(MANDIR)/zh_CN/man5 $(DESTDIR)$(MANDIR)/zh_CN/man8
+	install -m 644 man/zh_CN/shelter-gateway.conf.5 $(DESTDIR)$(MANDIR)/zh_CN/man5/
+	install -m 644 man/zh_CN/shelter-gateway.8 $(DESTDIR)$(MANDIR)/zh_CN/man8/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/shelter-gateway.service \
 		>$(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service

@@ -24,6 +24,7 @@
 #include "busdiag.h"
 #include "poller.h"
 #include "cfg.h"
+#include "ini.h"
 #include "clock.h"
 #include "command.h"
 #include "delivery.h"
@@ -33,12 +34,14 @@
 #include "log.h"
 #include "paths.h"
 #include "plan.h"
+#include "busload.h"
 #include "points.h"
 #include "rqueue.h"
 
 #define EX_CONFIG 78
 #define QUEUE_CAPACITY 64
 #define ALARM_TICK_MS 500              /* time-only alarm rules are evaluated at least this often */
+#define STUCK_CHECK_MS 500             /* stuck pollers are looked for at most this often */
 #define HEALTH_EVERY_MS 60000          /* the gateway measurement in InfluxDB */
 #define SERVICE_USER "shelter-gateway" /* the systemd unit's User= */
 
@@ -60,7 +63,8 @@ struct gw {
     size_t state_len;
     struct delivery *delivery;
     int64_t started_ms, next_health_ms;
-    int64_t watchdog_ms; /* ping interval; 0: no systemd watchdog */
+    int64_t next_stuck_ms; /* stuck_timer() looks again then */
+    int64_t watchdog_ms;   /* ping interval; 0: no systemd watchdog */
     int64_t next_watchdog_ms;
     int stalled_bus; /* index of a bus seen stuck, -1: none */
     int64_t next_tick_ms;
@@ -97,8 +101,14 @@ static void print_summary(const struct cfg *c, const struct plan *p)
         else
             printf("  bus %s: rtu %s %d %c%d%d", cb->name, cb->device, cb->baud, cb->parity,
                    cb->data_bits, cb->stop_bits);
-        printf(", %d request%s per cycle\n", plan_bus_requests(p, b),
+        printf(", %d request%s per cycle", plan_bus_requests(p, b),
                plan_bus_requests(p, b) == 1 ? "" : "s");
+        struct busload load;
+        busload_of(c, p, b, &load);
+        if (load.load > 0)
+            printf(", gap %.2f ms, line load %.0f %% (%.1f of %.1f transactions/s)",
+                   cb->gap_us / 1000.0, load.load * 100, load.asked_tps, load.line_tps);
+        printf("\n");
         for (int r = 0; r < p->nrequests; r++) {
             const struct plan_request *rq = &p->requests[r];
             if (rq->bus != b)
@@ -134,10 +144,37 @@ static int each_line(const char *text, const char *skip1, const char *skip2,
     return n;
 }
 
+/* The language of what --check and the start print for the installer
+ * (cfg_load_lang): the file's `language`, else the locale's. */
+static enum gw_lang check_lang = LANG_EN;
+static const char *check_path = "";
+
 static void print_warning(const char *line, void *arg)
 {
+    char text[2048];
+
     (void)arg;
-    fprintf(stderr, "warning: %s\n", line);
+    ini_translate(line, check_path, check_lang, text, sizeof(text));
+    fprintf(stderr, check_lang == LANG_ZH ? "警告：%s\n" : "warning: %s\n", text);
+}
+
+/* --check: each overbooked bus (busload.h) as a warning; the poller logs
+ * it at run time with the cycle it achieves.  Returns how many. */
+static int check_busload(const struct cfg *c, const struct plan *p)
+{
+    int n = 0;
+    for (int b = 0; b < c->nbuses; b++) {
+        struct busload load;
+        char what[512];
+        busload_of(c, p, b, &load);
+        if (!load.overbooked)
+            continue;
+        busload_describe(&load, what, sizeof(what));
+        fprintf(stderr, "warning: %s:%d: [bus %s] %s\n", c->path, c->buses[b].line,
+                c->buses[b].name, what);
+        n++;
+    }
+    return n;
 }
 
 static void log_warning(const char *line, void *arg)
@@ -402,6 +439,11 @@ static void handle_result(struct gw *g, const struct poll_result *res)
 static void stuck_timer(struct gw *g)
 {
     int64_t now = mono_ms();
+
+    /* Every request, so not on every wake-up: the limits are seconds. */
+    if (now < g->next_stuck_ms)
+        return;
+    g->next_stuck_ms = now + STUCK_CHECK_MS;
 
     for (int i = 0; i < g->plan->nrequests; i++) {
         const struct plan_request *rq = &g->plan->requests[i];
@@ -821,10 +863,14 @@ int main(int argc, char **argv)
 
     /* Lenient: an [mqtt] or [influx] problem leaves that output down, never
      * the gateway (it is reported below, and by the delivery). */
-    g.cfg = cfg_load_flags(path, paths_models_dir_default(models, sizeof(models)),
-                           CFG_UPLINK_LENIENT, stderr, &nerrors);
+    check_path = path;
+    g.cfg = cfg_load_lang(path, paths_models_dir_default(models, sizeof(models)),
+                          CFG_UPLINK_LENIENT, stderr, &nerrors, &check_lang);
     if (g.cfg == NULL) {
-        fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
+        if (check_lang == LANG_ZH)
+            fprintf(stderr, "%s：共 %d 个错误，改正后再运行 --check\n", path, nerrors);
+        else
+            fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
         return EX_CONFIG;
     }
     g.plan = plan_from_cfg(g.cfg);
@@ -838,8 +884,14 @@ int main(int argc, char **argv)
          * can use the files; under systemd we are that user. */
         int nwarn =
             report_warnings(g.cfg, geteuid() == 0 ? SERVICE_USER : NULL, false, print_warning);
+        check_busload(g.cfg, g.plan); /* slower readings, not the uplink: not counted below */
         print_summary(g.cfg, g.plan);
-        if (nwarn > 0)
+        if (nwarn > 0 && check_lang == LANG_ZH)
+            printf(
+                "%d 个警告（见 stderr）：不影响本地采集和报警，但改好之前上传或数据保存会受影响，"
+                "离开现场前请改好\n",
+                nwarn);
+        else if (nwarn > 0)
             printf("%d warning%s (on stderr): they do not stop local polling and alarms, "
                    "but the uplink or durability suffers until they are fixed\n",
                    nwarn, nwarn == 1 ? "" : "s");

@@ -64,6 +64,10 @@ check "installs shelter-notify, its config (640), unit, service user and man pag
 	-a -f "$R/usr/lib/systemd/system/shelter-notify.service" \
 	-a -f "$R/usr/lib/sysusers.d/shelter-notify.conf" \
 	-a -f "$MAN/man8/shelter-notify.8" -a -f "$MAN/man5/shelter-notify.conf.5"
+check "installs the Chinese man pages under zh_CN" test -f "$MAN/zh_CN/man8/shelter-gateway.8" -a \
+	-f "$MAN/zh_CN/man5/shelter-gateway.conf.5"
+check "man -L zh_CN finds the Chinese page" \
+	bash -c "MANPATH='$MAN' man -L zh_CN -w shelter-gateway 2>/dev/null | grep -q '/zh_CN/man8/shelter-gateway.8'"
 
 # shelter-report: the program, its page and its example configuration, which
 # the installed program reads (only the server moved to a closed port).
