@@ -146,6 +146,22 @@ static int fleet_arg(struct opts *o, const char *arg)
         if ((o->fleet_filters[o->nfleet_filters] = strdup(arg)) == NULL)
             return -1;
         o->nfleet_filters++;
+        /* mode and test wait for cmd_result: a filter of statuses (as
+         * `gateways` takes them) gets its twin for the answers, or every
+         * gateway that did it would read as "no answer". */
+        size_t alen = strlen(arg), slen = strlen("/status");
+        if (nends == 2 && alen > slen && strcmp(arg + alen - slen, "/status") == 0) {
+            snprintf(filter, sizeof(filter), "%.*s/cmd_result", (int)(alen - slen), arg);
+            if (!filter_ok(filter)) {
+                fprintf(stderr, "shelter-watch: \"%s\": the filter is too long\n", arg);
+                return -1;
+            }
+            if (o->nfleet_filters == FILTERS_MAX)
+                goto too_many;
+            if ((o->fleet_filters[o->nfleet_filters] = strdup(filter)) == NULL)
+                return -1;
+            o->nfleet_filters++;
+        }
         return 0;
     }
     if (strncmp(arg, o->prefix, plen) == 0 && arg[plen] == '/')
