@@ -1242,9 +1242,16 @@ static int run_fleet(const struct opts *o)
         if (r.phase == FR_WAITING && !fleet_waiting(&r))
             break;
     }
-    if (r.rc != 0 || quit_signal != 0)
+    /* Cut short (the broker lost, an interrupt) once commands went out: the
+     * answers so far, and who has not answered, are still what the user
+     * needs to know (which gateways switched). */
+    bool sent = o->sub != SUB_GATEWAYS && r.next_send > 0;
+    if ((r.rc != 0 || quit_signal != 0) && !sent)
         goto out;
-    if (o->sub == SUB_GATEWAYS) {
+    if (r.rc != 0 || quit_signal != 0) {
+        fleet_report(&r);
+        r.rc = 1;
+    } else if (o->sub == SUB_GATEWAYS) {
         int online, offline;
         int64_t now = wall_ms();
         char *text;

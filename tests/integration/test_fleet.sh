@@ -293,3 +293,23 @@ fire_counted() {
 wait_for 20 fire_counted
 check "the statuses count the active critical alarm at once (heartbeat 30 s)" fire_counted
 "$WATCH" gateways --broker "$BROKER" --lang en --sort alarms zhengzhou | sed -n 1,4p
+
+# The broker lost while mode waits for a frozen gateway's answer: the
+# answers already in and who has not answered are still printed (which
+# gateways switched), exit 1; not only "connection lost".
+JS_LIVE=$(for i in $(seq 1 "$N"); do [ "$(district_of "$i")" = jinshui ] && case " $KILLED " in *" $i "*) ;; *) echo "$i";; esac; done)
+FROZEN2=$(echo "$JS_LIVE" | tail -n 1)
+ANSWER2=$(echo "$JS_LIVE" | head -n 1)
+kill -STOP "${GWPID[$FROZEN2]}"
+bg mode-cut "$WATCH" mode flood_season zhengzhou/jinshui --broker "$BROKER" --lang en \
+	--timeout 60 --by 中断测试
+CUT_PID=$LAST_PID
+wait_for 20 grep -q 'mode flood_season by 中断测试' "$T/gw-$ANSWER2.log"
+sleep 1 # its answer reaches the watcher
+stop_broker
+wait "$CUT_PID"
+rc=$?
+kill -CONT "${GWPID[$FROZEN2]}"
+cat "$T/mode-cut.log"
+check "mode cut short by the broker: exit 1, the answers so far and the gateway not answering" \
+	eval "test $rc = 1 && grep -q '^ok        fleet-$ANSWER2 ' '$T/mode-cut.log' && grep -q '^no answer fleet-$FROZEN2 ' '$T/mode-cut.log'"
