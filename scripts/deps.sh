@@ -7,7 +7,8 @@
 # outbox; clang-format: make check fails on unformatted C; chromium,
 # chromium-driver and a CJK font: the test opens shelter-report's HTML in
 # headless Chromium; python3: the test's InfluxDB 2.x stand-in; debhelper,
-# dpkg-dev, lintian: make deb and its test in make check).  Runs
+# dpkg-dev, lintian: make deb and its test in make check; bc: the fleet
+# test's figures, not in a minimal Debian 12).  Runs
 # `apt-get update` once, then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
 # sanitizer runtimes, for `make fuzz` only.  `deps.sh ARCH` (arm64) adds
 # Debian's cross toolchain, pkgconf:ARCH (ARCH-linux-gnu-pkg-config) and
@@ -19,7 +20,7 @@ PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
 systemd man-db procps sqlite3 clang-format debhelper dpkg-dev lintian
-chromium chromium-driver fonts-wqy-microhei python3"
+chromium chromium-driver fonts-wqy-microhei python3 bc"
 # The libraries the programs link, for a cross build: the -dev packages of
 # debian/control's Build-Depends (the one list of them).
 LIBS=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*: /p' "$(dirname "$0")/../debian/control" |
