@@ -33,12 +33,14 @@
 #include "log.h"
 #include "paths.h"
 #include "plan.h"
+#include "busload.h"
 #include "points.h"
 #include "rqueue.h"
 
 #define EX_CONFIG 78
 #define QUEUE_CAPACITY 64
 #define ALARM_TICK_MS 500              /* time-only alarm rules are evaluated at least this often */
+#define STUCK_CHECK_MS 500             /* stuck pollers are looked for at most this often */
 #define HEALTH_EVERY_MS 60000          /* the gateway measurement in InfluxDB */
 #define SERVICE_USER "shelter-gateway" /* the systemd unit's User= */
 
@@ -60,7 +62,8 @@ struct gw {
     size_t state_len;
     struct delivery *delivery;
     int64_t started_ms, next_health_ms;
-    int64_t watchdog_ms; /* ping interval; 0: no systemd watchdog */
+    int64_t next_stuck_ms; /* stuck_timer() looks again then */
+    int64_t watchdog_ms;   /* ping interval; 0: no systemd watchdog */
     int64_t next_watchdog_ms;
     int stalled_bus; /* index of a bus seen stuck, -1: none */
     int64_t next_tick_ms;
@@ -97,8 +100,14 @@ static void print_summary(const struct cfg *c, const struct plan *p)
         else
             printf("  bus %s: rtu %s %d %c%d%d", cb->name, cb->device, cb->baud, cb->parity,
                    cb->data_bits, cb->stop_bits);
-        printf(", %d request%s per cycle\n", plan_bus_requests(p, b),
+        printf(", %d request%s per cycle", plan_bus_requests(p, b),
                plan_bus_requests(p, b) == 1 ? "" : "s");
+        struct busload load;
+        busload_of(c, p, b, &load);
+        if (load.load > 0)
+            printf(", gap %.2f ms, line load %.0f %% (%.1f of %.1f transactions/s)",
+                   cb->gap_us / 1000.0, load.load * 100, load.asked_tps, load.line_tps);
+        printf("\n");
         for (int r = 0; r < p->nrequests; r++) {
             const struct plan_request *rq = &p->requests[r];
             if (rq->bus != b)
@@ -138,6 +147,25 @@ static void print_warning(const char *line, void *arg)
 {
     (void)arg;
     fprintf(stderr, "warning: %s\n", line);
+}
+
+/* --check: each overbooked bus (busload.h) as a warning; the poller logs
+ * it at run time with the cycle it achieves.  Returns how many. */
+static int check_busload(const struct cfg *c, const struct plan *p)
+{
+    int n = 0;
+    for (int b = 0; b < c->nbuses; b++) {
+        struct busload load;
+        char what[512];
+        busload_of(c, p, b, &load);
+        if (!load.overbooked)
+            continue;
+        busload_describe(&load, what, sizeof(what));
+        fprintf(stderr, "warning: %s:%d: [bus %s] %s\n", c->path, c->buses[b].line,
+                c->buses[b].name, what);
+        n++;
+    }
+    return n;
 }
 
 static void log_warning(const char *line, void *arg)
@@ -402,6 +430,11 @@ static void handle_result(struct gw *g, const struct poll_result *res)
 static void stuck_timer(struct gw *g)
 {
     int64_t now = mono_ms();
+
+    /* Every request, so not on every wake-up: the limits are seconds. */
+    if (now < g->next_stuck_ms)
+        return;
+    g->next_stuck_ms = now + STUCK_CHECK_MS;
 
     for (int i = 0; i < g->plan->nrequests; i++) {
         const struct plan_request *rq = &g->plan->requests[i];
@@ -838,6 +871,7 @@ int main(int argc, char **argv)
          * can use the files; under systemd we are that user. */
         int nwarn =
             report_warnings(g.cfg, geteuid() == 0 ? SERVICE_USER : NULL, false, print_warning);
+        check_busload(g.cfg, g.plan); /* slower readings, not the uplink: not counted below */
         print_summary(g.cfg, g.plan);
         if (nwarn > 0)
             printf("%d warning%s (on stderr): they do not stop local polling and alarms, "

@@ -152,6 +152,25 @@ static ssize_t recv_some(int fd, uint8_t *p, size_t n, int64_t deadline_ms)
     }
 }
 
+/* recv_some, but when the bytes are probably there already (ready: the rest
+ * of a frame whose header came) try before waiting: one system call instead
+ * of two on every poll (issue 11, the cost per poll). */
+static ssize_t recv_rest(int fd, uint8_t *p, size_t n, int64_t deadline_ms, int ready)
+{
+    if (ready) {
+        ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+        if (r > 0)
+            return r;
+        if (r == 0) {
+            errno = ECONNRESET;
+            return -1;
+        }
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+    }
+    return recv_some(fd, p, n, deadline_ms);
+}
+
 int mbtcp_read(int fd, uint16_t *tid, uint8_t unit, int fn, uint16_t start, uint16_t count,
                int timeout_ms, uint16_t *regs, uint8_t *bits)
 {
@@ -176,7 +195,8 @@ int mbtcp_read(int fd, uint16_t *tid, uint8_t unit, int fn, uint16_t start, uint
             continue;
         }
         /* Never past this frame: the header first, then what it announces. */
-        r = recv_some(fd, frame + have, (need > 0 ? (size_t)need : MBAP_LEN) - have, deadline);
+        r = recv_rest(fd, frame + have, (need > 0 ? (size_t)need : MBAP_LEN) - have, deadline,
+                      need > 0);
         if (r == -1)
             return -1;
         have += (size_t)r;

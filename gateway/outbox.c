@@ -556,6 +556,14 @@ static int sensor_alarm_inflight(const struct sink *s, uint64_t h)
     return 0;
 }
 
+static int alarm_inflight(const struct sink *s)
+{
+    for (int i = 0; i < s->ninflight; i++)
+        if (s->inflight[i].cls == OUTBOX_ALARM)
+            return 1;
+    return 0;
+}
+
 static void inflight_remove(struct sink *s, int i)
 {
     s->inflight[i] = s->inflight[--s->ninflight];
@@ -1682,6 +1690,12 @@ int outbox_fetch(struct outbox *ob, unsigned sink, struct outbox_rec *out, int m
             break; /* out of memory: hand out what we have */
         n++;
     }
+    /* Every alarm out before any telemetry: while an alarm is in flight on
+     * this sink (handed out just now or before), a later alarm of its
+     * sensor may be held back behind it, and telemetry would fill the
+     * window ahead of that one (after an outage, thousands of readings). */
+    if (alarm_inflight(s))
+        return n;
     /* 3. telemetry from the cursor on (I5) */
     if (ob->db != NULL && n < max) {
         sqlite3_stmt *st = ob->st[S_TELEMETRY];

@@ -204,6 +204,9 @@ int outbox_commit(struct outbox *ob, const struct outbox_cycle *c);
 
 /* Hand out up to max records pending for sink, alarms first, and mark them
  * in flight on that sink; at most lim->max_inflight are in flight per sink.
+ * No telemetry is handed out while an alarm is in flight on the sink, so
+ * every pending alarm is confirmed before any telemetry goes (after an
+ * outage: the alarms first, then the backlog).
  * Every record handed out must end in outbox_done() or outbox_release()
  * (or release_all): until then its sensor's later alarms are held back.
  * Returns how many were written to out, or -1 (EINVAL).  Strings and

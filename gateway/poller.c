@@ -2,11 +2,29 @@
  * poller: the poller thread of one bus.  See poller.h.
  *
  * Scheduling: every request on the bus has its own next_due_ms; the thread
- * serves the earliest due request, then sleeps until the next one (waking at
- * once on stop).  First polls are staggered over the interval so a bus does
- * not burst at start.  A request whose sensors are lost is tried once per
- * cycle without retries, so a dead unit costs the others one response
- * timeout per cycle and its recovery is still seen at its next poll.
+ * serves the due request of an urgent kind (smoke, leak, door) first, else
+ * the earliest due, then sleeps until the next one (waking at once on stop).
+ * So on a saturated line the urgent kinds keep their intervals and the
+ * others stretch.  First polls are staggered over the interval so a bus
+ * does not burst at start.  A request whose sensors are lost is tried every
+ * POLLER_LOST_RETRY_MS without retries, so a dead unit costs the others one
+ * response timeout per 7 s (under 10 % of the line) and its return is still
+ * seen within 10 s.
+ *
+ * Cost per poll (issue 11): a request due within BURST_SLACK_MS (at most a
+ * tenth of its interval) is served with the one due now, so the thread
+ * wakes once per burst, not once per poll; on TCP the burst's results wake
+ * the main thread once at its end (or every BURST_HELD_MAX).  A request
+ * served early keeps its schedule: the next is due an interval after the
+ * last due time, not after the poll.
+ *
+ * The line (docs/design.md section 8.1): before each request the thread
+ * keeps the request's gap (default t3.5 of the line, lib/rtutime.h)
+ * counted from the end of the last transaction, not from when it is done
+ * with the result, so the gap costs the line nothing beyond the silence it
+ * needs.  After a timeout on RTU it drains a late answer for as long as the
+ * line needs to carry one (the answer's frame and t3.5), not a fixed time;
+ * on TCP mbtcp.c drops a late answer by its transaction id.
  *
  * Errors: a timeout or a garbled frame (bad CRC, bad data, an answer from
  * another unit) is that unit's failure: flush and go on, the bus stays up.
@@ -44,18 +62,29 @@
 #include "log.h"
 #include "mbtcp.h"
 #include "plan.h"
+#include "rtutime.h"
+#include "busload.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
-#define LATE_REPLY_MS 150 /* how long to drain a late answer after a timeout */
+#define LATE_REPLY_MS 150       /* the longest drain of a late answer after a timeout */
+#define OVERBOOK_SETTLE_MS 2000 /* measuring an overbooked line: after the staggered start */
+#define OVERBOOK_WINDOW_MS 5000 /* ... for at least this long */
+#define OVERBOOK_WINDOW_MAX_MS 60000
+#define BURST_SLACK_MS 50 /* a request due this soon is served now, with the others due */
+#define BURST_HELD_MAX 16 /* results held back from the main thread in a burst, at most */
 
 struct sched {
     int request; /* index into plan->requests */
     int64_t next_due_ms;
     int failures; /* consecutive failed polls */
     enum link_state link;
-    int done;        /* once mode: polled */
-    char names[128]; /* member sensor names, for log lines */
+    int done;              /* once mode: polled */
+    bool urgent;           /* an urgent kind among its members: served first */
+    int64_t gap_ns;        /* silence before its request (busload_gap_us) */
+    int64_t drain_ns;      /* RTU: how long the line needs to carry its late answer */
+    uint32_t window_polls; /* polls in the overbooked measurement window */
+    char names[128];       /* member sensor names, for log lines */
 };
 
 struct poller {
@@ -72,6 +101,13 @@ struct poller {
     pthread_cond_t wake;
 
     modbus_t *ctx;
+    int64_t line_quiet_ns; /* when the last transaction ended (0: none yet) */
+    int64_t last_gap_ns;   /* the gap of that transaction's request */
+    struct busload load;   /* what the plan asks of the line */
+    int held;              /* results pushed without waking the main thread (a burst) */
+    int64_t stall_limit_ms;
+    int64_t window_start_ms, window_end_ms; /* overbooked: the measurement (0: not yet) */
+    bool overbook_logged;
     int connected;
     int link_failures; /* failed connects and link errors since the link last worked */
     int silent_polls;  /* polls in a row that timed out, any unit (TCP half-open) */
@@ -89,21 +125,45 @@ struct poller {
     atomic_ullong polls, poll_failures;
 };
 
+static int64_t stall_limit(const struct poller *b);
+
 static const char *ordinal(int n)
 {
     return n == 1 ? "st" : n == 2 ? "nd" : n == 3 ? "rd" : "th";
 }
 
-/* Sleep until the monotonic deadline or a stop request, whichever first. */
-static void sleep_until(struct poller *b, int64_t deadline_ms)
+/* Sleep until the monotonic deadline (ns) or a stop request, whichever first. */
+static void sleep_until_ns(struct poller *b, int64_t deadline_ns)
 {
-    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000L};
+    struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
+                          .tv_nsec = (long)(deadline_ns % 1000000000)};
     pthread_mutex_lock(&b->lock);
-    while (!atomic_load(&b->stop) && mono_ms() < deadline_ms) {
+    while (!atomic_load(&b->stop) && mono_ns() < deadline_ns) {
         if (pthread_cond_timedwait(&b->wake, &b->lock, &ts) == ETIMEDOUT)
             break;
     }
     pthread_mutex_unlock(&b->lock);
+}
+
+static void sleep_until(struct poller *b, int64_t deadline_ms)
+{
+    sleep_until_ns(b, deadline_ms * 1000000);
+}
+
+/* Keep the line silent for the gap before a request to s: counted from the
+ * end of the last transaction, the longer of its gap and s's (a slow unit
+ * needs its silence before and after its own frames). */
+static void keep_gap(struct poller *b, const struct sched *s)
+{
+    int64_t gap = s->gap_ns > b->last_gap_ns ? s->gap_ns : b->last_gap_ns;
+    if (gap > 0 && b->line_quiet_ns > 0)
+        sleep_until_ns(b, b->line_quiet_ns + gap);
+}
+
+static void transaction_ended(struct poller *b, const struct sched *s)
+{
+    b->line_quiet_ns = mono_ns();
+    b->last_gap_ns = s->gap_ns;
 }
 
 static void bus_describe(const struct cfg_bus *c, char *buf, size_t len)
@@ -192,22 +252,37 @@ static void link_working(struct poller *b)
     b->silent_polls = 0;
 }
 
-/* After a timeout or a garbled frame a late or partial answer may still be
- * on its way; left alone it would be read as the NEXT unit's answer and fail
- * a healthy neighbour.  modbus_flush() only drops what has already arrived,
- * so first keep reading and discarding for a short window. */
-static void drain_late_reply(struct poller *b)
+/* After a timeout or a garbled frame on RTU a late or partial answer may
+ * still be on its way; left alone it would be read as the NEXT unit's
+ * answer and fail a healthy neighbour (or a retry would take it for its
+ * own, one answer behind).  modbus_flush() only drops what has already
+ * arrived, so first keep reading and discarding.  How long: a unit not (yet)
+ * lost may be a slow one whose answer is on its way, so up to LATE_REPLY_MS;
+ * a lost unit has been silent three polls in a row, so only as long as the
+ * line needs to carry its answer (s->drain_ns: its frame and t3.5), which
+ * is all it costs its neighbours beyond the timeout.  Bytes that come end
+ * the drain once the line needs no more for them (t3.5 of silence after a
+ * frame's time).  On TCP mbtcp.c reads whole frames and drops a late one by
+ * its transaction id: nothing to wait for. */
+static void drain_late_reply(struct poller *b, const struct sched *s)
 {
     int fd = modbus_get_socket(b->ctx);
-    int64_t end =
-        mono_ms() + (b->conf->timeout_ms < LATE_REPLY_MS ? b->conf->timeout_ms : LATE_REPLY_MS);
+    int64_t now = mono_ns();
+    int64_t cap =
+        now + (int64_t)(b->conf->timeout_ms < LATE_REPLY_MS ? b->conf->timeout_ms : LATE_REPLY_MS) *
+                  1000000;
+    int64_t end = s->link == LINK_LOST ? now + s->drain_ns : cap;
     char junk[256];
 
-    for (int64_t left; fd >= 0 && (left = end - mono_ms()) > 0;) {
+    if (b->conf->type != BUS_RTU)
+        return;
+    for (int64_t left; fd >= 0 && (left = (end < cap ? end : cap) - mono_ns()) > 0;) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int n = poll(&pfd, 1, (int)left);
-        if (n <= 0 || read(fd, junk, sizeof(junk)) <= 0)
+        struct timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = (long)(left % 1000000000)};
+        if (ppoll(&pfd, 1, &ts, NULL) <= 0 || read(fd, junk, sizeof(junk)) <= 0)
             break;
+        /* bytes: the frame goes on until the line falls silent */
+        end = mono_ns() + s->drain_ns;
     }
 }
 
@@ -299,9 +374,9 @@ static void poll_one(struct poller *b, struct sched *s)
         /* A lost unit gets one attempt per cycle: its silence must not cost the others more. */
         int attempts = s->link == LINK_LOST ? 1 : 1 + b->conf->retries;
         for (int a = 0; a < attempts && !atomic_load(&b->stop); a++) {
-            if (a > 0 && b->conf->gap_ms > 0)
-                sleep_until(b, mono_ms() + b->conf->gap_ms);
+            keep_gap(b, s);
             int rc = do_read(b, rq, res);
+            transaction_ended(b, s);
             if (rc == 0) {
                 ok = 1;
                 break;
@@ -317,11 +392,12 @@ static void poll_one(struct poller *b, struct sched *s)
             }
             /* An exception is a complete answer; anything else may leave bytes behind. */
             if (!(err >= EMBXILFUN && err <= EMBXGTAR)) {
-                drain_late_reply(b);
+                drain_late_reply(b, s);
                 if (modbus_flush(b->ctx) == -1) {
                     link_drop(b, errno);
                     break;
                 }
+                transaction_ended(b, s);
             }
         }
         if (ok) {
@@ -333,8 +409,6 @@ static void poll_one(struct poller *b, struct sched *s)
              * TCP); a new connection finds out. */
             link_drop(b, ETIMEDOUT);
         }
-        if (b->connected && b->conf->gap_ms > 0)
-            sleep_until(b, mono_ms() + b->conf->gap_ms);
     }
 
     if (!ok && atomic_load(&b->stop)) {
@@ -359,7 +433,8 @@ static void poll_one(struct poller *b, struct sched *s)
     res->link = s->link;
     res->failures = s->failures;
     res->ts_ms = wall_ms();
-    rqueue_push(b->q, res, &b->stop);
+    if (rqueue_push_held(b->q, res, &b->stop) == 0)
+        b->held++;
     atomic_store(&b->heartbeat_ms, mono_ms());
 }
 
@@ -377,6 +452,67 @@ static void test_stall(struct poller *b)
         sleep_until(b, mono_ms() + 100);
 }
 
+/* The request to serve next: a due one of an urgent kind first, else the
+ * earliest due (NULL: once mode, every request polled). */
+static struct sched *pick(struct poller *b, int64_t now)
+{
+    struct sched *next = NULL, *urgent = NULL;
+
+    for (int i = 0; i < b->nsched; i++) {
+        struct sched *s = &b->sched[i];
+        if (b->once && s->done)
+            continue;
+        if (next == NULL || s->next_due_ms < next->next_due_ms)
+            next = s;
+        if (s->urgent && s->next_due_ms <= now &&
+            (urgent == NULL || s->next_due_ms < urgent->next_due_ms))
+            urgent = s;
+    }
+    return urgent != NULL ? urgent : next;
+}
+
+/* An overbooked line (busload.h) is logged once, with the cycle it
+ * achieves: measured over a window after the staggered start, long enough
+ * for every request to be polled twice. */
+static void overbook_measure(struct poller *b, struct sched *polled, int64_t now)
+{
+    if (!b->load.overbooked || b->overbook_logged || b->once)
+        return;
+    if (b->window_start_ms == 0) {
+        b->window_start_ms = now + OVERBOOK_SETTLE_MS;
+        return;
+    }
+    if (now < b->window_start_ms)
+        return;
+    polled->window_polls++;
+    if (now - b->window_start_ms < OVERBOOK_WINDOW_MS)
+        return;
+    double urgent_s = 0, others_s = 0, urgent_asked = 0, others_asked = 0;
+    int nurgent = 0, nothers = 0;
+    for (int i = 0; i < b->nsched; i++) {
+        const struct sched *s = &b->sched[i];
+        if (s->window_polls < 2 && now - b->window_start_ms < OVERBOOK_WINDOW_MAX_MS)
+            return; /* not every request seen twice yet */
+        double got = s->window_polls ? (now - b->window_start_ms) / 1000.0 / s->window_polls
+                                     : (now - b->window_start_ms) / 1000.0;
+        double asked = b->plan->requests[s->request].interval_ms / 1000.0;
+        if (s->urgent) {
+            urgent_s += got, urgent_asked += asked, nurgent++;
+        } else {
+            others_s += got, others_asked += asked, nothers++;
+        }
+    }
+    char what[256];
+    busload_describe(&b->load, what, sizeof(what));
+    log_warnx("bus %s: %s; achieved: %d smoke/leak/door request%s every %.2f s (asked %.2f s), "
+              "%d other%s every %.2f s (asked %.2f s)",
+              b->conf->name, what, nurgent, nurgent == 1 ? "" : "s",
+              nurgent ? urgent_s / nurgent : 0, nurgent ? urgent_asked / nurgent : 0, nothers,
+              nothers == 1 ? "" : "s", nothers ? others_s / nothers : 0,
+              nothers ? others_asked / nothers : 0);
+    b->overbook_logged = true;
+}
+
 static void *poller_thread(void *arg)
 {
     struct poller *b = arg;
@@ -386,39 +522,52 @@ static void *poller_thread(void *arg)
         link_connect(b);
     while (!atomic_load(&b->stop)) {
         int64_t now = mono_ms();
-        struct sched *next = NULL;
+        struct sched *next;
 
         atomic_store(&b->heartbeat_ms, now);
-        for (int i = 0; i < b->nsched; i++) {
-            struct sched *s = &b->sched[i];
-            if (b->once && s->done)
-                continue;
-            if (next == NULL || s->next_due_ms < next->next_due_ms)
-                next = s;
-        }
+        next = pick(b, now);
         if (next == NULL)
             break; /* once mode: every request polled */
         if (b->once) {
             poll_one(b, next);
+            rqueue_wake(b->q);
             next->done = 1;
             continue;
         }
-        if (next->next_due_ms > now) {
+        int interval = b->plan->requests[next->request].interval_ms;
+        int slack = interval / 10 < BURST_SLACK_MS ? interval / 10 : BURST_SLACK_MS;
+        /* Going to sleep, or results held long enough: the main thread takes them now. */
+        if (b->held > 0 && (next->next_due_ms > now + slack || b->held >= BURST_HELD_MAX)) {
+            rqueue_wake(b->q);
+            b->held = 0;
+        }
+        if (next->next_due_ms > now + slack) {
             /* Wake at least every second so the heartbeat shows the thread alive. */
             int64_t until = next->next_due_ms < now + 1000 ? next->next_due_ms : now + 1000;
             sleep_until(b, until);
             continue;
         }
         poll_one(b, next);
+        if (b->conf->type != BUS_TCP && b->held > 0) {
+            /* A transaction on a serial line takes milliseconds: no burst to wait for. */
+            rqueue_wake(b->q);
+            b->held = 0;
+        }
         if (!polled++)
             test_stall(b);
-        int interval = b->plan->requests[next->request].interval_ms;
-        next->next_due_ms += interval;
         now = mono_ms();
+        overbook_measure(b, next, now);
+        if (next->link == LINK_LOST && interval < POLLER_LOST_RETRY_MS) {
+            /* A lost unit: retried on the slower schedule (top of the file). */
+            next->next_due_ms = now + POLLER_LOST_RETRY_MS;
+            continue;
+        }
+        next->next_due_ms += interval;
         /* Late by more than a cycle (a slow bus): poll again now, don't burst to catch up. */
         if (next->next_due_ms < now - interval)
             next->next_due_ms = now;
     }
+    rqueue_wake(b->q);
     if (b->connected)
         modbus_close(b->ctx);
     b->connected = 0;
@@ -474,6 +623,7 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
     b->result = malloc(sizeof(*b->result));
     if (b->sched == NULL || b->result == NULL)
         goto fail;
+    busload_of(c, plan, bus_index, &b->load);
     int64_t start = mono_ms();
     for (int i = 0; i < plan->nrequests; i++) {
         const struct plan_request *rq = &plan->requests[i];
@@ -481,6 +631,14 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
             continue;
         struct sched *s = &b->sched[b->nsched];
         s->request = i;
+        s->urgent = busload_urgent(c, plan, i);
+        s->gap_ns = busload_gap_us(c, plan, i) * 1000;
+        if (cb->type == BUS_RTU) {
+            int bits = rtutime_char_bits(cb->data_bits, cb->parity, cb->stop_bits);
+            s->drain_ns =
+                rtutime_silence_ns(cb->baud, bits) +
+                rtutime_bytes_ns(cb->baud, bits, rtutime_read_answer_bytes((int)rq->fn, rq->count));
+        }
         /* Stagger first polls across the interval. */
         s->next_due_ms = start + (int64_t)rq->interval_ms * b->nsched / (n ? n : 1);
         size_t off = 0;
@@ -493,6 +651,7 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
         }
         b->nsched++;
     }
+    b->stall_limit_ms = stall_limit(b);
     return b;
 fail:
     poller_free(b);
@@ -543,15 +702,24 @@ void poller_free(struct poller *b)
     free(b);
 }
 
-int64_t poller_stall_limit_ms(const struct poller *b)
+static int64_t stall_limit(const struct poller *b)
 {
     /* The longest a healthy thread goes without a heartbeat: one poll with
      * every retry and gap (it beats between polls and at least every second
      * while idle), twice over, plus slack for a loaded machine. */
+    int64_t gap_ms = b->conf->gap_ms;
+    for (int i = 0; i < b->nsched; i++)
+        if (b->sched[i].gap_ns / 1000000 + 1 > gap_ms)
+            gap_ms = b->sched[i].gap_ns / 1000000 + 1;
     int64_t one_poll = (int64_t)b->conf->timeout_ms * (1 + b->conf->retries) +
-                       (int64_t)b->conf->gap_ms * (2 + b->conf->retries);
+                       gap_ms * (2 + b->conf->retries) + LATE_REPLY_MS * (1 + b->conf->retries);
     int64_t limit = 2 * one_poll + 3000;
     return limit < 5000 ? 5000 : limit;
+}
+
+int64_t poller_stall_limit_ms(const struct poller *b)
+{
+    return b->stall_limit_ms;
 }
 
 int64_t poller_heartbeat_ms(const struct poller *b)

@@ -19,6 +19,11 @@ struct poller;
 /* Failed polls in a row after which a request's sensors are lost (docs/design.md section 8). */
 #define POLLER_LOST_AFTER 3
 
+/* How often a lost request is tried (once, no retries): a dead unit costs
+ * the others at most one response timeout per this, and its return is seen
+ * within it (docs/design.md section 8). */
+#define POLLER_LOST_RETRY_MS 7000
+
 /* A poller for bus_index of c, scheduling the plan's requests on that bus.
  * once: poll each request a single time, then the thread ends.
  * c, plan and q must outlive the bus.  Main thread.  NULL with errno. */

@@ -18,6 +18,7 @@ struct rqueue {
     struct poll_result *ring;
     int capacity, head, count;
     int efd;
+    int armed; /* the eventfd was written since the consumer last drained it */
 };
 
 struct rqueue *rqueue_new(int capacity)
@@ -65,7 +66,22 @@ int rqueue_fd(const struct rqueue *q)
     return q->efd;
 }
 
-int rqueue_push(struct rqueue *q, const struct poll_result *r, const atomic_int *stop)
+/* Under the lock: arm the eventfd once per drain (one write wakes the
+ * consumer, who then drains everything). */
+static int arm(struct rqueue *q)
+{
+    uint64_t one = 1;
+
+    if (q->armed || q->count == 0)
+        return 0;
+    q->armed = 1;
+    /* EAGAIN only when the counter is at its maximum: the fd is readable anyway. */
+    if (write(q->efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+        return -1;
+    return 0;
+}
+
+static int push(struct rqueue *q, const struct poll_result *r, const atomic_int *stop, int wake)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == q->capacity) {
@@ -81,17 +97,31 @@ int rqueue_push(struct rqueue *q, const struct poll_result *r, const atomic_int 
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
+        arm(q); /* full: whatever was held, the consumer must make room */
         pthread_cond_timedwait(&q->not_full, &q->lock, &until);
     }
     q->ring[(q->head + q->count) % q->capacity] = *r;
     q->count++;
+    int rc = wake ? arm(q) : 0;
     pthread_mutex_unlock(&q->lock);
+    return rc;
+}
 
-    uint64_t one = 1;
-    /* EAGAIN only when the counter is at its maximum: the fd is readable anyway. */
-    if (write(q->efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
-        return -1;
-    return 0;
+int rqueue_push(struct rqueue *q, const struct poll_result *r, const atomic_int *stop)
+{
+    return push(q, r, stop, 1);
+}
+
+int rqueue_push_held(struct rqueue *q, const struct poll_result *r, const atomic_int *stop)
+{
+    return push(q, r, stop, 0);
+}
+
+void rqueue_wake(struct rqueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    arm(q);
+    pthread_mutex_unlock(&q->lock);
 }
 
 int rqueue_pop(struct rqueue *q, struct poll_result *r)
@@ -111,6 +141,7 @@ int rqueue_pop(struct rqueue *q, struct poll_result *r)
         uint64_t v;
         ssize_t n = read(q->efd, &v, sizeof(v));
         (void)n; /* EAGAIN when already drained */
+        q->armed = 0;
     }
     pthread_mutex_unlock(&q->lock);
     return got;

@@ -43,6 +43,14 @@ int rqueue_fd(const struct rqueue *q);
  * *stop becomes non-zero; returns 0, or -1 when stopped before it fit. */
 int rqueue_push(struct rqueue *q, const struct poll_result *r, const atomic_int *stop);
 
+/* rqueue_push without waking the consumer: a poller in a burst of polls
+ * holds the wake-up for the burst's end (rqueue_wake()), so the main thread
+ * wakes once per burst, not once per poll (docs/design.md section 8.1). */
+int rqueue_push_held(struct rqueue *q, const struct poll_result *r, const atomic_int *stop);
+
+/* Producer: wake the consumer if results are waiting and it was not woken yet. */
+void rqueue_wake(struct rqueue *q);
+
 /* Consumer (main thread): pop one result into *r; returns 1, or 0 when empty.
  * Clears the eventfd when the queue runs empty. */
 int rqueue_pop(struct rqueue *q, struct poll_result *r);

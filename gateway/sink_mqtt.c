@@ -11,6 +11,13 @@
  *   file it needs, its configuration section) or is refused stays down,
  *   raises gateway/uplink (selfalarm), and is set up again with a backoff,
  *   reading its files afresh, until it works.
+ * - Back within 2 s of the broker's return (issue 11): while the broker is
+ *   unreachable the sink itself tries to connect every PROBE_MS plus up to
+ *   PROBE_JITTER_MS (so a fleet does not probe in step), one attempt at a
+ *   time: a refused TCP connect, nothing the broker has to work for.
+ *   Paho's own reconnect backoff reached 30 s and is checked only every
+ *   3 s.  A refusal of our identity is no probe: it waits for a fresh
+ *   client after the setup backoff.
  * - The status (docs/design.md section 10.1) says since when this
  *   connection is up, and the will, fixed when a client is made, says the
  *   same time: a client made WILL_STALE_MS or more before it (re)connected
@@ -35,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "clock.h"
@@ -58,6 +66,8 @@
 #define SETUP_RETRY_MIN_MS 2000  /* a client that could not be set up or was refused: */
 #define SETUP_RETRY_MAX_MS 60000 /* set up again after this backoff (files read afresh) */
 #define RECREATE_DOWN_MS 60000   /* not connected this long: a fresh client */
+#define PROBE_MS 1000            /* unreachable broker: try again after this ... */
+#define PROBE_JITTER_MS 500      /* ... plus up to this */
 #define CONFIRM_MAX (2 * SINK_MQTT_WINDOW + 2)
 #define WILL_STALE_MS 10000 /* a will this much older than its connection is replaced */
 #define STATUS_GAP_MS 2000  /* alarm counts changed: the status again, at most this often */
@@ -78,6 +88,8 @@ struct sink_mqtt {
     int64_t retry_at_ms; /* no publishing before this (after a refusal) */
     int retry_ms;
     int64_t setup_at_ms; /* set the client up afresh then; 0: not due */
+    int64_t probe_at_ms; /* try to connect then (top of the file); 0: not due */
+    unsigned probe_seed; /* its jitter, different per gateway */
     int setup_backoff_ms;
     int inflight; /* outbox records handed to the client, not yet answered */
     uint64_t published, publish_failures;
@@ -176,6 +188,7 @@ static void setup(struct sink_mqtt *sm)
     struct mqtt_opts o = {
         .nuris = c->mqtt.nuri,
         .client_id = c->id,
+        .manual_reconnect = 1,
         .username = c->mqtt.username,
         .password_file = c->mqtt.password_file,
         .ca_file = c->mqtt.ca_file,
@@ -233,6 +246,11 @@ static void all_again(struct sink_mqtt *sm)
     sm->inflight = 0;
 }
 
+static void probe_later(struct sink_mqtt *sm)
+{
+    sm->probe_at_ms = mono_ms() + PROBE_MS + rand_r(&sm->probe_seed) % (PROBE_JITTER_MS + 1);
+}
+
 static void publish_status(struct sink_mqtt *sm);
 static void renew(struct sink_mqtt *sm);
 
@@ -253,6 +271,14 @@ static void timer(void *ctx, int64_t now_ms)
 {
     struct sink_mqtt *sm = ctx;
 
+    if (sm->probe_at_ms != 0 && now_ms >= sm->probe_at_ms) {
+        sm->probe_at_ms = 0;
+        int rc = sm->mq != NULL ? mqtt_reconnect(sm->mq) : 1;
+        if (rc == -1)
+            log_debug("mqtt: reconnect: %s", strerror(errno));
+        if (rc != 1 && sm->mq != NULL && !mqtt_connected(sm->mq))
+            probe_later(sm); /* under way already, or refused: look again later */
+    }
     if (sm->mq != NULL && mqtt_connected(sm->mq) &&
         ((sm->status_due && now_ms >= sm->status_at_ms + STATUS_GAP_MS) ||
          now_ms >= sm->heartbeat_at_ms))
@@ -316,6 +342,8 @@ static int64_t timeout_ms(void *ctx, int64_t now_ms, int64_t cap_ms)
         t = sm->retry_at_ms - now_ms;
     if (sm->setup_at_ms != 0 && sm->setup_at_ms - now_ms < t)
         t = sm->setup_at_ms - now_ms;
+    if (sm->probe_at_ms != 0 && sm->probe_at_ms - now_ms < t)
+        t = sm->probe_at_ms - now_ms;
     /* The renewal's moment (past it, what holds it up wakes the loop itself:
      * a publish answered, a connect). */
     if (sm->changed_at_ms != 0 && sm->changed_at_ms + WILL_RENEW_MS > now_ms &&
@@ -423,10 +451,10 @@ static void on_published(struct sink_mqtt *sm, const struct mqtt_event *ev)
     }
 }
 
-/* The first connect of a client failed.  A refusal of our credentials or
+/* A connect of the client failed.  A refusal of our credentials or
  * identity needs fixing: alarm at once, and a fresh client (the password
- * read again) after a backoff, since Paho would retry with the old one for
- * ever.  Anything else may pass: Paho goes on trying. */
+ * read again) after a backoff; no probe meanwhile.  Anything else may pass:
+ * probe again soon. */
 static void connect_failed(struct sink_mqtt *sm, const struct mqtt_event *ev)
 {
     static const int needs_fixing[] = {
@@ -440,6 +468,7 @@ static void connect_failed(struct sink_mqtt *sm, const struct mqtt_event *ev)
             return;
         }
     selfalarm_output_down(sm->sa, SELF_UPLINK, ev->detail);
+    probe_later(sm);
 }
 
 int sink_mqtt_next_command(struct sink_mqtt *sm, struct command *cmd)
@@ -462,6 +491,7 @@ int sink_mqtt_next_command(struct sink_mqtt *sm, struct command *cmd)
             log_info("mqtt: connected to %s", ev.detail);
             sm->broker_down_logged = false;
             sm->retry_at_ms = 0;
+            sm->probe_at_ms = 0;
             sync_start(sm->sy, mono_ms());
             working(sm);
             publish_status(sm);
@@ -482,6 +512,7 @@ int sink_mqtt_next_command(struct sink_mqtt *sm, struct command *cmd)
             selfalarm_output_down(sm->sa, SELF_UPLINK, ev.detail);
             if (sm->setup_at_ms == 0)
                 sm->setup_at_ms = mono_ms() + SELFALARM_GRACE_MS;
+            probe_later(sm);
             all_again(sm); /* every publish in flight was answered (failed) before */
             sync_stop(sm->sy);
             break;
@@ -610,6 +641,7 @@ struct sink_mqtt *sink_mqtt_new(const struct cfg *c, struct selfalarm *sa, struc
     sm->sy = sy;
     sm->mode = mode;
     sm->retry_ms = RETRY_MIN_MS;
+    sm->probe_seed = (unsigned)wall_ms() ^ (unsigned)getpid() << 16;
     sm->setup_backoff_ms = SETUP_RETRY_MIN_MS;
     if (selfalarm_output_wanted(sa, SELF_UPLINK))
         setup(sm);

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,10 +77,12 @@ struct mqtt {
     void *accept_arg;
     int session_expiry_s;
     int keepalive_s, connect_timeout_s, retry_min_s, retry_max_s;
+    int manual_reconnect;
     int max_inflight, max_queued_messages;
     size_t max_message_bytes;
     int efd;
     int started;
+    atomic_int connecting; /* manual_reconnect: an attempt under way (Paho's threads end it) */
 
     /* Shared with Paho's threads, under lock. */
     pthread_mutex_t lock;
@@ -346,6 +349,7 @@ static int on_ssl_error(const char *str, size_t len, void *ctx)
 static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
 {
     struct mqtt *m = ctx;
+    atomic_store(&m->connecting, 0);
     pthread_mutex_lock(&m->lock);
     copy_detail(m->connect_uri, r && r->alt.connect.serverURI ? r->alt.connect.serverURI : "");
     pthread_mutex_unlock(&m->lock);
@@ -357,6 +361,7 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
     struct mqtt *m = ctx;
     struct node *n = node_new(MQTT_EV_CONNECT_FAILED);
 
+    atomic_store(&m->connecting, 0);
     if (n && r) {
         n->ev.code = r->code;
         /* Paho puts a CONNACK refusal in code, not in reasonCode. */
@@ -698,6 +703,7 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
 
     m->keepalive_s = o->keepalive_s ? o->keepalive_s : 30;
     m->connect_timeout_s = o->connect_timeout_s ? o->connect_timeout_s : 10;
+    m->manual_reconnect = o->manual_reconnect != 0;
     m->retry_min_s = o->retry_min_s ? o->retry_min_s : 1;
     m->retry_max_s = o->retry_max_s ? o->retry_max_s : 30;
     if (m->retry_max_s < m->retry_min_s)
@@ -747,7 +753,9 @@ fail:
     return NULL;
 }
 
-int mqtt_start(struct mqtt *m, char *err, size_t errlen)
+/* One MQTTAsync_connect() with the client's options: the first, and each
+ * of mqtt_reconnect(). */
+static int connect_call(struct mqtt *m, char *err, size_t errlen)
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
@@ -758,11 +766,6 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
     sigset_t oldmask;
     int rc;
 
-    if (m->started) {
-        snprintf(err, errlen, "already started");
-        errno = EALREADY;
-        return -1;
-    }
     if (m->will_topic) {
         will.topicName = m->will_topic;
         will.message = NULL;
@@ -806,7 +809,7 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
     co.serverURIs = m->uris;
     co.serverURIcount = m->nuris;
     co.MQTTVersion = MQTTVERSION_5;
-    co.automaticReconnect = 1;
+    co.automaticReconnect = !m->manual_reconnect;
     co.minRetryInterval = m->retry_min_s;
     co.maxRetryInterval = m->retry_max_s;
     co.onSuccess5 = on_connect_ok;
@@ -825,17 +828,41 @@ int mqtt_start(struct mqtt *m, char *err, size_t errlen)
     /* Paho copies everything it keeps (the properties too); our strings
      * outlive the client anyway.  Its threads start here. */
     signals_block(&oldmask);
+    atomic_store(&m->connecting, 1);
     rc = MQTTAsync_connect(m->client, &co);
     signals_restore(&oldmask);
     MQTTProperties_free(&props);
     MQTTProperties_free(&will_props);
     if (rc != MQTTASYNC_SUCCESS) {
+        atomic_store(&m->connecting, 0);
         snprintf(err, errlen, "connect: %s", MQTTAsync_strerror(rc));
         errno = EIO;
         return -1;
     }
+    return 0;
+}
+
+int mqtt_start(struct mqtt *m, char *err, size_t errlen)
+{
+    if (m->started) {
+        snprintf(err, errlen, "already started");
+        errno = EALREADY;
+        return -1;
+    }
+    if (connect_call(m, err, errlen) == -1)
+        return -1;
     m->started = 1;
     return 0;
+}
+
+int mqtt_reconnect(struct mqtt *m)
+{
+    char err[MQTT_DETAIL_MAX];
+
+    if (!m->started || !m->manual_reconnect || m->connected || atomic_load(&m->connecting) ||
+        MQTTAsync_isConnected(m->client))
+        return 0;
+    return connect_call(m, err, sizeof(err)) == -1 ? -1 : 1;
 }
 
 int mqtt_fd(const struct mqtt *m)

@@ -75,6 +75,12 @@ struct mqtt_opts {
     int connect_timeout_s;        /* per attempt and URI; default 10 */
     int retry_min_s, retry_max_s; /* reconnect backoff, doubling; default 1, 30 (Paho
                                    * reconnects ~3 s later than this at the earliest) */
+    int manual_reconnect;         /* 1: Paho does not reconnect by itself (the backoff
+                                   * above is unused); the owner calls mqtt_reconnect() on
+                                   * its own schedule and every failed attempt is a
+                                   * CONNECT_FAILED event.  Paho checks its own schedule
+                                   * only every 3 s, too slow to be back within 2 s of a
+                                   * broker's return */
     const char *will_topic;       /* will: retained, QoS 1; NULL or "": no will */
     const char *will_payload;     /* default {"online":false}; needs will_topic */
     unsigned will_expiry_s;       /* MQTT 5 Message Expiry Interval of the will; 0: none.  The
@@ -160,6 +166,12 @@ const char *mqtt_client_id(const struct mqtt *m);
  * session is clean (nothing resent by Paho or the broker: the gateway's
  * outbox resends).  0, or -1 with errno (EALREADY, EIO) and err. */
 int mqtt_start(struct mqtt *m, char *err, size_t errlen);
+
+/* manual_reconnect: try to connect now, unless started, not connected and
+ * no attempt is under way (then 0 and nothing happens: 1 means an attempt
+ * began).  Its outcome is a CONNECTED or CONNECT_FAILED event.  -1 with
+ * errno (EIO) when Paho refused to try. */
+int mqtt_reconnect(struct mqtt *m);
 
 /* Readable while events are queued; poll it for POLLIN and then call
  * mqtt_next_event() until it returns 0. */

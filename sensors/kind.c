@@ -448,13 +448,15 @@ static const struct kind_def kinds[KIND_COUNT] = {
                           .points = ROWS(water_level_points), .keys = ROWS(water_level_keys),
                           .decode = decode_water_level},
     [KIND_WATER_LEAK] = {"water_leak", ROWS(water_leak_fields), .value = -1, .saturated = -1,
-                         .inputs = ROWS(water_leak_inputs), .decode = decode_water_leak},
+                         .urgent = true, .inputs = ROWS(water_leak_inputs),
+                         .decode = decode_water_leak},
     /* NDIR sensors read low until their lamp and cell are warm */
     [KIND_CO2] = {"co2", ROWS(co2_fields), .value = 0, .saturated = 1, .warmup_ms = 180000,
                   .points = ROWS(co2_points), .decode = decode_co2},
     [KIND_BLAST_DOOR] = {"blast_door", ROWS(blast_door_fields), .value = -1, .saturated = -1,
-                         .inputs = ROWS(blast_door_inputs), .decode = decode_blast_door},
-    [KIND_SMOKE] = {"smoke", ROWS(smoke_fields), .value = -1, .saturated = -1,
+                         .urgent = true, .inputs = ROWS(blast_door_inputs),
+                         .decode = decode_blast_door},
+    [KIND_SMOKE] = {"smoke", ROWS(smoke_fields), .value = -1, .saturated = -1, .urgent = true,
                     .points = ROWS(smoke_points), .inputs = ROWS(smoke_inputs),
                     .model_check = check_smoke, .decode = decode_smoke},
 };

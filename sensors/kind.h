@@ -118,6 +118,8 @@ struct kind_def {
     int value;         /* the field the alarm engine's levels, means and jump check judge; -1 */
     int saturated;     /* a bool field: the value is only "at least" (over range); -1 */
     int64_t warmup_ms; /* after a start its readings are warming_up (NDIR CO2); 0 */
+    bool urgent;       /* served first on a saturated bus, its interval kept (smoke, leak, door:
+                          docs/design.md section 8) */
     const struct kind_point *points;
     int npoints;
     const struct kind_input *inputs; /* used on a model with an `inputs` bits point

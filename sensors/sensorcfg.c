@@ -19,6 +19,7 @@
 
 #include "gwerr.h"
 #include "kind.h"
+#include "rtutime.h"
 
 #define CHANNEL_MAX 31 /* inverted_mask is 32 bits wide */
 #define LABEL_MAX (CFG_NAME_MAX + 16)
@@ -113,12 +114,12 @@ static const struct ini_key bus_keys[BK_COUNT] = {
     [BK_TIMEOUT] = {"timeout", ini_duration_ms, FIELD(struct bus_parse, b.timeout_ms), 10, 5000,
                     .dflt = "500ms"},
     [BK_RETRIES] = {"retries", ini_int, FIELD(struct bus_parse, b.retries), 0, 5, .dflt = "1"},
-    /* No table default: it depends on the type (rtu 20 ms, tcp 0), see check_bus(). */
+    /* No table default: it depends on the line (rtu t3.5, tcp 0), see check_bus(). */
     [BK_GAP] = {"gap", ini_duration_ms, FIELD(struct bus_parse, b.gap_ms), 0, 1000},
 };
 
 /* The keys every sensor has; the kinds' own keys follow them in the table. */
-enum { SK_BUS, SK_UNIT, SK_KIND, SK_MODEL, SK_INTERVAL, SK_LOCATION, SK_COMMON };
+enum { SK_BUS, SK_UNIT, SK_KIND, SK_MODEL, SK_INTERVAL, SK_GAP, SK_LOCATION, SK_COMMON };
 static const struct ini_key common_sensor_keys[SK_COMMON] = {
     [SK_BUS] = {"bus", ini_slug, FIELD(struct sensor_parse, bus_name), .flags = INI_REQUIRED},
     /* The range of a unit id depends on the bus type: checked in check_sensor(). */
@@ -128,6 +129,7 @@ static const struct ini_key common_sensor_keys[SK_COMMON] = {
     [SK_MODEL] = {"model", ini_text, FIELD(struct sensor_parse, model_name), .flags = INI_REQUIRED},
     [SK_INTERVAL] = {"interval", ini_duration_ms, FIELD(struct sensor_parse, s.interval_ms), 100,
                      3600000, .dflt = "1s"},
+    [SK_GAP] = {"gap", ini_duration_ms, FIELD(struct sensor_parse, s.gap_ms), 0, 1000},
     [SK_LOCATION] = {"location", ini_text, FIELD(struct sensor_parse, s.location),
                      .flags = INI_EMPTY_OK},
 };
@@ -317,6 +319,7 @@ void *sensorcfg_open_sensor(void *user, const char *name, int line, struct ini_k
     memset(sp, 0, sizeof(*sp));
     snprintf(sp->s.name, sizeof(sp->s.name), "%s", name);
     sp->s.line = line;
+    sp->s.gap_ms = -1;
     for (int i = 0; i < nsensor_keys; i++) /* "not wired" */
         if (is_channel_key(i))
             *(int *)((char *)sp + sensor_keys[i].offset) = -1;
@@ -394,10 +397,21 @@ static void check_bus(struct ini *ini, struct bus_parse *bp)
         if (bp->ks.line[i] == 0 && applies && (k->flags & INI_REQUIRED) && (k->flags & mine))
             ini_error(ini, b->line, label, k->name, "missing (required on a %s bus)", type);
     }
-    /* RTU needs a silence between frames (3.5 characters, more for slow
-     * slaves); TCP framing needs none. */
-    if (bp->ks.line[BK_GAP] == 0)
-        b->gap_ms = b->type == BUS_RTU ? 20 : 0;
+    /* RTU needs a silence between frames: 3.5 characters (the Modbus rule,
+     * 1.75 ms above 19200 baud) with a small floor for the master's own
+     * timing, more for slow slaves; TCP framing needs none. */
+    if (bp->ks.line[BK_GAP] > 0) {
+        b->gap_us = b->gap_ms * 1000;
+    } else if (b->type == BUS_RTU && b->baud > 0) {
+        int64_t t35 =
+            rtutime_silence_ns(b->baud, rtutime_char_bits(b->data_bits, b->parity, b->stop_bits));
+        int64_t us = (t35 + 999) / 1000;
+        b->gap_us = us < CFG_GAP_FLOOR_US ? CFG_GAP_FLOOR_US : (int)us;
+        b->gap_ms = (b->gap_us + 999) / 1000;
+    } else { /* tcp, or an rtu line whose baud was refused */
+        b->gap_us = b->type == BUS_RTU ? CFG_GAP_FLOOR_US : 0;
+        b->gap_ms = (b->gap_us + 999) / 1000;
+    }
 }
 
 static const struct model_point *inputs_point(const struct model *m)

@@ -44,8 +44,14 @@ struct cfg_bus {
     /* both */
     int timeout_ms; /* response timeout, default 500 ms (10 ms..5 s) */
     int retries;    /* extra attempts after a failure, default 1 (0..5) */
-    int gap_ms;     /* silence after each transaction; default rtu 20 ms, tcp 0 */
+    int gap_ms;     /* silence between transactions as configured (0..1 s); when unset, gap_us
+                       rounded up to the ms */
+    int gap_us;     /* the silence kept before each request, from the end of the last
+                       transaction: `gap`, or by default rtu the line's t3.5 (3.5 characters,
+                       at least CFG_GAP_FLOOR_US; lib/rtutime.h), tcp 0 */
 };
+
+#define CFG_GAP_FLOOR_US 2000 /* the default gap's floor on an RTU line */
 
 struct cfg_sensor {
     char name[CFG_NAME_MAX];
@@ -55,7 +61,9 @@ struct cfg_sensor {
     /* kind, model (owned by the program's model set) and the kind's keys:
      * pit_depth, the *_input channels (-1 unset), inverted_inputs */
     struct sensor_def def;
-    int interval_ms;             /* default 1 s (100 ms..1 h) */
+    int interval_ms; /* default 1 s (100 ms..1 h) */
+    int gap_ms;      /* `gap` of its unit (a slow device): -1 unset; the unit keeps the longest
+                        of its sensors' and the bus's */
     char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
 };
 

@@ -11,6 +11,17 @@
  * lives in mbslave (pure) and the served data in simstate (pure); this file
  * only moves bytes, frames RTU by length and line silence, and applies the
  * byte-level faults (mute, slow, bad CRC, exception).
+ *
+ * Wire-timed mode (--wire-time): a pty delivers a frame at once, a real
+ * RS-485 line does not.  With it, every RTU transaction holds the line for
+ * its wire time at the bus's baud rate and character format (lib/rtutime.h):
+ * a request occupies the line for its bytes, the answer starts after the
+ * 3.5-character silence that ends the request and is delivered when its last
+ * byte would have arrived.  A request written before the line has been
+ * silent for 3.5 characters after the previous frame is held until it has
+ * (as if the master's UART waited) and counted as early: a strict slave
+ * would have merged the two frames.  So no master can beat the wire bound,
+ * and one that skips the silence shows in the `wire` counters.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +45,7 @@
 #include "log.h"
 #include "parse.h"
 #include "paths.h"
+#include "rtutime.h"
 #include "mbslave.h"
 #include "scenario.h"
 #include "simstate.h"
@@ -68,14 +80,19 @@ struct conn {
     uint8_t in[IN_MAX];
     size_t inlen;
     int64_t last_rx_ms; /* RTU: time of the last byte, for the silence rule */
-    int rtu_discard;    /* RTU: bad frame seen, ignore bytes until silence */
+    int64_t rx_ns;      /* RTU: when the bytes being framed were read (wire time) */
+    /* RTU with --wire-time: the line (see the top of the file) */
+    int64_t line_free_ns; /* the end of the last frame on the line */
+    uint64_t wire_transactions, wire_early;
+    int64_t wire_busy_ns; /* time the line carried frames */
+    int rtu_discard;      /* RTU: bad frame seen, ignore bytes until silence */
     uint8_t out[OUT_MAX];
     size_t outlen;
     int closing; /* control: peer shut its side; close once out is sent */
 };
 
 struct pending {
-    int64_t due_ms;
+    int64_t due_ns;
     int conn;
     unsigned gen;
     size_t len;
@@ -97,6 +114,7 @@ struct sim {
     struct scn *scn;
     int64_t scn_next_ms;
     double speed;
+    int wire; /* --wire-time */
     const char *control_path;
     int control_bound;
     int sigpipe[2];
@@ -128,7 +146,9 @@ static int conn_add(struct sim *sim, int fd, enum conn_type type, int bus)
         c->gen = ++sim->next_gen;
         c->inlen = c->outlen = 0;
         c->rtu_discard = c->closing = 0;
-        c->last_rx_ms = 0;
+        c->last_rx_ms = c->rx_ns = 0;
+        c->line_free_ns = c->wire_busy_ns = 0;
+        c->wire_transactions = c->wire_early = 0;
         return i;
     }
     errno = EMFILE;
@@ -195,28 +215,28 @@ static void conn_send(struct sim *sim, int ci, const void *data, size_t len)
 
 /* ---- Modbus service --------------------------------------------------------- */
 
-static void pending_add(struct sim *sim, int ci, int64_t due_ms, const uint8_t *frame, size_t len)
+static void pending_add(struct sim *sim, int ci, int64_t due_ns, const uint8_t *frame, size_t len)
 {
     if (sim->npending == PENDING_MAX) {
         log_warnx("too many late answers queued, one dropped");
         return;
     }
     struct pending *p = &sim->pending[sim->npending++];
-    p->due_ms = due_ms;
+    p->due_ns = due_ns;
     p->conn = ci;
     p->gen = sim->conns[ci].gen;
     p->len = len;
     memcpy(p->frame, frame, len);
 }
 
-/* Send late answers that are due (in due order among equals: queue order). */
+/* Send late answers that are due (now in ns; in due order among equals: queue order). */
 static void pending_run(struct sim *sim, int64_t now)
 {
     int kept = 0;
     for (int i = 0; i < sim->npending; i++) {
         struct pending *p = &sim->pending[i];
         struct conn *c = &sim->conns[p->conn];
-        if (p->due_ms > now) {
+        if (p->due_ns > now) {
             sim->pending[kept++] = *p;
             continue;
         }
@@ -254,6 +274,48 @@ static const char *const fault_names[] = {
     [SIM_FAULT_UNIT] = "answered as another unit",
 };
 
+/* ---- wire time (--wire-time, RTU only) ---- */
+
+static int char_bits(const struct cfg_bus *b)
+{
+    return rtutime_char_bits(b->data_bits, b->parity, b->stop_bits);
+}
+
+/* A request of frame_bytes read at c->rx_ns takes the line: held until the
+ * line has been silent for t3.5 (counted as early when it had not).
+ * Returns when its last byte is on the line. */
+static int64_t wire_request(struct sim *sim, struct conn *c, size_t frame_bytes)
+{
+    const struct cfg_bus *b = &sim->cfg->buses[c->bus];
+    int bits = char_bits(b);
+    int64_t silence = rtutime_silence_ns(b->baud, bits);
+    int64_t start = c->rx_ns;
+
+    if (c->line_free_ns > 0 && start < c->line_free_ns + silence) {
+        c->wire_early++;
+        start = c->line_free_ns + silence;
+    }
+    int64_t end = start + rtutime_bytes_ns(b->baud, bits, (int)frame_bytes);
+    c->wire_transactions++;
+    c->wire_busy_ns += end - start;
+    c->line_free_ns = end;
+    return end;
+}
+
+/* The answer of frame_bytes to a request that ended at req_end, extra_ns
+ * late: it starts after t3.5 and is delivered when its last byte arrives. */
+static int64_t wire_answer(struct sim *sim, struct conn *c, int64_t req_end, int64_t extra_ns,
+                           size_t frame_bytes)
+{
+    const struct cfg_bus *b = &sim->cfg->buses[c->bus];
+    int bits = char_bits(b);
+    int64_t start = req_end + rtutime_silence_ns(b->baud, bits) + extra_ns;
+    int64_t end = start + rtutime_bytes_ns(b->baud, bits, (int)frame_bytes);
+    c->wire_busy_ns += end - start;
+    c->line_free_ns = end;
+    return end;
+}
+
 /* One request PDU received on connection ci for unit; tid is the MBAP
  * transaction id (TCP only). */
 static void serve(struct sim *sim, int ci, uint8_t unit, const uint8_t *pdu, size_t pdulen,
@@ -265,9 +327,13 @@ static void serve(struct sim *sim, int ci, uint8_t unit, const uint8_t *pdu, siz
     uint8_t frame[MBS_TCP_MAX + 4];
     size_t len;
     int n;
+    int wired = sim->wire && c->type == CONN_RTU;
+    int64_t req_end = 0;
 
     if (pdulen == 0)
         return;
+    if (wired) /* unit, PDU, CRC: on the line whoever it is for */
+        req_end = wire_request(sim, c, pdulen + 3);
     if (t == NULL) {
         log_debug("bus %s unit %u FC%02u: no sensor there, no answer", bus_name(sim, c->bus), unit,
                   pdu[0]);
@@ -307,8 +373,11 @@ static void serve(struct sim *sim, int ci, uint8_t unit, const uint8_t *pdu, siz
         if (f.mode == SIM_FAULT_BADCRC)
             len = tcp_corrupt(frame, len);
     }
-    if (f.mode == SIM_FAULT_SLOW)
-        pending_add(sim, ci, mono_ms() + f.arg, frame, len);
+    int64_t late_ns = f.mode == SIM_FAULT_SLOW ? (int64_t)f.arg * 1000000 : 0;
+    if (wired)
+        pending_add(sim, ci, wire_answer(sim, c, req_end, late_ns, len), frame, len);
+    else if (late_ns > 0)
+        pending_add(sim, ci, mono_ns() + late_ns, frame, len);
     else
         conn_send(sim, ci, frame, len);
 }
@@ -416,6 +485,43 @@ static int scenario_play(struct sim *sim, const char *path, char *reply, size_t 
     return 0;
 }
 
+/* `wire [reset]`: per RTU line, its timing and what it carried (--wire-time). */
+static void wire_stats(struct sim *sim, const char *arg, char *reply, size_t len)
+{
+    size_t used;
+
+    if (arg != NULL && strcmp(arg, "reset") != 0) {
+        snprintf(reply, len, "error: wire takes only 'reset'");
+        return;
+    }
+    if (!sim->wire) {
+        snprintf(reply, len, "error: not started with --wire-time");
+        return;
+    }
+    used = (size_t)snprintf(reply, len, "ok");
+    for (int i = 0; i < CONN_MAX && used < len; i++) {
+        struct conn *c = &sim->conns[i];
+        if (c->type != CONN_RTU)
+            continue;
+        if (arg != NULL) {
+            c->wire_transactions = c->wire_early = 0;
+            c->wire_busy_ns = 0;
+            continue;
+        }
+        const struct cfg_bus *b = &sim->cfg->buses[c->bus];
+        int bits = char_bits(b);
+        used += (size_t)snprintf(
+            reply + used, len - used,
+            "\n%s baud=%d char_bits=%d char_ns=%lld silence_ns=%lld transactions=%llu early=%llu "
+            "busy_ns=%lld",
+            b->name, b->baud, bits, (long long)rtutime_char_ns(b->baud, bits),
+            (long long)rtutime_silence_ns(b->baud, bits), (unsigned long long)c->wire_transactions,
+            (unsigned long long)c->wire_early, (long long)c->wire_busy_ns);
+    }
+    if (arg == NULL && used < len)
+        snprintf(reply + used, len - used, "\n.");
+}
+
 static void ctl_line(struct sim *sim, int ci, char *line)
 {
     static char reply[CTL_REPLY_MAX];
@@ -438,9 +544,12 @@ static void ctl_line(struct sim *sim, int ci, char *line)
             snprintf(reply, sizeof(reply), "ok stopped %s", scn_path(sim->scn));
             scenario_stop(sim);
         }
+    } else if (strcmp(verb, "wire") == 0) {
+        wire_stats(sim, nwords == 2 ? arg : NULL, reply, sizeof(reply));
     } else if (simstate_command(sim->st, line, reply, sizeof(reply)) > 0) {
         snprintf(reply, sizeof(reply),
-                 "error: unknown command '%s' (set, raw, fault, get, stats, play, stop)", verb);
+                 "error: unknown command '%s' (set, raw, fault, get, stats, wire, play, stop)",
+                 verb);
     }
     log_debug("control: %s -> %.*s", line, (int)strcspn(reply, "\n"), reply);
     size_t n = strlen(reply);
@@ -683,19 +792,25 @@ static int64_t earliest(int64_t a, int64_t b)
     return a < 0 || (b >= 0 && b < a) ? b : a;
 }
 
-static int poll_timeout(const struct sim *sim, int64_t now)
+/* How long poll() may wait (NULL: for ever): answers are due to the
+ * nanosecond (wire time), the rest to the millisecond. */
+static struct timespec *poll_timeout(const struct sim *sim, int64_t now_ns, struct timespec *ts)
 {
+    const int64_t ms = 1000000;
     int64_t due = -1;
     for (int i = 0; i < sim->npending; i++)
-        due = earliest(due, sim->pending[i].due_ms);
+        due = earliest(due, sim->pending[i].due_ns);
     for (int i = 0; i < CONN_MAX; i++)
         if (sim->conns[i].type == CONN_RTU && sim->conns[i].inlen > 0)
-            due = earliest(due, sim->conns[i].last_rx_ms + RTU_SILENCE_MS);
+            due = earliest(due, (sim->conns[i].last_rx_ms + RTU_SILENCE_MS) * ms);
     if (sim->scn != NULL)
-        due = earliest(due, sim->scn_next_ms);
+        due = earliest(due, sim->scn_next_ms * ms);
     if (due < 0)
-        return -1;
-    return due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
+        return NULL;
+    int64_t left = due <= now_ns ? 0 : due - now_ns > 60000 * ms ? 60000 * ms : due - now_ns;
+    ts->tv_sec = (time_t)(left / 1000000000);
+    ts->tv_nsec = (long)(left % 1000000000);
+    return ts;
 }
 
 static void on_accept(struct sim *sim, int ci)
@@ -746,6 +861,7 @@ static void on_readable(struct sim *sim, int ci, int64_t now)
     }
     c->inlen += (size_t)n;
     c->last_rx_ms = now;
+    c->rx_ns = mono_ns();
     switch (c->type) {
     case CONN_RTU:
         rtu_frames(sim, ci);
@@ -768,6 +884,7 @@ static void loop(struct sim *sim)
 
     while (!stop_signal) {
         int64_t now = mono_ms();
+        struct timespec ts;
         int npfd = 0;
         for (int i = 0; i < CONN_MAX; i++) {
             struct conn *c = &sim->conns[i];
@@ -778,7 +895,7 @@ static void loop(struct sim *sim)
             pfd[npfd].revents = 0;
             idx[npfd++] = i;
         }
-        if (poll(pfd, (nfds_t)npfd, poll_timeout(sim, now)) < 0) {
+        if (ppoll(pfd, (nfds_t)npfd, poll_timeout(sim, mono_ns(), &ts), NULL) < 0) {
             if (errno == EINTR)
                 continue;
             fatal("poll");
@@ -815,7 +932,7 @@ static void loop(struct sim *sim)
             if (c->type == CONN_RTU && c->inlen > 0 && now - c->last_rx_ms >= RTU_SILENCE_MS)
                 rtu_silence(sim, i);
         }
-        pending_run(sim, now);
+        pending_run(sim, mono_ns());
         if (sim->scn != NULL && now >= sim->scn_next_ms) {
             sim->scn_next_ms = scn_run(sim->scn, now, scenario_exec, sim);
             if (sim->scn_next_ms < 0) {
@@ -906,7 +1023,7 @@ static int ctl_client(const char *path, int argc, char **argv)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: shelter-sim -c CONF [--serial BUS=PATH]... [--control SOCKET]\n"
-               "                   [--scenario FILE] [--speed X] [-v]\n"
+               "                   [--scenario FILE] [--speed X] [--wire-time] [-v]\n"
                "       shelter-sim --ctl SOCKET COMMAND [ARGS...]\n"
                "       shelter-sim --history [OPTIONS]   (shelter-sim --history --help)\n");
 }
@@ -914,15 +1031,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"serial", required_argument, NULL, 's'},
-        {"control", required_argument, NULL, 'C'},
-        {"scenario", required_argument, NULL, 'S'},
-        {"speed", required_argument, NULL, 'x'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},  {"serial", required_argument, NULL, 's'},
+        {"control", required_argument, NULL, 'C'}, {"scenario", required_argument, NULL, 'S'},
+        {"speed", required_argument, NULL, 'x'},   {"wire-time", no_argument, NULL, 'w'},
+        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     struct serial_map maps[SERIAL_MAX];
     int nmaps = 0, verbose = 0, nerrors = 0, rc = 1, opt;
@@ -952,6 +1065,9 @@ int main(int argc, char **argv)
             break;
         case 'v':
             verbose = 1;
+            break;
+        case 'w':
+            sim.wire = 1;
             break;
         case 'V':
             printf("shelter-sim %s\n", GW_VERSION);
@@ -1015,7 +1131,8 @@ int main(int argc, char **argv)
         log_err("%s", err);
         goto out;
     }
-    log_info("serving %d sensors from %s", sim.cfg->nsensors, conf);
+    log_info("serving %d sensors from %s%s", sim.cfg->nsensors, conf,
+             sim.wire ? ", RTU answers at their wire time" : "");
     loop(&sim);
     rc = 0;
 out:

@@ -851,9 +851,17 @@ static int cmd_fault(struct simstate *st, int argc, char **argv, char *reply, si
 
 static int cmd_stats(struct simstate *st, int argc, char **argv, char *reply, size_t len)
 {
+    if (argc == 2 && strcmp(argv[1], "total") == 0) { /* one line, for hundreds of units */
+        unsigned long long total = 0;
+        for (int i = 0; i < st->nunits; i++)
+            for (int fc = 0; fc < FC_COUNT; fc++)
+                total += st->units[i].requests[fc];
+        snprintf(reply, len, "ok requests=%llu", total);
+        return 0;
+    }
     if (argc == 2) {
         if (strcmp(argv[1], "reset") != 0)
-            return errf(reply, len, "error: stats takes only 'reset'");
+            return errf(reply, len, "error: stats takes only 'reset' or 'total'");
         for (int i = 0; i < st->nunits; i++)
             memset(st->units[i].requests, 0, sizeof(st->units[i].requests));
         snprintf(reply, len, "ok");
@@ -888,7 +896,7 @@ static const struct command {
     {"get", 2, 2, "get SENSOR", cmd_get},
     {"raw", 6, 6, "raw BUS UNIT FN ADDR VALUE", cmd_raw},
     {"set", 4, 4, "set SENSOR FIELD VALUE", cmd_set},
-    {"stats", 1, 2, "stats [reset]", cmd_stats},
+    {"stats", 1, 2, "stats [reset|total]", cmd_stats},
 };
 
 int simstate_command(struct simstate *st, const char *line, char *reply, size_t replylen)

@@ -6,7 +6,11 @@
 # alarm engine's and the line-protocol encoder's throughput.  Then flash
 # wear: bytes the gateway writes on steady readings (no scenario) over
 # BENCH_STEADY_SECONDS (default 120; the engine state is offered every 10 min,
-# so 660 or more includes one such write), extrapolated to a day.
+# so 660 or more includes one such write), extrapolated to a day.  Then the
+# issue 11 figures: tests/bench/bus.sh (an RS-485 line against its wire
+# bound, a silent unit, a saturated and overbooked line), cost.sh (CPU per
+# poll and memory at 9, 90 and 900 sensors), outage.sh (reconnect delay and
+# alarms before the backlog).
 . "$(dirname "$0")/../integration/lib.sh"
 SECS=${BENCH_SECONDS:-30}
 STEADY=${BENCH_STEADY_SECONDS:-120}
@@ -64,3 +68,12 @@ echo "$STEADY_LINE2"
 echo "fleet of 50 gateways (tests/integration/test_fleet.sh, FLEET_N=50):"
 FLEET_N=50 FLEET_FIGURES=1 GW_RESULTS=/dev/null bash "$ROOT/tests/integration/test_fleet.sh" 2>&1 |
 	grep -E '^(fleet|FAIL)' | sed 's/^/  /'
+# Issue 11: the RS-485 line against its wire bound, the cost of a poll at
+# 9/90/900 sensors, and what happens after a broker outage.  Each script
+# runs alone too (BENCH_GW=path measures another build).
+echo
+"$(dirname "$0")/bus.sh"
+echo
+"$(dirname "$0")/cost.sh"
+echo
+"$(dirname "$0")/outage.sh"

@@ -196,11 +196,14 @@ START_TEST(test_base_config_loads_with_defaults)
     ck_assert_int_eq(rtu->stop_bits, 1);
     ck_assert_int_eq(rtu->timeout_ms, 500);
     ck_assert_int_eq(rtu->retries, 1);
-    ck_assert_int_eq(rtu->gap_ms, 20);
+    /* the default gap: t3.5 of 9600 8N1, 3.5 * 10 bits / 9600 = 3.646 ms */
+    ck_assert_int_eq(rtu->gap_us, 3646);
+    ck_assert_int_eq(rtu->gap_ms, 4);
     ck_assert_int_eq(tcp->type, BUS_TCP);
     ck_assert_str_eq(tcp->host, "127.0.0.1");
     ck_assert_int_eq(tcp->port, 502);
     ck_assert_int_eq(tcp->gap_ms, 0);
+    ck_assert_int_eq(tcp->gap_us, 0);
     ck_assert_int_eq(c->nsensors, 2);
     const struct cfg_sensor *sump = &c->sensors[0], *door = &c->sensors[1];
     ck_assert_str_eq(sump->name, "sump-1");
@@ -804,6 +807,22 @@ START_TEST(test_key_of_other_bus_type_is_error)
 }
 END_TEST
 
+/* The default gap is the line's t3.5 (1.75 ms above 19200 baud) with a
+ * 2 ms floor; a sensor's `gap` is its unit's (docs/design.md section 8.1). */
+START_TEST(test_gap_defaults_from_the_line)
+{
+    struct cfg *c = ok(with("gap = 50ms\n"
+                            "[bus slow]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 1200\n"
+                            "[bus fast]\ntype = rtu\ndevice = /dev/ttyUSB1\nbaud = 115200\n"));
+    ck_assert_int_eq(c->sensors[1].gap_ms, 50);
+    ck_assert_int_eq(c->sensors[0].gap_ms, -1);
+    ck_assert_int_eq(c->buses[2].gap_us, 29167); /* 3.5 * 10 / 1200 */
+    ck_assert_int_eq(c->buses[2].gap_ms, 30);
+    ck_assert_int_eq(c->buses[3].gap_us, 2000); /* t3.5 1.75 ms, under the floor */
+    cfg_free(c);
+}
+END_TEST
+
 /* A device manual's "9600 8N1" / "8E1" / "8O1": parity = N, E, O. */
 START_TEST(test_bus_parity_manual_letters)
 {
@@ -834,10 +853,14 @@ START_TEST(test_bus_values_and_ranges)
     ck_assert_int_eq(b->timeout_ms, 5000);
     ck_assert_int_eq(b->retries, 0);
     ck_assert_int_eq(b->gap_ms, 0);
+    ck_assert_int_eq(b->gap_us, 0);
     ck_assert_int_eq(c->buses[3].parity, 'O');
+    /* 9600 8O1: 11 bits a character, t3.5 = 4.010 ms */
+    ck_assert_int_eq(c->buses[3].gap_us, 4011);
     b = &c->buses[4];
     ck_assert_int_eq(b->port, 1502);
     ck_assert_int_eq(b->gap_ms, 5);
+    ck_assert_int_eq(b->gap_us, 5000);
     ck_assert_int_eq(b->timeout_ms, 10);
     ck_assert_int_eq(b->retries, 5);
     cfg_free(c);
@@ -1234,6 +1257,7 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_bus_required_keys);
     tcase_add_test(tc, test_key_of_other_bus_type_is_error);
     tcase_add_test(tc, test_bus_values_and_ranges);
+    tcase_add_test(tc, test_gap_defaults_from_the_line);
     tcase_add_test(tc, test_bus_parity_manual_letters);
     suite_add_tcase(s, tc);
 

@@ -383,19 +383,50 @@ START_TEST(test_alarms_are_handed_out_before_older_telemetry)
     ck_assert_int_eq(commit_readings(ob, r, 3), 0);
     ck_assert_int_eq(commit_alarm(ob, "sump-1", TO_MQTT, &s1), 0);
     ck_assert_int_eq(commit_alarm(ob, "leak-1", TO_MQTT, &s2), 0);
-    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 5);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
     ck_assert_int_eq(out[0].cls, OUTBOX_ALARM);
     ck_assert_uint_eq(out[0].seq, s1);
     ck_assert_int_eq(out[1].cls, OUTBOX_ALARM);
     ck_assert_uint_eq(out[1].seq, s2);
-    for (int i = 2; i < 5; i++) {
-        ck_assert_int_eq(out[i].cls, OUTBOX_TELEMETRY);
-        ck_assert_mem_eq(out[i].payload, r[i - 2].payload, 2);
-    }
-    ck_assert_str_eq(out[2].sensor, "sump-1");
-    ck_assert_str_eq(out[2].topic, "reading");
     ck_assert_int_eq(out[0].qos, 1);
     ck_assert_int_eq(out[0].retained, 1);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(outbox_done(ob, out[1].id, MQTT), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(out[i].cls, OUTBOX_TELEMETRY);
+        ck_assert_mem_eq(out[i].payload, r[i].payload, 2);
+    }
+    ck_assert_str_eq(out[0].sensor, "sump-1");
+    ck_assert_str_eq(out[0].topic, "reading");
+    close_ob(ob);
+}
+END_TEST
+
+/* After an outage (issue 11): four transitions of one sensor and a backlog
+ * of readings wait.  Only one alarm of a sensor is in flight at a time;
+ * the readings used to fill the window behind the first, so the other
+ * three went out after hundreds of them.  Every alarm goes first now. */
+START_TEST(test_every_pending_alarm_goes_out_before_any_backlog_reading)
+{
+    struct outbox *ob = open_ob(&limits);
+    struct outbox_rec r[3] = {reading_rec("sump-1", "r1", TO_MQTT),
+                              reading_rec("sump-2", "r2", TO_MQTT),
+                              reading_rec("sump-1", "r3", TO_MQTT)};
+    struct outbox_rec out[8];
+    uint64_t seq[4];
+
+    ck_assert_int_eq(commit_readings(ob, r, 3), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(commit_alarm(ob, "leak-1", TO_MQTT, &seq[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
+        ck_assert_int_eq(out[0].cls, OUTBOX_ALARM);
+        ck_assert_uint_eq(out[0].seq, seq[i]);
+        ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    }
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 3);
+    ck_assert_int_eq(out[0].cls, OUTBOX_TELEMETRY);
     close_ob(ob);
 }
 END_TEST
@@ -414,7 +445,7 @@ START_TEST(test_per_sensor_order_holds_and_a_retry_cannot_overtake)
     ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
     ck_assert_uint_eq(out[0].seq, raised);
     ck_assert_uint_eq(out[1].seq, other);
-    int64_t first = out[0].id;
+    int64_t first = out[0].id, other_id = out[1].id;
     ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 0);
 
     /* The publish failed: the same record comes again, still before "cleared". */
@@ -424,6 +455,8 @@ START_TEST(test_per_sensor_order_holds_and_a_retry_cannot_overtake)
     ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
     ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
     ck_assert_uint_eq(out[0].seq, cleared);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(outbox_done(ob, other_id, MQTT), 0);
 
     /* Telemetry keeps commit order per sensor (and overall). */
     struct outbox_rec r[4] = {reading_rec("a", "a1", TO_MQTT), reading_rec("b", "b1", TO_MQTT),
@@ -449,24 +482,27 @@ START_TEST(test_record_for_two_sinks_is_deleted_only_after_both_confirm)
     ck_assert_int_eq(commit_alarm(ob, "co2-1", TO_BOTH, NULL), 0);
     ck_assert_int_eq(commit_readings(ob, r, 2), 0);
 
-    /* Each sink sees the alarm and only the reading addressed to it. */
-    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    /* Each sink sees the alarm and only the reading addressed to it
+     * (once the alarm is confirmed: alarms first). */
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
     id = out[0].id;
-    ck_assert_mem_eq(out[1].payload, "json", 4);
     ck_assert_int_eq(outbox_done(ob, id, MQTT), 0);
-    ck_assert_int_eq(outbox_done(ob, out[1].id, MQTT), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
+    ck_assert_mem_eq(out[0].payload, "json", 4);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
     ck_assert_int_eq(outbox_commit(ob, NULL), 0);
     ck_assert_int_eq(disk_int("SELECT pending FROM outbox WHERE class = 0"), TO_INFLUX);
     outbox_stats(ob, &st);
     ck_assert_int_eq(st.alarm_rows, 1);
     ck_assert_int_eq(st.telemetry_rows, 1);
 
-    ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 2);
+    ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 1);
     ck_assert_int_eq(out[0].id, id);
     ck_assert_uint_eq(out[0].sinks, TO_INFLUX);
-    ck_assert_mem_eq(out[1].payload, "line", 4);
     ck_assert_int_eq(outbox_done(ob, out[0].id, INFLUX), 0);
-    ck_assert_int_eq(outbox_done(ob, out[1].id, INFLUX), 0);
+    ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 1);
+    ck_assert_mem_eq(out[0].payload, "line", 4);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, INFLUX), 0);
     /* Confirmed in memory at once: not handed out again before the commit. */
     outbox_release_all(ob, INFLUX);
     ck_assert_int_eq(outbox_fetch(ob, INFLUX, out, 8), 0);
@@ -507,16 +543,18 @@ START_TEST(test_pending_records_survive_restart_and_done_is_durable)
     struct outbox_rec r[2] = {reading_rec("a", "a1", TO_MQTT), reading_rec("a", "a2", TO_MQTT)};
     struct outbox_rec out[8];
 
-    ck_assert_int_eq(commit_alarm(ob, "a", TO_MQTT, NULL), 0);
     ck_assert_int_eq(commit_readings(ob, r, 2), 0);
-    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 2), 2);
-    ck_assert_int_eq(outbox_done(ob, out[1].id, MQTT), 0); /* a1 */
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 1), 1);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0); /* a1 */
+    ck_assert_int_eq(commit_alarm(ob, "a", TO_MQTT, NULL), 0);
     close_ob(ob);
 
     ob = open_ob(&limits);
-    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 2);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
     ck_assert_int_eq(out[0].cls, OUTBOX_ALARM);
-    ck_assert_mem_eq(out[1].payload, "a2", 2);
+    ck_assert_int_eq(outbox_done(ob, out[0].id, MQTT), 0);
+    ck_assert_int_eq(outbox_fetch(ob, MQTT, out, 8), 1);
+    ck_assert_mem_eq(out[0].payload, "a2", 2);
     close_ob(ob);
 }
 END_TEST
@@ -1244,6 +1282,7 @@ static Suite *outbox_suite(void)
     tcase_add_test(tc, test_failed_commit_leaves_no_part_of_the_cycle_on_disk);
     tcase_add_test(tc, test_state_blob_and_settings_survive_restart);
     tcase_add_test(tc, test_alarms_are_handed_out_before_older_telemetry);
+    tcase_add_test(tc, test_every_pending_alarm_goes_out_before_any_backlog_reading);
     tcase_add_test(tc, test_per_sensor_order_holds_and_a_retry_cannot_overtake);
     tcase_add_test(tc, test_record_for_two_sinks_is_deleted_only_after_both_confirm);
     tcase_add_test(tc, test_inflight_window_bounds_hand_out_and_release_all_resends);

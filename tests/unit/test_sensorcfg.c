@@ -122,7 +122,7 @@ START_TEST(test_sim_reads_buses_and_sensors)
     ck_assert_int_eq(c->nbuses, 1);
     ck_assert_str_eq(c->buses[0].name, "rs485-1");
     ck_assert_int_eq(c->buses[0].baud, 9600);
-    ck_assert_int_eq(c->buses[0].gap_ms, 20);
+    ck_assert_int_eq(c->buses[0].gap_us, 3646); /* t3.5 at 9600 8N1 */
     ck_assert_int_eq(c->nsensors, 1);
     ck_assert_str_eq(c->sensors[0].name, "sump-1");
     ck_assert_int_eq(c->sensors[0].def.kind, KIND_WATER_LEVEL);
