@@ -1275,6 +1275,15 @@ static int run_fleet(const struct opts *o)
                 fputs(text, stdout);
         }
         free(text);
+        /* Nothing listed is not "none offline": a misspelt subtree, or one
+         * the broker's ACL does not let this user read, must not read as
+         * a healthy fleet to a script (as mode and test, exit 1). */
+        if (fleet_count(r.fl) == 0) {
+            log_warnx("no gateway status under %s (is the subtree spelt city/district/...,"
+                      " and may this user read it?)",
+                      named(o, heading, sizeof(heading)));
+            r.rc = 1;
+        }
     } else if (fleet_count(r.fl) == 0) {
         printf(o->lang != LANG_EN ? "没有网关：%s\n" : "no gateways under %s\n",
                named(o, heading, sizeof(heading)));

@@ -277,6 +277,9 @@ check "the heartbeat publishes the status again, ts advancing" \
 
 "$WATCH" gateways --broker "$BROKER" --lang en --sort since zhengzhou >/dev/null
 check "gateways exits 0" test $? = 0
+out=$("$WATCH" gateways --broker "$BROKER" --json zhengzhou/jinshu 2>&1); rc=$?
+check "gateways of a misspelt subtree: exit 1 and says so, not a healthy empty list ($out)" \
+	test "$rc" = 1 -a -n "$(grep 'no gateway status under zhengzhou/jinshu' <<<"$out")"
 "$WATCH" mode nonsense zhengzhou >/dev/null 2>&1
 check "mode with an unknown mode is a usage error (64)" test $? = 64
 "$WATCH" mode flood_season >/dev/null 2>&1
