@@ -7,6 +7,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 SYSCONFDIR ?= /etc
 MODELS_DIR ?= $(PREFIX)/share/shelter-gateway/models
+MANDIR     ?= $(PREFIX)/share/man
 # The one place the version is written: every program's --version, the
 # status payload, the InfluxDB user agent and the Debian packages (make deb
 # writes debian/changelog from it).  `make VERSION=...` overrides it.
@@ -292,6 +293,9 @@ install: all
 	install -m 644 man/shelter-sim.1 man/shelter-watch.1 man/shelter-report.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/shelter-gateway.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/shelter-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(MANDIR)/zh_CN/man5 $(DESTDIR)$(MANDIR)/zh_CN/man8
+	install -m 644 man/zh_CN/shelter-gateway.conf.5 $(DESTDIR)$(MANDIR)/zh_CN/man5/
+	install -m 644 man/zh_CN/shelter-gateway.8 $(DESTDIR)$(MANDIR)/zh_CN/man8/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/shelter-gateway.service \
 		>$(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service

@@ -309,8 +309,41 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
     return cfg_load_flags(path, models_dir_default, 0, errs, nerrors);
 }
 
+/* The language of problems for a person: the file's own `language` when
+ * set and valid, else the locale's, else English. */
+static enum gw_lang problem_language(const struct parse *p)
+{
+    const char *env = NULL;
+    const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+
+    if (p->c != NULL && ini_key_ok(&p->gateway_ks, GK_LANGUAGE))
+        return p->c->language;
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]) && (env == NULL || env[0] == '\0'); i++)
+        env = getenv(vars[i]);
+    return env != NULL && strncmp(env, "zh", 2) == 0 ? LANG_ZH : LANG_EN;
+}
+
+static struct cfg *load(const char *path, const char *models_dir_default, unsigned flags,
+                        FILE *errs, int *nerrors, enum gw_lang *lang);
+
 struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,
                            FILE *errs, int *nerrors)
+{
+    return load(path, models_dir_default, flags, errs, nerrors, NULL);
+}
+
+struct cfg *cfg_load_lang(const char *path, const char *models_dir_default, unsigned flags,
+                          FILE *errs, int *nerrors, enum gw_lang *lang)
+{
+    enum gw_lang l = LANG_EN;
+    struct cfg *c = load(path, models_dir_default, flags, errs, nerrors, &l);
+    if (lang != NULL)
+        *lang = l;
+    return c;
+}
+
+static struct cfg *load(const char *path, const char *models_dir_default, unsigned flags,
+                        FILE *errs, int *nerrors, enum gw_lang *lang)
 {
     struct parse p;
     bool lenient = (flags & CFG_UPLINK_LENIENT) != 0, oom = false;
@@ -358,8 +391,11 @@ struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, uns
         ini_error(p.ini, 0, NULL, NULL, "out of memory");
         err = ENOMEM;
     }
+    if (lang != NULL)
+        *lang = problem_language(&p);
     if (ini_fatal(p.ini, lenient) > 0 || oom)
-        nprob = errs != NULL ? ini_print(p.ini, errs) : ini_count(p.ini);
+        nprob = errs != NULL ? ini_print_lang(p.ini, errs, lang != NULL ? *lang : LANG_EN)
+                             : ini_count(p.ini);
     if (nprob == 0 && oom) { /* even that problem could not be stored */
         if (errs != NULL)
             fprintf(errs, "%s: out of memory\n", path);

@@ -80,6 +80,14 @@ struct cfg *cfg_load(const char *path, const char *models_dir_default, FILE *err
 #define CFG_UPLINK_LENIENT 1u
 struct cfg *cfg_load_flags(const char *path, const char *models_dir_default, unsigned flags,
                            FILE *errs, int *nerrors);
+/* cfg_load_flags for a person at a terminal (--check, the start): the
+ * problems printed in the language of the file's own `language` key when
+ * it is set and valid, else of the locale (LC_ALL, LC_MESSAGES, LANG:
+ * zh... is Chinese), else English, through ini_translate() (FILE:LINE,
+ * section and key as they are).  *lang (not NULL) receives that language,
+ * also when the load fails (for the lines the caller adds). */
+struct cfg *cfg_load_lang(const char *path, const char *models_dir_default, unsigned flags,
+                          FILE *errs, int *nerrors, enum gw_lang *lang);
 void cfg_free(struct cfg *c);
 
 #endif

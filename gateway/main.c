@@ -24,6 +24,7 @@
 #include "busdiag.h"
 #include "poller.h"
 #include "cfg.h"
+#include "ini.h"
 #include "clock.h"
 #include "command.h"
 #include "delivery.h"
@@ -143,10 +144,18 @@ static int each_line(const char *text, const char *skip1, const char *skip2,
     return n;
 }
 
+/* The language of what --check and the start print for the installer
+ * (cfg_load_lang): the file's `language`, else the locale's. */
+static enum gw_lang check_lang = LANG_EN;
+static const char *check_path = "";
+
 static void print_warning(const char *line, void *arg)
 {
+    char text[2048];
+
     (void)arg;
-    fprintf(stderr, "warning: %s\n", line);
+    ini_translate(line, check_path, check_lang, text, sizeof(text));
+    fprintf(stderr, check_lang == LANG_ZH ? "警告：%s\n" : "warning: %s\n", text);
 }
 
 /* --check: each overbooked bus (busload.h) as a warning; the poller logs
@@ -854,10 +863,14 @@ int main(int argc, char **argv)
 
     /* Lenient: an [mqtt] or [influx] problem leaves that output down, never
      * the gateway (it is reported below, and by the delivery). */
-    g.cfg = cfg_load_flags(path, paths_models_dir_default(models, sizeof(models)),
-                           CFG_UPLINK_LENIENT, stderr, &nerrors);
+    check_path = path;
+    g.cfg = cfg_load_lang(path, paths_models_dir_default(models, sizeof(models)),
+                          CFG_UPLINK_LENIENT, stderr, &nerrors, &check_lang);
     if (g.cfg == NULL) {
-        fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
+        if (check_lang == LANG_ZH)
+            fprintf(stderr, "%s：共 %d 个错误，改正后再运行 --check\n", path, nerrors);
+        else
+            fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
         return EX_CONFIG;
     }
     g.plan = plan_from_cfg(g.cfg);
@@ -873,7 +886,12 @@ int main(int argc, char **argv)
             report_warnings(g.cfg, geteuid() == 0 ? SERVICE_USER : NULL, false, print_warning);
         check_busload(g.cfg, g.plan); /* slower readings, not the uplink: not counted below */
         print_summary(g.cfg, g.plan);
-        if (nwarn > 0)
+        if (nwarn > 0 && check_lang == LANG_ZH)
+            printf(
+                "%d 个警告（见 stderr）：不影响本地采集和报警，但改好之前上传或数据保存会受影响，"
+                "离开现场前请改好\n",
+                nwarn);
+        else if (nwarn > 0)
             printf("%d warning%s (on stderr): they do not stop local polling and alarms, "
                    "but the uplink or durability suffers until they are fixed\n",
                    nwarn, nwarn == 1 ? "" : "s");

@@ -229,6 +229,18 @@ int ini_print(struct ini *ini, FILE *out)
     return ini->nprobs;
 }
 
+int ini_print_lang(struct ini *ini, FILE *out, enum gw_lang lang)
+{
+    char text[2048];
+
+    sort(ini);
+    for (int i = 0; i < ini->nprobs; i++) {
+        ini_translate(ini->probs[i].pub.text, ini->path, lang, text, sizeof(text));
+        fprintf(out, "%s\n", text);
+    }
+    return ini->nprobs;
+}
+
 static bool problem_at(const struct ini *ini, int line)
 {
     for (int i = 0; i < ini->nprobs; i++)

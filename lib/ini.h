@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "mode.h"
 #include "parse.h"
 
 #define INI_KEYS_MAX 32   /* keys of one section's table */
@@ -224,5 +225,18 @@ bool ini_oom(const struct ini *ini);
 
 /* Print every problem, one line each; returns how many. */
 int ini_print(struct ini *ini, FILE *out);
+/* The same in lang (ini_translate() of each line). */
+int ini_print_lang(struct ini *ini, FILE *out, enum gw_lang lang);
+
+/* ---- problems in Chinese (ini_zh.c) ---- */
+
+/* A problem line "PATH:LINE: [section] key: reason" (any of the parts
+ * before the reason may be absent; path: the file's, to tell where the
+ * reason starts) in lang: LANG_EN as it is; LANG_ZH with the reason in
+ * Chinese, saying what to do, while FILE:LINE, section and key stay as
+ * they are (they are what the installer finds in the file).  Returns the
+ * length (snprintf style, cut on a character boundary), or -1 when the
+ * reason has no Chinese form (out then holds the line as it is). */
+int ini_translate(const char *line, const char *path, enum gw_lang lang, char *out, size_t len);
 
 #endif

@@ -40,29 +40,36 @@ static const char *pick(const struct text *t, enum gw_lang lang)
     return lang == LANG_EN ? t->en : t->zh;
 }
 
+/* Units of time as each language writes them after a number: a Chinese
+ * reader says 天, not "d" (a door 32 天 without exercise). */
+static const struct text unit_s = {" 秒", " s"};
+static const struct text unit_min = {" 分钟", " min"};
+static const struct text unit_h = {" 小时", " h"};
+static const struct text unit_d = {" 天", " d"};
+
 /* A duration in seconds, the way a person says it. */
-static void put_duration(struct textbuf *b, double s)
+static void put_duration(struct textbuf *b, double s, enum gw_lang lang)
 {
     if (s < 120)
-        tb_put(b, "%.0f s", s);
+        tb_put(b, "%.0f%s", s, pick(&unit_s, lang));
     else if (s < 2 * 3600)
-        tb_put(b, "%.0f min", s / 60);
+        tb_put(b, "%.0f%s", s / 60, pick(&unit_min, lang));
     else if (s < 2 * 86400)
-        tb_put(b, "%.1f h", s / 3600);
+        tb_put(b, "%.1f%s", s / 3600, pick(&unit_h, lang));
     else
-        tb_put(b, "%.0f d", s / 86400);
+        tb_put(b, "%.0f%s", s / 86400, pick(&unit_d, lang));
 }
 
-static void put_quantity(struct textbuf *b, double v, const char *unit)
+static void put_quantity(struct textbuf *b, double v, const char *unit, enum gw_lang lang)
 {
     if (strcmp(unit, "s") == 0)
-        put_duration(b, v);
+        put_duration(b, v, lang);
     else if (strcmp(unit, "m") == 0)
         tb_put(b, "%.2f m", v);
     else if (strcmp(unit, "cm/min") == 0)
         tb_put(b, "%.1f cm/min", v);
-    else if (strcmp(unit, "d") == 0)
-        tb_put(b, "%.0f d", v);
+    else if (strcmp(unit, "d") == 0) /* under 2 days (a shortened delay): hours, minutes */
+        put_duration(b, v * 86400, lang);
     else
         tb_put(b, "%.0f %s", v, unit);
 }
@@ -77,8 +84,12 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
         (unsigned)ev->type > ALARM_EV_WITHDRAWN)
         return -1;
     buf[0] = '\0';
-    if (location != NULL && location[0] != '\0')
-        tb_put(&b, zh ? "%s（%s）：" : "%s (%s): ", sensor_name, location);
+    /* zh is read on site: the place people know it by, not the sensor's slug
+     * (the slug stays in the topic, the journal and the payload's sensor). */
+    if (zh && location != NULL && location[0] != '\0')
+        tb_put(&b, "%s：", location);
+    else if (location != NULL && location[0] != '\0')
+        tb_put(&b, "%s (%s): ", sensor_name, location);
     else
         tb_put(&b, zh ? "%s：" : "%s: ", sensor_name);
     const struct alarm_def *ad = alarm_def(ev->alarm);
@@ -91,17 +102,17 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
                                           ? &sign_clear[alarm_is_strict(ev->alarm)]
                                           : &sign_raise[alarm_is_strict(ev->alarm)];
             tb_put(&b, " ");
-            put_quantity(&b, ev->value, ev->unit);
+            put_quantity(&b, ev->value, ev->unit, lang);
             tb_put(&b, " %s ", pick(sign, lang));
-            put_quantity(&b, ev->threshold, ev->unit);
+            put_quantity(&b, ev->threshold, ev->unit, lang);
         } else if (!isnan(ev->value) && ev->unit[0] != '\0' && ev->type != ALARM_EV_CLEARED) {
             tb_put(&b, " ");
-            put_quantity(&b, ev->value, ev->unit);
+            put_quantity(&b, ev->value, ev->unit, lang);
         }
     }
     if (ev->type == ALARM_EV_INHIBIT_STARTED && ev->until_ms > ev->ts_ms) {
         tb_put(&b, "%s", pick(&for_word, lang));
-        put_duration(&b, (double)(ev->until_ms - ev->ts_ms) / 1000.0);
+        put_duration(&b, (double)(ev->until_ms - ev->ts_ms) / 1000.0, lang);
     }
     if (ev->by[0] != '\0' &&
         (ev->type == ALARM_EV_ACKNOWLEDGED || ev->type == ALARM_EV_TEST ||

@@ -103,8 +103,10 @@ struct alarm_event {
 
 /* Human text of an event in one language (alarm_text.c), from the
  * catalogue's names and one table of the words around them:
- * e.g. zh "sump-1（B2 泵房）：集水坑水位超高 1.10 m ≥ 1.08 m",
- *      en "sump-1 (B2 pump room): sump level high-high 1.10 m >= 1.08 m".
+ * e.g. zh "B2 泵房：集水坑水位超高 1.10 m ≥ 1.08 m" (the location, the name
+ *      people know the place by; the sensor's name only where it has none),
+ *      en "sump-1 (B2 pump room): sump level high-high 1.10 m >= 1.08 m";
+ * durations in the language's words ("32 天", "5 分钟"; "32 d", "5 min").
  * location may be NULL or "".  Returns the length (snprintf style, truncated
  * at a UTF-8 character boundary), or -1. */
 int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const char *sensor_name,

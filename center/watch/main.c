@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,22 +399,33 @@ not_here:
 /* ---- the broker: lib/mqtt ---- */
 
 /* Only what the main thread uses is queued: alarm, status and cmd_result
- * messages.  Readings (retained, many) are dropped on Paho's thread,
- * uncounted.  Pure, as lib/mqtt asks. */
+ * messages, and readings while the active alarms are being listed (arg: an
+ * atomic_bool the main thread clears when the listing ends; NULL: never),
+ * for the value now beside each.  Other readings (many) are dropped on
+ * Paho's thread, uncounted.  Pure, as lib/mqtt asks. */
 static int wanted(const char *topic, void *arg)
 {
     enum topic_type type = topic_type_of(topic);
+    atomic_bool *readings = arg;
 
-    if (arg != NULL) /* the fleet: statuses, and the answers of mode and test */
-        return type == TOPIC_STATUS ||
-               (type == TOPIC_CMD_RESULT && *(enum sub *)arg != SUB_GATEWAYS);
+    if (type == TOPIC_READING)
+        return readings != NULL && atomic_load(readings);
     return type == TOPIC_ALARM || type == TOPIC_STATUS || type == TOPIC_CMD_RESULT;
+}
+
+/* The fleet (arg: its enum sub): statuses, and the answers of mode and test. */
+static int wanted_fleet(const char *topic, void *arg)
+{
+    enum topic_type type = topic_type_of(topic);
+
+    return type == TOPIC_STATUS || (type == TOPIC_CMD_RESULT && *(enum sub *)arg != SUB_GATEWAYS);
 }
 
 /* A client subscribing to the filters at QoS 1 (the retain flag as the
  * broker sets it: a retained message predates the subscription), with a
  * client id of its own; not started.  NULL after logging why. */
-static struct mqtt *broker_new(const struct opts *o, const char *const *filters, int nfilters)
+static struct mqtt *broker_new(const struct opts *o, const char *const *filters, int nfilters,
+                               atomic_bool *readings)
 {
     struct mqtt_opts mo = {
         .uris = {o->broker},
@@ -425,8 +437,8 @@ static struct mqtt *broker_new(const struct opts *o, const char *const *filters,
         .nsubscriptions = nfilters,
         .max_message_bytes = MESSAGE_MAX_BYTES,
         .max_queued_messages = QUEUE_MAX_MESSAGES,
-        .accept = wanted,
-        .accept_arg = o->sub == SUB_WATCH || o->sub == SUB_ACK ? NULL : (void *)&o->sub,
+        .accept = o->sub == SUB_WATCH || o->sub == SUB_ACK ? wanted : wanted_fleet,
+        .accept_arg = o->sub == SUB_WATCH || o->sub == SUB_ACK ? (void *)readings : (void *)&o->sub,
         .max_inflight = FLEET_INFLIGHT,
     };
     char err[512];
@@ -525,6 +537,19 @@ static void print_line(const char *line)
     fflush(stdout);
 }
 
+/* A sensor's value now, from its retained reading, while listing: key
+ * "{base}/{sensor}" (the reading's topic less "/reading"). */
+struct now_value {
+    char *key;
+    char text[64];
+};
+
+static int now_cmp(const void *pa, const void *pb)
+{
+    const struct now_value *a = pa, *b = pb;
+    return strcmp(a->key, b->key);
+}
+
 /* One active alarm of the listing, held until the retained burst is over. */
 struct listed {
     struct gwmsg_alarm a;
@@ -546,7 +571,19 @@ struct watcher {
     bool outage; /* a connect failed or the connection was lost: said once */
     struct listed *listed;
     size_t nlisted, caplisted;
+    atomic_bool readings_wanted; /* PH_CONNECTING, PH_LISTING: for the values now */
+    struct now_value *nows;
+    size_t nnows, capnows;
 };
+
+static void nows_free(struct watcher *w)
+{
+    for (size_t i = 0; i < w->nnows; i++)
+        free(w->nows[i].key);
+    free(w->nows);
+    w->nows = NULL;
+    w->nnows = w->capnows = 0;
+}
 
 static int listed_cmp(const void *pa, const void *pb)
 {
@@ -565,8 +602,19 @@ static void print_alarm(struct watcher *w, const struct gwmsg_alarm *a, enum wat
 {
     char line[2048];
     int64_t now = wall_ms();
+    const char *now_value = NULL;
 
-    if (watch_format_alarm(a, how, w->o->lang, now, tz_offset(now), line, sizeof(line)) < 0)
+    if (how == WATCH_LINE_ACTIVE && w->nnows > 0) {
+        char key[TOPIC_SIZE + GWMSG_TEXT_MAX + 2];
+        snprintf(key, sizeof(key), "%s/%s", a->base, a->sensor);
+        struct now_value k = {.key = key}, *found;
+        found = bsearch(&k, w->nows, w->nnows, sizeof(*w->nows), now_cmp);
+        now_value = found != NULL ? found->text : NULL;
+    }
+    if ((how == WATCH_LINE_ACTIVE
+             ? watch_format_active(a, now_value, w->o->lang, now, tz_offset(now), line,
+                                   sizeof(line))
+             : watch_format_alarm(a, how, w->o->lang, now, tz_offset(now), line, sizeof(line))) < 0)
         return;
     /* The topic is what `shelter-watch ack` takes: shown with what may need one. */
     if (a->active && (how == WATCH_LINE_ACTIVE || strcmp(a->event, "raised") == 0) &&
@@ -588,8 +636,11 @@ static void end_listing(struct watcher *w)
     for (int i = 0; i < o->nfilters && n < sizeof(filters); i++)
         n +=
             (size_t)snprintf(filters + n, sizeof(filters) - n, "%s%s", i ? " " : "", o->filters[i]);
+    atomic_store(&w->readings_wanted, false);
     if (w->nlisted > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(w->listed, w->nlisted, sizeof(*w->listed), listed_cmp);
+    if (w->nnows > 1)
+        qsort(w->nows, w->nnows, sizeof(*w->nows), now_cmp);
     if (w->nlisted == 0)
         snprintf(line, sizeof(line), zh ? "── %s：当前无报警 ──" : "── %s: no active alarms ──",
                  filters);
@@ -605,6 +656,7 @@ static void end_listing(struct watcher *w)
     free(w->listed);
     w->listed = NULL;
     w->nlisted = w->caplisted = 0;
+    nows_free(w);
     watch_gateways_count(w->gws, &online, &offline);
     snprintf(line, sizeof(line),
              zh ? "── 网关：%d 在线，%d 离线；实时监视中（Ctrl-C 退出）──"
@@ -722,6 +774,33 @@ static void on_alarm(struct watcher *w, const char *base, const struct mqtt_even
     gwmsg_alarm_release(&a);
 }
 
+/* A retained reading while listing: its value now, for the list. */
+static void on_reading(struct watcher *w, const struct topic_parts *p, const struct mqtt_event *e)
+{
+    char text[64];
+    size_t klen = strlen(p->base) + strlen(p->name[0]) + 2;
+
+    if (w->phase != PH_LISTING || !e->retained || e->len == 0)
+        return;
+    w->quiet_until = mono_ms() + LISTING_QUIET_MS;
+    if (watch_format_now(e->payload, e->len, w->o->lang, text, sizeof(text)) < 0)
+        return;
+    if (w->nnows == w->capnows) {
+        size_t cap = w->capnows ? w->capnows * 2 : 64;
+        struct now_value *v = realloc(w->nows, cap * sizeof(*v));
+        if (v == NULL)
+            return; /* listed without its value now */
+        w->nows = v;
+        w->capnows = cap;
+    }
+    struct now_value *n = &w->nows[w->nnows];
+    if ((n->key = malloc(klen)) == NULL)
+        return;
+    snprintf(n->key, klen, "%s/%s", p->base, p->name[0]);
+    snprintf(n->text, sizeof(n->text), "%s", text);
+    w->nnows++;
+}
+
 static void on_event(struct watcher *w, const struct mqtt_event *e)
 {
     struct topic_parts p;
@@ -773,6 +852,9 @@ static void on_event(struct watcher *w, const struct mqtt_event *e)
         case TOPIC_STATUS:
             on_status(w, p.base, e);
             break;
+        case TOPIC_READING:
+            on_reading(w, &p, e);
+            break;
         default:
             break;
         }
@@ -790,6 +872,7 @@ static int run_watch(const struct opts *o)
 
     memset(&w, 0, sizeof(w));
     w.o = o;
+    atomic_init(&w.readings_wanted, true);
     w.start_wall_ms = wall_ms();
     w.seen = watch_seen_new(SEEN_CAPACITY);
     w.gws = watch_gateways_new();
@@ -801,7 +884,8 @@ static int run_watch(const struct opts *o)
         rc = 1;
         goto out;
     }
-    if ((w.mq = broker_new(o, o->filters, o->nfilters)) == NULL || broker_start(o, w.mq) == -1) {
+    if ((w.mq = broker_new(o, o->filters, o->nfilters, &w.readings_wanted)) == NULL ||
+        broker_start(o, w.mq) == -1) {
         rc = 1;
         goto out;
     }
@@ -847,6 +931,7 @@ out:
         free(w.listed[i].topic);
     }
     free(w.listed);
+    nows_free(&w);
     watch_seen_free(w.seen);
     watch_gateways_free(w.gws);
     watch_once_free(w.refused);
@@ -886,7 +971,7 @@ static int run_ack(const struct opts *o)
     topic_join(result_topic, sizeof(result_topic), base, "cmd_result", NULL);
     topic_join(cmd_topic, sizeof(cmd_topic), base, "cmd", "ack", NULL);
     filters[0] = result_topic;
-    if ((m = broker_new(o, filters, 1)) == NULL)
+    if ((m = broker_new(o, filters, 1, NULL)) == NULL)
         goto out;
     /* The command's id is the client's (made unique, the unique part first:
      * an id is cut at GWMSG_TEXT_MAX bytes). */
@@ -1199,7 +1284,7 @@ static int run_fleet(const struct opts *o)
         snprintf(r.by, sizeof(r.by), "%s", pw != NULL ? pw->pw_name : "shelter-watch");
     }
     if ((r.fl = fleet_new()) == NULL ||
-        (r.mq = broker_new(o, filters, o->nfleet_filters)) == NULL) {
+        (r.mq = broker_new(o, filters, o->nfleet_filters, NULL)) == NULL) {
         r.rc = 1;
         goto out;
     }

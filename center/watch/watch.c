@@ -9,6 +9,7 @@
  */
 #include "watch.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -232,9 +233,15 @@ int watch_format_age(int64_t age_ms, enum gw_lang lang, char *buf, size_t len)
     return tb_finish(&b);
 }
 
+/* The shelter as people call it.  In Chinese its display name alone (the
+ * pinyin slugs of community and property say nothing more on site; the
+ * topic printed with each active alarm keeps them); without a name, the
+ * gateway id and where it sits. */
 static void put_site(struct textbuf *b, const struct gwmsg_alarm *a, bool zh)
 {
     tb_put(b, "%s", a->site_name[0] != '\0' ? a->site_name : a->gateway);
+    if (zh && a->site_name[0] != '\0')
+        return;
     if (a->community[0] != '\0' || a->property[0] != '\0')
         tb_put(b, zh ? "（%s/%s）" : " (%s/%s)", a->community, a->property);
 }
@@ -272,8 +279,23 @@ static int put_engine_text(struct textbuf *b, const struct gwmsg_alarm *a,
     return 0;
 }
 
+static int format_line(const struct gwmsg_alarm *a, enum watch_line how, const char *now_value,
+                       enum gw_lang lang, int64_t now_ms, int tz_offset_s, char *buf, size_t len);
+
 int watch_format_alarm(const struct gwmsg_alarm *a, enum watch_line how, enum gw_lang lang,
                        int64_t now_ms, int tz_offset_s, char *buf, size_t len)
+{
+    return format_line(a, how, NULL, lang, now_ms, tz_offset_s, buf, len);
+}
+
+int watch_format_active(const struct gwmsg_alarm *a, const char *now_value, enum gw_lang lang,
+                        int64_t now_ms, int tz_offset_s, char *buf, size_t len)
+{
+    return format_line(a, WATCH_LINE_ACTIVE, now_value, lang, now_ms, tz_offset_s, buf, len);
+}
+
+static int format_line(const struct gwmsg_alarm *a, enum watch_line how, const char *now_value,
+                       enum gw_lang lang, int64_t now_ms, int tz_offset_s, char *buf, size_t len)
 {
     struct textbuf b = {buf, len, 0};
     bool zh = lang != LANG_EN;
@@ -326,6 +348,8 @@ int watch_format_alarm(const struct gwmsg_alarm *a, enum watch_line how, enum gw
         else
             tb_put(&b, zh ? "（已确认）" : " (acknowledged)");
     }
+    if (now_value != NULL && now_value[0] != '\0')
+        tb_put(&b, zh ? " · 现在 %s" : " · now %s", now_value);
     if (a->ts_ms > 0) {
         char age[64];
         watch_format_age(now_ms - a->ts_ms, lang, age, sizeof(age));
@@ -335,6 +359,87 @@ int watch_format_alarm(const struct gwmsg_alarm *a, enum watch_line how, enum gw
     /* The payload's text is the publisher's: no ESC or CSI to the terminal. */
     tb_make_printable(buf);
     return n;
+}
+
+/* ---- the value now ---- */
+
+/* The words of reading states and qualities; the names are the contract's
+ * (sensors/kind.c, docs/design.md section 6). */
+static const struct {
+    const char *name;
+    struct text words;
+} value_words[] = {
+    {"open", {"开启", "open"}},
+    {"closed", {"关闭（未锁紧）", "closed (not locked)"}},
+    {"locked", {"关闭锁紧", "closed and locked"}},
+    {"unknown", {"位置不明", "position unknown"}},
+    {"normal", {"正常", "normal"}},
+    {"fire", {"火警", "fire"}},
+    {"fault", {"故障", "fault"}},
+    {"comm_lost", {"通信中断", "no answer (comm_lost)"}},
+    {"implausible", {"数据异常", "implausible"}},
+    {"warming_up", {"预热中", "warming up"}},
+};
+
+static const char *value_word(const char *name, enum gw_lang lang)
+{
+    for (size_t i = 0; i < sizeof(value_words) / sizeof(value_words[0]); i++)
+        if (strcmp(value_words[i].name, name) == 0)
+            return pick(&value_words[i].words, lang);
+    return name;
+}
+
+int watch_format_now(const void *reading, size_t len, enum gw_lang lang, char *buf, size_t buflen)
+{
+    struct textbuf b = {buf, buflen, 0};
+    cJSON *root;
+    const cJSON *kind_j, *quality, *v;
+    const struct kind_def *kd;
+    const struct kind_field *f = NULL;
+    enum kind kind;
+    int rc = -1;
+
+    if (buf == NULL || buflen == 0)
+        return -1;
+    buf[0] = '\0';
+    if ((root = cJSON_ParseWithLength(reading, len)) == NULL)
+        return -1;
+    kind_j = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    quality = cJSON_GetObjectItemCaseSensitive(root, "quality");
+    if (!cJSON_IsString(kind_j) || kind_from_name(kind_j->valuestring, &kind) == -1)
+        goto out;
+    if (cJSON_IsString(quality) && strcmp(quality->valuestring, "good") != 0) {
+        tb_put(&b, "%s", value_word(quality->valuestring, lang));
+        rc = tb_finish(&b);
+        goto out;
+    }
+    /* The kind's first top-level field is its value (level_m, wet, co2_ppm, door, smoke). */
+    kd = kind_def(kind);
+    for (int i = 0; i < kd->nfields && f == NULL; i++)
+        if (kd->fields[i].json != NULL && kd->fields[i].group == NULL)
+            f = &kd->fields[i];
+    if (f == NULL || (v = cJSON_GetObjectItemCaseSensitive(root, f->json)) == NULL)
+        goto out;
+    if (cJSON_IsNumber(v) && strcmp(f->unit, "m") == 0)
+        tb_put(&b, "%.2f m", v->valuedouble);
+    else if (cJSON_IsNumber(v))
+        tb_put(&b, "%.0f%s%s", v->valuedouble, f->unit[0] ? " " : "", f->unit);
+    else if (cJSON_IsBool(v)) /* water_leak's wet */
+        tb_put(&b, "%s",
+               cJSON_IsTrue(v) ? (lang == LANG_EN ? "wet" : "有水")
+                               : (lang == LANG_EN ? "dry" : "无水"));
+    else if (cJSON_IsString(v))
+        tb_put(&b, "%s", value_word(v->valuestring, lang));
+    else
+        goto out;
+    rc = tb_finish(&b);
+out:
+    cJSON_Delete(root);
+    if (rc < 0)
+        buf[0] = '\0';
+    else
+        tb_make_printable(buf); /* a state name comes from the payload */
+    return rc;
 }
 
 int watch_format_status(const char *gateway, const char *name, bool online, enum gw_lang lang,

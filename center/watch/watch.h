@@ -41,6 +41,21 @@ enum watch_line {
 int watch_format_alarm(const struct gwmsg_alarm *a, enum watch_line how, enum gw_lang lang,
                        int64_t now_ms, int tz_offset_s, char *buf, size_t len);
 
+/* An entry of the list of active alarms with the sensor's value now
+ * (watch_format_now: from its retained reading) beside the value at the
+ * raise, which the alarm's own text gives:
+ *   ... · B1 东侧集水坑：集水坑水位超高 1.13 m ≥ 1.08 m · 现在 1.05 m · 3 分钟前
+ * now_value NULL or "": as watch_format_alarm(WATCH_LINE_ACTIVE). */
+int watch_format_active(const struct gwmsg_alarm *a, const char *now_value, enum gw_lang lang,
+                        int64_t now_ms, int tz_offset_s, char *buf, size_t len);
+
+/* The value of a reading payload ({base}/reading/{sensor}, docs/design.md
+ * section 6) as a person reads it: "0.95 m", "820 ppm", zh "有水", "关闭锁紧",
+ * "火警", or its quality when not good ("通信中断"); en "wet", "closed and
+ * locked", "no answer (comm_lost)".  Returns the length, or -1 (buf "")
+ * when it is not a reading of a kind this build knows. */
+int watch_format_now(const void *reading, size_t len, enum gw_lang lang, char *buf, size_t buflen);
+
 /* "just now", "3 min ago", "5 h ago", "2 d ago" (zh "刚刚", "3 分钟前", ...)
  * for an age in ms (negative: clock skew, taken as 0).  Returns the length. */
 int watch_format_age(int64_t age_ms, enum gw_lang lang, char *buf, size_t len);

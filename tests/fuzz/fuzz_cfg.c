@@ -22,6 +22,7 @@
 #include "fuzz.h"
 #include "kind.h"
 #include "plan.h"
+#include "textbuf.h"
 
 /* The problem list must be lines of "PATH:LINE: " or "PATH: " with a known
  * path; for the config itself LINE lies in 1..nlines. */
@@ -79,6 +80,26 @@ static void check_loaded(struct cfg *c)
     plan_free(p);
 }
 
+/* Each problem line in Chinese (what --check prints with language = zh):
+ * starts as the English one does (the file's name: this one's, or a model
+ * file's), UTF-8 where it was. */
+static void check_chinese(const char *out, const char *path)
+{
+    char line[2048], zh[2048];
+
+    for (const char *p = out, *nl; *p != '\0'; p = nl + 1) {
+        nl = strchr(p, '\n');
+        FUZZ_ASSERT(nl != NULL);
+        snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+        int n = ini_translate(line, path, LANG_ZH, zh, sizeof(zh));
+        FUZZ_ASSERT(n >= -1);
+        FUZZ_ASSERT(strncmp(zh, line, strcspn(line, ":")) == 0);
+        FUZZ_ASSERT(!tb_is_utf8(line, strlen(line)) || tb_is_utf8(zh, strlen(zh)));
+        if (n == -1)
+            FUZZ_ASSERT(strcmp(zh, line) == 0);
+    }
+}
+
 /* Load path with flags and check what it printed.  The config or NULL. */
 static struct cfg *load(const char *path, unsigned flags, int nlines)
 {
@@ -94,6 +115,7 @@ static struct cfg *load(const char *path, unsigned flags, int nlines)
         FUZZ_ASSERT(nerrors >= 1);
         FUZZ_ASSERT(outlen > 0);
         check_problems(out, outlen, path, nlines, nerrors);
+        check_chinese(out, path);
     } else {
         FUZZ_ASSERT(nerrors == 0 && outlen == 0);
     }

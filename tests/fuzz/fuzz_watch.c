@@ -280,6 +280,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case TOPIC_CMD_RESULT:
         on_cmd_result(payload, len);
         break;
+    case TOPIC_READING: { /* the value now of the list of active alarms */
+        char now[64], tiny[8];
+        for (int lang = 0; lang < 2; lang++) {
+            int n = watch_format_now(payload, len, lang ? LANG_EN : LANG_ZH, now, sizeof(now));
+            if (n >= 0)
+                check_line(n, now, sizeof(now));
+            else
+                FUZZ_ASSERT(now[0] == '\0');
+            n = watch_format_now(payload, len, lang ? LANG_EN : LANG_ZH, tiny, sizeof(tiny));
+            if (n >= 0)
+                check_line(n, tiny, sizeof(tiny));
+        }
+        break;
+    }
     default:
         break;
     }

@@ -30,8 +30,8 @@ sed "${line}s/.*/unit = 250/" "$T/demo.conf" >"$T/bad-unit.conf"
 rc=$?
 cat "$T/check.out"
 check "--check refuses TCP unit 250 (libmodbus cannot address it): exit 78" test "$rc" = 78
-check "... with FILE:LINE and the units it takes" \
-	grep -qx "$T/bad-unit.conf:$line: \[sensor co2-2\] unit: 250 is out of range on tcp bus tcp-1 (0..247 or 255)" "$T/check.out"
+check "... with FILE:LINE and the units it takes (in Chinese: the file says language = zh)" \
+	grep -q "^$T/bad-unit.conf:$line: \[sensor co2-2\] unit: 站号 250 超出 tcp 总线 tcp-1 的范围（0..247 或 255）" "$T/check.out"
 sed "${line}s/.*/unit = 255/" "$T/demo.conf" >"$T/unit-255.conf"
 check "--check takes TCP unit 255 (MODBUS_TCP_SLAVE)" "$GW" -c "$T/unit-255.conf" --check
 

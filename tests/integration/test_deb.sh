@@ -73,7 +73,8 @@ contents=$(dpkg-deb -c "$T/v1/shelter-gateway_${V1}_$ARCH.deb" | awk '{print $6}
 for f in ./usr/bin/shelter-gateway ./usr/bin/shelter-sim ./etc/shelter-gateway/gateway.conf \
 	./lib/systemd/system/shelter-gateway.service ./usr/lib/sysusers.d/shelter-gateway.conf \
 	./usr/share/shelter-gateway/models/level-qdy30a.model ./usr/share/man/man8/shelter-gateway.8.gz \
-	./usr/share/man/man5/shelter-gateway.conf.5.gz; do
+	./usr/share/man/man5/shelter-gateway.conf.5.gz ./usr/share/man/zh_CN/man8/shelter-gateway.8.gz \
+	./usr/share/man/zh_CN/man5/shelter-gateway.conf.5.gz; do
 	echo "$contents" | grep -qx -- "$f" || fail "shelter-gateway lacks $f"
 done
 echo "$contents" | grep -q 'shelter-watch' && fail "shelter-gateway holds shelter-watch"
@@ -137,7 +138,8 @@ rc=$?
 cat "$T/check.err"
 check "the packaged example passes --check as the service user (exit 0)" test "$rc" = 0
 for f in /etc/shelter-gateway/mqtt.password /etc/shelter-gateway/rf-ca.pem /dev/ttyS1 /dev/ttyS2; do
-	check "--check names the missing $f" grep -q "^warning: .*: $f: No such file" "$T/check.err"
+	# The example says language = zh: --check's lines are in Chinese.
+	check "--check names the missing $f" grep -q "^警告：.*: $f：不存在：请创建它，或改正路径" "$T/check.err"
 done
 
 # ... and runs: the packaged example as the service user, with its network

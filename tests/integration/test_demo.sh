@@ -20,14 +20,14 @@ check "the demo exits 0 by itself" test "$rc" = 0
 check "the demo ends within DEMO_SECONDS plus setup ($took s)" test "$took" -le 85
 check "it explains what is happening" grep -q 'what the' "$T/demo.out"
 check "the watcher shows the gateway coming online" grep -q '（demo-dongfeng-b1） 网关上线' "$T/demo.out"
-check "the flood: sump high raised" grep -qE '【重要】报警 .*sump-east（B1 东侧集水坑）：集水坑水位高 [0-9.]+ m ≥ 0.84 m' "$T/demo.out"
-check "the flood: sump high_high raised" grep -qE '【严重】报警 .*sump-east（B1 东侧集水坑）：集水坑水位超高 [0-9.]+ m ≥ 1.08 m' "$T/demo.out"
-check "water on the ramp floor: leak raised" grep -q '【严重】报警 .*leak-ramp.*：漏水' "$T/demo.out"
-check "the blast door: sensor_disagree raised" grep -q '【重要】报警 .*door-1.*：人防门位置信号矛盾' "$T/demo.out"
-check "the fire raised" grep -q '【严重】报警 .*smoke-power-room（B1 配电间）：火警' "$T/demo.out"
+check "the flood: sump high raised" grep -qE '【重要】报警 .*B1 东侧集水坑：集水坑水位高 [0-9.]+ m ≥ 0.84 m' "$T/demo.out"
+check "the flood: sump high_high raised" grep -qE '【严重】报警 .*B1 东侧集水坑：集水坑水位超高 [0-9.]+ m ≥ 1.08 m' "$T/demo.out"
+check "water on the ramp floor: leak raised" grep -q '【严重】报警 .*B1 入口坡道底部 地面漏水检测：漏水' "$T/demo.out"
+check "the blast door: sensor_disagree raised" grep -q '【重要】报警 .*1号主出入口 防护密闭门：人防门位置信号矛盾' "$T/demo.out"
+check "the fire raised" grep -q '【严重】报警 .*B1 配电间：火警' "$T/demo.out"
 check "the ack command answered ok" grep -qx '  ok' "$T/demo.out"
 check "the fire acknowledged by the property manager" \
-	grep -q '【严重】已确认 .*smoke-power-room（B1 配电间）：火警已确认，操作人：物业王经理' "$T/demo.out"
+	grep -q '【严重】已确认 .*B1 配电间：火警已确认，操作人：物业王经理' "$T/demo.out"
 check "the pumps catch up: high_high cleared" grep -q '【严重】恢复 .*集水坑水位超高已恢复' "$T/demo.out"
 review=$(sed -n 's/.*review for the property (shelter-report): //p' "$T/demo.out")
 check "it ends with the evening's review for the property (${review:-none})" test -s "${review:-/nonexistent}"

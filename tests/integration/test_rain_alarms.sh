@@ -30,4 +30,4 @@ check "rain raises high, high_high then clears high_high, high, and nothing else
 check "high_high is logged at error level (critical)" grep -q '^error: ALARM raised sump-east high_high (critical)' "$T/gateway.log"
 check "high is logged at warning level" grep -q '^warning: ALARM raised sump-east high (major)' "$T/gateway.log"
 check "message in the configured language (zh) with value and threshold" \
-	grep -qE 'ALARM raised sump-east high_high \(critical\): sump-east（B1 东侧集水坑）：.*[0-9.]+ m ≥ 1.08 m' "$T/gateway.log"
+	grep -qE 'ALARM raised sump-east high_high \(critical\): B1 东侧集水坑：.*[0-9.]+ m ≥ 1.08 m' "$T/gateway.log"

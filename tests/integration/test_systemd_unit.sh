@@ -59,6 +59,10 @@ check "installs the sysusers.d entry for the service user" \
 check "installs the four man pages" test -f "$MAN/man8/shelter-gateway.8" -a \
 	-f "$MAN/man5/shelter-gateway.conf.5" -a -f "$MAN/man1/shelter-sim.1" -a \
 	-f "$MAN/man1/shelter-watch.1"
+check "installs the Chinese man pages under zh_CN" test -f "$MAN/zh_CN/man8/shelter-gateway.8" -a \
+	-f "$MAN/zh_CN/man5/shelter-gateway.conf.5"
+check "man -L zh_CN finds the Chinese page" \
+	bash -c "MANPATH='$MAN' man -L zh_CN -w shelter-gateway 2>/dev/null | grep -q '/zh_CN/man8/shelter-gateway.8'"
 
 # shelter-report: the program, its page and its example configuration, which
 # the installed program reads (only the server moved to a closed port).

@@ -45,12 +45,13 @@ wait_for 10 grep -q '实时监视中' "$T/watch-zh.log"
 cat "$T/watch.log"
 check "the listing names the filter and counts the active alarm" \
 	grep -q '^── shelter/zhengzhou/jinshui/#: 1 active ──$' "$T/watch.log"
-check "the active leak is listed with severity, site, location and topic" \
-	grep -qE '^[0-9:]{8} \[CRITICAL\] ACTIVE 东风小区地下人防工程（演示） \(dongfeng/wanke-wuye\) · leak-ramp \(B1 入口坡道底部 地面漏水检测\): water leak · (.* ago|just now)  ' "$T/watch.log"
+check "the active leak is listed with severity, site, location, the value now and topic" \
+	grep -qE '^[0-9:]{8} \[CRITICAL\] ACTIVE 东风小区地下人防工程（演示） \(dongfeng/wanke-wuye\) · leak-ramp \(B1 入口坡道底部 地面漏水检测\): water leak · now wet · (.* ago|just now)  ' "$T/watch.log"
 check "the listing line carries the alarm topic (for ack)" \
 	grep -q "ACTIVE .*  $BASE/alarm/leak-ramp/leak\$" "$T/watch.log"
 check "the listing counts the gateway online" grep -q 'gateways: 1 online, 0 offline' "$T/watch.log"
-check "the Chinese listing" grep -q '【严重】当前报警 东风小区地下人防工程（演示）（dongfeng/wanke-wuye） · leak-ramp（B1 入口坡道底部 地面漏水检测）：漏水' "$T/watch-zh.log"
+check "the Chinese listing: display names (no slugs), the value now" \
+	grep -q '【严重】当前报警 东风小区地下人防工程（演示） · B1 入口坡道底部 地面漏水检测：漏水 · 现在 有水 · ' "$T/watch-zh.log"
 sleep 1
 check "--exec does not run for the listed (retained) alarm" test -z "$(ls "$T/exec")"
 
@@ -60,7 +61,7 @@ wait_for 15 grep -q 'RAISED .*smoke-power-room.*fire' "$T/watch.log"
 check "a raised alarm is shown live, one line" \
 	test "$(grep -c 'RAISED .*smoke-power-room (B1 配电间): fire' "$T/watch.log")" = 1
 wait_for 10 grep -q '【严重】报警 .*smoke-power-room' "$T/watch-zh.log"   # the other watcher
-check "the Chinese line of the raised fire" grep -q '【严重】报警 .*smoke-power-room（B1 配电间）：火警' "$T/watch-zh.log"
+check "the Chinese line of the raised fire" grep -q '【严重】报警 东风小区地下人防工程（演示） · B1 配电间：火警' "$T/watch-zh.log"
 # The CMD writes the topic file last.
 wait_for 10 bash -c "test -s \"\$(ls '$T'/exec/*.topic 2>/dev/null | head -n 1)\""
 json=$(cat "$T"/exec/*.json 2>/dev/null)

@@ -1150,6 +1150,11 @@ START_TEST(test_door_exercise_overdue_after_31_days)
     ck_assert_int_eq(ev->severity, ALARM_SEV_MINOR);
     ck_assert_double_eq_tol(ev->value, 31, 1e-9);
     ck_assert_str_eq(ev->unit, "d");
+    char text[256];
+    alarm_event_message(ev, LANG_ZH, "door-1", "1号主出入口 防护密闭门", text, sizeof(text));
+    ck_assert_str_eq(text, "1号主出入口 防护密闭门：人防门超期未启闭 31 天 ≥ 31 天");
+    alarm_event_message(ev, LANG_EN, "door-1", "", text, sizeof(text));
+    ck_assert_str_eq(text, "door-1: blast door exercise overdue 31 d >= 31 d");
     clear_events();
     at(32 * DAY);
     door(DOOR_OPEN);
@@ -1711,7 +1716,7 @@ START_TEST(test_event_message_in_both_languages)
     const struct alarm_event *ev = find(S_SUMP, ALARM_WL_HIGH_HIGH, ALARM_EV_RAISED);
     ck_assert_ptr_nonnull(ev);
     alarm_event_message(ev, LANG_ZH, "sump-1", "B2 泵房", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "sump-1（B2 泵房）：集水坑水位超高 1.10 m ≥ 1.08 m");
+    ck_assert_str_eq(buf, "B2 泵房：集水坑水位超高 1.10 m ≥ 1.08 m");
     alarm_event_message(ev, LANG_EN, "sump-1", "B2 pump room", buf, sizeof(buf));
     ck_assert_str_eq(buf, "sump-1 (B2 pump room): sump level high-high 1.10 m >= 1.08 m");
     alarm_event_message(ev, LANG_EN, "sump-1", NULL, buf, sizeof(buf));
@@ -1735,7 +1740,7 @@ START_TEST(test_event_message_in_both_languages)
     clear_events();
     ck_assert_int_eq(alarm_inhibit(eng, S_LEAK, 2 * HOUR, "李工", now_ms, wall(), &out), 0);
     alarm_event_message(&out.ev[0], LANG_ZH, "leak-1", "", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "leak-1：维护屏蔽开始，时长 2.0 h，操作人：李工");
+    ck_assert_str_eq(buf, "leak-1：维护屏蔽开始，时长 2.0 小时，操作人：李工");
     alarm_event_message(&out.ev[0], LANG_EN, "leak-1", "", buf, sizeof(buf));
     ck_assert_str_eq(buf, "leak-1: maintenance inhibit started for 2.0 h by 李工");
 

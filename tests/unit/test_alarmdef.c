@@ -85,7 +85,7 @@ START_TEST(test_message_of_an_event_built_from_a_payload)
                              .threshold = 2000,
                              .unit = "ppm"};
     ck_assert_int_gt(alarm_event_message(&ev, LANG_ZH, "co2-1", "B1", buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, "co2-1（B1）：二氧化碳浓度过高 2310 ppm > 2000 ppm");
+    ck_assert_str_eq(buf, "B1：二氧化碳浓度过高 2310 ppm > 2000 ppm");
     ck_assert_int_gt(alarm_event_message(&ev, LANG_EN, "co2-1", NULL, buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "co2-1: CO2 high-high 2310 ppm > 2000 ppm");
     ev.alarm = ALARM_SMOKE_FIRE;
@@ -100,6 +100,43 @@ START_TEST(test_message_of_an_event_built_from_a_payload)
 }
 END_TEST
 
+/* Durations read as people say them: 天 in Chinese, never "0 d ≥ 0 d" for a
+ * delay shortened below a day (a demo, a commissioning test). */
+START_TEST(test_durations_in_the_language_s_words)
+{
+    char buf[256];
+    struct alarm_event ev = {.sensor = -1,
+                             .alarm = ALARM_DOOR_EXERCISE_OVERDUE,
+                             .type = ALARM_EV_RAISED,
+                             .active = true,
+                             .severity = ALARM_SEV_MINOR,
+                             .value = 40,
+                             .threshold = 31,
+                             .unit = "d"};
+    alarm_event_message(&ev, LANG_ZH, "door-1", "1号口 防护密闭门", buf, sizeof buf);
+    ck_assert_str_eq(buf, "1号口 防护密闭门：人防门超期未启闭 40 天 ≥ 31 天");
+    alarm_event_message(&ev, LANG_EN, "door-1", "", buf, sizeof buf);
+    ck_assert_str_eq(buf, "door-1: blast door exercise overdue 40 d >= 31 d");
+    ev.value = 3.0 / 1440; /* 3 min */
+    ev.threshold = 2.0 / 1440;
+    alarm_event_message(&ev, LANG_ZH, "door-1", "", buf, sizeof buf);
+    ck_assert_str_eq(buf, "door-1：人防门超期未启闭 3 分钟 ≥ 2 分钟");
+    alarm_event_message(&ev, LANG_EN, "door-1", "", buf, sizeof buf);
+    ck_assert_str_eq(buf, "door-1: blast door exercise overdue 3 min >= 2 min");
+    ev.alarm = ALARM_DOOR_OPEN_TOO_LONG;
+    ev.severity = ALARM_SEV_MAJOR;
+    ev.unit = "s";
+    ev.value = 45;
+    ev.threshold = 30;
+    alarm_event_message(&ev, LANG_ZH, "door-1", "", buf, sizeof buf);
+    ck_assert_str_eq(buf, "door-1：人防门开启超时 45 秒 ≥ 30 秒");
+    ev.value = 3 * 3600;
+    ev.threshold = 600;
+    alarm_event_message(&ev, LANG_ZH, "door-1", "", buf, sizeof buf);
+    ck_assert_str_eq(buf, "door-1：人防门开启超时 3.0 小时 ≥ 10 分钟");
+}
+END_TEST
+
 static Suite *alarmdef_suite(void)
 {
     Suite *s = suite_create("alarmdef");
@@ -108,6 +145,7 @@ static Suite *alarmdef_suite(void)
     tcase_add_test(tc, test_names_are_unique_per_kind_and_round_trip);
     tcase_add_test(tc, test_severity_and_event_names);
     tcase_add_test(tc, test_message_of_an_event_built_from_a_payload);
+    tcase_add_test(tc, test_durations_in_the_language_s_words);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,42 @@
+#!/bin/bash
+# The Chinese guides (docs/zh/) say what the programs do: the alarm names of
+# the duty guide's table are the catalogue's (sensors/alarmdef.c), and the
+# --check lines the commissioning guide quotes are what the gateway prints
+# for the same mistakes (a GBK file, an unknown key, a bad baud rate, a
+# missing file, a missing password file).
+. "$(dirname "$0")/lib.sh"
+
+DUTY=$ROOT/docs/zh/duty.md
+INSTALL=$ROOT/docs/zh/install.md
+
+# Every alarm's Chinese name, as the catalogue spells it, is in the duty guide.
+missing=$(sed -n 's/.*"\([^"]*[^ -~][^"]*\)", "[^"]*"},*$/\1/p' "$ROOT/sensors/alarmdef.c" |
+	while read -r name; do grep -qF "$name" "$DUTY" || echo "$name"; done)
+check "duty guide: every alarm of the catalogue by its Chinese name${missing:+ (missing: $missing)}" test -z "$missing"
+check "duty guide: found the catalogue's names" test "$(sed -n 's/.*"\([^"]*[^ -~][^"]*\)", "[^"]*"},*$/\1/p' "$ROOT/sensors/alarmdef.c" | wc -l)" -ge 18
+
+# The reason of each line (after "] key: ", or after the file's name) is quoted as printed.
+quoted() { # LINE: its reason is in the guide
+	local reason=${1#*] * }
+	[ "$reason" = "$1" ] && reason=${1#*: }
+	grep -qF -- "$reason" "$INSTALL"
+}
+demo_conf "$T/ok.conf"
+sed -i "s|^\[gateway\]|&\nmodels_dir = $ROOT/sensors/models|" "$T/ok.conf"
+iconv -f UTF-8 -t GBK "$T/ok.conf" >"$T/gbk.conf"
+sed 's/^pit_depth = 1.2$/pit_depht = 1.2/; 0,/^baud = 9600$/s//baud = 9601/' "$T/ok.conf" >"$T/bad.conf"
+sed 's|^uri = .*|&\nusername = gw\npassword_file = /etc/shelter-gateway/mqtt.password|' "$T/ok.conf" >"$T/warn.conf"
+"$GW" -c "$T/gbk.conf" --check >"$T/gbk.out" 2>&1
+"$GW" -c "$T/bad.conf" --check >"$T/bad.out" 2>&1
+LANG=zh_CN.UTF-8 LC_ALL= "$GW" -c /etc/shelter-gateway/no-such.conf --check >"$T/missing.out" 2>&1
+"$GW" -c "$T/warn.conf" --check >"$T/warn.out" 2>&1
+for what in "gbk:location: 值不是" "bad:pit_depht: " "bad:baud: " "missing:无法打开" "warn:password_file: "; do
+	file=${what%%:*}
+	line=$(grep -F -- "${what#*:}" "$T/$file.out" | head -n 1)
+	echo "$file: $line"
+	check "install guide quotes --check's line as printed (${what#*:})" quoted "${line#警告：}"
+done
+check "install guide: the count lines as printed" \
+	bash -c "grep -q '个错误，改正后再运行 --check' '$T/bad.out' && grep -qF '个错误，改正后再运行 --check' '$INSTALL' &&
+		grep -q '个警告（见 stderr）：不影响本地采集和报警，但改好之前上传或数据保存会受影响，离开现场前请改好' '$T/warn.out' &&
+		grep -qF '个警告（见 stderr）：不影响本地采集和报警，但改好之前上传或数据保存会受影响，离开现场前请改好' '$INSTALL'"
