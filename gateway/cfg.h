@@ -18,6 +18,7 @@
 #include "mode.h"
 #include "model.h"
 #include "mqttcfg.h"
+#include "output.h"
 #include "sensor.h"
 #include "sensorcfg.h"
 
@@ -25,6 +26,23 @@
 
 /* CFG_NAME_MAX, CFG_TEXT_MAX, struct cfg_bus and struct cfg_sensor: the
  * [bus] and [sensor] sections, sensors/sensorcfg.h. */
+
+/* [output NAME]: a relay channel on an output module, switched by alarms
+ * (docs/design.md section 21). */
+struct cfg_output {
+    char name[CFG_NAME_MAX];
+    int line;                  /* line of the [output NAME] header */
+    int bus;                   /* index into cfg->buses */
+    int unit;                  /* Modbus unit id of the module */
+    const struct model *model; /* owned by cfg->models; has model_outputs() */
+    int channel;               /* its coil: model_outputs()->address + channel */
+    char on[CFG_TEXT_MAX];     /* the `on` list as written (SENSOR-GLOB:ALARM, ...) */
+    struct output_src *src;    /* what it resolves to: every (sensor, alarm); owned */
+    int nsrc;
+    enum output_until until;     /* default cleared */
+    int min_on_ms;               /* default 0 */
+    char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
+};
 
 struct cfg {
     char path[CFG_TEXT_MAX];
@@ -61,6 +79,8 @@ struct cfg {
     /* Each sensor's alarm parameters, indexed like sensors: the kind's
      * defaults with the sensor's overrides (docs/design.md section 9). */
     struct alarm_cfg *alarms;
+    struct cfg_output *outputs;
+    int noutputs;
     struct model_set *models;
 };
 

@@ -18,21 +18,26 @@
 
 #define MEMBERS_MAX 64 /* members of a command's object scanned for escaped NULs */
 
-static const char *const verb_names[] = {
-    [CMD_ACK] = "ack", [CMD_INHIBIT] = "inhibit", [CMD_MODE] = "mode", [CMD_TEST] = "test"};
+static const char *const verb_names[] = {[CMD_ACK] = "ack",
+                                         [CMD_INHIBIT] = "inhibit",
+                                         [CMD_MODE] = "mode",
+                                         [CMD_TEST] = "test",
+                                         [CMD_SILENCE] = "silence"};
 
 /* Fields each verb accepts (id, gateway and by are accepted by all). */
 static const struct {
     const char *name;
     unsigned verbs;
 } fields[] = {
-    {"id", 0xF},
-    {"gateway", 0xF},
-    {"by", 0xF},
+    {"id", 0x1F},
+    {"gateway", 0x1F},
+    {"by", 0x1F},
     {"sensor", 1u << CMD_ACK | 1u << CMD_INHIBIT | 1u << CMD_TEST},
     {"alarm", 1u << CMD_ACK | 1u << CMD_TEST},
     {"duration", 1u << CMD_INHIBIT},
     {"mode", 1u << CMD_MODE},
+    {"output", 1u << CMD_SILENCE},
+    {"outputs", 1u << CMD_TEST},
 };
 
 const char *command_verb_name(enum cmd_verb v)
@@ -167,7 +172,8 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
         goto out;
     }
     if (v == (int)(sizeof(verb_names) / sizeof(verb_names[0]))) {
-        snprintf(err, errlen, "unknown command \"%.32s\" (ack, inhibit, mode, test)", verb);
+        snprintf(err, errlen, "unknown command \"%.32s\" (ack, inhibit, mode, test, silence)",
+                 verb);
         goto out;
     }
     out->verb = (enum cmd_verb)v;
@@ -231,9 +237,20 @@ int command_parse(const char *verb, const void *payload, size_t len, const char 
         }
         break;
     }
-    case CMD_TEST:
+    case CMD_TEST: {
         if (take_text(o, "sensor", false, out->sensor, sizeof(out->sensor), err, errlen) == -1 ||
             take_text(o, "alarm", false, out->alarm, sizeof(out->alarm), err, errlen) == -1)
+            goto out;
+        const cJSON *po = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+        if (po != NULL && !cJSON_IsBool(po)) {
+            snprintf(err, errlen, "field \"outputs\" must be true or false");
+            goto out;
+        }
+        out->outputs = po != NULL && cJSON_IsTrue(po);
+        break;
+    }
+    case CMD_SILENCE:
+        if (take_text(o, "output", true, out->output, sizeof(out->output), err, errlen) == -1)
             goto out;
         break;
     }

@@ -1,11 +1,12 @@
 /*
  * command: strict parsing of the MQTT commands under {base}/cmd/{verb}
- * (docs/design.md section 10): ack, inhibit, mode, test.  Pure: bytes in, a struct or a reason
- * out.  Whether the named sensor and alarm exist is the caller's check.
+ * (docs/design.md section 10): ack, inhibit, mode, test, silence.  Pure: bytes in, a struct or a
+ * reason out.  Whether the named sensor and alarm exist is the caller's check.
  */
 #ifndef GW_COMMAND_H
 #define GW_COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,7 @@
 #define CMD_ID_MAX 64      /* bytes of an id, NUL excluded */
 #define CMD_TEXT_MAX 64    /* sensor, alarm and by: bytes, NUL excluded */
 
-enum cmd_verb { CMD_ACK, CMD_INHIBIT, CMD_MODE, CMD_TEST };
+enum cmd_verb { CMD_ACK, CMD_INHIBIT, CMD_MODE, CMD_TEST, CMD_SILENCE };
 
 struct command {
     enum cmd_verb verb;
@@ -25,6 +26,8 @@ struct command {
     char alarm[CMD_TEXT_MAX + 1];  /* ack: required; test: optional ("" = comm_lost) */
     int64_t duration_ms;           /* inhibit: 0 ends a running inhibit */
     enum gw_mode mode;             /* mode */
+    char output[CMD_TEXT_MAX + 1]; /* silence: required, the [output] name */
+    bool outputs;                  /* test: also pulse every output (default false) */
 };
 
 /* Parse the command of verb (the topic's last level) from payload.

@@ -55,11 +55,12 @@
 #define CONFIRM_BATCH 32         /* confirmations taken from a sink at a time */
 
 struct tel {       /* telemetry waiting for the cycle's commit */
-    int sensor;    /* index, or -1: the gateway itself */
+    int sensor;    /* index, or -1: the gateway itself or an output (name) */
     unsigned sink; /* SINK_MQTT (reading JSON) or SINK_INFLUX (a line) */
     char *payload;
     size_t len;
     int64_t ts_ms;
+    char *name; /* an output's name (its state on output/{name}, QoS 1); NULL: a reading */
 };
 
 struct last_pub {
@@ -199,6 +200,75 @@ static int add_tel(struct delivery *d, int sensor, unsigned sink, const char *pa
     d->tel[d->ntel++] =
         (struct tel){.sensor = sensor, .sink = sink, .payload = copy, .len = len, .ts_ms = ts_ms};
     return 0;
+}
+
+int delivery_queue_output(struct delivery *d, const char *name, const char *json, const char *line,
+                          int64_t ts_ms)
+{
+    int rc = 0;
+    if (add_tel(d, -1, SINK_MQTT, json, strlen(json), ts_ms) == -1 ||
+        (d->tel[d->ntel - 1].name = strdup(name)) == NULL)
+        return -1;
+    if (d->influx && line != NULL) {
+        if (add_tel(d, -1, SINK_INFLUX, line, strlen(line), ts_ms) == -1 ||
+            (d->tel[d->ntel - 1].name = strdup(name)) == NULL)
+            rc = -1;
+    }
+    return rc;
+}
+
+int delivery_output_fault(struct delivery *d, const char *output, const char *location, bool raised,
+                          const char *why)
+{
+    char text[256];
+    const bool zh = d->cfg->language == LANG_ZH;
+
+    if (raised)
+        snprintf(text, sizeof(text), "%s%s", zh ? "输出故障：" : "output fault: ", why);
+    else
+        snprintf(text, sizeof(text), "%s", zh ? "输出已恢复正常" : "output working again");
+    struct alarm_msg m = {.seq = outbox_next_seq(d->ob),
+                          .ts_ms = wall_ms(),
+                          .sensor = output,
+                          .kind = "output",
+                          .location = location,
+                          .alarm = "output_fault",
+                          .event = raised ? "raised" : "cleared",
+                          .active = raised,
+                          .severity = "major",
+                          .value = NAN,
+                          .threshold = NAN,
+                          .unit = "",
+                          .mode = d->mode,
+                          .message = text,
+                          .by = ""};
+    return selfalarm_commit(d->sa, &m, m.event);
+}
+
+struct find_alarm {
+    const char *suffix;
+    bool active;
+};
+
+static void find_alarm(void *ctx, const char *topic, const char *sensor, uint64_t seq,
+                       const void *payload, size_t len)
+{
+    struct find_alarm *fa = ctx;
+    size_t tl = strlen(topic), sl = strlen(fa->suffix);
+    (void)sensor;
+    (void)seq;
+    if (tl >= sl && strcmp(topic + tl - sl, fa->suffix) == 0)
+        fa->active = memmem(payload, len, "\"active\":true", 13) != NULL;
+}
+
+bool delivery_alarm_active(struct delivery *d, const char *sensor, const char *alarm)
+{
+    char suffix[256];
+    snprintf(suffix, sizeof(suffix), "/alarm/%s/%s", sensor, alarm);
+    struct find_alarm fa = {.suffix = suffix};
+    if (outbox_current(d->ob, find_alarm, &fa) == -1)
+        return false;
+    return fa.active;
 }
 
 int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t now_ms)
@@ -357,10 +427,13 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     }
     for (int i = 0; i < d->ntel; i++) {
         const struct tel *t = &d->tel[i];
-        const char *name = t->sensor >= 0 ? d->cfg->sensors[t->sensor].name : "gateway";
+        const char *name = t->sensor >= 0    ? d->cfg->sensors[t->sensor].name
+                           : t->name != NULL ? t->name
+                                             : "gateway";
         const char *topic = "";
         if (t->sink == SINK_MQTT) {
-            if (topic_join(topics[ti], TOPIC_SIZE, d->base, "reading", name, NULL) == -1)
+            if (topic_join(topics[ti], TOPIC_SIZE, d->base, t->name != NULL ? "output" : "reading",
+                           name, NULL) == -1)
                 assert(!"a base and a name fit TOPIC_SIZE");
             topic = topics[ti++];
         }
@@ -368,7 +441,7 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
                                      .topic = topic,
                                      .payload = t->payload,
                                      .payload_len = t->len,
-                                     .qos = 0,
+                                     .qos = t->name != NULL && t->sink == SINK_MQTT ? 1 : 0,
                                      .retained = t->sink == SINK_MQTT,
                                      .created_ms = t->ts_ms,
                                      .sinks = 1u << t->sink};
@@ -406,8 +479,10 @@ static int commit(struct delivery *d, const void *state, size_t state_len)
     d->dropped_seen = os.telemetry_dropped;
     /* Alarms are in the outbox (on disk or held in memory) either way. */
     d->nevents = 0;
-    for (int i = 0; i < d->ntel; i++)
+    for (int i = 0; i < d->ntel; i++) {
         free(d->tel[i].payload);
+        free(d->tel[i].name);
+    }
     d->ntel = 0;
     d->confirmations = false;
     d->last_commit_ms = mono_ms();
@@ -595,8 +670,10 @@ void delivery_close(struct delivery *d)
         if (outbox_close(d->ob, why, sizeof(why)) == -1)
             log_err("outbox: %s", why);
     }
-    for (int i = 0; i < d->ntel; i++)
+    for (int i = 0; i < d->ntel; i++) {
         free(d->tel[i].payload);
+        free(d->tel[i].name);
+    }
     free(d->tel);
     free(d->events);
     free(d->last);

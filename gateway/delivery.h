@@ -83,6 +83,21 @@ int delivery_queue_reading(struct delivery *d, const struct reading *r, int64_t 
 int delivery_queue_movement(struct delivery *d, int sensor, const char *movement, double travel_s,
                             int64_t ts_ms);
 
+/* Queue an on-site output's state (docs/design.md section 19): json
+ * retained with QoS 1 on output/{name}, and the `output` point line for
+ * InfluxDB (NULL: none).  Telemetry: committed with the cycle. */
+int delivery_queue_output(struct delivery *d, const char *name, const char *json, const char *line,
+                          int64_t ts_ms);
+
+/* Raise (with why) or clear {output}/output_fault (major) now, as its own
+ * commit.  0, or -1 (ENOMEM; logged). */
+int delivery_output_fault(struct delivery *d, const char *output, const char *location, bool raised,
+                          const char *why);
+
+/* Is sensor/alarm raised in the current alarm state the outbox holds (the
+ * last run's, at start)? */
+bool delivery_alarm_active(struct delivery *d, const char *sensor, const char *alarm);
+
 /* Commit the cycle if it has alarms (at once) or telemetry and confirmations
  * (batched, at most once a second), with the engine state; then hand what
  * is pending to the sinks.  state may be NULL (keep the stored one).  force: commit now

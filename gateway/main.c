@@ -31,6 +31,7 @@
 #include "filecheck.h"
 #include "gwerr.h"
 #include "kind.h"
+#include "linkage.h"
 #include "log.h"
 #include "paths.h"
 #include "plan.h"
@@ -62,6 +63,7 @@ struct gw {
     void *state;                /* the engine's state image, saved for the outbox */
     size_t state_len;
     struct delivery *delivery;
+    struct linkage *outputs; /* the on-site warning outputs (linkage.h) */
     int64_t started_ms, next_health_ms;
     int64_t next_stuck_ms; /* stuck_timer() looks again then */
     int64_t watchdog_ms;   /* ping interval; 0: no systemd watchdog */
@@ -118,6 +120,14 @@ static void print_summary(const struct cfg *c, const struct plan *p)
             for (int m = 0; m < rq->nmembers; m++)
                 printf(" %s", c->sensors[p->members[rq->first_member + m]].name);
             printf("\n");
+        }
+        for (int o = 0; o < c->noutputs; o++) {
+            const struct cfg_output *co = &c->outputs[o];
+            if (co->bus == b)
+                printf("    unit %d %s coil %d: output %s (until %s, min_on %d ms) on %s\n",
+                       co->unit, co->model->name, co->channel, co->name,
+                       co->until == OUTPUT_UNTIL_ACKED ? "acked" : "cleared", co->min_on_ms,
+                       co->on);
         }
     }
 }
@@ -259,6 +269,8 @@ static void evaluate(struct gw *g, int rc)
                     g->cfg->sensors[g->events.ev[i].sensor].name,
                     alarm_name(g->events.ev[i].alarm));
     }
+    if (g->events.n > 0)
+        linkage_eval(g->outputs, g->alarms, mono_ms()); /* the outputs follow at once */
     g->events.n = 0;
     g->events.deferred = 0;
 }
@@ -269,6 +281,7 @@ static void alarm_timer(struct gw *g)
     if (g->alarms == NULL || now < g->next_tick_ms)
         return;
     evaluate(g, alarm_tick(g->alarms, now, wall_ms(), &g->events));
+    linkage_eval(g->outputs, g->alarms, now); /* min_on and test pulses end */
     g->next_tick_ms = now + ALARM_TICK_MS;
 }
 
@@ -490,18 +503,21 @@ static int start_buses(struct gw *g)
         g->last_result_ms[i] = mono_ms();
     g->stalled_bus = -1;
     for (int b = 0; b < g->cfg->nbuses; b++) {
-        if (plan_bus_requests(g->plan, b) == 0)
-            continue; /* a bus with no sensors is not opened */
+        struct relay *relay = g->once ? NULL : linkage_relay(g->outputs, b);
+        if (plan_bus_requests(g->plan, b) == 0 && relay == NULL)
+            continue; /* a bus with no sensors and no outputs is not opened */
         g->pollers[b] = poller_new(g->cfg, b, g->plan, g->q, g->once);
         if (g->pollers[b] == NULL) {
             log_warn("bus %s", g->cfg->buses[b].name);
             return -1;
         }
+        poller_set_relay(g->pollers[b], relay);
         if (poller_start(g->pollers[b]) == -1) {
             log_warn("bus %s: thread", g->cfg->buses[b].name);
             return -1;
         }
     }
+    linkage_set_pollers(g->outputs, g->pollers);
     return 0;
 }
 
@@ -509,6 +525,7 @@ static void stop_buses(struct gw *g)
 {
     if (g->pollers == NULL)
         return;
+    linkage_set_pollers(g->outputs, NULL); /* the coils stay as they are */
     for (int b = 0; b < g->cfg->nbuses; b++)
         poller_request_stop(g->pollers[b]); /* all at once: they stop in parallel */
     for (int b = 0; b < g->cfg->nbuses; b++)
@@ -573,12 +590,24 @@ static void handle_command(struct gw *g, const struct command *cmd)
         }
         break;
     case CMD_TEST:
-        /* The yearly alarm-publishing test: a test event per sensor. */
+        /* The yearly alarm-publishing test: a test event per sensor; with
+         * outputs, every output pulsed too (the sirens sound). */
         for (int i = 0; i < g->cfg->nsensors && rc == 0; i++)
             if (si == -1 || i == si) {
                 rc = alarm_test(g->alarms, i, id, cmd->by, wall, &g->events);
                 evaluate(g, rc);
             }
+        if (rc == 0 && cmd->outputs) {
+            if (g->cfg->noutputs == 0) {
+                snprintf(why, sizeof(why), "no outputs configured");
+                break;
+            }
+            log_warnx("outputs: test pulse of %d s by %s", OUTPUT_TEST_MS / 1000, cmd->by);
+            linkage_test(g->outputs, g->alarms, now);
+        }
+        break;
+    case CMD_SILENCE:
+        rc = linkage_silence(g->outputs, cmd->output, cmd->by, g->alarms, now, why, sizeof(why));
         break;
     }
     if (rc == -1 && why[0] == '\0')
@@ -696,8 +725,13 @@ static void reload(struct gw *g)
                    n > 0 ? (size_t)n : 0, &restored);
     struct reading *last = calloc((size_t)nc->nsensors + 1, sizeof(*last));
     int *have = calloc((size_t)nc->nsensors + 1, sizeof(*have));
-    if (eng == NULL || last == NULL || have == NULL)
+    struct linkage *outputs = linkage_new(nc, g->delivery);
+    if (eng == NULL || last == NULL || have == NULL || outputs == NULL)
         fatal("reload"); /* the old configuration is already detached from delivery */
+    /* A reload never silences a warning: every output keeps its state. */
+    linkage_carry(outputs, g->outputs);
+    linkage_free(g->outputs);
+    g->outputs = outputs;
     alarm_engine_free(g->alarms);
     free(g->last);
     free(g->have);
@@ -712,6 +746,7 @@ static void reload(struct gw *g)
     if (withdraw_orphans(g, n > 0 ? g->state : NULL, n > 0 ? (size_t)n : 0) == -1)
         fatalx("reload: alarms of removed sensors could not be withdrawn (the next start "
                "tries again)");
+    linkage_eval(g->outputs, g->alarms, mono_ms());
     if (size_engine_buffers(g) == -1 || start_buses(g) == -1)
         fatalx("reload: cannot start the new configuration");
     log_info("reloaded %s: %d sensors on %d buses, %d requests per cycle; alarm state kept "
@@ -750,8 +785,9 @@ static void explain_silent_buses(const struct gw *g)
 /* The main loop.  Returns the exit code. */
 static int run(struct gw *g)
 {
-    struct pollfd pfd[4] = {{.fd = g->sigfd, .events = POLLIN},
+    struct pollfd pfd[5] = {{.fd = g->sigfd, .events = POLLIN},
                             {.fd = rqueue_fd(g->q), .events = POLLIN},
+                            {.fd = -1, .events = POLLIN},
                             {.fd = -1, .events = POLLIN},
                             {.fd = -1, .events = POLLIN}};
     struct command cmd;
@@ -783,7 +819,9 @@ static int run(struct gw *g)
             if (left < timeout)
                 timeout = left < 0 ? 0 : (int)left;
         }
-        if (poll(pfd, 4, timeout) == -1) {
+        timeout = (int)linkage_next_ms(g->outputs, mono_ms(), timeout);
+        pfd[4].fd = linkage_fd(g->outputs); /* changes with a reload */
+        if (poll(pfd, 5, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             log_warn("poll");
@@ -803,6 +841,8 @@ static int run(struct gw *g)
         }
         if (pfd[1].revents & POLLIN)
             drain_queue(g);
+        if (pfd[4].revents & POLLIN)
+            linkage_take(g->outputs);
         alarm_timer(g);
         if (!g->once)
             stuck_timer(g);
@@ -936,6 +976,13 @@ int main(int argc, char **argv)
             log_warn("alarm engine");
             goto out;
         }
+        /* The outputs from the restored alarm state, before any bus starts:
+         * a restart never silences a warning. */
+        if ((g.outputs = linkage_new(g.cfg, g.delivery)) == NULL) {
+            log_warn("outputs");
+            goto out;
+        }
+        linkage_eval(g.outputs, g.alarms, mono_ms());
         if (delivery_start(g.delivery) == -1)
             goto out;
     }
@@ -981,6 +1028,7 @@ out:
     free(g.have);
     free(g.last_result_ms);
     free(g.stuck);
+    linkage_free(g.outputs); /* after the buses: the coils are left as they are */
     free(g.bus_err);
     delivery_close(g.delivery);
     alarm_engine_free(g.alarms);

@@ -62,6 +62,7 @@
 #include "log.h"
 #include "mbtcp.h"
 #include "plan.h"
+#include "relay.h"
 #include "rtutime.h"
 #include "busload.h"
 
@@ -123,6 +124,10 @@ struct poller {
 
     atomic_llong heartbeat_ms;
     atomic_ullong polls, poll_failures;
+
+    struct relay *relay;    /* the bus's output modules (relay.h), NULL: none */
+    atomic_int kicked;      /* the main thread wants an output switched: stop idling */
+    struct sched out_sched; /* the outputs' transactions: the bus's gap and drain */
 };
 
 static int64_t stall_limit(const struct poller *b);
@@ -513,6 +518,119 @@ static void overbook_measure(struct poller *b, struct sched *polled, int64_t now
     b->overbook_logged = true;
 }
 
+/* ---- outputs (relay.h): coil writes ahead of the queued polls ---------- */
+
+/* One attempt of an output transaction, as a poll's: the line's gap kept
+ * before it, a unit's failure leaves the bus up (late bytes drained),
+ * anything else drops the link. */
+static int output_transaction_end(struct poller *b, int rc)
+{
+    int err = errno;
+    transaction_ended(b, &b->out_sched);
+    if (rc == -1 && !unit_error(err)) {
+        link_drop(b, err);
+    } else if (rc == -1 && !(err >= EMBXILFUN && err <= EMBXGTAR)) {
+        drain_late_reply(b, &b->out_sched);
+        if (modbus_flush(b->ctx) == -1)
+            link_drop(b, errno);
+        transaction_ended(b, &b->out_sched);
+    } else if (rc == 0) {
+        link_working(b);
+    }
+    errno = err;
+    return rc == 0 ? 0 : -1;
+}
+
+static bool output_connected(struct poller *b)
+{
+    if (!b->connected && mono_ms() >= b->reconnect_at_ms)
+        link_connect(b);
+    if (!b->connected)
+        errno = b->last_connect_err ? b->last_connect_err : ENOTCONN;
+    return b->connected;
+}
+
+static int output_write(void *ctx, int unit, int fc, uint16_t addr, bool on)
+{
+    struct poller *b = ctx;
+    uint8_t bit = on ? 1 : 0;
+    int n;
+
+    if (!output_connected(b) || modbus_set_slave(b->ctx, unit) == -1)
+        return -1;
+    keep_gap(b, &b->out_sched);
+    if (fc == 15)
+        n = modbus_write_bits(b->ctx, addr, 1, &bit);
+    else
+        n = modbus_write_bit(b->ctx, addr, bit);
+    return output_transaction_end(b, n == -1 ? -1 : 0);
+}
+
+static int output_read(void *ctx, int unit, uint16_t start, uint16_t count, uint8_t *bits)
+{
+    struct poller *b = ctx;
+    struct plan_request rq = {.unit = unit, .fn = MB_FN_COILS, .start = start, .count = count};
+
+    if (!output_connected(b))
+        return -1;
+    keep_gap(b, &b->out_sched);
+    int rc = do_read(b, &rq, b->result);
+    if (rc == -2)
+        return -1; /* not sent */
+    if (rc == 0)
+        memcpy(bits, b->result->data.bits, count);
+    return output_transaction_end(b, rc == 0 ? 0 : -1);
+}
+
+/* The poller's one hook for outputs: serve what is due.  1 when it did. */
+static int serve_outputs(struct poller *b, int64_t now)
+{
+    if (b->relay == NULL || b->once)
+        return 0;
+    atomic_store(&b->kicked, 0);
+    if (relay_due_ms(b->relay, now) > 0)
+        return 0;
+    struct relay_io io = {.ctx = b,
+                          .attempts = 1 + b->conf->retries,
+                          .write_coil = output_write,
+                          .read_coils = output_read};
+    relay_serve(b->relay, now, &io);
+    atomic_store(&b->heartbeat_ms, mono_ms());
+    return 1;
+}
+
+/* Idle until deadline, a stop, or a kick (an output to switch). */
+static void idle_until(struct poller *b, int64_t deadline_ms)
+{
+    if (b->relay != NULL) {
+        int64_t due = mono_ms() + relay_due_ms(b->relay, mono_ms());
+        if (due < deadline_ms)
+            deadline_ms = due;
+    }
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000L};
+    pthread_mutex_lock(&b->lock);
+    while (!atomic_load(&b->stop) && !atomic_load(&b->kicked) && mono_ms() < deadline_ms) {
+        if (pthread_cond_timedwait(&b->wake, &b->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+void poller_set_relay(struct poller *b, struct relay *r)
+{
+    b->relay = r;
+}
+
+void poller_kick(struct poller *b)
+{
+    if (b == NULL)
+        return;
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->kicked, 1);
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void *poller_thread(void *arg)
 {
     struct poller *b = arg;
@@ -525,7 +643,13 @@ static void *poller_thread(void *arg)
         struct sched *next;
 
         atomic_store(&b->heartbeat_ms, now);
+        if (serve_outputs(b, now))
+            continue; /* outputs first: then the queued polls */
         next = pick(b, now);
+        if (next == NULL && b->relay != NULL && !b->once) {
+            idle_until(b, now + 1000); /* a bus with outputs only */
+            continue;
+        }
         if (next == NULL)
             break; /* once mode: every request polled */
         if (b->once) {
@@ -544,7 +668,7 @@ static void *poller_thread(void *arg)
         if (next->next_due_ms > now + slack) {
             /* Wake at least every second so the heartbeat shows the thread alive. */
             int64_t until = next->next_due_ms < now + 1000 ? next->next_due_ms : now + 1000;
-            sleep_until(b, until);
+            idle_until(b, until); /* a kick (an output to switch) ends it early */
             continue;
         }
         poll_one(b, next);
@@ -593,6 +717,7 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
     atomic_init(&b->heartbeat_ms, mono_ms());
     atomic_init(&b->polls, 0);
     atomic_init(&b->poll_failures, 0);
+    atomic_init(&b->kicked, 0);
     pthread_mutex_init(&b->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -652,6 +777,15 @@ struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan 
         b->nsched++;
     }
     b->stall_limit_ms = stall_limit(b);
+    /* The outputs' transactions (relay.h) keep the bus's gap and drain an
+     * FC01 read-back of a module's span at most. */
+    b->out_sched.link = LINK_OK;
+    b->out_sched.gap_ns = cb->gap_us * 1000;
+    if (cb->type == BUS_RTU) {
+        int bits = rtutime_char_bits(cb->data_bits, cb->parity, cb->stop_bits);
+        b->out_sched.drain_ns = rtutime_silence_ns(cb->baud, bits) +
+                                rtutime_bytes_ns(cb->baud, bits, rtutime_read_answer_bytes(1, 32));
+    }
     return b;
 fail:
     poller_free(b);

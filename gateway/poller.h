@@ -15,6 +15,7 @@
 struct cfg;
 struct plan;
 struct poller;
+struct relay;
 
 /* Failed polls in a row after which a request's sensors are lost (docs/design.md section 8). */
 #define POLLER_LOST_AFTER 3
@@ -29,6 +30,14 @@ struct poller;
  * c, plan and q must outlive the bus.  Main thread.  NULL with errno. */
 struct poller *poller_new(const struct cfg *c, int bus_index, const struct plan *plan,
                           struct rqueue *q, int once);
+
+/* The bus's output modules (relay.h, not owned; must outlive the poller):
+ * served ahead of the queued polls.  Before poller_start().  Main thread. */
+void poller_set_relay(struct poller *b, struct relay *r);
+
+/* An output was set (relay_want): stop idling and serve it now.  NULL is a
+ * no-op.  Main thread. */
+void poller_kick(struct poller *b);
 
 /* Start the thread.  0 or -1 with errno.  Main thread. */
 int poller_start(struct poller *b);

@@ -464,3 +464,18 @@ char *gwmsg_fleet_payload(const char *id, const char *gateway, const char *mode,
         errno = ENOMEM;
     return text;
 }
+
+char *gwmsg_silence_payload(const char *id, const char *output, const char *by)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
+        cJSON_AddStringToObject(o, "output", output) != NULL &&
+        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        errno = ENOMEM;
+    return text;
+}

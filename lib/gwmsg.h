@@ -140,6 +140,9 @@ int gwmsg_cmd_result(const void *payload, size_t len, const char *id, bool *ok, 
  * ""): malloc'd (caller frees), NULL with errno ENOMEM. */
 char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, const char *by);
 
+/* The cmd/silence payload {"id","output","by"} (by omitted when NULL or ""):
+ * malloc'd (caller frees), NULL with errno ENOMEM. */
+char *gwmsg_silence_payload(const char *id, const char *output, const char *by);
 /* The payload of a command to one gateway of a fleet (shelter-watch mode,
  * test): {"id","gateway","mode","by"}: mode only when not NULL (cmd/mode),
  * by omitted when NULL or "".  The gateway refuses it if gateway is not its

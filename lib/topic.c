@@ -27,7 +27,7 @@ static const struct {
     int nlevels;
 } tails[] = {
     {TOPIC_ALARM, "alarm", 3},   {TOPIC_READING, "reading", 2},       {TOPIC_CMD, "cmd", 2},
-    {TOPIC_STATUS, "status", 1}, {TOPIC_CMD_RESULT, "cmd_result", 1},
+    {TOPIC_STATUS, "status", 1}, {TOPIC_CMD_RESULT, "cmd_result", 1}, {TOPIC_OUTPUT, "output", 2},
 };
 
 /* Pointers to the starts of the last `want` levels of topic (fewer if it has

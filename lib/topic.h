@@ -50,6 +50,7 @@ enum topic_type {
     TOPIC_READING,    /* {base}/reading/{sensor} */
     TOPIC_CMD,        /* {base}/cmd/{verb} */
     TOPIC_CMD_RESULT, /* {base}/cmd_result */
+    TOPIC_OUTPUT,     /* {base}/output/{output} */
 };
 
 /* A topic taken apart.  Every string is NUL-terminated and lives in the
@@ -61,7 +62,8 @@ struct topic_parts {
     bool site;                       /* base is a prefix and the six site levels, none empty */
     const char *prefix;              /* site: the levels before the city; else "" */
     const char *level[TOPIC_LEVELS]; /* site: city .. property and the id; else "" */
-    const char *name[2];             /* alarm: sensor, alarm; reading: sensor; cmd: verb; else "" */
+    const char *name[2];             /* alarm: sensor, alarm; reading: sensor; cmd: verb;
+                                      * output: its name; else "" */
     char store_[TOPIC_SIZE];         /* private: the split copy the pointers point into */
 };
 

@@ -6,9 +6,11 @@
 # standing in for the RS-485 lines, shelter-sim serving the shelter's sensors
 # and playing sensors/sim/scenarios/evening.scn, and shelter-gateway with the
 # demo config (conf/demo.conf with short alarm delays).  In the foreground
-# runs shelter-watch, showing what the property manager sees; halfway
-# through the property manager acknowledges the fire with
-# `shelter-watch ack`.
+# runs shelter-watch, showing what the property manager sees, and a line
+# each time the relays on site switch (the ramp siren, the LED sign, the
+# sump pump: the do8 module's coils as the simulator holds them); halfway
+# through the property manager acknowledges the fire and the water alarms
+# with `shelter-watch ack`, and the siren goes quiet.
 #
 # Ends by itself after DEMO_SECONDS (default 100, at least 30) or on Ctrl-C,
 # and stops everything it started by PID and removes the temp dir.
@@ -93,7 +95,9 @@ cat <<EOF
 
   The evening (${DEMO_SECONDS} s): heavy rain fills the sump pit, water runs
   onto the ramp floor, a blast door's contacts disagree, smoke in the power
-  room; the property manager acknowledges the fire; the pumps catch up.
+  room; the ramp siren and the LED sign ("车库进水 禁止驶入") switch on; the
+  property manager acknowledges the alarms and the siren goes quiet, the
+  sign stays lit until the water is gone; the pumps catch up.
 
   Everything runs on 127.0.0.1 in $D (MQTT port $MQTT_PORT).
   Ctrl-C stops it early.
@@ -155,6 +159,23 @@ wait_for 10 grep -q '── .*Ctrl-C' "$WATCH_LOG" || die "shelter-watch did not
 tail -n +1 -f "$WATCH_LOG" &
 PIDS+=("$!")
 
+# --- the relays on site: a line whenever the do8 module's coils change ---
+relays() {
+	local last="" now o state
+	while :; do
+		now=""
+		for o in ramp-siren ramp-sign sump-pump; do
+			state=$("$SIM" --ctl "$D/sim.sock" get "$o" 2>/dev/null)
+			case $state in "ok on=1") now+="$o ON  " ;; "ok on=0") now+="$o off  " ;; *) now+="$o ?  " ;; esac
+		done
+		[ "$now" != "$last" ] && printf '  ◆ 现场联动 relays on site: %s\n' "$now"
+		last=$now
+		sleep 0.3
+	done
+}
+relays &
+PIDS+=("$!")
+
 # --- the gateway (the watcher shows it coming online) ---
 DEMO_START=$(date +%s) # the evening's review starts on this day
 bg gateway "$GW" -c "$CONF"
@@ -184,6 +205,11 @@ if wait_for 10 grep -q 'smoke-power-room.*\(火警\|fire\)' "$WATCH_LOG"; then
 	echo "  \$ shelter-watch ack --by 物业王经理 $BASE/alarm/smoke-power-room/fire"
 	"$WATCH" ack --broker "tcp://127.0.0.1:$MQTT_PORT" --by 物业王经理 \
 		"$BASE/alarm/smoke-power-room/fire" 2>&1 | sed 's/^/  /'
+	say "物业王经理 sends people away from the ramp and acknowledges the water alarms: the siren goes quiet, the sign stays lit."
+	for a in leak-ramp/leak sump-east/high_high; do
+		echo "  \$ shelter-watch ack --by 物业王经理 $BASE/alarm/$a"
+		"$WATCH" ack --broker "tcp://127.0.0.1:$MQTT_PORT" --by 物业王经理 "$BASE/alarm/$a" 2>&1 | sed 's/^/  /'
+	done
 else
 	say "(the fire alarm did not arrive: see $D/gateway.log)"
 fi

@@ -21,6 +21,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,7 @@ enum point_key {
     PK_UNIT_REGISTER,
     PK_UNITS,
     PK_WORD_ORDER,
+    PK_WRITE,
     PK_NKEYS
 };
 
@@ -442,6 +444,21 @@ static int p_word_order(const struct ini_key *k, const char *value, void *field,
     return 0;
 }
 
+static int p_write(const struct ini_key *k, const char *value, void *field, char *why,
+                   size_t whylen)
+{
+    (void)k;
+    if (strcmp(value, "single") == 0)
+        *(enum mb_write *)field = MB_WRITE_SINGLE;
+    else if (strcmp(value, "multiple") == 0)
+        *(enum mb_write *)field = MB_WRITE_MULTIPLE;
+    else {
+        snprintf(why, whylen, "'%s' is not single (FC05) or multiple (FC15)", value);
+        return -1;
+    }
+    return 0;
+}
+
 /* Alphabetical, indexed by enum model_key / enum point_key. */
 #define MFIELD(member) INI_FIELD(struct model, member)
 #define PFIELD(member) INI_FIELD(struct model_point, member)
@@ -450,7 +467,8 @@ static const struct ini_key model_keys[MK_NKEYS] = {
     [MK_COUNT] = {"count", p_count, MFIELD(count), .max = 2000, .flags = INI_REQUIRED},
     [MK_DESCRIPTION] = {"description", ini_text, MFIELD(description)},
     [MK_FUNCTION] = {"function", p_function, MFIELD(function), .flags = INI_REQUIRED},
-    [MK_KINDS] = {"kinds", p_kinds, MFIELD(kinds), .flags = INI_REQUIRED},
+    /* Required unless the model is an output module's: check_model(). */
+    [MK_KINDS] = {"kinds", p_kinds, MFIELD(kinds)},
     [MK_NAME] = {"name", ini_text, MFIELD(name), .flags = INI_REQUIRED},
     [MK_START] = {"start", p_address, MFIELD(start), .flags = INI_REQUIRED},
 };
@@ -466,9 +484,11 @@ static const struct ini_key point_keys[PK_NKEYS] = {
     [PK_UNIT_REGISTER] = {"unit_register", p_address, PFIELD(unit_address)},
     [PK_UNITS] = {"units", p_units, WHOLE_POINT},
     [PK_WORD_ORDER] = {"word_order", p_word_order, PFIELD(word_swap)},
+    [PK_WRITE] = {"write", p_write, PFIELD(write)},
 };
 
-_Static_assert(sizeof(enum mb_fn) == sizeof(int) && sizeof(enum point_type) == sizeof(int),
+_Static_assert(sizeof(enum mb_fn) == sizeof(int) && sizeof(enum point_type) == sizeof(int) &&
+                   sizeof(enum mb_write) == sizeof(int),
                "enum fields are written as int-sized enums");
 
 static void *open_model(void *user, const char *name, int line, struct ini_keyset **ks, char *why,
@@ -530,6 +550,15 @@ static void check_model(struct load *ld)
     if (ini_key_ok(&ld->model_ks, MK_NAME) && strcmp(m->name, ld->expect_name) != 0)
         ini_error(ld->ini, ml[MK_NAME], "model", "name", "'%s' differs from the file name '%s'",
                   m->name, ld->expect_name);
+    /* A model is read by sensor kinds, or it is an output module's (a point
+     * `outputs` that is written), or both. */
+    bool written = false;
+    for (int i = 0; i < m->npoints; i++)
+        written |= ld->point_ks[i].line[PK_WRITE] > 0;
+    if (!ml[MK_KINDS] && !written)
+        ini_error(ld->ini, hdr, "model", "kinds",
+                  "missing (required: the sensor kinds that read this model, unless it is an "
+                  "output module with a point `outputs` that has `write`)");
     if (!ini_key_ok(&ld->model_ks, MK_FUNCTION) || !ml[MK_START] || !ml[MK_COUNT])
         return; /* spans cannot be checked without them */
 
@@ -609,6 +638,20 @@ static void check_model(struct load *ld)
         }
         if (kl[PK_UNITS] && !kl[PK_UNIT_REGISTER]) {
             ini_error(ld->ini, kl[PK_UNITS], pn, "units", "needs unit_register");
+            bad = 1;
+        }
+        /* An output module's coils: written with FC05/FC15, read back with FC01. */
+        if (kl[PK_WRITE] &&
+            (strcmp(p->name, "outputs") != 0 || !is_bits || m->function != MB_FN_COILS)) {
+            ini_error(ld->ini, kl[PK_WRITE], pn, "write",
+                      "only the point `outputs` of type bits on a model read with FC01 (coils) "
+                      "is written");
+            bad = 1;
+        }
+        if (!kl[PK_WRITE] && strcmp(p->name, "outputs") == 0) {
+            ini_error(ld->ini, pl, pn, "write",
+                      "missing (the point `outputs` is an output module's coils: single or "
+                      "multiple)");
             bad = 1;
         }
         if (kl[PK_OVER_RANGE] && type_table[ti].words == 1 && p->over_range > 0xFFFF) {
@@ -939,6 +982,15 @@ int model_bits(const struct model *m, const struct model_point *p, const uint8_t
             v |= 1u << n;
     *mask = v;
     return 0;
+}
+
+const struct model_point *model_outputs(const struct model *m)
+{
+    const struct model_point *p = model_point(m, "outputs");
+    return p != NULL && p->type == PT_BITS && p->write != MB_WRITE_NONE &&
+                   m->function == MB_FN_COILS
+               ? p
+               : NULL;
 }
 
 const char *model_enum_name(const struct model_point *p, uint32_t raw)

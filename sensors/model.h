@@ -6,7 +6,9 @@
  * A model says which Modbus function serves it, the span of addresses one
  * read must cover, and named points the sensor kinds know (kind.c's table):
  *   level  (water_level) metres, co2 (co2) ppm, status (co2) non-zero = sensor
- *   error, state (smoke) enum, inputs (di8) discrete inputs.
+ *   error, state (smoke) enum, inputs (di8) discrete inputs; and outputs
+ *   (do8) the coils of an output module, written with FC05 or FC15 and read
+ *   back with the model's function (FC01).
  * File format: see sensors/models/README and the reference files.
  */
 #ifndef GW_MODEL_H
@@ -22,6 +24,10 @@
 
 /* Modbus function codes a model may be read with. */
 enum mb_fn { MB_FN_COILS = 1, MB_FN_DISCRETE = 2, MB_FN_HOLDING = 3, MB_FN_INPUT = 4 };
+
+/* How a point is written (an output module's coils): not at all, FC05 one
+ * coil per request, or FC15 (write multiple coils, one coil per request). */
+enum mb_write { MB_WRITE_NONE = 0, MB_WRITE_SINGLE = 5, MB_WRITE_MULTIPLE = 15 };
 
 /* Register data types.  32-bit types take two registers, high word first
  * unless the point says `word_order = little`. */
@@ -52,12 +58,15 @@ struct model_point {
     int nenums;
     int has_over_range; /* raw >= over_range means "over range" (co2-jxct 5000) */
     uint32_t over_range;
+    enum mb_write write; /* the point `outputs` of an output module: how its coils are
+                            switched (the model's function reads them back) */
 };
 
 struct model {
     char name[MODEL_NAME_MAX];
     char description[128];
-    unsigned kinds; /* bit mask of 1u << kind (struct model_kinds) that may use it */
+    unsigned kinds; /* bit mask of 1u << kind (struct model_kinds) that may use it;
+                       0 for an output module (it has a point `outputs`) */
     enum mb_fn function;
     uint16_t start; /* span a single read must cover: [start, start+count) */
     uint16_t count; /* registers (FC03/04) or bits (FC01/02) */
@@ -110,6 +119,10 @@ int model_decode(const struct model *m, const struct model_point *p, const uint1
  * Returns 0, or -1 with errno EINVAL for a non-bits point.  Pure. */
 int model_bits(const struct model *m, const struct model_point *p, const uint8_t *bits,
                uint32_t *mask);
+
+/* The written point of an output module: the point `outputs` (type bits,
+ * read with FC01, with `write`); NULL when m has none. */
+const struct model_point *model_outputs(const struct model *m);
 
 /* State name of an enum point's raw value; NULL when the model lists none. */
 const char *model_enum_name(const struct model_point *p, uint32_t raw);

@@ -124,3 +124,14 @@ int points_door_movement(const struct points_site *site, const char *sensor, con
     struct lp_field f[] = {lp_str("movement", movement), lp_float("travel_s", travel_s)};
     return encode(kind_name(KIND_BLAST_DOOR), tags, POINTS_SITE_TAGS, f, 2, ts_ms, buf, len);
 }
+
+int points_output(const struct points_site *site, const char *output, bool on, const char *quality,
+                  int nreasons, int64_t ts_ms, char *buf, size_t len)
+{
+    struct lp_tag tags[POINTS_SITE_TAGS];
+    site_tags(site, output, tags);
+    tags[POINTS_SITE_TAGS - 1].key = "output"; /* in place of sensor */
+    struct lp_field f[] = {lp_bool("on", on), lp_str("quality", quality),
+                           lp_int("reasons", nreasons)};
+    return encode("output", tags, POINTS_SITE_TAGS, f, 3, ts_ms, buf, len);
+}

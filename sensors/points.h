@@ -6,10 +6,10 @@
  * Measurements: one per sensor kind (its name; fields from the kind table,
  * kind.h: the reading's values, a door's contacts as contact_* booleans, a
  * door's movements as `movement` and `travel_s`), `alarm` for every
- * transition, `gateway` for health.  Tags on every point: the five levels
- * of the maintenance network, the shelter and the sensor, so each level
- * queries its own subtree; on `alarm` also alarm, severity, kind and event.
- * Line protocol, ms precision (lib/lineproto.h).
+ * transition, `gateway` for health, `output` for the warning outputs.  Tags on every point: the
+ * five levels of the maintenance network, the shelter and the sensor, so each level queries its own
+ * subtree; on `alarm` also alarm, severity, kind and event. Line protocol, ms precision
+ * (lib/lineproto.h).
  *
  * Pure: no I/O, no configuration; the caller says where the points come
  * from (struct points_site).  Any thread.
@@ -72,5 +72,11 @@ int points_health(const struct points_site *site, const struct health *h, char *
  * door shows up as travel times creeping up before it fails. */
 int points_door_movement(const struct points_site *site, const char *sensor, const char *movement,
                          double travel_s, int64_t ts_ms, char *buf, size_t len);
+
+/* An on-site warning output's state (docs/design.md section 21) on the
+ * `output` measurement: tag `output` (in place of `sensor`), fields on,
+ * quality (good | fault | unknown) and reasons (how many alarms hold it). */
+int points_output(const struct points_site *site, const char *output, bool on, const char *quality,
+                  int nreasons, int64_t ts_ms, char *buf, size_t len);
 
 #endif

@@ -44,11 +44,21 @@ struct sensor_parse {
     int ch[INI_KEYS_MAX], ch_key[INI_KEYS_MAX];
 };
 
+/* shelter-sim's view of an [output NAME]: where its relay module is. */
+struct output_parse {
+    struct sensorcfg_output o;
+    char bus_name[CFG_NAME_MAX];
+    char model_name[MODEL_NAME_MAX];
+    struct ini_keyset ks;
+};
+
 struct sensorcfg_parse {
     struct bus_parse *buses;
     int nbuses;
     struct sensor_parse *sensors;
     int nsensors;
+    struct output_parse *outputs; /* sensorcfg_load only */
+    int noutputs;
     /* sensorcfg_load only: [gateway], of which it reads models_dir */
     struct sensorcfg *out;
     int gateway_line;
@@ -435,6 +445,10 @@ static void list_models(const struct model_set *ms, char *buf, size_t len)
 static void list_kinds(unsigned kinds, char *buf, size_t len)
 {
     size_t used = 0;
+    if (kinds == 0) {
+        snprintf(buf, len, "none: it is an output module's, for an [output]");
+        return;
+    }
     buf[0] = '\0';
     for (int k = 0; k < KIND_COUNT && used < len; k++) {
         if (!(kinds & KIND_BIT(k)))
@@ -463,6 +477,20 @@ static bool unit_addressable(enum bus_type type, int unit)
     if (type == BUS_RTU)
         return unit >= 1 && unit <= 247;
     return (unit >= 0 && unit <= 247) || unit == 255;
+}
+
+bool sensorcfg_unit_addressable(enum bus_type type, int unit)
+{
+    return unit_addressable(type, unit);
+}
+
+int sensorcfg_bus_find(const struct sensorcfg_parse *p, const char *name,
+                       const struct cfg_bus **bus, bool *type_known)
+{
+    int i = find_bus(p, name);
+    *bus = i >= 0 ? &p->buses[i].b : NULL;
+    *type_known = i >= 0 && ini_key_ok(&p->buses[i].ks, BK_TYPE);
+    return i;
 }
 
 static void check_sensor(struct sensorcfg_parse *p, struct ini *ini, struct sensor_parse *sp,
@@ -676,6 +704,7 @@ void sensorcfg_parse_free(struct sensorcfg_parse *p)
         free(p->sensors[i].extra);
     }
     free(p->sensors);
+    free(p->outputs);
     free(p->buses);
     free(p);
 }
@@ -693,6 +722,11 @@ const struct cfg_sensor *sensorcfg_sensor(const struct sensorcfg_parse *p, int i
 bool sensorcfg_kind_known(const struct sensorcfg_parse *p, int i)
 {
     return ini_key_ok(&p->sensors[i].ks, SK_KIND);
+}
+
+bool sensorcfg_placed(const struct sensorcfg_parse *p, int i)
+{
+    return p->sensors[i].shareable;
 }
 
 int sensorcfg_extras(const struct sensorcfg_parse *p, int i, const struct sensorcfg_extra **extra)
@@ -747,6 +781,63 @@ static int skip_key(void *user, void *base, const char *key, const char *value, 
     return 0;
 }
 
+/* [output NAME]: the relay module's place and channel, what the simulator
+ * serves; the rest of the section (on, until, min_on, location) is the
+ * gateway's (gateway/cfg.c, which checks the whole section). */
+enum { SOK_BUS, SOK_UNIT, SOK_MODEL, SOK_CHANNEL, SOK_COUNT };
+static const struct ini_key sim_output_keys[SOK_COUNT] = {
+    [SOK_BUS] = {"bus", ini_slug, FIELD(struct output_parse, bus_name), .flags = INI_REQUIRED},
+    [SOK_UNIT] = {"unit", ini_int, FIELD(struct output_parse, o.unit), 0, 255,
+                  .flags = INI_REQUIRED},
+    [SOK_MODEL] = {"model", ini_text, FIELD(struct output_parse, model_name),
+                   .flags = INI_REQUIRED},
+    [SOK_CHANNEL] = {"channel", ini_int, FIELD(struct output_parse, o.channel), 0, 31,
+                     .flags = INI_REQUIRED},
+};
+
+static void *open_output(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
+                         size_t errlen)
+{
+    struct sensorcfg_parse *p = user;
+    (void)err, (void)errlen;
+    struct output_parse *v = realloc(p->outputs, sizeof(*v) * ((size_t)p->noutputs + 1));
+    if (v == NULL)
+        return NULL;
+    p->outputs = v;
+    struct output_parse *op = &p->outputs[p->noutputs++];
+    memset(op, 0, sizeof(*op));
+    snprintf(op->o.name, sizeof(op->o.name), "%s", name);
+    op->o.line = line;
+    *ks = &op->ks;
+    return op;
+}
+
+/* Where each output's module is: its bus and an output module's model. */
+static void check_sim_outputs(struct sensorcfg_parse *p, struct ini *ini,
+                              const struct model_set *ms)
+{
+    for (int i = 0; i < p->noutputs; i++) {
+        struct output_parse *op = &p->outputs[i];
+        const struct model_point *coils;
+        char label[CFG_NAME_MAX + 16];
+        snprintf(label, sizeof(label), "output %s", op->o.name);
+        if (ini_key_ok(&op->ks, SOK_BUS) && (op->o.bus = find_bus(p, op->bus_name)) < 0)
+            ini_error(ini, op->ks.line[SOK_BUS], label, "bus", "unknown bus '%s'", op->bus_name);
+        if (ms == NULL || !ini_key_ok(&op->ks, SOK_MODEL))
+            continue;
+        op->o.model = model_set_find(ms, op->model_name);
+        coils = op->o.model != NULL ? model_outputs(op->o.model) : NULL;
+        if (coils == NULL)
+            ini_error(ini, op->ks.line[SOK_MODEL], label, "model",
+                      "'%s' is no output module's model (shelter-gateway --check tells more)",
+                      op->model_name);
+        else if (ini_key_ok(&op->ks, SOK_CHANNEL) && op->o.channel >= coils->bits)
+            ini_error(ini, op->ks.line[SOK_CHANNEL], label, "channel",
+                      "channel %d out of range: model %s has outputs 0..%d", op->o.channel,
+                      op->o.model->name, coils->bits - 1);
+    }
+}
+
 struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_default, FILE *errs,
                                  int *nerrors)
 {
@@ -754,6 +845,7 @@ struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_defaul
         {"gateway", sim_gateway_keys, 1, 0, open_gateway, skip_key, NULL},
         {0},
         {0},
+        {"output", sim_output_keys, SOK_COUNT, INI_NAMED, open_output, skip_key, NULL},
         {INI_OTHER, NULL, 0, 0, NULL, NULL, NULL},
     };
     struct sensorcfg *sc = calloc(1, sizeof(*sc));
@@ -791,10 +883,16 @@ struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_defaul
         sc->models =
             sensorcfg_models_load(ini, sc->models_dir, p->gateway_ks.line[0], p->gateway_line);
         sensorcfg_check(p, ini, sc->models);
+        check_sim_outputs(p, ini, sc->models);
         if (ini_fatal(ini, false) == 0 && !ini_oom(ini) &&
-            sensorcfg_take(p, &sc->buses, &sc->nbuses, &sc->sensors, &sc->nsensors) == -1) {
+            (sensorcfg_take(p, &sc->buses, &sc->nbuses, &sc->sensors, &sc->nsensors) == -1 ||
+             (sc->outputs = calloc((size_t)p->noutputs + 1, sizeof(*sc->outputs))) == NULL)) {
             ini_error(ini, 0, NULL, NULL, "out of memory");
             err = ENOMEM;
+        } else if (sc->outputs != NULL) {
+            for (int i = 0; i < p->noutputs; i++)
+                sc->outputs[i] = p->outputs[i].o;
+            sc->noutputs = p->noutputs;
         }
     }
     if (ini_oom(ini))
@@ -825,6 +923,7 @@ void sensorcfg_free(struct sensorcfg *sc)
         return;
     free(sc->buses);
     free(sc->sensors);
+    free(sc->outputs);
     model_set_free(sc->models);
     free(sc);
 }

@@ -10,7 +10,8 @@
  * Two programs read these sections of one file: shelter-gateway, with the
  * rest of the file and the alarm overrides as a sensor's extra keys
  * (gateway/cfg.c uses the parts below), and shelter-sim, which reads only
- * what it serves (sensorcfg_load).  Main thread only.
+ * what it serves (sensorcfg_load), the relay modules of the [output]
+ * sections included.  Main thread only.
  */
 #ifndef GW_SENSORCFG_H
 #define GW_SENSORCFG_H
@@ -69,6 +70,17 @@ struct cfg_sensor {
 
 /* ---- shelter-sim: these sections alone ---- */
 
+/* An [output NAME]'s relay module as shelter-sim serves it: where it is
+ * (the gateway reads the whole section: gateway/cfg.h struct cfg_output). */
+struct sensorcfg_output {
+    char name[CFG_NAME_MAX];
+    int line;                  /* line of the [output NAME] header */
+    int bus;                   /* index into the buses */
+    int unit;                  /* the module's unit id */
+    const struct model *model; /* an output module's (model_outputs() != NULL) */
+    int channel;               /* its coil: model_outputs()->address + channel */
+};
+
 /* What the [bus] and [sensor] sections of a file say. */
 struct sensorcfg {
     char path[CFG_TEXT_MAX];
@@ -77,10 +89,13 @@ struct sensorcfg {
     int nbuses;
     struct cfg_sensor *sensors;
     int nsensors;
+    struct sensorcfg_output *outputs; /* the [output] sections' modules */
+    int noutputs;
     struct model_set *models;
 };
 
-/* Read path's [bus] and [sensor] sections and [gateway] models_dir (the
+/* Read path's [bus] and [sensor] sections, where each [output]'s relay
+ * module is (bus, unit, model, channel), and [gateway] models_dir (the
  * device models come from there, else from models_dir_default); every
  * other section and key, the alarm overrides of a [sensor] included, is
  * skipped (`shelter-gateway --check` checks those).  On success returns the
@@ -127,6 +142,18 @@ void sensorcfg_check(struct sensorcfg_parse *p, struct ini *ini, const struct mo
 int sensorcfg_nsensors(const struct sensorcfg_parse *p);
 const struct cfg_sensor *sensorcfg_sensor(const struct sensorcfg_parse *p, int i);
 bool sensorcfg_kind_known(const struct sensorcfg_parse *p, int i);
+/* Sensor i's bus, unit and model are known and valid (it has a place on a
+ * bus another device must not take). */
+bool sensorcfg_placed(const struct sensorcfg_parse *p, int i);
+
+/* The [bus NAME] read so far: its index (-1: none), *bus (NULL: none) and
+ * whether its type key is valid.  For a program's own sections on a bus
+ * (the gateway's [output]). */
+int sensorcfg_bus_find(const struct sensorcfg_parse *p, const char *name,
+                       const struct cfg_bus **bus, bool *type_known);
+/* Can a device on a bus of this type have this unit id (the rule a
+ * sensor's unit is checked with)? */
+bool sensorcfg_unit_addressable(enum bus_type type, int unit);
 struct sensorcfg_extra {
     char *key, *value;
     int line;

@@ -7,6 +7,7 @@
  *   shelter-watch gateways [--json] [--sort KEY] [FILTER ...]
  *   shelter-watch mode MODE FILTER ...
  *   shelter-watch test [--by NAME] FILTER ...
+ *   shelter-watch silence [--broker URI ...] [--by NAME] OUTPUT_TOPIC
  *
  * Watching: subscribe to the filters, list the active alarms from the
  * retained alarm topics, then print every transition and every gateway going
@@ -64,12 +65,10 @@
 #define DEFAULT_PREFIX "shelter"
 
 /* The subcommands: the first argument names one, else it is watching. */
-enum sub { SUB_WATCH, SUB_ACK, SUB_GATEWAYS, SUB_MODE, SUB_TEST };
-static const char *const sub_names[] = {[SUB_WATCH] = "watching",
-                                        [SUB_ACK] = "ack",
-                                        [SUB_GATEWAYS] = "gateways",
-                                        [SUB_MODE] = "mode",
-                                        [SUB_TEST] = "test"};
+enum sub { SUB_WATCH, SUB_ACK, SUB_GATEWAYS, SUB_MODE, SUB_TEST, SUB_SILENCE };
+static const char *const sub_names[] = {
+    [SUB_WATCH] = "watching", [SUB_ACK] = "ack",   [SUB_GATEWAYS] = "gateways",
+    [SUB_MODE] = "mode",      [SUB_TEST] = "test", [SUB_SILENCE] = "silence"};
 
 /* ---- options ---- */
 
@@ -79,7 +78,7 @@ struct opts {
     enum gw_lang lang;
     const char *filters[FILTERS_MAX];
     int nfilters;
-    const char *alarm_topic; /* ack */
+    const char *alarm_topic; /* ack: the alarm topic; silence: the output topic */
     /* the fleet */
     const char *prefix;               /* topic_prefix of the gateways; a SUBTREE is under it */
     bool json;                        /* gateways --json */
@@ -99,12 +98,15 @@ static void usage(FILE *f)
             "       shelter-watch gateways [--json] [--sort KEY] [FILTER|SUBTREE ...]\n"
             "       shelter-watch mode peacetime|flood_season|protective FILTER|SUBTREE ...\n"
             "       shelter-watch test [--by NAME] FILTER|SUBTREE ...\n"
+            "       shelter-watch silence [--broker URI ...] [--by NAME] OUTPUT_TOPIC\n"
             "\n"
             "Lists the active alarms under the filters, then shows every alarm transition\n"
             "and every gateway going online or offline, one line each.  --exec runs CMD\n"
             "(/bin/sh -c) for each new alarm with the alarm's JSON on its stdin and the\n"
             "alarm topic in $SHELTER_ALARM_TOPIC.  `ack` acknowledges an alarm and prints\n"
-            "the gateway's answer (exit 0 ok, 1 error).  `gateways` lists every gateway\n"
+            "the gateway's answer (exit 0 ok, 1 error); `silence` turns an on-site output\n"
+            "(a siren: {base}/output/NAME) off until a new alarm, answered the same way.\n"
+            "`gateways` lists every gateway\n"
             "under the filters (offline first; --sort %s;\n"
             "--json for scripts).  `mode` and `test` send the command to every online\n"
             "gateway under them and print each answer, and which did not answer (exit 0\n"
@@ -268,7 +270,7 @@ static int parse_opts(int argc, char **argv, enum sub sub, struct opts *o)
             o->exec_cmd = optarg;
             break;
         case O_BY:
-            if (sub != SUB_ACK && sub != SUB_MODE && sub != SUB_TEST)
+            if (sub != SUB_ACK && sub != SUB_MODE && sub != SUB_TEST && sub != SUB_SILENCE)
                 goto not_here;
             o->by = optarg;
             break;
@@ -335,9 +337,10 @@ static int parse_opts(int argc, char **argv, enum sub sub, struct opts *o)
         fprintf(stderr, "shelter-watch: --by: 1..%d bytes\n", GWMSG_TEXT_MAX);
         return -1;
     }
-    if (sub == SUB_ACK) {
+    if (sub == SUB_ACK || sub == SUB_SILENCE) {
         if (optind != argc - 1) {
-            fprintf(stderr, "shelter-watch ack: exactly one ALARM_TOPIC\n");
+            fprintf(stderr, "shelter-watch %s: exactly one %s\n", sub_names[sub],
+                    sub == SUB_SILENCE ? "OUTPUT_TOPIC" : "ALARM_TOPIC");
             usage(stderr);
             return -1;
         }
@@ -437,8 +440,11 @@ static struct mqtt *broker_new(const struct opts *o, const char *const *filters,
         .nsubscriptions = nfilters,
         .max_message_bytes = MESSAGE_MAX_BYTES,
         .max_queued_messages = QUEUE_MAX_MESSAGES,
-        .accept = o->sub == SUB_WATCH || o->sub == SUB_ACK ? wanted : wanted_fleet,
-        .accept_arg = o->sub == SUB_WATCH || o->sub == SUB_ACK ? (void *)readings : (void *)&o->sub,
+        .accept = o->sub == SUB_WATCH || o->sub == SUB_ACK || o->sub == SUB_SILENCE ? wanted
+                                                                                    : wanted_fleet,
+        .accept_arg = o->sub == SUB_WATCH || o->sub == SUB_ACK || o->sub == SUB_SILENCE
+                          ? (void *)readings
+                          : (void *)&o->sub,
         .max_inflight = FLEET_INFLIGHT,
     };
     char err[512];
@@ -953,14 +959,18 @@ static int run_ack(const struct opts *o)
     int rc = 1;
     bool sent = false;
 
-    if (watch_ack_target(o->alarm_topic, base, sizeof(base), sensor, alarm, err, sizeof(err)) ==
-        -1) {
-        fprintf(stderr, "shelter-watch ack: %s\n", err);
+    const bool silence = o->sub == SUB_SILENCE; /* the same round trip, to cmd/silence */
+    const char *verb = sub_names[o->sub];
+    if ((silence
+             ? watch_silence_target(o->alarm_topic, base, sizeof(base), sensor, err, sizeof(err))
+             : watch_ack_target(o->alarm_topic, base, sizeof(base), sensor, alarm, err,
+                                sizeof(err))) == -1) {
+        fprintf(stderr, "shelter-watch %s: %s\n", verb, err);
         return 64;
     }
     if (o->by != NULL) {
         if (strlen(o->by) == 0 || strlen(o->by) > GWMSG_TEXT_MAX) {
-            fprintf(stderr, "shelter-watch ack: --by: 1..%d bytes\n", GWMSG_TEXT_MAX);
+            fprintf(stderr, "shelter-watch %s: --by: 1..%d bytes\n", verb, GWMSG_TEXT_MAX);
             return 64;
         }
         snprintf(by, sizeof(by), "%s", o->by);
@@ -969,14 +979,16 @@ static int run_ack(const struct opts *o)
         snprintf(by, sizeof(by), "%s", pw != NULL ? pw->pw_name : "shelter-watch");
     }
     topic_join(result_topic, sizeof(result_topic), base, "cmd_result", NULL);
-    topic_join(cmd_topic, sizeof(cmd_topic), base, "cmd", "ack", NULL);
+    topic_join(cmd_topic, sizeof(cmd_topic), base, "cmd", verb, NULL);
     filters[0] = result_topic;
     if ((m = broker_new(o, filters, 1, NULL)) == NULL)
         goto out;
     /* The command's id is the client's (made unique, the unique part first:
      * an id is cut at GWMSG_TEXT_MAX bytes). */
     snprintf(id, sizeof(id), "%s", mqtt_client_id(m));
-    if ((payload = gwmsg_ack_payload(id, sensor, alarm, by)) == NULL) {
+    payload =
+        silence ? gwmsg_silence_payload(id, sensor, by) : gwmsg_ack_payload(id, sensor, alarm, by);
+    if (payload == NULL) {
         log_warnx("out of memory");
         goto out;
     }
@@ -1389,7 +1401,7 @@ int main(int argc, char **argv)
     enum sub sub = SUB_WATCH;
     int rc;
 
-    for (int i = SUB_ACK; argc > 1 && i <= SUB_TEST; i++)
+    for (int i = SUB_ACK; argc > 1 && i <= SUB_SILENCE; i++)
         if (strcmp(argv[1], sub_names[i]) == 0)
             sub = (enum sub)i;
     log_init(getenv("SHELTER_WATCH_DEBUG") != NULL);
@@ -1399,11 +1411,13 @@ int main(int argc, char **argv)
     else {
         setvbuf(stdout, NULL, _IOLBF, 0);
         signal(SIGPIPE, SIG_IGN);
-        if (sub != SUB_ACK && signals_init() == -1) {
+        if (sub != SUB_ACK && sub != SUB_SILENCE && signals_init() == -1) {
             log_warn("signals");
             rc = 1;
         } else {
-            rc = sub == SUB_ACK ? run_ack(&o) : sub == SUB_WATCH ? run_watch(&o) : run_fleet(&o);
+            rc = sub == SUB_ACK || sub == SUB_SILENCE ? run_ack(&o)
+                 : sub == SUB_WATCH                   ? run_watch(&o)
+                                                      : run_fleet(&o);
         }
     }
     for (int i = 0; i < o.nfleet_filters; i++)

@@ -151,6 +151,33 @@ int watch_ack_target(const char *alarm_topic, char *base, size_t baselen, char *
     return 0;
 }
 
+int watch_silence_target(const char *output_topic, char *base, size_t baselen, char *output,
+                         char *err, size_t errlen)
+{
+    struct topic_parts p;
+
+    if (output_topic == NULL || strpbrk(output_topic, "+#") != NULL) {
+        snprintf(err, errlen, "an output topic has no wildcards");
+        return -1;
+    }
+    if (topic_parse(output_topic, &p) != TOPIC_OUTPUT) {
+        snprintf(err, errlen, "\"%s\" is not an output topic ({base}/output/{output})",
+                 output_topic);
+        return -1;
+    }
+    if (strlen(p.base) >= baselen) {
+        snprintf(err, errlen, "topic base longer than %zu bytes", baselen - 1);
+        return -1;
+    }
+    if (strlen(p.name[0]) > GWMSG_TEXT_MAX) {
+        snprintf(err, errlen, "output name longer than %d bytes", GWMSG_TEXT_MAX);
+        return -1;
+    }
+    strcpy(base, p.base);
+    strcpy(output, p.name[0]);
+    return 0;
+}
+
 /* ---- time ---- */
 
 /* The severities' words, by gwmsg_severity_rank(). */

@@ -25,6 +25,12 @@
 int watch_ack_target(const char *alarm_topic, char *base, size_t baselen, char *sensor, char *alarm,
                      char *err, size_t errlen);
 
+/* For `shelter-watch silence`: split an output topic {base}/output/{output}
+ * into base (baselen bytes) and output (GWMSG_TEXT_MAX + 1 bytes).  0, or -1
+ * with a reason in err. */
+int watch_silence_target(const char *output_topic, char *base, size_t baselen, char *output,
+                         char *err, size_t errlen);
+
 /* ---- lines ---- */
 
 enum watch_line {

@@ -272,6 +272,8 @@ static const char *const fault_names[] = {
     [SIM_FAULT_BADCRC] = "answered corrupt",
     [SIM_FAULT_EXCEPTION] = "forced exception",
     [SIM_FAULT_UNIT] = "answered as another unit",
+    [SIM_FAULT_REFUSE] = "writes refused",
+    [SIM_FAULT_STUCK] = "writes acknowledged, coils stuck",
 };
 
 /* ---- wire time (--wire-time, RTU only) ---- */
@@ -357,11 +359,13 @@ static void serve(struct sim *sim, int ci, uint8_t unit, const uint8_t *pdu, siz
             t = other;
         unit = (uint8_t)f.arg;
     }
-    if (f.mode == SIM_FAULT_EXCEPTION)
+    if (pdu[0] == 0x05 || pdu[0] == 0x0F) /* coil writes: recorded with their time */
+        n = simstate_write(sim->st, c->bus, unit, pdu, pdulen, wall_ms(), resp);
+    else if (f.mode == SIM_FAULT_EXCEPTION)
         n = mbs_pdu_exception(pdu[0], (uint8_t)f.arg, resp);
     else
         n = mbs_pdu_answer(t, pdu, pdulen, resp);
-    if (n < 0)
+    if (n <= 0)
         return;
 
     if (c->type == CONN_RTU) {
@@ -548,7 +552,8 @@ static void ctl_line(struct sim *sim, int ci, char *line)
         wire_stats(sim, nwords == 2 ? arg : NULL, reply, sizeof(reply));
     } else if (simstate_command(sim->st, line, reply, sizeof(reply)) > 0) {
         snprintf(reply, sizeof(reply),
-                 "error: unknown command '%s' (set, raw, fault, get, stats, wire, play, stop)",
+                 "error: unknown command '%s' (set, raw, fault, get, stats, writes, wire, play, "
+                 "stop)",
                  verb);
     }
     log_debug("control: %s -> %.*s", line, (int)strcspn(reply, "\n"), reply);
@@ -686,6 +691,9 @@ static int bus_has_sensors(const struct sensorcfg *c, int bus)
 {
     for (int i = 0; i < c->nsensors; i++)
         if (c->sensors[i].bus == bus)
+            return 1;
+    for (int i = 0; i < c->noutputs; i++)
+        if (c->outputs[i].bus == bus)
             return 1;
     return 0;
 }

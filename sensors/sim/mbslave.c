@@ -84,6 +84,56 @@ int mbs_pdu_answer(const struct mbs_tables *t, const uint8_t *req, size_t reqlen
     return 2 + (int)qty * 2;
 }
 
+int mbs_write_parse(const uint8_t *req, size_t reqlen, struct mbs_write *w)
+{
+    memset(w, 0, sizeof(*w));
+    if (reqlen == 0 || (req[0] != 0x05 && req[0] != 0x0F))
+        return MBS_EX_ILLEGAL_FUNCTION;
+    w->fc = req[0];
+    if (reqlen < 5)
+        return MBS_EX_ILLEGAL_VALUE;
+    w->addr = (uint16_t)(req[1] << 8 | req[2]);
+    if (w->fc == 0x05) {
+        unsigned value = (unsigned)req[3] << 8 | req[4];
+        if (reqlen != 5 || (value != 0xFF00 && value != 0x0000))
+            return MBS_EX_ILLEGAL_VALUE;
+        w->qty = 1;
+        w->bits[0] = value == 0xFF00;
+    } else {
+        w->qty = (uint16_t)(req[3] << 8 | req[4]);
+        if (w->qty < 1 || w->qty > 0x07B0 || reqlen < 6 || req[5] != (w->qty + 7) / 8 ||
+            reqlen != 6 + (size_t)req[5])
+            return MBS_EX_ILLEGAL_VALUE;
+    }
+    if ((unsigned)w->addr + w->qty > MBS_ADDR_COUNT)
+        return MBS_EX_ILLEGAL_ADDRESS;
+    if (w->fc == 0x0F)
+        for (unsigned i = 0; i < w->qty; i++)
+            w->bits[i] = (uint8_t)(req[6 + i / 8] >> (i % 8) & 1);
+    return 0;
+}
+
+void mbs_write_apply(struct mbs_tables *t, const struct mbs_write *w)
+{
+    for (unsigned i = 0; i < w->qty && w->addr + i < MBS_ADDR_COUNT; i++)
+        t->coils[w->addr + i] = w->bits[i];
+}
+
+int mbs_write_reply(const struct mbs_write *w, uint8_t *resp)
+{
+    resp[0] = w->fc;
+    resp[1] = (uint8_t)(w->addr >> 8);
+    resp[2] = (uint8_t)(w->addr & 0xFF);
+    if (w->fc == 0x05) {
+        resp[3] = w->bits[0] ? 0xFF : 0x00;
+        resp[4] = 0x00;
+    } else {
+        resp[3] = (uint8_t)(w->qty >> 8);
+        resp[4] = (uint8_t)(w->qty & 0xFF);
+    }
+    return 5;
+}
+
 uint16_t mbs_crc16(const uint8_t *buf, size_t len)
 {
     uint16_t crc = 0xFFFF;

@@ -38,6 +38,27 @@ struct mbs_tables {
  * Returns the response PDU length, or -1 with errno EINVAL when reqlen is 0. */
 int mbs_pdu_answer(const struct mbs_tables *t, const uint8_t *req, size_t reqlen, uint8_t *resp);
 
+/* A coil write (FC05 write single coil, FC15 write multiple coils). */
+struct mbs_write {
+    uint8_t fc;
+    uint16_t addr, qty;
+    uint8_t bits[MBS_ADDR_COUNT]; /* the values, one per coil from addr */
+};
+
+/* Parse a write request PDU (function code first) into w.  Returns 0, or
+ * the exception code to answer with (> 0): 01 not FC05/FC15, 03 a value or
+ * quantity outside the spec (FC05: 0xFF00 or 0x0000; FC15: 1..1968 coils,
+ * a byte count that fits them) or a PDU of the wrong length, 02 a span
+ * outside 0..255. */
+int mbs_write_parse(const uint8_t *req, size_t reqlen, struct mbs_write *w);
+
+/* Set the coils w writes. */
+void mbs_write_apply(struct mbs_tables *t, const struct mbs_write *w);
+
+/* The normal response to w into resp: FC05 echoes the request, FC15 gives
+ * the start and quantity.  Returns its length (5). */
+int mbs_write_reply(const struct mbs_write *w, uint8_t *resp);
+
 /* Write the exception response to function fc into resp.  Returns 2. */
 int mbs_pdu_exception(uint8_t fc, uint8_t code, uint8_t *resp);
 

@@ -28,19 +28,33 @@
 #define FC_COUNT 256
 #define ARGS_MAX 8
 #define LEVEL_DECIMALS 2 /* decimals register served for scaled points */
+#define WRITES_MAX 1024  /* coil writes recorded (the oldest are forgotten first) */
 
 struct sim_unit {
     int bus, unit;
     struct mbs_tables t;
     struct sim_fault fault;
     unsigned served_fns;         /* bit fc: a sensor's model is read with fc */
+    int output_module;           /* an [output]'s module: coils written with FC05/FC15 */
     uint32_t requests[FC_COUNT]; /* received, answered or not, by function code */
+};
+
+/* One coil write as received: when, where, what, and what became of it. */
+struct sim_write_rec {
+    int64_t wall_ms;
+    int bus, unit;
+    uint8_t fc;
+    uint16_t addr, qty;
+    uint8_t first; /* the first coil's value */
+    const char *outcome;
 };
 
 struct simstate {
     const struct sensorcfg *cfg;
     struct sim_unit *units;
     int nunits;
+    struct sim_write_rec writes[WRITES_MAX]; /* a ring: the last WRITES_MAX */
+    uint64_t nwrites;                        /* recorded since the last reset */
 };
 
 __attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen, const char *fmt,
@@ -103,6 +117,14 @@ static const struct cfg_sensor *sensor_find(const struct simstate *st, const cha
     for (int i = 0; i < st->cfg->nsensors; i++)
         if (strcmp(st->cfg->sensors[i].name, name) == 0)
             return &st->cfg->sensors[i];
+    return NULL;
+}
+
+static const struct sensorcfg_output *output_find(const struct simstate *st, const char *name)
+{
+    for (int i = 0; i < st->cfg->noutputs; i++)
+        if (strcmp(st->cfg->outputs[i].name, name) == 0)
+            return &st->cfg->outputs[i];
     return NULL;
 }
 
@@ -636,7 +658,7 @@ struct simstate *simstate_new(const struct sensorcfg *c, char *err, size_t errle
     if (st == NULL)
         return NULL;
     st->cfg = c;
-    st->units = calloc(c->nsensors > 0 ? (size_t)c->nsensors : 1, sizeof(*st->units));
+    st->units = calloc((size_t)c->nsensors + (size_t)c->noutputs + 1, sizeof(*st->units));
     if (st->units == NULL)
         goto fail;
     for (int i = 0; i < c->nsensors; i++) {
@@ -652,6 +674,17 @@ struct simstate *simstate_new(const struct sensorcfg *c, char *err, size_t errle
             u->unit = s->unit;
         }
         u->served_fns |= 1u << s->def.model->function;
+    }
+    for (int i = 0; i < c->noutputs; i++) {
+        const struct sensorcfg_output *o = &c->outputs[i];
+        struct sim_unit *u = unit_find(st, o->bus, o->unit);
+        if (u == NULL) {
+            u = &st->units[st->nunits++];
+            u->bus = o->bus;
+            u->unit = o->unit;
+        }
+        u->served_fns |= 1u << o->model->function;
+        u->output_module = 1;
     }
     for (int i = 0; i < c->nsensors; i++)
         if (sensor_init(st, &c->sensors[i], err, errlen) < 0) {
@@ -694,6 +727,55 @@ void simstate_count(struct simstate *st, int bus, int unit, uint8_t fc)
         u->requests[fc]++;
 }
 
+static void write_record(struct simstate *st, const struct sim_write_rec *r)
+{
+    st->writes[st->nwrites % WRITES_MAX] = *r;
+    st->nwrites++;
+}
+
+int simstate_write(struct simstate *st, int bus, int unit, const uint8_t *pdu, size_t pdulen,
+                   int64_t wall_ms, uint8_t *resp)
+{
+    struct sim_unit *u = unit_find(st, bus, unit);
+    struct mbs_write w;
+    struct sim_write_rec rec = {.wall_ms = wall_ms, .bus = bus, .unit = unit};
+    int ex;
+
+    if (u == NULL || pdulen == 0)
+        return 0;
+    rec.fc = pdu[0];
+    if (!u->output_module)
+        return mbs_pdu_exception(pdu[0], MBS_EX_ILLEGAL_FUNCTION, resp);
+    if ((ex = mbs_write_parse(pdu, pdulen, &w)) != 0) {
+        rec.outcome = "invalid";
+        write_record(st, &rec);
+        return mbs_pdu_exception(pdu[0], (uint8_t)ex, resp);
+    }
+    rec.addr = w.addr;
+    rec.qty = w.qty;
+    rec.first = w.bits[0];
+    switch (u->fault.mode) {
+    case SIM_FAULT_MUTE:
+        rec.outcome = "muted";
+        write_record(st, &rec);
+        return 0;
+    case SIM_FAULT_REFUSE:
+    case SIM_FAULT_EXCEPTION:
+        rec.outcome = "refused";
+        write_record(st, &rec);
+        return mbs_pdu_exception(pdu[0], (uint8_t)u->fault.arg, resp);
+    case SIM_FAULT_STUCK:
+        rec.outcome = "stuck";
+        break;
+    default:
+        rec.outcome = "applied";
+        mbs_write_apply(&u->t, &w);
+        break;
+    }
+    write_record(st, &rec);
+    return mbs_write_reply(&w, resp);
+}
+
 int simstate_set(struct simstate *st, const char *sensor, const char *field, const char *value,
                  char *err, size_t errlen)
 {
@@ -713,6 +795,14 @@ int simstate_set(struct simstate *st, const char *sensor, const char *field, con
 int simstate_get(struct simstate *st, const char *sensor, char *out, size_t outlen)
 {
     const struct cfg_sensor *s = sensor_find(st, sensor);
+    const struct sensorcfg_output *o = s == NULL ? output_find(st, sensor) : NULL;
+    if (o != NULL) {
+        const struct model_point *p = model_outputs(o->model);
+        struct sim_unit *u = unit_find(st, o->bus, o->unit);
+        int addr = (p != NULL ? p->address : 0) + o->channel;
+        snprintf(out, outlen, "on=%d", addr < MBS_ADDR_COUNT && u->t.coils[addr] ? 1 : 0);
+        return 0;
+    }
     if (s == NULL)
         return errf(out, outlen, "no sensor %s", sensor);
     if (kind_def(s->def.kind) == NULL)
@@ -800,6 +890,8 @@ static const struct fault_mode {
     {"badcrc", SIM_FAULT_BADCRC, 0, 0, 0},
     {"exception", SIM_FAULT_EXCEPTION, 1, 1, 255},
     {"unit", SIM_FAULT_UNIT, 1, 0, 255},
+    {"refuse", SIM_FAULT_REFUSE, 1, 1, 255},
+    {"stuck", SIM_FAULT_STUCK, 0, 0, 0},
 };
 
 /* TARGET is a sensor name (its whole unit) or BUS:UNIT. */
@@ -808,6 +900,9 @@ static struct sim_unit *target_find(struct simstate *st, const char *target)
     const struct cfg_sensor *s = sensor_find(st, target);
     if (s != NULL)
         return unit_find(st, s->bus, s->unit);
+    const struct sensorcfg_output *o = output_find(st, target);
+    if (o != NULL)
+        return unit_find(st, o->bus, o->unit);
     const char *colon = strrchr(target, ':');
     char busname[CFG_NAME_MAX];
     long unit;
@@ -834,7 +929,8 @@ static int cmd_fault(struct simstate *st, int argc, char **argv, char *reply, si
             break;
     if (i == sizeof(fault_modes) / sizeof(fault_modes[0]))
         return errf(reply, len,
-                    "error: fault mode '%s' is not none, mute, slow, badcrc, exception or unit",
+                    "error: fault mode '%s' is not none, mute, slow, badcrc, exception, unit, "
+                    "refuse or stuck",
                     argv[2]);
     const struct fault_mode *fm = &fault_modes[i];
     if (fm->has_arg != (argc == 4))
@@ -886,6 +982,34 @@ static int cmd_stats(struct simstate *st, int argc, char **argv, char *reply, si
     return 0;
 }
 
+/* writes: every recorded coil write, one line each, oldest first:
+ * "BUS UNIT FCnn addr=A qty=Q value=V ms=WALL OUTCOME", then ".".
+ * writes reset: forget them. */
+static int cmd_writes(struct simstate *st, int argc, char **argv, char *reply, size_t len)
+{
+    if (argc == 2) {
+        if (strcmp(argv[1], "reset") != 0)
+            return errf(reply, len, "error: writes takes only 'reset'");
+        st->nwrites = 0;
+        snprintf(reply, len, "ok");
+        return 0;
+    }
+    size_t n = (size_t)snprintf(reply, len, "ok");
+    uint64_t first = st->nwrites > WRITES_MAX ? st->nwrites - WRITES_MAX : 0;
+    for (uint64_t i = first; i < st->nwrites && n < len; i++) {
+        const struct sim_write_rec *r = &st->writes[i % WRITES_MAX];
+        n += (size_t)snprintf(reply + n, len - n,
+                              "\n%s %d FC%02u addr=%u qty=%u value=%u ms=%lld %s",
+                              st->cfg->buses[r->bus].name, r->unit, r->fc, r->addr, r->qty,
+                              r->first, (long long)r->wall_ms, r->outcome);
+    }
+    if (n < len)
+        n += (size_t)snprintf(reply + n, len - n, "\n.");
+    if (n >= len)
+        return errf(reply, len, "error: writes reply too long (writes reset)");
+    return 0;
+}
+
 static const struct command {
     const char *verb;
     int min_args, max_args; /* argc including the verb */
@@ -897,6 +1021,7 @@ static const struct command {
     {"raw", 6, 6, "raw BUS UNIT FN ADDR VALUE", cmd_raw},
     {"set", 4, 4, "set SENSOR FIELD VALUE", cmd_set},
     {"stats", 1, 2, "stats [reset|total]", cmd_stats},
+    {"writes", 1, 2, "writes [reset]", cmd_writes},
 };
 
 int simstate_command(struct simstate *st, const char *line, char *reply, size_t replylen)

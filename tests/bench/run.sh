@@ -10,7 +10,7 @@
 # issue 11 figures: tests/bench/bus.sh (an RS-485 line against its wire
 # bound, a silent unit, a saturated and overbooked line), cost.sh (CPU per
 # poll and memory at 9, 90 and 900 sensors), outage.sh (reconnect delay and
-# alarms before the backlog).
+# alarms before the backlog), and outputs.sh (the on-site outputs' latency).
 . "$(dirname "$0")/../integration/lib.sh"
 SECS=${BENCH_SECONDS:-30}
 STEADY=${BENCH_STEADY_SECONDS:-120}
@@ -77,3 +77,5 @@ echo
 "$(dirname "$0")/cost.sh"
 echo
 "$(dirname "$0")/outage.sh"
+echo
+"$(dirname "$0")/outputs.sh"

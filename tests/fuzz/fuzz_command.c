@@ -89,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_field(cmd.by, sizeof(cmd.by), false);
         check_field(cmd.sensor, sizeof(cmd.sensor), cmd.verb != CMD_ACK && cmd.verb != CMD_INHIBIT);
         check_field(cmd.alarm, sizeof(cmd.alarm), cmd.verb != CMD_ACK);
+        check_field(cmd.output, sizeof(cmd.output), cmd.verb != CMD_SILENCE);
+        FUZZ_ASSERT(!cmd.outputs || cmd.verb == CMD_TEST);
         FUZZ_ASSERT(cmd.duration_ms >= 0);
     } else {
         FUZZ_ASSERT(err[0] != '\0');

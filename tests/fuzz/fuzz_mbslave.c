@@ -41,6 +41,18 @@ static void serve(const struct conn *c, uint8_t unit, const uint8_t *pdu, size_t
 
     if (pdulen == 0)
         return;
+    /* Coil writes, as simstate_write() takes them: parsed or refused with
+     * an exception code, applied within the table, answered in 5 bytes. */
+    struct mbs_write w;
+    int ex = mbs_write_parse(pdu, pdulen, &w);
+    FUZZ_ASSERT(ex >= 0 && ex <= MBS_EX_ILLEGAL_VALUE);
+    if (ex == 0) {
+        FUZZ_ASSERT(w.qty >= 1 && (unsigned)w.addr + w.qty <= MBS_ADDR_COUNT);
+        mbs_write_apply(&tables, &w);
+        FUZZ_ASSERT(mbs_write_reply(&w, resp) == 5 && resp[0] == pdu[0]);
+        return;
+    }
+    FUZZ_ASSERT((pdu[0] == 0x05 || pdu[0] == 0x0F) == (ex != MBS_EX_ILLEGAL_FUNCTION));
     int n = mbs_pdu_answer(&tables, pdu, pdulen, resp);
     FUZZ_ASSERT(n >= 2 && n <= MBS_PDU_MAX);
     if (mbs_pdu_is_exception(resp)) {

@@ -2,7 +2,9 @@
 # `make demo` in short: scripts/demo.sh with DEMO_SECONDS=45, no terminal, no
 # stdin.  It must finish by itself with exit 0, the property manager's
 # shelter-watch must show the flood (sump high and high_high), the leak, the
-# blast door fault, the fire and its acknowledgement by 物业王经理, and it
+# blast door fault, the fire and its acknowledgement by 物业王经理, the ramp
+# siren and sign switching on with the flood and the siren going quiet on
+# the acks (the sign staying lit), and it
 # must leave nothing behind: no process of its own, no temp dir.
 . "$(dirname "$0")/lib.sh"
 
@@ -28,6 +30,13 @@ check "the fire raised" grep -q '【严重】报警 .*B1 配电间：火警' "$T
 check "the ack command answered ok" grep -qx '  ok' "$T/demo.out"
 check "the fire acknowledged by the property manager" \
 	grep -q '【严重】已确认 .*B1 配电间：火警已确认，操作人：物业王经理' "$T/demo.out"
+check "the flood switches the ramp siren and the sign on" \
+	grep -q 'relays on site: ramp-siren ON  ramp-sign ON' "$T/demo.out"
+check "the acks silence the siren, the sign stays lit" \
+	grep -q 'relays on site: ramp-siren off  ramp-sign ON' "$T/demo.out"
+check "the siren goes quiet only after the acks" \
+	test "$(grep -n 'ramp-siren off  ramp-sign ON' "$T/demo.out" | head -n 1 | cut -d: -f1)" -gt \
+	"$(grep -n 'acknowledges the water alarms' "$T/demo.out" | head -n 1 | cut -d: -f1)"
 check "the pumps catch up: high_high cleared" grep -q '【严重】恢复 .*集水坑水位超高已恢复' "$T/demo.out"
 review=$(sed -n 's/.*review for the property (shelter-report): //p' "$T/demo.out")
 check "it ends with the evening's review for the property (${review:-none})" test -s "${review:-/nonexistent}"

@@ -75,7 +75,7 @@ check "alarm transitions happened while influxd was down ($during)" test "$durin
 # Schema: measurements, field types, tags.
 m=$(influx_query 'SHOW MEASUREMENTS' | jq -r '[.results[0].series[0].values[][0]] | join(",")')
 echo "measurements: $m"
-for want in alarm blast_door co2 gateway smoke water_leak water_level; do
+for want in alarm blast_door co2 gateway output smoke water_leak water_level; do
 	check "measurement $want" grep -qw "$want" <<<"$m"
 done
 fk() { influx_query "SHOW FIELD KEYS FROM \"$1\"" | jq -r '[.results[0].series[0].values[] | "\(.[0]):\(.[1])"] | sort | join(",")'; }
@@ -88,6 +88,8 @@ check "alarm fields: seq is an integer" grep -q 'seq:integer' <<<"$(fk alarm)"
 check "alarm fields: kind and event are not fields (they are tags)" \
 	bash -c "! grep -qE '(^|,)(kind|event):' <<<'$(fk alarm)'"
 check "gateway health fields" grep -q 'broker_connected:boolean.*polls:integer' <<<"$(fk gateway | tr , '\n' | sort | paste -sd, -)"
+check "output fields and types (the on-site outputs)" test "$(fk output)" = "on:boolean,quality:string,reasons:integer"
+check "output tags name the output" grep -q 'ramp-siren' <<<"$(influx_query 'SHOW TAG VALUES FROM "output" WITH KEY = "output"')"
 tags=$(influx_query 'SHOW TAG KEYS FROM "alarm"' | jq -r '[.results[0].series[0].values[][0]] | sort | join(",")')
 check "alarm tags: the five levels, shelter, sensor, alarm, severity, kind, event" \
 	test "$tags" = "alarm,city,community,district,event,kind,property,sensor,severity,shelter,street"

@@ -77,7 +77,7 @@ check "retained status shows the new mode" retained "$BASE/status" '.mode == "fl
 wait_result test-1
 check "test answered ok" jq -e '.ok == true' <<<"$(result test-1)"
 # The reply goes out at once; the test events after their outbox commit.
-tested() { grep "$BASE/alarm/" "$T/sub.log" | cut -d' ' -f2- | jq -r 'select(.event == "test") | .sensor' | sort -u | wc -l; }
+tested() { grep "^$BASE/alarm/" "$T/sub.log" | cut -d' ' -f2- | jq -r 'select(.event == "test") | .sensor' | sort -u | wc -l; }
 all_tested() { test "$(tested)" -ge 8; }
 wait_for 15 all_tested
 check "test publishes a test event for every sensor ($(tested))" test "$(tested)" = 8
@@ -118,14 +118,14 @@ check "status offline through the will after SIGKILL" retained "$BASE/status" '.
 # reconnect.
 simctl set leak-ramp wet 0 >/dev/null
 "${PUB[@]}" -r -t "$BASE/cmd/mode" -m '{"id":"b-retained","mode":"protective"}'
-last_seq=$(grep "$BASE/alarm/" "$T/sub.log" | cut -d' ' -f2- | jq -s 'map(.seq) | max')
+last_seq=$(grep "^$BASE/alarm/" "$T/sub.log" | cut -d' ' -f2- | jq -s 'map(.seq) | max')
 : >"$T/sub.log.mark"; mark=$(wc -l <"$T/sub.log")
 bg gateway2 "$GW" -c "$T/demo.conf"
 GW_PID=$LAST_PID
 wait_for 10 bash -c "tail -n +$((mark + 1)) '$T/sub.log' | grep -q '\"online\":true'"
 check "status online again after restart" bash -c "tail -n +$((mark + 1)) '$T/sub.log' | grep -q '$BASE/status {\"online\":true'"
 wait_for 15 bash -c "tail -n +$((mark + 1)) '$T/sub.log' | grep '$BASE/alarm/leak-ramp/leak ' | grep -q '\"cleared\"'"
-tail -n +$((mark + 1)) "$T/sub.log" | grep "$BASE/alarm/" | cut -d' ' -f2- >"$T/after.json"
+tail -n +$((mark + 1)) "$T/sub.log" | grep "^$BASE/alarm/" | cut -d' ' -f2- >"$T/after.json"
 check "the clear that happened while down is published" \
 	test "$(jq -r 'select(.sensor == "leak-ramp" and .alarm == "leak" and .event == "cleared") | .seq' "$T/after.json" | wc -l)" -ge 1
 check "the active alarm is not raised again after restart" \

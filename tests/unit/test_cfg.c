@@ -1190,6 +1190,170 @@ START_TEST(test_shipped_configs_load)
 }
 END_TEST
 
+/* ---- [output NAME] ---- */
+
+/* A fixture with one output section appended at line 33. */
+static const char *with_output(const char *body)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf), "[output siren]\n%s", body);
+    return with(buf);
+}
+
+#define SIREN_AT "bus = rs485-1\nunit = 12\nmodel = do8\nchannel = 0\n" /* lines 34-37 */
+
+START_TEST(test_output_loads_and_resolves_its_alarms)
+{
+    struct cfg *c = ok(with("[sensor sump-2]\n" /* 33 */
+                            "bus = rs485-1\nunit = 2\nkind = water_level\n"
+                            "model = level-qdy30a\npit_depth = 1\n" /* 34-38 */
+                            "[output ramp-siren]\n"                 /* 39 */
+                            "bus = rs485-1\nunit = 12\nmodel = do8\nchannel = 3\n"
+                            "on = sump-*:high_high, door-1:sensor_disagree sump-1:high_high\n"
+                            "until = acked\nmin_on = 30s\nlocation = B1 入口坡道 声光报警器\n"
+                            "[output sign]\n"
+                            "bus = rs485-1\nunit = 12\nmodel = do8\nchannel = 1\n"
+                            "on = sump-1:high\n"));
+    ck_assert_int_eq(c->noutputs, 2);
+    const struct cfg_output *o = &c->outputs[0];
+    ck_assert_str_eq(o->name, "ramp-siren");
+    ck_assert_int_eq(o->line, 39);
+    ck_assert_int_eq(o->bus, 0);
+    ck_assert_int_eq(o->unit, 12);
+    ck_assert_str_eq(o->model->name, "do8");
+    ck_assert_int_eq(o->channel, 3);
+    ck_assert_int_eq(o->until, OUTPUT_UNTIL_ACKED);
+    ck_assert_int_eq(o->min_on_ms, 30000);
+    ck_assert_str_eq(o->location, "B1 入口坡道 声光报警器");
+    /* sump-* matched both pits; sump-1:high_high listed again counts once. */
+    ck_assert_int_eq(o->nsrc, 3);
+    ck_assert_int_eq(o->src[0].sensor, 0);
+    ck_assert_int_eq(o->src[0].alarm, ALARM_WL_HIGH_HIGH);
+    ck_assert_str_eq(o->src[0].sensor_name, "sump-1");
+    ck_assert_int_eq(o->src[1].sensor, 2);
+    ck_assert_str_eq(o->src[1].sensor_name, "sump-2");
+    ck_assert_int_eq(o->src[2].sensor, 1);
+    ck_assert_int_eq(o->src[2].alarm, ALARM_DOOR_DISAGREE);
+    /* Defaults. */
+    ck_assert_int_eq(c->outputs[1].until, OUTPUT_UNTIL_CLEARED);
+    ck_assert_int_eq(c->outputs[1].min_on_ms, 0);
+    ck_assert_str_eq(c->outputs[1].location, "");
+    cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_output_required_keys_are_reported_at_header_line)
+{
+    static const char *keys[] = {"bus = rs485-1\n", "unit = 12\n", "model = do8\n", "channel = 0\n",
+                                 "on = sump-1:high\n"};
+    for (size_t i = 0; i < 5; i++) {
+        char body[256] = "", want[64];
+        for (size_t j = 0; j < 5; j++)
+            strcat(body, j == i ? ";\n" : keys[j]);
+        snprintf(want, sizeof(want), "[output siren] %.*s: missing (required)",
+                 (int)strcspn(keys[i], " "), keys[i]);
+        expect_one(with_output(body), 33, want);
+    }
+}
+END_TEST
+
+/* --check names every reference that does not resolve, at its line. */
+START_TEST(test_output_references_are_checked_with_file_line)
+{
+    expect_one(with_output(SIREN_AT "on = leak-ramp:leak\n"), 38,
+               "[output siren] on: unknown sensor 'leak-ramp'");
+    expect_one(with_output(SIREN_AT "on = smoke-*:fire\n"), 38,
+               "[output siren] on: no sensor matches 'smoke-*'");
+    expect_one(with_output(SIREN_AT "on = sump-1:hihg\n"), 38,
+               "[output siren] on: sensor sump-1 (water_level) has no alarm 'hihg' (it has: "
+               "comm_lost, implausible, high, high_high, rising_fast)");
+    expect_one(with_output(SIREN_AT "on = s*:fire\n"), 38,
+               "[output siren] on: no sensor matching 's*' has an alarm 'fire'");
+    expect_one(with_output(SIREN_AT "on = sump-1\n"), 38,
+               "[output siren] on: 'sump-1' is not SENSOR:ALARM");
+    expect_one(with_output(SIREN_AT "on = sump-1:high:x\n"), 38,
+               "[output siren] on: 'sump-1:high:x' is not SENSOR:ALARM");
+    expect_one(with_output(SIREN_AT "on = sump/1:high\n"), 38,
+               "[output siren] on: 'sump/1' is not a sensor name or glob");
+    expect_one(with_output(SIREN_AT "on = ,\n"), 38, "[output siren] on: no SENSOR:ALARM given");
+    expect_one(with_output("bus = rs485-7\nunit = 12\nmodel = do8\nchannel = 0\n"
+                           "on = sump-1:high\n"),
+               34, "[output siren] bus: unknown bus 'rs485-7'");
+    expect_one(with_output("bus = rs485-1\nunit = 12\nmodel = do9\nchannel = 0\n"
+                           "on = sump-1:high\n"),
+               36, "[output siren] model: unknown model 'do9' (known: ");
+    expect_one(with_output("bus = rs485-1\nunit = 12\nmodel = di8\nchannel = 0\n"
+                           "on = sump-1:high\n"),
+               36, "[output siren] model: model di8 has no outputs to switch");
+    expect_one(with_output("bus = rs485-1\nunit = 12\nmodel = do8\nchannel = 8\n"
+                           "on = sump-1:high\n"),
+               37, "[output siren] channel: channel 8 out of range: model do8 has outputs 0..7");
+    expect_one(with_output("bus = rs485-1\nunit = 0\nmodel = do8\nchannel = 0\n"
+                           "on = sump-1:high\n"),
+               35, "[output siren] unit: 0 is out of range on rtu bus rs485-1 (1..247)");
+    expect_one(with_output(SIREN_AT "on = sump-1:high\nuntil = silenced\n"), 39,
+               "[output siren] until: 'silenced' is not one of: cleared, acked");
+    expect_one(with_output(SIREN_AT "on = sump-1:high\nmin_on = 30\n"), 39,
+               "[output siren] min_on: ");
+    expect_one(with_output(SIREN_AT "on = sump-1:high\nmin_on = 2h\n"), 39,
+               "[output siren] min_on: ");
+    expect_one(with_output(SIREN_AT "on = sump-1:high\nrepeat = yes\n"), 39,
+               "[output siren] repeat: unknown key");
+    /* Every problem at once, in line order. */
+    struct cfg *c = load(with_output(SIREN_AT "on = nope:leak, sump-1:nope\n"));
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(nerr, 2);
+    ck_assert(has_problem(38, "[output siren] on: unknown sensor 'nope'"));
+    ck_assert(has_problem(38, "[output siren] on: sensor sump-1 (water_level) has no alarm"));
+}
+END_TEST
+
+START_TEST(test_two_outputs_on_one_coil_is_an_error)
+{
+    expect_one(with("[output a]\n" SIREN_AT "on = sump-1:high\n"   /* 33-38 */
+                    "[output b]\n" SIREN_AT "on = sump-1:high\n"), /* 39-44 */
+               43,
+               "[output b] channel: channel 0 of unit 12 on bus rs485-1 is already output a "
+               "(line 33)");
+    /* The same channel number on another unit or bus is another coil. */
+    struct cfg *c = ok(with("[output a]\n" SIREN_AT "on = sump-1:high\n"
+                            "[output b]\nbus = tcp-1\nunit = 12\nmodel = do8\nchannel = 0\n"
+                            "on = sump-1:high\n"
+                            "[output c]\nbus = rs485-1\nunit = 13\nmodel = do8\nchannel = 0\n"
+                            "on = sump-1:high\n"));
+    ck_assert_int_eq(c->noutputs, 3);
+    cfg_free(c);
+}
+END_TEST
+
+/* A DI module and a relay module are two devices: they never share a unit. */
+START_TEST(test_an_output_module_shares_no_unit_with_a_sensor)
+{
+    expect_one(with_output("bus = rs485-1\nunit = 5\nmodel = do8\nchannel = 7\n"
+                           "on = sump-1:high\n"),
+               35,
+               "[output siren] unit: unit 5 on bus rs485-1 is sensor door-1 (line 26): an "
+               "output module is a unit of its own");
+    /* Nor may a sensor read an output module. */
+    expect_one(with_sensor("bus = rs485-1\nunit = 12\nkind = water_leak\nmodel = do8\n"
+                           "input = 0\n"),
+               37,
+               "[sensor extra-1] model: model do8 does not support kind water_leak (it "
+               "supports: none: it is an output module's, for an [output])");
+}
+END_TEST
+
+START_TEST(test_output_names_are_topic_levels_of_their_own)
+{
+    expect_one(with("[output sump-1]\n" SIREN_AT "on = sump-1:high\n"), 33,
+               "[output sump-1]: the name is already sensor sump-1 (line 19)");
+    expect_one(with("[output gateway]\n" SIREN_AT "on = sump-1:high\n"), 33,
+               "[output gateway]: the name 'gateway' is reserved");
+    expect_one(with("[output a/b]\n" SIREN_AT "on = sump-1:high\n"), 33,
+               "[output a/b]: name 'a/b' is not topic-safe");
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
     Suite *s = suite_create("cfg");
@@ -1278,6 +1442,15 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_one_unit_is_one_device);
     tcase_add_test(tc, test_inverted_inputs);
     tcase_add_test(tc, test_at_least_one_sensor_is_required);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("output");
+    tcase_add_test(tc, test_output_loads_and_resolves_its_alarms);
+    tcase_add_test(tc, test_output_required_keys_are_reported_at_header_line);
+    tcase_add_test(tc, test_output_references_are_checked_with_file_line);
+    tcase_add_test(tc, test_two_outputs_on_one_coil_is_an_error);
+    tcase_add_test(tc, test_an_output_module_shares_no_unit_with_a_sensor);
+    tcase_add_test(tc, test_output_names_are_topic_levels_of_their_own);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parsers");

@@ -288,6 +288,32 @@ START_TEST(test_cmd_result_echoes_id_or_null)
 }
 END_TEST
 
+START_TEST(test_silence_names_its_output)
+{
+    ck_assert_int_eq(parse("silence", "{\"id\":\"s1\",\"output\":\"ramp-siren\",\"by\":\"li\"}"),
+                     0);
+    ck_assert_int_eq(cmd.verb, CMD_SILENCE);
+    ck_assert_str_eq(cmd.output, "ramp-siren");
+    ck_assert_str_eq(cmd.by, "li");
+    ck_assert_int_eq(parse("silence", "{\"id\":\"s2\"}"), -1);
+    ck_assert_str_eq(err, "missing field \"output\"");
+    ck_assert_int_eq(parse("silence", "{\"id\":\"s3\",\"output\":\"x\",\"sensor\":\"y\"}"), -1);
+    ck_assert_int_eq(
+        parse("ack", "{\"id\":\"a\",\"sensor\":\"s\",\"alarm\":\"a\",\"output\":\"x\"}"), -1);
+}
+END_TEST
+
+START_TEST(test_test_takes_outputs_bool)
+{
+    ck_assert_int_eq(parse("test", "{\"id\":\"t1\",\"outputs\":true}"), 0);
+    ck_assert(cmd.outputs);
+    ck_assert_int_eq(parse("test", "{\"id\":\"t2\"}"), 0);
+    ck_assert(!cmd.outputs);
+    ck_assert_int_eq(parse("test", "{\"id\":\"t3\",\"outputs\":\"yes\"}"), -1);
+    ck_assert_str_eq(err, "field \"outputs\" must be true or false");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("command");
@@ -307,6 +333,8 @@ int main(void)
     tcase_add_test(tc, test_alarm_payload_has_every_contract_field);
     tcase_add_test(tc, test_alarm_payload_nan_is_null_not_nan);
     tcase_add_test(tc, test_cmd_result_echoes_id_or_null);
+    tcase_add_test(tc, test_silence_names_its_output);
+    tcase_add_test(tc, test_test_takes_outputs_bool);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

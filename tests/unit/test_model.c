@@ -91,7 +91,7 @@ static int load_tmp_ok(void)
 
 START_TEST(test_reference_models_all_load)
 {
-    ck_assert_int_eq(model_set_count(refs), 5);
+    ck_assert_int_eq(model_set_count(refs), 6);
     static const struct {
         const char *name;
         enum mb_fn fn;
@@ -101,6 +101,7 @@ START_TEST(test_reference_models_all_load)
         {"co2-senseair-s8", MB_FN_INPUT, 0, 4, 1u << KIND_CO2},
         {"di8", MB_FN_DISCRETE, 0, 8,
          1u << KIND_BLAST_DOOR | 1u << KIND_SMOKE | 1u << KIND_WATER_LEAK},
+        {"do8", MB_FN_COILS, 0, 8, 0}, /* an output module: no sensor kind reads it */
         {"level-qdy30a", MB_FN_HOLDING, 2, 3, 1u << KIND_WATER_LEVEL},
         {"smoke-rs485", MB_FN_HOLDING, 2, 1, 1u << KIND_SMOKE},
     };
@@ -114,7 +115,7 @@ START_TEST(test_reference_models_all_load)
         ck_assert_ptr_eq(model_set_find(refs, want[i].name), m);
     }
     ck_assert_ptr_null(model_set_find(refs, "no-such-model"));
-    ck_assert_ptr_null(model_set_at(refs, 5));
+    ck_assert_ptr_null(model_set_at(refs, 6));
     ck_assert_ptr_null(model_set_at(refs, -1));
 }
 END_TEST
@@ -274,6 +275,45 @@ START_TEST(test_di8_unpacks_eight_inputs)
     errno = 0;
     ck_assert_int_eq(model_decode(m, p, regs, &v, NULL), -1);
     ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_do8_is_eight_coils_written_with_fc05)
+{
+    const struct model *m = model_set_find(refs, "do8");
+    const struct model_point *p = model_outputs(m);
+    uint8_t coils[8] = {1, 0, 0, 1, 0, 0, 0, 1};
+    uint32_t mask;
+
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(p->bits, 8);
+    ck_assert_uint_eq(p->address, 0);
+    ck_assert_int_eq(p->write, MB_WRITE_SINGLE);
+    ck_assert_int_eq(model_bits(m, p, coils, &mask), 0); /* the read-back */
+    ck_assert_uint_eq(mask, 0x89);
+    /* Sensor models have nothing written. */
+    ck_assert_ptr_null(model_outputs(model_set_find(refs, "di8")));
+    ck_assert_ptr_null(model_outputs(model_set_find(refs, "level-qdy30a")));
+    ck_assert_ptr_null(model_outputs(NULL));
+}
+END_TEST
+
+START_TEST(test_an_output_module_may_use_fc15)
+{
+    const struct model *m;
+    struct model_set *ms;
+
+    make_tmpdir();
+    write_model("relay4.model", "[model]\nname = relay4\nfunction = coils\nstart = 16\ncount = 4\n"
+                                "[point outputs]\naddress = 16\ntype = bits\nbits = 4\n"
+                                "write = multiple\n");
+    ms = kind_models_load(tmpdir, err, sizeof err);
+    ck_assert_msg(ms != NULL, "%s", err);
+    m = model_set_find(ms, "relay4");
+    ck_assert_uint_eq(m->kinds, 0);
+    ck_assert_int_eq(model_outputs(m)->write, MB_WRITE_MULTIPLE);
+    model_set_free(ms);
+    remove_tmpdir();
 }
 END_TEST
 
@@ -583,6 +623,24 @@ static const struct {
      "/bad.model:3: [model] kinds: kind 'co2' listed twice"},
     {"[model]\nname = bad\nkinds = co2\nfunction = 5\nstart = 0\ncount = 1\n",
      "/bad.model:4: [model] function: '5' is not 1, 2, 3, 4"},
+/* Output modules: the point `outputs`, bits read with FC01, written. */
+#define DO_HEAD "[model]\nname = bad\nfunction = coils\nstart = 0\ncount = 8\n"
+    {DO_HEAD "[point outputs]\naddress = 0\ntype = bits\nbits = 8\nwrite = twice\n",
+     "/bad.model:10: [point outputs] write: 'twice' is not single (FC05) or multiple (FC15)"},
+    {DO_HEAD "[point outputs]\naddress = 0\ntype = bits\nbits = 8\n",
+     "/bad.model:6: [point outputs] write: missing (the point `outputs` is an output module's"},
+    {DO_HEAD "[point relays]\naddress = 0\ntype = bits\nbits = 8\nwrite = single\n",
+     "/bad.model:10: [point relays] write: only the point `outputs` of type bits on a model "
+     "read with FC01"},
+    {"[model]\nname = bad\nfunction = discrete\nstart = 0\ncount = 8\n"
+     "[point outputs]\naddress = 0\ntype = bits\nbits = 8\nwrite = single\n",
+     "/bad.model:10: [point outputs] write: only the point `outputs` of type bits on a model "
+     "read with FC01"},
+    {DO_HEAD "[point inputs]\naddress = 0\ntype = bits\nbits = 8\n",
+     "/bad.model:1: [model] kinds: missing (required: the sensor kinds that read this model, "
+     "unless it is an output module"},
+    {DO_HEAD "[point outputs]\naddress = 4\ntype = bits\nbits = 8\nwrite = single\n",
+     "/bad.model:7: [point outputs] address: 0x0004..0x000B outside the read span"},
 };
 
 START_TEST(test_broken_model_file_gives_file_line_reason)
@@ -731,6 +789,8 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_senseair_s8_reads_status_and_ppm_from_one_span);
     tcase_add_test(tc, test_smoke_rs485_names_its_three_states);
     tcase_add_test(tc, test_di8_unpacks_eight_inputs);
+    tcase_add_test(tc, test_do8_is_eight_coils_written_with_fc05);
+    tcase_add_test(tc, test_an_output_module_may_use_fc15);
     tcase_add_test(tc, test_function_names_for_messages);
     suite_add_tcase(s, tc);
 

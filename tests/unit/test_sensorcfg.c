@@ -144,12 +144,20 @@ END_TEST
 START_TEST(test_sim_skips_what_only_the_gateway_reads)
 {
     struct sensorcfg *c = load(with("[influx]\nurl = x\n"
-                                    "[output siren]\nwhatever = 1\n"
+                                    "[output siren]\nbus = rs485-1\nunit = 12\nmodel = do8\n"
+                                    "channel = 3\non = nothing:here\nwhatever = 1\n"
                                     "[sensor sump-2]\nbus = rs485-1\nunit = 2\n"
                                     "kind = water_level\nmodel = level-qdy30a\n"
                                     "pit_depth = 2\nhigh = not-a-number\nfoo = 1\n"));
     ck_assert_msg(c != NULL, "%s", out);
     ck_assert_int_eq(c->nsensors, 2);
+    /* An output's relay module is served: its place, not its alarms. */
+    ck_assert_int_eq(c->noutputs, 1);
+    ck_assert_str_eq(c->outputs[0].name, "siren");
+    ck_assert_int_eq(c->outputs[0].bus, 0);
+    ck_assert_int_eq(c->outputs[0].unit, 12);
+    ck_assert_str_eq(c->outputs[0].model->name, "do8");
+    ck_assert_int_eq(c->outputs[0].channel, 3);
     sensorcfg_free(c);
 }
 END_TEST

@@ -222,9 +222,10 @@ END_TEST
 
 /* ---- simstate ---------------------------------------------------------- */
 
-static struct model m_level, m_di8, m_s8, m_smoke;
+static struct model m_level, m_di8, m_s8, m_smoke, m_do8;
 static struct cfg_bus buses[2];
 static struct cfg_sensor sensors[5];
+static struct sensorcfg_output outputs[1];
 static struct sensorcfg conf;
 static struct simstate *st;
 
@@ -281,6 +282,14 @@ static void models_init(void)
         snprintf(p->enums[i].name, sizeof(p->enums[i].name), "%s", names[i]);
     }
     p->nenums = 3;
+
+    memset(&m_do8, 0, sizeof(m_do8));
+    snprintf(m_do8.name, sizeof(m_do8.name), "do8");
+    m_do8.function = MB_FN_COILS;
+    m_do8.count = 8;
+    p = add_point(&m_do8, "outputs", 0, PT_BITS);
+    p->bits = 8;
+    p->write = MB_WRITE_SINGLE;
 }
 
 static struct cfg_sensor *add_sensor(const char *name, int bus, int unit, enum kind k,
@@ -322,6 +331,15 @@ static void state_setup(void)
     add_sensor("leak-1", 0, 5, KIND_WATER_LEAK, &m_di8)->def.input = 4;
     add_sensor("co2-1", 1, 1, KIND_CO2, &m_s8);
     add_sensor("smoke-1", 1, 2, KIND_SMOKE, &m_smoke);
+    /* An output module: the siren on coil 2 of the do8 at rtu-1 unit 12. */
+    memset(outputs, 0, sizeof(outputs));
+    snprintf(outputs[0].name, sizeof(outputs[0].name), "siren");
+    outputs[0].bus = 0;
+    outputs[0].unit = 12;
+    outputs[0].model = &m_do8;
+    outputs[0].channel = 2;
+    conf.outputs = outputs;
+    conf.noutputs = 1;
 
     char err[256] = "";
     st = simstate_new(&conf, err, sizeof(err));
@@ -496,6 +514,7 @@ START_TEST(test_stats_count_requests_per_unit_and_function)
                                    "rtu-1 5 FC02 requests=0\n"
                                    "tcp-1 1 FC04 requests=0\n"
                                    "tcp-1 2 FC03 requests=0\n"
+                                   "rtu-1 12 FC01 requests=0\n"
                                    ".");
     ck_assert_str_eq(cmd("stats reset"), "ok");
     ck_assert_ptr_nonnull(strstr(cmd("stats"), "rtu-1 3 FC03 requests=0\n"));
@@ -529,6 +548,64 @@ START_TEST(test_served_level_answers_an_fc03_read)
 }
 END_TEST
 
+START_TEST(test_write_parse_fc05_and_fc15)
+{
+    struct mbs_write w;
+    const uint8_t on[] = {0x05, 0x00, 0x02, 0xFF, 0x00};
+    const uint8_t bad[] = {0x05, 0x00, 0x02, 0x12, 0x34};
+    const uint8_t multi[] = {0x0F, 0x00, 0x01, 0x00, 0x03, 0x01, 0x05};
+    const uint8_t past[] = {0x05, 0x01, 0x00, 0xFF, 0x00};
+    ck_assert_int_eq(mbs_write_parse(on, sizeof(on), &w), 0);
+    ck_assert_uint_eq(w.addr, 2);
+    ck_assert_uint_eq(w.qty, 1);
+    ck_assert_uint_eq(w.bits[0], 1);
+    ck_assert_int_eq(mbs_write_parse(bad, sizeof(bad), &w), MBS_EX_ILLEGAL_VALUE);
+    ck_assert_int_eq(mbs_write_parse(past, sizeof(past), &w), MBS_EX_ILLEGAL_ADDRESS);
+    ck_assert_int_eq(mbs_write_parse(multi, sizeof(multi), &w), 0);
+    ck_assert_uint_eq(w.qty, 3);
+    ck_assert(w.bits[0] == 1 && w.bits[1] == 0 && w.bits[2] == 1);
+    uint8_t resp[MBS_PDU_MAX];
+    ck_assert_int_eq(mbs_write_reply(&w, resp), 5);
+    ck_assert(resp[0] == 0x0F && resp[3] == 0 && resp[4] == 3);
+    ck_assert_int_eq(mbs_write_parse(multi, sizeof(multi) - 1, &w), MBS_EX_ILLEGAL_VALUE);
+}
+END_TEST
+
+START_TEST(test_output_module_records_writes_and_fault_modes)
+{
+    const uint8_t on[] = {0x05, 0x00, 0x02, 0xFF, 0x00};
+    const uint8_t off[] = {0x05, 0x00, 0x02, 0x00, 0x00};
+    uint8_t resp[MBS_PDU_MAX];
+
+    ck_assert_str_eq(cmd("get siren"), "ok on=0");
+    ck_assert_int_eq(simstate_write(st, 0, 12, on, sizeof(on), 1000, resp), 5);
+    ck_assert_int_eq(memcmp(resp, on, 5), 0); /* FC05 echoes the request */
+    ck_assert_str_eq(cmd("get siren"), "ok on=1");
+    /* Refused: exception, the coil stays. */
+    ck_assert_str_eq(cmd("fault siren refuse 4"), "ok rtu-1:12 refuse");
+    ck_assert_int_eq(simstate_write(st, 0, 12, off, sizeof(off), 2000, resp), 2);
+    ck_assert(resp[0] == 0x85 && resp[1] == 4);
+    ck_assert_str_eq(cmd("get siren"), "ok on=1");
+    /* Stuck: acknowledged, the coil stays (a welded relay: the read-back differs). */
+    cmd("fault siren stuck");
+    ck_assert_int_eq(simstate_write(st, 0, 12, off, sizeof(off), 3000, resp), 5);
+    ck_assert_str_eq(cmd("get siren"), "ok on=1");
+    cmd("fault siren none");
+    ck_assert_int_eq(simstate_write(st, 0, 12, off, sizeof(off), 4000, resp), 5);
+    ck_assert_str_eq(cmd("get siren"), "ok on=0");
+    ck_assert_str_eq(cmd("writes"), "ok\n"
+                                    "rtu-1 12 FC05 addr=2 qty=1 value=1 ms=1000 applied\n"
+                                    "rtu-1 12 FC05 addr=2 qty=1 value=0 ms=2000 refused\n"
+                                    "rtu-1 12 FC05 addr=2 qty=1 value=0 ms=3000 stuck\n"
+                                    "rtu-1 12 FC05 addr=2 qty=1 value=0 ms=4000 applied\n.");
+    ck_assert_str_eq(cmd("writes reset"), "ok");
+    ck_assert_str_eq(cmd("writes"), "ok\n.");
+    /* A sensor's unit takes no writes. */
+    ck_assert_int_eq(simstate_write(st, 0, 3, on, sizeof(on), 5000, resp), 2);
+    ck_assert(resp[0] == 0x85 && resp[1] == MBS_EX_ILLEGAL_FUNCTION);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sim_mbslave");
@@ -547,6 +624,7 @@ int main(void)
     tcase_add_test(pdu, test_bad_quantity_gets_exception_03);
     tcase_add_test(pdu, test_mbap_parse_frames_and_rejects_bad_headers);
     tcase_add_test(pdu, test_mbap_wrap_echoes_transaction_id);
+    tcase_add_test(pdu, test_write_parse_fc05_and_fc15);
     suite_add_tcase(s, pdu);
 
     TCase *state = tcase_create("state");
@@ -564,6 +642,7 @@ int main(void)
     tcase_add_test(state, test_stats_count_requests_per_unit_and_function);
     tcase_add_test(state, test_command_errors_name_the_problem);
     tcase_add_test(state, test_served_level_answers_an_fc03_read);
+    tcase_add_test(state, test_output_module_records_writes_and_fault_modes);
     suite_add_tcase(s, state);
 
     return run_suite(s);
