@@ -147,7 +147,11 @@ int iql_column(const cJSON *series, const char *name)
 int64_t iql_int(const cJSON *row, int col, int64_t fallback)
 {
     const cJSON *v = col >= 0 ? cJSON_GetArrayItem(row, col) : NULL;
-    return cJSON_IsNumber(v) ? (int64_t)llround(v->valuedouble) : fallback;
+    /* Beyond int64's range (or not finite) llround's result is undefined:
+     * such a value reads as absent, not as a time near INT64_MIN. */
+    if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 9.2e18))
+        return fallback;
+    return (int64_t)llround(v->valuedouble);
 }
 
 double iql_num(const cJSON *row, int col, double fallback)

@@ -22,6 +22,21 @@ static void field(FILE *f, const char *s, int last)
     fputs(last ? "\r\n" : ",", f);
 }
 
+/* Free text from the field (an acknowledger's name as the ack command gave
+ * it, a location from a gateway's configuration): a spreadsheet would run
+ * one that starts like a formula (=, +, -, @, tab, CR) when the reviewer
+ * opens the file, so it is kept text with a leading apostrophe (OWASP). */
+static void text_field(FILE *f, const char *s, int last)
+{
+    if (s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL) {
+        char buf[REVIEW_TEXT_MAX + 2];
+        snprintf(buf, sizeof(buf), "'%s", s);
+        field(f, buf, last);
+    } else {
+        field(f, s, last);
+    }
+}
+
 static void time_field(FILE *f, const struct period *p, int64_t ms, int last)
 {
     char buf[40] = "";
@@ -71,12 +86,12 @@ static void episodes(FILE *f, const struct review *rv, const char *section,
         field(f, e[i].site.level[IQL_LEVELS - 1], 0);
         field(f, e[i].site.sensor, 0);
         field(f, review_child_of(rv, &e[i].site), 0);
-        field(f, e[i].location, 0);
+        text_field(f, e[i].location, 0);
         field(f, e[i].alarm, 0);
         time_field(f, p, e[i].raised, 0);
         time_field(f, p, e[i].acked, 0);
         time_field(f, p, e[i].cleared, 0);
-        field(f, e[i].acked ? e[i].by : "", 0);
+        text_field(f, e[i].acked ? e[i].by : "", 0);
         secs_field(f, e[i].raised, e[i].acked, 0);
         secs_field(f, e[i].raised, e[i].cleared, peak == NULL);
         if (peak != NULL)
@@ -118,7 +133,7 @@ int rcsv_write(const struct review *rv, FILE *f)
         field(f, o->site.level[IQL_LEVELS - 1], 0);
         field(f, o->site.sensor, 0);
         field(f, review_child_of(rv, &o->site), 0);
-        field(f, o->location, 0);
+        text_field(f, o->location, 0);
         time_field(f, p, o->last_exercise, 1);
     }
     fputs("\r\n", f);
@@ -131,7 +146,7 @@ int rcsv_write(const struct review *rv, FILE *f)
         field(f, t->site.level[IQL_LEVELS - 1], 0);
         field(f, t->site.sensor, 0);
         field(f, review_child_of(rv, &t->site), 0);
-        field(f, t->location, 0);
+        text_field(f, t->location, 0);
         field(f, t->movement, 0);
         num_field(f, t->first_s, REVIEW_DIGITS_S, 0);
         num_field(f, t->last_s, REVIEW_DIGITS_S, 0);

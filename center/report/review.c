@@ -20,7 +20,10 @@
  *   mean GROUP BY time(1d) in the period's zone); first_s and last_s are the
  *   means of the first and last days with movements (up to 7 days each, at
  *   most half of them); creeping when last_s is 15 % and 0.5 s above.
- * - availability: a gateway writes a health point each minute, through its
+ * - availability: every shelter that wrote a health point in the
+ *   REVIEW_LOOKBACK_DAYS before --to (or in the period), so a gateway dead
+ *   since before the period is listed at 0 %, not left out; a gateway
+ *   writes a health point each minute, through its
  *   outbox, so a missing point is a minute the gateway was not running;
  *   online_pct = points / minutes of the period (up to now, and from the
  *   shelter's first point ever when it came in the period); comm_lost_s is
@@ -321,8 +324,10 @@ static int first_round(struct review *rv, FILE *f)
 
     if (pend(pv, ST_SHELTERS, 0, f) == -1)
         return -1;
+    /* Every shelter heard from in the lookback, not only in the period: a
+     * gateway dead since before it is listed offline, not left out. */
     fprintf(f, "SELECT last(\"uptime_s\") FROM \"%s\"", POINTS_GATEWAY);
-    iql_where(f, st, from - REVIEW_OVERDUE_DAYS * DAY_MS, to);
+    iql_where(f, st, min64(from, to - REVIEW_LOOKBACK_DAYS * DAY_MS), to);
     group_by(f, false);
 
     if (pend(pv, ST_FIRST_SEEN, 0, f) == -1)

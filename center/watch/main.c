@@ -149,6 +149,22 @@ static int fleet_arg(struct opts *o, const char *arg)
         if ((o->fleet_filters[o->nfleet_filters] = strdup(arg)) == NULL)
             return -1;
         o->nfleet_filters++;
+        /* mode and test wait for cmd_result: a filter of statuses (as
+         * `gateways` takes them) gets its twin for the answers, or every
+         * gateway that did it would read as "no answer". */
+        size_t alen = strlen(arg), slen = strlen("/status");
+        if (nends == 2 && alen > slen && strcmp(arg + alen - slen, "/status") == 0) {
+            snprintf(filter, sizeof(filter), "%.*s/cmd_result", (int)(alen - slen), arg);
+            if (!filter_ok(filter)) {
+                fprintf(stderr, "shelter-watch: \"%s\": the filter is too long\n", arg);
+                return -1;
+            }
+            if (o->nfleet_filters == FILTERS_MAX)
+                goto too_many;
+            if ((o->fleet_filters[o->nfleet_filters] = strdup(filter)) == NULL)
+                return -1;
+            o->nfleet_filters++;
+        }
         return 0;
     }
     if (strncmp(arg, o->prefix, plen) == 0 && arg[plen] == '/')
@@ -1323,9 +1339,16 @@ static int run_fleet(const struct opts *o)
         if (r.phase == FR_WAITING && !fleet_waiting(&r))
             break;
     }
-    if (r.rc != 0 || quit_signal != 0)
+    /* Cut short (the broker lost, an interrupt) once commands went out: the
+     * answers so far, and who has not answered, are still what the user
+     * needs to know (which gateways switched). */
+    bool sent = o->sub != SUB_GATEWAYS && r.next_send > 0;
+    if ((r.rc != 0 || quit_signal != 0) && !sent)
         goto out;
-    if (o->sub == SUB_GATEWAYS) {
+    if (r.rc != 0 || quit_signal != 0) {
+        fleet_report(&r);
+        r.rc = 1;
+    } else if (o->sub == SUB_GATEWAYS) {
         int online, offline;
         int64_t now = wall_ms();
         char *text;
@@ -1349,6 +1372,15 @@ static int run_fleet(const struct opts *o)
                 fputs(text, stdout);
         }
         free(text);
+        /* Nothing listed is not "none offline": a misspelt subtree, or one
+         * the broker's ACL does not let this user read, must not read as
+         * a healthy fleet to a script (as mode and test, exit 1). */
+        if (fleet_count(r.fl) == 0) {
+            log_warnx("no gateway status under %s (is the subtree spelt city/district/...,"
+                      " and may this user read it?)",
+                      named(o, heading, sizeof(heading)));
+            r.rc = 1;
+        }
     } else if (fleet_count(r.fl) == 0) {
         printf(o->lang != LANG_EN ? "没有网关：%s\n" : "no gateways under %s\n",
                named(o, heading, sizeof(heading)));

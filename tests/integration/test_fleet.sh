@@ -254,6 +254,13 @@ cat "$T/test.out"
 n_street=$(echo "$STREET" | wc -w)
 check "test for a street: every gateway of it ok, exit 0" \
 	test "$rc" = 0 -a "$(grep -c '^ok ' "$T/test.out")" = "$n_street"
+# The same street named by a topic filter of its statuses (as `gateways`
+# takes it): the answers are awaited too, not all read as "no answer".
+"$WATCH" test --broker "$BROKER" --lang en 'shelter/zhengzhou/jinshui/fengchan/+/+/+/status' >"$T/test-filter.out" 2>&1
+rc=$?
+cat "$T/test-filter.out"
+check "test for a filter of statuses: every gateway of it ok, exit 0" \
+	test "$rc" = 0 -a "$(grep -c '^ok ' "$T/test-filter.out")" = "$n_street"
 one=$(echo "$STREET" | head -n 1)
 check "the test events were published (one per sensor)" \
 	bash -c "mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -W 3 -t '$(base_of "$one")/alarm/#' 2>/dev/null | jq -s -e '[.[] | select(.event == \"test\")] | length >= 2' >/dev/null"
@@ -270,6 +277,9 @@ check "the heartbeat publishes the status again, ts advancing" \
 
 "$WATCH" gateways --broker "$BROKER" --lang en --sort since zhengzhou >/dev/null
 check "gateways exits 0" test $? = 0
+out=$("$WATCH" gateways --broker "$BROKER" --json zhengzhou/jinshu 2>&1); rc=$?
+check "gateways of a misspelt subtree: exit 1 and says so, not a healthy empty list ($out)" \
+	test "$rc" = 1 -a -n "$(grep 'no gateway status under zhengzhou/jinshu' <<<"$out")"
 "$WATCH" mode nonsense zhengzhou >/dev/null 2>&1
 check "mode with an unknown mode is a usage error (64)" test $? = 64
 "$WATCH" mode flood_season >/dev/null 2>&1
@@ -286,3 +296,23 @@ fire_counted() {
 wait_for 20 fire_counted
 check "the statuses count the active critical alarm at once (heartbeat 30 s)" fire_counted
 "$WATCH" gateways --broker "$BROKER" --lang en --sort alarms zhengzhou | sed -n 1,4p
+
+# The broker lost while mode waits for a frozen gateway's answer: the
+# answers already in and who has not answered are still printed (which
+# gateways switched), exit 1; not only "connection lost".
+JS_LIVE=$(for i in $(seq 1 "$N"); do [ "$(district_of "$i")" = jinshui ] && case " $KILLED " in *" $i "*) ;; *) echo "$i";; esac; done)
+FROZEN2=$(echo "$JS_LIVE" | tail -n 1)
+ANSWER2=$(echo "$JS_LIVE" | head -n 1)
+kill -STOP "${GWPID[$FROZEN2]}"
+bg mode-cut "$WATCH" mode flood_season zhengzhou/jinshui --broker "$BROKER" --lang en \
+	--timeout 60 --by 中断测试
+CUT_PID=$LAST_PID
+wait_for 20 grep -q 'mode flood_season by 中断测试' "$T/gw-$ANSWER2.log"
+sleep 1 # its answer reaches the watcher
+stop_broker
+wait "$CUT_PID"
+rc=$?
+kill -CONT "${GWPID[$FROZEN2]}"
+cat "$T/mode-cut.log"
+check "mode cut short by the broker: exit 1, the answers so far and the gateway not answering" \
+	eval "test $rc = 1 && grep -q '^ok        fleet-$ANSWER2 ' '$T/mode-cut.log' && grep -q '^no answer fleet-$FROZEN2 ' '$T/mode-cut.log'"

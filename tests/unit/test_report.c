@@ -153,6 +153,19 @@ START_TEST(test_statement_errors_and_server_errors_are_reported)
 }
 END_TEST
 
+START_TEST(test_numbers_beyond_int64_read_as_absent)
+{
+    cJSON *row = cJSON_Parse("[1e300, -1e300, 1777564800000, \"x\", 9.3e18]");
+    ck_assert_ptr_nonnull(row);
+    ck_assert_int_eq(iql_int(row, 0, -7), -7);
+    ck_assert_int_eq(iql_int(row, 1, -7), -7);
+    ck_assert_int_eq(iql_int(row, 2, -7), 1777564800000LL);
+    ck_assert_int_eq(iql_int(row, 3, -7), -7);
+    ck_assert_int_eq(iql_int(row, 4, -7), -7);
+    cJSON_Delete(row);
+}
+END_TEST
+
 START_TEST(test_location_from_the_gateway_message)
 {
     char loc[128];
@@ -565,6 +578,7 @@ static Suite *report_suite(void)
     tcase_add_test(tc, test_subtree_matches_by_its_full_path);
     tcase_add_test(tc, test_quoting_escapes_quotes_and_backslashes);
     tcase_add_test(tc, test_statement_errors_and_server_errors_are_reported);
+    tcase_add_test(tc, test_numbers_beyond_int64_read_as_absent);
     tcase_add_test(tc, test_location_from_the_gateway_message);
     tcase_add_test(tc, test_door_faults_from_their_transitions);
     tcase_add_test(tc, test_floods_co2_and_availability);
