@@ -165,7 +165,7 @@ wait "$EX"
 check "the example stops cleanly" test $? = 0
 grep -E 'shelter-gateway [0-9]|mqtt.password|ALARM raised sump-east' "$T/example.log" | head -n 4
 
-------------------------------
+# ----------------------------------------------------------------------
 SIM_PORT=$(free_port)
 BROKER_PORT=$(free_port)
 cat >"$R/etc/shelter-gateway/test.conf" <<EOF
