@@ -55,6 +55,7 @@ SENSORS_OBJ := $(call obj,$(wildcard sensors/*.c))
 GW_OBJ      := $(call obj,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
 SIM_OBJ     := $(call obj,$(filter-out sensors/sim/main.c,$(wildcard sensors/sim/*.c)))
 WATCH_OBJ   := $(call obj,$(filter-out center/watch/main.c,$(wildcard center/watch/*.c)))
+NOTIFY_OBJ  := $(call obj,$(filter-out center/notify/main.c,$(wildcard center/notify/*.c)))
 REPORT_OBJ  := $(call obj,$(filter-out center/report/main.c,$(wildcard center/report/*.c)))
 LIBSHELTER  := $(B)/libshelter.a
 LIBSENSORS  := $(B)/libsensors.a
@@ -68,9 +69,10 @@ $(SENSORS_OBJ):                          INC := -Ilib -Isensors
 $(GW_OBJ) $(G)/main.o:                   INC := -Ilib -Isensors -Igateway
 $(SIM_OBJ) $(B)/sensors/sim/main.o:      INC := -Ilib -Isensors -Isensors/sim
 $(WATCH_OBJ) $(B)/center/watch/main.o:   INC := -Ilib -Isensors -Icenter/watch
+$(NOTIFY_OBJ) $(B)/center/notify/main.o: INC := -Ilib -Isensors -Icenter/notify
 $(REPORT_OBJ) $(B)/center/report/main.o: INC := -Ilib -Isensors -Icenter/report
 # Tests and drivers reach into every folder.
-TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/report -Itests/unit
+TEST_INC := -I$(B) -Ilib -Isensors -Igateway -Icenter -Icenter/notify -Icenter/report -Itests/unit
 $(B)/tests/fuzz/%.o:                     INC := $(TEST_INC)
 
 # What a module needs below it: the alarm engine the sensor kinds; cfg.c the
@@ -81,7 +83,11 @@ CFG_LINK   := $(G)/cfg.o $(ALARM_LINK)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Test drivers the integration scripts run (not Check suites themselves).
-DRIVERS  := $(B)/tests/influx_drive
+DRIVERS  := $(B)/tests/influx_drive $(B)/tests/hold_drive
+# Stand-ins of outside services on loopback (tests/standins/): the WeCom and
+# DingTalk robots and a webhook (libmicrohttpd), for shelter-notify.
+MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+STANDINS := $(B)/tests/robot-standin $(B)/tests/alarmpub
 # Fuzz targets (tests/fuzz/fuzz_NAME.c); `make check` replays their seeds.
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
@@ -90,7 +96,8 @@ DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check check-sanitize unit integration demo bench fuzz install clean format \
 	format-check FORCE soak deb check-deb check-arm64
-all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-report
+all: $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-watch $(B)/shelter-notify \
+	$(B)/shelter-report
 
 # Install missing Debian packages once per build tree (idempotent script).
 deps $(DEPS_STAMP): scripts/deps.sh
@@ -139,6 +146,10 @@ $(B)/shelter-gateway: $(G)/main.o $(GW_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 $(B)/shelter-sim: $(B)/sensors/sim/main.o $(SIM_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
+# shelter-notify links libmicrohttpd (the ack pages) besides the common libraries.
+$(B)/shelter-notify: $(B)/center/notify/main.o $(NOTIFY_OBJ) $(LIBSENSORS) $(LIBSHELTER)
+	$(link) $(MHD_LIBS)
+
 $(B)/shelter-watch: $(B)/center/watch/main.o $(WATCH_OBJ) $(LIBSENSORS) $(LIBSHELTER)
 	$(link)
 
@@ -183,8 +194,18 @@ LINK_test_sim_mbslave    := $(S)/mbslave.o $(S)/simstate.o $(LIBSENSORS)
 LINK_test_sim_scenario   := $(S)/scenario.o $(S)/simstate.o $(S)/mbslave.o $(LIBSENSORS)
 LINK_test_topic          :=
 LINK_test_uplink         := $(G)/uplink.o
+N := $(B)/center/notify
+LINK_test_notify_rate    := $(N)/rate.o
+LINK_test_notify_sign    := $(N)/sign.o $(N)/token.o
+LINK_test_notify_text    := $(N)/ntext.o
+LINK_test_notify_sender  := $(N)/sender.o $(N)/rate.o
+LINK_test_notify_channel := $(N)/channel.o $(N)/sign.o
+LINK_test_notify_store   := $(N)/store.o
+LINK_test_notify_dispatch := $(N)/dispatch.o $(N)/store.o $(N)/ncfg.o $(N)/ntext.o $(N)/sender.o \
+                            $(N)/rate.o $(N)/channel.o $(N)/sign.o $(N)/token.o $(LIBSENSORS)
 LINK_test_watch          := $(B)/center/watch/watch.o $(G)/payload.o $(ALARM_LINK)
 LINK_influx_drive        := $(G)/influx.o
+LINK_hold_drive          :=
 LINK_bench_core          := $(ALARM_LINK)
 $(foreach t,$(UNIT_BIN) $(DRIVERS),$(eval $(t): $(LINK_$(notdir $(t)))))
 
@@ -195,11 +216,21 @@ $(B)/tests/%: tests/unit/%.c $(LIBSHELTER) | $(DEPS_STAMP)
 		$(PKG_LIBS) $(CHECK_LIBS)
 
 unit: $(UNIT_BIN)
-integration: all $(DRIVERS)
+integration: all $(DRIVERS) $(STANDINS)
+
+$(B)/tests/robot-standin: tests/standins/robot.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS) $(MHD_LIBS)
+
+# A fleet of simulated gateways publishing alarm transitions (storms, bench).
+$(B)/tests/alarmpub: tests/standins/alarmpub.c $(LIBSENSORS) $(LIBSHELTER) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Ilib -Isensors $(PKG_CFLAGS) -o $@ $< \
+		$(LIBSENSORS) $(LIBSHELTER) $(PKG_LIBS)
 
 # make check: the format check first, then unit tests (Check), then
 # integration tests against real peers; tests/run.sh prints the closing "N passed, N failed" line.
-check: format-check all $(UNIT_BIN) $(DRIVERS) $(FUZZ_REPLAY)
+check: format-check all $(UNIT_BIN) $(DRIVERS) $(STANDINS) $(FUZZ_REPLAY)
 	@tests/run.sh $(UNIT_BIN)
 
 # make check-sanitize: the same suite against an AddressSanitizer and
@@ -219,14 +250,16 @@ $(B)/tests/bench_core: tests/bench/bench_core.c $(LINK_bench_core) $(LIBSHELTER)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(TEST_INC) $(PKG_CFLAGS) -o $@ $< \
 		$(filter %.o,$(LINK_bench_core)) $(filter %.a,$(LINK_bench_core)) $(LIBSHELTER) $(PKG_LIBS)
 
-bench: all $(B)/tests/bench_core
+bench: all $(B)/tests/bench_core $(STANDINS)
 	@tests/bench/run.sh
 	@tests/bench/report.sh
 
 # make soak: the fault soak (gateway SIGKILLs, broker restarts, WAL damage,
 # a full disk) against a real mosquitto; prints its figures.  SOAK_SCALE=N.
-soak: all
+# Then the notifier's first start on a big city's retained state.
+soak: all $(STANDINS)
 	@tests/soak/run.sh
+	@bash tests/soak/notify_city.sh
 
 # make fuzz: the libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang,
 # ASan and UBSan in build-fuzz/, each run FUZZ_SECONDS (default 60) from its
@@ -246,6 +279,7 @@ FUZZ_LINK_mb_response := $(G)/mbtcp.o
 FUZZ_LINK_mbslave     := $(B)/sensors/sim/mbslave.o
 # watch: its parsers (lib/gwmsg.c, lib/topic.c) come with libshelter.a.
 FUZZ_LINK_watch       := $(B)/center/watch/watch.o $(B)/center/watch/fleet.o
+FUZZ_LINK_notify      := $(N)/token.o $(N)/sign.o $(N)/channel.o $(N)/ntext.o
 fuzz_link = $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/replay-$(t) $(B)/fuzz/fuzz-$(t): $(FUZZ_LINK_$(t))))
 .SECONDARY: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/common.o \
@@ -265,7 +299,7 @@ fuzz:
 	$(MAKE) B=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz-%)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz/fuzz $(FUZZ_TARGETS)
 
-demo: all
+demo: all $(B)/tests/robot-standin
 	@BUILD=$(abspath $(B)) scripts/demo.sh
 
 # The unit goes to $(PREFIX)/lib/systemd/system: /usr/lib/systemd/system for
@@ -276,7 +310,7 @@ demo: all
 # gateway.conf; a package does that in its postinst.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MODELS_DIR)
-	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/shelter-gateway $(B)/shelter-sim $(B)/shelter-notify $(DESTDIR)$(PREFIX)/bin/
 	@if [ -x $(B)/shelter-watch ]; then \
 		echo "install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/"; \
 		install -m 755 $(B)/shelter-watch $(DESTDIR)$(PREFIX)/bin/; fi
@@ -286,6 +320,10 @@ install: all
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf"; \
 	else install -m 640 conf/gateway.conf $(DESTDIR)$(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-notify
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf"; \
+	else install -m 640 conf/notify.conf $(DESTDIR)$(SYSCONFDIR)/shelter-notify/notify.conf; fi
 	install -d $(DESTDIR)$(SYSCONFDIR)/shelter-report
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/shelter-report/report.conf"; \
@@ -293,8 +331,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 644 man/shelter-sim.1 man/shelter-watch.1 man/shelter-report.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/shelter-gateway.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 644 man/shelter-gateway.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/shelter-gateway.conf.5 man/shelter-notify.conf.5 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/shelter-gateway.8 man/shelter-notify.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(MANDIR)/zh_CN/man5 $(DESTDIR)$(MANDIR)/zh_CN/man8
 	install -m 644 man/zh_CN/shelter-gateway.conf.5 $(DESTDIR)$(MANDIR)/zh_CN/man5/
 	install -m 644 man/zh_CN/shelter-gateway.8 $(DESTDIR)$(MANDIR)/zh_CN/man8/
@@ -304,10 +343,17 @@ install: all
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-gateway.service
 	install -m 644 systemd/shelter-gateway.sysusers \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/shelter-gateway.conf
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/shelter-notify.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-notify.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/shelter-notify.service
+	install -m 644 systemd/shelter-notify.sysusers \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/shelter-notify.conf
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 		echo "systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf"; \
 		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-gateway.conf && \
-		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf; fi
+		chgrp shelter-gateway $(SYSCONFDIR)/shelter-gateway/gateway.conf && \
+		systemd-sysusers $(PREFIX)/lib/sysusers.d/shelter-notify.conf && \
+		chgrp shelter-notify $(SYSCONFDIR)/shelter-notify/notify.conf; fi
 
 # make deb [ARCH=arm64]: the Debian packages shelter-gateway and
 # shelter-center (debian/), built with debhelper by dpkg-buildpackage from a

@@ -75,6 +75,7 @@ struct mqtt {
     int nsubs;
     int (*accept)(const char *topic, void *arg);
     void *accept_arg;
+    int hold_messages;
     int session_expiry_s;
     int keepalive_s, connect_timeout_s, retry_min_s, retry_max_s;
     int manual_reconnect;
@@ -94,6 +95,12 @@ struct mqtt {
     char connect_uri[MQTT_DETAIL_MAX];
     char ssl_error[MQTT_DETAIL_MAX];
     int disconnect_done;
+    /* hold_messages: the receive thread waits in on_message() until
+     * hold_done reaches its message's hold, a Paho call of the main thread
+     * is under way (paho_calls), or the client is stopping. */
+    pthread_cond_t hold_cond;
+    uint64_t hold_last, hold_done, holds_cut;
+    int paho_calls, stopping;
 
     /* Main thread only. */
     int connected;
@@ -499,6 +506,62 @@ static void on_connection_lost(void *ctx, char *cause)
     push(m, n);
 }
 
+/* hold_messages: wait (on Paho's receive thread, so its PUBACK waits too)
+ * until the main thread has taken the message, at most MQTT_HOLD_MAX_MS.
+ * Paho holds its own mutex around this callback: a Paho call from the main
+ * thread would wait for us while we wait for it, so such a call (announced
+ * by paho_enter()) releases the hold at once. */
+static void hold_until_taken(struct mqtt *m, uint64_t hold)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += MQTT_HOLD_MAX_MS / 1000;
+    until.tv_nsec += (long)(MQTT_HOLD_MAX_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->lock);
+    while (m->hold_done < hold && m->paho_calls == 0 && !m->stopping)
+        if (pthread_cond_timedwait(&m->hold_cond, &m->lock, &until) == ETIMEDOUT)
+            break;
+    if (m->hold_done < hold)
+        m->holds_cut++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Around every Paho call of the main thread (see hold_until_taken). */
+static void paho_enter(struct mqtt *m)
+{
+    if (!m->hold_messages)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->paho_calls++;
+    pthread_cond_broadcast(&m->hold_cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void paho_leave(struct mqtt *m)
+{
+    if (!m->hold_messages)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->paho_calls--;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void mqtt_message_done(struct mqtt *m, uint64_t hold)
+{
+    if (m == NULL || hold == 0)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (hold > m->hold_done)
+        m->hold_done = hold;
+    pthread_cond_broadcast(&m->hold_cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
     struct mqtt *m = ctx;
@@ -520,6 +583,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     pthread_mutex_unlock(&m->lock);
 
     if (!full && (n = node_new(MQTT_EV_MESSAGE)) != NULL) {
+        uint64_t hold = m->hold_messages ? ++m->hold_last : 0; /* this thread only */
         n->ev.len = plen;
         n->ev.retained = msg->retained;
         n->ev.expiry_s = -1;
@@ -545,7 +609,10 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
                     memcpy(n->ev.payload, msg->payload, plen);
                 ((char *)n->ev.payload)[plen] = '\0';
             }
+            n->ev.hold = hold;
             push(m, n);
+            if (hold)
+                hold_until_taken(m, hold);
         }
     }
 out:
@@ -652,6 +719,7 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&m->cond, &ca);
+        pthread_cond_init(&m->hold_cond, &ca);
         pthread_condattr_destroy(&ca);
     }
 
@@ -671,6 +739,7 @@ struct mqtt *mqtt_new(const struct mqtt_opts *o, char *err, size_t errlen)
         m->sub_opts[i].noLocal = sub->no_local ? 1 : 0;
     }
     m->accept = o->accept;
+    m->hold_messages = o->hold_messages ? 1 : 0;
     m->accept_arg = o->accept_arg;
     m->session_expiry_s = o->session_expiry_s;
     m->client_id =
@@ -992,7 +1061,11 @@ static int route(struct mqtt *m, struct node *n, struct mqtt_event *ev)
  * the connection view in line with Paho's. */
 static void recover_overflow(struct mqtt *m)
 {
-    int live = MQTTAsync_isConnected(m->client) ? 1 : 0;
+    int live;
+
+    paho_enter(m);
+    live = MQTTAsync_isConnected(m->client) ? 1 : 0;
+    paho_leave(m);
 
     m->failing = 1;
     if (live == m->connected)
@@ -1132,7 +1205,9 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
     msg.payloadlen = (int)len;
     msg.qos = qos;
     msg.retained = retained ? 1 : 0;
+    paho_enter(m);
     rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+    paho_leave(m);
     if (rc != MQTTASYNC_SUCCESS) {
         /* Refused before queueing: Paho will never call back for p. */
         inflight_unlink(m, p);
@@ -1151,6 +1226,7 @@ void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *st)
     st->awaiting_paho = m->nzombies;
     pthread_mutex_lock((pthread_mutex_t *)&m->lock);
     st->messages_dropped = m->messages_dropped;
+    st->holds_cut = m->holds_cut;
     pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
 }
 
@@ -1204,6 +1280,13 @@ void mqtt_free(struct mqtt *m)
     if (!m)
         return;
     if (m->client) {
+        /* A message held now is released, and Paho acknowledges it: a
+         * program that must not lose it exits without mqtt_free() (the
+         * broker keeps it for the session, as after a kill -9). */
+        pthread_mutex_lock(&m->lock);
+        m->stopping = 1;
+        pthread_cond_broadcast(&m->hold_cond);
+        pthread_mutex_unlock(&m->lock);
         if (m->started)
             disconnect(m);
         MQTTAsync_destroy(&m->client); /* no callback runs after this */
@@ -1239,6 +1322,7 @@ void mqtt_free(struct mqtt *m)
     if (m->efd >= 0)
         close(m->efd);
     pthread_cond_destroy(&m->cond);
+    pthread_cond_destroy(&m->hold_cond);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

@@ -15,11 +15,15 @@
  * DISCONNECTED nothing is in flight.  A failed id may have reached the broker
  * anyway (at-least-once: the centre drops duplicates by seq).
  *
- * Incoming messages: Paho acknowledges a QoS 1 message (PUBACK) as it
- * arrives, before it is queued here, so a message still in the queue when
- * the process dies is not sent again by the broker.  A receiver that must
- * not lose one keeps what it needs in its own durable store, or relies on
- * retained state.
+ * Incoming messages: Paho sends a QoS 1 message's PUBACK when our callback
+ * returns (Paho 1.3.12 calls it straight from the receive thread while its
+ * own queue is empty, which it is: the callback never refuses a message).
+ * By default the callback only queues the message, so a message still in
+ * the queue when the process dies is not sent again by the broker.  A
+ * receiver that must not lose one sets hold_messages: the callback then
+ * waits until the main thread has stored the message (mqtt_message_done()),
+ * and with a persistent session (session_expiry_s) the broker sends again
+ * whatever was not acknowledged when the process died.
  *
  * What differs between programs is optional: the client id (made up when not
  * given), the will, the subscriptions and their options (QoS, retain as
@@ -40,6 +44,7 @@
 #define MQTT_SUB_MAX 16
 #define MQTT_DETAIL_MAX 160
 #define MQTT_CLIENT_ID_MAX 128 /* a made-up client id, NUL included */
+#define MQTT_HOLD_MAX_MS 10000 /* hold_messages: at most this long (keepalive goes on) */
 
 struct mqtt;
 
@@ -98,6 +103,14 @@ struct mqtt_opts {
      * 0 drops it, uncounted.  Must be pure (it races with everything else). */
     int (*accept)(const char *topic, void *accept_arg);
     void *accept_arg;
+    /* Each incoming message waits in Paho's callback (so no PUBACK goes)
+     * until the main thread calls mqtt_message_done() with its hold, or
+     * MQTT_HOLD_MAX_MS passed, or the main thread makes a Paho call of its
+     * own (a publish, mqtt_free()), which Paho would block on.  One message
+     * at a time comes in: take them promptly.  mqtt_free() releases a held
+     * message (Paho acknowledges it); to leave it to the broker's session,
+     * exit without mqtt_free(), as a kill -9 would. */
+    int hold_messages;
     int max_inflight;         /* publishes awaiting their result; default 10.  Keep it
                                * at or below the broker's Receive Maximum (mosquitto
                                * 20, HiveMQ 10): Paho holds the excess, and after a
@@ -135,6 +148,7 @@ struct mqtt_event {
     int64_t expiry_s; /* MQTT 5 Message Expiry Interval as received (what is left of the
                        * publisher's: the time it waited in the broker is taken off), -1: none */
     int oversized;    /* len > max_message_bytes: payload dropped, reject the command */
+    uint64_t hold;    /* hold_messages: give it to mqtt_message_done() once stored */
 };
 
 struct mqtt_stats {
@@ -144,6 +158,7 @@ struct mqtt_stats {
     uint64_t failed_locally;   /* in-flight publishes failed by us on disconnect, Paho silent */
     int awaiting_paho;         /* of those, how many Paho has not reported on yet */
     uint64_t messages_dropped; /* incoming messages over max_queued_messages */
+    uint64_t holds_cut;        /* hold_messages: released by a timeout or a Paho call of ours */
     uint64_t connects, disconnects;
 };
 
@@ -182,6 +197,10 @@ int mqtt_fd(const struct mqtt *m);
  * ev until mqtt_event_clear(). */
 int mqtt_next_event(struct mqtt *m, struct mqtt_event *ev);
 void mqtt_event_clear(struct mqtt_event *ev);
+
+/* hold_messages: the message with this hold (and every one before it) is
+ * stored: Paho may acknowledge it.  0 is a no-op. */
+void mqtt_message_done(struct mqtt *m, uint64_t hold);
 
 /* Hand a message (qos 0 or 1) to Paho.  0: a PUBLISHED event with this id
  * will follow.

@@ -11,6 +11,10 @@
 # sump pump: the do8 module's coils as the simulator holds them); halfway
 # through the property manager acknowledges the fire and the water alarms
 # with `shelter-watch ack`, and the siren goes quiet.
+# shelter-notify delivers the alarms to a local stand-in of the property's
+# WeCom group, printed (boxed) as a phone shows them, and escalates what
+# nobody acknowledges to the community's DingTalk group after DEMO_ESCALATE
+# seconds (default 25).
 #
 # Ends by itself after DEMO_SECONDS (default 100, at least 30) or on Ctrl-C,
 # and stops everything it started by PID and removes the temp dir.
@@ -27,6 +31,9 @@ SCENARIO_SECONDS=100 # its length at --speed 1
 GW=$BUILD/shelter-gateway
 SIM=$BUILD/shelter-sim
 WATCH=$BUILD/shelter-watch
+NOTIFY=$BUILD/shelter-notify
+ROBOT=$BUILD/tests/robot-standin
+DEMO_ESCALATE=${DEMO_ESCALATE:-25}
 BASE=shelter/zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye/demo-dongfeng-b1
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
@@ -34,9 +41,10 @@ case $DEMO_SECONDS in '' | *[!0-9]*) echo "demo: DEMO_SECONDS must be a number o
 [ "$DEMO_SECONDS" -lt 30 ] && DEMO_SECONDS=30
 case $DEMO_LANG in zh | en) ;; *) echo "demo: DEMO_LANG is zh or en" >&2; exit 64 ;; esac
 
-if [ ! -x "$GW" ] || [ ! -x "$SIM" ] || [ ! -x "$WATCH" ] || [ ! -x "$BUILD/shelter-report" ]; then
+if [ ! -x "$GW" ] || [ ! -x "$SIM" ] || [ ! -x "$WATCH" ] || [ ! -x "$NOTIFY" ] || [ ! -x "$ROBOT" ] ||
+	[ ! -x "$BUILD/shelter-report" ]; then
 	echo "demo: building into $BUILD"
-	make -C "$ROOT" -s B="$BUILD" all || exit 1
+	make -C "$ROOT" -s B="$BUILD" all "$BUILD/tests/robot-standin" || exit 1
 fi
 for tool in /usr/sbin/mosquitto socat; do
 	command -v "$tool" >/dev/null || { echo "demo: $tool is not installed (make deps)" >&2; exit 1; }
@@ -91,7 +99,10 @@ cat <<EOF
   pty pairs and Modbus TCP); shelter-gateway polls them, runs the alarm
   logic and publishes alarms to a local MQTT broker.  Below is what the
   property manager (物业) sees in shelter-watch: the active alarms first,
-  then every alarm as it is raised, acknowledged and cleared.
+  then every alarm as it is raised, acknowledged and cleared; boxed, the
+  messages shelter-notify puts on their phones in the property's WeCom
+  group, and in the community's DingTalk group what nobody acknowledged
+  within ${DEMO_ESCALATE} s (叫应).
 
   The evening (${DEMO_SECONDS} s): heavy rain fills the sump pit, water runs
   onto the ramp floor, a blast door's contacts disagree, smoke in the power
@@ -122,6 +133,47 @@ override() {
 # rising_fast stays on: it sees the rain's rise from the first readings.
 override sump-east high_delay=3s high_clear_delay=5s high_high_delay=2s
 override leak-ramp leak_delay=2s leak_clear_delay=5s
+
+# --- the phones: WeCom and DingTalk group stand-ins, and shelter-notify ---
+ROBOT_PORT=$(free_port)
+bg robots "$ROBOT" --port "$ROBOT_PORT" --log "$D/robots.jsonl" --print \
+	--wecom WANKE=万科物业值班群 --dingtalk DONGFENG=SECdemo0123456789 --name DONGFENG=东风社区网格群
+wait_for 10 port_open "$ROBOT_PORT" || die "the robot stand-in did not start"
+printf '%s\n' "http://127.0.0.1:$ROBOT_PORT/cgi-bin/webhook/send?key=WANKE" >"$D/wecom.url"
+printf '%s\n' "http://127.0.0.1:$ROBOT_PORT/robot/send?access_token=DONGFENG" >"$D/dingtalk.url"
+printf 'SECdemo0123456789\n' >"$D/dingtalk.secret"
+chmod 600 "$D"/*.url "$D/dingtalk.secret"
+mkdir -p "$D/notify"
+cat >"$D/notify.conf" <<NOTIFYCONF
+[notify]
+state_dir = $D/notify
+offline_after = 30s
+[mqtt]
+uri = tcp://127.0.0.1:$MQTT_PORT
+client_id = demo-notify
+[channel wecom-wanke]
+type = wecom
+url_file = $D/wecom.url
+[channel dingtalk-dongfeng]
+type = dingtalk
+url_file = $D/dingtalk.url
+secret_file = $D/dingtalk.secret
+[route wanke]
+name = 万科物业
+subtree = zhengzhou/jinshui/fengchan/dongfeng/wanke-wuye
+events = raised, acknowledged, cleared, offline, online
+channels = wecom-wanke
+escalate_after = ${DEMO_ESCALATE}s
+escalate_to = dongfeng
+[route dongfeng]
+name = 东风社区
+subtree = zhengzhou/jinshui/fengchan/dongfeng
+min_severity = major
+events = offline
+channels = dingtalk-dongfeng
+NOTIFYCONF
+bg notify "$NOTIFY" -c "$D/notify.conf"
+wait_for 10 grep -q 'synchronised' "$D/notify.log" || die "shelter-notify did not start"
 
 # --- influxd, when installed: the gateway's InfluxDB output ---
 INFLUX_NOTE="not installed: no InfluxDB output"
@@ -157,6 +209,8 @@ bg watch "$WATCH" --broker "tcp://127.0.0.1:$MQTT_PORT" --lang "$DEMO_LANG" \
 WATCH_LOG=$D/watch.log
 wait_for 10 grep -q '── .*Ctrl-C' "$WATCH_LOG" || die "shelter-watch did not start"
 tail -n +1 -f "$WATCH_LOG" &
+PIDS+=("$!")
+tail -n +1 -f "$D/robots.log" &
 PIDS+=("$!")
 
 # --- the relays on site: a line whenever the do8 module's coils change ---

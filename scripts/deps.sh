@@ -4,10 +4,12 @@
 # with systemd-analyze and lint the man pages; procps: pgrep in the demo
 # test; libssl-dev: `--check` parses certificates and keys with OpenSSL's
 # libcrypto, the library Paho already links; sqlite3: make soak reads the
-# outbox; clang-format: make check fails on unformatted C; chromium,
-# chromium-driver and a CJK font: the test opens shelter-report's HTML in
-# headless Chromium; python3: the test's InfluxDB 2.x stand-in; debhelper,
-# dpkg-dev, lintian: make deb and its test in make check).  Runs
+# outbox; clang-format: make check fails on unformatted C; libmicrohttpd:
+# shelter-notify's ack pages and the test stand-ins of the WeCom and DingTalk
+# robots; chromium, chromium-driver and a CJK font: the ack page and
+# shelter-report's HTML are tested in headless Chromium; python3: the
+# report test's InfluxDB 2.x stand-in; debhelper, dpkg-dev, lintian: make
+# deb and its test in make check).  Runs
 # `apt-get update` once, then one install.  `deps.sh fuzz` adds clang and its libFuzzer and
 # sanitizer runtimes, for `make fuzz` only.  `deps.sh ARCH` (arm64) adds
 # Debian's cross toolchain, pkgconf:ARCH (ARCH-linux-gnu-pkg-config) and
@@ -19,7 +21,7 @@ PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libsqlite3-dev
 libcjson-dev libinih-dev libcurl4-openssl-dev libsystemd-dev libssl-dev check
 mosquitto mosquitto-clients influxdb socat curl openssl jq
 systemd man-db procps sqlite3 clang-format debhelper dpkg-dev lintian
-chromium chromium-driver fonts-wqy-microhei python3"
+libmicrohttpd-dev chromium chromium-driver fonts-wqy-microhei python3"
 # The libraries the programs link, for a cross build: the -dev packages of
 # debian/control's Build-Depends (the one list of them).
 LIBS=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*: /p' "$(dirname "$0")/../debian/control" |

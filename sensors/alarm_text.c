@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alarmdef.h"
+#include "gwmsg.h"
 #include "kind.h"
 #include "textbuf.h"
 
@@ -120,6 +121,54 @@ int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const c
         tb_put(&b, "%s%s", pick(&by_word, lang), ev->by);
 
     return tb_finish(&b);
+}
+
+int alarm_event_type_of(const struct gwmsg_alarm *a, enum alarm_event_type *out)
+{
+    bool inhibit = strcmp(a->alarm, "inhibit") == 0;
+
+    if (strcmp(a->event, "raised") == 0)
+        *out = inhibit ? ALARM_EV_INHIBIT_STARTED : ALARM_EV_RAISED;
+    else if (strcmp(a->event, "cleared") == 0)
+        *out = inhibit                                    ? ALARM_EV_INHIBIT_ENDED
+               : strcmp(a->reason, "sensor_removed") == 0 ? ALARM_EV_WITHDRAWN
+                                                          : ALARM_EV_CLEARED;
+    else if (strcmp(a->event, "acknowledged") == 0)
+        *out = ALARM_EV_ACKNOWLEDGED;
+    else if (strcmp(a->event, "test") == 0)
+        *out = ALARM_EV_TEST;
+    else
+        return -1;
+    return 0;
+}
+
+int alarm_msg_text(const struct gwmsg_alarm *a, enum alarm_event_type type, enum gw_lang lang,
+                   char *buf, size_t len, const char **what)
+{
+    struct alarm_event ev;
+    enum kind kind;
+    enum alarm_id id;
+    enum alarm_severity sev;
+
+    memset(&ev, 0, sizeof(ev));
+    if (strcmp(a->alarm, "inhibit") == 0)
+        id = ALARM_INHIBIT;
+    else if (kind_from_name(a->kind, &kind) == -1 || alarm_from_name(kind, a->alarm, &id) == -1)
+        return -1;
+    ev.alarm = id;
+    ev.type = type;
+    ev.active = a->active;
+    ev.acked = a->acked;
+    ev.severity = alarm_severity_from_name(a->severity, &sev) == 0 ? sev : ALARM_SEV_INFO;
+    ev.value = a->value;
+    ev.threshold = a->threshold;
+    ev.unit = a->unit;
+    ev.ts_ms = a->ts_ms;
+    ev.until_ms = a->until_ms;
+    snprintf(ev.by, sizeof(ev.by), "%s", a->by);
+    if (what != NULL)
+        *what = lang == LANG_EN ? alarm_def(id)->en : alarm_def(id)->zh;
+    return alarm_event_message(&ev, lang, a->sensor, a->location, buf, len);
 }
 
 static const char *const msg_event_names[] = {

@@ -112,6 +112,26 @@ struct alarm_event {
 int alarm_event_message(const struct alarm_event *ev, enum gw_lang lang, const char *sensor_name,
                         const char *location, char *buf, size_t len);
 
+/* ---- alarm messages as a receiver gets them (lib/gwmsg) ---- */
+
+struct gwmsg_alarm;
+
+/* The event type of a received alarm message, from its event name, its alarm
+ * ("inhibit": inhibit_started / _ended) and reason (a clear with
+ * "sensor_removed" is a withdrawal).  0 and *out, or -1 for an event name
+ * the contract does not have. */
+int alarm_event_type_of(const struct gwmsg_alarm *a, enum alarm_event_type *out);
+
+/* The text of a received alarm message in lang, as the gateway would have
+ * written it in that language (alarm_event_message on the catalogue's
+ * words), for the event type given (a receiver listing what is active says
+ * "raised" for an acknowledged alarm).  Returns the length, or -1 when this
+ * build does not know the message's kind or alarm (then the payload's own
+ * message is the text).  *what, when not NULL, receives the alarm's name in
+ * words ("漏水", "water leak"). */
+int alarm_msg_text(const struct gwmsg_alarm *a, enum alarm_event_type type, enum gw_lang lang,
+                   char *buf, size_t len, const char **what);
+
 /* One alarm message as published: the MQTT alarm payload (docs/design.md
  * section 10) and the InfluxDB `alarm` point (sensors/points.h) are built
  * from it; receivers parse payloads back into the same names. */

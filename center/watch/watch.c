@@ -278,29 +278,9 @@ static void put_site(struct textbuf *b, const struct gwmsg_alarm *a, bool zh)
 static int put_engine_text(struct textbuf *b, const struct gwmsg_alarm *a,
                            enum alarm_event_type type, enum gw_lang lang)
 {
-    struct alarm_event ev;
-    enum kind kind;
-    enum alarm_id id;
-    enum alarm_severity sev;
     char text[512];
 
-    memset(&ev, 0, sizeof(ev));
-    if (strcmp(a->alarm, "inhibit") == 0)
-        id = ALARM_INHIBIT;
-    else if (kind_from_name(a->kind, &kind) == -1 || alarm_from_name(kind, a->alarm, &id) == -1)
-        return -1;
-    ev.alarm = id;
-    ev.type = type;
-    ev.active = a->active;
-    ev.acked = a->acked;
-    ev.severity = alarm_severity_from_name(a->severity, &sev) == 0 ? sev : ALARM_SEV_INFO;
-    ev.value = a->value;
-    ev.threshold = a->threshold;
-    ev.unit = a->unit;
-    ev.ts_ms = a->ts_ms;
-    ev.until_ms = a->until_ms;
-    snprintf(ev.by, sizeof(ev.by), "%s", a->by);
-    if (alarm_event_message(&ev, lang, a->sensor, a->location, text, sizeof(text)) < 0)
+    if (alarm_msg_text(a, type, lang, text, sizeof(text), NULL) < 0)
         return -1;
     tb_put(b, "%s", text);
     return 0;

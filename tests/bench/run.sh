@@ -63,6 +63,8 @@ echo "  Modbus requests served: ${polls}; alarm transitions: ${alarms}"
 echo "$STEADY_LINE1"
 echo "$STEADY_LINE2"
 "$BUILD/tests/bench_core"
+# The notifier: latency and a storm of 600 shelters (tests/bench/notify.sh).
+bash "$(dirname "$0")/notify.sh"
 # The fleet: 50 real gateways on one mosquitto and one simulator (the same
 # scenario as tests/integration/test_fleet.sh, which make check runs with 12).
 echo "fleet of 50 gateways (tests/integration/test_fleet.sh, FLEET_N=50):"

@@ -8,7 +8,7 @@
 # must leave nothing behind: no process of its own, no temp dir.
 . "$(dirname "$0")/lib.sh"
 
-for b in "$GW" "$SIM" "$BUILD/shelter-watch"; do
+for b in "$GW" "$SIM" "$BUILD/shelter-watch" "$BUILD/shelter-notify" "$BUILD/tests/robot-standin"; do
 	[ -x "$b" ] || { fail "not built: $b"; exit 1; }
 done
 
@@ -37,6 +37,11 @@ check "the acks silence the siren, the sign stays lit" \
 check "the siren goes quiet only after the acks" \
 	test "$(grep -n 'ramp-siren off  ramp-sign ON' "$T/demo.out" | head -n 1 | cut -d: -f1)" -gt \
 	"$(grep -n 'acknowledges the water alarms' "$T/demo.out" | head -n 1 | cut -d: -f1)"
+check "shelter-notify: the property's WeCom group shows the alarms as a phone would" \
+	grep -q '┌─ 企业微信群「万科物业值班群」' "$T/demo.out"
+check "shelter-notify: the leak in the WeCom group says 请勿进入车库" grep -q '请勿进入车库' "$T/demo.out"
+check "shelter-notify: nobody acknowledged the flood: escalated to the community's DingTalk group" \
+	bash -c "grep -q '┌─ 钉钉群「东风社区网格群」' '$T/demo.out' && grep -q '未确认，已升级至东风社区' '$T/demo.out'"
 check "the pumps catch up: high_high cleared" grep -q '【严重】恢复 .*集水坑水位超高已恢复' "$T/demo.out"
 review=$(sed -n 's/.*review for the property (shelter-report): //p' "$T/demo.out")
 check "it ends with the evening's review for the property (${review:-none})" test -s "${review:-/nonexistent}"

@@ -59,6 +59,11 @@ check "installs the sysusers.d entry for the service user" \
 check "installs the four man pages" test -f "$MAN/man8/shelter-gateway.8" -a \
 	-f "$MAN/man5/shelter-gateway.conf.5" -a -f "$MAN/man1/shelter-sim.1" -a \
 	-f "$MAN/man1/shelter-watch.1"
+check "installs shelter-notify, its config (640), unit, service user and man pages" \
+	test -x "$R/usr/bin/shelter-notify" -a "$(stat -c %a "$R/etc/shelter-notify/notify.conf" 2>/dev/null)" = 640 \
+	-a -f "$R/usr/lib/systemd/system/shelter-notify.service" \
+	-a -f "$R/usr/lib/sysusers.d/shelter-notify.conf" \
+	-a -f "$MAN/man8/shelter-notify.8" -a -f "$MAN/man5/shelter-notify.conf.5"
 check "installs the Chinese man pages under zh_CN" test -f "$MAN/zh_CN/man8/shelter-gateway.8" -a \
 	-f "$MAN/zh_CN/man5/shelter-gateway.conf.5"
 check "man -L zh_CN finds the Chinese page" \
@@ -109,6 +114,26 @@ rc=$?
 check "systemd-analyze verify: the unit is valid, without warnings" \
 	test "$rc" = 0 -a ! -s "$T/verify.log"
 [ -s "$T/verify.log" ] && cat "$T/verify.log"
+
+NUNIT=$R/usr/lib/systemd/system/shelter-notify.service
+sed "s|/usr/bin/shelter-notify|$R/usr/bin/shelter-notify|g" "$NUNIT" >"$T/verify/shelter-notify.service"
+MANPATH=$MAN systemd-analyze verify "$T/verify/shelter-notify.service" >"$T/verify-notify.log" 2>&1
+rc=$?
+check "systemd-analyze verify: shelter-notify's unit is valid, without warnings" \
+	test "$rc" = 0 -a ! -s "$T/verify-notify.log"
+[ -s "$T/verify-notify.log" ] && cat "$T/verify-notify.log"
+systemd-analyze security --offline=true "$T/verify/shelter-notify.service" >"$T/security-notify.log" 2>&1
+nexposure=$(sed -n 's/.*Overall exposure level for shelter-notify.service: \([0-9.]*\).*/\1/p' \
+	"$T/security-notify.log")
+echo "systemd-analyze security shelter-notify: overall exposure ${nexposure:-?}"
+awk '$1 == "✗" { printf "  %s %s\n", $2, $NF }' "$T/security-notify.log"
+check "systemd-analyze security: shelter-notify's exposure ${nexposure:-?} is at most 2.0" \
+	awk -v e="${nexposure:-99}" 'BEGIN { exit !(e <= 2.0) }'
+for line in Type=notify NotifyAccess=main WatchdogSec=30s Restart=always; do
+	check "shelter-notify's unit sets $line" grep -qxF "$line" "$NUNIT"
+done
+check "shelter-notify's unit checks the configuration first" \
+	grep -qxF 'ExecStartPre=/usr/bin/shelter-notify -c /etc/shelter-notify/notify.conf --check' "$NUNIT"
 
 systemd-analyze security --offline=true "$T/verify/shelter-gateway.service" >"$T/security.log" 2>&1
 exposure=$(sed -n 's/.*Overall exposure level for shelter-gateway.service: \([0-9.]*\).*/\1/p' \
