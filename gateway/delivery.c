@@ -220,13 +220,21 @@ int delivery_queue_output(struct delivery *d, const char *name, const char *json
 int delivery_output_fault(struct delivery *d, const char *output, const char *location, bool raised,
                           const char *why)
 {
-    char text[256];
+    char text[512];
     const bool zh = d->cfg->language == LANG_ZH;
+    const bool placed = location != NULL && location[0] != '\0';
 
-    if (raised)
-        snprintf(text, sizeof(text), "%s%s", zh ? "输出故障：" : "output fault: ", why);
+    /* Which device, as a sensor alarm's text says where: zh the place (or
+     * the output's name), en the name with the place in brackets. */
+    if (zh)
+        snprintf(text, sizeof(text), "%s：%s%s", placed ? location : output,
+                 raised ? "输出故障：" : "输出已恢复正常", raised ? why : "");
+    else if (placed)
+        snprintf(text, sizeof(text), "%s (%s): %s%s", output, location,
+                 raised ? "output fault: " : "output working again", raised ? why : "");
     else
-        snprintf(text, sizeof(text), "%s", zh ? "输出已恢复正常" : "output working again");
+        snprintf(text, sizeof(text), "%s: %s%s", output,
+                 raised ? "output fault: " : "output working again", raised ? why : "");
     struct alarm_msg m = {.seq = outbox_next_seq(d->ob),
                           .ts_ms = wall_ms(),
                           .sensor = output,

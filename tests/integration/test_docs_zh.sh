@@ -41,6 +41,33 @@ check "install guide: the count lines as printed" \
 		grep -q '个警告（见 stderr）：不影响本地采集和报警，但改好之前上传或数据保存会受影响，离开现场前请改好' '$T/warn.out' &&
 		grep -qF '个警告（见 stderr）：不影响本地采集和报警，但改好之前上传或数据保存会受影响，离开现场前请改好' '$INSTALL'"
 
+# The outputs (联动): the duty guide's table has output_fault with the gateway's
+# Chinese texts for it; the install guide quotes --check's lines for the demo's
+# do8 module and its errors for a misspelt sensor, an alarm the sensor lacks
+# and a channel the model does not have.
+texts=$(grep -o '"输出[^"]*"' "$ROOT/gateway/delivery.c" | tr -d '"')
+check "duty guide: the gateway's output_fault texts ($(echo $texts))" \
+	bash -c "test \$(echo '$texts' | wc -l) -eq 2 && echo '$texts' | while read -r t; do grep -qF -- \"\$t\" '$DUTY' || exit 1; done"
+check "duty guide: output_fault in the alarm table" grep -qF '| 输出故障（output_fault） | 重要 |' "$DUTY"
+"$GW" -c "$T/ok.conf" --check >"$T/ok.out" 2>&1
+n=0
+while read -r line; do
+	n=$((n + 1))
+	check "install guide quotes --check's output line as printed (${line%% on *})" grep -qF -- "$line" "$INSTALL"
+done < <(grep ' do8 coil ' "$T/ok.out" | sed 's/^ *//')
+check "install guide: --check listed the demo's 3 outputs ($n)" test "$n" = 3
+sed -e 's/^on = sump-\*:high_high, leak-ramp:leak, smoke-\*:fire$/on = sump-*:high_high, leak-ranp:leak, smoke-*:fire/' \
+	-e 's/^on = sump-\*:high, sump-\*:high_high, leak-ramp:leak$/on = sump-*:high, sump-*:high_high, leak-ramp:high/' \
+	-e 's/^channel = 2$/channel = 9/' "$T/ok.conf" >"$T/out.conf"
+"$GW" -c "$T/out.conf" --check >"$T/out.out" 2>&1
+rc=$?
+check "a bad [output] is an error (exit $rc)" test "$rc" = 78
+for what in "on: unknown sensor" "has no alarm" "channel: channel 9"; do
+	line=$(grep -F -- "$what" "$T/out.out" | head -n 1)
+	echo "out: $line"
+	check "install guide quotes --check's [output] line as printed ($what)" quoted "$line"
+done
+
 # The duty guide's phone messages (section 5) use the notifier's words
 # (center/notify/ntext.c, ackweb.c): a renamed phrase fails here.
 NT=$ROOT/center/notify

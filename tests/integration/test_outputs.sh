@@ -113,6 +113,8 @@ simctl fault ramp-siren refuse 4 >/dev/null
 simctl set leak-ramp wet 1 >/dev/null
 check "a refused write raises output_fault" \
 	wait_for 10 grep -q "^$BASE/alarm/ramp-siren/output_fault {.*\"event\":\"raised\".*\"severity\":\"major\"" "$T/sub.log"
+check "... its text says which device: the output's place (B1 入口坡道 声光报警器)" \
+	grep -q "^$BASE/alarm/ramp-siren/output_fault {.*\"message\":\"B1 入口坡道 声光报警器：输出故障：" "$T/sub.log"
 check "... the state says quality fault" \
 	wait_for 5 grep -q "^$BASE/output/ramp-siren {.*\"on\":true.*\"quality\":\"fault\"" "$T/sub.log"
 simctl fault ramp-siren none >/dev/null
