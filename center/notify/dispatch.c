@@ -1162,6 +1162,7 @@ void dispatch_ack_view(struct dispatch *d, const struct token_claim *claim, stru
             v->what = d->view.alarm;
         v->site_name = d->view.site_name[0] ? d->view.site_name : d->view.gateway;
         v->location = d->view.location;
+        v->detail = ntext_detail(v->detail, v->location, d->view.sensor);
         v->by = d->view.by;
         v->water = water_kind(d->view.kind);
         ntext_time(d->view.ts_ms, d->cfg->utc_offset_s, d->view_time, sizeof(d->view_time));

@@ -250,6 +250,29 @@ static const char *what_of(const struct ntext_notice *n)
     return present(n->what) ? n->what : present(n->alarm) ? n->alarm : "?";
 }
 
+/* s without prefix p, or NULL when s does not start with it. */
+static const char *after(const char *s, const char *p)
+{
+    size_t n = strlen(p);
+    return strncmp(s, p, n) == 0 ? s + n : NULL;
+}
+
+const char *ntext_detail(const char *detail, const char *location, const char *sensor)
+{
+    const char *rest = NULL;
+
+    if (!present(detail) || !present(location))
+        return detail;
+    if ((rest = after(detail, location)) != NULL) {
+        const char *r = after(rest, "：");
+        rest = r != NULL ? r : after(rest, ": ");
+    }
+    if (rest == NULL && present(sensor) && (rest = after(detail, sensor)) != NULL &&
+        (rest = after(rest, " (")) != NULL && (rest = after(rest, location)) != NULL)
+        rest = after(rest, "): ");
+    return rest != NULL && rest[0] != '\0' ? rest : detail;
+}
+
 /* "【严重】漏水", "【已恢复】漏水", "【已确认】漏水" */
 static void put_alarm_title(struct out *o, const struct ntext_notice *n)
 {
@@ -326,7 +349,7 @@ static void alarm_body(struct out *o, const struct ntext_notice *n)
     }
     if (present(n->detail)) {
         put_label(o, &w_detail);
-        put_text(o, n->detail, CAP_DETAIL);
+        put_text(o, ntext_detail(n->detail, n->location, n->sensor), CAP_DETAIL);
         put_nl(o);
     }
     if (present(n->by) && n->event != NULL && strcmp(n->event, "acknowledged") == 0) {

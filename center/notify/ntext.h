@@ -69,6 +69,12 @@ enum ntext_summary {
     NTEXT_SUM_BACKLOG, /* delivered late after the channel was down */
 };
 
+/* detail without the place the location line already gives: the
+ * catalogue's sentence starts with it ("B1 坡道：漏水" -> "漏水"; in English
+ * "leak-ramp (B1 ramp): Water leak" -> "Water leak").  detail itself when it
+ * does not start so, when nothing would be left, or without a location. */
+const char *ntext_detail(const char *detail, const char *location, const char *sensor);
+
 /* One notice.  For NTEXT_DINGTALK the title goes to title (NTEXT_TITLE_MAX
  * is enough; NULL allowed for the other formats).  Returns the text's length
  * (snprintf style: more than len - 1 means it was cut), or -1. */

@@ -417,8 +417,10 @@ START_TEST(test_request_and_answers)
     const char *md =
         cJSON_GetObjectItem(cJSON_GetObjectItem(body, "markdown"), "content")->valuestring;
     ck_assert_ptr_nonnull(strstr(md, "东风小区人防"));
-    ck_assert_ptr_nonnull(strstr(md, "【严重】漏水"));        /* the catalogue's words */
-    ck_assert_ptr_nonnull(strstr(md, "情况：B1 坡道：漏水")); /* the place people know */
+    ck_assert_ptr_nonnull(strstr(md, "【严重】漏水"));    /* the catalogue's words */
+    ck_assert_ptr_nonnull(strstr(md, "位置：B1 坡道\n")); /* the place people know */
+    ck_assert_ptr_nonnull(strstr(md, "情况：漏水\n"));    /* ... said once */
+    ck_assert_ptr_null(strstr(md, "情况：B1 坡道"));
     ck_assert_ptr_nonnull(strstr(md, "请勿进入车库"));
     ck_assert_ptr_nonnull(strstr(md, "https://c.example.cn/ack?t="));
     cJSON_Delete(body);
@@ -468,6 +470,8 @@ START_TEST(test_ack_command_by_the_route)
     ck_assert(v.found && v.active && !v.acked && !v.newer);
     ck_assert_str_eq(v.route_display, "万科物业");
     ck_assert_str_eq(v.site_name, "东风小区人防");
+    ck_assert_str_eq(v.location, "B1 坡道");
+    ck_assert_str_eq(v.detail, "漏水"); /* the place once, in its own row */
     ck_assert(v.water);
     ck_assert_int_eq(dispatch_ack_command(d, &c, T0, &topic, &payload, why, sizeof(why)), 0);
     ck_assert_str_eq(topic, BASE "/cmd/ack");

@@ -26,7 +26,7 @@ static struct ntext_notice leak(void)
         .location = "B1 入口坡道底部 地面漏水检测",
         .alarm = "leak",
         .what = "漏水",
-        .detail = "leak-ramp（B1 入口坡道底部 地面漏水检测）：漏水",
+        .detail = "B1 入口坡道底部 地面漏水检测：漏水", /* as the catalogue says it */
         .value = NAN,
         .threshold = NAN,
         .water = true,
@@ -50,6 +50,45 @@ START_TEST(test_leak_in_chinese_names_the_place)
     ck_assert_ptr_nonnull(strstr(buf, "请勿进入车库"));
     ck_assert_ptr_nonnull(strstr(buf, "[确认收到](https://center.example.cn/ack?t=abc.def)"));
     ck_assert_ptr_nonnull(strstr(buf, "<font color=\"warning\">"));
+}
+END_TEST
+
+static int count(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+        k++;
+    return k;
+}
+
+/* The 位置 line names the place; the 情况 line does not say it again. */
+START_TEST(test_place_said_once)
+{
+    struct ntext_notice n = leak();
+    n.detail = "B1 入口坡道底部 地面漏水检测：集水坑水位超高 1.13 m ≥ 1.08 m";
+    ntext_notice(&n, NTEXT_WECOM, LANG_ZH, CST, NULL, 0, buf, NTEXT_WECOM_MAX);
+    ck_assert_ptr_nonnull(strstr(buf, "> 情况：集水坑水位超高 1.13 m ≥ 1.08 m\n"));
+    ck_assert_int_eq(count(buf, "B1 入口坡道底部 地面漏水检测"), 1);
+    ntext_notice(&n, NTEXT_DINGTALK, LANG_ZH, CST, title, sizeof(title), buf, NTEXT_DINGTALK_MAX);
+    ck_assert_int_eq(count(buf, "B1 入口坡道底部 地面漏水检测"), 1);
+    /* English: "sensor (location): ..." */
+    n.detail = "leak-ramp (B1 入口坡道底部 地面漏水检测): Water leak";
+    ntext_notice(&n, NTEXT_PLAIN, LANG_EN, CST, NULL, 0, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "Details: Water leak\n"));
+    ck_assert_int_eq(count(buf, "B1 入口坡道底部 地面漏水检测"), 1);
+    /* A sentence that does not start with the place, or is only the place,
+     * is shown whole. */
+    n.detail = "payload text from an older gateway";
+    ntext_notice(&n, NTEXT_PLAIN, LANG_EN, CST, NULL, 0, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "Details: payload text from an older gateway\n"));
+    n.detail = "B1 入口坡道底部 地面漏水检测：";
+    ntext_notice(&n, NTEXT_PLAIN, LANG_ZH, CST, NULL, 0, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "情况：B1 入口坡道底部 地面漏水检测："));
+    /* No location line: the sentence keeps its place. */
+    n.location = NULL;
+    n.detail = "B1 坡道：漏水";
+    ntext_notice(&n, NTEXT_PLAIN, LANG_ZH, CST, NULL, 0, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "情况：B1 坡道：漏水"));
 }
 END_TEST
 
@@ -194,6 +233,7 @@ static Suite *text_suite(void)
     Suite *s = suite_create("notify_text");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_leak_in_chinese_names_the_place);
+    tcase_add_test(tc, test_place_said_once);
     tcase_add_test(tc, test_cleared_says_so_without_the_warning);
     tcase_add_test(tc, test_english);
     tcase_add_test(tc, test_escalation_says_not_acknowledged);
