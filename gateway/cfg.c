@@ -5,14 +5,13 @@
  * the line rules, the sections and the key tables, the FILE:LINE problem
  * list.  What is the gateway's own is here: one key table per section
  * {key, parser, field, range, default, flags} ([mqtt] and [influx] are
- * lib/mqttcfg and lib/influxcfg, shared with the centre's programs; [bus]
- * and [sensor] are sensors/sensorcfg, shared with shelter-sim), and the
- * rules that span sections (the alarm overrides of a sensor, kept by
- * sensorcfg as its extra keys), which run after the whole file is read.  [mqtt] and
- * [influx] are INI_LENIENT: their problems affect the uplink only (see
- * cfg.h).  [output NAME] (the on-site outputs) is the gateway's own: its
- * `on` list is resolved against the sensors and the alarm catalogue.  Owns
- * the model set.
+ * lib/mqttcfg and lib/influxcfg, shared with the centre's programs; [bus],
+ * [sensor] and [output] are sensors/sensorcfg, shared with shelter-sim),
+ * and the rules that span sections (the alarm overrides of a sensor, kept
+ * by sensorcfg as its extra keys; an output's `on` list, resolved against
+ * the sensors and the alarm catalogue), which run after the whole file is
+ * read.  [mqtt] and [influx] are INI_LENIENT: their problems affect the
+ * uplink only (see cfg.h).  Owns the model set.
  */
 #include "cfg.h"
 
@@ -40,17 +39,8 @@ struct parse {
     /* sections seen: the line of their header (0: absent) */
     int gateway_line, mqtt_line, influx_line;
     struct ini_keyset gateway_ks, mqtt_ks, influx_ks;
-    struct sensorcfg_parse *sensors; /* [bus] and [sensor] */
-    struct output_parse *outputs;    /* [output] */
-    int noutputs;
-};
-
-struct output_parse {
-    struct cfg_output o;
-    char bus_name[CFG_NAME_MAX];
-    char model_name[MODEL_NAME_MAX];
-    struct ini_keyset ks;
-    bool placed; /* bus, unit and model known: for the checks across outputs */
+    struct sensorcfg_parse *sensors; /* [bus], [sensor] and [output] */
+    struct cfg_output *outputs;      /* the outputs, once checked: `on` resolved */
 };
 
 /* ---- key tables ---- */
@@ -101,32 +91,14 @@ static const struct ini_key gateway_keys[GK_COUNT] = {
                       "5min"},
 };
 
-/* [output NAME] (docs/design.md section 21); `on` is resolved against the
- * sensors and the alarm catalogue once the whole file is read. */
-enum { OK_BUS, OK_UNIT, OK_MODEL, OK_CHANNEL, OK_ON, OK_UNTIL, OK_MIN_ON, OK_LOCATION, OK_COUNT };
-static const struct name_value until_names[] = {
-    {"cleared", OUTPUT_UNTIL_CLEARED}, {"acked", OUTPUT_UNTIL_ACKED}, {NULL, 0}};
-static const struct ini_key output_keys[OK_COUNT] = {
-    [OK_BUS] = {"bus", ini_slug, FIELD(struct output_parse, bus_name), .flags = INI_REQUIRED},
-    /* The range of a unit id depends on the bus type: checked in check_output(). */
-    [OK_UNIT] = {"unit", ini_int, FIELD(struct output_parse, o.unit), 0, 255,
-                 .flags = INI_REQUIRED},
-    [OK_MODEL] = {"model", ini_text, FIELD(struct output_parse, model_name), .flags = INI_REQUIRED},
-    /* The model says how many channels it has: checked in check_output(). */
-    [OK_CHANNEL] = {"channel", ini_int, FIELD(struct output_parse, o.channel), 0, 31,
-                    .flags = INI_REQUIRED},
-    [OK_ON] = {"on", ini_text, FIELD(struct output_parse, o.on), .flags = INI_REQUIRED},
-    [OK_UNTIL] = {"until", ini_enum, FIELD(struct output_parse, o.until), .dflt = "cleared",
-                  .names = until_names},
-    [OK_MIN_ON] = {"min_on", ini_duration_ms, FIELD(struct output_parse, o.min_on_ms), 0, 3600000,
-                   .dflt = "0s"},
-    [OK_LOCATION] = {"location", ini_text, FIELD(struct output_parse, o.location),
-                     .flags = INI_EMPTY_OK},
-};
-_Static_assert(sizeof(enum output_until) == sizeof(int), "enum output_until is not int-sized");
+/* [output NAME] is sensorcfg's; its `until` stores an enum output_until. */
+_Static_assert(sizeof(enum output_until) == sizeof(int) &&
+                   OUTPUT_UNTIL_CLEARED == SENSORCFG_UNTIL_CLEARED &&
+                   OUTPUT_UNTIL_ACKED == SENSORCFG_UNTIL_ACKED,
+               "enum output_until is not sensorcfg's until");
 
 _Static_assert(GK_COUNT <= INI_KEYS_MAX && MQTTCFG_NKEYS <= INI_KEYS_MAX &&
-                   INFLUXCFG_NKEYS <= INI_KEYS_MAX && OK_COUNT <= INI_KEYS_MAX,
+                   INFLUXCFG_NKEYS <= INI_KEYS_MAX,
                "INI_KEYS_MAX too small");
 
 /* ---- sections: where their keys go ---- */
@@ -185,18 +157,7 @@ static int sensor_other_key(void *user, void *base, const char *key, const char 
 static void *open_output(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
                          size_t errlen)
 {
-    struct parse *p = user;
-    (void)err, (void)errlen;
-    struct output_parse *v = realloc(p->outputs, sizeof(*v) * ((size_t)p->noutputs + 1));
-    if (v == NULL)
-        return NULL;
-    p->outputs = v;
-    struct output_parse *op = &p->outputs[p->noutputs++];
-    memset(op, 0, sizeof(*op));
-    snprintf(op->o.name, sizeof(op->o.name), "%s", name);
-    op->o.line = line;
-    *ks = &op->ks;
-    return op;
+    return sensorcfg_open_output(((struct parse *)user)->sensors, name, line, ks, err, errlen);
 }
 
 enum { SEC_GATEWAY, SEC_MQTT, SEC_INFLUX, SEC_OUTPUT, SEC_BUS, SEC_SENSOR, NSECTIONS };
@@ -219,19 +180,14 @@ static void sections(struct ini_section s[NSECTIONS])
                         .nkeys = INFLUXCFG_NKEYS,
                         .flags = INI_LENIENT,
                         .open = open_influx},
-        [SEC_OUTPUT] = {.type = "output",
-                        .keys = output_keys,
-                        .nkeys = OK_COUNT,
-                        .flags = INI_NAMED,
-                        .open = open_output},
     };
     memcpy(s, own, sizeof(own));
-    /* An output's name is a topic level, as a sensor's (alarm/{output}/output_fault). */
     sensorcfg_sections(&s[SEC_BUS], &s[SEC_SENSOR]);
+    sensorcfg_output_section(&s[SEC_OUTPUT]);
     s[SEC_BUS].open = open_bus;
     s[SEC_SENSOR].open = open_sensor;
     s[SEC_SENSOR].other_key = sensor_other_key;
-    s[SEC_OUTPUT].name_ok = s[SEC_SENSOR].name_ok;
+    s[SEC_OUTPUT].open = open_output;
 }
 
 /* The one place where sensor keys outside sensorcfg's table go: the alarm
@@ -346,7 +302,7 @@ static int add_src(struct cfg_output *o, int sensor, enum alarm_id alarm)
 /* One term SENSOR-GLOB:ALARM of an `on` list: every sensor it matches that
  * has that alarm.  A term that matches no sensor, names an alarm none of
  * them has, or is not of that shape is an error at the key's line. */
-static void resolve_term(struct parse *p, struct output_parse *op, const char *label, int line,
+static void resolve_term(struct parse *p, struct cfg_output *o, const char *label, int line,
                          const char *term)
 {
     char glob[CFG_NAME_MAX + 16], alarm[CFG_NAME_MAX], list[256];
@@ -381,7 +337,7 @@ static void resolve_term(struct parse *p, struct output_parse *op, const char *l
         if (alarm_from_name(s->def.kind, alarm, &id) == -1)
             continue;
         found++;
-        if (add_src(&op->o, i, id) == -1) {
+        if (add_src(o, i, id) == -1) {
             ini_error(p->ini, 0, NULL, NULL, "out of memory");
             return;
         }
@@ -401,145 +357,49 @@ static void resolve_term(struct parse *p, struct output_parse *op, const char *l
     }
 }
 
-static void resolve_on(struct parse *p, struct output_parse *op, const char *label)
+static void resolve_on(struct parse *p, struct cfg_output *o, int line)
 {
-    int line = op->ks.line[OK_ON];
-    char copy[CFG_TEXT_MAX], *save = NULL;
+    char label[LABEL_MAX], copy[CFG_TEXT_MAX], *save = NULL;
     int terms = 0;
 
-    if (!ini_key_ok(&op->ks, OK_ON))
-        return;
-    snprintf(copy, sizeof(copy), "%s", op->o.on); /* cut up in place */
+    if (line == 0)
+        return; /* no valid `on` (reported) */
+    snprintf(label, sizeof(label), "output %s", o->name);
+    snprintf(copy, sizeof(copy), "%s", o->on); /* cut up in place */
     for (char *t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save)) {
-        resolve_term(p, op, label, line, t);
+        resolve_term(p, o, label, line, t);
         terms++;
     }
     if (terms == 0)
         ini_error(p->ini, line, label, "on", "no SENSOR:ALARM given");
 }
 
-/* The known models' names, "a, b, c", into buf. */
-static void list_models(const struct model_set *ms, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < model_set_count(ms) && used < len; i++) {
-        int n =
-            snprintf(buf + used, len - used, "%s%s", used ? ", " : "", model_set_at(ms, i)->name);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-static void check_output(struct parse *p, struct output_parse *op, const struct model_set *ms)
-{
-    struct cfg_output *o = &op->o;
-    const struct ini_keyset *ks = &op->ks;
-    const struct cfg_bus *bus = NULL;
-    const struct model_point *coils = NULL;
-    char label[LABEL_MAX], list[256];
-    bool type_known = false;
-
-    snprintf(label, sizeof(label), "output %s", o->name);
-    for (int i = 0; i < sensorcfg_nsensors(p->sensors); i++) {
-        const struct cfg_sensor *s = sensorcfg_sensor(p->sensors, i);
-        if (strcmp(s->name, o->name) == 0)
-            ini_error(p->ini, o->line, label, NULL,
-                      "the name is already sensor %s (line %d): alarm topics name one or the "
-                      "other",
-                      o->name, s->line);
-    }
-    if (ini_key_ok(ks, OK_BUS)) {
-        o->bus = sensorcfg_bus_find(p->sensors, op->bus_name, &bus, &type_known);
-        if (o->bus < 0)
-            ini_error(p->ini, ks->line[OK_BUS], label, "bus", "unknown bus '%s'", op->bus_name);
-    }
-    if (bus != NULL && type_known && ini_key_ok(ks, OK_UNIT) &&
-        !sensorcfg_unit_addressable(bus->type, o->unit))
-        ini_error(p->ini, ks->line[OK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
-                  o->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
-                  bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
-    if (ms != NULL && ini_key_ok(ks, OK_MODEL)) {
-        o->model = model_set_find(ms, op->model_name);
-        if (o->model == NULL) {
-            list_models(ms, list, sizeof(list));
-            ini_error(p->ini, ks->line[OK_MODEL], label, "model", "unknown model '%s' (known: %s)",
-                      op->model_name, list);
-        } else if ((coils = model_outputs(o->model)) == NULL) {
-            ini_error(p->ini, ks->line[OK_MODEL], label, "model",
-                      "model %s has no outputs to switch (it is a sensor's: an output module's "
-                      "model has a written point `outputs`, as do8)",
-                      o->model->name);
-            o->model = NULL;
-        }
-    }
-    if (coils != NULL && ini_key_ok(ks, OK_CHANNEL) && o->channel >= coils->bits)
-        ini_error(p->ini, ks->line[OK_CHANNEL], label, "channel",
-                  "channel %d out of range: model %s has outputs 0..%d", o->channel, o->model->name,
-                  coils->bits - 1);
-    resolve_on(p, op, label);
-    op->placed = bus != NULL && ini_key_ok(ks, OK_UNIT) && coils != NULL &&
-                 ini_key_ok(ks, OK_CHANNEL) && o->channel < coils->bits;
-}
-
-/* One output per coil; a module is an output module (never a sensor's
- * unit as well: one device has one register map), of one model. */
-static void check_output_units(struct parse *p, const struct cfg_bus *const *buses)
-{
-    char label[LABEL_MAX];
-    for (int j = 0; j < p->noutputs; j++) {
-        struct output_parse *b = &p->outputs[j];
-        if (!b->placed)
-            continue;
-        const char *bus = buses[j]->name;
-        snprintf(label, sizeof(label), "output %s", b->o.name);
-        for (int i = 0; i < sensorcfg_nsensors(p->sensors); i++) {
-            const struct cfg_sensor *s = sensorcfg_sensor(p->sensors, i);
-            if (sensorcfg_placed(p->sensors, i) && s->bus == b->o.bus && s->unit == b->o.unit) {
-                ini_error(p->ini, b->ks.line[OK_UNIT], label, "unit",
-                          "unit %d on bus %s is sensor %s (line %d): an output module is a "
-                          "unit of its own",
-                          b->o.unit, bus, s->name, s->line);
-                break;
-            }
-        }
-        for (int i = 0; i < j; i++) {
-            const struct output_parse *a = &p->outputs[i];
-            if (!a->placed || a->o.bus != b->o.bus || a->o.unit != b->o.unit)
-                continue;
-            if (a->o.model != b->o.model) {
-                ini_error(p->ini, b->ks.line[OK_MODEL], label, "model",
-                          "unit %d on bus %s is already output %s (line %d) of model %s", b->o.unit,
-                          bus, a->o.name, a->o.line, a->o.model->name);
-                break;
-            }
-            if (a->o.channel == b->o.channel) {
-                ini_error(p->ini, b->ks.line[OK_CHANNEL], label, "channel",
-                          "channel %d of unit %d on bus %s is already output %s (line %d)",
-                          b->o.channel, b->o.unit, bus, a->o.name, a->o.line);
-                break;
-            }
-        }
-    }
-}
-
+/* The outputs as sensorcfg read and checked them, each with what its `on`
+ * list resolves to. */
 static void check_outputs(struct parse *p)
 {
-    const struct cfg_bus **buses = calloc((size_t)p->noutputs + 1, sizeof(*buses));
-    bool type_known;
+    int n = sensorcfg_noutputs(p->sensors);
 
-    if (buses == NULL) {
+    sensorcfg_check_outputs(p->sensors, p->ini, p->c->models);
+    if ((p->outputs = calloc((size_t)n + 1, sizeof(*p->outputs))) == NULL) {
         ini_error(p->ini, 0, NULL, NULL, "out of memory");
         return;
     }
-    for (int i = 0; i < p->noutputs; i++) {
-        check_output(p, &p->outputs[i], p->c->models);
-        if (p->outputs[i].placed)
-            sensorcfg_bus_find(p->sensors, p->outputs[i].bus_name, &buses[i], &type_known);
+    for (int i = 0; i < n; i++) {
+        const struct sensorcfg_output *so = sensorcfg_output(p->sensors, i);
+        struct cfg_output *o = &p->outputs[i];
+        snprintf(o->name, sizeof(o->name), "%s", so->name);
+        o->line = so->line;
+        o->bus = so->bus;
+        o->unit = so->unit;
+        o->model = so->model;
+        o->channel = so->channel;
+        snprintf(o->on, sizeof(o->on), "%s", so->on);
+        o->until = (enum output_until)so->until;
+        o->min_on_ms = so->min_on_ms;
+        snprintf(o->location, sizeof(o->location), "%s", so->location);
+        resolve_on(p, o, sensorcfg_output_on_line(p->sensors, i));
     }
-    check_output_units(p, buses);
-    free(buses);
 }
 
 static void validate(struct parse *p, const char *models_dir_default)
@@ -554,21 +414,19 @@ static void validate(struct parse *p, const char *models_dir_default)
     check_outputs(p);
 }
 
-/* Move the parsed buses and sensors into the cfg's own arrays. */
+/* Move the parsed buses, sensors and outputs into the cfg. */
 static int assemble(struct parse *p)
 {
     struct cfg *c = p->c;
-    if (sensorcfg_take(p->sensors, &c->buses, &c->nbuses, &c->sensors, &c->nsensors) == -1 ||
-        (c->outputs = calloc((size_t)p->noutputs + 1, sizeof(*c->outputs))) == NULL)
+    if (p->outputs == NULL ||
+        sensorcfg_take(p->sensors, &c->buses, &c->nbuses, &c->sensors, &c->nsensors) == -1)
         return -1;
-    for (int i = 0; i < p->noutputs; i++) {
-        struct cfg_output *o = &c->outputs[i];
-        *o = p->outputs[i].o;
-        p->outputs[i].o.src = NULL; /* the cfg owns it now */
-        for (int j = 0; j < o->nsrc; j++)
-            o->src[j].sensor_name = c->sensors[o->src[j].sensor].name;
-    }
-    c->noutputs = p->noutputs;
+    c->outputs = p->outputs; /* the cfg owns them now */
+    c->noutputs = sensorcfg_noutputs(p->sensors);
+    p->outputs = NULL;
+    for (int i = 0; i < c->noutputs; i++)
+        for (int j = 0; j < c->outputs[i].nsrc; j++)
+            c->outputs[i].src[j].sensor_name = c->sensors[c->outputs[i].src[j].sensor].name;
     return 0;
 }
 
@@ -614,8 +472,8 @@ static int keep_warnings(struct parse *p)
 
 static void parse_free(struct parse *p)
 {
-    for (int i = 0; i < p->noutputs; i++)
-        free(p->outputs[i].o.src);
+    for (int i = 0; p->outputs != NULL && i < sensorcfg_noutputs(p->sensors); i++)
+        free(p->outputs[i].src);
     free(p->outputs);
     sensorcfg_parse_free(p->sensors);
     ini_free(p->ini);

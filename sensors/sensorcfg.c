@@ -44,12 +44,13 @@ struct sensor_parse {
     int ch[INI_KEYS_MAX], ch_key[INI_KEYS_MAX];
 };
 
-/* shelter-sim's view of an [output NAME]: where its relay module is. */
+/* An [output NAME]. */
 struct output_parse {
     struct sensorcfg_output o;
     char bus_name[CFG_NAME_MAX];
     char model_name[MODEL_NAME_MAX];
     struct ini_keyset ks;
+    bool placed; /* bus, unit, model and channel known: for the checks across outputs */
 };
 
 struct sensorcfg_parse {
@@ -57,7 +58,7 @@ struct sensorcfg_parse {
     int nbuses;
     struct sensor_parse *sensors;
     int nsensors;
-    struct output_parse *outputs; /* sensorcfg_load only */
+    struct output_parse *outputs;
     int noutputs;
     /* sensorcfg_load only: [gateway], of which it reads models_dir */
     struct sensorcfg *out;
@@ -479,20 +480,6 @@ static bool unit_addressable(enum bus_type type, int unit)
     return (unit >= 0 && unit <= 247) || unit == 255;
 }
 
-bool sensorcfg_unit_addressable(enum bus_type type, int unit)
-{
-    return unit_addressable(type, unit);
-}
-
-int sensorcfg_bus_find(const struct sensorcfg_parse *p, const char *name,
-                       const struct cfg_bus **bus, bool *type_known)
-{
-    int i = find_bus(p, name);
-    *bus = i >= 0 ? &p->buses[i].b : NULL;
-    *type_known = i >= 0 && ini_key_ok(&p->buses[i].ks, BK_TYPE);
-    return i;
-}
-
 static void check_sensor(struct sensorcfg_parse *p, struct ini *ini, struct sensor_parse *sp,
                          const struct model_set *ms)
 {
@@ -684,6 +671,172 @@ void sensorcfg_check(struct sensorcfg_parse *p, struct ini *ini, const struct mo
     check_shared_units(p, ini);
 }
 
+/* ---- [output NAME] (docs/design.md section 21) ---- */
+
+/* The module's place first: shelter-sim reads those alone (up to OK_ON). */
+enum { OK_BUS, OK_UNIT, OK_MODEL, OK_CHANNEL, OK_ON, OK_UNTIL, OK_MIN_ON, OK_LOCATION, OK_COUNT };
+static const struct name_value until_names[] = {
+    {"cleared", SENSORCFG_UNTIL_CLEARED}, {"acked", SENSORCFG_UNTIL_ACKED}, {NULL, 0}};
+static const struct ini_key output_keys[OK_COUNT] = {
+    [OK_BUS] = {"bus", ini_slug, FIELD(struct output_parse, bus_name), .flags = INI_REQUIRED},
+    /* The range of a unit id depends on the bus type: checked in check_output(). */
+    [OK_UNIT] = {"unit", ini_int, FIELD(struct output_parse, o.unit), 0, 255,
+                 .flags = INI_REQUIRED},
+    [OK_MODEL] = {"model", ini_text, FIELD(struct output_parse, model_name), .flags = INI_REQUIRED},
+    /* The model says how many channels it has: checked in check_output(). */
+    [OK_CHANNEL] = {"channel", ini_int, FIELD(struct output_parse, o.channel), 0, 31,
+                    .flags = INI_REQUIRED},
+    [OK_ON] = {"on", ini_text, FIELD(struct output_parse, o.on), .flags = INI_REQUIRED},
+    [OK_UNTIL] = {"until", ini_enum, FIELD(struct output_parse, o.until), .dflt = "cleared",
+                  .names = until_names},
+    [OK_MIN_ON] = {"min_on", ini_duration_ms, FIELD(struct output_parse, o.min_on_ms), 0, 3600000,
+                   .dflt = "0s"},
+    [OK_LOCATION] = {"location", ini_text, FIELD(struct output_parse, o.location),
+                     .flags = INI_EMPTY_OK},
+};
+_Static_assert(OK_COUNT <= INI_KEYS_MAX, "INI_KEYS_MAX too small");
+
+void sensorcfg_output_section(struct ini_section *output)
+{
+    *output = (struct ini_section){.type = "output", .keys = output_keys, .nkeys = OK_COUNT};
+    output->flags = INI_NAMED;
+    output->open = sensorcfg_open_output;
+    /* An output's name is a topic level, as a sensor's (alarm/{output}/output_fault). */
+    output->name_ok = sensor_name_ok;
+}
+
+void *sensorcfg_open_output(void *user, const char *name, int line, struct ini_keyset **ks,
+                            char *err, size_t errlen)
+{
+    struct sensorcfg_parse *p = user;
+    (void)err, (void)errlen;
+    struct output_parse *v = realloc(p->outputs, sizeof(*v) * ((size_t)p->noutputs + 1));
+    if (v == NULL)
+        return NULL;
+    p->outputs = v;
+    struct output_parse *op = &p->outputs[p->noutputs++];
+    memset(op, 0, sizeof(*op));
+    snprintf(op->o.name, sizeof(op->o.name), "%s", name);
+    op->o.line = line;
+    *ks = &op->ks;
+    return op;
+}
+
+static void check_output(struct sensorcfg_parse *p, struct ini *ini, struct output_parse *op,
+                         const struct model_set *ms)
+{
+    struct sensorcfg_output *o = &op->o;
+    const struct ini_keyset *ks = &op->ks;
+    const struct cfg_bus *bus = NULL;
+    const struct model_point *coils = NULL;
+    char label[LABEL_MAX], list[256];
+
+    snprintf(label, sizeof(label), "output %s", o->name);
+    for (int i = 0; i < p->nsensors; i++) {
+        const struct cfg_sensor *s = &p->sensors[i].s;
+        if (strcmp(s->name, o->name) == 0)
+            ini_error(ini, o->line, label, NULL,
+                      "the name is already sensor %s (line %d): alarm topics name one or the "
+                      "other",
+                      o->name, s->line);
+    }
+    if (ini_key_ok(ks, OK_BUS)) {
+        o->bus = find_bus(p, op->bus_name);
+        if (o->bus < 0)
+            ini_error(ini, ks->line[OK_BUS], label, "bus", "unknown bus '%s'", op->bus_name);
+        else
+            bus = &p->buses[o->bus].b;
+    }
+    if (bus != NULL && ini_key_ok(&p->buses[o->bus].ks, BK_TYPE) && ini_key_ok(ks, OK_UNIT) &&
+        !unit_addressable(bus->type, o->unit))
+        ini_error(ini, ks->line[OK_UNIT], label, "unit", "%d is out of range on %s bus %s (%s)",
+                  o->unit, bus->type == BUS_RTU ? "rtu" : "tcp", bus->name,
+                  bus->type == BUS_RTU ? "1..247" : "0..247 or 255");
+    if (ms != NULL && ini_key_ok(ks, OK_MODEL)) {
+        o->model = model_set_find(ms, op->model_name);
+        if (o->model == NULL) {
+            list_models(ms, list, sizeof(list));
+            ini_error(ini, ks->line[OK_MODEL], label, "model", "unknown model '%s' (known: %s)",
+                      op->model_name, list);
+        } else if ((coils = model_outputs(o->model)) == NULL) {
+            ini_error(ini, ks->line[OK_MODEL], label, "model",
+                      "model %s has no outputs to switch (it is a sensor's: an output module's "
+                      "model has a written point `outputs`, as do8)",
+                      o->model->name);
+            o->model = NULL;
+        }
+    }
+    if (coils != NULL && ini_key_ok(ks, OK_CHANNEL) && o->channel >= coils->bits)
+        ini_error(ini, ks->line[OK_CHANNEL], label, "channel",
+                  "channel %d out of range: model %s has outputs 0..%d", o->channel, o->model->name,
+                  coils->bits - 1);
+    op->placed = bus != NULL && ini_key_ok(ks, OK_UNIT) && coils != NULL &&
+                 ini_key_ok(ks, OK_CHANNEL) && o->channel < coils->bits;
+}
+
+/* One output per coil; a module is an output module (never a sensor's
+ * unit as well: one device has one register map), of one model. */
+static void check_output_units(struct sensorcfg_parse *p, struct ini *ini)
+{
+    char label[LABEL_MAX];
+    for (int j = 0; j < p->noutputs; j++) {
+        struct output_parse *b = &p->outputs[j];
+        if (!b->placed)
+            continue;
+        const char *bus = p->buses[b->o.bus].b.name;
+        snprintf(label, sizeof(label), "output %s", b->o.name);
+        for (int i = 0; i < p->nsensors; i++) {
+            const struct sensor_parse *s = &p->sensors[i];
+            if (s->shareable && s->s.bus == b->o.bus && s->s.unit == b->o.unit) {
+                ini_error(ini, b->ks.line[OK_UNIT], label, "unit",
+                          "unit %d on bus %s is sensor %s (line %d): an output module is a "
+                          "unit of its own",
+                          b->o.unit, bus, s->s.name, s->s.line);
+                break;
+            }
+        }
+        for (int i = 0; i < j; i++) {
+            const struct output_parse *a = &p->outputs[i];
+            if (!a->placed || a->o.bus != b->o.bus || a->o.unit != b->o.unit)
+                continue;
+            if (a->o.model != b->o.model) {
+                ini_error(ini, b->ks.line[OK_MODEL], label, "model",
+                          "unit %d on bus %s is already output %s (line %d) of model %s", b->o.unit,
+                          bus, a->o.name, a->o.line, a->o.model->name);
+                break;
+            }
+            if (a->o.channel == b->o.channel) {
+                ini_error(ini, b->ks.line[OK_CHANNEL], label, "channel",
+                          "channel %d of unit %d on bus %s is already output %s (line %d)",
+                          b->o.channel, b->o.unit, bus, a->o.name, a->o.line);
+                break;
+            }
+        }
+    }
+}
+
+void sensorcfg_check_outputs(struct sensorcfg_parse *p, struct ini *ini, const struct model_set *ms)
+{
+    for (int i = 0; i < p->noutputs; i++)
+        check_output(p, ini, &p->outputs[i], ms);
+    check_output_units(p, ini);
+}
+
+int sensorcfg_noutputs(const struct sensorcfg_parse *p)
+{
+    return p->noutputs;
+}
+
+const struct sensorcfg_output *sensorcfg_output(const struct sensorcfg_parse *p, int i)
+{
+    return &p->outputs[i].o;
+}
+
+int sensorcfg_output_on_line(const struct sensorcfg_parse *p, int i)
+{
+    return ini_key_ok(&p->outputs[i].ks, OK_ON) ? p->outputs[i].ks.line[OK_ON] : 0;
+}
+
 /* ---- the result ---- */
 
 struct sensorcfg_parse *sensorcfg_parse_new(void)
@@ -722,11 +875,6 @@ const struct cfg_sensor *sensorcfg_sensor(const struct sensorcfg_parse *p, int i
 bool sensorcfg_kind_known(const struct sensorcfg_parse *p, int i)
 {
     return ini_key_ok(&p->sensors[i].ks, SK_KIND);
-}
-
-bool sensorcfg_placed(const struct sensorcfg_parse *p, int i)
-{
-    return p->sensors[i].shareable;
 }
 
 int sensorcfg_extras(const struct sensorcfg_parse *p, int i, const struct sensorcfg_extra **extra)
@@ -781,63 +929,6 @@ static int skip_key(void *user, void *base, const char *key, const char *value, 
     return 0;
 }
 
-/* [output NAME]: the relay module's place and channel, what the simulator
- * serves; the rest of the section (on, until, min_on, location) is the
- * gateway's (gateway/cfg.c, which checks the whole section). */
-enum { SOK_BUS, SOK_UNIT, SOK_MODEL, SOK_CHANNEL, SOK_COUNT };
-static const struct ini_key sim_output_keys[SOK_COUNT] = {
-    [SOK_BUS] = {"bus", ini_slug, FIELD(struct output_parse, bus_name), .flags = INI_REQUIRED},
-    [SOK_UNIT] = {"unit", ini_int, FIELD(struct output_parse, o.unit), 0, 255,
-                  .flags = INI_REQUIRED},
-    [SOK_MODEL] = {"model", ini_text, FIELD(struct output_parse, model_name),
-                   .flags = INI_REQUIRED},
-    [SOK_CHANNEL] = {"channel", ini_int, FIELD(struct output_parse, o.channel), 0, 31,
-                     .flags = INI_REQUIRED},
-};
-
-static void *open_output(void *user, const char *name, int line, struct ini_keyset **ks, char *err,
-                         size_t errlen)
-{
-    struct sensorcfg_parse *p = user;
-    (void)err, (void)errlen;
-    struct output_parse *v = realloc(p->outputs, sizeof(*v) * ((size_t)p->noutputs + 1));
-    if (v == NULL)
-        return NULL;
-    p->outputs = v;
-    struct output_parse *op = &p->outputs[p->noutputs++];
-    memset(op, 0, sizeof(*op));
-    snprintf(op->o.name, sizeof(op->o.name), "%s", name);
-    op->o.line = line;
-    *ks = &op->ks;
-    return op;
-}
-
-/* Where each output's module is: its bus and an output module's model. */
-static void check_sim_outputs(struct sensorcfg_parse *p, struct ini *ini,
-                              const struct model_set *ms)
-{
-    for (int i = 0; i < p->noutputs; i++) {
-        struct output_parse *op = &p->outputs[i];
-        const struct model_point *coils;
-        char label[CFG_NAME_MAX + 16];
-        snprintf(label, sizeof(label), "output %s", op->o.name);
-        if (ini_key_ok(&op->ks, SOK_BUS) && (op->o.bus = find_bus(p, op->bus_name)) < 0)
-            ini_error(ini, op->ks.line[SOK_BUS], label, "bus", "unknown bus '%s'", op->bus_name);
-        if (ms == NULL || !ini_key_ok(&op->ks, SOK_MODEL))
-            continue;
-        op->o.model = model_set_find(ms, op->model_name);
-        coils = op->o.model != NULL ? model_outputs(op->o.model) : NULL;
-        if (coils == NULL)
-            ini_error(ini, op->ks.line[SOK_MODEL], label, "model",
-                      "'%s' is no output module's model (shelter-gateway --check tells more)",
-                      op->model_name);
-        else if (ini_key_ok(&op->ks, SOK_CHANNEL) && op->o.channel >= coils->bits)
-            ini_error(ini, op->ks.line[SOK_CHANNEL], label, "channel",
-                      "channel %d out of range: model %s has outputs 0..%d", op->o.channel,
-                      op->o.model->name, coils->bits - 1);
-    }
-}
-
 struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_default, FILE *errs,
                                  int *nerrors)
 {
@@ -845,7 +936,7 @@ struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_defaul
         {"gateway", sim_gateway_keys, 1, 0, open_gateway, skip_key, NULL},
         {0},
         {0},
-        {"output", sim_output_keys, SOK_COUNT, INI_NAMED, open_output, skip_key, NULL},
+        {0},
         {INI_OTHER, NULL, 0, 0, NULL, NULL, NULL},
     };
     struct sensorcfg *sc = calloc(1, sizeof(*sc));
@@ -855,6 +946,9 @@ struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_defaul
 
     sensorcfg_sections(&sections[1], &sections[2]);
     sections[2].other_key = skip_key; /* the gateway's alarm overrides */
+    sensorcfg_output_section(&sections[3]);
+    sections[3].nkeys = OK_ON;        /* the module's place: bus, unit, model, channel */
+    sections[3].other_key = skip_key; /* the rest is the gateway's */
     if (sc != NULL && p != NULL)
         ini = ini_new(path, sections, (int)(sizeof(sections) / sizeof(sections[0])), p);
     if (ini == NULL) {
@@ -883,7 +977,7 @@ struct sensorcfg *sensorcfg_load(const char *path, const char *models_dir_defaul
         sc->models =
             sensorcfg_models_load(ini, sc->models_dir, p->gateway_ks.line[0], p->gateway_line);
         sensorcfg_check(p, ini, sc->models);
-        check_sim_outputs(p, ini, sc->models);
+        sensorcfg_check_outputs(p, ini, sc->models);
         if (ini_fatal(ini, false) == 0 && !ini_oom(ini) &&
             (sensorcfg_take(p, &sc->buses, &sc->nbuses, &sc->sensors, &sc->nsensors) == -1 ||
              (sc->outputs = calloc((size_t)p->noutputs + 1, sizeof(*sc->outputs))) == NULL)) {

@@ -1,5 +1,5 @@
 /*
- * sensorcfg: the [bus] and [sensor] sections of gateway.conf (docs/design.md
+ * sensorcfg: the [bus], [sensor] and [output] sections of gateway.conf (docs/design.md
  * section 6) on the one configuration front-end (lib/ini.h): their key
  * tables, where their keys go, and the checks that span keys and sections
  * (which keys a bus type has, a sensor's bus, unit, model and DI channels,
@@ -9,9 +9,9 @@
  *
  * Two programs read these sections of one file: shelter-gateway, with the
  * rest of the file and the alarm overrides as a sensor's extra keys
- * (gateway/cfg.c uses the parts below), and shelter-sim, which reads only
- * what it serves (sensorcfg_load), the relay modules of the [output]
- * sections included.  Main thread only.
+ * (gateway/cfg.c uses the parts below, and resolves an [output]'s `on`
+ * list), and shelter-sim, which reads only what it serves (sensorcfg_load),
+ * the relay modules of the [output] sections included.  Main thread only.
  */
 #ifndef GW_SENSORCFG_H
 #define GW_SENSORCFG_H
@@ -70,15 +70,23 @@ struct cfg_sensor {
 
 /* ---- shelter-sim: these sections alone ---- */
 
-/* An [output NAME]'s relay module as shelter-sim serves it: where it is
- * (the gateway reads the whole section: gateway/cfg.h struct cfg_output). */
+/* [output NAME] (docs/design.md section 21): a relay channel on an output
+ * module, switched by alarms.  shelter-sim serves the module (bus, unit,
+ * model, channel); the gateway resolves `on` against its sensors and their
+ * alarms (gateway/cfg.c struct cfg_output) and switches the relay. */
+#define SENSORCFG_UNTIL_CLEARED 0 /* enum output_until (gateway/output.h) */
+#define SENSORCFG_UNTIL_ACKED 1
 struct sensorcfg_output {
     char name[CFG_NAME_MAX];
-    int line;                  /* line of the [output NAME] header */
-    int bus;                   /* index into the buses */
-    int unit;                  /* the module's unit id */
-    const struct model *model; /* an output module's (model_outputs() != NULL) */
-    int channel;               /* its coil: model_outputs()->address + channel */
+    int line;                    /* line of the [output NAME] header */
+    int bus;                     /* index into the buses */
+    int unit;                    /* the module's unit id */
+    const struct model *model;   /* an output module's (model_outputs() != NULL) */
+    int channel;                 /* its coil: model_outputs()->address + channel */
+    char on[CFG_TEXT_MAX];       /* the `on` list as written (SENSOR-GLOB:ALARM, ...) */
+    int until;                   /* SENSORCFG_UNTIL_*; default cleared */
+    int min_on_ms;               /* default 0 */
+    char location[CFG_TEXT_MAX]; /* UTF-8, may be empty */
 };
 
 /* What the [bus] and [sensor] sections of a file say. */
@@ -89,13 +97,14 @@ struct sensorcfg {
     int nbuses;
     struct cfg_sensor *sensors;
     int nsensors;
-    struct sensorcfg_output *outputs; /* the [output] sections' modules */
+    struct sensorcfg_output *outputs; /* the [output] sections' modules (on, until...: unset) */
     int noutputs;
     struct model_set *models;
 };
 
 /* Read path's [bus] and [sensor] sections, where each [output]'s relay
- * module is (bus, unit, model, channel), and [gateway] models_dir (the
+ * module is (bus, unit, model, channel: the output's checks but its other
+ * keys, sensorcfg_check_outputs), and [gateway] models_dir (the
  * device models come from there, else from models_dir_default); every
  * other section and key, the alarm overrides of a [sensor] included, is
  * skipped (`shelter-gateway --check` checks those).  On success returns the
@@ -142,18 +151,23 @@ void sensorcfg_check(struct sensorcfg_parse *p, struct ini *ini, const struct mo
 int sensorcfg_nsensors(const struct sensorcfg_parse *p);
 const struct cfg_sensor *sensorcfg_sensor(const struct sensorcfg_parse *p, int i);
 bool sensorcfg_kind_known(const struct sensorcfg_parse *p, int i);
-/* Sensor i's bus, unit and model are known and valid (it has a place on a
- * bus another device must not take). */
-bool sensorcfg_placed(const struct sensorcfg_parse *p, int i);
 
-/* The [bus NAME] read so far: its index (-1: none), *bus (NULL: none) and
- * whether its type key is valid.  For a program's own sections on a bus
- * (the gateway's [output]). */
-int sensorcfg_bus_find(const struct sensorcfg_parse *p, const char *name,
-                       const struct cfg_bus **bus, bool *type_known);
-/* Can a device on a bus of this type have this unit id (the rule a
- * sensor's unit is checked with)? */
-bool sensorcfg_unit_addressable(enum bus_type type, int unit);
+/* [output]: its row of a section table (lib/ini.h) and callback, which
+ * takes the struct sensorcfg_parse as `user`, as the [bus] ones above. */
+void sensorcfg_output_section(struct ini_section *output);
+void *sensorcfg_open_output(void *p, const char *name, int line, struct ini_keyset **ks, char *err,
+                            size_t errlen);
+/* After sensorcfg_check(): each output's checks (its name, bus, unit,
+ * model, channel, and the units and coils across outputs and sensors),
+ * all but where its `on` list points (the gateway's). */
+void sensorcfg_check_outputs(struct sensorcfg_parse *p, struct ini *ini,
+                             const struct model_set *ms);
+/* The outputs read so far, in file order, and the line of output i's `on`
+ * key when it is set and valid (else 0). */
+int sensorcfg_noutputs(const struct sensorcfg_parse *p);
+const struct sensorcfg_output *sensorcfg_output(const struct sensorcfg_parse *p, int i);
+int sensorcfg_output_on_line(const struct sensorcfg_parse *p, int i);
+
 struct sensorcfg_extra {
     char *key, *value;
     int line;
