@@ -122,6 +122,27 @@ static bool filter_ok(const char *f)
     return strlen(f) < TOPIC_SIZE && topic_filter_valid(f);
 }
 
+/* Add filter f (for argument arg) to the fleet's subscriptions.  0, or -1
+ * after printing why. */
+static int add_fleet_filter(struct opts *o, const char *arg, const char *f, int per_arg)
+{
+    if (!filter_ok(f)) {
+        if (f == arg)
+            fprintf(stderr, "shelter-watch: \"%s\" is not a valid topic filter\n", arg);
+        else
+            fprintf(stderr, "shelter-watch: \"%s\": the filter is too long\n", arg);
+        return -1;
+    }
+    if (o->nfleet_filters == FILTERS_MAX) {
+        fprintf(stderr, "shelter-watch: at most %d filters\n", FILTERS_MAX / per_arg);
+        return -1;
+    }
+    if ((o->fleet_filters[o->nfleet_filters] = strdup(f)) == NULL)
+        return -1;
+    o->nfleet_filters++;
+    return 0;
+}
+
 /* A fleet argument: a topic filter (it has a wildcard), or a SUBTREE of the
  * maintenance network under the prefix ("zhengzhou/jinshui", also with the
  * prefix in front).  A subtree becomes the filters of exactly what the
@@ -140,30 +161,16 @@ static int fleet_arg(struct opts *o, const char *arg)
         o->filters[o->nfilters++] = arg;
 
     if (strpbrk(arg, "+#") != NULL) {
-        if (!filter_ok(arg)) {
-            fprintf(stderr, "shelter-watch: \"%s\" is not a valid topic filter\n", arg);
+        if (add_fleet_filter(o, arg, arg, nends) == -1)
             return -1;
-        }
-        if (o->nfleet_filters == FILTERS_MAX)
-            goto too_many;
-        if ((o->fleet_filters[o->nfleet_filters] = strdup(arg)) == NULL)
-            return -1;
-        o->nfleet_filters++;
         /* mode and test wait for cmd_result: a filter of statuses (as
          * `gateways` takes them) gets its twin for the answers, or every
          * gateway that did it would read as "no answer". */
         size_t alen = strlen(arg), slen = strlen("/status");
         if (nends == 2 && alen > slen && strcmp(arg + alen - slen, "/status") == 0) {
             snprintf(filter, sizeof(filter), "%.*s/cmd_result", (int)(alen - slen), arg);
-            if (!filter_ok(filter)) {
-                fprintf(stderr, "shelter-watch: \"%s\": the filter is too long\n", arg);
+            if (add_fleet_filter(o, arg, filter, nends) == -1)
                 return -1;
-            }
-            if (o->nfleet_filters == FILTERS_MAX)
-                goto too_many;
-            if ((o->fleet_filters[o->nfleet_filters] = strdup(filter)) == NULL)
-                return -1;
-            o->nfleet_filters++;
         }
         return 0;
     }
@@ -180,21 +187,10 @@ static int fleet_arg(struct opts *o, const char *arg)
         for (int i = 0; i < st.nlevels; i++)
             n += snprintf(filter + n, sizeof(filter) - (size_t)n, "/%s", st.level[i]);
         snprintf(filter + n, sizeof(filter) - (size_t)n, "/%s%s", tail, ends[k]);
-        if (!filter_ok(filter)) {
-            fprintf(stderr, "shelter-watch: \"%s\": the filter is too long\n", arg);
+        if (add_fleet_filter(o, arg, filter, nends) == -1)
             return -1;
-        }
-        if (o->nfleet_filters == FILTERS_MAX)
-            goto too_many;
-        if ((o->fleet_filters[o->nfleet_filters] = strdup(filter)) == NULL)
-            return -1;
-        o->nfleet_filters++;
     }
     return 0;
-
-too_many:
-    fprintf(stderr, "shelter-watch: at most %d filters\n", FILTERS_MAX / nends);
-    return -1;
 }
 
 /* Returns 0, or -1 after printing why (exit 64, EX_USAGE). */
