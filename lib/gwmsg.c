@@ -433,49 +433,44 @@ out:
     return rc;
 }
 
-char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, const char *by)
+/* A command's payload: "id" and then each (key, value) pair of kv whose
+ * value is not NULL, in order.  malloc'd; NULL with errno ENOMEM. */
+static char *command_payload(const char *id, const char *const kv[], size_t n)
 {
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
+    bool ok = o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL;
 
-    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
-        cJSON_AddStringToObject(o, "sensor", sensor) != NULL &&
-        cJSON_AddStringToObject(o, "alarm", alarm) != NULL &&
-        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
+    for (size_t i = 0; ok && i + 1 < n; i += 2)
+        ok = kv[i + 1] == NULL || cJSON_AddStringToObject(o, kv[i], kv[i + 1]) != NULL;
+    if (ok)
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text == NULL)
         errno = ENOMEM;
     return text;
+}
+
+/* "by" is left out when absent or empty. */
+static const char *by_or_null(const char *by)
+{
+    return by != NULL && *by != '\0' ? by : NULL;
+}
+
+char *gwmsg_ack_payload(const char *id, const char *sensor, const char *alarm, const char *by)
+{
+    const char *kv[] = {"sensor", sensor, "alarm", alarm, "by", by_or_null(by)};
+    return command_payload(id, kv, sizeof(kv) / sizeof(kv[0]));
 }
 
 char *gwmsg_fleet_payload(const char *id, const char *gateway, const char *mode, const char *by)
 {
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-
-    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
-        cJSON_AddStringToObject(o, "gateway", gateway) != NULL &&
-        (mode == NULL || cJSON_AddStringToObject(o, "mode", mode) != NULL) &&
-        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
-        text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text == NULL)
-        errno = ENOMEM;
-    return text;
+    const char *kv[] = {"gateway", gateway, "mode", mode, "by", by_or_null(by)};
+    return command_payload(id, kv, sizeof(kv) / sizeof(kv[0]));
 }
 
 char *gwmsg_silence_payload(const char *id, const char *output, const char *by)
 {
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-
-    if (o != NULL && cJSON_AddStringToObject(o, "id", id) != NULL &&
-        cJSON_AddStringToObject(o, "output", output) != NULL &&
-        (by == NULL || *by == '\0' || cJSON_AddStringToObject(o, "by", by) != NULL))
-        text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text == NULL)
-        errno = ENOMEM;
-    return text;
+    const char *kv[] = {"output", output, "by", by_or_null(by)};
+    return command_payload(id, kv, sizeof(kv) / sizeof(kv[0]));
 }
